@@ -1,0 +1,50 @@
+# netserv: top-level driver. The real build is CMake (see docs/build.md);
+# this Makefile installs what is missing, configures and runs the builds.
+#
+#   make            build (build/)
+#   make test       unit + daemon tests, twice: normal and ASan+UBSan builds,
+#                   plus a bounded libFuzzer run; ends with "N passed, N failed"
+#   make demo       the end-to-end demo (scripts/demo)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make format     clang-format every C file
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build build-asan build-fuzz deps test demo install format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+build: deps
+	@cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build build
+
+build-asan: deps
+	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DNETSERV_SANITIZE=ON >/dev/null
+	@cmake --build build-asan
+
+build-fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+		-DNETSERV_SANITIZE=ON -DNETSERV_FUZZ=ON -DNETSERV_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz --target fuzz_ncm
+
+test: build build-asan build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all build build-asan build-fuzz
+
+demo: build
+	@./scripts/demo
+
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz

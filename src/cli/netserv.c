@@ -1,0 +1,41 @@
+/* netserv: the one command-line tool (operator and publisher side). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "paths.h"
+
+static const char usage[] =
+        "Usage: netserv COMMAND [ARGS...]\n"
+        "\n"
+        "Commands:\n"
+        "  ctl send FILE|-     send an NCM to the local node, print the response\n"
+        "  ctl status          show the node's modules (--json for JSON)\n"
+        "  help                show this help\n"
+        "\n"
+        "Run 'netserv COMMAND --help' for a command's options.\n"
+        "\n"
+        "Exit status: 0 success; 1 the node answered with an error (4xx/5xx);\n"
+        "2 usage error or unreadable input; 3 cannot reach the node;\n"
+        "4 the node's answer was malformed.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return CLI_ERR_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		puts("netserv " NETSERV_VERSION);
+		return CLI_OK;
+	}
+	if (!strcmp(cmd, "ctl"))
+		return cli_ctl_main(argc - 1, argv + 1);
+	fprintf(stderr, "netserv: unknown command '%s'\n\n%s", cmd, usage);
+	return CLI_ERR_USAGE;
+}

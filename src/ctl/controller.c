@@ -1,0 +1,961 @@
+/* The controller: module table, lifecycle, TTL, durable state, PROBE/STATUS. */
+#include "ctl/controller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/store.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "paths.h"
+
+enum module_state {
+	MOD_REQUESTED,
+	MOD_FETCHING,
+	MOD_COMPILING,
+	MOD_INSTALLING,
+	MOD_ACTIVE,
+	MOD_NO_RUNTIME,
+	MOD_REMOVING,
+	MOD_FAILED,
+};
+
+static const char *const state_names[] = {
+        [MOD_REQUESTED] = "requested", [MOD_FETCHING] = "fetching",
+        [MOD_COMPILING] = "compiling", [MOD_INSTALLING] = "installing",
+        [MOD_ACTIVE] = "active",       [MOD_NO_RUNTIME] = "no-runtime",
+        [MOD_REMOVING] = "removing",   [MOD_FAILED] = "failed",
+};
+
+struct waiter {
+	ctl_reply_fn *fn;
+	void *ctx;
+	struct waiter *next;
+};
+
+struct module {
+	struct controller *c;
+	struct ncm_msg *msg;    /* the SETUP as received (durable form) */
+	struct ncm_request req; /* its decoded fields */
+	char *install_key;      /* canonical form minus per-request headers */
+	char hash[72];          /* "sha256:<hex>", "" until known */
+	uint8_t sha[32];
+	bool has_sha;
+	int64_t created_at; /* unix ms */
+	int64_t expires_at; /* unix ms */
+	enum module_state state;
+	char *reason;
+	struct fetch_job *fetch;
+	bool rt_installed; /* the runtime holds it (active or installing) */
+	bool filter_installed;
+	struct waiter *waiters;
+	struct module *next;
+};
+
+struct controller {
+	struct evloop *loop;
+	struct ctl_settings s;
+	char *node_id;
+	char *cache_dir;
+	struct store *store;
+	const struct runtime_ops *rt_ops;
+	void *rt;
+	const struct fwd_ops *fwd_ops;
+	void *fwd;
+	struct fetcher *fetcher;
+	struct module *modules;
+	size_t n_modules;
+	struct evloop_timer *expiry_timer;
+	int64_t started_at;
+	unsigned pending_seq;
+	struct {
+		uint64_t requests, setup, remove, probe, status, errors, expired;
+	} counters;
+};
+
+static int64_t now_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reply_error(ctl_reply_fn *reply, void *ctx, int code, const char *reason)
+{
+	struct ncm_msg *r = ncm_response_new(code, NULL);
+	if (r && reason)
+		ncm_add(r, "reason", reason);
+	reply(ctx, r);
+}
+
+/* ---- module records ------------------------------------------------------ */
+
+static const char *mod_name(const struct module *m)
+{
+	return m->req.target;
+}
+
+static uint32_t ttl_remaining_s(const struct module *m)
+{
+	int64_t left = m->expires_at - now_unix_ms();
+	return left <= 0 ? 0 : (uint32_t)((left + 999) / 1000);
+}
+
+static void module_free(struct module *m)
+{
+	if (!m)
+		return;
+	fetch_cancel(m->fetch);
+	while (m->waiters) {
+		struct waiter *w = m->waiters;
+		m->waiters = w->next;
+		free(w);
+	}
+	ncm_request_done(&m->req);
+	ncm_free(m->msg);
+	free(m->install_key);
+	free(m->reason);
+	free(m);
+}
+
+static struct module *module_find(struct controller *c, const char *user, const char *id)
+{
+	for (struct module *m = c->modules; m; m = m->next)
+		if (strcmp(m->req.user, user) == 0 && strcmp(m->req.target, id) == 0)
+			return m;
+	return NULL;
+}
+
+static void module_unlink(struct controller *c, struct module *m)
+{
+	for (struct module **pp = &c->modules; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			c->n_modules--;
+			return;
+		}
+	}
+}
+
+static void module_link(struct controller *c, struct module *m)
+{
+	struct module **pp = &c->modules;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = m;
+	c->n_modules++;
+}
+
+/* The part of a SETUP that decides whether a repeat is the same install. */
+static int install_key(const struct ncm_msg *msg, char **ret)
+{
+	static const char *const per_request[] = {"ttl", "timestamp", "nonce", "signature"};
+	struct ncm_msg *copy = ncm_request_new(msg->method, msg->target);
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		bool skip = false;
+		for (size_t j = 0; j < ARRAY_SIZE(per_request); j++)
+			skip |= strcmp(msg->headers[i].name, per_request[j]) == 0;
+		if (!skip && ncm_add(copy, msg->headers[i].name, msg->headers[i].value) < 0) {
+			ncm_free(copy);
+			return -ENOMEM;
+		}
+	}
+	size_t len;
+	int r = ncm_canonical(copy, ret, &len);
+	ncm_free(copy);
+	return r;
+}
+
+static int module_new(struct controller *c, const struct ncm_msg *msg, struct module **ret,
+                      char *err, size_t errlen)
+{
+	struct module *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->c = c;
+	char *wire = NULL;
+	size_t wire_len;
+	int r = ncm_serialize(msg, &wire, &wire_len);
+	if (r >= 0) {
+		r = ncm_parse(wire, wire_len, &m->msg, err, errlen);
+		free(wire);
+	}
+	if (r >= 0)
+		r = ncm_request_decode(m->msg, &m->req, err, errlen);
+	if (r >= 0)
+		r = install_key(m->msg, &m->install_key);
+	if (r < 0) {
+		module_free(m);
+		return r;
+	}
+	if (m->req.has_hash) {
+		m->has_sha = true;
+		memcpy(m->sha, m->req.hash, 32);
+		ncm_hash_format(m->sha, m->hash, sizeof(m->hash));
+	}
+	*ret = m;
+	return 0;
+}
+
+static void module_store_row(const struct module *m, struct store_module *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->user = m->req.user;
+	row->module_id = m->req.target;
+	row->url = m->req.url;
+	snprintf(row->hash, sizeof(row->hash), "%s", m->hash);
+	row->created_at = m->created_at;
+	row->expires_at = m->expires_at;
+	row->state = (char *)state_names[m->state];
+	row->reason = m->reason;
+	row->has_filter = m->req.has_filter;
+	row->filter = m->req.filter;
+}
+
+/* Writes the whole row; returns 0 or a negative errno (logged). */
+static int module_persist(struct module *m)
+{
+	struct store_module row;
+	char *wire = NULL;
+	size_t len;
+	int r = ncm_serialize(m->msg, &wire, &len);
+	if (r < 0)
+		return r;
+	module_store_row(m, &row);
+	row.request = wire;
+	char err[NCM_ERR_LEN];
+	r = store_module_put(m->c->store, &row, err, sizeof(err));
+	free(wire);
+	if (r < 0)
+		log_err("state: cannot save module %s/%s: %s", m->req.user, mod_name(m), err);
+	return r;
+}
+
+static int module_set_state(struct module *m, enum module_state st, const char *reason)
+{
+	m->state = st;
+	free(m->reason);
+	m->reason = reason ? strdup(reason) : NULL;
+	char err[NCM_ERR_LEN];
+	int r = store_module_set_state(m->c->store, m->req.user, mod_name(m), state_names[st],
+	                               m->reason, err, sizeof(err));
+	if (r < 0)
+		log_err("state: cannot save state of %s/%s: %s", m->req.user, mod_name(m), err);
+	log_debug("module %s/%s: %s%s%s", m->req.user, mod_name(m), state_names[st],
+	          reason ? ": " : "", reason ? reason : "");
+	return r;
+}
+
+static struct ncm_msg *module_response(const struct module *m, int code)
+{
+	struct ncm_msg *r = ncm_response_new(code, NULL);
+	if (!r)
+		return NULL;
+	ncm_add(r, "node", m->c->node_id);
+	ncm_add(r, "user", m->req.user);
+	ncm_add(r, "module", mod_name(m));
+	ncm_add(r, "state", state_names[m->state]);
+	ncm_addf(r, "ttl", "%u", ttl_remaining_s(m));
+	if (m->hash[0])
+		ncm_add(r, "module-hash", m->hash);
+	if (m->reason)
+		ncm_add(r, "reason", m->reason);
+	return r;
+}
+
+/* Answers every waiter of m: with m's state on success, else with code. */
+static void module_reply_all(struct module *m, int code)
+{
+	while (m->waiters) {
+		struct waiter *w = m->waiters;
+		m->waiters = w->next;
+		w->fn(w->ctx, module_response(m, code));
+		free(w);
+	}
+}
+
+static int module_add_waiter(struct module *m, ctl_reply_fn *fn, void *ctx)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fn = fn;
+	w->ctx = ctx;
+	struct waiter **pp = &m->waiters;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+	return 0;
+}
+
+static void module_fail(struct module *m, int code, const char *reason)
+{
+	log_warn("module %s/%s failed: %s", m->req.user, mod_name(m), reason);
+	module_set_state(m, MOD_FAILED, reason);
+	module_reply_all(m, code);
+}
+
+/* Takes a module out of the runtime and the forwarding plane. */
+static void module_uninstall(struct module *m)
+{
+	struct controller *c = m->c;
+	char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+	snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
+	m->fetch = fetch_cancel(m->fetch);
+	if (m->filter_installed && c->fwd_ops->filter_remove(c->fwd, rule) < 0)
+		log_warn("module %s: its forwarding rule was already gone", rule);
+	m->filter_installed = false;
+	if (m->rt_installed)
+		c->rt_ops->remove(c->rt, m->req.user, mod_name(m));
+	m->rt_installed = false;
+}
+
+/* Removes a module completely: runtime, forwarding, store, table. */
+static int module_destroy(struct module *m, int waiter_code, const char *why)
+{
+	struct controller *c = m->c;
+	m->state = MOD_REMOVING;
+	module_uninstall(m);
+	while (m->waiters) {
+		struct waiter *w = m->waiters;
+		m->waiters = w->next;
+		reply_error(w->fn, w->ctx, waiter_code, why);
+		free(w);
+	}
+	char err[NCM_ERR_LEN];
+	int r = store_module_delete(c->store, m->req.user, mod_name(m), err, sizeof(err));
+	if (r < 0 && r != -ENOENT)
+		log_err("state: cannot delete %s/%s: %s", m->req.user, mod_name(m), err);
+	module_unlink(c, m);
+	module_free(m);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+static void expiry_rearm(struct controller *c);
+
+static void on_expiry(struct evloop *loop, void *ctx)
+{
+	struct controller *c = ctx;
+	c->expiry_timer = NULL;
+	int64_t now = now_unix_ms();
+	struct module *m = c->modules;
+	while (m) {
+		struct module *next = m->next;
+		if (m->expires_at <= now) {
+			log_info("module %s/%s expired (ttl)", m->req.user, mod_name(m));
+			c->counters.expired++;
+			module_destroy(m, NCM_CONFLICT, "module expired before it was installed");
+		}
+		m = next;
+	}
+	expiry_rearm(c);
+}
+
+static void expiry_rearm(struct controller *c)
+{
+	c->expiry_timer = evloop_timer_cancel(c->loop, c->expiry_timer);
+	if (!c->modules)
+		return;
+	int64_t first = INT64_MAX;
+	for (struct module *m = c->modules; m; m = m->next)
+		if (m->expires_at < first)
+			first = m->expires_at;
+	int64_t delay = first - now_unix_ms();
+	c->expiry_timer = evloop_timer_add(c->loop, delay < 0 ? 0 : (uint64_t)delay, on_expiry, c);
+	if (!c->expiry_timer)
+		log_err("controller: cannot arm the expiry timer (out of memory)");
+}
+
+/* ---- the install pipeline ------------------------------------------------ */
+
+static void cache_path(const struct controller *c, const uint8_t sha[32], char *buf, size_t len)
+{
+	char hex[65];
+	sodium_bin2hex(hex, sizeof(hex), sha, 32);
+	snprintf(buf, len, "%s/%s.wasm", c->cache_dir, hex);
+}
+
+static void on_runtime_done(void *ctx, int status, const char *reason)
+{
+	struct module *m = ctx;
+	struct controller *c = m->c;
+	if (status != 0) {
+		m->rt_installed = false;
+		module_fail(m, status, reason ? reason : "install failed");
+		return;
+	}
+	if (m->req.has_filter) {
+		char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2], err[NCM_ERR_LEN];
+		snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
+		if (c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter, 0, err, sizeof(err)) < 0) {
+			module_uninstall(m);
+			module_fail(m, NCM_INTERNAL_ERROR, err);
+			return;
+		}
+		m->filter_installed = true;
+	}
+	module_set_state(m, MOD_ACTIVE, NULL);
+	log_info("module %s/%s active", m->req.user, mod_name(m));
+	module_reply_all(m, NCM_OK);
+}
+
+/* The module binary is in the cache and verified: hand it to the runtime. */
+static void module_install(struct module *m)
+{
+	struct controller *c = m->c;
+	char path[PATH_MAX], err[NCM_ERR_LEN];
+	cache_path(c, m->sha, path, sizeof(path));
+	struct runtime_module rm = {
+	        .user = m->req.user,
+	        .module_id = mod_name(m),
+	        .wasm_path = path,
+	        .sha256 = m->sha,
+	        .request = &m->req,
+	};
+	module_set_state(m, MOD_COMPILING, NULL);
+	m->rt_installed = true;
+	int r = c->rt_ops->install(c->rt, &rm, on_runtime_done, m, err, sizeof(err));
+	if (r == -ENOTSUP) {
+		m->rt_installed = false;
+		module_set_state(m, MOD_NO_RUNTIME, err);
+		log_info("module %s/%s stored: %s", m->req.user, mod_name(m), err);
+		module_reply_all(m, NCM_OK);
+		return;
+	}
+	if (r < 0) {
+		m->rt_installed = false;
+		module_fail(m, NCM_UNPROCESSABLE, err);
+	}
+}
+
+static void on_fetched(void *ctx, int status, const char *message, const uint8_t sha[32])
+{
+	struct module *m = ctx;
+	struct controller *c = m->c;
+	m->fetch = NULL;
+	if (status != 0) {
+		module_fail(m, status, message);
+		return;
+	}
+	if (!m->has_sha) {
+		/* No module-hash was given (allowed by config): file it under its own. */
+		char from[PATH_MAX], to[PATH_MAX];
+		snprintf(from, sizeof(from), "%s/unverified-%p.wasm", c->cache_dir, (void *)m);
+		memcpy(m->sha, sha, 32);
+		m->has_sha = true;
+		ncm_hash_format(sha, m->hash, sizeof(m->hash));
+		cache_path(c, sha, to, sizeof(to));
+		if (rename(from, to) < 0) {
+			char why[PATH_MAX + 64];
+			snprintf(why, sizeof(why), "storing module as %s: %s", to, strerror(errno));
+			module_fail(m, NCM_INTERNAL_ERROR, why);
+			return;
+		}
+		module_persist(m);
+	}
+	log_info("module %s/%s fetched (%s)", m->req.user, mod_name(m), m->hash);
+	module_install(m);
+}
+
+/* Returns whether the cache holds a file whose content has hash sha. */
+static bool cache_has(const struct controller *c, const uint8_t sha[32])
+{
+	char path[PATH_MAX];
+	cache_path(c, sha, path, sizeof(path));
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	unsigned char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		crypto_hash_sha256_update(&st, buf, (size_t)n);
+	if (n < 0)
+		return false;
+	uint8_t got[32];
+	crypto_hash_sha256_final(&st, got);
+	if (memcmp(got, sha, 32) != 0) {
+		log_warn("cache: %s is corrupt, fetching again", path);
+		unlink(path);
+		return false;
+	}
+	return true;
+}
+
+/* Starts (or restarts after a daemon restart) the pipeline of a module. */
+static void module_start(struct module *m)
+{
+	struct controller *c = m->c;
+	if (m->has_sha && cache_has(c, m->sha)) {
+		log_debug("module %s/%s: %s is cached", m->req.user, mod_name(m), m->hash);
+		module_install(m);
+		return;
+	}
+	char dest[PATH_MAX], err[NCM_ERR_LEN];
+	if (m->has_sha)
+		cache_path(c, m->sha, dest, sizeof(dest));
+	else
+		snprintf(dest, sizeof(dest), "%s/unverified-%p.wasm", c->cache_dir, (void *)m);
+	module_set_state(m, MOD_FETCHING, NULL);
+	int r = fetch_start(c->fetcher, m->req.url, dest, m->has_sha ? m->sha : NULL, on_fetched, m,
+	                    &m->fetch, err, sizeof(err));
+	if (r < 0)
+		module_fail(m, NCM_INTERNAL_ERROR, err);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void handle_setup(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                         void *ctx)
+{
+	char err[NCM_ERR_LEN];
+	struct module *m = NULL;
+	int r = module_new(c, msg, &m, err, sizeof(err));
+	if (r == -ENOMEM) {
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	if (r < 0) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
+		return;
+	}
+	if (!m->req.user || !m->req.url) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST, "SETUP needs the user and url headers");
+		module_free(m);
+		return;
+	}
+	if (c->s.require_hash && !m->has_sha) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST,
+		            "SETUP needs a module-hash header (sha256:<hex>) on this node");
+		module_free(m);
+		return;
+	}
+	uint32_t ttl = m->req.has_ttl ? m->req.ttl : c->s.default_ttl;
+	if (ttl > c->s.max_ttl)
+		ttl = c->s.max_ttl;
+	int64_t now = now_unix_ms();
+	m->expires_at = now + (int64_t)ttl * 1000;
+	m->created_at = now;
+
+	struct module *old = module_find(c, m->req.user, mod_name(m));
+	if (old && old->state != MOD_FAILED && strcmp(old->install_key, m->install_key) == 0) {
+		/* The same install again: refresh its TTL. */
+		old->expires_at = m->expires_at;
+		module_free(m);
+		r = store_module_set_expiry(c->store, old->req.user, mod_name(old), old->expires_at,
+		                            err, sizeof(err));
+		expiry_rearm(c);
+		if (r < 0) {
+			reply_error(reply, ctx, NCM_INTERNAL_ERROR, err);
+			return;
+		}
+		log_info("module %s/%s refreshed, ttl %u s", old->req.user, mod_name(old), ttl);
+		if (old->state == MOD_ACTIVE || old->state == MOD_NO_RUNTIME)
+			reply(ctx, module_response(old, NCM_OK));
+		else if (module_add_waiter(old, reply, ctx) < 0)
+			reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	if (old) {
+		log_info("module %s/%s replaced by a new SETUP", old->req.user, mod_name(old));
+		m->created_at = old->created_at;
+		module_destroy(old, NCM_CONFLICT, "replaced by a newer SETUP");
+	} else if (c->n_modules >= c->s.max_modules) {
+		char why[96];
+		snprintf(why, sizeof(why), "node full: %u modules installed", c->s.max_modules);
+		reply_error(reply, ctx, NCM_UNAVAILABLE, why);
+		module_free(m);
+		return;
+	}
+	if (module_add_waiter(m, reply, ctx) < 0) {
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		module_free(m);
+		return;
+	}
+	m->state = MOD_REQUESTED;
+	if (module_persist(m) < 0) {
+		module_reply_all(m, NCM_INTERNAL_ERROR);
+		module_free(m);
+		return;
+	}
+	module_link(c, m);
+	expiry_rearm(c);
+	log_info("module %s/%s requested from %s, ttl %u s", m->req.user, mod_name(m), m->req.url,
+	         ttl);
+	module_start(m);
+}
+
+static void handle_remove(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                          void *ctx)
+{
+	char err[NCM_ERR_LEN];
+	struct ncm_request req;
+	if (ncm_request_decode(msg, &req, err, sizeof(err)) < 0) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
+		return;
+	}
+	if (!req.user) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST, "REMOVE needs the user header");
+		ncm_request_done(&req);
+		return;
+	}
+	struct module *m = module_find(c, req.user, req.target);
+	if (!m) {
+		snprintf(err, sizeof(err), "no module %s of user %s on this node", req.target,
+		         req.user);
+		reply_error(reply, ctx, NCM_NOT_FOUND, err);
+		ncm_request_done(&req);
+		return;
+	}
+	struct ncm_msg *resp = ncm_response_new(NCM_OK, NULL);
+	if (resp) {
+		ncm_add(resp, "node", c->node_id);
+		ncm_add(resp, "user", req.user);
+		ncm_add(resp, "module", req.target);
+		ncm_add(resp, "state", "removed");
+	}
+	log_info("module %s/%s removed", req.user, req.target);
+	int r = module_destroy(m, NCM_CONFLICT, "removed by a REMOVE before it was installed");
+	expiry_rearm(c);
+	ncm_request_done(&req);
+	if (r < 0) {
+		ncm_free(resp);
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR,
+		            "module removed, but not from the store");
+		return;
+	}
+	reply(ctx, resp);
+}
+
+static bool probe_wants(const char *probe, const char *what)
+{
+	if (!probe || !*probe)
+		return true;
+	size_t n = strlen(what);
+	for (const char *p = probe; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > p && t[-1] == ' ')
+			t--;
+		if ((size_t)(t - p) == n && strncmp(p, what, n) == 0)
+			return true;
+		if (t - p == 3 && strncmp(p, "all", 3) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+static void capabilities(const struct controller *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "ncm/0.1,runtime:%s,fwd:%s", c->rt_ops->name, c->fwd_ops->name);
+}
+
+static void handle_probe(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                         void *ctx)
+{
+	char err[NCM_ERR_LEN];
+	struct ncm_request req;
+	if (ncm_request_decode(msg, &req, err, sizeof(err)) < 0) {
+		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
+		return;
+	}
+	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
+	if (!r) {
+		ncm_request_done(&req);
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	ncm_add(r, "node", c->node_id);
+	if (probe_wants(req.probe, "node"))
+		ncm_add(r, "node-version", "netservd/" NETSERV_VERSION);
+	if (probe_wants(req.probe, "capabilities")) {
+		char caps[256];
+		capabilities(c, caps, sizeof(caps));
+		ncm_add(r, "capabilities", caps);
+	}
+	if (probe_wants(req.probe, "building-blocks"))
+		ncm_add(r, "building-blocks", c->rt_ops->building_blocks(c->rt));
+	if (probe_wants(req.probe, "modules")) {
+		/* Target "*" or "node" asks about every module, else about one id. */
+		bool all = strcmp(req.target, "*") == 0 || strcmp(req.target, "node") == 0;
+		unsigned found = 0;
+		for (struct module *m = c->modules; m; m = m->next) {
+			if (!all && strcmp(mod_name(m), req.target) != 0)
+				continue;
+			found++;
+			ncm_addf(r, "module", "%s user=%s state=%s ttl=%u%s%s", mod_name(m),
+			         m->req.user, state_names[m->state], ttl_remaining_s(m),
+			         m->hash[0] ? " hash=" : "", m->hash);
+		}
+		ncm_addf(r, "modules", "%u", found);
+	}
+	ncm_request_done(&req);
+	reply(ctx, r);
+}
+
+static json_t *filter_json(const struct ncm_filter *f)
+{
+	char src[64], dst[64];
+	const char *proto = ncm_proto_name(f->proto);
+	json_t *j = json_object();
+	if (proto)
+		json_object_set_new(j, "proto", json_string(proto));
+	else
+		json_object_set_new(j, "proto", json_integer(f->proto));
+	json_object_set_new(j, "port_lo", json_integer(f->port_lo));
+	json_object_set_new(j, "port_hi", json_integer(f->port_hi));
+	json_object_set_new(j, "src", json_string(ncm_prefix_format(&f->src, src, sizeof(src))));
+	json_object_set_new(j, "dst", json_string(ncm_prefix_format(&f->dst, dst, sizeof(dst))));
+	return j;
+}
+
+static json_t *module_json(const struct module *m)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "user", json_string(m->req.user));
+	json_object_set_new(j, "module", json_string(mod_name(m)));
+	json_object_set_new(j, "state", json_string(state_names[m->state]));
+	json_object_set_new(j, "reason", m->reason ? json_string(m->reason) : json_null());
+	json_object_set_new(j, "url", json_string(m->req.url));
+	json_object_set_new(j, "module_hash", m->hash[0] ? json_string(m->hash) : json_null());
+	json_object_set_new(j, "ttl_remaining", json_integer(ttl_remaining_s(m)));
+	json_object_set_new(j, "expires_at_ms", json_integer(m->expires_at));
+	json_object_set_new(j, "created_at_ms", json_integer(m->created_at));
+	json_object_set_new(j, "filter",
+	                    m->req.has_filter ? filter_json(&m->req.filter) : json_null());
+	json_t *props = json_object();
+	for (size_t i = 0; i < m->req.n_properties; i++)
+		json_object_set_new(props, m->req.properties[i].key,
+		                    json_string(m->req.properties[i].value));
+	json_object_set_new(j, "properties", props);
+	json_t *deps = json_array();
+	for (size_t i = 0; i < m->req.n_dependencies; i++)
+		json_array_append_new(deps, json_string(m->req.dependencies[i]));
+	json_object_set_new(j, "dependencies", deps);
+	return j;
+}
+
+json_t *controller_status(struct controller *c)
+{
+	char caps[256];
+	capabilities(c, caps, sizeof(caps));
+	json_t *node = json_pack(
+	        "{s:s, s:s, s:I, s:s, s:s}", "id", c->node_id, "version", NETSERV_VERSION,
+	        "uptime_s", (json_int_t)((now_unix_ms() - c->started_at) / 1000), "capabilities",
+	        caps, "building_blocks", c->rt_ops->building_blocks(c->rt));
+	json_t *mods = json_array();
+	for (struct module *m = c->modules; m; m = m->next)
+		json_array_append_new(mods, module_json(m));
+	json_t *counters = json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)c->counters.requests,
+	        "setup", (json_int_t)c->counters.setup, "remove", (json_int_t)c->counters.remove,
+	        "probe", (json_int_t)c->counters.probe, "status", (json_int_t)c->counters.status,
+	        "errors", (json_int_t)c->counters.errors, "expired",
+	        (json_int_t)c->counters.expired);
+	return json_pack("{s:o, s:o, s:o}", "node", node, "modules", mods, "counters", counters);
+}
+
+void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
+                       void *ctx)
+{
+	c->counters.requests++;
+	switch (req->method) {
+	case NCM_METHOD_SETUP:
+		c->counters.setup++;
+		handle_setup(c, req, reply, ctx);
+		return;
+	case NCM_METHOD_REMOVE:
+		c->counters.remove++;
+		handle_remove(c, req, reply, ctx);
+		return;
+	case NCM_METHOD_PROBE:
+		c->counters.probe++;
+		handle_probe(c, req, reply, ctx);
+		return;
+	case NCM_METHOD_STATUS: {
+		c->counters.status++;
+		struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
+		json_t *j = controller_status(c);
+		char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		json_decref(j);
+		if (!r || !text || ncm_add(r, "content-type", "application/json") < 0 ||
+		    ncm_set_body(r, text, strlen(text)) < 0) {
+			free(text);
+			ncm_free(r);
+			reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		free(text);
+		reply(ctx, r);
+		return;
+	}
+	case NCM_METHOD_TRIGGER:
+		c->counters.errors++;
+		reply_error(reply, ctx, NCM_NOT_IMPLEMENTED, "TRIGGER needs the signaling layer");
+		return;
+	case NCM_METHOD_NONE:
+		break;
+	}
+	c->counters.errors++;
+	reply_error(reply, ctx, NCM_BAD_REQUEST, "a response is not a request");
+}
+
+void controller_forget(struct controller *c, void *ctx)
+{
+	for (struct module *m = c->modules; m; m = m->next) {
+		for (struct waiter **pp = &m->waiters; *pp;) {
+			struct waiter *w = *pp;
+			if (w->ctx == ctx) {
+				*pp = w->next;
+				free(w);
+			} else {
+				pp = &w->next;
+			}
+		}
+	}
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+int controller_new(struct evloop *loop, const struct ctl_settings *s, struct store *store,
+                   const struct runtime_ops *rt_ops, void *rt, const struct fwd_ops *fwd_ops,
+                   void *fwd, struct controller **ret, char *err, size_t errlen)
+{
+	if (sodium_init() < 0) {
+		snprintf(err, err ? errlen : 0, "libsodium failed to initialize");
+		return -EIO;
+	}
+	struct controller *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->s = *s;
+	c->store = store;
+	c->rt_ops = rt_ops;
+	c->rt = rt;
+	c->fwd_ops = fwd_ops;
+	c->fwd = fwd;
+	c->started_at = now_unix_ms();
+	c->node_id = strdup(s->node_id);
+	if (!c->node_id || asprintf(&c->cache_dir, "%s/modules", s->state_dir) < 0) {
+		c->cache_dir = NULL;
+		controller_free(c);
+		return -ENOMEM;
+	}
+	c->s.node_id = c->node_id;
+	c->s.state_dir = NULL; /* not kept: only cache_dir is used */
+	if (mkdir(c->cache_dir, 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+		snprintf(err, err ? errlen : 0, "cannot create %s: %s", c->cache_dir,
+		         strerror(errno));
+		controller_free(c);
+		return r;
+	}
+	int r = fetcher_new(loop, &s->fetch, &c->fetcher);
+	if (r < 0) {
+		snprintf(err, err ? errlen : 0, "cannot start the module fetcher: %s",
+		         strerror(-r));
+		controller_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct controller *controller_free(struct controller *c)
+{
+	if (!c)
+		return NULL;
+	while (c->modules) {
+		struct module *m = c->modules;
+		c->modules = m->next;
+		module_uninstall(m);
+		module_free(m);
+	}
+	c->expiry_timer = evloop_timer_cancel(c->loop, c->expiry_timer);
+	fetcher_free(c->fetcher);
+	free(c->node_id);
+	free(c->cache_dir);
+	free(c);
+	return NULL;
+}
+
+static enum module_state state_parse(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+		if (s && strcmp(s, state_names[i]) == 0)
+			return (enum module_state)i;
+	return MOD_REQUESTED;
+}
+
+int controller_restore(struct controller *c, char *err, size_t errlen)
+{
+	int64_t now = now_unix_ms();
+	int r = store_module_delete_expired(c->store, now, err, errlen);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		log_info("state: dropped %d expired module(s)", r);
+
+	struct store_module *rows = NULL;
+	size_t n = 0;
+	r = store_module_list(c->store, &rows, &n, err, errlen);
+	if (r < 0)
+		return r;
+	int restored = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_module *row = &rows[i];
+		struct ncm_msg *msg = NULL;
+		struct module *m = NULL;
+		char why[NCM_ERR_LEN];
+		if (!row->request ||
+		    ncm_parse(row->request, strlen(row->request), &msg, why, sizeof(why)) < 0 ||
+		    module_new(c, msg, &m, why, sizeof(why)) < 0) {
+			log_err("state: dropping unreadable module %s/%s: %s", row->user,
+			        row->module_id, why);
+			store_module_delete(c->store, row->user, row->module_id, NULL, 0);
+			ncm_free(msg);
+			continue;
+		}
+		ncm_free(msg);
+		m->created_at = row->created_at;
+		m->expires_at = row->expires_at;
+		if (row->hash[0] && !m->has_sha &&
+		    sodium_hex2bin(m->sha, 32, row->hash + 7, 64, NULL, NULL, NULL) == 0) {
+			m->has_sha = true;
+			snprintf(m->hash, sizeof(m->hash), "%s", row->hash);
+		}
+		module_link(c, m);
+		restored++;
+		enum module_state st = state_parse(row->state);
+		if (st == MOD_FAILED) {
+			m->state = MOD_FAILED;
+			m->reason = row->reason ? strdup(row->reason) : NULL;
+			continue;
+		}
+		log_info("state: restoring module %s/%s (%s, %u s left)", m->req.user, mod_name(m),
+		         row->state, ttl_remaining_s(m));
+		module_start(m);
+	}
+	store_module_list_free(rows, n);
+	expiry_rearm(c);
+	return restored;
+}

@@ -1,0 +1,61 @@
+/* The NetServ controller: it takes NCM requests (from the admin socket now,
+ * from the NSLP later) and runs each module's lifecycle:
+ *
+ *   requested -> fetching -> compiling -> installing -> active
+ *                                      \-> no-runtime (no runtime on this node)
+ *   any -> failed (with the reason);  active -> removing -> (gone)
+ *
+ * It owns the module table, keeps it durable in the store, expires modules at
+ * the end of their TTL, and answers PROBE and STATUS. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/fetch.h"
+#include "ctl/runtime.h"
+#include "fwd/fwd.h"
+#include "ncm/ncm.h"
+
+struct evloop;
+struct store;
+struct controller;
+
+struct ctl_settings {
+	const char *node_id;
+	const char *state_dir; /* the module cache is <state_dir>/modules */
+	uint32_t default_ttl;  /* seconds */
+	uint32_t max_ttl;
+	uint32_t max_modules;
+	bool require_hash;
+	struct fetch_limits fetch;
+};
+
+/* Receives the response to a request; the callee owns `response`. */
+typedef void ctl_reply_fn(void *ctx, struct ncm_msg *response);
+
+/* Creates a controller. Borrowed: loop, store, runtime and fwd (they must
+ * outlive it). Returns 0 or a negative errno with the reason in err. */
+int controller_new(struct evloop *loop, const struct ctl_settings *s, struct store *store,
+                   const struct runtime_ops *rt_ops, void *rt, const struct fwd_ops *fwd_ops,
+                   void *fwd, struct controller **ret, char *err, size_t errlen);
+
+/* Cancels pending work (pending requests get no reply) and frees; NULL ok. */
+struct controller *controller_free(struct controller *c);
+
+/* Loads the store: drops expired modules, reinstalls the others. Returns the
+ * number of modules restored, or a negative errno with the reason in err. */
+int controller_restore(struct controller *c, char *err, size_t errlen);
+
+/* Handles one request. `reply` is called exactly once, before this returns
+ * or later from the event loop, unless controller_forget(ctx) runs first. */
+void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
+                       void *ctx);
+
+/* Drops every pending reply addressed to ctx (its requester went away). */
+void controller_forget(struct controller *c, void *ctx);
+
+/* Returns the node status as a new JSON object (caller owns a reference). */
+json_t *controller_status(struct controller *c);

@@ -1,0 +1,340 @@
+/* libcurl multi-socket transfers integrated into the epoll loop. */
+#include "ctl/fetch.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "lib/evloop.h"
+#include "lib/util.h"
+#include "ncm/ncm.h"
+
+struct fetch_job {
+	struct fetcher *f;
+	CURL *easy;
+	int fd;
+	char *tmp_path;
+	char *dest_path;
+	bool has_expect;
+	uint8_t expect[32];
+	uint64_t received;
+	bool too_large;
+	crypto_hash_sha256_state sha;
+	fetch_done_fn *done;
+	void *ctx;
+	char curl_err[CURL_ERROR_SIZE];
+	struct fetch_job *next;
+};
+
+struct fetcher {
+	struct evloop *loop;
+	CURLM *multi;
+	struct evloop_timer *timer;
+	struct fetch_limits limits;
+	char *protocols;
+	struct fetch_job *jobs;
+	int running;
+};
+
+static void check_done(struct fetcher *f);
+
+static void job_unlink(struct fetch_job *job)
+{
+	for (struct fetch_job **pp = &job->f->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	}
+}
+
+static void job_free(struct fetch_job *job, bool keep_file)
+{
+	if (job->easy) {
+		curl_multi_remove_handle(job->f->multi, job->easy);
+		curl_easy_cleanup(job->easy);
+	}
+	safe_close(job->fd);
+	if (!keep_file && job->tmp_path)
+		unlink(job->tmp_path);
+	free(job->tmp_path);
+	free(job->dest_path);
+	free(job);
+}
+
+static void on_socket_event(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct fetcher *f = ctx;
+	int mask = 0;
+	if (events & EPOLLIN)
+		mask |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		mask |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(f->multi, fd, mask, &f->running);
+	check_done(f);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct fetcher *f = userp;
+	uint32_t events = 0;
+	if (what == CURL_POLL_REMOVE) {
+		evloop_del_fd(f->loop, s);
+		curl_multi_assign(f->multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		events |= EPOLLOUT;
+	if (socketp) {
+		evloop_mod_fd(f->loop, s, events);
+	} else {
+		if (evloop_add_fd(f->loop, s, events, on_socket_event, f) < 0)
+			return -1;
+		curl_multi_assign(f->multi, s, f); /* marks the socket as watched */
+	}
+	return 0;
+}
+
+static void on_timer(struct evloop *loop, void *ctx)
+{
+	struct fetcher *f = ctx;
+	f->timer = NULL;
+	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &f->running);
+	check_done(f);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fetcher *f = userp;
+	f->timer = evloop_timer_cancel(f->loop, f->timer);
+	if (timeout_ms >= 0) {
+		f->timer = evloop_timer_add(f->loop, (uint64_t)timeout_ms, on_timer, f);
+		if (!f->timer)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct fetch_job *job = userp;
+	size_t len = size * nmemb;
+	if (job->received + len > job->f->limits.max_size) {
+		job->too_large = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(job->fd, data + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(job->curl_err, sizeof(job->curl_err), "writing %s: %s",
+			         job->tmp_path, strerror(errno));
+			return 0;
+		}
+		off += (size_t)n;
+	}
+	crypto_hash_sha256_update(&job->sha, (const unsigned char *)data, len);
+	job->received += len;
+	return len;
+}
+
+/* Works out the outcome of a finished transfer; returns 0 or an NCM status. */
+static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32], char *msg,
+                       size_t msglen)
+{
+	long http = 0;
+	const char *url = NULL;
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_getinfo(job->easy, CURLINFO_EFFECTIVE_URL, &url);
+	if (!url)
+		url = "?";
+
+	if (job->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(msg, msglen, "module at %s is larger than the node's limit of %llu bytes",
+		         url, (unsigned long long)job->f->limits.max_size);
+		return NCM_TOO_LARGE;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(msg, msglen, "fetching %s timed out after %u s", url,
+		         job->f->limits.timeout_s);
+		return NCM_GATEWAY_TIMEOUT;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(msg, msglen, "fetching %s failed: %s", url,
+		         job->curl_err[0] ? job->curl_err : curl_easy_strerror(rc));
+		return NCM_BAD_GATEWAY;
+	}
+	if (http >= 400) {
+		snprintf(msg, msglen, "fetching %s failed: HTTP status %ld", url, http);
+		return NCM_BAD_GATEWAY;
+	}
+	if (job->has_expect && memcmp(sha, job->expect, 32) != 0) {
+		char want[80], got[80];
+		snprintf(msg, msglen, "module-hash mismatch: expected %s, got %s",
+		         ncm_hash_format(job->expect, want, sizeof(want)),
+		         ncm_hash_format(sha, got, sizeof(got)));
+		return NCM_UNPROCESSABLE;
+	}
+	if (fsync(job->fd) < 0 || rename(job->tmp_path, job->dest_path) < 0) {
+		snprintf(msg, msglen, "storing module as %s: %s", job->dest_path, strerror(errno));
+		return NCM_INTERNAL_ERROR;
+	}
+	return 0;
+}
+
+static void check_done(struct fetcher *f)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(f->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct fetch_job *job = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
+		CURLcode rc = m->data.result;
+		uint8_t sha[32];
+		char msg[512] = "";
+		crypto_hash_sha256_final(&job->sha, sha);
+		int status = job_outcome(job, rc, sha, msg, sizeof(msg));
+		job_unlink(job);
+		fetch_done_fn *done = job->done;
+		void *ctx = job->ctx;
+		job_free(job, status == 0);
+		done(ctx, status, status ? msg : NULL, sha);
+	}
+}
+
+int fetcher_new(struct evloop *loop, const struct fetch_limits *limits, struct fetcher **ret)
+{
+	static bool global_init;
+	if (!global_init) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0)
+			return -EIO;
+		global_init = true;
+	}
+	struct fetcher *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->loop = loop;
+	f->limits = *limits;
+	f->protocols = strdup(limits->protocols ? limits->protocols : "http,https,file");
+	f->multi = curl_multi_init();
+	if (!f->protocols || !f->multi) {
+		fetcher_free(f);
+		return -ENOMEM;
+	}
+	f->limits.protocols = f->protocols;
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	*ret = f;
+	return 0;
+}
+
+struct fetcher *fetcher_free(struct fetcher *f)
+{
+	if (!f)
+		return NULL;
+	while (f->jobs) {
+		struct fetch_job *job = f->jobs;
+		f->jobs = job->next;
+		job_free(job, false);
+	}
+	f->timer = evloop_timer_cancel(f->loop, f->timer);
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	free(f->protocols);
+	free(f);
+	return NULL;
+}
+
+int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const uint8_t *expect,
+                fetch_done_fn *done, void *ctx, struct fetch_job **ret, char *err, size_t errlen)
+{
+	struct fetch_job *job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->f = f;
+	job->fd = -1;
+	job->done = done;
+	job->ctx = ctx;
+	if (expect) {
+		job->has_expect = true;
+		memcpy(job->expect, expect, 32);
+	}
+	crypto_hash_sha256_init(&job->sha);
+	if (asprintf(&job->tmp_path, "%s.part.XXXXXX", dest_path) < 0) {
+		job->tmp_path = NULL;
+		job_free(job, false);
+		return -ENOMEM;
+	}
+	job->dest_path = strdup(dest_path);
+	if (!job->dest_path) {
+		job_free(job, false);
+		return -ENOMEM;
+	}
+	job->fd = mkostemp(job->tmp_path, O_CLOEXEC);
+	if (job->fd < 0) {
+		int r = -errno;
+		snprintf(err, err ? errlen : 0, "creating %s: %s", job->tmp_path, strerror(errno));
+		free(job->tmp_path);
+		job->tmp_path = NULL; /* nothing to unlink */
+		job_free(job, false);
+		return r;
+	}
+	job->easy = curl_easy_init();
+	if (!job->easy) {
+		job_free(job, false);
+		return -ENOMEM;
+	}
+	CURL *e = job->easy;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, f->protocols);
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)f->limits.timeout_s);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)f->limits.timeout_s);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->limits.max_size);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FAILONERROR, 0L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "netservd/0.1");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->curl_err);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
+	if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+		snprintf(err, err ? errlen : 0, "cannot start transfer of %s", url);
+		curl_easy_cleanup(e);
+		job->easy = NULL;
+		job_free(job, false);
+		return -EIO;
+	}
+	job->next = f->jobs;
+	f->jobs = job;
+	if (ret)
+		*ret = job;
+	return 0;
+}
+
+struct fetch_job *fetch_cancel(struct fetch_job *job)
+{
+	if (!job)
+		return NULL;
+	job_unlink(job);
+	job_free(job, false);
+	return NULL;
+}

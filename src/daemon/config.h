@@ -1,0 +1,46 @@
+/* netservd's configuration file (INI; etc/netservd.conf documents every key). */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/log.h"
+
+struct ns_config {
+	/* [node] */
+	char node_id[64];         /* identity reported by PROBE; default: hostname */
+	char state_dir[PATH_MAX]; /* SQLite database and module cache */
+	char admin_socket[108];   /* UNIX socket path (sun_path size) */
+	/* [log] */
+	enum log_level log_level;
+	bool log_syslog;
+	/* [fetch] */
+	uint32_t fetch_timeout_s;
+	uint64_t fetch_max_size;  /* bytes */
+	char fetch_protocols[64]; /* curl protocol list, e.g. "http,https,file" */
+	/* [modules] */
+	uint32_t default_ttl; /* seconds, when a SETUP has no ttl */
+	uint32_t max_ttl;     /* longer ttls are cut to this */
+	uint32_t max_modules; /* per node */
+	bool require_hash;    /* refuse a SETUP without module-hash */
+};
+
+/* Fills *cfg with the built-in defaults. */
+void config_defaults(struct ns_config *cfg);
+
+/* Reads an INI file over the values already in *cfg. Unknown sections or keys
+ * and bad values are errors. Returns 0, or a negative errno with
+ * "FILE:LINE: reason" in err. */
+int config_load(struct ns_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Parses a config from a string (for tests); `name` is used in messages. */
+int config_load_string(struct ns_config *cfg, const char *name, const char *text, char *err,
+                       size_t errlen);
+
+/* Parses "123", "64K", "16M", "1G" into bytes. Returns 0 or -EINVAL/-ERANGE. */
+int config_parse_size(const char *s, uint64_t *ret);
+
+/* Parses yes/no/true/false/on/off/1/0. Returns 0 or -EINVAL. */
+int config_parse_bool(const char *s, bool *ret);

@@ -1,0 +1,183 @@
+/* netservd: the NetServ node daemon. Wires the layers together and runs the
+ * event loop in the foreground until SIGTERM or SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl/controller.h"
+#include "ctl/store.h"
+#include "daemon/admin.h"
+#include "daemon/config.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "paths.h"
+
+static const char usage[] =
+        "Usage: netservd [OPTIONS]\n"
+        "Run a NetServ node in the foreground (stop it with SIGTERM or SIGINT).\n"
+        "\n"
+        "  -c, --config FILE   configuration file (default " NETSERV_DEFAULT_CONFIG ")\n"
+        "  -t, --check-config  read the configuration, report errors, and exit\n"
+        "  -d, --debug         log at debug level (overrides [log] level)\n"
+        "  -h, --help          show this help and exit\n"
+        "  -V, --version       show the version and exit\n"
+        "\n"
+        "Exit status: 0 after a clean stop, 1 on a configuration or start-up error.\n";
+
+static void on_signal(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_notice("received signal %u, stopping", si.ssi_signo);
+	evloop_stop(loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+	        {"debug", no_argument, NULL, 'd'},        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},      {0},
+	};
+	const char *config_path = NETSERV_DEFAULT_CONFIG;
+	bool check_only = false, debug = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:tdhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			puts("netservd " NETSERV_VERSION);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netservd: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 1;
+	}
+
+	struct ns_config cfg;
+	char err[512];
+	config_defaults(&cfg);
+	if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "netservd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("netservd: %s: configuration OK\n", config_path);
+		return 0;
+	}
+	log_setup("netservd", debug ? LOG_LVL_DEBUG : cfg.log_level, cfg.log_syslog);
+
+	int exit_code = 1;
+	struct evloop *loop = NULL;
+	struct store *store = NULL;
+	struct controller *ctl = NULL;
+	struct admin *admin = NULL;
+	_cleanup_close_ int sigfd = -1;
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int r = evloop_new(&loop);
+	if (r < 0) {
+		log_err("cannot create the event loop: %s", strerror(-r));
+		goto out;
+	}
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0 || evloop_add_fd(loop, sigfd, EPOLLIN, on_signal, NULL) < 0) {
+		log_err("cannot watch signals: %s", strerror(errno));
+		goto out;
+	}
+	if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
+		log_err("cannot create state directory %s: %s", cfg.state_dir, strerror(errno));
+		goto out;
+	}
+	r = store_open(cfg.state_dir, &store, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot open the state store: %s", err);
+		goto out;
+	}
+	struct ctl_settings s = {
+	        .node_id = cfg.node_id,
+	        .state_dir = cfg.state_dir,
+	        .default_ttl = cfg.default_ttl,
+	        .max_ttl = cfg.max_ttl,
+	        .max_modules = cfg.max_modules,
+	        .require_hash = cfg.require_hash,
+	        .fetch = {.timeout_s = cfg.fetch_timeout_s,
+	                  .max_size = cfg.fetch_max_size,
+	                  .protocols = cfg.fetch_protocols},
+	};
+	r = controller_new(loop, &s, store, &runtime_none_ops, NULL, &fwd_none_ops, NULL, &ctl, err,
+	                   sizeof(err));
+	if (r < 0) {
+		log_err("cannot start the controller: %s", err);
+		goto out;
+	}
+	r = controller_restore(ctl, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot restore state: %s", err);
+		goto out;
+	}
+	log_info("state: %d module(s) restored from %s", r, cfg.state_dir);
+	char sockdir[sizeof(cfg.admin_socket)];
+	snprintf(sockdir, sizeof(sockdir), "%s", cfg.admin_socket);
+	char *slash = strrchr(sockdir, '/');
+	if (slash && slash != sockdir) {
+		*slash = '\0';
+		if (mkdir(sockdir, 0755) < 0 && errno != EEXIST) {
+			log_err("cannot create %s: %s", sockdir, strerror(errno));
+			goto out;
+		}
+	}
+	r = admin_new(loop, ctl, cfg.admin_socket, &admin, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
+	           cfg.admin_socket);
+	r = evloop_run(loop);
+	if (r < 0) {
+		log_err("event loop failed: %s", strerror(-r));
+		goto out;
+	}
+	exit_code = 0;
+	log_notice("stopped");
+out:
+	admin_free(admin);
+	controller_free(ctl);
+	store_close(store);
+	if (loop && sigfd >= 0)
+		evloop_del_fd(loop, sigfd);
+	evloop_free(loop);
+	return exit_code;
+}

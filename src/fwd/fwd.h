@@ -1,0 +1,28 @@
+/* The controller's interface toward the forwarding plane: steering the
+ * traffic a module asked for (its SETUP filter) to its publisher's container,
+ * and intercepting signaling. One driver is active per node; the first real
+ * one is Linux netfilter (NFQUEUE). fwd_none stands in until it exists. */
+#pragma once
+
+#include <stddef.h>
+
+#include "ncm/ncm.h"
+
+struct fwd_ops {
+	const char *name; /* reported as capability "fwd:<name>" */
+
+	/* Steers packets matching `filter` to the queue(s) of `owner`'s
+	 * container. `rule_id` names the rule (user/module) for later removal.
+	 * Returns 0 or a negative errno with the reason in err. */
+	int (*filter_add)(void *fwd, const char *rule_id, const struct ncm_filter *filter,
+	                  unsigned queue, char *err, size_t errlen);
+
+	/* Removes the rule called rule_id. Returns 0 or -ENOENT. */
+	int (*filter_remove)(void *fwd, const char *rule_id);
+
+	/* Removes every rule of ours (at start and at exit). */
+	int (*flush)(void *fwd, char *err, size_t errlen);
+};
+
+/* The stand-in: no forwarding plane; adding a filter fails with -ENOTSUP. */
+extern const struct fwd_ops fwd_none_ops;

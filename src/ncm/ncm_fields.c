@@ -1,0 +1,647 @@
+/* NCM request fields: decoding and validating the headers of a request.
+ *
+ * A table maps each known header to a decoder. Unknown headers are ignored; a
+ * known header may appear once; an empty value means the field is absent (the
+ * canonical form leaves empty headers out, so they cannot carry meaning).
+ */
+#include "ncm/ncm.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/util.h"
+
+#define MAX_URL          2048
+#define MAX_NOTIFICATION 2048
+#define MAX_SIGNATURE    1024
+#define MAX_PROBE        1024
+#define MAX_PROP_KEY     64
+#define MIN_NONCE        8
+#define MAX_NONCE        64
+#define HASH_PREFIX      "sha256:"
+
+static _printf_(4, 5) int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int hex_value(unsigned char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parses a decimal number of at most `max` (digits only, no sign). */
+static bool parse_uint(const char *s, size_t n, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*ret = v;
+	return true;
+}
+
+/* Checks every byte of s[0..n) against a character class. */
+static bool all_of(const char *s, size_t n, bool (*ok)(unsigned char))
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ok((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool is_module_char(unsigned char c)
+{
+	return is_alnum(c) || c == '.' || c == '_' || c == '+' || c == ':' || c == '*' || c == '-';
+}
+
+static bool is_user_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
+}
+
+static bool is_key_char(unsigned char c)
+{
+	return is_alnum(c) || c == '_' || c == '.' || c == '-';
+}
+
+static bool is_nonce_char(unsigned char c)
+{
+	return is_alnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
+}
+
+static bool is_visible(unsigned char c)
+{
+	return c > ' ' && c != 0x7f;
+}
+
+/* Calls fn on each comma-separated item of v, trimmed of blanks. Stops at the
+ * first non-zero return and returns it. */
+static int for_each_item(const char *v, int (*fn)(const char *s, size_t n, void *ctx), void *ctx)
+{
+	for (const char *p = v;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *s = p;
+		int r;
+
+		while (n > 0 && is_blank((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		while (n > 0 && is_blank((unsigned char)s[n - 1]))
+			n--;
+		r = fn(s, n, ctx);
+		if (r != 0)
+			return r;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/* ---- Field decoders: return 0, -EBADMSG with *why, or -ENOMEM -------------- */
+
+typedef int field_fn(struct ncm_request *r, const char *v, const char **why);
+
+static int dup_into(char **dst, const char *v)
+{
+	*dst = strdup(v);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int field_user(struct ncm_request *r, const char *v, const char **why)
+{
+	size_t n = strlen(v);
+
+	if (n > NCM_MAX_USER || !all_of(v, n, is_user_char) || is_digit((unsigned char)v[0]) ||
+	    v[0] == '-') {
+		*why = "want [a-z_][a-z0-9_-]*, at most 32 characters";
+		return -EBADMSG;
+	}
+	return dup_into(&r->user, v);
+}
+
+static int field_url(struct ncm_request *r, const char *v, const char **why)
+{
+	static const char *const schemes[] = {"http://", "https://", "file://"};
+	size_t n = strlen(v), pre = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+		if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
+			pre = strlen(schemes[i]);
+	if (pre == 0 || n == pre) {
+		*why = "want an http://, https:// or file:// URL";
+		return -EBADMSG;
+	}
+	if (n > MAX_URL || !all_of(v, n, is_visible)) {
+		*why = "URL too long or with blanks";
+		return -EBADMSG;
+	}
+	return dup_into(&r->url, v);
+}
+
+static int field_hash(struct ncm_request *r, const char *v, const char **why)
+{
+	size_t pre = strlen(HASH_PREFIX);
+
+	if (strncmp(v, HASH_PREFIX, pre) != 0 || strlen(v) != pre + 64) {
+		*why = "want sha256:<64 hex digits>";
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_value((unsigned char)v[pre + 2 * i]);
+		int lo = hex_value((unsigned char)v[pre + 2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			*why = "want sha256:<64 hex digits>";
+			return -EBADMSG;
+		}
+		r->hash[i] = (uint8_t)(hi << 4 | lo);
+	}
+	r->has_hash = true;
+	return 0;
+}
+
+static int field_ttl(struct ncm_request *r, const char *v, const char **why)
+{
+	uint64_t t;
+
+	if (!parse_uint(v, strlen(v), NCM_MAX_TTL, &t) || t == 0) {
+		*why = "want seconds, 1..31536000";
+		return -EBADMSG;
+	}
+	r->ttl = (uint32_t)t;
+	r->has_ttl = true;
+	return 0;
+}
+
+static int add_dependency(const char *s, size_t n, void *ctx)
+{
+	struct ncm_request *r = ctx;
+
+	if (n == 0 || n > NCM_MAX_TARGET || !all_of(s, n, is_module_char))
+		return -EBADMSG;
+	if (r->n_dependencies >= NCM_MAX_DEPENDENCIES)
+		return -EMSGSIZE;
+	r->dependencies[r->n_dependencies] = strndup(s, n);
+	if (!r->dependencies[r->n_dependencies])
+		return -ENOMEM;
+	r->n_dependencies++;
+	return 0;
+}
+
+static int field_dependencies(struct ncm_request *r, const char *v, const char **why)
+{
+	int e;
+
+	r->dependencies = calloc(NCM_MAX_DEPENDENCIES, sizeof(*r->dependencies));
+	if (!r->dependencies)
+		return -ENOMEM;
+	e = for_each_item(v, add_dependency, r);
+	if (e == -EBADMSG)
+		*why = "want a comma-separated list of module ids";
+	else if (e == -EMSGSIZE)
+		*why = "more than 16 dependencies";
+	return e == -EMSGSIZE ? -EBADMSG : e;
+}
+
+static const struct {
+	const char *name;
+	uint8_t proto;
+} proto_names[] = {
+        {"any", NCM_PROTO_ANY}, {"icmp", NCM_PROTO_ICMP},     {"tcp", NCM_PROTO_TCP},
+        {"udp", NCM_PROTO_UDP}, {"icmpv6", NCM_PROTO_ICMPV6}, {"sctp", NCM_PROTO_SCTP},
+};
+
+const char *ncm_proto_name(uint8_t proto)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(proto_names); i++)
+		if (proto_names[i].proto == proto)
+			return proto_names[i].name;
+	return NULL;
+}
+
+static int field_proto(struct ncm_request *r, const char *v, const char **why)
+{
+	uint64_t n;
+
+	for (size_t i = 0; i < ARRAY_SIZE(proto_names); i++)
+		if (strcasecmp(v, proto_names[i].name) == 0) {
+			r->filter.proto = proto_names[i].proto;
+			return 0;
+		}
+	if (!parse_uint(v, strlen(v), 255, &n)) {
+		*why = "want udp, tcp, icmp, icmpv6, sctp or a number 0..255";
+		return -EBADMSG;
+	}
+	r->filter.proto = (uint8_t)n;
+	return 0;
+}
+
+static int field_port(struct ncm_request *r, const char *v, const char **why)
+{
+	const char *dash = strchr(v, '-');
+	size_t n = strlen(v), lo_n = dash ? (size_t)(dash - v) : n;
+	uint64_t lo, hi;
+
+	*why = "want a port 1..65535 or a range N-M";
+	if (!parse_uint(v, lo_n, 65535, &lo) || lo == 0)
+		return -EBADMSG;
+	hi = lo;
+	if (dash && (!parse_uint(dash + 1, n - lo_n - 1, 65535, &hi) || hi < lo)) {
+		*why = "want a range N-M with 1 <= N <= M <= 65535";
+		return -EBADMSG;
+	}
+	r->filter.port_lo = (uint16_t)lo;
+	r->filter.port_hi = (uint16_t)hi;
+	return 0;
+}
+
+/* ---- Prefixes ---------------------------------------------------------------- */
+
+/* Parses a prefix; on failure returns -EINVAL with the reason in *why. */
+static int prefix_parse(const char *s, struct ncm_prefix *ret, const char **why)
+{
+	struct ncm_prefix p = {0};
+	const char *slash;
+	char addr[INET6_ADDRSTRLEN];
+	size_t an;
+	uint64_t len;
+	int max;
+
+	*why = "want an address or a prefix such as 10.0.0.0/8 or 2001:db8::/32";
+	if (!s)
+		return -EINVAL;
+	if (strcmp(s, "any") == 0) {
+		*ret = p;
+		return 0;
+	}
+	slash = strchr(s, '/');
+	an = slash ? (size_t)(slash - s) : strlen(s);
+	if (an == 0 || an >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, an);
+	addr[an] = '\0';
+	p.family = memchr(addr, ':', an) ? AF_INET6 : AF_INET;
+	if (inet_pton(p.family, addr, p.addr) != 1)
+		return -EINVAL;
+	max = p.family == AF_INET ? 32 : 128;
+	len = (uint64_t)max;
+	if (slash && !parse_uint(slash + 1, strlen(slash + 1), (uint64_t)max, &len)) {
+		*why = "bad prefix length";
+		return -EINVAL;
+	}
+	p.len = (uint8_t)len;
+	for (int bit = p.len; bit < max; bit++)
+		if (p.addr[bit / 8] & (0x80 >> (bit % 8))) {
+			*why = "host bits set after the prefix length";
+			return -EINVAL;
+		}
+	*ret = p;
+	return 0;
+}
+
+int ncm_prefix_parse(const char *s, struct ncm_prefix *ret)
+{
+	const char *why;
+
+	if (!ret)
+		return -EINVAL;
+	return prefix_parse(s, ret, &why);
+}
+
+char *ncm_prefix_format(const struct ncm_prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!buf || len == 0)
+		return buf;
+	if (!p || (p->family != AF_INET && p->family != AF_INET6)) {
+		snprintf(buf, len, "any");
+		return buf;
+	}
+	if (!inet_ntop(p->family, p->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, "%s/%u", a, p->len);
+	return buf;
+}
+
+static int field_prefix(struct ncm_prefix *p, const char *v, const char **why)
+{
+	return prefix_parse(v, p, why) < 0 ? -EBADMSG : 0;
+}
+
+static int field_src(struct ncm_request *r, const char *v, const char **why)
+{
+	return field_prefix(&r->filter.src, v, why);
+}
+
+static int field_dst(struct ncm_request *r, const char *v, const char **why)
+{
+	return field_prefix(&r->filter.dst, v, why);
+}
+
+/* ---- Other fields ------------------------------------------------------------ */
+
+static int field_notification(struct ncm_request *r, const char *v, const char **why)
+{
+	if (strlen(v) > MAX_NOTIFICATION) {
+		*why = "longer than 2048 characters";
+		return -EBADMSG;
+	}
+	return dup_into(&r->notification, v);
+}
+
+static int add_property(const char *s, size_t n, void *ctx)
+{
+	struct ncm_request *r = ctx;
+	const char *eq = memchr(s, '=', n);
+	size_t kn, vn;
+	const char *val;
+	struct ncm_property *p;
+
+	if (!eq)
+		return -EBADMSG;
+	kn = (size_t)(eq - s);
+	while (kn > 0 && is_blank((unsigned char)s[kn - 1]))
+		kn--;
+	val = eq + 1;
+	vn = n - (size_t)(val - s);
+	while (vn > 0 && is_blank((unsigned char)*val)) {
+		val++;
+		vn--;
+	}
+	if (kn == 0 || kn > MAX_PROP_KEY || !all_of(s, kn, is_key_char))
+		return -EBADMSG;
+	for (size_t i = 0; i < r->n_properties; i++)
+		if (strlen(r->properties[i].key) == kn && memcmp(r->properties[i].key, s, kn) == 0)
+			return -EEXIST;
+	if (r->n_properties >= NCM_MAX_PROPERTIES)
+		return -EMSGSIZE;
+	p = &r->properties[r->n_properties];
+	p->key = strndup(s, kn);
+	p->value = strndup(val, vn);
+	if (!p->key || !p->value) {
+		free(p->key);
+		free(p->value);
+		*p = (struct ncm_property){0};
+		return -ENOMEM;
+	}
+	r->n_properties++;
+	return 0;
+}
+
+static int field_properties(struct ncm_request *r, const char *v, const char **why)
+{
+	int e;
+
+	r->properties = calloc(NCM_MAX_PROPERTIES, sizeof(*r->properties));
+	if (!r->properties)
+		return -ENOMEM;
+	e = for_each_item(v, add_property, r);
+	if (e == -EBADMSG)
+		*why = "want key=value,key=value with keys of [A-Za-z0-9_.-]";
+	else if (e == -EEXIST)
+		*why = "repeated key";
+	else if (e == -EMSGSIZE)
+		*why = "more than 32 properties";
+	return e == -ENOMEM || e == 0 ? e : -EBADMSG;
+}
+
+static int field_timestamp(struct ncm_request *r, const char *v, const char **why)
+{
+	uint64_t t;
+
+	if (!parse_uint(v, strlen(v), INT64_MAX, &t)) {
+		*why = "want seconds since the epoch";
+		return -EBADMSG;
+	}
+	r->timestamp = (int64_t)t;
+	r->has_timestamp = true;
+	return 0;
+}
+
+static int field_nonce(struct ncm_request *r, const char *v, const char **why)
+{
+	size_t n = strlen(v);
+
+	if (n < MIN_NONCE || n > MAX_NONCE || !all_of(v, n, is_nonce_char)) {
+		*why = "want 8..64 characters of [A-Za-z0-9+/=_-]";
+		return -EBADMSG;
+	}
+	return dup_into(&r->nonce, v);
+}
+
+static int field_signature(struct ncm_request *r, const char *v, const char **why)
+{
+	size_t n = strlen(v);
+
+	/* Opaque here: the security layer decodes and verifies it. */
+	if (n > MAX_SIGNATURE || !all_of(v, n, is_visible)) {
+		*why = "too long or with blanks";
+		return -EBADMSG;
+	}
+	return dup_into(&r->signature, v);
+}
+
+static int check_word(const char *s, size_t n, _unused_ void *ctx)
+{
+	return n > 0 && all_of(s, n, is_key_char) ? 0 : -EBADMSG;
+}
+
+static int field_probe(struct ncm_request *r, const char *v, const char **why)
+{
+	if (strlen(v) > MAX_PROBE || for_each_item(v, check_word, NULL) != 0) {
+		*why = "want comma-separated words of [A-Za-z0-9_.-]";
+		return -EBADMSG;
+	}
+	return dup_into(&r->probe, v);
+}
+
+static const struct field {
+	const char *name;
+	field_fn *decode;
+	bool filter;
+} fields[] = {
+        {"user", field_user, false},
+        {"url", field_url, false},
+        {"module-hash", field_hash, false},
+        {"ttl", field_ttl, false},
+        {"dependencies", field_dependencies, false},
+        {"filter-proto", field_proto, true},
+        {"filter-port", field_port, true},
+        {"filter-src", field_src, true},
+        {"filter-dst", field_dst, true},
+        {"notification", field_notification, false},
+        {"properties", field_properties, false},
+        {"timestamp", field_timestamp, false},
+        {"nonce", field_nonce, false},
+        {"signature", field_signature, false},
+        {"probe", field_probe, false},
+};
+
+static int field_index(const char *name)
+{
+	for (size_t f = 0; name && f < ARRAY_SIZE(fields); f++)
+		if (strcasecmp(name, fields[f].name) == 0)
+			return (int)f;
+	return -1;
+}
+
+/* ---- The request -------------------------------------------------------------- */
+
+void ncm_request_done(struct ncm_request *r)
+{
+	if (!r)
+		return;
+	free(r->target);
+	free(r->user);
+	free(r->url);
+	for (size_t i = 0; r->dependencies && i < r->n_dependencies; i++)
+		free(r->dependencies[i]);
+	free(r->dependencies);
+	free(r->notification);
+	for (size_t i = 0; r->properties && i < r->n_properties; i++) {
+		free(r->properties[i].key);
+		free(r->properties[i].value);
+	}
+	free(r->properties);
+	free(r->nonce);
+	free(r->signature);
+	free(r->probe);
+	*r = (struct ncm_request){0};
+}
+
+static inline void request_donep(struct ncm_request *r)
+{
+	ncm_request_done(r);
+}
+
+int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *err, size_t errlen)
+{
+	_cleanup_(request_donep) struct ncm_request r = {0};
+	uint32_t seen = 0;
+
+	_Static_assert(ARRAY_SIZE(fields) <= 32, "seen is a 32-bit mask");
+	if (!ret)
+		return set_err(err, errlen, -EINVAL, "no request");
+	*ret = (struct ncm_request){0};
+	if (!m || m->method == NCM_METHOD_NONE || !ncm_method_name(m->method) || !m->target)
+		return set_err(err, errlen, -EBADMSG, "not a request");
+	if (m->body_len > 0)
+		return set_err(err, errlen, -EBADMSG, "a request has no body");
+	r.method = m->method;
+	r.target = strdup(m->target);
+	if (!r.target)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+
+	/* Repeats first, so that the error does not depend on header order. */
+	for (size_t i = 0; i < m->n_headers; i++) {
+		int f = field_index(m->headers[i].name);
+
+		if (f < 0)
+			continue;
+		if (seen & (1u << f))
+			return set_err(err, errlen, -EBADMSG, "repeated header '%s'",
+			               fields[f].name);
+		seen |= 1u << f;
+	}
+	for (size_t i = 0; i < m->n_headers; i++) {
+		const struct ncm_header *h = &m->headers[i];
+		const char *why = "bad value";
+		int f = field_index(h->name), e;
+
+		if (f < 0 || !h->value || h->value[0] == '\0')
+			continue;
+		if (fields[f].filter)
+			r.has_filter = true;
+		e = fields[f].decode(&r, h->value, &why);
+		if (e == -ENOMEM)
+			return set_err(err, errlen, -ENOMEM, "out of memory");
+		if (e < 0)
+			return set_err(err, errlen, -EBADMSG, "header '%s': %s", fields[f].name,
+			               why);
+	}
+
+	if (r.filter.src.family && r.filter.dst.family &&
+	    r.filter.src.family != r.filter.dst.family)
+		return set_err(err, errlen, -EBADMSG,
+		               "header 'filter-dst': address family differs from filter-src");
+	if ((r.method == NCM_METHOD_SETUP || r.method == NCM_METHOD_REMOVE) && !r.user)
+		return set_err(err, errlen, -EBADMSG, "missing header 'user'");
+	if (r.method == NCM_METHOD_SETUP && !r.url)
+		return set_err(err, errlen, -EBADMSG, "missing header 'url'");
+
+	*ret = r;
+	r = (struct ncm_request){0};
+	return 0;
+}
+
+const char *ncm_request_property(const struct ncm_request *r, const char *key)
+{
+	if (!r || !key)
+		return NULL;
+	for (size_t i = 0; i < r->n_properties; i++)
+		if (strcmp(r->properties[i].key, key) == 0)
+			return r->properties[i].value;
+	return NULL;
+}
+
+char *ncm_hash_format(const uint8_t hash[32], char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char s[sizeof(HASH_PREFIX) + 64];
+	size_t pre = strlen(HASH_PREFIX);
+
+	if (!buf || len == 0)
+		return buf;
+	memcpy(s, HASH_PREFIX, pre);
+	for (size_t i = 0; i < 32; i++) {
+		s[pre + 2 * i] = hex[hash[i] >> 4];
+		s[pre + 2 * i + 1] = hex[hash[i] & 0xf];
+	}
+	s[pre + 64] = '\0';
+	snprintf(buf, len, "%s", s);
+	return buf;
+}

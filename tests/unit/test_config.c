@@ -1,0 +1,148 @@
+/* Unit tests: netservd configuration parsing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+
+static void test_defaults(void **state)
+{
+	struct ns_config c;
+	config_defaults(&c);
+	assert_true(c.node_id[0] != '\0');
+	assert_int_equal(c.default_ttl, 3600);
+	assert_int_equal(c.fetch_timeout_s, 30);
+	assert_int_equal(c.fetch_max_size, 16u << 20);
+	assert_string_equal(c.fetch_protocols, "http,https");
+	assert_true(c.require_hash);
+	assert_int_equal(c.log_level, LOG_LVL_INFO);
+}
+
+static void test_full_file(void **state)
+{
+	static const char text[] = "; a comment\n"
+	                           "[node]\n"
+	                           "id = router-a\n"
+	                           "state_dir = /tmp/ns-state\n"
+	                           "admin_socket = /tmp/ns.sock\n"
+	                           "[log]\n"
+	                           "level = debug\n"
+	                           "syslog = yes\n"
+	                           "[fetch]\n"
+	                           "timeout = 5\n"
+	                           "max_size = 512K\n"
+	                           "protocols = http,https,file\n"
+	                           "[modules]\n"
+	                           "default_ttl = 60\n"
+	                           "max_ttl = 600\n"
+	                           "max_modules = 10\n"
+	                           "require_hash = no\n";
+	struct ns_config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_load_string(&c, "t.conf", text, err, sizeof(err)), 0);
+	assert_string_equal(c.node_id, "router-a");
+	assert_string_equal(c.state_dir, "/tmp/ns-state");
+	assert_string_equal(c.admin_socket, "/tmp/ns.sock");
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_true(c.log_syslog);
+	assert_int_equal(c.fetch_timeout_s, 5);
+	assert_int_equal(c.fetch_max_size, 512 * 1024);
+	assert_string_equal(c.fetch_protocols, "http,https,file");
+	assert_int_equal(c.default_ttl, 60);
+	assert_int_equal(c.max_ttl, 600);
+	assert_int_equal(c.max_modules, 10);
+	assert_false(c.require_hash);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct ns_config c;
+	char err[256] = "";
+	config_defaults(&c);
+	assert_true(config_load_string(&c, "bad.conf", text, err, sizeof(err)) < 0);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' does not contain '%s'", err, needle);
+}
+
+static void test_errors(void **state)
+{
+	expect_error("[node]\nbogus = 1\n", "bad.conf:2: unknown key 'bogus' in section [node]");
+	expect_error("[nowhere]\nid = x\n", "unknown section [nowhere]");
+	expect_error("id = x\n", "outside of any section");
+	expect_error("[fetch]\ntimeout = 0\n", "not a number in 1..3600");
+	expect_error("[fetch]\ntimeout = -5\n", "not a number");
+	expect_error("[fetch]\ntimeout = 12abc\n", "not a number");
+	expect_error("[fetch]\nmax_size = 12Q\n", "not a size");
+	expect_error("[log]\nlevel = loud\n", "not one of err");
+	expect_error("[log]\nsyslog = maybe\n", "not yes or no");
+	expect_error("[modules]\ndefault_ttl = 100\nmax_ttl = 50\n", "larger than max_ttl");
+	expect_error("[node]\nstate_dir =\n", "must not be empty");
+	expect_error("[node\nid = x\n", "bad.conf:1:");
+	char longval[400];
+	memset(longval, 'a', sizeof(longval));
+	memcpy(longval, "[node]\nid = ", 12);
+	longval[sizeof(longval) - 2] = '\n';
+	longval[sizeof(longval) - 1] = '\0';
+	expect_error(longval, "value longer than 63 bytes");
+}
+
+static void test_missing_file(void **state)
+{
+	struct ns_config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/nonexistent/netservd.conf", err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot open"));
+}
+
+static void test_sample_config_parses(void **state)
+{
+	/* The shipped sample must always be valid. */
+	struct ns_config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, SOURCE_DIR "/etc/netservd.conf", err, sizeof(err)), 0);
+}
+
+static void test_sizes_and_bools(void **state)
+{
+	uint64_t v;
+	bool b;
+	assert_int_equal(config_parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(config_parse_size("1G", &v), 0);
+	assert_int_equal(v, 1u << 30);
+	assert_int_equal(config_parse_size("3k", &v), 0);
+	assert_int_equal(v, 3072);
+	assert_int_equal(config_parse_size("", &v), -EINVAL);
+	assert_int_equal(config_parse_size("-1", &v), -EINVAL);
+	assert_int_equal(config_parse_size("1MB", &v), -EINVAL);
+	assert_int_equal(config_parse_size("99999999999999999999", &v), -ERANGE);
+	assert_int_equal(config_parse_size("17179869184G", &v), -ERANGE);
+	assert_int_equal(config_parse_bool("On", &b), 0);
+	assert_true(b);
+	assert_int_equal(config_parse_bool("0", &b), 0);
+	assert_false(b);
+	assert_int_equal(config_parse_bool("nah", &b), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_full_file),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_sample_config_parses),
+	        cmocka_unit_test(test_sizes_and_bools),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
