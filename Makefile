@@ -11,7 +11,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 
 .PHONY: all build build-asan build-fuzz deps test demo install format clean
 
@@ -32,7 +32,7 @@ build-asan: deps
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
 		-DNETSERV_SANITIZE=ON -DNETSERV_FUZZ=ON -DNETSERV_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_ncm
+	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm
 
 test: build build-asan build-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all build build-asan build-fuzz

@@ -12,3 +12,6 @@ enum cli_exit {
 
 /* Runs `netserv ctl ...` with argv[0] == "ctl"; returns an exit code. */
 int cli_ctl_main(int argc, char **argv);
+
+/* Runs `netserv module ...` with argv[0] == "module"; returns an exit code. */
+int cli_module_main(int argc, char **argv);

@@ -11,13 +11,15 @@ static const char usage[] =
         "Commands:\n"
         "  ctl send FILE|-     send an NCM to the local node, print the response\n"
         "  ctl status          show the node's modules (--json for JSON)\n"
+        "  module build SRC.c... -o MOD.wasm\n"
+        "                      compile a module with the SDK (needs clang and lld)\n"
         "  help                show this help\n"
         "\n"
         "Run 'netserv COMMAND --help' for a command's options.\n"
         "\n"
-        "Exit status: 0 success; 1 the node answered with an error (4xx/5xx);\n"
-        "2 usage error or unreadable input; 3 cannot reach the node;\n"
-        "4 the node's answer was malformed.\n";
+        "Exit status: 0 success; 1 the node answered with an error (4xx/5xx),\n"
+        "or a module build failed; 2 usage error or unreadable input;\n"
+        "3 cannot reach the node; 4 the node's answer was malformed.\n";
 
 int main(int argc, char **argv)
 {
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "ctl"))
 		return cli_ctl_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "module"))
+		return cli_module_main(argc - 1, argv + 1);
 	fprintf(stderr, "netserv: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERR_USAGE;
 }

@@ -60,8 +60,18 @@ struct module {
 	struct module *next;
 };
 
+struct stats_req {
+	struct controller *c;
+	enum ncm_method method; /* STATUS or PROBE */
+	struct ncm_request req; /* PROBE: what was asked */
+	ctl_reply_fn *reply;    /* NULL once forgotten */
+	void *ctx;
+	struct stats_req *next;
+};
+
 struct controller {
 	struct evloop *loop;
+	struct stats_req *stats_reqs; /* waiting for the runtime's statistics */
 	struct ctl_settings s;
 	char *node_id;
 	char *cache_dir;
@@ -387,24 +397,50 @@ static void cache_path(const struct controller *c, const uint8_t sha[32], char *
 	snprintf(buf, len, "%s/%s.wasm", c->cache_dir, hex);
 }
 
+/* Steers the module's traffic to its container, if it asked for any. */
+static int module_steer(struct module *m, char *err, size_t errlen)
+{
+	struct controller *c = m->c;
+	if (!m->req.has_filter)
+		return 0;
+	long queue = c->rt_ops->queues(c->rt, m->req.user);
+	if (queue < 0) {
+		snprintf(err, errlen, "publisher %s has no packet queue on this node", m->req.user);
+		return -ENOENT;
+	}
+	char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+	snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
+	int r = c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter, (unsigned)queue, err, errlen);
+	if (r == -ENOTSUP) {
+		log_warn("module %s: filter not steered: %s", rule, err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	m->filter_installed = true;
+	return 0;
+}
+
+static void on_runtime_progress(void *ctx, const char *state)
+{
+	struct module *m = ctx;
+	if (strcmp(state, "installing") == 0)
+		module_set_state(m, MOD_INSTALLING, NULL);
+}
+
 static void on_runtime_done(void *ctx, int status, const char *reason)
 {
 	struct module *m = ctx;
-	struct controller *c = m->c;
 	if (status != 0) {
 		m->rt_installed = false;
 		module_fail(m, status, reason ? reason : "install failed");
 		return;
 	}
-	if (m->req.has_filter) {
-		char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2], err[NCM_ERR_LEN];
-		snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
-		if (c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter, 0, err, sizeof(err)) < 0) {
-			module_uninstall(m);
-			module_fail(m, NCM_INTERNAL_ERROR, err);
-			return;
-		}
-		m->filter_installed = true;
+	char err[NCM_ERR_LEN];
+	if (module_steer(m, err, sizeof(err)) < 0) {
+		module_uninstall(m);
+		module_fail(m, NCM_INTERNAL_ERROR, err);
+		return;
 	}
 	module_set_state(m, MOD_ACTIVE, NULL);
 	log_info("module %s/%s active", m->req.user, mod_name(m));
@@ -423,6 +459,7 @@ static void module_install(struct module *m)
 	        .wasm_path = path,
 	        .sha256 = m->sha,
 	        .request = &m->req,
+	        .progress = on_runtime_progress,
 	};
 	module_set_state(m, MOD_COMPILING, NULL);
 	m->rt_installed = true;
@@ -436,7 +473,11 @@ static void module_install(struct module *m)
 	}
 	if (r < 0) {
 		m->rt_installed = false;
-		module_fail(m, NCM_UNPROCESSABLE, err);
+		module_fail(m,
+		            r == -EPERM    ? NCM_FORBIDDEN
+		            : r == -EINVAL ? NCM_UNPROCESSABLE
+		                           : NCM_INTERNAL_ERROR,
+		            err);
 	}
 }
 
@@ -668,47 +709,127 @@ static void capabilities(const struct controller *c, char *buf, size_t len)
 	snprintf(buf, len, "ncm/0.1,runtime:%s,fwd:%s", c->rt_ops->name, c->fwd_ops->name);
 }
 
-static void handle_probe(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
-                         void *ctx)
+static json_t *status_json(struct controller *c, json_t *stats);
+
+static void probe_answer(struct controller *c, const struct ncm_request *req, json_t *stats,
+                         ctl_reply_fn *reply, void *ctx)
 {
-	char err[NCM_ERR_LEN];
-	struct ncm_request req;
-	if (ncm_request_decode(msg, &req, err, sizeof(err)) < 0) {
-		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
-		return;
-	}
 	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
 	if (!r) {
-		ncm_request_done(&req);
 		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	ncm_add(r, "node", c->node_id);
-	if (probe_wants(req.probe, "node"))
+	if (probe_wants(req->probe, "node"))
 		ncm_add(r, "node-version", "netservd/" NETSERV_VERSION);
-	if (probe_wants(req.probe, "capabilities")) {
+	if (probe_wants(req->probe, "capabilities")) {
 		char caps[256];
 		capabilities(c, caps, sizeof(caps));
 		ncm_add(r, "capabilities", caps);
 	}
-	if (probe_wants(req.probe, "building-blocks"))
+	if (probe_wants(req->probe, "building-blocks"))
 		ncm_add(r, "building-blocks", c->rt_ops->building_blocks(c->rt));
-	if (probe_wants(req.probe, "modules")) {
+	if (probe_wants(req->probe, "modules")) {
 		/* Target "*" or "node" asks about every module, else about one id. */
-		bool all = strcmp(req.target, "*") == 0 || strcmp(req.target, "node") == 0;
+		bool all = strcmp(req->target, "*") == 0 || strcmp(req->target, "node") == 0;
 		unsigned found = 0;
 		for (struct module *m = c->modules; m; m = m->next) {
-			if (!all && strcmp(mod_name(m), req.target) != 0)
+			if (!all && strcmp(mod_name(m), req->target) != 0)
 				continue;
 			found++;
+			char key[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+			snprintf(key, sizeof(key), "%s/%s", m->req.user, mod_name(m));
+			json_t *rt = stats ? json_object_get(stats, key) : NULL;
 			ncm_addf(r, "module", "%s user=%s state=%s ttl=%u%s%s", mod_name(m),
 			         m->req.user, state_names[m->state], ttl_remaining_s(m),
 			         m->hash[0] ? " hash=" : "", m->hash);
+			if (!rt)
+				continue;
+			ncm_addf(r, "module-stats", "%s packets=%lld dropped=%lld traps=%lld",
+			         mod_name(m),
+			         (long long)json_integer_value(json_object_get(rt, "packets")),
+			         (long long)json_integer_value(json_object_get(rt, "dropped")),
+			         (long long)json_integer_value(json_object_get(rt, "traps")));
+			const char *name;
+			json_t *v;
+			unsigned n = 0;
+			json_object_foreach(json_object_get(rt, "counters"), name, v)
+			{
+				if (n++ >= 32)
+					break; /* the rest is in the status JSON */
+				ncm_addf(r, "counter", "%s %s=%lld", mod_name(m), name,
+				         (long long)json_integer_value(v));
+			}
 		}
 		ncm_addf(r, "modules", "%u", found);
 	}
-	ncm_request_done(&req);
 	reply(ctx, r);
+}
+
+static void status_answer(struct controller *c, json_t *stats, ctl_reply_fn *reply, void *ctx)
+{
+	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
+	json_t *j = status_json(c, stats);
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!r || !text || ncm_add(r, "content-type", "application/json") < 0 ||
+	    ncm_set_body(r, text, strlen(text)) < 0) {
+		free(text);
+		ncm_free(r);
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	free(text);
+	reply(ctx, r);
+}
+
+static void stats_req_unlink(struct stats_req *sr)
+{
+	for (struct stats_req **pp = &sr->c->stats_reqs; *pp; pp = &(*pp)->next) {
+		if (*pp == sr) {
+			*pp = sr->next;
+			return;
+		}
+	}
+}
+
+static void on_stats(void *ctx, json_t *stats)
+{
+	struct stats_req *sr = ctx;
+	stats_req_unlink(sr);
+	if (sr->reply) {
+		if (sr->method == NCM_METHOD_PROBE)
+			probe_answer(sr->c, &sr->req, stats, sr->reply, sr->ctx);
+		else
+			status_answer(sr->c, stats, sr->reply, sr->ctx);
+	}
+	ncm_request_done(&sr->req);
+	free(sr);
+}
+
+/* STATUS and PROBE: fetch the runtime's statistics, then answer. */
+static void handle_stats_request(struct controller *c, const struct ncm_msg *msg,
+                                 ctl_reply_fn *reply, void *ctx)
+{
+	struct stats_req *sr = calloc(1, sizeof(*sr));
+	if (!sr) {
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	char err[NCM_ERR_LEN];
+	if (msg->method == NCM_METHOD_PROBE &&
+	    ncm_request_decode(msg, &sr->req, err, sizeof(err)) < 0) {
+		free(sr);
+		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
+		return;
+	}
+	sr->c = c;
+	sr->method = msg->method;
+	sr->reply = reply;
+	sr->ctx = ctx;
+	sr->next = c->stats_reqs;
+	c->stats_reqs = sr;
+	c->rt_ops->stats(c->rt, on_stats, sr);
 }
 
 static json_t *filter_json(const struct ncm_filter *f)
@@ -727,9 +848,13 @@ static json_t *filter_json(const struct ncm_filter *f)
 	return j;
 }
 
-static json_t *module_json(const struct module *m)
+static json_t *module_json(const struct module *m, json_t *stats)
 {
+	char key[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+	snprintf(key, sizeof(key), "%s/%s", m->req.user, mod_name(m));
+	json_t *rt = stats ? json_object_get(stats, key) : NULL;
 	json_t *j = json_object();
+	json_object_set_new(j, "runtime", rt ? json_incref(rt) : json_null());
 	json_object_set_new(j, "user", json_string(m->req.user));
 	json_object_set_new(j, "module", json_string(mod_name(m)));
 	json_object_set_new(j, "state", json_string(state_names[m->state]));
@@ -753,7 +878,7 @@ static json_t *module_json(const struct module *m)
 	return j;
 }
 
-json_t *controller_status(struct controller *c)
+static json_t *status_json(struct controller *c, json_t *stats)
 {
 	char caps[256];
 	capabilities(c, caps, sizeof(caps));
@@ -763,7 +888,7 @@ json_t *controller_status(struct controller *c)
 	        caps, "building_blocks", c->rt_ops->building_blocks(c->rt));
 	json_t *mods = json_array();
 	for (struct module *m = c->modules; m; m = m->next)
-		json_array_append_new(mods, module_json(m));
+		json_array_append_new(mods, module_json(m, stats));
 	json_t *counters = json_pack(
 	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)c->counters.requests,
 	        "setup", (json_int_t)c->counters.setup, "remove", (json_int_t)c->counters.remove,
@@ -788,25 +913,12 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 		return;
 	case NCM_METHOD_PROBE:
 		c->counters.probe++;
-		handle_probe(c, req, reply, ctx);
+		handle_stats_request(c, req, reply, ctx);
 		return;
-	case NCM_METHOD_STATUS: {
+	case NCM_METHOD_STATUS:
 		c->counters.status++;
-		struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
-		json_t *j = controller_status(c);
-		char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-		json_decref(j);
-		if (!r || !text || ncm_add(r, "content-type", "application/json") < 0 ||
-		    ncm_set_body(r, text, strlen(text)) < 0) {
-			free(text);
-			ncm_free(r);
-			reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
-			return;
-		}
-		free(text);
-		reply(ctx, r);
+		handle_stats_request(c, req, reply, ctx);
 		return;
-	}
 	case NCM_METHOD_TRIGGER:
 		c->counters.errors++;
 		reply_error(reply, ctx, NCM_NOT_IMPLEMENTED, "TRIGGER needs the signaling layer");
@@ -820,6 +932,9 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 
 void controller_forget(struct controller *c, void *ctx)
 {
+	for (struct stats_req *sr = c->stats_reqs; sr; sr = sr->next)
+		if (sr->ctx == ctx)
+			sr->reply = NULL;
 	for (struct module *m = c->modules; m; m = m->next) {
 		for (struct waiter **pp = &m->waiters; *pp;) {
 			struct waiter *w = *pp;
@@ -830,6 +945,32 @@ void controller_forget(struct controller *c, void *ctx)
 				pp = &w->next;
 			}
 		}
+	}
+}
+
+static void on_runtime_event(void *ctx, const char *user, const char *module, const char *event,
+                             const char *reason)
+{
+	struct controller *c = ctx;
+	if (strcmp(event, "restarted") == 0) {
+		log_notice("container of %s restarted; its modules are being reinstalled", user);
+		return;
+	}
+	struct module *m = module ? module_find(c, user, module) : NULL;
+	if (!m)
+		return;
+	if (strcmp(event, "trap") == 0) {
+		log_info("module %s/%s trapped (contained): %s", user, module,
+		         reason ? reason : "");
+		return;
+	}
+	if (strcmp(event, "failed") == 0 && m->state != MOD_FAILED) {
+		char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+		snprintf(rule, sizeof(rule), "%s/%s", user, module);
+		if (m->filter_installed)
+			c->fwd_ops->filter_remove(c->fwd, rule);
+		m->filter_installed = false;
+		module_fail(m, NCM_INTERNAL_ERROR, reason ? reason : "failed in its container");
 	}
 }
 
@@ -869,6 +1010,7 @@ int controller_new(struct evloop *loop, const struct ctl_settings *s, struct sto
 		controller_free(c);
 		return r;
 	}
+	rt_ops->set_event_handler(rt, on_runtime_event, c);
 	int r = fetcher_new(loop, &s->fetch, &c->fetcher);
 	if (r < 0) {
 		snprintf(err, err ? errlen : 0, "cannot start the module fetcher: %s",
@@ -890,6 +1032,14 @@ struct controller *controller_free(struct controller *c)
 		module_uninstall(m);
 		module_free(m);
 	}
+	while (c->stats_reqs) {
+		struct stats_req *sr = c->stats_reqs;
+		c->stats_reqs = sr->next;
+		c->rt_ops->forget(c->rt, sr);
+		ncm_request_done(&sr->req);
+		free(sr);
+	}
+	c->rt_ops->set_event_handler(c->rt, NULL, NULL);
 	c->expiry_timer = evloop_timer_cancel(c->loop, c->expiry_timer);
 	fetcher_free(c->fetcher);
 	free(c->node_id);

@@ -56,6 +56,3 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 
 /* Drops every pending reply addressed to ctx (its requester went away). */
 void controller_forget(struct controller *c, void *ctx);
-
-/* Returns the node status as a new JSON object (caller owns a reference). */
-json_t *controller_status(struct controller *c);

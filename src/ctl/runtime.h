@@ -2,15 +2,33 @@
  * the per-publisher service containers that run modules. The controller only
  * sees these operations; an implementation registers a `struct runtime_ops`.
  *
- * Until a real runtime exists, runtime_none (runtime_none.c) refuses every
- * install with -ENOTSUP, and the controller keeps such modules in the
- * "no-runtime" state. */
+ * runtime_none (runtime_none.c) refuses every install with -ENOTSUP, and the
+ * controller keeps such modules in the "no-runtime" state; runtime_wasm
+ * (runtime/runtime_wasm.c) is the real one. */
 #pragma once
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ncm/ncm.h"
+
+/* Reports progress of an install: state is "compiling" or "installing". */
+typedef void runtime_progress_fn(void *ctx, const char *state);
+
+/* Reports the end of an asynchronous install: status 0 when the module is
+ * active, else an NCM status code with a one-line reason. */
+typedef void runtime_done_fn(void *ctx, int status, const char *reason);
+
+/* Delivers statistics: a JSON object keyed "user/module" whose values are
+ * per-module objects (packets, verdicts, traps, counters, ...); borrowed. */
+typedef void runtime_stats_fn(void *ctx, json_t *stats);
+
+/* Tells the controller about a module: event "failed" (the module is out of
+ * service, reason says why), "trap" (contained, counted), or "restarted"
+ * (module NULL: the publisher's container restarted). */
+typedef void runtime_event_fn(void *ctx, const char *user, const char *module, const char *event,
+                              const char *reason);
 
 /* What the runtime needs to know about one module. */
 struct runtime_module {
@@ -19,18 +37,16 @@ struct runtime_module {
 	const char *wasm_path;             /* verified module binary in the node's cache */
 	const uint8_t *sha256;             /* its hash (32 bytes) */
 	const struct ncm_request *request; /* properties, filter, dependencies */
+	runtime_progress_fn *progress;     /* may be NULL */
 };
-
-/* Reports the end of an asynchronous install: status 0 when the module is
- * active, else an NCM status code with a one-line reason. */
-typedef void runtime_done_fn(void *ctx, int status, const char *reason);
 
 struct runtime_ops {
 	const char *name; /* reported as capability "runtime:<name>" */
 
 	/* Starts compiling and installing a module. Returns 0 when `done` will be
-	 * called later, or a negative errno (-ENOTSUP: no runtime) with the
-	 * reason in err, in which case `done` is never called. */
+	 * called later, or a negative errno with the reason in err, and then
+	 * `done` is never called: -ENOTSUP no runtime; -EPERM the publisher may
+	 * not run modules here; -EINVAL the module is not acceptable. */
 	int (*install)(void *rt, const struct runtime_module *m, runtime_done_fn *done, void *ctx,
 	               char *err, size_t errlen);
 
@@ -40,6 +56,20 @@ struct runtime_ops {
 
 	/* Returns the comma-separated building blocks modules may import. */
 	const char *(*building_blocks)(void *rt);
+
+	/* Collects statistics of every running module; `done` is called once,
+	 * possibly before this returns. */
+	void (*stats)(void *rt, runtime_stats_fn *done, void *ctx);
+
+	/* Drops pending stats callbacks addressed to ctx. */
+	void (*forget)(void *rt, void *ctx);
+
+	/* Sets who hears about module events. */
+	void (*set_event_handler)(void *rt, runtime_event_fn *fn, void *ctx);
+
+	/* Returns the NFQUEUE number(s) of user's container as a
+	 * FWD_QUEUE_RANGE() value (fwd/fwd.h), or -ENOENT if it has none. */
+	long (*queues)(void *rt, const char *user);
 };
 
 /* The stand-in used until a runtime exists: installs nothing. */

@@ -8,7 +8,7 @@ static int none_install(void *rt, const struct runtime_module *m, runtime_done_f
                         char *err, size_t errlen)
 {
 	snprintf(err, err ? errlen : 0,
-	         "no runtime: this node has no module runtime yet; module stored, not running");
+	         "no runtime: this node has no module runtime; module stored, not running");
 	return -ENOTSUP;
 }
 
@@ -22,9 +22,33 @@ static const char *none_building_blocks(void *rt)
 	return "";
 }
 
+static void none_stats(void *rt, runtime_stats_fn *done, void *ctx)
+{
+	json_t *empty = json_object();
+	done(ctx, empty);
+	json_decref(empty);
+}
+
+static void none_forget(void *rt, void *ctx)
+{
+}
+
+static void none_set_event_handler(void *rt, runtime_event_fn *fn, void *ctx)
+{
+}
+
+static long none_queues(void *rt, const char *user)
+{
+	return -ENOENT;
+}
+
 const struct runtime_ops runtime_none_ops = {
         .name = "none",
         .install = none_install,
         .remove = none_remove,
         .building_blocks = none_building_blocks,
+        .stats = none_stats,
+        .forget = none_forget,
+        .set_event_handler = none_set_event_handler,
+        .queues = none_queues,
 };

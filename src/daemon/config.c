@@ -10,9 +10,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/util.h"
+#include "ncm/ncm.h"
 #include "paths.h"
 
-enum directive_kind { DIR_STRING, DIR_U32, DIR_SIZE, DIR_BOOL, DIR_LOGLEVEL };
+enum directive_kind { DIR_STRING, DIR_U32, DIR_SIZE, DIR_BOOL, DIR_LOGLEVEL, DIR_I64 };
 
 struct directive {
 	const char *section;
@@ -50,6 +52,35 @@ static const struct directive directives[] = {
         U32("modules", "max_ttl", max_ttl, 1, 365u * 24 * 3600),
         U32("modules", "max_modules", max_modules, 1, 100000),
         OTHER("modules", "require_hash", DIR_BOOL, require_hash),
+        STR("modules", "runtime", runtime),
+        OTHER("modules", "max_memory", DIR_SIZE, module_max_memory),
+        U32("modules", "compile_timeout", compile_timeout_s, 1, 3600),
+        STR("modules", "compile_user", compile_user),
+        STR("containers", "program", container_program),
+        U32("containers", "pool_size", pool_size, 0, 64),
+        U32("containers", "heartbeat_ms", heartbeat_ms, 50, 60000),
+        STR("containers", "cgroup", cgroup_prefix),
+        U32("containers", "queue_base", queue_base, 0, 65000),
+        U32("containers", "uid_base", uid_base, 1000, 4000000000u),
+};
+
+/* Keys of a [publisher NAME] section, relative to struct sup_publisher. */
+#define PU32(key, field, lo, hi)                                                                   \
+	{                                                                                          \
+		"publisher", key, DIR_U32, offsetof(struct sup_publisher, field), 0, lo, hi        \
+	}
+static const struct directive publisher_directives[] = {
+        {"publisher", "uid", DIR_I64, offsetof(struct sup_publisher, uid), 0, 0, 0},
+        {"publisher", "gid", DIR_I64, offsetof(struct sup_publisher, gid), 0, 0, 0},
+        PU32("nice", nice, 0, 19),
+        PU32("budget_ms", budget_ms, 1, 10000),
+        PU32("trap_limit", trap_limit, 1, 1000),
+        PU32("trap_window", trap_window_s, 1, 86400),
+        PU32("log_rate", log_per_s, 1, 10000),
+        {"publisher", "memory", DIR_SIZE, offsetof(struct sup_publisher, cgroup.memory_bytes), 0, 0,
+         0},
+        PU32("cpu", cgroup.cpu_percent, 1, 100 * 256),
+        PU32("pids", cgroup.pids_max, 1, 100000),
 };
 
 void config_defaults(struct ns_config *cfg)
@@ -67,6 +98,31 @@ void config_defaults(struct ns_config *cfg)
 	cfg->max_ttl = 7 * 24 * 3600;
 	cfg->max_modules = 256;
 	cfg->require_hash = true;
+	snprintf(cfg->runtime, sizeof(cfg->runtime), "wasm");
+	cfg->module_max_memory = 16u << 20;
+	cfg->compile_timeout_s = 120;
+	snprintf(cfg->compile_user, sizeof(cfg->compile_user), "nobody");
+	cfg->pool_size = 1;
+	cfg->heartbeat_ms = 1000;
+	snprintf(cfg->cgroup_prefix, sizeof(cfg->cgroup_prefix), "netserv");
+	cfg->queue_base = 1000;
+	cfg->uid_base = 20000;
+}
+
+/* Defaults of a publisher section; the uid comes from its position. */
+static void publisher_defaults(struct ns_config *cfg, struct sup_publisher *p, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->uid = (int64_t)cfg->uid_base + (int64_t)cfg->n_publishers;
+	p->gid = -2; /* = uid unless set */
+	p->nice = 5;
+	p->budget_ms = 100;
+	p->trap_limit = 5;
+	p->trap_window_s = 60;
+	p->log_per_s = 20;
+	p->cgroup.memory_bytes = 256u << 20;
+	p->cgroup.pids_max = 64;
 }
 
 int config_parse_size(const char *s, uint64_t *ret)
@@ -127,9 +183,9 @@ struct parse_ctx {
 	char msg[200]; /* first error, without file:line */
 };
 
-static int apply(struct parse_ctx *pc, const struct directive *d, const char *value)
+static int apply(struct parse_ctx *pc, void *base, const struct directive *d, const char *value)
 {
-	char *field = (char *)pc->cfg + d->offset;
+	char *field = (char *)base + d->offset;
 	switch (d->kind) {
 	case DIR_STRING:
 		if (strlen(value) >= d->size) {
@@ -167,6 +223,18 @@ static int apply(struct parse_ctx *pc, const struct directive *d, const char *va
 			return -EINVAL;
 		}
 		return 0;
+	case DIR_I64: {
+		char *end;
+		errno = 0;
+		long long v = strtoll(value, &end, 10);
+		if (!*value || *end || errno || v < 0 || v > 4000000000ll) {
+			snprintf(pc->msg, sizeof(pc->msg), "[%s] %s: '%s' is not a number",
+			         d->section, d->key, value);
+			return -EINVAL;
+		}
+		*(int64_t *)field = v;
+		return 0;
+	}
 	case DIR_LOGLEVEL:
 		if (log_level_parse(value, (enum log_level *)field) < 0) {
 			snprintf(pc->msg, sizeof(pc->msg),
@@ -179,11 +247,57 @@ static int apply(struct parse_ctx *pc, const struct directive *d, const char *va
 	return -EINVAL;
 }
 
+static bool publisher_name_ok(const char *n)
+{
+	if (!*n || strlen(n) > NCM_MAX_USER || !((*n >= 'a' && *n <= 'z') || *n == '_'))
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_' ||
+		      *n == '-'))
+			return false;
+	return true;
+}
+
+static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char *key,
+                              const char *value)
+{
+	struct ns_config *cfg = pc->cfg;
+	if (!publisher_name_ok(name)) {
+		snprintf(pc->msg, sizeof(pc->msg),
+		         "[publisher %s]: not a valid user name ([a-z_][a-z0-9_-]*, at most %d)",
+		         name, NCM_MAX_USER);
+		return 0;
+	}
+	struct sup_publisher *p = NULL;
+	for (size_t i = 0; i < cfg->n_publishers; i++)
+		if (strcmp(cfg->publishers[i].name, name) == 0)
+			p = &cfg->publishers[i];
+	if (!p) {
+		if (cfg->n_publishers >= NS_MAX_PUBLISHERS) {
+			snprintf(pc->msg, sizeof(pc->msg), "more than %d publishers",
+			         NS_MAX_PUBLISHERS);
+			return 0;
+		}
+		p = &cfg->publishers[cfg->n_publishers];
+		publisher_defaults(cfg, p, name);
+		cfg->n_publishers++;
+	}
+	if (!*key)
+		return 1;
+	for (size_t i = 0; i < ARRAY_SIZE(publisher_directives); i++)
+		if (strcmp(publisher_directives[i].key, key) == 0)
+			return apply(pc, p, &publisher_directives[i], value) == 0;
+	snprintf(pc->msg, sizeof(pc->msg), "unknown key '%s' in section [publisher %s]", key, name);
+	return 0;
+}
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *pc = user;
 	if (pc->msg[0])
 		return 0;
+	if (strncmp(section, "publisher ", 10) == 0)
+		return on_publisher_entry(pc, section + 10, name, value);
 	bool section_known = false;
 	for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++) {
 		const struct directive *d = &directives[i];
@@ -191,7 +305,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			continue;
 		section_known = true;
 		if (strcmp(d->key, name) == 0)
-			return apply(pc, d, value) == 0;
+			return apply(pc, pc->cfg, d, value) == 0;
 	}
 	if (section_known)
 		snprintf(pc->msg, sizeof(pc->msg), "unknown key '%s' in section [%s]", name,
@@ -210,6 +324,16 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			snprintf(err, err ? errlen : 0,
 			         "%s: [modules] default_ttl %u is larger than max_ttl %u", name,
 			         pc->cfg->default_ttl, pc->cfg->max_ttl);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < pc->cfg->n_publishers; i++)
+			if (pc->cfg->publishers[i].gid == -2)
+				pc->cfg->publishers[i].gid = pc->cfg->publishers[i].uid;
+		if (strcmp(pc->cfg->runtime, "wasm") != 0 &&
+		    strcmp(pc->cfg->runtime, "none") != 0) {
+			snprintf(err, err ? errlen : 0,
+			         "%s: [modules] runtime '%s' is not wasm or none", name,
+			         pc->cfg->runtime);
 			return -EINVAL;
 		}
 		if (!pc->cfg->state_dir[0] || !pc->cfg->admin_socket[0]) {

@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #include "lib/log.h"
+#include "runtime/supervisor.h"
+
+#define NS_MAX_PUBLISHERS 64
 
 struct ns_config {
 	/* [node] */
@@ -21,10 +24,24 @@ struct ns_config {
 	uint64_t fetch_max_size;  /* bytes */
 	char fetch_protocols[64]; /* curl protocol list, e.g. "http,https,file" */
 	/* [modules] */
-	uint32_t default_ttl; /* seconds, when a SETUP has no ttl */
-	uint32_t max_ttl;     /* longer ttls are cut to this */
-	uint32_t max_modules; /* per node */
-	bool require_hash;    /* refuse a SETUP without module-hash */
+	uint32_t default_ttl;       /* seconds, when a SETUP has no ttl */
+	uint32_t max_ttl;           /* longer ttls are cut to this */
+	uint32_t max_modules;       /* per node */
+	bool require_hash;          /* refuse a SETUP without module-hash */
+	char runtime[16];           /* "wasm" or "none" */
+	uint64_t module_max_memory; /* bytes of linear memory a module may use */
+	uint32_t compile_timeout_s;
+	char compile_user[33]; /* the AOT compiler runs as this user */
+	/* [containers] */
+	char container_program[PATH_MAX]; /* "" = netserv-container beside netservd */
+	uint32_t pool_size;               /* spare containers kept pre-forked */
+	uint32_t heartbeat_ms;
+	char cgroup_prefix[64];
+	uint32_t queue_base; /* NFQUEUE number of the first publisher */
+	uint32_t uid_base;   /* default uid of publisher i: uid_base + i */
+	/* [publisher NAME] sections */
+	struct sup_publisher publishers[NS_MAX_PUBLISHERS];
+	size_t n_publishers;
 };
 
 /* Fills *cfg with the built-in defaults. */

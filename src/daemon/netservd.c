@@ -13,6 +13,7 @@
 
 #include "ctl/controller.h"
 #include "ctl/store.h"
+#include "runtime/runtime_wasm.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "lib/evloop.h"
@@ -39,6 +40,58 @@ static void on_signal(struct evloop *loop, int fd, uint32_t events, void *ctx)
 		return;
 	log_notice("received signal %u, stopping", si.ssi_signo);
 	evloop_stop(loop);
+}
+
+/* Finds a program installed next to netservd (same directory). */
+static void beside_self(const char *prog, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		snprintf(buf, len, "%s", prog);
+		return;
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%.*s/%s", PATH_MAX / 2, self, prog) >= len)
+		snprintf(buf, len, "%s", prog);
+}
+
+static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void **ret, char *err,
+                         size_t errlen)
+{
+	char so_dir[PATH_MAX + 8], program[PATH_MAX + 32];
+	snprintf(so_dir, sizeof(so_dir), "%s/so", cfg->state_dir);
+	if (cfg->container_program[0])
+		snprintf(program, sizeof(program), "%s", cfg->container_program);
+	else
+		beside_self("netserv-container", program, sizeof(program));
+	/* A build tree uses the runtime sources; an installation its share dir. */
+	const char *runtime_dir = aot_default_runtime_dir();
+	char probe[PATH_MAX + 16];
+	snprintf(probe, sizeof(probe), "%s/glue.c", runtime_dir);
+	if (access(probe, R_OK) < 0)
+		runtime_dir = NETSERV_RUNTIME_SOURCE_DIR;
+	struct runtime_wasm_config rc = {
+	        .aot = {.cache_dir = so_dir,
+	                .runtime_dir = runtime_dir,
+	                .user = cfg->compile_user,
+	                .time_limit_ms = cfg->compile_timeout_s * 1000},
+	        .sup = {.container_bin = program,
+	                .cgroup_prefix = cfg->cgroup_prefix,
+	                .heartbeat_ms = cfg->heartbeat_ms,
+	                .pool_size = cfg->pool_size},
+	        .max_module_size = cfg->fetch_max_size,
+	        .publishers = cfg->publishers,
+	        .n_publishers = cfg->n_publishers,
+	        .queue_base = (uint16_t)cfg->queue_base,
+	};
+	for (size_t i = 0; i < cfg->n_publishers; i++)
+		((struct sup_publisher *)&cfg->publishers[i])->mem_max_pages =
+		        (uint32_t)(cfg->module_max_memory / 65536);
+	return runtime_wasm_new(loop, &rc, ret, err, errlen);
 }
 
 int main(int argc, char **argv)
@@ -96,6 +149,8 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	struct controller *ctl = NULL;
 	struct admin *admin = NULL;
+	void *rt = NULL;
+	const struct runtime_ops *rt_ops = &runtime_none_ops;
 	_cleanup_close_ int sigfd = -1;
 
 	sigset_t mask;
@@ -116,7 +171,8 @@ int main(int argc, char **argv)
 		log_err("cannot watch signals: %s", strerror(errno));
 		goto out;
 	}
-	if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
+	/* 0711: containers run as other users and must reach <state_dir>/so. */
+	if ((mkdir(cfg.state_dir, 0711) < 0 && errno != EEXIST) || chmod(cfg.state_dir, 0711) < 0) {
 		log_err("cannot create state directory %s: %s", cfg.state_dir, strerror(errno));
 		goto out;
 	}
@@ -136,7 +192,15 @@ int main(int argc, char **argv)
 	                  .max_size = cfg.fetch_max_size,
 	                  .protocols = cfg.fetch_protocols},
 	};
-	r = controller_new(loop, &s, store, &runtime_none_ops, NULL, &fwd_none_ops, NULL, &ctl, err,
+	if (strcmp(cfg.runtime, "wasm") == 0) {
+		r = runtime_start(loop, &cfg, &rt, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot start the module runtime: %s", err);
+			goto out;
+		}
+		rt_ops = &runtime_wasm_ops;
+	}
+	r = controller_new(loop, &s, store, rt_ops, rt, &fwd_none_ops, NULL, &ctl, err,
 	                   sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the controller: %s", err);
@@ -175,6 +239,7 @@ int main(int argc, char **argv)
 out:
 	admin_free(admin);
 	controller_free(ctl);
+	runtime_wasm_free(rt);
 	store_close(store);
 	if (loop && sigfd >= 0)
 		evloop_del_fd(loop, sigfd);

@@ -8,12 +8,21 @@
 
 #include "ncm/ncm.h"
 
+/* Queue numbers are 16 bits; filter_add's `queue` carries a range of them:
+ * the low 16 bits are the first queue, the high 16 bits the last (0 = the same
+ * as the first). A plain queue number is the range of that one queue. */
+#define FWD_QUEUE_RANGE(first, last) ((unsigned)(first) | ((unsigned)(last) << 16))
+#define FWD_QUEUE_FIRST(q)           ((q)&0xffffu)
+#define FWD_QUEUE_LAST(q)            ((q) >> 16 ? (q) >> 16 : (q)&0xffffu)
+
 struct fwd_ops {
 	const char *name; /* reported as capability "fwd:<name>" */
 
 	/* Steers packets matching `filter` to the queue(s) of `owner`'s
 	 * container. `rule_id` names the rule (user/module) for later removal.
-	 * Returns 0 or a negative errno with the reason in err. */
+	 * `queue` is one queue number or a FWD_QUEUE_RANGE() (several queues,
+	 * packets spread over them by flow). Returns 0 or a negative errno with
+	 * the reason in err. */
 	int (*filter_add)(void *fwd, const char *rule_id, const struct ncm_filter *filter,
 	                  unsigned queue, char *err, size_t errlen);
 

@@ -30,14 +30,14 @@ properties:a=1,b=two' | ctl send -)
 rc=$?
 check "SETUP with the right hash answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
 check "ctl send exits 0 on 200" test "$rc" -eq 0
-check "SETUP response names the no-runtime state" grep -q '^state:no-runtime' <<<"$out"
+check "SETUP response says the module is active" grep -q '^state:active' <<<"$out"
 check "module listed in status" \
-	test "$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['state']")" = no-runtime
+	test "$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['state']")" = active
 check "status carries the filter and properties" \
 	test "$(status_json "(lambda m: (m['filter']['proto'], m['filter']['port_lo'], m['properties']['b']))(mods['janedoe/NetServ.apps.Counter_1.0.0'])")" = "('udp', 5060, 'two')"
 check "module cached under its hash" test -f "$STATE/modules/${MOD_HASH#sha256:}.wasm"
 text=$(ctl status)
-check "human status lists the module" grep -q 'janedoe .*NetServ.apps.Counter_1.0.0 .*no-runtime' <<<"$text"
+check "human status lists the module" grep -q 'janedoe .*NetServ.apps.Counter_1.0.0 .*active' <<<"$text"
 
 # --- wrong hash ---------------------------------------------------------------
 make_module other
@@ -51,11 +51,26 @@ check "failed module shows as failed in status" \
 	test "$(status_json "mods['janedoe/NetServ.apps.Bad_1.0']['state']")" = failed
 check "nothing left in the cache for the wrong hash" test ! -e "$STATE/modules/$(printf '%064d' 0).wasm"
 
+# --- modules the runtime refuses ----------------------------------------------
+printf '\0asm\1\0\0\0garbage' >"$TEST_DIR/garbage.wasm"
+ghash=sha256:$(sha256sum "$TEST_DIR/garbage.wasm" | cut -d' ' -f1)
+out=$(ncm_setup NetServ.apps.Garbage_1.0 "file://$TEST_DIR/garbage.wasm" "$ghash" | ctl send -)
+check "a malformed wasm module answers 422 invalid module" \
+	bash -c 'grep -q "^NETSERV/0.1 422" <<<"$1" && grep -q "^reason:invalid module" <<<"$1"' _ "$out"
+make_module imp bad_import
+out=$(ncm_setup NetServ.apps.Import_1.0 "file://$MOD_PATH" "$MOD_HASH" | ctl send -)
+check "a module importing an unknown building block answers 422 naming it" \
+	bash -c 'grep -q "^NETSERV/0.1 422" <<<"$1" && grep -q "ns_bogus" <<<"$1"' _ "$out"
+make_module stranger
+out=$(ncm_setup NetServ.apps.Stranger_1.0 "file://$MOD_PATH" "$MOD_HASH" | sed 's/^user:janedoe/user:mallory/' | ctl send -)
+check "a SETUP of an unconfigured publisher answers 403" grep -q '^NETSERV/0.1 403' <<<"$out"
+
 # --- unreachable URLs ---------------------------------------------------------
-out=$(ncm_setup NetServ.apps.Gone_1.0 "http://127.0.0.1:1/m.wasm" "$MOD_HASH" | ctl send -)
+# (hashes nobody has: a module in the cache would not be fetched at all)
+out=$(ncm_setup NetServ.apps.Gone_1.0 "http://127.0.0.1:1/m.wasm" "sha256:$(printf '%064d' 1)" | ctl send -)
 check "unreachable http URL answers 502" grep -q '^NETSERV/0.1 502' <<<"$out"
 check "unreachable URL reason says why" grep -qi 'reason:fetching http://127.0.0.1:1/m.wasm failed' <<<"$out"
-out=$(ncm_setup NetServ.apps.Gone_1.0 "file://$TEST_DIR/missing.wasm" "$MOD_HASH" | ctl send -)
+out=$(ncm_setup NetServ.apps.Gone_1.0 "file://$TEST_DIR/missing.wasm" "sha256:$(printf '%064d' 2)" | ctl send -)
 check "missing file:// answers 502" grep -q '^NETSERV/0.1 502' <<<"$out"
 
 # --- malformed NCMs -----------------------------------------------------------
@@ -82,10 +97,12 @@ PY
 check "daemon still answers after malformed input" bash -c '"$0" ctl --socket "$1" status >/dev/null' "$NETSERV" "$SOCK"
 
 # --- PROBE --------------------------------------------------------------------
-out=$(printf 'PROBE * NETSERV/0.1\nprobe:node,capabilities,modules\n\n' | ctl send -)
+out=$(printf 'PROBE * NETSERV/0.1\nprobe:node,capabilities,building-blocks,modules\n\n' | ctl send -)
 check "PROBE answers 200 with the node id" grep -q '^node:test-node' <<<"$out"
-check "PROBE lists capabilities" grep -q '^capabilities:ncm/0.1,runtime:none,fwd:none' <<<"$out"
-check "PROBE lists the installed module" grep -q '^module:NetServ.apps.Counter_1.0.0 user=janedoe state=no-runtime ttl=' <<<"$out"
+check "PROBE lists capabilities" grep -q '^capabilities:ncm/0.1,runtime:wasm,fwd:none' <<<"$out"
+check "PROBE lists the installed module" grep -q '^module:NetServ.apps.Counter_1.0.0 user=janedoe state=active ttl=' <<<"$out"
+check "PROBE lists the module's packet statistics" grep -q '^module-stats:NetServ.apps.Counter_1.0.0 packets=0' <<<"$out"
+check "PROBE lists the building blocks" grep -q '^building-blocks:ns_log,ns_clock_ns,' <<<"$out"
 out=$(printf 'PROBE NetServ.apps.Nothing NETSERV/0.1\nprobe:modules\n\n' | ctl send -)
 check "PROBE of an absent module reports 0 modules" grep -q '^modules:0' <<<"$out"
 
@@ -106,7 +123,7 @@ PY
 HELPER_PIDS+=($!)
 for _ in $(seq 1 50); do [ -s "$TEST_DIR/slow.port" ] && break; sleep 0.05; done
 port=$(cat "$TEST_DIR/slow.port")
-ncm_setup NetServ.apps.Slow_1.0 "http://127.0.0.1:$port/m.wasm" "$MOD_HASH" >"$TEST_DIR/slow.ncm"
+ncm_setup NetServ.apps.Slow_1.0 "http://127.0.0.1:$port/m.wasm" "sha256:$(printf '%064d' 3)" >"$TEST_DIR/slow.ncm"
 ctl send "$TEST_DIR/slow.ncm" >"$TEST_DIR/slow.out" &
 slow_pid=$!
 sleep 0.3
@@ -179,7 +196,7 @@ kill_daemon
 sleep 1.5
 start_daemon || not_ok "netservd restarts after SIGKILL"
 check "module still listed after SIGKILL and restart" \
-	test "$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['state']")" = no-runtime
+	test "$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['state']")" = active
 ttl_after=$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['ttl_remaining']")
 check "restored module keeps its remaining ttl ($ttl_before -> $ttl_after)" \
 	test "$ttl_after" -le "$ttl_before" -a "$ttl_after" -gt $((ttl_before - 10))

@@ -42,6 +42,12 @@ protocols = http,https,file
 [modules]
 default_ttl = 3600
 ${MODULES_EXTRA:-}
+[containers]
+cgroup = netserv-test-$$
+heartbeat_ms = 200
+[publisher janedoe]
+uid = 65534
+${PUBLISHER_EXTRA:-}
 EOC
 }
 
@@ -87,10 +93,19 @@ ctl() {
 	"$NETSERV" ctl --socket "$SOCK" "$@"
 }
 
-# make_module NAME: writes a module file, sets MOD_PATH and MOD_HASH.
+# make_module NAME [SOURCE]: writes a module file (SOURCE, default passthrough,
+# from the build's modules/) made unique by a custom section naming it; sets
+# MOD_PATH and MOD_HASH.
 make_module() {
 	MOD_PATH=$TEST_DIR/$1.wasm
-	printf '\0asm\1\0\0\0%s' "$1-$RANDOM-$RANDOM" >"$MOD_PATH"
+	python3 - "$NETSERV_BUILD/modules/${2:-passthrough}.wasm" "$MOD_PATH" "$1-$RANDOM-$RANDOM" <<'PY'
+import sys
+src, dst, tag = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+name = b"netserv.test"
+body = bytes([len(name)]) + name + tag
+assert len(body) < 128
+open(dst, "wb").write(open(src, "rb").read() + bytes([0, len(body)]) + body)
+PY
 	MOD_HASH=sha256:$(sha256sum "$MOD_PATH" | cut -d' ' -f1)
 }
 

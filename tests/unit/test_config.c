@@ -112,6 +112,38 @@ static void test_sample_config_parses(void **state)
 	assert_int_equal(config_load(&c, SOURCE_DIR "/etc/netservd.conf", err, sizeof(err)), 0);
 }
 
+static void test_publishers(void **state)
+{
+	static const char text[] = "[containers]\n"
+	                           "uid_base = 30000\n"
+	                           "[publisher janedoe]\n"
+	                           "memory = 128M\n"
+	                           "cpu = 50\n"
+	                           "[publisher bob]\n"
+	                           "uid = 4242\n"
+	                           "budget_ms = 20\n";
+	struct ns_config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_load_string(&c, "p.conf", text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_publishers, 2);
+	assert_string_equal(c.publishers[0].name, "janedoe");
+	assert_int_equal(c.publishers[0].uid, 30000);
+	assert_int_equal(c.publishers[0].gid, 30000);
+	assert_int_equal(c.publishers[0].cgroup.memory_bytes, 128u << 20);
+	assert_int_equal(c.publishers[0].cgroup.cpu_percent, 50);
+	assert_int_equal(c.publishers[0].budget_ms, 100);
+	assert_string_equal(c.publishers[1].name, "bob");
+	assert_int_equal(c.publishers[1].uid, 4242);
+	assert_int_equal(c.publishers[1].gid, 4242);
+	assert_int_equal(c.publishers[1].budget_ms, 20);
+	expect_error("[publisher Bad-Name]\nuid = 1\n", "not a valid user name");
+	expect_error("[publisher x]\ncolour = red\n",
+	             "unknown key 'colour' in section [publisher x]");
+	expect_error("[publisher x]\nbudget_ms = 0\n", "not a number in 1..10000");
+	expect_error("[modules]\nruntime = jvm\n", "is not wasm or none");
+}
+
 static void test_sizes_and_bools(void **state)
 {
 	uint64_t v;
@@ -143,6 +175,7 @@ int main(void)
 	        cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_sample_config_parses),
 	        cmocka_unit_test(test_sizes_and_bools),
+	        cmocka_unit_test(test_publishers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,577 @@
+/* netserv.h: the NetServ module SDK (module ABI version 1).
+ *
+ * A NetServ module is a WebAssembly binary built from C with
+ *
+ *     netserv module build mymodule.c -o mymodule.wasm
+ *
+ * which compiles for wasm32, freestanding (no libc), and links in the SDK's
+ * netserv_sdk.c. The module sees the node only through the functions declared
+ * here (imports of wasm module "netserv": the building blocks, which are also
+ * the module's capabilities). It defines any of the entry points below and the
+ * SDK exports them: ns_init, ns_fini, ns_packet, ns_timer. docs/module-api.md
+ * (installed in the netserv documentation) describes the whole contract.
+ *
+ * Conventions: functions that can fail return 0 (or a length, or an id) on
+ * success and a negative NS_E* value (a Linux errno number) on failure.
+ * Pointers and lengths are checked by the node against the module's memory; a
+ * bad one traps the module, as an out-of-bounds access would.
+ *
+ * The header also compiles natively (no __wasm__): the imports become plain
+ * extern functions named ns_import_* that a native test harness or benchmark
+ * defines, and the packet buffer is the array ns_sdk_packet. */
+#ifndef NETSERV_H
+#define NETSERV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define NS_STATIC_ASSERT static_assert
+#else
+#define NS_STATIC_ASSERT _Static_assert
+#endif
+
+/* --- The ABI's constants (kept equal to the node's src/runtime/host_api.h;
+ * tests/daemon/test_sdk.sh checks that they agree) ----------------------- */
+
+#define NS_ABI_VERSION 1
+
+/* Largest packet a module sees; the size of the packet buffer. */
+#define NS_PACKET_MAX 65535
+
+/* What ns_packet() returns. */
+enum ns_verdict {
+	NS_ACCEPT = 0,   /* pass the packet on as received (changes to the buffer are ignored) */
+	NS_DROP = 1,     /* drop it; later modules do not see it */
+	NS_MODIFIED = 2, /* pass on the bytes now in the buffer (length: ns_pkt_set_len) */
+};
+
+/* Levels of ns_log(). */
+enum ns_log_level {
+	NS_LOG_ERR = 0,
+	NS_LOG_WARN = 1,
+	NS_LOG_INFO = 2,
+	NS_LOG_DEBUG = 3,
+};
+
+/* Netfilter hook a packet was taken from (struct ns_pkt_meta.hook). */
+enum ns_hook {
+	NS_HOOK_PREROUTING = 0,
+	NS_HOOK_INPUT = 1,
+	NS_HOOK_FORWARD = 2,
+	NS_HOOK_OUTPUT = 3,
+	NS_HOOK_POSTROUTING = 4,
+};
+
+/* Metadata of the current packet, filled by ns_pkt_meta(). */
+struct ns_pkt_meta {
+	uint32_t hook;       /* enum ns_hook */
+	uint32_t indev;      /* input ifindex, 0 if none */
+	uint32_t outdev;     /* output ifindex, 0 if none */
+	uint32_t mark;       /* netfilter mark */
+	uint32_t queue;      /* NFQUEUE number */
+	uint32_t reserved;   /* 0 */
+	uint64_t rx_time_ns; /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
+};
+NS_STATIC_ASSERT(sizeof(struct ns_pkt_meta) == 32, "struct ns_pkt_meta is 32 bytes");
+NS_STATIC_ASSERT(offsetof(struct ns_pkt_meta, rx_time_ns) == 24, "rx_time_ns at offset 24");
+
+/* Error numbers; the node returns them negated (Linux errno values). */
+#define NS_EPERM        1  /* not allowed by the node's policy */
+#define NS_ENOENT       2  /* no such property, timer, ... */
+#define NS_EAGAIN       11 /* rate limit: try later */
+#define NS_ENOMEM       12 /* the node is out of resources */
+#define NS_EACCES       13 /* not allowed by the node's policy */
+#define NS_EFAULT       14
+#define NS_EEXIST       17
+#define NS_EINVAL       22 /* bad argument */
+#define NS_ENOSPC       28 /* buffer too small; too many counters */
+#define NS_ERANGE       34
+#define NS_ENOSYS       38 /* not implemented by this node */
+#define NS_EMSGSIZE     90 /* too long (packet, datagram) */
+#define NS_ENOTSUP      95
+#define NS_EAFNOSUPPORT 97 /* the node cannot send to this address family */
+#define NS_EHOSTUNREACH 113
+
+/* The `family` of ns_send_udp(): the IP version (not the Linux AF_* values),
+ * so that struct ns_ip's `version` can be passed as it is. */
+#define NS_IPV4 4
+#define NS_IPV6 6
+
+/* --- Entry points: define the ones the module needs ---------------------- */
+
+#if defined(__wasm__)
+#define NS_IMPORT(name) __attribute__((import_module("netserv"), import_name(#name)))
+#define NS_EXPORT(name) __attribute__((export_name(#name)))
+#else
+#define NS_IMPORT(name)
+#define NS_EXPORT(name) __attribute__((visibility("default")))
+#endif
+
+/* Called once after the module is instantiated (and again after every
+ * re-instantiation that follows a trap): read properties, set timers, get
+ * counter ids. A non-zero result refuses the install. */
+NS_EXPORT(ns_init) int32_t ns_init(void);
+
+/* Called once before the module is removed. */
+NS_EXPORT(ns_fini) void ns_fini(void);
+
+/* Called for each packet steered to the module. The packet (a whole IPv4 or
+ * IPv6 datagram, no link-layer header) is in ns_pkt_data(), `len` bytes.
+ * Returns an enum ns_verdict. To change the packet, edit the buffer, call
+ * ns_pkt_set_len() if the length changes, and return NS_MODIFIED. */
+NS_EXPORT(ns_packet) int32_t ns_packet(uint32_t len);
+
+/* Called when the timer `id` set with ns_timer_set() fires. */
+NS_EXPORT(ns_timer) void ns_timer(uint32_t id);
+
+/* --- The imports (module "netserv"). Use the typed wrappers below. ------- */
+
+NS_IMPORT(ns_log) void ns_import_log(uint32_t level, const char *msg, uint32_t len);
+NS_IMPORT(ns_clock_ns) uint64_t ns_import_clock_ns(void);
+NS_IMPORT(ns_time_ms) uint64_t ns_import_time_ms(void);
+NS_IMPORT(ns_timer_set)
+int32_t ns_import_timer_set(uint32_t id, uint32_t delay_ms, uint32_t periodic);
+NS_IMPORT(ns_timer_cancel) int32_t ns_import_timer_cancel(uint32_t id);
+NS_IMPORT(ns_prop_get)
+int32_t ns_import_prop_get(const char *key, uint32_t key_len, char *buf, uint32_t cap);
+NS_IMPORT(ns_counter_id) int32_t ns_import_counter_id(const char *name, uint32_t len);
+NS_IMPORT(ns_counter_add) void ns_import_counter_add(uint32_t id, uint64_t delta);
+NS_IMPORT(ns_pkt_set_len) int32_t ns_import_pkt_set_len(uint32_t len);
+NS_IMPORT(ns_pkt_meta) int32_t ns_import_pkt_meta(struct ns_pkt_meta *meta);
+NS_IMPORT(ns_send_udp)
+int32_t ns_import_send_udp(uint32_t family, const void *addr, uint32_t dport, uint32_t sport,
+                           const void *data, uint32_t len);
+NS_IMPORT(ns_send_packet) int32_t ns_import_send_packet(const void *data, uint32_t len);
+
+/* --- Memory and strings (no libc: these are the module's mem* and str*) --- */
+
+/* With -mbulk-memory (as `netserv module build` compiles) these are single
+ * memory.copy / memory.fill instructions. */
+static inline void *ns_memcpy(void *dst, const void *src, size_t n)
+{
+	return __builtin_memcpy(dst, src, n);
+}
+
+static inline void *ns_memmove(void *dst, const void *src, size_t n)
+{
+	return __builtin_memmove(dst, src, n);
+}
+
+static inline void *ns_memset(void *dst, int c, size_t n)
+{
+	return __builtin_memset(dst, c, n);
+}
+
+static inline int ns_memcmp(const void *a, const void *b, size_t n)
+{
+	return __builtin_memcmp(a, b, n);
+}
+
+static inline uint32_t ns_strlen(const char *s)
+{
+	uint32_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* True if the C strings a and b are equal. */
+static inline bool ns_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+/* Formats like snprintf into buf (cap bytes, always NUL-terminated when cap >
+ * 0); returns the length the whole output would have. Supports %d %i %u %x
+ * %X %c %s %.*s %p %% with the l, ll, z and h modifiers, a width and the 0
+ * and - flags. No floating point. */
+int ns_snprintf(char *buf, uint32_t cap, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+int ns_vsnprintf(char *buf, uint32_t cap, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+
+/* --- Logging ------------------------------------------------------------- */
+
+/* Logs `len` bytes of `msg` (no NUL needed) in the node's log, tagged with the
+ * module. The node rate-limits module logging: lines beyond the limit are
+ * counted and dropped. */
+static inline void ns_log(enum ns_log_level level, const char *msg, uint32_t len)
+{
+	ns_import_log((uint32_t)level, msg, len);
+}
+
+/* Logs the C string `msg`. */
+static inline void ns_logs(enum ns_log_level level, const char *msg)
+{
+	ns_import_log((uint32_t)level, msg, ns_strlen(msg));
+}
+
+/* Logs a formatted line (ns_snprintf formats; at most 255 bytes). */
+void ns_logf(enum ns_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- Time and timers ----------------------------------------------------- */
+
+/* Monotonic clock in nanoseconds (for measuring intervals). */
+static inline uint64_t ns_clock_ns(void)
+{
+	return ns_import_clock_ns();
+}
+
+/* Wall-clock time: milliseconds since the Unix epoch. */
+static inline uint64_t ns_time_ms(void)
+{
+	return ns_import_time_ms();
+}
+
+/* Arms the timer `id` (a small number of the module's choosing: 0..15 on
+ * current nodes) to call ns_timer(id) after delay_ms (1 ms .. 1 day), and then
+ * every delay_ms if `periodic`. Setting an armed id re-arms it. Returns 0, or
+ * -NS_EINVAL (id or delay out of range), -NS_ENOMEM. */
+static inline int32_t ns_timer_set(uint32_t id, uint32_t delay_ms, bool periodic)
+{
+	return ns_import_timer_set(id, delay_ms, periodic ? 1 : 0);
+}
+
+/* Disarms the timer `id`. Returns 0, or -NS_ENOENT if it was not armed. */
+static inline int32_t ns_timer_cancel(uint32_t id)
+{
+	return ns_import_timer_cancel(id);
+}
+
+/* --- Properties (the SETUP message's `properties:` header) --------------- */
+
+/* Copies the value of property `key` into buf as a C string. Returns the
+ * value's length, or -NS_ENOENT if there is no such property, -NS_ENOSPC if
+ * the value and its NUL do not fit in cap bytes. */
+static inline int32_t ns_prop_get(const char *key, char *buf, uint32_t cap)
+{
+	if (cap == 0)
+		return -NS_ENOSPC;
+	int32_t n = ns_import_prop_get(key, ns_strlen(key), buf, cap - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* The property `key` as an unsigned number (decimal, or hex with 0x), or
+ * `def` if it is missing or not a number that fits in 32 bits. */
+uint32_t ns_prop_u32(const char *key, uint32_t def);
+
+/* The property `key` as a signed decimal number, or `def` (as ns_prop_u32). */
+int32_t ns_prop_i32(const char *key, int32_t def);
+
+/* True if the property `key` exists and equals `value`. */
+bool ns_prop_is(const char *key, const char *value);
+
+/* --- Counters (shown in the node's status and in PROBE responses) -------- */
+
+/* Returns the id of the module's counter `name` (a C string), creating it at
+ * 0 the first time; the same name gives the same id. Counters live in the
+ * node: they keep counting across a re-instantiation of the module. Returns
+ * -NS_EINVAL for an empty or too long name (79 bytes on current nodes), or
+ * -NS_ENOSPC when the module has as many counters as the node allows (256 on
+ * current nodes). */
+static inline int32_t ns_counter_id(const char *name)
+{
+	return ns_import_counter_id(name, ns_strlen(name));
+}
+
+/* Adds delta to the counter `id`. A negative id (a failed ns_counter_id) is
+ * ignored, so results can be used without checking. */
+static inline void ns_counter_add(int32_t id, uint64_t delta)
+{
+	if (id >= 0)
+		ns_import_counter_add((uint32_t)id, delta);
+}
+
+/* --- The packet ---------------------------------------------------------- */
+
+/* The packet buffer (NS_PACKET_MAX bytes, 16-byte aligned), defined by the
+ * SDK and exported to the node as ns_packet_buffer. */
+extern uint8_t ns_sdk_packet[NS_PACKET_MAX];
+
+/* The current packet; valid during ns_packet(). */
+static inline uint8_t *ns_pkt_data(void)
+{
+	return ns_sdk_packet;
+}
+
+/* Sets the length of the packet in the buffer (write the bytes first, return
+ * NS_MODIFIED). Returns 0, or -NS_EINVAL if len is above NS_PACKET_MAX or
+ * this is not during ns_packet(). */
+static inline int32_t ns_pkt_set_len(uint32_t len)
+{
+	return ns_import_pkt_set_len(len);
+}
+
+/* Fills *meta with the current packet's metadata. Returns 0, or -NS_EINVAL
+ * outside ns_packet(). */
+static inline int32_t ns_pkt_meta(struct ns_pkt_meta *meta)
+{
+	return ns_import_pkt_meta(meta);
+}
+
+/* --- Sending (every send is checked by the node's policy) ---------------- */
+
+/* Sends a UDP datagram with payload data[0..len) (at most 65507 bytes) to
+ * addr (4 bytes for NS_IPV4, 16 for NS_IPV6, network byte order) port dport
+ * (1..65535). sport is a wish: current nodes send from a port of their own
+ * (pass 0). Returns 0, or -NS_EINVAL, -NS_EPERM (policy), -NS_EAFNOSUPPORT,
+ * or the error of the send (-NS_EAGAIN, ...). */
+static inline int32_t ns_send_udp(uint32_t family, const void *addr, uint16_t dport, uint16_t sport,
+                                  const void *data, uint32_t len)
+{
+	return ns_import_send_udp(family, addr, dport, sport, data, len);
+}
+
+/* Sends a complete IPv4 or IPv6 packet (headers and checksums as given; the
+ * IP length field must equal len: see ns_pkt_fixup). Returns 0, or
+ * -NS_EINVAL, -NS_EPERM (policy, or no raw socket on the node), or the error
+ * of the send. */
+static inline int32_t ns_send_packet(const void *data, uint32_t len)
+{
+	return ns_import_send_packet(data, len);
+}
+
+/* --- Byte order ---------------------------------------------------------- */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+static inline uint16_t ns_htons(uint16_t v)
+{
+	return v;
+}
+static inline uint32_t ns_htonl(uint32_t v)
+{
+	return v;
+}
+#else
+static inline uint16_t ns_htons(uint16_t v)
+{
+	return __builtin_bswap16(v);
+}
+static inline uint32_t ns_htonl(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+#endif
+static inline uint16_t ns_ntohs(uint16_t v)
+{
+	return ns_htons(v);
+}
+static inline uint32_t ns_ntohl(uint32_t v)
+{
+	return ns_htonl(v);
+}
+
+/* Big-endian loads and stores at any alignment. */
+static inline uint16_t ns_get_be16(const void *p)
+{
+	const uint8_t *b = (const uint8_t *)p;
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static inline uint32_t ns_get_be32(const void *p)
+{
+	const uint8_t *b = (const uint8_t *)p;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static inline void ns_put_be16(void *p, uint16_t v)
+{
+	uint8_t *b = (uint8_t *)p;
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static inline void ns_put_be32(void *p, uint32_t v)
+{
+	uint8_t *b = (uint8_t *)p;
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+/* --- IPv4 / IPv6 --------------------------------------------------------- */
+
+#define NS_IPPROTO_HOPOPTS  0
+#define NS_IPPROTO_ICMP     1
+#define NS_IPPROTO_TCP      6
+#define NS_IPPROTO_UDP      17
+#define NS_IPPROTO_ROUTING  43
+#define NS_IPPROTO_FRAGMENT 44
+#define NS_IPPROTO_AH       51
+#define NS_IPPROTO_ICMPV6   58
+#define NS_IPPROTO_NONE     59
+#define NS_IPPROTO_DSTOPTS  60
+#define NS_IPPROTO_SCTP     132
+#define NS_IPPROTO_UDPLITE  136
+
+/* Longest text form of an address from ns_fmt_ip(), with its NUL. */
+#define NS_IP_STRLEN 46
+
+/* A parsed IP header; addresses point into the packet. */
+struct ns_ip {
+	uint8_t version;    /* 4 or 6 */
+	uint8_t proto;      /* transport protocol, after any IPv6 extension headers */
+	uint8_t ttl;        /* IPv4 TTL or IPv6 hop limit */
+	uint8_t addr_len;   /* 4 or 16 */
+	bool is_fragment;   /* a fragment (first or later) */
+	bool has_l4;        /* the transport header starts at l4_off (not a later fragment) */
+	uint32_t l4_off;    /* offset of the transport header */
+	uint32_t len;       /* datagram length from the IP header (<= the packet's length) */
+	const uint8_t *src; /* source address, addr_len bytes */
+	const uint8_t *dst; /* destination address, addr_len bytes */
+};
+
+/* IP version of a packet (the high nibble of its first byte), 0 if empty. */
+static inline uint8_t ns_ip_version(const void *pkt, uint32_t len)
+{
+	return len ? ((const uint8_t *)pkt)[0] >> 4 : 0;
+}
+
+/* Parses the IPv4 or IPv6 header of pkt[0..len) into *ip, walking IPv6
+ * extension headers (hop-by-hop, routing, fragment, destination options, AH)
+ * to the transport header. Returns 0, or -NS_EINVAL if the packet is not a
+ * well-formed IPv4/IPv6 datagram (*ip is then unspecified). */
+static inline int ns_ip_parse(const void *pkt, uint32_t len, struct ns_ip *ip)
+{
+	const uint8_t *p = (const uint8_t *)pkt;
+	if (len < 20)
+		return -NS_EINVAL;
+	ip->version = p[0] >> 4;
+	if (ip->version == 4) {
+		uint32_t ihl = (uint32_t)(p[0] & 0x0f) * 4;
+		uint32_t tot = ns_get_be16(p + 2);
+		uint16_t frag = ns_get_be16(p + 6);
+		if (ihl < 20 || tot < ihl || tot > len)
+			return -NS_EINVAL;
+		ip->proto = p[9];
+		ip->ttl = p[8];
+		ip->addr_len = 4;
+		ip->is_fragment = (frag & 0x3fff) != 0; /* MF or an offset */
+		ip->has_l4 = (frag & 0x1fff) == 0;
+		ip->l4_off = ihl;
+		ip->len = tot;
+		ip->src = p + 12;
+		ip->dst = p + 16;
+	} else if (ip->version == 6) {
+		if (len < 40)
+			return -NS_EINVAL;
+		uint32_t tot = 40 + (uint32_t)ns_get_be16(p + 4);
+		if (tot > len)
+			return -NS_EINVAL;
+		uint8_t next = p[6];
+		uint32_t off = 40;
+		ip->ttl = p[7];
+		ip->addr_len = 16;
+		ip->is_fragment = false;
+		ip->has_l4 = true;
+		ip->src = p + 8;
+		ip->dst = p + 24;
+		for (int i = 0; i < 8; i++) {
+			uint32_t hlen;
+			if (next == NS_IPPROTO_HOPOPTS || next == NS_IPPROTO_ROUTING ||
+			    next == NS_IPPROTO_DSTOPTS) {
+				if (off + 2 > tot)
+					return -NS_EINVAL;
+				hlen = ((uint32_t)p[off + 1] + 1) * 8;
+			} else if (next == NS_IPPROTO_FRAGMENT) {
+				if (off + 8 > tot)
+					return -NS_EINVAL;
+				hlen = 8;
+				ip->is_fragment = true;
+				if ((ns_get_be16(p + off + 2) & 0xfff8) != 0)
+					ip->has_l4 = false;
+			} else if (next == NS_IPPROTO_AH) {
+				if (off + 2 > tot)
+					return -NS_EINVAL;
+				hlen = ((uint32_t)p[off + 1] + 2) * 4;
+			} else {
+				break;
+			}
+			if (off + hlen > tot)
+				return -NS_EINVAL;
+			next = p[off];
+			off += hlen;
+		}
+		ip->proto = next;
+		ip->l4_off = off;
+		ip->len = tot;
+	} else {
+		return -NS_EINVAL;
+	}
+	return 0;
+}
+
+/* A parsed UDP header. */
+struct ns_udp {
+	uint16_t sport;       /* source port (host order) */
+	uint16_t dport;       /* destination port (host order) */
+	uint32_t payload_off; /* offset of the payload in the packet */
+	uint32_t payload_len; /* payload length (from the UDP header) */
+};
+
+/* Parses the UDP header of a packet parsed into *ip. Returns 0, or
+ * -NS_EINVAL if the packet is not UDP, is a later fragment or is truncated. */
+static inline int ns_udp_parse(const void *pkt, const struct ns_ip *ip, struct ns_udp *udp)
+{
+	const uint8_t *p = (const uint8_t *)pkt + ip->l4_off;
+	if (ip->proto != NS_IPPROTO_UDP || !ip->has_l4 || ip->l4_off + 8 > ip->len)
+		return -NS_EINVAL;
+	uint32_t ulen = ns_get_be16(p + 4);
+	if (ulen < 8 || ip->l4_off + ulen > ip->len)
+		return -NS_EINVAL;
+	udp->sport = ns_get_be16(p);
+	udp->dport = ns_get_be16(p + 2);
+	udp->payload_off = ip->l4_off + 8;
+	udp->payload_len = ulen - 8;
+	return 0;
+}
+
+/* Source and destination ports of a TCP, UDP, UDP-Lite or SCTP packet parsed
+ * into *ip. Returns 0, or -NS_EINVAL for other protocols, later fragments or
+ * truncated headers. */
+static inline int ns_l4_ports(const void *pkt, const struct ns_ip *ip, uint16_t *sport,
+                              uint16_t *dport)
+{
+	const uint8_t *p = (const uint8_t *)pkt + ip->l4_off;
+	if (ip->proto != NS_IPPROTO_TCP && ip->proto != NS_IPPROTO_UDP &&
+	    ip->proto != NS_IPPROTO_UDPLITE && ip->proto != NS_IPPROTO_SCTP)
+		return -NS_EINVAL;
+	if (!ip->has_l4 || ip->l4_off + 4 > ip->len)
+		return -NS_EINVAL;
+	*sport = ns_get_be16(p);
+	*dport = ns_get_be16(p + 2);
+	return 0;
+}
+
+/* Writes the text form of an address (version 4 or 6, RFC 5952 for IPv6)
+ * into buf as a C string; returns the length the text has (as ns_snprintf). */
+int ns_fmt_ip(char *buf, uint32_t cap, uint8_t version, const void *addr);
+
+/* Internet checksum: adds data[0..len) to the running 32-bit sum... */
+uint32_t ns_csum_add(uint32_t sum, const void *data, uint32_t len);
+/* ...and folds it into the 16-bit one's complement checksum to store. */
+uint16_t ns_csum_fold(uint32_t sum);
+
+/* After the module changed an IP packet in place, or resized it to `len`
+ * bytes: rewrites the IPv4 total length and header checksum (or the IPv6
+ * payload length) and, for an unfragmented UDP or TCP packet, the UDP length
+ * and the UDP/TCP checksum (the transport data is taken to run to the end of
+ * the packet). Returns 0, or -NS_EINVAL if the packet is not well formed. */
+int ns_pkt_fixup(uint8_t *pkt, uint32_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETSERV_H */

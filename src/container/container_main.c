@@ -1,0 +1,303 @@
+/* netserv-container: one publisher's service container. Started by netservd's
+ * supervisor with the control socket as fd 3 (or --control-fd N); takes
+ * ASSIGN (whose publisher it serves: drops to its uid, applies limits),
+ * INSTALL, REMOVE, STATS, PING and PACKET, and runs the modules. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "container/modhost.h"
+#include "container/proto.h"
+#include "lib/evloop.h"
+#include "lib/util.h"
+
+struct container {
+	struct evloop *loop;
+	int ctl_fd;
+	struct modhost *host;
+	char user[64];
+	bool assigned;
+	uint8_t *buf; /* CMSG_MAX bytes, for receiving */
+	uint8_t *pkt; /* CMSG_MAX bytes, for PACKET replies */
+};
+
+static void on_module_event(void *ctx, const char *module, const char *event, const char *reason)
+{
+	struct container *c = ctx;
+	fprintf(stderr, "container %s: module %s: %s: %s\n", c->user, module, event, reason);
+	json_t *j =
+	        json_pack("{s:s, s:s, s:s}", "module", module, "event", event, "reason", reason);
+	cmsg_send_json(c->ctl_fd, CMSG_EVENT, 0, 0, j);
+	json_decref(j);
+}
+
+static void reply_err(struct container *c, uint32_t seq, int status, const char *fmt, ...)
+        __attribute__((__format__(printf, 4, 5)));
+
+static void reply_err(struct container *c, uint32_t seq, int status, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_t *j = json_pack("{s:s}", "error", text);
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, status, j);
+	json_decref(j);
+}
+
+static uint32_t json_u32(json_t *j, const char *key, uint32_t dflt)
+{
+	json_t *v = json_object_get(j, key);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint32_t)json_integer_value(v)
+	                                                        : dflt;
+}
+
+/* Drops to the publisher's identity and limits. Returns 0 or -errno. */
+static int sandbox_enter(json_t *a, char *err, size_t errlen)
+{
+	json_t *juid = json_object_get(a, "uid"), *jgid = json_object_get(a, "gid");
+	int nice_value = (int)json_integer_value(json_object_get(a, "nice"));
+	if (nice_value && setpriority(PRIO_PROCESS, 0, nice_value) < 0) {
+		snprintf(err, errlen, "setpriority(%d): %s", nice_value, strerror(errno));
+		return -errno;
+	}
+	struct rlimit core = {0, 0};
+	setrlimit(RLIMIT_CORE, &core);
+	uint32_t nofile = json_u32(a, "max_files", 256);
+	struct rlimit rl_nofile = {nofile, nofile};
+	if (setrlimit(RLIMIT_NOFILE, &rl_nofile) < 0) {
+		snprintf(err, errlen, "setrlimit(NOFILE): %s", strerror(errno));
+		return -errno;
+	}
+	if (json_is_integer(juid) && json_integer_value(juid) > 0) {
+		gid_t gid = (gid_t)(json_is_integer(jgid) ? json_integer_value(jgid)
+		                                          : json_integer_value(juid));
+		uid_t uid = (uid_t)json_integer_value(juid);
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0) {
+			snprintf(err, errlen, "dropping to uid %u gid %u: %s", uid, gid,
+			         strerror(errno));
+			return -errno;
+		}
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
+	/* setresuid clears the parent-death signal: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return 0;
+}
+
+static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
+{
+	if (c->assigned) {
+		reply_err(c, seq, -EALREADY, "container already serves %s", c->user);
+		return;
+	}
+	const char *user = json_string_value(json_object_get(a, "user"));
+	if (!user || strlen(user) >= sizeof(c->user)) {
+		reply_err(c, seq, -EINVAL, "ASSIGN needs a user");
+		return;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	struct modhost_limits lim = {
+	        .budget_ms = json_u32(a, "budget_ms", 100),
+	        .mem_max_pages = json_u32(a, "mem_max_pages", 256),
+	        .trap_limit = json_u32(a, "trap_limit", 5),
+	        .trap_window_s = json_u32(a, "trap_window_s", 60),
+	        .log_per_s = json_u32(a, "log_per_s", 20),
+	};
+	char err[256];
+	int r = modhost_new(c->loop, &lim, on_module_event, NULL, c, &c->host, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "%s", err);
+		return;
+	}
+	r = sandbox_enter(a, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "%s", err);
+		return;
+	}
+	c->assigned = true;
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
+}
+
+static void cmd_install(struct container *c, uint32_t seq, json_t *a, int so_fd)
+{
+	const char *name = json_string_value(json_object_get(a, "module"));
+	const char *so = json_string_value(json_object_get(a, "so"));
+	json_t *props = json_object_get(a, "properties");
+	if (!name || !so || so_fd < 0) {
+		reply_err(c, seq, -EINVAL, "INSTALL needs module, so and the module's file");
+		return;
+	}
+	char err[256] = "";
+	int r = modhost_install(c->host, name, so, so_fd, json_is_object(props) ? props : NULL, err,
+	                        sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "%s", err);
+		return;
+	}
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void cmd_stats(struct container *c, uint32_t seq)
+{
+	json_t *j = json_pack("{s:s, s:i, s:I, s:o}", "user", c->user, "pid", (int)getpid(),
+	                      "rss_kb", (json_int_t)rss_kb(), "modules",
+	                      c->host ? modhost_stats(c->host) : json_array());
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
+	json_decref(j);
+}
+
+static void cmd_packet(struct container *c, uint32_t seq, const uint8_t *payload, size_t len)
+{
+	struct cmsg_packet p;
+	if (len < sizeof(p)) {
+		reply_err(c, seq, -EINVAL, "short PACKET");
+		return;
+	}
+	memcpy(&p, payload, sizeof(p));
+	if (p.len != len - sizeof(p) || p.len > NS_PACKET_MAX) {
+		reply_err(c, seq, -EINVAL, "PACKET length mismatch");
+		return;
+	}
+	uint8_t *data = c->pkt + sizeof(p);
+	memcpy(data, payload + sizeof(p), p.len);
+	uint32_t plen = p.len;
+	p.verdict = modhost_packet(c->host, data, &plen, NS_PACKET_MAX, &p.meta);
+	p.len = plen;
+	memcpy(c->pkt, &p, sizeof(p));
+	cmsg_send(c->ctl_fd, CMSG_REPLY, seq, 0, c->pkt, sizeof(p) + plen);
+}
+
+static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct container *c = ctx;
+	for (;;) {
+		struct cmsg_hdr h;
+		int err;
+		_cleanup_close_ int passed = -1;
+		const uint8_t *payload = cmsg_recv_fd(fd, c->buf, CMSG_MAX, &h, &err, &passed);
+		if (!payload) {
+			if (err == -EAGAIN)
+				return;
+			if (err == -EBADMSG)
+				continue;
+			/* The supervisor is gone: so are we. */
+			evloop_stop(loop);
+			return;
+		}
+		if (h.type != CMSG_ASSIGN && h.type != CMSG_PING && h.type != CMSG_STATS &&
+		    !c->assigned) {
+			reply_err(c, h.seq, -EPERM, "container not assigned to a publisher yet");
+			continue;
+		}
+		if (h.type == CMSG_PACKET) {
+			cmd_packet(c, h.seq, payload, h.len);
+			continue;
+		}
+		if (h.type == CMSG_PING) {
+			cmsg_send_json(fd, CMSG_REPLY, h.seq, 0, NULL);
+			continue;
+		}
+		if (h.type == CMSG_STATS) {
+			cmd_stats(c, h.seq);
+			continue;
+		}
+		json_t *j = cmsg_json(payload, h.len);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			reply_err(c, h.seq, -EINVAL, "payload is not a JSON object");
+			continue;
+		}
+		switch (h.type) {
+		case CMSG_ASSIGN:
+			cmd_assign(c, h.seq, j);
+			break;
+		case CMSG_INSTALL:
+			cmd_install(c, h.seq, j, passed);
+			break;
+		case CMSG_REMOVE: {
+			const char *name = json_string_value(json_object_get(j, "module"));
+			int r = name ? modhost_remove(c->host, name) : -EINVAL;
+			if (r < 0)
+				reply_err(c, h.seq, r, "no module %s", name ? name : "(none)");
+			else
+				cmsg_send_json(fd, CMSG_REPLY, h.seq, 0, NULL);
+			break;
+		}
+		default:
+			reply_err(c, h.seq, -EOPNOTSUPP, "unknown message type %u", h.type);
+			break;
+		}
+		json_decref(j);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"control-fd", required_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	int ctl_fd = 3, o;
+	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f':
+			ctl_fd = atoi(optarg);
+			break;
+		case 'h':
+			puts("Usage: netserv-container [--control-fd N]\n"
+			     "A publisher's service container; started and supervised by "
+			     "netservd.");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct container c = {.ctl_fd = ctl_fd};
+	c.buf = malloc(CMSG_MAX);
+	c.pkt = malloc(CMSG_MAX);
+	if (!c.buf || !c.pkt || evloop_new(&c.loop) < 0 ||
+	    evloop_add_fd(c.loop, ctl_fd, EPOLLIN, on_control, &c) < 0) {
+		fprintf(stderr, "netserv-container: cannot start: %s\n", strerror(errno));
+		return 1;
+	}
+	json_t *hello = json_pack("{s:i}", "pid", (int)getpid());
+	cmsg_send_json(ctl_fd, CMSG_HELLO, 0, 0, hello);
+	json_decref(hello);
+	int r = evloop_run(c.loop);
+	modhost_free(c.host);
+	evloop_free(c.loop);
+	free(c.buf);
+	free(c.pkt);
+	return r < 0 ? 1 : 0;
+}

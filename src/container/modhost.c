@@ -1,0 +1,651 @@
+/* Module host: loading, guarded calls into wasm, traps, time budget, and the
+ * packet dispatcher. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/modhost_internal.h"
+#include "lib/evloop.h"
+#include "lib/util.h"
+#include "runtime/glue.h"
+#include "wasm-rt-impl.h"
+
+/* wasm_rt_allocate_memory() reserves this much address space per memory and
+ * wasm_rt_free_memory() unmaps only the used part: we unmap the rest. */
+#define WASM_RESERVATION 0x200000000ul
+
+/* ---- process-wide call state (read by signal handlers) ------------------- */
+
+static volatile sig_atomic_t g_in_wasm;   /* a module is running */
+static volatile sig_atomic_t g_in_import; /* ... and is inside host code */
+static volatile sig_atomic_t g_timed_out; /* the running call overran */
+static volatile uint32_t g_call_seq;      /* changes on every call */
+static uint32_t g_tick_seen_seq;
+static uint32_t g_tick_count;
+static uint32_t g_budget_ticks;
+static bool g_host_created;
+
+uint64_t modhost_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void modhost_import_enter(void)
+{
+	g_in_import = 1;
+}
+
+void modhost_import_leave(void)
+{
+	g_in_import = 0;
+	if (g_timed_out)
+		wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
+}
+
+/* SIGSEGV/SIGBUS: a trap when a module is running; otherwise a real host bug,
+ * which must crash the container (the supervisor restarts it). */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	if (g_in_wasm && !g_in_import)
+		wasm_rt_trap(si->si_code == SEGV_ACCERR ? WASM_RT_TRAP_OOB
+		                                        : WASM_RT_TRAP_EXHAUSTION);
+	signal(sig, SIG_DFL); /* the faulting instruction runs again and kills us */
+}
+
+/* The periodic tick: stops a call that has run for g_budget_ticks ticks. */
+static void on_tick(int sig, siginfo_t *si, void *uc)
+{
+	if (!g_in_wasm || g_call_seq != g_tick_seen_seq) {
+		g_tick_seen_seq = g_call_seq;
+		g_tick_count = 0;
+		return;
+	}
+	if (++g_tick_count < g_budget_ticks)
+		return;
+	g_timed_out = 1;
+	if (!g_in_import)
+		wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
+	/* inside an import: modhost_import_leave() traps on the way out */
+}
+
+static int signals_install(struct modhost *h, char *err, size_t errlen)
+{
+	wasm_rt_init(); /* its SIGSEGV handler and alternate stack; ours replaces the handler */
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0)
+		goto fail;
+	sa.sa_sigaction = on_tick;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+	if (sigaction(SIGRTMIN, &sa, NULL) < 0)
+		goto fail;
+
+	uint32_t tick_ms = h->lim.budget_ms / 4;
+	if (tick_ms < 1)
+		tick_ms = 1;
+	if (tick_ms > 100)
+		tick_ms = 100;
+	g_budget_ticks = (h->lim.budget_ms + tick_ms - 1) / tick_ms + 1;
+	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN};
+	if (timer_create(CLOCK_MONOTONIC, &sev, &h->tick) < 0)
+		goto fail;
+	h->tick_created = true;
+	struct itimerspec its = {
+	        .it_interval = {tick_ms / 1000, (long)(tick_ms % 1000) * 1000000},
+	        .it_value = {tick_ms / 1000, (long)(tick_ms % 1000) * 1000000},
+	};
+	if (timer_settime(h->tick, 0, &its, NULL) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, err ? errlen : 0, "installing the trap handlers: %s", strerror(errno));
+	return -errno;
+}
+
+/* After a longjmp out of a signal handler, the signal is still blocked. */
+static void signals_unblock(void)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGSEGV);
+	sigaddset(&s, SIGBUS);
+	sigaddset(&s, SIGRTMIN);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+}
+
+/* ---- guarded calls -------------------------------------------------------- */
+
+enum call_kind {
+	CALL_INSTANTIATE,
+	CALL_ABI,
+	CALL_INIT,
+	CALL_FINI,
+	CALL_PKTBUF,
+	CALL_PACKET,
+	CALL_TIMER,
+};
+
+static void instance_discard(struct mod *m);
+static void dl_release(void *dl);
+static void mod_trapped(struct mod *m, int trap, enum call_kind kind);
+
+/* Calls into the module with traps and the time budget armed. Returns 0 and
+ * the result in *ret, or -EFAULT if the module trapped (already handled). */
+static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint32_t *ret)
+{
+	/* volatile: read again after a trap longjmps back here */
+	volatile enum call_kind kind = kind_arg;
+	volatile uint32_t result = 0;
+	int trap = sigsetjmp(wasm_rt_jmp_buf, 0);
+	if (trap) {
+		g_in_wasm = 0;
+		g_in_import = 0;
+		signals_unblock();
+		mod_trapped(m, trap, kind);
+		g_timed_out = 0;
+		return -EFAULT;
+	}
+	g_timed_out = 0;
+	g_call_seq++;
+	g_in_wasm = 1;
+	switch (kind) {
+	case CALL_INSTANTIATE:
+		m->g->instantiate(m->inst, &m->ctx);
+		break;
+	case CALL_ABI:
+		result = m->g->abi_version(m->inst);
+		break;
+	case CALL_INIT:
+		result = m->g->init(m->inst);
+		break;
+	case CALL_FINI:
+		m->g->fini(m->inst);
+		break;
+	case CALL_PKTBUF:
+		result = m->g->packet_buffer(m->inst);
+		break;
+	case CALL_PACKET:
+		result = m->g->packet(m->inst, arg);
+		break;
+	case CALL_TIMER:
+		m->g->timer(m->inst, arg);
+		break;
+	}
+	g_in_wasm = 0;
+	if (ret)
+		*ret = result;
+	return 0;
+}
+
+static const char *call_name(enum call_kind kind)
+{
+	static const char *const names[] = {
+	        [CALL_INSTANTIATE] = "instantiation",
+	        [CALL_ABI] = "ns_abi_version",
+	        [CALL_INIT] = "ns_init",
+	        [CALL_FINI] = "ns_fini",
+	        [CALL_PKTBUF] = "ns_packet_buffer",
+	        [CALL_PACKET] = "ns_packet",
+	        [CALL_TIMER] = "ns_timer",
+	};
+	return names[kind];
+}
+
+static void mod_fail(struct mod *m, const char *reason)
+{
+	m->failed = true;
+	snprintf(m->fail_reason, sizeof(m->fail_reason), "%s", reason);
+	modhost_timers_cancel(m);
+	instance_discard(m);
+	if (m->h->event)
+		m->h->event(m->h->ctx, m->name, "failed", m->fail_reason);
+}
+
+/* Creates a fresh instance and runs its setup exports. Returns 0 or a
+ * negative errno with the reason in err (the instance is discarded). */
+static int instance_create(struct mod *m, char *err, size_t errlen)
+{
+	m->inst = calloc(1, m->g->instance_size);
+	if (!m->inst)
+		return -ENOMEM;
+	m->instantiations++;
+	uint64_t traps_before = m->traps;
+	if (wasm_call(m, CALL_INSTANTIATE, 0, NULL) < 0)
+		goto trapped;
+	m->mem = m->g->memory(m->inst);
+	if (!m->mem) {
+		snprintf(err, err ? errlen : 0, "module has no memory");
+		instance_discard(m);
+		return -EINVAL;
+	}
+	if (m->mem->max_pages > m->h->lim.mem_max_pages)
+		m->mem->max_pages = m->h->lim.mem_max_pages;
+	if (m->mem->pages > m->mem->max_pages) {
+		snprintf(err, err ? errlen : 0,
+		         "module needs %u pages of memory at start, the limit is %u", m->mem->pages,
+		         m->mem->max_pages);
+		instance_discard(m);
+		return -E2BIG;
+	}
+	uint32_t v = 0;
+	if (m->g->abi_version) {
+		if (wasm_call(m, CALL_ABI, 0, &v) < 0)
+			goto trapped;
+	}
+	if (v != NS_ABI_VERSION) {
+		snprintf(err, err ? errlen : 0,
+		         "module is built for ABI version %u, this node runs version %d", v,
+		         NS_ABI_VERSION);
+		instance_discard(m);
+		return -EPROTO;
+	}
+	if (m->g->packet) {
+		if (!m->g->packet_buffer || wasm_call(m, CALL_PKTBUF, 0, &m->pkt_buf) < 0)
+			goto trapped;
+		if ((uint64_t)m->pkt_buf + NS_PACKET_MAX > m->mem->size) {
+			snprintf(err, err ? errlen : 0,
+			         "ns_packet_buffer() = %u: %u bytes there are outside the module's "
+			         "memory",
+			         m->pkt_buf, NS_PACKET_MAX);
+			instance_discard(m);
+			return -EFAULT;
+		}
+	}
+	if (m->g->init) {
+		if (wasm_call(m, CALL_INIT, 0, &v) < 0)
+			goto trapped;
+		if (v != 0) {
+			snprintf(err, err ? errlen : 0, "ns_init() refused to start (returned %d)",
+			         (int32_t)v);
+			instance_discard(m);
+			return -ECANCELED;
+		}
+	}
+	return 0;
+trapped:
+	snprintf(err, err ? errlen : 0, "%s",
+	         m->traps > traps_before ? m->last_trap : "trap during instantiation");
+	return -EFAULT;
+}
+
+static void instance_discard(struct mod *m)
+{
+	if (!m->inst)
+		return;
+	wasm_rt_memory_t *mem = m->g->memory(m->inst);
+	void *data = mem ? mem->data : NULL;
+	m->g->free_instance(m->inst);
+	if (data)
+		munmap(data, WASM_RESERVATION);
+	free(m->inst);
+	m->inst = NULL;
+	m->mem = NULL;
+}
+
+static bool trap_window_exceeded(struct mod *m)
+{
+	uint64_t now_ms = modhost_now_ns() / 1000000u;
+	m->trap_times_ms[m->trap_ring_pos++ % ARRAY_SIZE(m->trap_times_ms)] = now_ms;
+	uint32_t recent = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(m->trap_times_ms); i++)
+		if (m->trap_times_ms[i] &&
+		    now_ms - m->trap_times_ms[i] <= m->h->lim.trap_window_s * 1000u)
+			recent++;
+	return recent >= m->h->lim.trap_limit;
+}
+
+/* Called after a trap: record it, then re-instantiate or give up. */
+static void mod_trapped(struct mod *m, int trap, enum call_kind kind)
+{
+	m->traps++;
+	if (g_timed_out) {
+		m->timeouts++;
+		snprintf(m->last_trap, sizeof(m->last_trap), "%s ran longer than its %u ms budget",
+		         call_name(kind), m->h->lim.budget_ms);
+	} else {
+		snprintf(m->last_trap, sizeof(m->last_trap), "trap in %s: %s", call_name(kind),
+		         wasm_rt_strerror((wasm_rt_trap_t)trap));
+	}
+	/* The instance's stack pointer is corrupt after a trap: discard it. */
+	modhost_timers_cancel(m);
+	instance_discard(m);
+	if (m->h->event)
+		m->h->event(m->h->ctx, m->name, "trap", m->last_trap);
+	if (kind == CALL_INSTANTIATE || kind == CALL_ABI || kind == CALL_INIT ||
+	    kind == CALL_PKTBUF)
+		return; /* instance_create() reports it */
+	if (m->h->lim.trap_limit && trap_window_exceeded(m)) {
+		char why[200];
+		snprintf(why, sizeof(why), "%u traps within %u s; last: %s", m->h->lim.trap_limit,
+		         m->h->lim.trap_window_s, m->last_trap);
+		mod_fail(m, why);
+		return;
+	}
+	char err[160];
+	if (instance_create(m, err, sizeof(err)) < 0) {
+		char why[200];
+		snprintf(why, sizeof(why), "cannot re-instantiate after a trap: %s", err);
+		mod_fail(m, why);
+	}
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+void modhost_timer_fire(struct mod *m, uint32_t id)
+{
+	if (m->failed || !m->inst || !m->g->timer)
+		return;
+	m->timer_calls++;
+	wasm_call(m, CALL_TIMER, id, NULL);
+}
+
+void modhost_timers_cancel(struct mod *m)
+{
+	for (size_t i = 0; i < MOD_MAX_TIMERS; i++)
+		m->timers[i].t = evloop_timer_cancel(m->h->loop, m->timers[i].t);
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+static struct mod *mod_find(struct modhost *h, const char *name)
+{
+	for (struct mod *m = h->mods; m; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+static void mod_free(struct mod *m)
+{
+	if (!m)
+		return;
+	modhost_timers_cancel(m);
+	instance_discard(m);
+	/* No instance refers to the object any more (wasm2c's runtime copies the
+	 * function types a module registers). */
+	if (m->dl_acquired)
+		dl_release(m->dl);
+	else if (m->dl)
+		dlclose(m->dl);
+	safe_close(m->so_fd);
+	json_decref(m->props);
+	free(m->name);
+	free(m->so_path);
+	free(m);
+}
+
+/* Loaded shared objects and how many modules use each: init_module() runs
+ * once per load, and the object is unloaded when its last module goes. */
+static struct {
+	void *dl;
+	unsigned users;
+} g_loaded[256];
+
+static bool dl_acquire(void *dl)
+{
+	size_t free_slot = ARRAY_SIZE(g_loaded);
+	for (size_t i = 0; i < ARRAY_SIZE(g_loaded); i++) {
+		if (g_loaded[i].users && g_loaded[i].dl == dl) {
+			g_loaded[i].users++;
+			return false; /* already initialized */
+		}
+		if (!g_loaded[i].users && free_slot == ARRAY_SIZE(g_loaded))
+			free_slot = i;
+	}
+	if (free_slot < ARRAY_SIZE(g_loaded)) {
+		g_loaded[free_slot].dl = dl;
+		g_loaded[free_slot].users = 1;
+	}
+	return true;
+}
+
+static void dl_release(void *dl)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(g_loaded); i++) {
+		if (g_loaded[i].users && g_loaded[i].dl == dl) {
+			g_loaded[i].users--;
+			break;
+		}
+	}
+	dlclose(dl);
+}
+
+int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
+                    json_t *properties, char *err, size_t errlen)
+{
+	if (mod_find(h, name)) {
+		snprintf(err, err ? errlen : 0, "module %s is already installed", name);
+		return -EEXIST;
+	}
+	struct mod *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->h = h;
+	m->ctx.m = m;
+	m->so_fd = -1;
+	m->name = strdup(name);
+	m->so_path = strdup(so_path);
+	m->props = properties ? json_incref(properties) : json_object();
+	m->log_tokens = h->lim.log_per_s;
+	if (!m->name || !m->so_path) {
+		mod_free(m);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < MOD_MAX_TIMERS; i++) {
+		m->timers[i].m = m;
+		m->timers[i].id = i;
+	}
+
+	/* dlopen() knows objects by name: the fd stays open while the module is
+	 * loaded, so "/proc/self/fd/N" names no other module meanwhile. */
+	char fd_path[64];
+	if (so_fd >= 0) {
+		m->so_fd = fcntl(so_fd, F_DUPFD_CLOEXEC, 3);
+		if (m->so_fd < 0) {
+			snprintf(err, err ? errlen : 0, "dup: %s", strerror(errno));
+			mod_free(m);
+			return -errno;
+		}
+		snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", m->so_fd);
+	}
+	m->dl = dlopen(so_fd >= 0 ? fd_path : so_path, RTLD_NOW | RTLD_LOCAL);
+	if (!m->dl) {
+		const char *e = dlerror();
+		const char *undef = e ? strstr(e, "undefined symbol: ") : NULL;
+		if (undef)
+			snprintf(err, err ? errlen : 0,
+			         "module imports something this node does not provide (%s)",
+			         undef + strlen("undefined symbol: "));
+		else
+			snprintf(err, err ? errlen : 0, "cannot load %s: %s", so_path,
+			         e ? e : "unknown error");
+		mod_free(m);
+		return -ENOEXEC;
+	}
+	m->g = dlsym(m->dl, NS_GLUE_SYMBOL);
+	if (!m->g || m->g->abi != NS_GLUE_ABI) {
+		snprintf(err, err ? errlen : 0, "%s is not a netserv module (glue ABI %u)", so_path,
+		         m->g ? m->g->abi : 0);
+		mod_free(m);
+		return -ENOEXEC;
+	}
+	m->dl_acquired = true;
+	if (dl_acquire(m->dl))
+		m->g->init_module();
+	int r = instance_create(m, err, errlen);
+	if (r < 0) {
+		mod_free(m);
+		return r;
+	}
+	struct mod **pp = &h->mods;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = m;
+	return 0;
+}
+
+int modhost_remove(struct modhost *h, const char *name)
+{
+	for (struct mod **pp = &h->mods; *pp; pp = &(*pp)->next) {
+		struct mod *m = *pp;
+		if (strcmp(m->name, name) != 0)
+			continue;
+		*pp = m->next;
+		if (!m->failed && m->inst && m->g->fini)
+			wasm_call(m, CALL_FINI, 0, NULL);
+		mod_free(m);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- the packet dispatcher ------------------------------------------------------ */
+
+uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_t cap,
+                        const struct ns_pkt_meta *meta)
+{
+	const uint8_t *cur = data;
+	uint32_t cur_len = *len;
+	bool modified = false;
+
+	if (cur_len > NS_PACKET_MAX)
+		return NS_ACCEPT;
+	for (struct mod *m = h->mods; m; m = m->next) {
+		if (m->failed || !m->inst || !m->g->packet)
+			continue;
+		uint8_t *buf = m->mem->data + m->pkt_buf;
+		if (buf != cur)
+			memcpy(buf, cur, cur_len);
+		m->in_packet = true;
+		m->cur_len = cur_len;
+		m->cur_meta = meta;
+		m->packets++;
+		uint32_t v;
+		int r = wasm_call(m, CALL_PACKET, cur_len, &v);
+		m->in_packet = false;
+		if (r < 0)
+			continue; /* trapped: this module passes the packet on unchanged */
+		switch (v) {
+		case NS_ACCEPT:
+			m->accepted++;
+			break;
+		case NS_DROP:
+			m->dropped++;
+			return NS_DROP;
+		case NS_MODIFIED:
+			m->modified++;
+			cur = buf;
+			cur_len = m->cur_len;
+			modified = true;
+			break;
+		default:
+			m->bad_verdicts++;
+			break;
+		}
+	}
+	if (!modified)
+		return NS_ACCEPT;
+	if (cur_len > cap)
+		return NS_ACCEPT; /* cannot happen: cap >= NS_PACKET_MAX by contract */
+	memcpy(data, cur, cur_len);
+	*len = cur_len;
+	return NS_MODIFIED;
+}
+
+size_t modhost_packet_modules(const struct modhost *h)
+{
+	size_t n = 0;
+	for (const struct mod *m = h->mods; m; m = m->next)
+		n += !m->failed && m->g->packet;
+	return n;
+}
+
+json_t *modhost_stats(struct modhost *h)
+{
+	json_t *arr = json_array();
+	for (struct mod *m = h->mods; m; m = m->next) {
+		json_t *counters = json_object();
+		for (uint32_t i = 0; i < m->n_counters; i++)
+			json_object_set_new(counters, m->counters[i].name,
+			                    json_integer((json_int_t)m->counters[i].value));
+		json_t *j = json_pack(
+		        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		        "module", m->name, "state", m->failed ? "failed" : "active", "packets",
+		        (json_int_t)m->packets, "accepted", (json_int_t)m->accepted, "dropped",
+		        (json_int_t)m->dropped, "modified", (json_int_t)m->modified, "traps",
+		        (json_int_t)m->traps, "timeouts", (json_int_t)m->timeouts, "instantiations",
+		        (json_int_t)m->instantiations, "timer_calls", (json_int_t)m->timer_calls,
+		        "sends", (json_int_t)m->sends, "sends_refused",
+		        (json_int_t)m->sends_refused, "memory_pages",
+		        (json_int_t)(m->mem ? m->mem->pages : 0), "counters", counters);
+		if (m->last_trap[0])
+			json_object_set_new(j, "last_trap", json_string(m->last_trap));
+		if (m->failed)
+			json_object_set_new(j, "reason", json_string(m->fail_reason));
+		json_array_append_new(arr, j);
+	}
+	return arr;
+}
+
+/* ---- life ------------------------------------------------------------------------- */
+
+int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,
+                modhost_send_policy_fn *policy, void *ctx, struct modhost **ret, char *err,
+                size_t errlen)
+{
+	if (g_host_created) {
+		snprintf(err, err ? errlen : 0, "only one module host per process");
+		return -EBUSY;
+	}
+	struct modhost *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->loop = loop;
+	h->lim = *lim;
+	if (h->lim.budget_ms == 0)
+		h->lim.budget_ms = 100;
+	if (h->lim.mem_max_pages == 0 || h->lim.mem_max_pages > 65536)
+		h->lim.mem_max_pages = 65536;
+	h->event = event;
+	h->policy = policy;
+	h->ctx = ctx;
+	h->udp4 = h->udp6 = h->raw4 = h->raw6 = -1;
+	int r = signals_install(h, err, errlen);
+	if (r < 0) {
+		modhost_free(h);
+		return r;
+	}
+	modhost_sockets_open(h);
+	g_host_created = true;
+	*ret = h;
+	return 0;
+}
+
+struct modhost *modhost_free(struct modhost *h)
+{
+	if (!h)
+		return NULL;
+	while (h->mods)
+		modhost_remove(h, h->mods->name);
+	if (h->tick_created)
+		timer_delete(h->tick);
+	safe_close(h->udp4);
+	safe_close(h->udp6);
+	safe_close(h->raw4);
+	safe_close(h->raw6);
+	free(h);
+	g_host_created = false;
+	return NULL;
+}

@@ -1,0 +1,72 @@
+/* The module host inside a netserv-container: loads compiled modules
+ * (dlopen), instantiates them, runs packet modules in load order (the packet
+ * dispatcher), fires their timers, and contains their faults:
+ *   - a trap (out-of-bounds, divide by zero, stack exhaustion, ...) discards
+ *     that instance and makes a new one; after `trap_limit` traps within
+ *     `trap_window_s` the module is marked failed and skipped;
+ *   - a call that runs longer than `budget_ms` is stopped (a periodic tick
+ *     signal checks the running call) and counts as a trap;
+ *   - memory.grow is capped at `mem_max_pages`.
+ * The packet falls back to the default verdict (accept, unchanged) for a
+ * module that trapped. One module host per process: the trap machinery of
+ * wasm2c's runtime is process-wide. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/host_api.h"
+
+struct evloop;
+struct modhost;
+
+struct modhost_limits {
+	uint32_t budget_ms;     /* longest a single call may run */
+	uint32_t mem_max_pages; /* 64 KiB pages a module's memory may reach */
+	uint32_t trap_limit;    /* traps within the window before the module fails */
+	uint32_t trap_window_s;
+	uint32_t log_per_s; /* log lines a module may write per second */
+};
+
+/* Reports something about a module to the supervisor ("failed", "trap"). */
+typedef void modhost_event_fn(void *ctx, const char *module, const char *event, const char *reason);
+
+/* Decides whether a module may send: `family` AF_INET/AF_INET6, `src` the
+ * source address for crafted packets (NULL for UDP sends: the node picks it),
+ * `dst` the destination. Returns 0 to allow or a negative errno. */
+typedef int modhost_send_policy_fn(void *ctx, const char *module, int family, const uint8_t *src,
+                                   const uint8_t *dst);
+
+/* Creates the module host (one per process). Returns 0 or a negative errno
+ * with the reason in err. */
+int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,
+                modhost_send_policy_fn *policy, void *ctx, struct modhost **ret, char *err,
+                size_t errlen);
+
+/* Unloads every module (calling their fini) and frees; NULL allowed. */
+struct modhost *modhost_free(struct modhost *h);
+
+/* Loads the compiled module (open file so_fd, or so_path when so_fd < 0; the
+ * path is used in messages) under `name`, instantiates it, calls its ns_init,
+ * and appends it to the load order. `properties` is a JSON object of strings
+ * (borrowed). Returns 0, -EEXIST, or a negative errno with the reason (a
+ * dlopen error names a missing import) in err. */
+int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
+                    json_t *properties, char *err, size_t errlen);
+
+/* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
+int modhost_remove(struct modhost *h, const char *name);
+
+/* Runs one packet through the packet modules in load order. data holds *len
+ * bytes and has room for cap bytes. Returns the verdict; for NS_MODIFIED the
+ * new packet is in data and *len. */
+uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_t cap,
+                        const struct ns_pkt_meta *meta);
+
+/* Returns the number of modules that take packets. */
+size_t modhost_packet_modules(const struct modhost *h);
+
+/* Returns per-module statistics as a new JSON array (caller owns). */
+json_t *modhost_stats(struct modhost *h);

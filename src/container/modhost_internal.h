@@ -1,0 +1,107 @@
+/* Internals shared by modhost.c (loading, calls, traps) and host_api.c (the
+ * imports a module calls). Not an API. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "container/modhost.h"
+#include "wasm-rt.h"
+
+/* The integer names wasm2c uses in the import prototypes (runtime/host_api.h). */
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+#define MOD_MAX_COUNTERS 256
+#define MOD_MAX_TIMERS   16
+#define MOD_COUNTER_NAME 80
+
+struct mod;
+
+/* The context wasm2c passes to every import: the host's view of one module. */
+struct Z_netserv_instance_t {
+	struct mod *m;
+};
+
+struct mod_timer {
+	struct mod *m;
+	uint32_t id;
+	uint32_t period_ms; /* 0: one-shot */
+	struct evloop_timer *t;
+};
+
+struct mod_counter {
+	char name[MOD_COUNTER_NAME];
+	uint64_t value;
+};
+
+struct mod {
+	struct modhost *h;
+	char *name;
+	char *so_path;
+	void *dl;
+	bool dl_acquired; /* counted in the loaded-objects table */
+	int so_fd;        /* the .so, open while loaded (its /proc/self/fd name) */
+	const struct ns_glue *g;
+	void *inst; /* g->instance_size bytes, or NULL when not instantiated */
+	struct Z_netserv_instance_t ctx;
+	wasm_rt_memory_t *mem;
+	uint32_t pkt_buf; /* address of the packet buffer in memory */
+	json_t *props;
+	bool failed;
+	char fail_reason[160];
+
+	/* during ns_packet */
+	bool in_packet;
+	uint32_t cur_len;
+	const struct ns_pkt_meta *cur_meta;
+
+	struct mod_counter counters[MOD_MAX_COUNTERS];
+	uint32_t n_counters;
+	struct mod_timer timers[MOD_MAX_TIMERS];
+
+	/* statistics */
+	uint64_t packets, accepted, dropped, modified, bad_verdicts;
+	uint64_t traps, timeouts, instantiations, timer_calls;
+	uint64_t sends, sends_refused, log_lines, log_suppressed;
+	char last_trap[160];
+	uint64_t trap_times_ms[32]; /* ring of recent trap times */
+	uint32_t trap_ring_pos;
+
+	/* log rate limit (token bucket) */
+	double log_tokens;
+	uint64_t log_refill_ns;
+
+	struct mod *next;
+};
+
+struct modhost {
+	struct evloop *loop;
+	struct modhost_limits lim;
+	modhost_event_fn *event;
+	modhost_send_policy_fn *policy;
+	void *ctx;
+	struct mod *mods; /* load order */
+	int udp4, udp6;   /* sockets for ns_send_udp */
+	int raw4, raw6;   /* sockets for ns_send_packet (-1 without CAP_NET_RAW) */
+	timer_t tick;
+	bool tick_created;
+};
+
+/* Monotonic clock in ns. */
+uint64_t modhost_now_ns(void);
+
+/* Marks entry into / exit from host code called by a module (an import);
+ * import_leave() stops the module if its time budget ran out meanwhile. */
+void modhost_import_enter(void);
+void modhost_import_leave(void);
+
+/* Runs a module's timer entry (from the event loop). */
+void modhost_timer_fire(struct mod *m, uint32_t id);
+
+/* Cancels every timer of a module. */
+void modhost_timers_cancel(struct mod *m);
+
+/* Opens the sockets the send imports use. */
+void modhost_sockets_open(struct modhost *h);

@@ -1,0 +1,916 @@
+/* The netfilter forwarding-plane driver (see fwd_netfilter.h): iptables rules
+ * that queue a module's packets to its container, changed in batches through
+ * iptables-restore --noflush and read back through iptables-save. */
+#include "fwd/fwd_netfilter.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+
+#define COMMENT_PREFIX  "netserv:"
+#define RULE_ID_MAX     200
+#define TOOL_TIMEOUT_MS 15000
+#define TOOL_OUT_MAX    (64u << 20) /* iptables-save output we accept */
+#define STDERR_KEEP     400
+
+enum tool {
+	T_IPT,      /* iptables */
+	T_IP6T,     /* ip6tables */
+	T_RESTORE4, /* iptables-restore */
+	T_RESTORE6, /* ip6tables-restore */
+	T_SAVE4,    /* iptables-save */
+	T_SAVE6,    /* ip6tables-save */
+	T_COUNT,
+};
+
+static const char *const tool_names[T_COUNT] = {
+        "iptables",          "ip6tables",     "iptables-restore",
+        "ip6tables-restore", "iptables-save", "ip6tables-save",
+};
+
+/* Our chains, by hook; CH_PROBE only exists for a moment at start. */
+enum chain { CH_FWD, CH_IN, CH_OUT, CH_PROBE, CH_COUNT };
+static const char *const chain_suffix[CH_COUNT] = {"-FWD", "-IN", "-OUT", "-PROBE"};
+static const char *const chain_hook[CH_COUNT] = {"FORWARD", "INPUT", "OUTPUT", NULL};
+
+struct fwd_netfilter {
+	char prefix[FWD_NF_PREFIX_MAX + 1];
+	char chain[CH_COUNT][FWD_NF_PREFIX_MAX + 8];
+	unsigned hooks; /* FWD_NF_HOOK_* */
+	bool ipv6;
+	char tool[T_COUNT][PATH_MAX];
+};
+
+static int set_err(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
+static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* ---- a growing string ----------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static void sb_done(struct sbuf *b)
+{
+	free(b->p);
+	*b = (struct sbuf){0};
+}
+
+/* ---- running the tools ---------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs `path argv...` with `input` on stdin (through a socket, so a child that
+ * dies early cannot SIGPIPE us), collecting stdout into *ret_out (malloc'd,
+ * NUL-terminated; NULL = discard) and the start of stderr into errtext.
+ * Returns the exit status (0..255; 128+N for a signal), or a negative errno
+ * if the child could not run or timed out. */
+static int run_tool(const char *path, char *const argv[], const char *input, size_t inlen,
+                    char **ret_out, char *errtext, size_t errtextlen)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	struct sbuf sout = {0};
+	size_t errused = 0, sent = 0;
+	int r = 0, status;
+	pid_t pid;
+
+	if (errtext && errtextlen)
+		errtext[0] = '\0';
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[1], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
+			_exit(127);
+		execv(path, argv);
+		_exit(127);
+	}
+	in[1] = safe_close(in[1]);
+	out[1] = safe_close(out[1]);
+	errp[1] = safe_close(errp[1]);
+	fcntl(in[0], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if (inlen == 0) {
+		shutdown(in[0], SHUT_WR);
+		in[0] = safe_close(in[0]);
+	}
+
+	int64_t deadline = now_ms() + TOOL_TIMEOUT_MS;
+	while (out[0] >= 0 || errp[0] >= 0) {
+		struct pollfd pfd[3] = {
+		        {.fd = in[0], .events = POLLOUT},
+		        {.fd = out[0], .events = POLLIN},
+		        {.fd = errp[0], .events = POLLIN},
+		};
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			r = -ETIMEDOUT;
+			break;
+		}
+		int n = poll(pfd, 3, (int)left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (in[0] >= 0 && pfd[0].revents) {
+			ssize_t w = send(in[0], input + sent, inlen - sent,
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				sent += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == inlen) {
+				shutdown(in[0], SHUT_WR);
+				in[0] = safe_close(in[0]);
+			}
+		}
+		if (out[0] >= 0 && pfd[1].revents) {
+			char buf[16384];
+			ssize_t k = read(out[0], buf, sizeof(buf));
+			if (k > 0 && ret_out) {
+				if (sout.len + (size_t)k > TOOL_OUT_MAX)
+					sout.oom = true;
+				else
+					sb_add(&sout, "%.*s", (int)k, buf);
+			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+				out[0] = safe_close(out[0]);
+			}
+		}
+		if (errp[0] >= 0 && pfd[2].revents) {
+			char buf[4096];
+			ssize_t k = read(errp[0], buf, sizeof(buf));
+			if (k > 0 && errtext && errused + 1 < errtextlen) {
+				size_t take = (size_t)k;
+				if (take > errtextlen - 1 - errused)
+					take = errtextlen - 1 - errused;
+				memcpy(errtext + errused, buf, take);
+				errused += take;
+				errtext[errused] = '\0';
+			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+				errp[0] = safe_close(errp[0]);
+			}
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			if (r == 0)
+				r = -errno;
+			goto out_close;
+		}
+	}
+	if (r == 0) {
+		if (WIFEXITED(status))
+			r = WEXITSTATUS(status);
+		else
+			r = 128 + WTERMSIG(status);
+		if (ret_out && sout.oom)
+			r = -ENOMEM;
+		else if (ret_out) {
+			if (!sout.p)
+				sb_add(&sout, "%s", "");
+			if (sout.oom)
+				r = -ENOMEM;
+			else
+				*ret_out = TAKE_PTR(sout.p);
+		}
+	}
+out_close:
+	sb_done(&sout);
+	for (int i = 0; i < 2; i++) {
+		safe_close(in[i]);
+		safe_close(out[i]);
+		safe_close(errp[i]);
+	}
+	/* Keep the first line of stderr, trimmed: that is the reason. */
+	if (errtext && errtextlen) {
+		char *nl = strchr(errtext, '\n');
+		if (nl && nl[1] && strncmp(nl + 1, "Error occurred at line", 22) == 0) {
+			/* "...: Chain 'X' does not exist\nError occurred at line: 3" */
+			char *nl2 = strchr(nl + 1, '\n');
+			if (nl2)
+				*nl2 = '\0';
+			*nl = ' ';
+		} else if (nl) {
+			*nl = '\0';
+		}
+	}
+	return r;
+}
+
+static enum tool restore_tool(int family)
+{
+	return family == AF_INET6 ? T_RESTORE6 : T_RESTORE4;
+}
+
+/* Feeds one batch to {ip,ip6}tables-restore --noflush. */
+static int apply(struct fwd_netfilter *nf, int family, const struct sbuf *batch, char *err,
+                 size_t errlen)
+{
+	char errtext[STDERR_KEEP];
+	const char *path = nf->tool[restore_tool(family)];
+	char *argv[] = {(char *)tool_names[restore_tool(family)], "--noflush", "--wait=5", NULL};
+
+	if (batch->oom)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	int r = run_tool(path, argv, batch->p, batch->len, NULL, errtext, sizeof(errtext));
+	if (r < 0)
+		return set_err(err, errlen, r, "%s: %s", path, strerror(-r));
+	if (r != 0)
+		return set_err(err, errlen, -EIO, "%s failed (status %d): %s", argv[0], r,
+		               errtext[0] ? errtext : "no message");
+	return 0;
+}
+
+/* Reads the mangle table of one family; *ret is malloc'd text. */
+static int dump(struct fwd_netfilter *nf, int family, char **ret, char *err, size_t errlen)
+{
+	char errtext[STDERR_KEEP];
+	enum tool t = family == AF_INET6 ? T_SAVE6 : T_SAVE4;
+	char *argv[] = {(char *)tool_names[t], "-t", "mangle", NULL};
+
+	int r = run_tool(nf->tool[t], argv, NULL, 0, ret, errtext, sizeof(errtext));
+	if (r < 0)
+		return set_err(err, errlen, r, "%s: %s", nf->tool[t], strerror(-r));
+	if (r != 0) {
+		free(*ret);
+		*ret = NULL;
+		return set_err(err, errlen, -EIO, "%s failed (status %d): %s", tool_names[t], r,
+		               errtext[0] ? errtext : "no message");
+	}
+	return 0;
+}
+
+/* ---- reading iptables-save output ----------------------------------------- */
+
+/* Splits a rule line into words (double quotes group, backslash escapes).
+ * Returns the number of words, at most max; the words point into `work`. */
+static size_t split_words(const char *line, char *work, size_t worklen, char **words, size_t max)
+{
+	size_t n = 0, w = 0;
+	const char *s = line;
+
+	while (*s && n < max) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		if (w + 1 >= worklen)
+			break;
+		words[n++] = work + w;
+		bool quoted = false;
+		while (*s && (quoted || (*s != ' ' && *s != '\t')) && w + 1 < worklen) {
+			if (*s == '"') {
+				quoted = !quoted;
+				s++;
+			} else if (*s == '\\' && s[1]) {
+				work[w++] = s[1];
+				s += 2;
+			} else {
+				work[w++] = *s++;
+			}
+		}
+		work[w++] = '\0';
+	}
+	return n;
+}
+
+struct rule_info {
+	char chain[64];    /* the chain the rule is in */
+	char target[64];   /* its -j target, or "" */
+	char comment[256]; /* its comment, or "" */
+};
+
+static void parse_rule(const char *line, struct rule_info *ri)
+{
+	char work[4096], *words[128];
+	size_t n = split_words(line, work, sizeof(work), words, ARRAY_SIZE(words));
+
+	*ri = (struct rule_info){0};
+	if (n >= 2)
+		snprintf(ri->chain, sizeof(ri->chain), "%s", words[1]);
+	for (size_t i = 2; i + 1 < n; i++) {
+		if (strcmp(words[i], "-j") == 0 || strcmp(words[i], "--jump") == 0)
+			snprintf(ri->target, sizeof(ri->target), "%s", words[i + 1]);
+		else if (strcmp(words[i], "--comment") == 0)
+			snprintf(ri->comment, sizeof(ri->comment), "%s", words[i + 1]);
+	}
+}
+
+static int our_chain(const struct fwd_netfilter *nf, const char *name)
+{
+	for (int c = 0; c < CH_COUNT; c++)
+		if (strcmp(nf->chain[c], name) == 0)
+			return c;
+	return -1;
+}
+
+/* What a dump holds of ours. */
+struct ours {
+	bool chain[CH_COUNT];     /* our chain exists */
+	unsigned jumps[CH_COUNT]; /* jump rules to it */
+};
+
+/* Calls fn for each "-A" line of the dump (without its newline). */
+static void for_each_rule(const char *text, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	const char *s = text;
+	char line[4096];
+
+	while (s && *s) {
+		const char *e = strchr(s, '\n');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n >= 3 && strncmp(s, "-A ", 3) == 0 && n < sizeof(line)) {
+			memcpy(line, s, n);
+			line[n] = '\0';
+			fn(ctx, line);
+		}
+		s = e ? e + 1 : NULL;
+	}
+}
+
+static void scan_chains(const struct fwd_netfilter *nf, const char *text, struct ours *o)
+{
+	const char *s = text;
+	char name[128];
+
+	*o = (struct ours){0};
+	while (s && *s) {
+		const char *e = strchr(s, '\n');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n > 1 && s[0] == ':') {
+			size_t k = 0;
+			while (k + 1 < n && k + 1 < sizeof(name) && s[k + 1] != ' ') {
+				name[k] = s[k + 1];
+				k++;
+			}
+			name[k] = '\0';
+			int c = our_chain(nf, name);
+			if (c >= 0)
+				o->chain[c] = true;
+		}
+		s = e ? e + 1 : NULL;
+	}
+}
+
+/* Context for the rule walkers. */
+struct walk {
+	const struct fwd_netfilter *nf;
+	struct sbuf *batch;
+	struct ours *ours;
+	const char *comment; /* delete rules in our chains with this comment */
+	bool jumps;          /* delete jump rules to our chains */
+	unsigned found;
+};
+
+static void walk_rule(void *ctx, const char *line)
+{
+	struct walk *w = ctx;
+	struct rule_info ri;
+
+	parse_rule(line, &ri);
+	int in_ours = our_chain(w->nf, ri.chain);
+	int to_ours = our_chain(w->nf, ri.target);
+	if (in_ours < 0 && to_ours >= 0) {
+		if (w->ours)
+			w->ours->jumps[to_ours]++;
+		if (w->jumps) {
+			sb_add(w->batch, "-D %s\n", line + 3);
+			w->found++;
+		}
+	} else if (in_ours >= 0 && w->comment && strcmp(ri.comment, w->comment) == 0) {
+		sb_add(w->batch, "-D %s\n", line + 3);
+		w->found++;
+	}
+}
+
+/* ---- rule specifications -------------------------------------------------- */
+
+static bool valid_rule_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > RULE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._+:*/@=-", c)))
+			return false;
+	}
+	return true;
+}
+
+static bool proto_has_ports(uint8_t p)
+{
+	return p == NCM_PROTO_TCP || p == NCM_PROTO_UDP || p == NCM_PROTO_SCTP ||
+	       p == 33 /* dccp */;
+}
+
+static const char *proto_word(uint8_t p, char *buf, size_t len)
+{
+	switch (p) {
+	case NCM_PROTO_TCP:
+		return "tcp";
+	case NCM_PROTO_UDP:
+		return "udp";
+	case NCM_PROTO_SCTP:
+		return "sctp";
+	case 33:
+		return "dccp";
+	case NCM_PROTO_ICMP:
+		return "icmp";
+	case NCM_PROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		snprintf(buf, len, "%u", p);
+		return buf;
+	}
+}
+
+static int check_prefix(const struct ncm_prefix *p, const char *which, char *err, size_t errlen)
+{
+	if (p->family != 0 && p->family != AF_INET && p->family != AF_INET6)
+		return set_err(err, errlen, -EINVAL, "filter-%s: unknown address family", which);
+	if ((p->family == AF_INET && p->len > 32) || (p->family == AF_INET6 && p->len > 128))
+		return set_err(err, errlen, -EINVAL, "filter-%s: bad prefix length", which);
+	return 0;
+}
+
+int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned queues,
+                            int family, char *buf, size_t len, char *err, size_t errlen)
+{
+	unsigned q_first = FWD_QUEUE_FIRST(queues), q_last = FWD_QUEUE_LAST(queues);
+	char pbuf[8], a[INET6_ADDRSTRLEN + 8];
+	int r;
+
+	if (!valid_rule_id(rule_id))
+		return set_err(err, errlen, -EINVAL,
+		               "bad rule id: want 1..%d of [A-Za-z0-9._+:*/@=-]", RULE_ID_MAX);
+	if (!f)
+		return set_err(err, errlen, -EINVAL, "no filter");
+	if ((r = check_prefix(&f->src, "src", err, errlen)) < 0 ||
+	    (r = check_prefix(&f->dst, "dst", err, errlen)) < 0)
+		return r;
+	if (f->src.family && f->dst.family && f->src.family != f->dst.family)
+		return set_err(err, errlen, -EINVAL,
+		               "filter-src and filter-dst are of different address families");
+	if (f->port_lo || f->port_hi) {
+		if (!proto_has_ports(f->proto))
+			return set_err(err, errlen, -EINVAL,
+			               "filter-port needs filter-proto tcp, udp, sctp or dccp");
+		if (f->port_lo == 0 || f->port_hi < f->port_lo)
+			return set_err(err, errlen, -EINVAL, "bad port range %u-%u", f->port_lo,
+			               f->port_hi);
+	}
+	if (q_last < q_first)
+		return set_err(err, errlen, -EINVAL, "bad queue range %u:%u", q_first, q_last);
+
+	int fam = f->src.family ? f->src.family : f->dst.family;
+	if (f->proto == NCM_PROTO_ICMP && fam == AF_INET6)
+		return set_err(err, errlen, -EINVAL, "icmp with an IPv6 prefix (want icmpv6)");
+	if (f->proto == NCM_PROTO_ICMPV6 && fam == AF_INET)
+		return set_err(err, errlen, -EINVAL, "icmpv6 with an IPv4 prefix (want icmp)");
+	if ((fam && fam != family) || (f->proto == NCM_PROTO_ICMP && family != AF_INET) ||
+	    (f->proto == NCM_PROTO_ICMPV6 && family != AF_INET6))
+		return 0; /* not for this family */
+
+	struct sbuf b = {0};
+	if (f->proto)
+		sb_add(&b, "-p %s ", proto_word(f->proto, pbuf, sizeof(pbuf)));
+	if (f->port_lo) {
+		if (f->port_hi > f->port_lo)
+			sb_add(&b, "--dport %u:%u ", f->port_lo, f->port_hi);
+		else
+			sb_add(&b, "--dport %u ", f->port_lo);
+	}
+	if (f->src.family && f->src.len)
+		sb_add(&b, "-s %s ", ncm_prefix_format(&f->src, a, sizeof(a)));
+	if (f->dst.family && f->dst.len)
+		sb_add(&b, "-d %s ", ncm_prefix_format(&f->dst, a, sizeof(a)));
+	sb_add(&b, "-m comment --comment \"" COMMENT_PREFIX "%s\" -j NFQUEUE ", rule_id);
+	if (q_last > q_first)
+		sb_add(&b, "--queue-balance %u:%u --queue-bypass", q_first, q_last);
+	else
+		sb_add(&b, "--queue-num %u --queue-bypass", q_first);
+	if (b.oom) {
+		sb_done(&b);
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (b.len >= len) {
+		sb_done(&b);
+		return set_err(err, errlen, -ENOSPC, "rule too long");
+	}
+	memcpy(buf, b.p, b.len + 1);
+	r = (int)b.len;
+	sb_done(&b);
+	return r;
+}
+
+/* ---- set-up and teardown -------------------------------------------------- */
+
+static int families(const struct fwd_netfilter *nf, int out[2])
+{
+	out[0] = AF_INET;
+	out[1] = AF_INET6;
+	return nf->ipv6 ? 2 : 1;
+}
+
+static bool find_tool(const char *name, char *path, size_t len)
+{
+	static const char *const extra[] = {"/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin",
+	                                    "/bin"};
+	const char *env = getenv("PATH");
+	char dirs[4096];
+
+	snprintf(dirs, sizeof(dirs), "%s", env ? env : "");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		if (!*d)
+			continue;
+		snprintf(path, len, "%s/%s", d, name);
+		if (access(path, X_OK) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(extra); i++) {
+		snprintf(path, len, "%s/%s", extra[i], name);
+		if (access(path, X_OK) == 0)
+			return true;
+	}
+	path[0] = '\0';
+	return false;
+}
+
+/* Puts a scratch chain with NFQUEUE rules in, to learn whether the kernel and
+ * iptables can do what we need; the caller's next batch removes it. */
+static int probe(struct fwd_netfilter *nf, int family, char *err, size_t errlen)
+{
+	struct sbuf b = {0};
+	char e[NCM_ERR_LEN];
+	const char *ch = nf->chain[CH_PROBE];
+
+	sb_add(&b, "*mangle\n:%s - [0:0]\n", ch);
+	sb_add(&b,
+	       "-A %s -p udp --dport 9 -m comment --comment \"netserv-probe\" -j NFQUEUE "
+	       "--queue-num 0 --queue-bypass\n",
+	       ch);
+	sb_add(&b, "-A %s -p tcp --dport 9:10 -j NFQUEUE --queue-balance 0:1 --queue-bypass\n", ch);
+	sb_add(&b, "COMMIT\n");
+	int r = apply(nf, family, &b, e, sizeof(e));
+	sb_done(&b);
+	if (r < 0)
+		return set_err(err, errlen, r == -EIO ? -ENOTSUP : r,
+		               "%s cannot install an NFQUEUE rule (needs the kernel's xt_NFQUEUE "
+		               "and nfnetlink_queue, the comment and %s matches): %s",
+		               tool_names[family == AF_INET6 ? T_IP6T : T_IPT], "udp/tcp", e);
+	return 0;
+}
+
+/* Appends to b what removes our jumps and chains found in dump `text` (with
+ * `all` false: the probe chain only); fills *o with what is left. */
+static void remove_ours(struct fwd_netfilter *nf, const char *text, bool all, struct sbuf *b,
+                        struct ours *o)
+{
+	scan_chains(nf, text, o);
+	struct walk w = {.nf = nf, .batch = b, .ours = o, .jumps = all};
+	for_each_rule(text, walk_rule, &w);
+	for (int c = 0; c < CH_COUNT; c++) {
+		if (!o->chain[c] || (!all && c != CH_PROBE))
+			continue;
+		sb_add(b, "-F %s\n-X %s\n", nf->chain[c], nf->chain[c]);
+		o->chain[c] = false;
+	}
+	if (all)
+		memset(o->jumps, 0, sizeof(o->jumps));
+}
+
+/* Cleanup (unless adopting) and creation of our chains, for one family. */
+static int setup_family(struct fwd_netfilter *nf, int family, bool adopt, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	struct sbuf b = {0};
+	struct ours o;
+	int r;
+
+	if ((r = probe(nf, family, err, errlen)) < 0)
+		return r;
+	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+		return r;
+	sb_add(&b, "*mangle\n");
+	remove_ours(nf, text, !adopt, &b, &o);
+	for (int c = CH_FWD; c <= CH_OUT; c++) {
+		if (!(nf->hooks & (1u << c)))
+			continue;
+		if (!o.chain[c])
+			sb_add(&b, ":%s - [0:0]\n", nf->chain[c]);
+		if (o.jumps[c] == 0)
+			sb_add(&b, "-I %s 1 -j %s\n", chain_hook[c], nf->chain[c]);
+	}
+	sb_add(&b, "COMMIT\n");
+	r = apply(nf, family, &b, err, errlen);
+	sb_done(&b);
+	return r;
+}
+
+static int teardown_family(struct fwd_netfilter *nf, int family, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	struct sbuf b = {0};
+	struct ours o;
+	int r;
+
+	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+		return r;
+	sb_add(&b, "*mangle\n");
+	size_t empty = b.len;
+	remove_ours(nf, text, true, &b, &o);
+	if (b.len == empty) {
+		sb_done(&b);
+		return 0;
+	}
+	sb_add(&b, "COMMIT\n");
+	r = apply(nf, family, &b, err, errlen);
+	sb_done(&b);
+	return r;
+}
+
+static bool valid_prefix(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > FWD_NF_PREFIX_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int fwd_netfilter_new(const char *chain_prefix, unsigned flags, struct fwd_netfilter **ret,
+                      char *err, size_t errlen)
+{
+	_cleanup_free_ struct fwd_netfilter *nf = NULL;
+	const char *prefix = chain_prefix ? chain_prefix : FWD_NF_PREFIX_DEFAULT;
+	char missing[256] = "";
+	int fams[2], nfam, r;
+
+	if (!valid_prefix(prefix))
+		return set_err(err, errlen, -EINVAL,
+		               "bad chain prefix '%s': want 1..%d of [A-Za-z0-9_-]", prefix,
+		               FWD_NF_PREFIX_MAX);
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	snprintf(nf->prefix, sizeof(nf->prefix), "%s", prefix);
+	for (int c = 0; c < CH_COUNT; c++)
+		snprintf(nf->chain[c], sizeof(nf->chain[c]), "%s%s", prefix, chain_suffix[c]);
+	nf->hooks = flags & (FWD_NF_HOOK_FORWARD | FWD_NF_HOOK_INPUT | FWD_NF_HOOK_OUTPUT);
+	if (!nf->hooks)
+		nf->hooks = FWD_NF_HOOKS_DEFAULT;
+	nf->ipv6 = !(flags & FWD_NF_NO_IPV6);
+
+	for (int t = 0; t < T_COUNT; t++) {
+		bool v6tool = t == T_IP6T || t == T_RESTORE6 || t == T_SAVE6;
+		if (v6tool && !nf->ipv6)
+			continue;
+		if (!find_tool(tool_names[t], nf->tool[t], sizeof(nf->tool[t])))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+			         "%s%s", missing[0] ? ", " : "", tool_names[t]);
+	}
+	if (missing[0])
+		return set_err(err, errlen, -ENOENT,
+		               "netfilter driver: missing %s (Debian package iptables)", missing);
+
+	nfam = families(nf, fams);
+	for (int i = 0; i < nfam; i++) {
+		if ((r = setup_family(nf, fams[i], flags & FWD_NF_ADOPT, err, errlen)) < 0) {
+			/* Leave nothing half made behind. */
+			for (int j = 0; j <= i; j++)
+				teardown_family(nf, fams[j], NULL, 0);
+			return r;
+		}
+	}
+	*ret = TAKE_PTR(nf);
+	return 0;
+}
+
+struct fwd_netfilter *fwd_netfilter_detach(struct fwd_netfilter *nf)
+{
+	free(nf);
+	return NULL;
+}
+
+struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf)
+{
+	int fams[2];
+
+	if (!nf)
+		return NULL;
+	int n = families(nf, fams);
+	for (int i = 0; i < n; i++)
+		teardown_family(nf, fams[i], NULL, 0);
+	free(nf);
+	return NULL;
+}
+
+/* ---- the fwd_ops ---------------------------------------------------------- */
+
+/* For one family: deletes the rules called rule_id in our chains and, when
+ * spec is given, appends it to each of our hook chains, in one batch. Stores
+ * in *found how many rules were deleted. */
+static int replace_family(struct fwd_netfilter *nf, int family, const char *rule_id,
+                          const char *spec, unsigned *found, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
+	struct sbuf b = {0};
+	int r;
+
+	*found = 0;
+	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+		return r;
+	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
+	sb_add(&b, "*mangle\n");
+	struct walk w = {.nf = nf, .batch = &b, .comment = comment};
+	for_each_rule(text, walk_rule, &w);
+	*found = w.found;
+	if (spec)
+		for (int c = CH_FWD; c <= CH_OUT; c++)
+			if (nf->hooks & (1u << c))
+				sb_add(&b, "-A %s %s\n", nf->chain[c], spec);
+	if (!spec && w.found == 0) {
+		sb_done(&b);
+		return 0;
+	}
+	sb_add(&b, "COMMIT\n");
+	r = apply(nf, family, &b, err, errlen);
+	sb_done(&b);
+	return r;
+}
+
+static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filter,
+                         unsigned queue, char *err, size_t errlen)
+{
+	struct fwd_netfilter *nf = fwd;
+	char spec[2][1024];
+	int fams[2], n, r, any = 0;
+	unsigned found;
+
+	n = families(nf, fams);
+	for (int i = 0; i < 2; i++) {
+		int fam = i == 0 ? AF_INET : AF_INET6;
+		r = fwd_netfilter_rule_spec(rule_id, filter, queue, fam, spec[i], sizeof(spec[i]),
+		                            err, errlen);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			spec[i][0] = '\0';
+		else if (i == 1 && !nf->ipv6)
+			return set_err(err, errlen, -EAFNOSUPPORT,
+			               "IPv6 filter, but the driver runs without ip6tables");
+		else
+			any++;
+	}
+	if (!any)
+		return set_err(err, errlen, -EINVAL, "the filter matches no address family");
+	for (int i = 0; i < n; i++) {
+		r = replace_family(nf, fams[i], rule_id, spec[i][0] ? spec[i] : NULL, &found, err,
+		                   errlen);
+		if (r < 0) {
+			/* Undo the families done so far: no half-installed filter. */
+			for (int j = 0; j < i; j++)
+				replace_family(nf, fams[j], rule_id, NULL, &found, NULL, 0);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int nf_filter_remove(void *fwd, const char *rule_id)
+{
+	struct fwd_netfilter *nf = fwd;
+	int fams[2], n, r, first_err = 0;
+	unsigned found, total = 0;
+
+	if (!valid_rule_id(rule_id))
+		return -ENOENT;
+	n = families(nf, fams);
+	for (int i = 0; i < n; i++) {
+		r = replace_family(nf, fams[i], rule_id, NULL, &found, NULL, 0);
+		if (r < 0 && !first_err)
+			first_err = r;
+		total += found;
+	}
+	if (first_err)
+		return first_err;
+	return total ? 0 : -ENOENT;
+}
+
+static int nf_flush(void *fwd, char *err, size_t errlen)
+{
+	struct fwd_netfilter *nf = fwd;
+	int fams[2], n, r;
+
+	n = families(nf, fams);
+	for (int i = 0; i < n; i++) {
+		struct sbuf b = {0};
+		sb_add(&b, "*mangle\n");
+		for (int c = CH_FWD; c <= CH_OUT; c++)
+			if (nf->hooks & (1u << c))
+				sb_add(&b, "-F %s\n", nf->chain[c]);
+		sb_add(&b, "COMMIT\n");
+		r = apply(nf, fams[i], &b, err, errlen);
+		sb_done(&b);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+const struct fwd_ops fwd_netfilter_ops = {
+        .name = "netfilter",
+        .filter_add = nf_filter_add,
+        .filter_remove = nf_filter_remove,
+        .flush = nf_flush,
+};

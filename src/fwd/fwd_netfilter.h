@@ -1,0 +1,104 @@
+/* The Linux netfilter forwarding-plane driver: steers the packets a module
+ * asked for to its container's NFQUEUE queue(s) with iptables rules.
+ *
+ * Layout. The driver owns three chains in the *mangle* table of both iptables
+ * (IPv4) and ip6tables (IPv6), named after a prefix (default "NETSERV"):
+ *
+ *     <prefix>-FWD   jumped to from FORWARD  (traffic through the node)
+ *     <prefix>-IN    jumped to from INPUT    (traffic to the node)
+ *     <prefix>-OUT   jumped to from OUTPUT   (traffic from the node)
+ *
+ * with one jump rule each, inserted first in the built-in chain. Each filter
+ * is one rule per selected chain and family:
+ *
+ *     -A <prefix>-FWD -p udp --dport 5060 [-s SRC] [-d DST]
+ *        -m comment --comment "netserv:<rule_id>"
+ *        -j NFQUEUE --queue-num N --queue-bypass          (or --queue-balance A:B)
+ *
+ * Why mangle and not filter: a packet that a queue reader accepts re-enters
+ * the stack at the *next hook*, skipping the rest of the table it was queued
+ * from. Queueing from filter would let every accepted packet bypass the
+ * operator's own filter rules after ours; mangle runs before filter (priority
+ * -150 against 0), so an accepted packet still meets the operator's firewall
+ * in filter, and a module can only ever drop more, never let more through.
+ * Mangle is also where packets are meant to be changed, and it runs after
+ * conntrack, so conntrack state is there for a match.
+ *
+ * Every change goes in as one batch through `iptables-restore --noflush` (and
+ * `ip6tables-restore`), so a failed change leaves the table as it was. Rules
+ * that are not ours are never touched: ours are recognized by chain name
+ * (our chains, and jumps to them), and inside our chains by the comment.
+ * The commands run as children (fork/exec with stdin on a socket, no shell),
+ * synchronously: a change takes some 5-20 ms.
+ *
+ * Family. A filter with an IPv4 prefix (src or dst) becomes an iptables rule
+ * only, one with an IPv6 prefix an ip6tables rule only, one without either
+ * both; icmp is IPv4 only, icmpv6 IPv6 only.
+ *
+ * The driver keeps no state of its own about rules: iptables is the state, so
+ * a daemon restarted after a crash can adopt (FWD_NF_ADOPT) what is there and
+ * re-add its filters; filter_add replaces a rule of the same id. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fwd/fwd.h"
+
+struct fwd_netfilter;
+
+enum {
+	FWD_NF_HOOK_FORWARD = 1 << 0, /* filters apply to forwarded traffic */
+	FWD_NF_HOOK_INPUT = 1 << 1,   /* ... to traffic for the node itself */
+	FWD_NF_HOOK_OUTPUT = 1 << 2,  /* ... to traffic the node sends */
+	FWD_NF_HOOKS_DEFAULT = FWD_NF_HOOK_FORWARD | FWD_NF_HOOK_INPUT,
+	/* Keep the rules of ours that exist (no cleanup at start); create what
+	 * is missing. For a restarted daemon and for tools. */
+	FWD_NF_ADOPT = 1 << 8,
+	/* Do not use ip6tables (IPv6 filters then fail with -EAFNOSUPPORT). */
+	FWD_NF_NO_IPV6 = 1 << 9,
+};
+
+#define FWD_NF_PREFIX_DEFAULT "NETSERV"
+#define FWD_NF_PREFIX_MAX     24 /* iptables chain names are at most 28 chars */
+
+/* Checks that the tools exist (iptables, ip6tables, iptables-restore,
+ * ip6tables-restore, iptables-save, ip6tables-save, in PATH or /usr/sbin,
+ * /sbin) and that the kernel takes an NFQUEUE rule with a comment and a port
+ * match (a probe batch in a scratch chain, which is then removed). Without
+ * FWD_NF_ADOPT it removes leftovers of ours (our jump rules and our chains,
+ * from a previous run that did not exit cleanly), then creates our chains and
+ * jumps for the hooks in `flags` (FWD_NF_HOOK_*; none given = the default
+ * FORWARD and INPUT).
+ *
+ * chain_prefix: [A-Za-z0-9_-], 1..FWD_NF_PREFIX_MAX characters, NULL for
+ * FWD_NF_PREFIX_DEFAULT. Tests use a unique prefix per run so parallel runs
+ * never share a chain.
+ *
+ * Returns 0 and stores the driver in *ret (free with fwd_netfilter_free()),
+ * or a negative errno with the reason in err (which names what is missing):
+ * -ENOENT (a tool missing), -ENOTSUP (the kernel refused the probe rule),
+ * -EINVAL (bad prefix), -EIO (a command failed), -ENOMEM. */
+int fwd_netfilter_new(const char *chain_prefix, unsigned flags, struct fwd_netfilter **ret,
+                      char *err, size_t errlen);
+
+/* Removes our jump rules and chains (with every filter in them) and frees
+ * the driver; NULL allowed. Returns NULL. */
+struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf);
+
+/* Frees the driver and leaves its chains and rules in place (the packets
+ * keep flowing to the queues, bypassing them if no reader is bound). NULL
+ * allowed. Returns NULL. */
+struct fwd_netfilter *fwd_netfilter_detach(struct fwd_netfilter *nf);
+
+/* Builds the rule specification for a filter, for one family (AF_INET or
+ * AF_INET6), without the chain: "-p udp --dport 5060 -m comment --comment
+ * \"netserv:id\" -j NFQUEUE --queue-num 3 --queue-bypass". Returns the length,
+ * 0 if the filter does not apply to that family, or -EINVAL (bad filter or
+ * rule id; reason in err) or -ENOSPC (buf too small). Exposed for tests. */
+int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *filter, unsigned queues,
+                            int family, char *buf, size_t len, char *err, size_t errlen);
+
+/* The fwd_ops of this driver; its `fwd` argument is a struct fwd_netfilter.
+ * filter_add's queue argument may be a FWD_QUEUE_RANGE(). */
+extern const struct fwd_ops fwd_netfilter_ops;

@@ -1,0 +1,36 @@
+/* Per-publisher resource limits with cgroups: v2 where the host has the
+ * unified hierarchy with controllers, v1 where it mounts v1 controllers
+ * (this kind of machine does). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cg_limits {
+	uint64_t memory_bytes; /* 0: no limit */
+	uint32_t cpu_percent;  /* of one CPU; 0: no limit */
+	uint32_t pids_max;     /* 0: no limit */
+};
+
+enum cg_mode { CG_NONE, CG_V1, CG_V2 };
+
+/* Returns which cgroup flavour the host offers (and where). */
+enum cg_mode cgroup_detect(void);
+
+/* Creates (or reuses) the group `name` (e.g. "netserv-1234/janedoe"), writes
+ * the limits and moves pid into it. Returns 0, or a negative errno with the
+ * reason in err; -ENOTSUP when the host has no usable controllers. */
+int cgroup_apply(const char *name, const struct cg_limits *lim, pid_t pid, char *err,
+                 size_t errlen);
+
+/* Removes the group (it must be empty) and its parents named in `name`.
+ * Returns 0 or a negative errno. */
+int cgroup_remove(const char *name);
+
+/* Reads the group's current memory use in bytes (0 if unknown). */
+uint64_t cgroup_memory_current(const char *name);
+
+/* Returns the directory of controller `ctrl` ("memory", "cpu", "pids") for
+ * group name into buf (for tests and status). */
+int cgroup_path(const char *name, const char *ctrl, char *buf, size_t len);

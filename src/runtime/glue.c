@@ -1,0 +1,150 @@
+/* The glue compiled into every module's shared object, together with the
+ * module's wasm2c output (wasm2c -n mod: header mod.h, symbols Z_mod*). It
+ * exports one symbol, ns_glue_v1 (runtime/glue.h), through which the
+ * container reaches the module.
+ *
+ * Built by the AOT step (runtime/aot.c), never by the project's own build:
+ *   cc -O2 -shared -fPIC -fvisibility=hidden -iquote WORKDIR -I RUNTIME_DIR \
+ *      -I WASM_RT_DIR -DNS_HAS_IMPORTS=1 -DNS_HAS_ns_packet=1 ... mod.c glue.c
+ * with one NS_HAS_<export>=1 for each export the validator found
+ * (runtime/wasm_check.c) and NS_HAS_IMPORTS=1 when the module imports
+ * anything (wasm2c then gives Z_mod_instantiate a host context argument).
+ * A mismatch between these defines and the module fails the build.
+ *
+ * The imports (Z_netservZ_*) and the wasm runtime (wasm_rt_*) stay undefined
+ * here: the container defines them and is linked with -rdynamic. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mod.h"
+
+#include "glue.h"
+#include "host_api.h"
+
+#ifndef NS_HAS_IMPORTS
+#define NS_HAS_IMPORTS 0
+#endif
+#ifndef NS_HAS_ns_abi_version
+#define NS_HAS_ns_abi_version 0
+#endif
+#ifndef NS_HAS_ns_init
+#define NS_HAS_ns_init 0
+#endif
+#ifndef NS_HAS_ns_fini
+#define NS_HAS_ns_fini 0
+#endif
+#ifndef NS_HAS_ns_packet_buffer
+#define NS_HAS_ns_packet_buffer 0
+#endif
+#ifndef NS_HAS_ns_packet
+#define NS_HAS_ns_packet 0
+#endif
+#ifndef NS_HAS_ns_timer
+#define NS_HAS_ns_timer 0
+#endif
+
+/* The host's prototypes, from the one list: if the module imports a function
+ * with another signature, these conflict with mod.h and the build fails. */
+#define NS_GLUE_IMPORT(name, res, params, cres, cparams) cres Z_netservZ_##name cparams;
+NS_HOST_IMPORTS(NS_GLUE_IMPORT)
+#undef NS_GLUE_IMPORT
+
+/* This file wraps each entry of NS_MODULE_EXPORTS by hand: keep it in step. */
+#define NS_GLUE_COUNT(name, res, params, req) +1
+_Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 6,
+               "NS_MODULE_EXPORTS changed: update runtime/glue.c");
+#undef NS_GLUE_COUNT
+
+static void glue_init_module(void)
+{
+	Z_mod_init_module();
+}
+
+static void glue_instantiate(void *inst, struct Z_netserv_instance_t *host)
+{
+#if NS_HAS_IMPORTS
+	Z_mod_instantiate(inst, host);
+#else
+	(void)host;
+	Z_mod_instantiate(inst);
+#endif
+}
+
+static void glue_free(void *inst)
+{
+	Z_mod_free(inst);
+}
+
+static void *glue_memory(void *inst)
+{
+	return Z_modZ_memory(inst);
+}
+
+#if NS_HAS_ns_abi_version
+static uint32_t glue_abi_version(void *inst)
+{
+	return Z_modZ_ns_abi_version(inst);
+}
+#else
+#define glue_abi_version NULL
+#endif
+
+#if NS_HAS_ns_init
+static uint32_t glue_init(void *inst)
+{
+	return Z_modZ_ns_init(inst);
+}
+#else
+#define glue_init NULL
+#endif
+
+#if NS_HAS_ns_fini
+static void glue_fini(void *inst)
+{
+	Z_modZ_ns_fini(inst);
+}
+#else
+#define glue_fini NULL
+#endif
+
+#if NS_HAS_ns_packet_buffer
+static uint32_t glue_packet_buffer(void *inst)
+{
+	return Z_modZ_ns_packet_buffer(inst);
+}
+#else
+#define glue_packet_buffer NULL
+#endif
+
+#if NS_HAS_ns_packet
+static uint32_t glue_packet(void *inst, uint32_t len)
+{
+	return Z_modZ_ns_packet(inst, len);
+}
+#else
+#define glue_packet NULL
+#endif
+
+#if NS_HAS_ns_timer
+static void glue_timer(void *inst, uint32_t id)
+{
+	Z_modZ_ns_timer(inst, id);
+}
+#else
+#define glue_timer NULL
+#endif
+
+__attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
+        .abi = NS_GLUE_ABI,
+        .instance_size = sizeof(Z_mod_instance_t),
+        .init_module = glue_init_module,
+        .instantiate = glue_instantiate,
+        .free_instance = glue_free,
+        .memory = glue_memory,
+        .abi_version = glue_abi_version,
+        .init = glue_init,
+        .fini = glue_fini,
+        .packet_buffer = glue_packet_buffer,
+        .packet = glue_packet,
+        .timer = glue_timer,
+};

@@ -1,0 +1,34 @@
+/* The interface between a compiled module (.so) and the container that loads
+ * it. Each module is translated by wasm2c with the name "mod" and compiled
+ * together with runtime/glue.c, which exports one symbol, ns_glue_v1, of this
+ * type. The container dlopen()s the .so, checks `abi`, and uses only these
+ * pointers. Entries the module does not export are NULL. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NS_GLUE_ABI 1
+
+struct Z_netserv_instance_t; /* the host's per-instance context (container) */
+
+struct ns_glue {
+	uint32_t abi;              /* NS_GLUE_ABI */
+	size_t instance_size;      /* bytes to allocate for one instance */
+	void (*init_module)(void); /* once per loaded .so, after wasm_rt_init() */
+	/* Instantiates into `inst` (instance_size bytes, zeroed); may trap. */
+	void (*instantiate)(void *inst, struct Z_netserv_instance_t *host);
+	void (*free_instance)(void *inst);
+	/* The module's linear memory (a wasm_rt_memory_t *). */
+	void *(*memory)(void *inst);
+	/* Exports; NULL when the module does not have them. */
+	uint32_t (*abi_version)(void *inst);
+	uint32_t (*init)(void *inst);
+	void (*fini)(void *inst);
+	uint32_t (*packet_buffer)(void *inst);
+	uint32_t (*packet)(void *inst, uint32_t len);
+	void (*timer)(void *inst, uint32_t id);
+};
+
+/* The symbol every compiled module exports. */
+#define NS_GLUE_SYMBOL "ns_glue_v1"

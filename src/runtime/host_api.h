@@ -1,0 +1,84 @@
+/* The module ABI, version 1: the one list of what a module may import from
+ * the node (module "netserv": the building blocks) and what it may export.
+ * This list is the capability list. It is used by:
+ *   - the validator (runtime/wasm_check.c): allowed imports and their types;
+ *   - the glue compiled into every module (runtime/glue.c): host prototypes,
+ *     so that a signature mismatch fails the build;
+ *   - the container (container/host_api.c): the definitions.
+ * docs/module-api.md documents every entry for module authors.
+ *
+ * Wasm value types in the signature strings: 'i' = i32, 'I' = i64; an empty
+ * result string means no result. wasm2c maps i32 to u32 and i64 to u64. */
+#pragma once
+
+#include <stdint.h>
+
+#define NS_ABI_VERSION 1
+
+/* Largest packet a module sees (the buffer it exports must hold this many). */
+#define NS_PACKET_MAX 65535
+
+/* Verdicts returned by a module's ns_packet(). */
+enum ns_verdict {
+	NS_ACCEPT = 0,   /* pass the packet on (as received) */
+	NS_DROP = 1,     /* drop it; later modules do not see it */
+	NS_MODIFIED = 2, /* pass on the bytes now in the buffer (length: ns_pkt_set_len) */
+};
+
+/* Address families of ns_send_udp (the IP version numbers). */
+enum ns_family { NS_IPV4 = 4, NS_IPV6 = 6 };
+
+/* Log levels for ns_log. */
+enum ns_log_level { NS_LOG_ERR = 0, NS_LOG_WARN = 1, NS_LOG_INFO = 2, NS_LOG_DEBUG = 3 };
+
+/* Metadata of the current packet, written by ns_pkt_meta() into module memory
+ * (little-endian, as wasm is). */
+struct ns_pkt_meta {
+	uint32_t hook;   /* 0 prerouting, 1 input, 2 forward, 3 output, 4 postrouting */
+	uint32_t indev;  /* ifindex, 0 if none */
+	uint32_t outdev; /* ifindex, 0 if none */
+	uint32_t mark;   /* netfilter mark */
+	uint32_t queue;  /* NFQUEUE number */
+	uint32_t reserved;
+	uint64_t rx_time_ns; /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
+};
+
+/* X(name, result_wasm, params_wasm, c_result, c_params)
+ * c_params start with the host context pointer, as wasm2c generates them. */
+#define NS_HOST_IMPORTS(X)                                                                         \
+	/* ns_log(level, ptr, len): rate-limited log line */                                       \
+	X(ns_log, "", "iii", void, (struct Z_netserv_instance_t *, u32, u32, u32))                 \
+	/* ns_clock_ns() -> monotonic ns */                                                        \
+	X(ns_clock_ns, "I", "", u64, (struct Z_netserv_instance_t *))                              \
+	/* ns_time_ms() -> unix time in ms */                                                      \
+	X(ns_time_ms, "I", "", u64, (struct Z_netserv_instance_t *))                               \
+	/* ns_timer_set(id, delay_ms, periodic) -> 0 or -errno */                                  \
+	X(ns_timer_set, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))           \
+	/* ns_timer_cancel(id) -> 0 or -errno */                                                   \
+	X(ns_timer_cancel, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                    \
+	/* ns_prop_get(key, key_len, buf, cap) -> value length, or -ENOENT, -ENOSPC */             \
+	X(ns_prop_get, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))      \
+	/* ns_counter_id(name, len) -> counter id, or -errno */                                    \
+	X(ns_counter_id, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))                \
+	/* ns_counter_add(id, delta) */                                                            \
+	X(ns_counter_add, "", "iI", void, (struct Z_netserv_instance_t *, u32, u64))               \
+	/* ns_pkt_set_len(len) -> 0 or -errno: resize the packet in the buffer */                  \
+	X(ns_pkt_set_len, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                     \
+	/* ns_pkt_meta(ptr) -> 0 or -errno: write struct ns_pkt_meta at ptr */                     \
+	X(ns_pkt_meta, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                        \
+	/* ns_send_udp(family, addr, dport, sport, data, len) -> 0 or -errno (policy) */           \
+	X(ns_send_udp, "i", "iiiiii", u32,                                                         \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32, u32))                           \
+	/* ns_send_packet(data, len) -> 0 or -errno: a whole IPv4/IPv6 packet (policy) */          \
+	X(ns_send_packet, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))
+
+/* X(name, result_wasm, params_wasm, required) — functions a module exports.
+ * A module also exports its memory as "memory". */
+#define NS_MODULE_EXPORTS(X)                                                                       \
+	X(ns_abi_version, "i", "", 1)   /* returns NS_ABI_VERSION */                               \
+	X(ns_init, "i", "", 0)          /* after instantiation; non-zero refuses the install */    \
+	X(ns_fini, "", "", 0)           /* before removal */                                       \
+	X(ns_packet_buffer, "i", "", 0) /* address of NS_PACKET_MAX bytes for packets */           \
+	X(ns_packet, "i", "i", 0)       /* (len) -> enum ns_verdict; needs ns_packet_buffer */     \
+	X(ns_timer, "", "i", 0)         /* (timer id) */
+/* Reserved for server modules (a later ABI revision): ns_socket(id, event, len). */

@@ -1,0 +1,413 @@
+/* runtime_wasm: validate -> compile (AOT) -> install in the container. */
+#include "runtime/runtime_wasm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fwd/fwd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "runtime/wasm_check.h"
+
+struct rw_job {
+	struct rw *rw;
+	char *user;
+	char *module;
+	json_t *props;
+	struct aot_req *req;
+	runtime_done_fn *done;
+	runtime_progress_fn *progress;
+	void *ctx;
+	bool cancelled; /* removed meanwhile: undo when the container answers */
+	struct rw_job *next;
+};
+
+struct rw_stats {
+	struct rw *rw;
+	runtime_stats_fn *done;
+	void *ctx;
+	json_t *acc;
+	unsigned waiting;
+	struct rw_stats *next;
+};
+
+struct rw {
+	struct evloop *loop;
+	struct aot *aot;
+	struct supervisor *sup;
+	uint64_t max_module_size;
+	struct sup_publisher *pubs;
+	size_t n_pubs;
+	uint16_t queue_base;
+	char building_blocks[512];
+	runtime_event_fn *event;
+	void *event_ctx;
+	struct rw_job *jobs;
+	struct rw_stats *stats;
+};
+
+static void job_free(struct rw_job *job)
+{
+	struct rw *rw = job->rw;
+	for (struct rw_job **pp = &rw->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	}
+	free(job->user);
+	free(job->module);
+	json_decref(job->props);
+	free(job);
+}
+
+static void on_container_installed(void *ctx, int status, json_t *reply, const uint8_t *raw,
+                                   size_t raw_len)
+{
+	struct rw_job *job = ctx;
+	struct rw *rw = job->rw;
+	if (job->cancelled) {
+		if (status == 0 && rw->sup)
+			supervisor_remove(rw->sup, job->user, job->module, NULL, NULL);
+		job_free(job);
+		return;
+	}
+	if (status < 0) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+		char why[512];
+		snprintf(why, sizeof(why), "container refused the module: %s",
+		         e ? e : strerror(-status));
+		job->done(job->ctx, status == -ECONNRESET ? 503 : 422, why);
+	} else {
+		job->done(job->ctx, 0, NULL);
+	}
+	job_free(job);
+}
+
+static void on_compiled(void *ctx, const struct aot_result *res)
+{
+	struct rw_job *job = ctx;
+	struct rw *rw = job->rw;
+	job->req = NULL;
+	if (res->status < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "compiling the module failed: %s", res->reason);
+		job->done(job->ctx, 422, why);
+		job_free(job);
+		return;
+	}
+	log_debug("module %s/%s compiled in %llu ms%s", job->user, job->module,
+	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
+	if (job->progress)
+		job->progress(job->ctx, "installing");
+	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
+	                           on_container_installed, job);
+	if (r < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
+		         strerror(-r));
+		job->done(job->ctx, 503, why);
+		job_free(job);
+	}
+}
+
+/* Reads a whole file of at most max bytes. */
+static int read_file(const char *path, uint64_t max, uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t off = 0;
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += (size_t)n;
+	}
+	*ret = buf;
+	*ret_len = off;
+	return 0;
+}
+
+static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn *done, void *ctx,
+                      char *err, size_t errlen)
+{
+	struct rw *rw = rtp;
+	if (!supervisor_has_publisher(rw->sup, m->user)) {
+		snprintf(err, errlen,
+		         "publisher %s has no container on this node (not a configured publisher)",
+		         m->user);
+		return -EPERM;
+	}
+	uint8_t *wasm = NULL;
+	size_t len = 0;
+	int r = read_file(m->wasm_path, rw->max_module_size, &wasm, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "reading %s: %s", m->wasm_path, strerror(-r));
+		return r == -EFBIG ? -EINVAL : r;
+	}
+	/* Any declared maximum is accepted: the container caps memory.grow at
+	 * the publisher's limit, and that is what stops a memory bomb. */
+	struct wasm_check_limits lim = {.max_memory_pages = 65536};
+	struct wasm_check_result chk;
+	char why[WASM_CHECK_ERR_LEN];
+	r = wasm_check(wasm, len, &lim, &chk, why, sizeof(why));
+	free(wasm);
+	if (r < 0) {
+		snprintf(err, errlen, "invalid module: %s", why);
+		return -EINVAL;
+	}
+	struct rw_job *job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->rw = rw;
+	job->user = strdup(m->user);
+	job->module = strdup(m->module_id);
+	job->props = json_object();
+	job->done = done;
+	job->progress = m->progress;
+	job->ctx = ctx;
+	job->next = rw->jobs;
+	rw->jobs = job;
+	if (!job->user || !job->module || !job->props) {
+		job_free(job);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->request->n_properties; i++)
+		json_object_set_new(job->props, m->request->properties[i].key,
+		                    json_string(m->request->properties[i].value));
+	char aerr[AOT_ERR_LEN];
+	r = aot_compile(rw->aot, m->wasm_path, m->sha256, &chk, on_compiled, job, &job->req, aerr,
+	                sizeof(aerr));
+	if (r < 0) {
+		snprintf(err, errlen, "cannot compile: %s", aerr);
+		job_free(job);
+		return r == -EINVAL ? -EIO : r;
+	}
+	return 0;
+}
+
+static int rw_remove(void *rtp, const char *user, const char *module_id)
+{
+	struct rw *rw = rtp;
+	for (struct rw_job *job = rw->jobs; job; job = job->next) {
+		if (strcmp(job->user, user) != 0 || strcmp(job->module, module_id) != 0 ||
+		    job->cancelled)
+			continue;
+		if (job->req) {
+			aot_cancel(rw->aot, job->req);
+			job_free(job);
+		} else {
+			job->cancelled = true; /* the container is installing it */
+		}
+		return 0;
+	}
+	return supervisor_remove(rw->sup, user, module_id, NULL, NULL);
+}
+
+static const char *rw_building_blocks(void *rtp)
+{
+	return ((struct rw *)rtp)->building_blocks;
+}
+
+static void stats_finish(struct rw_stats *st)
+{
+	struct rw *rw = st->rw;
+	for (struct rw_stats **pp = &rw->stats; *pp; pp = &(*pp)->next) {
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	}
+	if (st->done)
+		st->done(st->ctx, st->acc);
+	json_decref(st->acc);
+	free(st);
+}
+
+static void on_container_stats(void *ctx, int status, json_t *reply, const uint8_t *raw, size_t len)
+{
+	struct rw_stats *st = ctx;
+	const char *user = json_string_value(json_object_get(reply, "user"));
+	json_t *mods = json_object_get(reply, "modules");
+	size_t i;
+	json_t *m;
+	if (status == 0 && user) {
+		json_array_foreach(mods, i, m)
+		{
+			const char *name = json_string_value(json_object_get(m, "module"));
+			char key[200];
+			if (!name)
+				continue;
+			snprintf(key, sizeof(key), "%s/%s", user, name);
+			json_t *copy = json_deep_copy(m);
+			json_object_set_new(copy, "container_rss_kb",
+			                    json_incref(json_object_get(reply, "rss_kb")));
+			json_object_set_new(copy, "container_pid",
+			                    json_incref(json_object_get(reply, "pid")));
+			json_object_set_new(st->acc, key, copy);
+		}
+	}
+	if (--st->waiting == 0)
+		stats_finish(st);
+}
+
+static void rw_stats(void *rtp, runtime_stats_fn *done, void *ctx)
+{
+	struct rw *rw = rtp;
+	struct rw_stats *st = calloc(1, sizeof(*st));
+	json_t *acc = json_object();
+	if (!st || !acc) {
+		free(st);
+		json_decref(acc);
+		done(ctx, NULL);
+		return;
+	}
+	st->rw = rw;
+	st->done = done;
+	st->ctx = ctx;
+	st->acc = acc;
+	st->waiting = 1; /* held until every request is out */
+	st->next = rw->stats;
+	rw->stats = st;
+	for (size_t i = 0; i < rw->n_pubs; i++) {
+		st->waiting++;
+		if (supervisor_stats(rw->sup, rw->pubs[i].name, on_container_stats, st) < 0)
+			st->waiting--;
+	}
+	if (--st->waiting == 0)
+		stats_finish(st);
+}
+
+static void rw_forget(void *rtp, void *ctx)
+{
+	struct rw *rw = rtp;
+	for (struct rw_stats *st = rw->stats; st; st = st->next)
+		if (st->ctx == ctx)
+			st->done = NULL;
+}
+
+static void rw_set_event_handler(void *rtp, runtime_event_fn *fn, void *ctx)
+{
+	struct rw *rw = rtp;
+	rw->event = fn;
+	rw->event_ctx = ctx;
+}
+
+static long rw_queues(void *rtp, const char *user)
+{
+	struct rw *rw = rtp;
+	for (size_t i = 0; i < rw->n_pubs; i++)
+		if (strcmp(rw->pubs[i].name, user) == 0)
+			return (long)(rw->queue_base + i);
+	return -ENOENT;
+}
+
+static void on_sup_event(void *ctx, const char *user, const char *module, const char *event,
+                         const char *reason)
+{
+	struct rw *rw = ctx;
+	if (rw->event)
+		rw->event(rw->event_ctx, user, module, event, reason);
+}
+
+const struct runtime_ops runtime_wasm_ops = {
+        .name = "wasm",
+        .install = rw_install,
+        .remove = rw_remove,
+        .building_blocks = rw_building_blocks,
+        .stats = rw_stats,
+        .forget = rw_forget,
+        .set_event_handler = rw_set_event_handler,
+        .queues = rw_queues,
+};
+
+int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg, void **ret,
+                     char *err, size_t errlen)
+{
+	struct rw *rw = calloc(1, sizeof(*rw));
+	if (!rw)
+		return -ENOMEM;
+	rw->loop = loop;
+	rw->max_module_size = cfg->max_module_size ? cfg->max_module_size : (16u << 20);
+	rw->queue_base = cfg->queue_base;
+	size_t used = 0;
+	for (unsigned i = 0; i < WASM_IMPORT_COUNT; i++) {
+		int n = snprintf(rw->building_blocks + used, sizeof(rw->building_blocks) - used,
+		                 "%s%s", i ? "," : "", wasm_check_import_name(i));
+		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)
+			used += (size_t)n;
+	}
+	int r = aot_new(loop, &cfg->aot, &rw->aot, err, errlen);
+	if (r < 0) {
+		runtime_wasm_free(rw);
+		return r;
+	}
+	r = supervisor_new(loop, &cfg->sup, on_sup_event, rw, &rw->sup, err, errlen);
+	if (r < 0) {
+		runtime_wasm_free(rw);
+		return r;
+	}
+	rw->pubs = calloc(cfg->n_publishers ? cfg->n_publishers : 1, sizeof(*rw->pubs));
+	if (!rw->pubs) {
+		runtime_wasm_free(rw);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_publishers; i++) {
+		r = supervisor_add_publisher(rw->sup, &cfg->publishers[i], err, errlen);
+		if (r < 0) {
+			runtime_wasm_free(rw);
+			return r;
+		}
+		rw->pubs[rw->n_pubs++] = cfg->publishers[i];
+	}
+	*ret = rw;
+	return 0;
+}
+
+void runtime_wasm_free(void *rtp)
+{
+	struct rw *rw = rtp;
+	if (!rw)
+		return;
+	/* Nobody hears back any more; the supervisor completes what the
+	 * containers still owe (with errors), which frees those jobs. */
+	for (struct rw_job *job = rw->jobs, *next; job; job = next) {
+		next = job->next;
+		if (job->req) {
+			aot_cancel(rw->aot, job->req);
+			job_free(job);
+		} else {
+			job->cancelled = true;
+		}
+	}
+	for (struct rw_stats *st = rw->stats; st; st = st->next)
+		st->done = NULL;
+	supervisor_free(rw->sup);
+	while (rw->stats)
+		stats_finish(rw->stats);
+	while (rw->jobs)
+		job_free(rw->jobs);
+	aot_free(rw->aot);
+	free(rw->pubs);
+	free(rw);
+}
+
+struct supervisor *runtime_wasm_supervisor(void *rtp)
+{
+	return ((struct rw *)rtp)->sup;
+}

@@ -1,0 +1,36 @@
+/* The WebAssembly module runtime behind ctl/runtime.h: validate the module
+ * (wasm_check), compile it ahead of time (aot), and install it in its
+ * publisher's container (supervisor). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/runtime.h"
+#include "runtime/aot.h"
+#include "runtime/supervisor.h"
+
+struct evloop;
+
+struct runtime_wasm_config {
+	struct aot_config aot;
+	struct sup_config sup;
+	uint64_t max_module_size; /* bytes of wasm read for validation */
+	const struct sup_publisher *publishers;
+	size_t n_publishers;
+	uint16_t queue_base; /* publisher i reads NFQUEUE queue_base + i */
+};
+
+/* Creates the runtime (compiler, supervisor, one container per publisher).
+ * Stores an opaque handle for runtime_wasm_ops in *ret. Returns 0 or a
+ * negative errno with the reason in err. */
+int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg, void **ret,
+                     char *err, size_t errlen);
+
+/* Stops every container and frees the runtime; NULL allowed. */
+void runtime_wasm_free(void *rt);
+
+/* Returns the supervisor (for tests and status). */
+struct supervisor *runtime_wasm_supervisor(void *rt);
+
+extern const struct runtime_ops runtime_wasm_ops;

@@ -1,0 +1,896 @@
+/* Container supervisor: spawn, assign, request/reply, heartbeat, restart. */
+#include "runtime/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container/proto.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct supervisor_container;
+
+enum ct_state { CT_STARTING, CT_IDLE, CT_ASSIGNING, CT_READY, CT_DEAD };
+
+struct pending {
+	uint32_t seq;
+	sup_reply_fn *fn; /* NULL: internal, no one to tell */
+	void *ctx;
+	bool raw; /* reply payload is binary (PACKET) */
+	void (*internal)(struct supervisor_container *ct, int status, json_t *reply, void *arg);
+	void *arg;
+	struct pending *next;
+};
+
+struct queued {
+	uint32_t type;
+	int fd; /* passed along (closed after sending), or -1 */
+	uint8_t *payload;
+	size_t len;
+	struct pending *p;
+	struct queued *next;
+};
+
+struct installed {
+	char *module;
+	char *so;
+	json_t *props;
+	struct installed *next;
+};
+
+struct publisher;
+
+struct supervisor_container {
+	struct supervisor *s;
+	struct publisher *pub; /* NULL for a spare */
+	pid_t pid;
+	int pidfd;
+	int fd;
+	enum ct_state state;
+	uint32_t next_seq;
+	struct pending *pending;
+	struct queued *queue;
+	bool ping_outstanding;
+	uint64_t ping_sent_ms;
+	bool restart; /* a restart: reinstall the publisher's modules */
+	struct supervisor_container *next;
+};
+
+struct publisher {
+	struct supervisor *s;
+	struct sup_publisher cfg;
+	struct supervisor_container *ct;
+	struct installed *mods; /* load order */
+	unsigned starts;
+	uint64_t crash_ms[5];
+	unsigned crash_pos;
+	struct evloop_timer *restart_timer;
+	struct publisher *next;
+};
+
+struct supervisor {
+	struct evloop *loop;
+	char *container_bin;
+	char *cgroup_prefix;
+	uint32_t heartbeat_ms;
+	uint32_t pool_size;
+	sup_event_fn *event;
+	void *ctx;
+	struct publisher *pubs;
+	struct supervisor_container *cts; /* every live container */
+	struct evloop_timer *heartbeat;
+	uint8_t *rxbuf;
+};
+
+static void ct_dead(struct supervisor_container *ct, const char *why);
+static struct supervisor_container *ct_spawn(struct supervisor *s, struct publisher *pub, char *err,
+                                             size_t errlen);
+
+static struct publisher *pub_find(const struct supervisor *s, const char *user)
+{
+	for (struct publisher *p = s->pubs; p; p = p->next)
+		if (strcmp(p->cfg.name, user) == 0)
+			return p;
+	return NULL;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static int ct_send(struct supervisor_container *ct, uint32_t type, const uint8_t *payload,
+                   size_t len, int pass_fd, struct pending *p)
+{
+	p->seq = ++ct->next_seq;
+	int r = cmsg_send_fd(ct->fd, type, p->seq, 0, payload, len, pass_fd);
+	if (r < 0)
+		return r;
+	p->next = ct->pending;
+	ct->pending = p;
+	return 0;
+}
+
+/* Sends now if the container is ready (or for ASSIGN/PING), else queues.
+ * Takes ownership of p and pass_fd (-1 for none). */
+static int ct_request(struct supervisor_container *ct, uint32_t type, const uint8_t *payload,
+                      size_t len, int pass_fd, struct pending *p)
+{
+	bool now = ct->state == CT_READY || type == CMSG_ASSIGN || type == CMSG_PING;
+	if (now) {
+		int r = ct_send(ct, type, payload, len, pass_fd, p);
+		safe_close(pass_fd);
+		if (r < 0)
+			free(p);
+		return r;
+	}
+	struct queued *q = calloc(1, sizeof(*q));
+	if (!q) {
+		safe_close(pass_fd);
+		free(p);
+		return -ENOMEM;
+	}
+	q->fd = pass_fd;
+	q->type = type;
+	q->len = len;
+	q->p = p;
+	q->payload = len ? malloc(len) : NULL;
+	if (len && !q->payload) {
+		safe_close(pass_fd);
+		free(q);
+		free(p);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(q->payload, payload, len);
+	struct queued **pp = &ct->queue;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = q;
+	return 0;
+}
+
+static int ct_request_json(struct supervisor_container *ct, uint32_t type, json_t *j, int pass_fd,
+                           struct pending *p)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	if (!text) {
+		safe_close(pass_fd);
+		free(p);
+		return -ENOMEM;
+	}
+	int r = ct_request(ct, type, (const uint8_t *)text, strlen(text), pass_fd, p);
+	free(text);
+	return r;
+}
+
+static void pending_complete(struct supervisor_container *ct, struct pending *p, int status,
+                             const uint8_t *payload, size_t len)
+{
+	json_t *j = NULL;
+	if (!p->raw && payload && len)
+		j = cmsg_json(payload, len);
+	if (p->internal)
+		p->internal(ct, status, j, p->arg);
+	else if (p->fn)
+		p->fn(p->ctx, status, j, payload, len);
+	json_decref(j);
+	free(p);
+}
+
+static void ct_flush_queue(struct supervisor_container *ct)
+{
+	while (ct->queue && ct->state == CT_READY) {
+		struct queued *q = ct->queue;
+		ct->queue = q->next;
+		int r = ct_send(ct, q->type, q->payload, q->len, q->fd, q->p);
+		safe_close(q->fd);
+		if (r < 0)
+			pending_complete(ct, q->p, r, NULL, 0);
+		free(q->payload);
+		free(q);
+	}
+}
+
+/* ---- assignment and restarts ---------------------------------------------- */
+
+static void on_reinstalled(struct supervisor_container *ct, int status, json_t *reply, void *arg)
+{
+	char *module = arg;
+	if (status < 0 && ct->pub) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+		log_warn("container %s: reinstalling %s failed: %s", ct->pub->cfg.name, module,
+		         e ? e : strerror(-status));
+		if (ct->s->event)
+			ct->s->event(ct->s->ctx, ct->pub->cfg.name, module, "failed",
+			             e ? e : "reinstall after a container restart failed");
+	}
+	free(module);
+}
+
+static struct pending *pending_new(sup_reply_fn *fn, void *ctx)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p) {
+		p->fn = fn;
+		p->ctx = ctx;
+	}
+	return p;
+}
+
+static json_t *install_json(const struct installed *m)
+{
+	return json_pack("{s:s, s:s, s:O}", "module", m->module, "so", m->so, "properties",
+	                 m->props);
+}
+
+static void on_assigned(struct supervisor_container *ct, int status, json_t *reply, void *arg)
+{
+	struct publisher *pub = ct->pub;
+	if (status < 0) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+		log_err("container for %s refused its assignment: %s", pub ? pub->cfg.name : "?",
+		        e ? e : strerror(-status));
+		kill(ct->pid, SIGKILL);
+		return;
+	}
+	ct->state = CT_READY;
+	if (!pub)
+		return;
+	log_info("container %s ready (pid %d, start %u)", pub->cfg.name, (int)ct->pid, pub->starts);
+	if (ct->restart) {
+		/* Reinstall before anything queued, in the original load order. */
+		for (struct installed *m = pub->mods; m; m = m->next) {
+			struct pending *p = pending_new(NULL, NULL);
+			char *name = strdup(m->module);
+			json_t *j = install_json(m);
+			if (!p || !name || !j) {
+				free(p);
+				free(name);
+				json_decref(j);
+				continue;
+			}
+			p->internal = on_reinstalled;
+			p->arg = name;
+			int so_fd = open(m->so, O_RDONLY | O_CLOEXEC);
+			if (so_fd < 0)
+				log_warn("container %s: cannot open %s: %s", pub->cfg.name, m->so,
+				         strerror(errno));
+			if (ct_request_json(ct, CMSG_INSTALL, j, so_fd, p) < 0)
+				free(name);
+			json_decref(j);
+		}
+		if (ct->s->event)
+			ct->s->event(ct->s->ctx, pub->cfg.name, NULL, "restarted", NULL);
+	}
+	ct_flush_queue(ct);
+}
+
+static void ct_assign(struct supervisor_container *ct)
+{
+	struct publisher *pub = ct->pub;
+	struct supervisor *s = ct->s;
+	char group[160], err[256];
+	snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.name);
+	const struct cg_limits *cg = &pub->cfg.cgroup;
+	if (cg->memory_bytes || cg->cpu_percent || cg->pids_max) {
+		if (cgroup_apply(group, cg, ct->pid, err, sizeof(err)) < 0)
+			log_warn("container %s: limits not applied: %s", pub->cfg.name, err);
+	}
+	json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}", "user",
+	                      pub->cfg.name, "uid", (json_int_t)pub->cfg.uid, "gid",
+	                      (json_int_t)pub->cfg.gid, "nice", pub->cfg.nice, "budget_ms",
+	                      (int)pub->cfg.budget_ms, "mem_max_pages", (int)pub->cfg.mem_max_pages,
+	                      "trap_limit", (int)pub->cfg.trap_limit, "trap_window_s",
+	                      (int)pub->cfg.trap_window_s, "log_per_s", (int)pub->cfg.log_per_s);
+	struct pending *p = pending_new(NULL, NULL);
+	if (!j || !p) {
+		json_decref(j);
+		free(p);
+		kill(ct->pid, SIGKILL);
+		return;
+	}
+	p->internal = on_assigned;
+	ct->state = CT_ASSIGNING;
+	if (ct_request_json(ct, CMSG_ASSIGN, j, -1, p) < 0)
+		kill(ct->pid, SIGKILL);
+	json_decref(j);
+}
+
+static void spares_refill(struct supervisor *s)
+{
+	unsigned spares = 0;
+	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next)
+		spares += !ct->pub && ct->state != CT_DEAD;
+	char err[256];
+	while (spares < s->pool_size) {
+		if (!ct_spawn(s, NULL, err, sizeof(err))) {
+			log_warn("supervisor: cannot pre-fork a container: %s", err);
+			return;
+		}
+		spares++;
+	}
+}
+
+/* ---- container events ------------------------------------------------------- */
+
+static void ct_message(struct supervisor_container *ct, const struct cmsg_hdr *h,
+                       const uint8_t *payload)
+{
+	switch (h->type) {
+	case CMSG_HELLO:
+		if (ct->state != CT_STARTING)
+			return;
+		ct->state = CT_IDLE;
+		if (ct->pub)
+			ct_assign(ct);
+		return;
+	case CMSG_REPLY:
+		for (struct pending **pp = &ct->pending; *pp; pp = &(*pp)->next) {
+			struct pending *p = *pp;
+			if (p->seq != h->seq)
+				continue;
+			*pp = p->next;
+			pending_complete(ct, p, h->status, payload, h->len);
+			return;
+		}
+		return;
+	case CMSG_EVENT: {
+		json_t *j = cmsg_json(payload, h->len);
+		const char *module = json_string_value(json_object_get(j, "module"));
+		const char *event = json_string_value(json_object_get(j, "event"));
+		const char *reason = json_string_value(json_object_get(j, "reason"));
+		if (ct->pub && event && ct->s->event)
+			ct->s->event(ct->s->ctx, ct->pub->cfg.name, module, event, reason);
+		json_decref(j);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void on_ct_readable(struct evloop *loop, int fd, uint32_t events, void *arg)
+{
+	struct supervisor_container *ct = arg;
+	struct supervisor *s = ct->s;
+	for (int i = 0; i < 64; i++) {
+		struct cmsg_hdr h;
+		int err;
+		const uint8_t *payload = cmsg_recv(fd, s->rxbuf, CMSG_MAX, &h, &err);
+		if (!payload) {
+			if (err == -EAGAIN)
+				return;
+			if (err == -EBADMSG)
+				continue;
+			ct_dead(ct, "control socket closed");
+			return;
+		}
+		ct_message(ct, &h, payload);
+		if (ct->state == CT_DEAD)
+			return;
+	}
+}
+
+static void on_ct_exit(struct evloop *loop, int fd, uint32_t events, void *arg)
+{
+	ct_dead(arg, "process exited");
+}
+
+static void pub_record_crash(struct publisher *pub, uint64_t now)
+{
+	pub->crash_ms[pub->crash_pos++ % ARRAY_SIZE(pub->crash_ms)] = now;
+}
+
+/* Too many crashes lately: wait before the next start. */
+static uint64_t pub_restart_delay(const struct publisher *pub, uint64_t now)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pub->crash_ms); i++)
+		if (!pub->crash_ms[i] || now - pub->crash_ms[i] > 10000)
+			return 0;
+	return 2000;
+}
+
+static void on_restart(struct evloop *loop, void *arg)
+{
+	struct publisher *pub = arg;
+	struct supervisor *s = pub->s;
+	pub->restart_timer = NULL;
+	char err[256];
+	struct supervisor_container *ct = ct_spawn(s, pub, err, sizeof(err));
+	if (!ct) {
+		log_err("container %s: cannot restart: %s", pub->cfg.name, err);
+		return;
+	}
+	ct->restart = true;
+}
+
+static void ct_free(struct supervisor_container *ct)
+{
+	struct supervisor *s = ct->s;
+	for (struct supervisor_container **pp = &s->cts; *pp; pp = &(*pp)->next) {
+		if (*pp == ct) {
+			*pp = ct->next;
+			break;
+		}
+	}
+	free(ct);
+}
+
+static void ct_dead(struct supervisor_container *ct, const char *why)
+{
+	struct supervisor *s = ct->s;
+	if (ct->state == CT_DEAD)
+		return;
+	ct->state = CT_DEAD;
+	evloop_del_fd(s->loop, ct->fd);
+	evloop_del_fd(s->loop, ct->pidfd);
+	ct->fd = safe_close(ct->fd);
+	kill(ct->pid, SIGKILL);
+	int wstatus = 0;
+	waitpid(ct->pid, &wstatus, 0);
+	ct->pidfd = safe_close(ct->pidfd);
+	char how[64];
+	if (WIFSIGNALED(wstatus))
+		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(wstatus));
+	else
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(wstatus));
+
+	struct publisher *pub = ct->pub;
+	if (pub)
+		log_warn("container %s (pid %d) died: %s, %s", pub->cfg.name, (int)ct->pid, why,
+		         how);
+	/* Everyone waiting on it gets an error. */
+	while (ct->pending) {
+		struct pending *p = ct->pending;
+		ct->pending = p->next;
+		pending_complete(ct, p, -ECONNRESET, NULL, 0);
+	}
+	while (ct->queue) {
+		struct queued *q = ct->queue;
+		ct->queue = q->next;
+		safe_close(q->fd);
+		pending_complete(ct, q->p, -ECONNRESET, NULL, 0);
+		free(q->payload);
+		free(q);
+	}
+	if (pub && pub->ct == ct) {
+		pub->ct = NULL;
+		uint64_t now = evloop_now_ms();
+		uint64_t delay = pub_restart_delay(pub, now);
+		pub_record_crash(pub, now);
+		pub->restart_timer = evloop_timer_add(s->loop, delay, on_restart, pub);
+		if (!pub->restart_timer)
+			log_err("container %s: cannot schedule its restart", pub->cfg.name);
+	}
+	ct_free(ct);
+	if (!pub)
+		spares_refill(s);
+}
+
+static struct supervisor_container *ct_spawn(struct supervisor *s, struct publisher *pub, char *err,
+                                             size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	int bufsize = 1 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* Child: the control socket becomes fd 3, nothing else leaks. */
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		syscall(SYS_close_range, 4, ~0u, 0);
+		char *argv[] = {s->container_bin, "--control-fd", "3", NULL};
+		execv(s->container_bin, argv);
+		fprintf(stderr, "netservd: cannot run %s: %s\n", s->container_bin, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	struct supervisor_container *ct = calloc(1, sizeof(*ct));
+	if (!ct) {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ct->s = s;
+	ct->pub = pub;
+	ct->pid = pid;
+	ct->fd = sv[0];
+	ct->state = CT_STARTING;
+	ct->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fcntl(ct->fd, F_SETFL, fcntl(ct->fd, F_GETFL) | O_NONBLOCK);
+	if (evloop_add_fd(s->loop, ct->fd, EPOLLIN, on_ct_readable, ct) < 0 || ct->pidfd < 0 ||
+	    evloop_add_fd(s->loop, ct->pidfd, EPOLLIN, on_ct_exit, ct) < 0) {
+		snprintf(err, errlen, "watching the container: %s", strerror(errno));
+		evloop_del_fd(s->loop, ct->fd);
+		close(ct->fd);
+		safe_close(ct->pidfd);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		free(ct);
+		return NULL;
+	}
+	ct->next = s->cts;
+	s->cts = ct;
+	if (pub) {
+		pub->ct = ct;
+		pub->starts++;
+	}
+	return ct;
+}
+
+/* ---- heartbeat ----------------------------------------------------------------- */
+
+static void on_pong(struct supervisor_container *ct, int status, json_t *reply, void *arg)
+{
+	ct->ping_outstanding = false;
+}
+
+static void on_heartbeat(struct evloop *loop, void *arg)
+{
+	struct supervisor *s = arg;
+	s->heartbeat = evloop_timer_add(loop, s->heartbeat_ms, on_heartbeat, s);
+	uint64_t now = evloop_now_ms();
+	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next) {
+		if (ct->state != CT_READY && ct->state != CT_IDLE)
+			continue;
+		if (ct->ping_outstanding) {
+			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms) {
+				log_warn("container %s (pid %d) stopped answering: killing it",
+				         ct->pub ? ct->pub->cfg.name : "(spare)", (int)ct->pid);
+				kill(ct->pid, SIGKILL); /* on_ct_exit restarts it */
+			}
+			continue;
+		}
+		struct pending *p = pending_new(NULL, NULL);
+		if (!p)
+			continue;
+		p->internal = on_pong;
+		ct->ping_outstanding = true;
+		ct->ping_sent_ms = now;
+		if (ct_request(ct, CMSG_PING, NULL, 0, -1, p) < 0)
+			ct->ping_outstanding = false;
+	}
+}
+
+/* ---- public API ------------------------------------------------------------------- */
+
+int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_fn *event,
+                   void *ctx, struct supervisor **ret, char *err, size_t errlen)
+{
+	if (access(cfg->container_bin, X_OK) < 0) {
+		snprintf(err, errlen, "container program %s: %s", cfg->container_bin,
+		         strerror(errno));
+		return -ENOENT;
+	}
+	struct supervisor *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->container_bin = strdup(cfg->container_bin);
+	s->cgroup_prefix = strdup(cfg->cgroup_prefix ? cfg->cgroup_prefix : "netserv");
+	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;
+	s->pool_size = cfg->pool_size;
+	s->event = event;
+	s->ctx = ctx;
+	s->rxbuf = malloc(CMSG_MAX);
+	if (!s->container_bin || !s->cgroup_prefix || !s->rxbuf) {
+		supervisor_free(s);
+		return -ENOMEM;
+	}
+	s->heartbeat = evloop_timer_add(loop, s->heartbeat_ms, on_heartbeat, s);
+	spares_refill(s);
+	*ret = s;
+	return 0;
+}
+
+struct supervisor *supervisor_free(struct supervisor *s)
+{
+	if (!s)
+		return NULL;
+	while (s->cts) {
+		struct supervisor_container *ct = s->cts;
+		struct publisher *pub = ct->pub;
+		if (pub)
+			pub->ct = NULL;
+		ct->pub = NULL; /* no restart */
+		/* ct_dead frees ct and would refill spares: empty the pool first. */
+		s->pool_size = 0;
+		ct_dead(ct, "shutting down");
+	}
+	while (s->pubs) {
+		struct publisher *pub = s->pubs;
+		s->pubs = pub->next;
+		evloop_timer_cancel(s->loop, pub->restart_timer);
+		while (pub->mods) {
+			struct installed *m = pub->mods;
+			pub->mods = m->next;
+			free(m->module);
+			free(m->so);
+			json_decref(m->props);
+			free(m);
+		}
+		char group[160];
+		snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.name);
+		cgroup_remove(group);
+		free(pub);
+	}
+	evloop_timer_cancel(s->loop, s->heartbeat);
+	free(s->container_bin);
+	free(s->cgroup_prefix);
+	free(s->rxbuf);
+	free(s);
+	return NULL;
+}
+
+int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p, char *err,
+                             size_t errlen)
+{
+	if (pub_find(s, p->name)) {
+		snprintf(err, errlen, "publisher %s configured twice", p->name);
+		return -EEXIST;
+	}
+	struct publisher *pub = calloc(1, sizeof(*pub));
+	if (!pub)
+		return -ENOMEM;
+	pub->s = s;
+	pub->cfg = *p;
+	pub->next = s->pubs;
+	s->pubs = pub;
+	/* Take a pre-forked spare if there is one. */
+	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next) {
+		if (ct->pub || ct->state == CT_DEAD)
+			continue;
+		ct->pub = pub;
+		pub->ct = ct;
+		pub->starts++;
+		if (ct->state == CT_IDLE)
+			ct_assign(ct);
+		spares_refill(s);
+		return 0;
+	}
+	if (!ct_spawn(s, pub, err, errlen))
+		return -EAGAIN;
+	spares_refill(s);
+	return 0;
+}
+
+bool supervisor_has_publisher(const struct supervisor *s, const char *user)
+{
+	return pub_find(s, user) != NULL;
+}
+
+struct install_ctx {
+	struct supervisor *s;
+	char *user;
+	struct installed *m; /* recorded on success */
+	sup_reply_fn *fn;
+	void *ctx;
+};
+
+static void on_installed(struct supervisor_container *ct, int status, json_t *reply, void *arg)
+{
+	struct install_ctx *ic = arg;
+	struct publisher *pub = pub_find(ic->s, ic->user);
+	if (status == 0 && pub) {
+		struct installed **pp = &pub->mods;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = ic->m;
+		ic->m = NULL;
+	}
+	if (ic->fn)
+		ic->fn(ic->ctx, status, reply, NULL, 0);
+	if (ic->m) {
+		free(ic->m->module);
+		free(ic->m->so);
+		json_decref(ic->m->props);
+		free(ic->m);
+	}
+	free(ic->user);
+	free(ic);
+}
+
+int supervisor_install(struct supervisor *s, const char *user, const char *module,
+                       const char *so_path, json_t *properties, sup_reply_fn *reply, void *ctx)
+{
+	int r;
+	struct publisher *pub = pub_find(s, user);
+	if (!pub)
+		return -ENOENT;
+	if (!pub->ct)
+		return -EAGAIN; /* between a crash and its restart */
+	struct install_ctx *ic = calloc(1, sizeof(*ic));
+	struct installed *m = calloc(1, sizeof(*m));
+	struct pending *p = pending_new(NULL, NULL);
+	if (!ic || !m || !p)
+		goto oom;
+	m->module = strdup(module);
+	m->so = strdup(so_path);
+	m->props = properties ? json_incref(properties) : json_object();
+	ic->s = s;
+	ic->user = strdup(user);
+	ic->m = m;
+	ic->fn = reply;
+	ic->ctx = ctx;
+	if (!m->module || !m->so || !ic->user)
+		goto oom;
+	p->internal = on_installed;
+	p->arg = ic;
+	json_t *j = install_json(m);
+	if (!j)
+		goto oom;
+	/* The container gets the compiled module as an open file: it needs no
+	 * access to the node's cache directory. */
+	int so_fd = open(so_path, O_RDONLY | O_CLOEXEC);
+	if (so_fd < 0) {
+		r = -errno;
+		json_decref(j);
+		goto fail;
+	}
+	r = ct_request_json(pub->ct, CMSG_INSTALL, j, so_fd, p);
+	json_decref(j);
+	if (r < 0) {
+		p = NULL; /* ct_request_json() freed it; ic and m are still ours */
+		goto fail;
+	}
+	return 0;
+oom:
+	r = -ENOMEM;
+fail:
+	free(p);
+	if (m) {
+		free(m->module);
+		free(m->so);
+		json_decref(m->props);
+		free(m);
+	}
+	if (ic) {
+		free(ic->user);
+		free(ic);
+	}
+	return r;
+}
+
+int supervisor_remove(struct supervisor *s, const char *user, const char *module,
+                      sup_reply_fn *reply, void *ctx)
+{
+	struct publisher *pub = pub_find(s, user);
+	if (!pub)
+		return -ENOENT;
+	bool known = false;
+	for (struct installed **pp = &pub->mods; *pp; pp = &(*pp)->next) {
+		struct installed *m = *pp;
+		if (strcmp(m->module, module) != 0)
+			continue;
+		*pp = m->next;
+		free(m->module);
+		free(m->so);
+		json_decref(m->props);
+		free(m);
+		known = true;
+		break;
+	}
+	if (!pub->ct)
+		return known ? 0 : -ENOENT;
+	struct pending *p = pending_new(reply, ctx);
+	json_t *j = json_pack("{s:s}", "module", module);
+	if (!p || !j) {
+		free(p);
+		json_decref(j);
+		return -ENOMEM;
+	}
+	int r = ct_request_json(pub->ct, CMSG_REMOVE, j, -1, p);
+	json_decref(j);
+	return r;
+}
+
+int supervisor_stats(struct supervisor *s, const char *user, sup_reply_fn *reply, void *ctx)
+{
+	struct publisher *pub = pub_find(s, user);
+	if (!pub)
+		return -ENOENT;
+	if (!pub->ct)
+		return -EAGAIN;
+	struct pending *p = pending_new(reply, ctx);
+	if (!p)
+		return -ENOMEM;
+	return ct_request(pub->ct, CMSG_STATS, NULL, 0, -1, p);
+}
+
+int supervisor_packet(struct supervisor *s, const char *user, const uint8_t *data, uint32_t len,
+                      const struct ns_pkt_meta *meta, sup_reply_fn *reply, void *ctx)
+{
+	struct publisher *pub = pub_find(s, user);
+	if (!pub)
+		return -ENOENT;
+	if (!pub->ct)
+		return -EAGAIN;
+	if (len > NS_PACKET_MAX)
+		return -EMSGSIZE;
+	uint8_t *buf = malloc(sizeof(struct cmsg_packet) + len);
+	struct pending *p = pending_new(reply, ctx);
+	if (!buf || !p) {
+		free(buf);
+		free(p);
+		return -ENOMEM;
+	}
+	struct cmsg_packet hdr = {.len = len};
+	if (meta)
+		hdr.meta = *meta;
+	memcpy(buf, &hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), data, len);
+	p->raw = true;
+	int r = ct_request(pub->ct, CMSG_PACKET, buf, sizeof(hdr) + len, -1, p);
+	free(buf);
+	return r;
+}
+
+pid_t supervisor_pid(const struct supervisor *s, const char *user)
+{
+	const struct publisher *pub = pub_find(s, user);
+	return pub && pub->ct && pub->ct->state == CT_READY ? pub->ct->pid : 0;
+}
+
+unsigned supervisor_starts(const struct supervisor *s, const char *user)
+{
+	const struct publisher *pub = pub_find(s, user);
+	return pub ? pub->starts : 0;
+}
+
+json_t *supervisor_status(const struct supervisor *s)
+{
+	static const char *const states[] = {"starting", "idle", "assigning", "ready", "dead"};
+	json_t *arr = json_array();
+	for (const struct supervisor_container *ct = s->cts; ct; ct = ct->next)
+		json_array_append_new(arr, json_pack("{s:s?, s:i, s:s, s:i}", "user",
+		                                     ct->pub ? ct->pub->cfg.name : NULL, "pid",
+		                                     (int)ct->pid, "state", states[ct->state],
+		                                     "starts", ct->pub ? (int)ct->pub->starts : 0));
+	return arr;
+}
+
+void supervisor_forget(struct supervisor *s, void *ctx)
+{
+	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next) {
+		for (struct pending *p = ct->pending; p; p = p->next)
+			if (!p->internal && p->ctx == ctx)
+				p->fn = NULL;
+		for (struct queued *q = ct->queue; q; q = q->next)
+			if (!q->p->internal && q->p->ctx == ctx)
+				q->p->fn = NULL;
+		for (struct pending *p = ct->pending; p; p = p->next)
+			if (p->internal == on_installed &&
+			    ((struct install_ctx *)p->arg)->ctx == ctx)
+				((struct install_ctx *)p->arg)->fn = NULL;
+		for (struct queued *q = ct->queue; q; q = q->next)
+			if (q->p->internal == on_installed &&
+			    ((struct install_ctx *)q->p->arg)->ctx == ctx)
+				((struct install_ctx *)q->p->arg)->fn = NULL;
+	}
+}

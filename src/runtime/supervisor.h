@@ -1,0 +1,91 @@
+/* The container supervisor in netservd: one netserv-container process per
+ * publisher, pre-forked, driven over a SOCK_SEQPACKET socketpair (install,
+ * remove, stats, heartbeat, packet injection), restarted when it dies or
+ * stops answering, with its modules reinstalled in their load order. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime/cgroup.h"
+#include "runtime/host_api.h"
+
+struct evloop;
+struct supervisor;
+
+struct sup_publisher {
+	char name[33];
+	int64_t uid, gid;        /* -1: keep the supervisor's */
+	int nice;                /* container nice value */
+	uint32_t budget_ms;      /* per module call */
+	uint32_t mem_max_pages;  /* per module memory */
+	uint32_t trap_limit;     /* traps ... */
+	uint32_t trap_window_s;  /* ... within this window fail a module */
+	uint32_t log_per_s;      /* module log lines per second */
+	struct cg_limits cgroup; /* container-wide limits */
+};
+
+struct sup_config {
+	const char *container_bin; /* path of netserv-container */
+	const char *cgroup_prefix; /* e.g. "netserv": groups are <prefix>/<user> */
+	uint32_t heartbeat_ms;     /* PING period; 3 missed answers kill the container */
+	uint32_t pool_size;        /* spare containers kept pre-forked */
+};
+
+/* A reply to a request: status 0 or a negative errno; `reply` is the JSON
+ * payload (borrowed; NULL for PACKET), `raw`/`raw_len` the raw payload. */
+typedef void sup_reply_fn(void *ctx, int status, json_t *reply, const uint8_t *raw, size_t raw_len);
+
+/* Something happened to a module or container: event is "failed", "trap",
+ * "restarted" (module NULL), ... */
+typedef void sup_event_fn(void *ctx, const char *user, const char *module, const char *event,
+                          const char *reason);
+
+/* Creates the supervisor and its spare pool. Returns 0 or a negative errno
+ * with the reason in err. */
+int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_fn *event,
+                   void *ctx, struct supervisor **ret, char *err, size_t errlen);
+
+/* Kills every container and frees; NULL allowed. Returns NULL. */
+struct supervisor *supervisor_free(struct supervisor *s);
+
+/* Registers a publisher and gives it a container (from the pool or new).
+ * Returns 0, -EEXIST, or a negative errno. */
+int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p, char *err,
+                             size_t errlen);
+
+/* Returns whether `user` is a registered publisher. */
+bool supervisor_has_publisher(const struct supervisor *s, const char *user);
+
+/* Installs a compiled module in user's container (appended to the load
+ * order). On success it is remembered and reinstalled after a restart.
+ * reply is called exactly once (unless supervisor_forget(ctx)). */
+int supervisor_install(struct supervisor *s, const char *user, const char *module,
+                       const char *so_path, json_t *properties, sup_reply_fn *reply, void *ctx);
+
+/* Removes a module (and forgets it for restarts). reply may be NULL. */
+int supervisor_remove(struct supervisor *s, const char *user, const char *module,
+                      sup_reply_fn *reply, void *ctx);
+
+/* Asks for user's container statistics (JSON). */
+int supervisor_stats(struct supervisor *s, const char *user, sup_reply_fn *reply, void *ctx);
+
+/* Runs a synthetic packet through user's modules; the reply's raw payload is
+ * a struct cmsg_packet followed by the packet as it leaves. */
+int supervisor_packet(struct supervisor *s, const char *user, const uint8_t *data, uint32_t len,
+                      const struct ns_pkt_meta *meta, sup_reply_fn *reply, void *ctx);
+
+/* Returns the pid of user's container (0 if none is running). */
+pid_t supervisor_pid(const struct supervisor *s, const char *user);
+
+/* Returns how many times user's container was (re)started. */
+unsigned supervisor_starts(const struct supervisor *s, const char *user);
+
+/* Returns the status of all containers as a new JSON array. */
+json_t *supervisor_status(const struct supervisor *s);
+
+/* Drops every pending reply addressed to ctx. */
+void supervisor_forget(struct supervisor *s, void *ctx);

@@ -1,0 +1,4 @@
+(module
+  (table 100000 funcref)
+  (memory (export "memory") 1 1)
+  (func (export "ns_abi_version") (result i32) i32.const 1))
