@@ -5,6 +5,7 @@
 #   make test       unit + daemon tests, twice: normal and ASan+UBSan builds,
 #                   plus a bounded libFuzzer run; ends with "N passed, N failed"
 #   make demo       the end-to-end demo (scripts/demo)
+#   make bench      bench/module-call: module call cost and container memory
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every C file
 
@@ -39,6 +40,11 @@ test: build build-asan build-fuzz
 
 demo: build
 	@./scripts/demo
+
+# Benchmarks (bench/README.md): bench/module-call builds what it needs in build/.
+.PHONY: bench
+bench: build
+	@./bench/module-call
 
 install: build
 	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)

@@ -12,10 +12,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "container/modhost.h"
+#include "container/nfq.h"
 #include "container/proto.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
@@ -24,6 +28,8 @@ struct container {
 	struct evloop *loop;
 	int ctl_fd;
 	struct modhost *host;
+	struct nfq_loop *nfq; /* the publisher's NFQUEUE queue(s), if any */
+	uint8_t *nfq_scratch;
 	char user[64];
 	bool assigned;
 	uint8_t *buf; /* CMSG_MAX bytes, for receiving */
@@ -83,10 +89,47 @@ static int sandbox_enter(json_t *a, char *err, size_t errlen)
 		gid_t gid = (gid_t)(json_is_integer(jgid) ? json_integer_value(jgid)
 		                                          : json_integer_value(juid));
 		uid_t uid = (uid_t)json_integer_value(juid);
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0) {
+		/* Keep only what the packet path needs across the uid change:
+		 * CAP_NET_ADMIN (NFQUEUE verdicts are checked against the sender)
+		 * and CAP_NET_RAW (crafted packets); every other capability goes,
+		 * from the bounding set too. */
+		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if (cap != CAP_NET_ADMIN && cap != CAP_NET_RAW)
+				prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
 			snprintf(err, errlen, "dropping to uid %u gid %u: %s", uid, gid,
 			         strerror(errno));
+			return -errno;
+		}
+		struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct data[2] = {{0}};
+		uint32_t keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
+		data[0].effective = data[0].permitted = keep;
+		if (syscall(SYS_capset, &hdr, data) < 0) {
+			snprintf(err, errlen, "capset: %s", strerror(errno));
+			return -errno;
+		}
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
+	/* Optional real-time priority and CPU for the packet loop: a reader below
+	 * the NIC's softirq/NAPI thread can livelock under load. */
+	int rt = (int)json_integer_value(json_object_get(a, "rt_priority"));
+	if (rt > 0) {
+		struct sched_param sp = {.sched_priority = rt};
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+			snprintf(err, errlen, "SCHED_FIFO %d: %s", rt, strerror(errno));
+			return -errno;
+		}
+	}
+	json_t *jcpu = json_object_get(a, "cpu");
+	if (json_is_integer(jcpu) && json_integer_value(jcpu) >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET((int)json_integer_value(jcpu), &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			snprintf(err, errlen, "pinning to CPU %lld: %s",
+			         (long long)json_integer_value(jcpu), strerror(errno));
 			return -errno;
 		}
 	}
@@ -97,6 +140,74 @@ static int sandbox_enter(json_t *a, char *err, size_t errlen)
 	/* setresuid clears the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	return 0;
+}
+
+static int on_nfq_packet(void *ctx, uint8_t *data, uint32_t *len, const struct nfq_pkt_meta *nm)
+{
+	struct container *c = ctx;
+	struct ns_pkt_meta meta = {
+	        .hook = nm->hook,
+	        .indev = nm->indev,
+	        .outdev = nm->outdev,
+	        .mark = nm->mark,
+	        .queue = nm->queue,
+	};
+	uint32_t cap = nm->cap < NS_PACKET_MAX ? nm->cap : NS_PACKET_MAX;
+	switch (modhost_packet(c->host, data, len, cap, &meta)) {
+	case NS_DROP:
+		return NFQ_DROP;
+	case NS_MODIFIED:
+		return NFQ_MODIFIED;
+	default:
+		return NFQ_ACCEPT;
+	}
+}
+
+static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct container *c = ctx;
+	int r = nfq_loop_process(c->nfq, 256);
+	if (r < 0)
+		fprintf(stderr, "container %s: packet queue failed: %s\n", c->user, strerror(-r));
+}
+
+/* Binds the publisher's queues (needs CAP_NET_ADMIN: before the uid drop). */
+static int queues_open(struct container *c, json_t *a, char *err, size_t errlen)
+{
+	json_t *jq = json_object_get(a, "queues");
+	if (!json_is_array(jq) || json_array_size(jq) == 0)
+		return 0;
+	uint16_t queues[NFQ_MAX_QUEUES];
+	size_t n = 0, i;
+	json_t *v;
+	json_array_foreach(jq, i, v)
+	{
+		if (n < NFQ_MAX_QUEUES && json_is_integer(v))
+			queues[n++] = (uint16_t)json_integer_value(v);
+	}
+	struct nfq_config cfg = {
+	        .queues = queues,
+	        .n_queues = n,
+	        .batch = json_u32(a, "batch", 0),
+	};
+	int r = nfq_loop_open(&cfg, on_nfq_packet, c, &c->nfq, err, errlen);
+	if (r < 0)
+		return r;
+	return evloop_add_fd(c->loop, nfq_loop_fd(c->nfq), EPOLLIN, on_nfq_readable, c);
+}
+
+static json_t *nfq_stats_json(const struct container *c)
+{
+	if (!c->nfq)
+		return json_null();
+	struct nfq_stats st;
+	nfq_loop_stats(c->nfq, &st);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packets",
+	                 (json_int_t)st.packets, "bytes", (json_int_t)st.bytes, "accepted",
+	                 (json_int_t)st.accepted, "dropped", (json_int_t)st.dropped, "modified",
+	                 (json_int_t)st.modified, "enobufs", (json_int_t)st.enobufs, "missed",
+	                 (json_int_t)st.missed, "verdict_errors", (json_int_t)st.verdict_errors,
+	                 "rounds", (json_int_t)st.rounds);
 }
 
 static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
@@ -122,6 +233,11 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
 	int r = modhost_new(c->loop, &lim, on_module_event, NULL, c, &c->host, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
+		return;
+	}
+	r = queues_open(c, a, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "packet queue: %s", err);
 		return;
 	}
 	r = sandbox_enter(a, err, sizeof(err));
@@ -166,9 +282,10 @@ static long rss_kb(void)
 
 static void cmd_stats(struct container *c, uint32_t seq)
 {
-	json_t *j = json_pack("{s:s, s:i, s:I, s:o}", "user", c->user, "pid", (int)getpid(),
+	json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o}", "user", c->user, "pid", (int)getpid(),
 	                      "rss_kb", (json_int_t)rss_kb(), "modules",
-	                      c->host ? modhost_stats(c->host) : json_array());
+	                      c->host ? modhost_stats(c->host) : json_array(), "queue",
+	                      nfq_stats_json(c));
 	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
 	json_decref(j);
 }
@@ -295,6 +412,9 @@ int main(int argc, char **argv)
 	cmsg_send_json(ctl_fd, CMSG_HELLO, 0, 0, hello);
 	json_decref(hello);
 	int r = evloop_run(c.loop);
+	if (c.nfq)
+		evloop_del_fd(c.loop, nfq_loop_fd(c.nfq));
+	nfq_loop_close(c.nfq);
 	modhost_free(c.host);
 	evloop_free(c.loop);
 	free(c.buf);

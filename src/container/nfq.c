@@ -368,7 +368,9 @@ static void handle_packet(struct nfq_loop *q, const struct nlmsghdr *nlh, uint8_
 
 	int qi = queue_index(q, meta.queue);
 	if (qi >= 0) {
-		if (q->last_id[qi] && meta.id > q->last_id[qi] + 1)
+		/* Ids start at 1 when a queue is bound, and go up by one per
+		 * packet the kernel numbers. */
+		if (meta.id > q->last_id[qi] + 1)
 			q->st.missed += meta.id - q->last_id[qi] - 1;
 		q->last_id[qi] = meta.id;
 	}

@@ -404,13 +404,14 @@ static int module_steer(struct module *m, char *err, size_t errlen)
 	if (!m->req.has_filter)
 		return 0;
 	long queue = c->rt_ops->queues(c->rt, m->req.user);
-	if (queue < 0) {
+	if (queue < 0 && strcmp(c->fwd_ops->name, "none") != 0) {
 		snprintf(err, errlen, "publisher %s has no packet queue on this node", m->req.user);
 		return -ENOENT;
 	}
 	char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
 	snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
-	int r = c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter, (unsigned)queue, err, errlen);
+	int r = c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter,
+	                               queue < 0 ? 0 : (unsigned)queue, err, errlen);
 	if (r == -ENOTSUP) {
 		log_warn("module %s: filter not steered: %s", rule, err);
 		return 0;

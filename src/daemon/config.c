@@ -62,6 +62,9 @@ static const struct directive directives[] = {
         STR("containers", "cgroup", cgroup_prefix),
         U32("containers", "queue_base", queue_base, 0, 65000),
         U32("containers", "uid_base", uid_base, 1000, 4000000000u),
+        STR("forwarding", "driver", fwd_driver),
+        STR("forwarding", "chain_prefix", fwd_chain_prefix),
+        STR("forwarding", "hooks", fwd_hooks),
 };
 
 /* Keys of a [publisher NAME] section, relative to struct sup_publisher. */
@@ -81,6 +84,9 @@ static const struct directive publisher_directives[] = {
          0},
         PU32("cpu", cgroup.cpu_percent, 1, 100 * 256),
         PU32("pids", cgroup.pids_max, 1, 100000),
+        PU32("rt_priority", rt_priority, 1, 99),
+        PU32("batch", batch, 1, 256),
+        {"publisher", "cpu_pin", DIR_I64, offsetof(struct sup_publisher, cpu), 0, 0, 0},
 };
 
 void config_defaults(struct ns_config *cfg)
@@ -107,6 +113,9 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->cgroup_prefix, sizeof(cfg->cgroup_prefix), "netserv");
 	cfg->queue_base = 1000;
 	cfg->uid_base = 20000;
+	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
+	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
+	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
 }
 
 /* Defaults of a publisher section; the uid comes from its position. */
@@ -123,6 +132,8 @@ static void publisher_defaults(struct ns_config *cfg, struct sup_publisher *p, c
 	p->log_per_s = 20;
 	p->cgroup.memory_bytes = 256u << 20;
 	p->cgroup.pids_max = 64;
+	p->queue = -1;
+	p->cpu = -1;
 }
 
 int config_parse_size(const char *s, uint64_t *ret)

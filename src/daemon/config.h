@@ -39,6 +39,10 @@ struct ns_config {
 	char cgroup_prefix[64];
 	uint32_t queue_base; /* NFQUEUE number of the first publisher */
 	uint32_t uid_base;   /* default uid of publisher i: uid_base + i */
+	/* [forwarding] */
+	char fwd_driver[16];	 /* "netfilter" or "none" */
+	char fwd_chain_prefix[32];
+	char fwd_hooks[64]; /* comma list of forward, input, output */
 	/* [publisher NAME] sections */
 	struct sup_publisher publishers[NS_MAX_PUBLISHERS];
 	size_t n_publishers;

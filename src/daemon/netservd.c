@@ -13,6 +13,7 @@
 
 #include "ctl/controller.h"
 #include "ctl/store.h"
+#include "fwd/fwd_netfilter.h"
 #include "runtime/runtime_wasm.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
@@ -59,6 +60,19 @@ static void beside_self(const char *prog, char *buf, size_t len)
 		snprintf(buf, len, "%s", prog);
 }
 
+/* Parses the [forwarding] hooks list into FWD_NF_HOOK_* flags. */
+static unsigned fwd_hooks(const char *list)
+{
+	unsigned flags = 0;
+	if (strstr(list, "forward"))
+		flags |= FWD_NF_HOOK_FORWARD;
+	if (strstr(list, "input"))
+		flags |= FWD_NF_HOOK_INPUT;
+	if (strstr(list, "output"))
+		flags |= FWD_NF_HOOK_OUTPUT;
+	return flags;
+}
+
 static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void **ret, char *err,
                          size_t errlen)
 {
@@ -86,6 +100,7 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
+	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	for (size_t i = 0; i < cfg->n_publishers; i++)
@@ -150,6 +165,8 @@ int main(int argc, char **argv)
 	struct controller *ctl = NULL;
 	struct admin *admin = NULL;
 	void *rt = NULL;
+	struct fwd_netfilter *nf = NULL;
+	const struct fwd_ops *fwd_ops = &fwd_none_ops;
 	const struct runtime_ops *rt_ops = &runtime_none_ops;
 	_cleanup_close_ int sigfd = -1;
 
@@ -192,6 +209,16 @@ int main(int argc, char **argv)
 	                  .max_size = cfg.fetch_max_size,
 	                  .protocols = cfg.fetch_protocols},
 	};
+	if (strcmp(cfg.fwd_driver, "netfilter") == 0) {
+		r = fwd_netfilter_new(cfg.fwd_chain_prefix, fwd_hooks(cfg.fwd_hooks), &nf, err,
+		                      sizeof(err));
+		if (r < 0) {
+			log_err("cannot set up the netfilter forwarding plane: %s", err);
+			goto out;
+		}
+		fwd_ops = &fwd_netfilter_ops;
+		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
+	}
 	if (strcmp(cfg.runtime, "wasm") == 0) {
 		r = runtime_start(loop, &cfg, &rt, err, sizeof(err));
 		if (r < 0) {
@@ -200,8 +227,7 @@ int main(int argc, char **argv)
 		}
 		rt_ops = &runtime_wasm_ops;
 	}
-	r = controller_new(loop, &s, store, rt_ops, rt, &fwd_none_ops, NULL, &ctl, err,
-	                   sizeof(err));
+	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, nf, &ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the controller: %s", err);
 		goto out;
@@ -240,6 +266,7 @@ out:
 	admin_free(admin);
 	controller_free(ctl);
 	runtime_wasm_free(rt);
+	fwd_netfilter_free(nf);
 	store_close(store);
 	if (loop && sigfd >= 0)
 		evloop_del_fd(loop, sigfd);

@@ -300,12 +300,14 @@ static int apply(struct fwd_netfilter *nf, int family, const struct sbuf *batch,
 	return 0;
 }
 
-/* Reads the mangle table of one family; *ret is malloc'd text. */
-static int dump(struct fwd_netfilter *nf, int family, char **ret, char *err, size_t errlen)
+/* Reads the mangle table of one family (with counters: every rule line
+ * starts "[packets:bytes] "); *ret is malloc'd text. */
+static int dump(struct fwd_netfilter *nf, int family, bool counters, char **ret, char *err,
+                size_t errlen)
 {
 	char errtext[STDERR_KEEP];
 	enum tool t = family == AF_INET6 ? T_SAVE6 : T_SAVE4;
-	char *argv[] = {(char *)tool_names[t], "-t", "mangle", NULL};
+	char *argv[] = {(char *)tool_names[t], "-t", "mangle", counters ? "-c" : NULL, NULL};
 
 	int r = run_tool(nf->tool[t], argv, NULL, 0, ret, errtext, sizeof(errtext));
 	if (r < 0)
@@ -389,8 +391,11 @@ struct ours {
 	unsigned jumps[CH_COUNT]; /* jump rules to it */
 };
 
-/* Calls fn for each "-A" line of the dump (without its newline). */
-static void for_each_rule(const char *text, void (*fn)(void *ctx, const char *line), void *ctx)
+typedef void rule_fn(void *ctx, const char *line, uint64_t packets, uint64_t bytes);
+
+/* Calls fn for each "-A" line of the dump (without its newline and without
+ * the "[packets:bytes] " of a dump with counters, which go to fn apart). */
+static void for_each_rule(const char *text, rule_fn *fn, void *ctx)
 {
 	const char *s = text;
 	char line[4096];
@@ -398,10 +403,17 @@ static void for_each_rule(const char *text, void (*fn)(void *ctx, const char *li
 	while (s && *s) {
 		const char *e = strchr(s, '\n');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
+		unsigned long long pk = 0, by = 0;
+		int skip = 0;
+		if (n > 0 && s[0] == '[' && sscanf(s, "[%llu:%llu] %n", &pk, &by, &skip) == 2 &&
+		    skip > 0 && (size_t)skip < n) {
+			s += skip;
+			n -= (size_t)skip;
+		}
 		if (n >= 3 && strncmp(s, "-A ", 3) == 0 && n < sizeof(line)) {
 			memcpy(line, s, n);
 			line[n] = '\0';
-			fn(ctx, line);
+			fn(ctx, line, pk, by);
 		}
 		s = e ? e + 1 : NULL;
 	}
@@ -441,7 +453,7 @@ struct walk {
 	unsigned found;
 };
 
-static void walk_rule(void *ctx, const char *line)
+static void walk_rule(void *ctx, const char *line, uint64_t packets, uint64_t bytes)
 {
 	struct walk *w = ctx;
 	struct rule_info ri;
@@ -672,7 +684,7 @@ static int setup_family(struct fwd_netfilter *nf, int family, bool adopt, char *
 
 	if ((r = probe(nf, family, err, errlen)) < 0)
 		return r;
-	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+	if ((r = dump(nf, family, false, &text, err, errlen)) < 0)
 		return r;
 	sb_add(&b, "*mangle\n");
 	remove_ours(nf, text, !adopt, &b, &o);
@@ -697,7 +709,7 @@ static int teardown_family(struct fwd_netfilter *nf, int family, char *err, size
 	struct ours o;
 	int r;
 
-	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+	if ((r = dump(nf, family, false, &text, err, errlen)) < 0)
 		return r;
 	sb_add(&b, "*mangle\n");
 	size_t empty = b.len;
@@ -808,7 +820,7 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 	int r;
 
 	*found = 0;
-	if ((r = dump(nf, family, &text, err, errlen)) < 0)
+	if ((r = dump(nf, family, false, &text, err, errlen)) < 0)
 		return r;
 	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
 	sb_add(&b, "*mangle\n");
@@ -905,6 +917,50 @@ static int nf_flush(void *fwd, char *err, size_t errlen)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+struct count_walk {
+	const struct fwd_netfilter *nf;
+	const char *comment;
+	uint64_t packets, bytes;
+	unsigned found;
+};
+
+static void count_rule(void *ctx, const char *line, uint64_t packets, uint64_t bytes)
+{
+	struct count_walk *w = ctx;
+	struct rule_info ri;
+
+	parse_rule(line, &ri);
+	if (our_chain(w->nf, ri.chain) >= 0 && strcmp(ri.comment, w->comment) == 0) {
+		w->packets += packets;
+		w->bytes += bytes;
+		w->found++;
+	}
+}
+
+int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64_t *ret_packets,
+                           uint64_t *ret_bytes, char *err, size_t errlen)
+{
+	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
+	int fams[2], n, r;
+
+	if (!valid_rule_id(rule_id))
+		return set_err(err, errlen, -EINVAL, "bad rule id");
+	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
+	struct count_walk w = {.nf = nf, .comment = comment};
+	n = families(nf, fams);
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *text = NULL;
+		if ((r = dump(nf, fams[i], true, &text, err, errlen)) < 0)
+			return r;
+		for_each_rule(text, count_rule, &w);
+	}
+	if (!w.found)
+		return set_err(err, errlen, -ENOENT, "no rule %s", rule_id);
+	*ret_packets = w.packets;
+	*ret_bytes = w.bytes;
 	return 0;
 }
 

@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fwd/fwd.h"
 
@@ -98,6 +99,16 @@ struct fwd_netfilter *fwd_netfilter_detach(struct fwd_netfilter *nf);
  * rule id; reason in err) or -ENOSPC (buf too small). Exposed for tests. */
 int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *filter, unsigned queues,
                             int family, char *buf, size_t len, char *err, size_t errlen);
+
+/* Sums the packet and byte counters of the rules called rule_id (all our
+ * chains, both families): every packet the filter matched, including the
+ * ones the kernel let past the container because its queue was full or no
+ * one read it (fail-open, queue bypass), which no queue counter shows.
+ * Compare with the container's own count of packets to learn how many
+ * bypassed it. Returns 0, -ENOENT (no such rule) or another negative errno
+ * with the reason in err. */
+int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64_t *ret_packets,
+                           uint64_t *ret_bytes, char *err, size_t errlen);
 
 /* The fwd_ops of this driver; its `fwd` argument is a struct fwd_netfilter.
  * filter_add's queue argument may be a FWD_QUEUE_RANGE(). */

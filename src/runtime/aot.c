@@ -911,6 +911,16 @@ int aot_so_path(const struct aot *aot, const uint8_t sha256[32], char *buf, size
 	return 0;
 }
 
+int aot_evict(struct aot *aot, const uint8_t sha256[32])
+{
+	char so[PATH_MAX];
+	int r = aot_so_path(aot, sha256, so, sizeof(so));
+
+	if (r < 0)
+		return r;
+	return unlink(so) < 0 ? -errno : 0;
+}
+
 void aot_get_stats(const struct aot *aot, struct aot_stats *ret)
 {
 	*ret = aot->st;

@@ -26,9 +26,16 @@
  * the process that dlopen()s it links the wasm2c runtime and defines the
  * imports, with -rdynamic.
  *
- * The daemon must not reap children it did not start (no waitpid(-1), no
- * SIGCHLD set to SIG_IGN would lose the exit status; the result still arrives
- * through the pipe). */
+ * RLIMIT_AS is set on the compiler tools (not on the helper, which runs the
+ * daemon's code, nor on the container: the 8 GiB guard reservation of the
+ * wasm runtime is the container's problem, not the compiler's). cc1 uses a
+ * few tens of MiB on ordinary modules, but a 2.5 MB wasm of generated code
+ * (27 MB of C) took gcc -O2 284 s and 3.5 GB here: the address-space, CPU
+ * and wall-clock limits are what stop such a module from hurting the node.
+ *
+ * The daemon must not reap children it did not start (waitpid(-1), or
+ * SIGCHLD set to SIG_IGN): the result would still arrive through the pipe,
+ * but the parent could then kill a reused process group id. */
 #pragma once
 
 #include <stdbool.h>
@@ -151,6 +158,12 @@ struct aot_req *aot_cancel(struct aot *aot, struct aot_req *req);
 
 /* Writes the cache path of a module's .so into buf. Returns 0, -ENAMETOOLONG. */
 int aot_so_path(const struct aot *aot, const uint8_t sha256[32], char *buf, size_t len);
+
+/* Removes a module's .so from the cache (say, one the container could not
+ * load), so that the next aot_compile() of that hash compiles it again.
+ * Containers that have it loaded keep their mapping. Returns 0, -ENOENT or
+ * another negative errno. */
+int aot_evict(struct aot *aot, const uint8_t sha256[32]);
 
 /* Copies the counters into *ret. */
 void aot_get_stats(const struct aot *aot, struct aot_stats *ret);

@@ -312,8 +312,8 @@ static long rw_queues(void *rtp, const char *user)
 {
 	struct rw *rw = rtp;
 	for (size_t i = 0; i < rw->n_pubs; i++)
-		if (strcmp(rw->pubs[i].name, user) == 0)
-			return (long)(rw->queue_base + i);
+		if (strcmp(rw->pubs[i].name, user) == 0 && rw->pubs[i].queue >= 0)
+			return (long)rw->pubs[i].queue;
 	return -ENOENT;
 }
 
@@ -368,12 +368,14 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < cfg->n_publishers; i++) {
-		r = supervisor_add_publisher(rw->sup, &cfg->publishers[i], err, errlen);
+		struct sup_publisher p = cfg->publishers[i];
+		p.queue = cfg->queues ? (int32_t)(cfg->queue_base + i) : -1;
+		r = supervisor_add_publisher(rw->sup, &p, err, errlen);
 		if (r < 0) {
 			runtime_wasm_free(rw);
 			return r;
 		}
-		rw->pubs[rw->n_pubs++] = cfg->publishers[i];
+		rw->pubs[rw->n_pubs++] = p;
 	}
 	*ret = rw;
 	return 0;

@@ -3,6 +3,7 @@
  * publisher's container (supervisor). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,8 @@ struct runtime_wasm_config {
 	uint64_t max_module_size; /* bytes of wasm read for validation */
 	const struct sup_publisher *publishers;
 	size_t n_publishers;
-	uint16_t queue_base; /* publisher i reads NFQUEUE queue_base + i */
+	bool queues;         /* give each container an NFQUEUE queue ... */
+	uint16_t queue_base; /* ... publisher i reads queue_base + i */
 };
 
 /* Creates the runtime (compiler, supervisor, one container per publisher).

@@ -284,12 +284,16 @@ static void ct_assign(struct supervisor_container *ct)
 		if (cgroup_apply(group, cg, ct->pid, err, sizeof(err)) < 0)
 			log_warn("container %s: limits not applied: %s", pub->cfg.name, err);
 	}
-	json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}", "user",
-	                      pub->cfg.name, "uid", (json_int_t)pub->cfg.uid, "gid",
+	json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+	                      "user", pub->cfg.name, "uid", (json_int_t)pub->cfg.uid, "gid",
 	                      (json_int_t)pub->cfg.gid, "nice", pub->cfg.nice, "budget_ms",
 	                      (int)pub->cfg.budget_ms, "mem_max_pages", (int)pub->cfg.mem_max_pages,
 	                      "trap_limit", (int)pub->cfg.trap_limit, "trap_window_s",
-	                      (int)pub->cfg.trap_window_s, "log_per_s", (int)pub->cfg.log_per_s);
+	                      (int)pub->cfg.trap_window_s, "log_per_s", (int)pub->cfg.log_per_s,
+	                      "batch", (int)pub->cfg.batch, "rt_priority",
+	                      (int)pub->cfg.rt_priority, "cpu", (int)pub->cfg.cpu);
+	if (j && pub->cfg.queue >= 0)
+		json_object_set_new(j, "queues", json_pack("[i]", (int)pub->cfg.queue));
 	struct pending *p = pending_new(NULL, NULL);
 	if (!j || !p) {
 		json_decref(j);

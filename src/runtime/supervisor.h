@@ -25,6 +25,10 @@ struct sup_publisher {
 	uint32_t trap_limit;     /* traps ... */
 	uint32_t trap_window_s;  /* ... within this window fail a module */
 	uint32_t log_per_s;      /* module log lines per second */
+	int32_t queue;           /* NFQUEUE the container reads, -1 for none */
+	uint32_t batch;          /* packets per receive/verdict round, 0: default */
+	uint32_t rt_priority;    /* SCHED_FIFO priority of the container, 0: none */
+	int64_t cpu;             /* CPU to pin the container to, -1: none */
 	struct cg_limits cgroup; /* container-wide limits */
 };
 

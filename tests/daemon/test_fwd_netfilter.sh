@@ -144,6 +144,20 @@ check "a bad chain prefix is refused" \
 same "refused filters changed nothing (v4)" "$snap4" "$(save4)"
 same "refused filters changed nothing (v6)" "$snap6" "$(save6)"
 
+# ---- counters and specs -----------------------------------------------------------
+check "counters of a rule that matched nothing" \
+	test "$(fwdctl -p "$P" counters carol/v4)" = "packets=0 bytes=0"
+rc=0
+fwdctl -p "$P" counters nobody/x 2>/dev/null || rc=$?
+check "counters of no such rule: exit status 3" test "$rc" -eq 3
+same "spec: icmpv6 is IPv6 only" "ipv4 -
+ipv6 -p icmpv6 -m comment --comment \"netserv:x\" -j NFQUEUE --queue-num 0 --queue-bypass" \
+	"$("$FWDCTL" spec x proto=icmpv6)"
+same "spec: icmp is IPv4 only" "ipv4 -p icmp -m comment --comment \"netserv:x\" -j NFQUEUE --queue-num 0 --queue-bypass
+ipv6 -" "$("$FWDCTL" spec x proto=icmp)"
+same "spec: a protocol by number" "ipv4 -p 47 -d 10.0.0.0/8 -m comment --comment \"netserv:x\" -j NFQUEUE --queue-num 2 --queue-bypass
+ipv6 -" "$("$FWDCTL" spec x proto=47 dst=10.0.0.0/8 queue=2)"
+
 # ---- remove, flush, fini ---------------------------------------------------------
 if fwdctl -p "$P" remove bob/web; then ok "remove bob/web"; else not_ok "remove bob/web"; fi
 check "bob/web gone from IPv4 and IPv6" \

@@ -93,11 +93,18 @@ blast() {
 	MARKED=${MARKED:-0}
 }
 
+# rule_packets: what the queue rule has matched so far (both families).
+rule_packets() {
+	topo_exec router "$NETSERV_BUILD/fwdctl" -p "$P" counters test/sip | sed -n 's/^packets=\([0-9]*\).*/\1/p'
+}
+
 # ---- no reader: the rule's --queue-bypass lets traffic through ----------------
 blast 5060
 check "no reader bound: all $N datagrams arrive (queue-bypass) [got $RECEIVED]" test "$RECEIVED" -eq "$N"
 
 # ---- accept ------------------------------------------------------------------------
+c0=$(rule_packets)
+check "the rule counted the $N bypassed datagrams [${c0:-none}]" test "${c0:-0}" -eq "$N"
 start_echo -q $QN -m accept
 blast 5060
 check "accept: all $N datagrams arrive [got $RECEIVED]" test "$RECEIVED" -eq "$N"
@@ -112,6 +119,9 @@ check "accept: $((2 * N)) accept verdicts" test "${E_accepted:-0}" -eq $((2 * N)
 check "accept: no overruns, gaps or refused verdicts" \
 	test "${E_enobufs:-1}${E_missed:-1}${E_verdict_errors:-1}" = 000
 check "accept: bytes counted (128 per datagram)" test "${E_bytes:-0}" -eq $((N * 128 + N * 148))
+c1=$(rule_packets)
+check "accept: the rule matched as many as the reader saw (none bypassed) [$((c1 - c0))]" \
+	test $((c1 - c0)) -eq "${E_packets:-0}"
 
 # ---- drop ----------------------------------------------------------------------
 start_echo -q $QN -m drop
@@ -149,9 +159,13 @@ blast 5060
 check "reader killed (SIGKILL): all $N still arrive [got $RECEIVED]" test "$RECEIVED" -eq "$N"
 
 # ---- a stalled reader: fail-open ----------------------------------------------------
+c0=$(rule_packets)
 start_echo -q $QN -m stall -l 64
 blast 5060
 stop_echo
+c1=$(rule_packets)
+check "stalled reader: the rule matched all $N; $((c1 - c0 - ${E_packets:-0})) of them bypassed the reader" \
+	test $((c1 - c0)) -eq "$N" -a "${E_packets:-1}" -eq 0
 check "stalled reader, queue of 64, fail-open: at least $((N - 64)) arrive [got $RECEIVED]" \
 	test "$RECEIVED" -ge $((N - 64))
 start_echo -q $QN -m stall -l 64 -F

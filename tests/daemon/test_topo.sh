@@ -72,7 +72,7 @@ else
 	not_ok "topo_create sender router receiver"
 fi
 check "three namespaces with the run prefix" \
-	test "$(ip netns list | grep -c "^ns-$TOPO_TAG-")" -eq 3
+	test "$(topo__all_ns | grep -c "^ns-$TOPO_TAG-")" -eq 3
 check "namespace name is ns-<tag>-<node>" test "$(topo_ns router)" = "ns-$TOPO_TAG-router"
 names=$(for n in sender router receiver; do topo_exec $n ip -o link show type veth; done |
 	awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
@@ -102,7 +102,7 @@ check "one hop: reply TTL 63" test "$(ping_ttl sender "$(topo_addr receiver)")" 
 
 # ---- a chain of three routers, beside the first topology -------------------
 if topo_create left r1 r2 r3 right; then ok "topo_create left r1 r2 r3 right"; else not_ok "topo_create chain"; fi
-check "chain: 5 more namespaces" test "$(ip netns list | grep -c "^ns-$TOPO_TAG-")" -eq 8
+check "chain: 5 more namespaces" test "$(topo__all_ns | grep -c "^ns-$TOPO_TAG-")" -eq 8
 check "chain: its links are numbered after the first topology's" \
 	test "$(topo_addr right)" = 10.6.0.2
 check "chain: r2 toward right" test "$(topo_addr r2 toward right)" = 10.5.0.1
@@ -121,7 +121,7 @@ check "topo_create refuses an existing node name" not topo_create sender x 2>/de
 # ---- teardown --------------------------------------------------------------
 topo_spawn router sleep 300
 spawned=$TOPO_LAST_PID
-topo_exec receiver sleep 300 &
+topo_exec receiver sleep 300 2>/dev/null &
 unmanaged=$!
 sleep 0.2
 topo_destroy
@@ -181,7 +181,7 @@ if wait_for "$WORK/early" started 20; then
 	tag=$(awk '/^tag/ { print $2 }' "$WORK/early")
 	# Kill as soon as the first namespace exists, mid-way through the build.
 	for _ in $(seq 1 400); do
-		ip netns list | grep -q "^ns-$tag-" && break
+		topo__all_ns | grep -q "^ns-$tag-" && break
 		sleep 0.005
 	done
 	kill -TERM "$CHILD"

@@ -8,6 +8,7 @@
  *     remove ID             exit status 3 if there was no such rule
  *     flush                 remove every filter of ours, keep the chains
  *     fini                  remove our chains and jumps
+ *     counters ID           print "packets=N bytes=B" of the rules called ID
  *     spec ID [filter...]   print the rule for IPv4 and IPv6, change nothing
  *   -n: no IPv6 (ip6tables unused). Exit status 0, 1 on error, 2 on usage. */
 #include <errno.h>
@@ -24,7 +25,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fwdctl [-p PREFIX] [-H forward,input,output] [-n] "
-	                "init|add|remove|flush|fini|spec ...\n");
+	                "init|add|remove|flush|fini|counters|spec ...\n");
 	exit(2);
 }
 
@@ -181,6 +182,18 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			fprintf(stderr, "fwdctl: remove %s: %s\n", args[0], strerror(-r));
 			rc = r == -ENOENT ? 3 : 1;
+		}
+	} else if (strcmp(cmd, "counters") == 0) {
+		uint64_t pk, by;
+		if (nargs != 1)
+			usage();
+		r = fwd_netfilter_counters(nf, args[0], &pk, &by, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "fwdctl: counters %s: %s\n", args[0], err);
+			rc = r == -ENOENT ? 3 : 1;
+		} else {
+			printf("packets=%llu bytes=%llu\n", (unsigned long long)pk,
+			       (unsigned long long)by);
 		}
 	} else if (strcmp(cmd, "flush") == 0) {
 		r = fwd_netfilter_ops.flush(nf, err, sizeof(err));

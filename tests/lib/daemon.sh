@@ -42,6 +42,10 @@ protocols = http,https,file
 [modules]
 default_ttl = 3600
 ${MODULES_EXTRA:-}
+[forwarding]
+driver = ${FWD_DRIVER:-none}
+chain_prefix = NST$$
+${FORWARDING_EXTRA:-}
 [containers]
 cgroup = netserv-test-$$
 heartbeat_ms = 200

@@ -374,6 +374,17 @@ static void test_cache_hit(void **state)
 	assert_int_equal(st.compiles, 1);
 	assert_int_equal(st.cache_hits, 1);
 
+	/* Evicted, it compiles again. */
+	assert_int_equal(aot_evict(fx->aot, sha), 0);
+	assert_int_equal(aot_evict(fx->aot, sha), -ENOENT);
+	struct rec d = {0};
+	compile(fx, path, sha, &chk, &d, NULL);
+	run(fx);
+	assert_int_equal(d.status, 0);
+	assert_false(d.cached);
+	aot_get_stats(fx->aot, &st);
+	assert_int_equal(st.compiles, 2);
+
 	/* A cancelled cache answer is never delivered. */
 	struct rec c = {0};
 	struct aot_req *req;

@@ -92,6 +92,8 @@ static struct sup_publisher publisher(const char *name, int64_t uid)
 	p.trap_limit = 3;
 	p.trap_window_s = 60;
 	p.log_per_s = 50;
+	p.queue = -1;
+	p.cpu = -1;
 	p.cgroup.memory_bytes = 64u << 20;
 	p.cgroup.pids_max = 16;
 	return p;

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Packet path, end to end on a real router: sender -- router -- receiver in
+# network namespaces; netservd in the router with the netfilter forwarding
+# plane; modules deployed with `netserv ctl`; UDP traffic from sender to
+# receiver through the publisher's container.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/tap.sh"
+source "$here/../lib/topo.sh"
+B=${NETSERV_BUILD:?}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 0
+fi
+
+WORK=$(mktemp -d /tmp/netserv-pp.XXXXXX)
+chmod 0711 "$WORK"
+SOCK=$WORK/admin.sock
+DPID=
+cleanup_pp() {
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	topo_destroy
+	rm -rf "$WORK"
+}
+trap cleanup_pp EXIT
+[ -n "${KEEP_LOG:-}" ] && trap "cp $WORK/netservd.log /tmp/pp.log; cleanup_pp" EXIT
+
+topo_create sender router receiver || { not_ok "topology"; tap_done; exit 1; }
+RCV=$(topo_addr receiver)
+PREFIX=NP${TOPO_TAG}
+QBASE=$((2000 + RANDOM % 20000))
+
+cat >"$WORK/netservd.conf" <<EOC
+[node]
+id = pp-router
+state_dir = $WORK/state
+admin_socket = $SOCK
+[log]
+level = debug
+[fetch]
+protocols = file
+[forwarding]
+driver = netfilter
+chain_prefix = $PREFIX
+hooks = forward
+[containers]
+cgroup = netserv-pp-$TOPO_TAG
+queue_base = $QBASE
+heartbeat_ms = 200
+pool_size = 0
+[publisher janedoe]
+uid = 65534
+EOC
+
+ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
+
+start_daemon() {
+	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
+		>>"$WORK/netservd.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 1 100); do
+		ctl status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	diag "netservd did not start:"
+	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
+	return 1
+}
+
+# status EXPR: python expression over s (status JSON) and mods.
+status() {
+	ctl status --json | python3 -c "import json,sys
+s = json.load(sys.stdin)
+mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
+print($1)"
+}
+
+counter_of() { # MODULE COUNTER
+	status "((mods.get('janedoe/$1') or {}).get('runtime') or {}).get('counters', {}).get('$2', -1)"
+}
+
+module_module() { # NAME SOURCE: copies build/modules/SOURCE.wasm; sets MOD_PATH, MOD_HASH
+	MOD_PATH=$WORK/$1.wasm
+	cp "$B/modules/$2.wasm" "$MOD_PATH"
+	MOD_HASH=sha256:$(sha256sum "$MOD_PATH" | cut -d' ' -f1)
+}
+
+setup() { # ID SOURCE PORT [TTL]
+	module_module "$1" "$2"
+	printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:%s\nttl:%s\n\n' \
+		"$1" "$MOD_PATH" "$MOD_HASH" "$3" "${4:-600}" | ctl send -
+}
+
+remove() {
+	printf 'REMOVE %s NETSERV/0.1\nuser:janedoe\n\n' "$1" | ctl send -
+}
+
+rules() { # our rules in the router's tables (iptables and ip6tables)
+	{
+		topo_exec router iptables-save -t mangle
+		topo_exec router ip6tables-save -t mangle
+	} 2>/dev/null | grep -- '--comment "\?netserv:' || true
+}
+
+# blast PORT COUNT [RATE]: sends COUNT datagrams from sender to receiver;
+# prints how many arrived.
+blast() {
+	local port=$1 n=$2 rate=${3:-10000} out=$WORK/count.$RANDOM
+	ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p "$port" -t 30 -i 700 >"$out" 2>&1 &
+	local cpid=$!
+	for _ in $(seq 1 100); do grep -q ready "$out" && break; sleep 0.02; done
+	topo_exec sender "$B/udpblast" -d "$RCV" -p "$port" -n "$n" -s 64 -r "$rate" >/dev/null
+	wait "$cpid"
+	grep -o 'received=[0-9]*' "$out" | cut -d= -f2
+}
+
+start_daemon || { not_ok "netservd starts in the router namespace"; tap_done; exit 1; }
+ok "netservd starts in the router namespace with the netfilter plane"
+
+out=$(setup NetServ.apps.Counter_1.0 counter 5060)
+check "SETUP of the counter for udp/5060 answers 200 active" grep -q '^state:active' <<<"$out"
+check "one rule of ours steers udp/5060 to the publisher's queue" \
+	test "$(rules | grep -c "netserv:janedoe/NetServ.apps.Counter_1.0")" -eq 2
+check "the rule queues to queue $QBASE with bypass" bash -c 'grep -q -- "--queue-num $0 --queue-bypass" <<<"$1"' "$QBASE" "$(rules)"
+
+got=$(blast 5060 10000)
+check "10 000 UDP packets to port 5060 all arrive (got $got)" test "$got" = 10000
+c=$(counter_of NetServ.apps.Counter_1.0 packets)
+check "the counter module counted 10 000 (got $c)" test "$c" = 10000
+q=$(status "[m['runtime']['container_pid'] for m in s['modules']][0]")
+got=$(blast 5061 1000)
+check "1 000 packets to port 5061 arrive (got $got)" test "$got" = 1000
+c=$(counter_of NetServ.apps.Counter_1.0 packets)
+check "packets to 5061 bypass the container (counter still 10 000: $c)" test "$c" = 10000
+
+out=$(setup NetServ.apps.Dropper_1.0 dropper 5062)
+check "SETUP of the dropper for udp/5062 answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+got=$(blast 5062 1000)
+check "with the dropper none of 1 000 packets arrive (got $got)" test "$got" = 0
+out=$(remove NetServ.apps.Dropper_1.0)
+check "REMOVE of the dropper answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+got=$(blast 5062 1000)
+check "after REMOVE all 1 000 arrive again (got $got)" test "$got" = 1000
+check "the dropper's rule is gone" test "$(rules | grep -c Dropper)" -eq 0
+
+out=$(setup NetServ.apps.Short_1.0 passthrough 5063 2)
+check "a module with ttl 2 has its rule" test "$(rules | grep -c Short)" -eq 2
+gone=no
+for _ in $(seq 1 50); do
+	[ "$(rules | grep -c Short)" -eq 0 ] && { gone=yes; break; }
+	sleep 0.1
+done
+check "TTL expiry removes its rule" test "$gone" = yes
+
+# --- the container dies while traffic flows ------------------------------------
+pid=$(status "mods['janedoe/NetServ.apps.Counter_1.0']['runtime']['container_pid']")
+out=$WORK/kill.count
+ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p 5060 -t 30 -i 1000 >"$out" 2>&1 &
+cpid=$!
+for _ in $(seq 1 100); do grep -q ready "$out" && break; sleep 0.02; done
+topo_exec sender "$B/udpblast" -d "$RCV" -p 5060 -n 20000 -s 64 -r 10000 >/dev/null &
+bpid=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -KILL "$pid"
+back=
+while [ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ]; do
+	np=$(status "((mods.get('janedoe/NetServ.apps.Counter_1.0') or {}).get('runtime') or {}).get('container_pid', 0)" 2>/dev/null)
+	if [ -n "$np" ] && [ "$np" != 0 ] && [ "$np" != "$pid" ]; then
+		back=$((($(date +%s%N) - t0) / 1000000))
+		break
+	fi
+	sleep 0.02
+done
+wait "$bpid"
+wait "$cpid"
+got=$(grep -o 'received=[0-9]*' "$out" | cut -d= -f2)
+diag "container killed: back with its modules after ${back:-never} ms; $got of 20000 packets arrived"
+check "the container is back with its modules within 1 s (${back:-never} ms)" \
+	test -n "$back" -a "${back:-9999}" -lt 1000
+check "packets kept flowing while it was down (>= 98% arrived: $got)" test "${got:-0}" -ge 19600
+c0=$(counter_of NetServ.apps.Counter_1.0 packets)
+blast 5060 1000 >/dev/null
+c1=$(counter_of NetServ.apps.Counter_1.0 packets)
+check "the restarted container counts again ($c0 -> $c1)" test $((c1 - c0)) -eq 1000
+
+# --- netservd dies and restarts -------------------------------------------------
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+got=$(blast 5060 1000)
+check "while netservd is down, traffic bypasses the queue (got $got of 1000)" test "$got" = 1000
+start_daemon || not_ok "netservd restarts"
+check "after a restart the module is active again" \
+	test "$(status "mods['janedoe/NetServ.apps.Counter_1.0']['state']")" = active
+check "after a restart its rule is there exactly once per family" \
+	test "$(rules | grep -c "netserv:janedoe/NetServ.apps.Counter_1.0")" -eq 2
+check "after a restart there is one jump into our chain" \
+	test "$(topo_exec router iptables-save -t mangle | grep -c -- "-A FORWARD -j $PREFIX-FWD")" -eq 1
+got=$(blast 5060 1000)
+c=$(counter_of NetServ.apps.Counter_1.0 packets)
+check "traffic flows through the restored module ($got arrived, counter $c)" \
+	test "$got" = 1000 -a "$c" = 1000
+
+out=$(remove NetServ.apps.Counter_1.0)
+check "REMOVE of the counter answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+check "iptables-save shows no rule of ours" test -z "$(rules)"
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+DPID=
+check "netservd exits cleanly (status $rc)" test "$rc" -eq 0
+check "at exit our chains are gone" \
+	test "$(topo_exec router iptables-save -t mangle | grep -c "$PREFIX")" -eq 0
+
+tap_done
