@@ -20,6 +20,7 @@
 
 #include "container/modhost.h"
 #include "container/nfq.h"
+#include "container/pkt_filter.h"
 #include "container/proto.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
@@ -258,8 +259,15 @@ static void cmd_install(struct container *c, uint32_t seq, json_t *a, int so_fd)
 		reply_err(c, seq, -EINVAL, "INSTALL needs module, so and the module's file");
 		return;
 	}
+	struct ncm_filter filter;
+	json_t *jf = json_object_get(a, "filter");
+	if (jf && !json_is_null(jf) && pkt_filter_from_json(jf, &filter) < 0) {
+		reply_err(c, seq, -EINVAL, "INSTALL: malformed filter");
+		return;
+	}
 	char err[256] = "";
-	int r = modhost_install(c->host, name, so, so_fd, json_is_object(props) ? props : NULL, err,
+	int r = modhost_install(c->host, name, so, so_fd, json_is_object(props) ? props : NULL,
+	                        jf && !json_is_null(jf) ? &filter : NULL, err,
 	                        sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);

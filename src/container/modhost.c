@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "container/modhost_internal.h"
+#include "container/pkt_filter.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
 #include "runtime/glue.h"
@@ -423,7 +424,8 @@ static void dl_release(void *dl)
 }
 
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, char *err, size_t errlen)
+                    json_t *properties, const struct ncm_filter *filter, char *err,
+                    size_t errlen)
 {
 	if (mod_find(h, name)) {
 		snprintf(err, err ? errlen : 0, "module %s is already installed", name);
@@ -435,6 +437,10 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
 	m->h = h;
 	m->ctx.m = m;
 	m->so_fd = -1;
+	if (filter) {
+		m->has_filter = true;
+		m->filter = *filter;
+	}
 	m->name = strdup(name);
 	m->so_path = strdup(so_path);
 	m->props = properties ? json_incref(properties) : json_object();
@@ -524,6 +530,8 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 		return NS_ACCEPT;
 	for (struct mod *m = h->mods; m; m = m->next) {
 		if (m->failed || !m->inst || !m->g->packet)
+			continue;
+		if (m->has_filter && !pkt_filter_match(&m->filter, cur, cur_len))
 			continue;
 		uint8_t *buf = m->mem->data + m->pkt_buf;
 		if (buf != cur)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ncm/ncm.h"
 #include "runtime/host_api.h"
 
 struct evloop;
@@ -54,7 +55,8 @@ struct modhost *modhost_free(struct modhost *h);
  * (borrowed). Returns 0, -EEXIST, or a negative errno with the reason (a
  * dlopen error names a missing import) in err. */
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, char *err, size_t errlen);
+                    json_t *properties, const struct ncm_filter *filter, char *err,
+                    size_t errlen);
 
 /* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
 int modhost_remove(struct modhost *h, const char *name);

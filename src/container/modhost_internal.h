@@ -49,6 +49,8 @@ struct mod {
 	wasm_rt_memory_t *mem;
 	uint32_t pkt_buf; /* address of the packet buffer in memory */
 	json_t *props;
+	bool has_filter; /* sees only packets that match its SETUP filter */
+	struct ncm_filter filter;
 	bool failed;
 	char fail_reason[160];
 

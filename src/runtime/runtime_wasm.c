@@ -13,6 +13,7 @@
 #include "fwd/fwd.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "container/pkt_filter.h"
 #include "runtime/wasm_check.h"
 
 struct rw_job {
@@ -20,6 +21,7 @@ struct rw_job {
 	char *user;
 	char *module;
 	json_t *props;
+	json_t *filter; /* NULL: no filter */
 	struct aot_req *req;
 	runtime_done_fn *done;
 	runtime_progress_fn *progress;
@@ -64,6 +66,7 @@ static void job_free(struct rw_job *job)
 	free(job->user);
 	free(job->module);
 	json_decref(job->props);
+	json_decref(job->filter);
 	free(job);
 }
 
@@ -106,7 +109,7 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
 	if (job->progress)
 		job->progress(job->ctx, "installing");
-	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
+	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props, job->filter,
 	                           on_container_installed, job);
 	if (r < 0) {
 		char why[160];
@@ -187,6 +190,8 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 		job_free(job);
 		return -ENOMEM;
 	}
+	if (m->request->has_filter)
+		job->filter = pkt_filter_to_json(&m->request->filter);
 	for (size_t i = 0; i < m->request->n_properties; i++)
 		json_object_set_new(job->props, m->request->properties[i].key,
 		                    json_string(m->request->properties[i].value));

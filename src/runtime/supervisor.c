@@ -45,6 +45,7 @@ struct installed {
 	char *module;
 	char *so;
 	json_t *props;
+	json_t *filter; /* NULL: no filter */
 	struct installed *next;
 };
 
@@ -227,8 +228,11 @@ static struct pending *pending_new(sup_reply_fn *fn, void *ctx)
 
 static json_t *install_json(const struct installed *m)
 {
-	return json_pack("{s:s, s:s, s:O}", "module", m->module, "so", m->so, "properties",
-	                 m->props);
+	json_t *j = json_pack("{s:s, s:s, s:O}", "module", m->module, "so", m->so, "properties",
+	                      m->props);
+	if (j && m->filter)
+		json_object_set(j, "filter", m->filter);
+	return j;
 }
 
 static void on_assigned(struct supervisor_container *ct, int status, json_t *reply, void *arg)
@@ -637,6 +641,7 @@ struct supervisor *supervisor_free(struct supervisor *s)
 			free(m->module);
 			free(m->so);
 			json_decref(m->props);
+		json_decref(m->filter);
 			free(m);
 		}
 		char group[160];
@@ -714,6 +719,7 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 		free(ic->m->module);
 		free(ic->m->so);
 		json_decref(ic->m->props);
+		json_decref(ic->m->filter);
 		free(ic->m);
 	}
 	free(ic->user);
@@ -721,7 +727,8 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 }
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, sup_reply_fn *reply, void *ctx)
+                       const char *so_path, json_t *properties, json_t *filter,
+                       sup_reply_fn *reply, void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);
@@ -737,6 +744,7 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 	m->module = strdup(module);
 	m->so = strdup(so_path);
 	m->props = properties ? json_incref(properties) : json_object();
+	m->filter = filter ? json_incref(filter) : NULL;
 	ic->s = s;
 	ic->user = strdup(user);
 	ic->m = m;
@@ -772,6 +780,7 @@ fail:
 		free(m->module);
 		free(m->so);
 		json_decref(m->props);
+		json_decref(m->filter);
 		free(m);
 	}
 	if (ic) {
@@ -796,6 +805,7 @@ int supervisor_remove(struct supervisor *s, const char *user, const char *module
 		free(m->module);
 		free(m->so);
 		json_decref(m->props);
+		json_decref(m->filter);
 		free(m);
 		known = true;
 		break;

@@ -65,10 +65,13 @@ int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p
 bool supervisor_has_publisher(const struct supervisor *s, const char *user);
 
 /* Installs a compiled module in user's container (appended to the load
- * order). On success it is remembered and reinstalled after a restart.
- * reply is called exactly once (unless supervisor_forget(ctx)). */
+ * order). `filter` (pkt_filter_to_json() form, or NULL: every packet of the
+ * container) selects the packets the module sees. On success it is
+ * remembered and reinstalled after a restart. reply is called exactly once
+ * (unless supervisor_forget(ctx)). properties and filter are borrowed. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, sup_reply_fn *reply, void *ctx);
+                       const char *so_path, json_t *properties, json_t *filter,
+                       sup_reply_fn *reply, void *ctx);
 
 /* Removes a module (and forgets it for restarts). reply may be NULL. */
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,

@@ -162,8 +162,8 @@ static void on_install_done(void *ctx, int status, const char *reason)
 
 /* Installs build/modules/<wasm>.wasm as module `name` of user with properties
  * "k=v,k=v". Returns the status (0 or an NCM code); *reason gets the text. */
-static int install(const char *user, const char *name, const char *wasm, const char *props,
-                   char *reason, size_t len)
+static int install_with(const char *user, const char *name, const char *wasm, const char *props,
+                        const char *headers, char *reason, size_t len)
 {
 	char path[256];
 	snprintf(path, sizeof(path), BUILD_DIR "/modules/%s.wasm", wasm);
@@ -180,8 +180,9 @@ static int install(const char *user, const char *name, const char *wasm, const c
 	crypto_hash_sha256_final(&st, sha);
 
 	char ncm[512];
-	snprintf(ncm, sizeof(ncm), "SETUP %s NETSERV/0.1\nuser:%s\nurl:file:///x\n%s%s%s\n", name,
-	         user, props ? "properties:" : "", props ? props : "", props ? "\n" : "");
+	snprintf(ncm, sizeof(ncm), "SETUP %s NETSERV/0.1\nuser:%s\nurl:file:///x\n%s%s%s%s\n", name,
+	         user, props ? "properties:" : "", props ? props : "", props ? "\n" : "",
+	         headers ? headers : "");
 	struct ncm_msg *msg = NULL;
 	struct ncm_request req;
 	assert_int_equal(ncm_parse(ncm, strlen(ncm), &msg, NULL, 0), 0);
@@ -202,6 +203,12 @@ static int install(const char *user, const char *name, const char *wasm, const c
 	if (reason)
 		snprintf(reason, len, "%s", ir.reason);
 	return ir.status;
+}
+
+static int install(const char *user, const char *name, const char *wasm, const char *props,
+                   char *reason, size_t len)
+{
+	return install_with(user, name, wasm, props, NULL, reason, len);
 }
 
 static void remove_module(const char *user, const char *name)
@@ -389,6 +396,45 @@ static void test_load_order(void **state)
 	assert_memory_equal(pr.data + 28, "ORder", 5);
 	remove_module("alice", "r1");
 	remove_module("alice", "r2");
+}
+
+/* One queue carries all of a publisher's filters: each module sees only the
+ * packets its own filter selects. */
+static void test_per_module_filters(void **state)
+{
+	uint8_t pkt[256];
+	uint32_t len = udp_packet(pkt, "filters", 64); /* to 10.0.0.2 port 5060 */
+	char why[512];
+	assert_int_equal(install_with("alice", "cnt", "counter", NULL,
+	                              "filter-proto:udp\nfilter-port:5060\n", why, sizeof(why)),
+	                 0);
+	assert_int_equal(install_with("alice", "drop9", "dropper", NULL,
+	                              "filter-proto:udp\nfilter-port:9999\n", why, sizeof(why)),
+	                 0);
+	assert_int_equal(install_with("alice", "dropnet", "dropper", NULL,
+	                              "filter-dst:192.0.2.0/24\n", why, sizeof(why)),
+	                 0);
+	struct packet_result pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_ACCEPT);
+	assert_int_equal(counter("alice", "cnt", "packets"), 1);
+	assert_int_equal(stat_int("alice", "drop9", "packets"), 0);
+	assert_int_equal(stat_int("alice", "dropnet", "packets"), 0);
+	/* The same packet to port 9999: only the port-9999 dropper sees it. */
+	pkt[22] = 9999 >> 8;
+	pkt[23] = 9999 & 0xff;
+	pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_DROP);
+	assert_int_equal(counter("alice", "cnt", "packets"), 1);
+	/* To 192.0.2.7: the prefix dropper. */
+	pkt[22] = 5060 >> 8;
+	pkt[23] = 5060 & 0xff;
+	pkt[16] = 192, pkt[17] = 0, pkt[18] = 2, pkt[19] = 7;
+	pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_DROP);
+	assert_int_equal(counter("alice", "cnt", "packets"), 2);
+	remove_module("alice", "cnt");
+	remove_module("alice", "drop9");
+	remove_module("alice", "dropnet");
 }
 
 static void test_timers(void **state)
@@ -584,6 +630,7 @@ int main(void)
 	        cmocka_unit_test(test_verdicts),
 	        cmocka_unit_test(test_modified_packet_and_properties),
 	        cmocka_unit_test(test_load_order),
+	        cmocka_unit_test(test_per_module_filters),
 	        cmocka_unit_test(test_timers),
 	        cmocka_unit_test(test_trap_contained),
 	        cmocka_unit_test(test_runaway_stopped),
