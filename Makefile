@@ -5,7 +5,12 @@
 #   make test       unit + daemon tests, twice: normal and ASan+UBSan builds,
 #                   plus a bounded libFuzzer run; ends with "N passed, N failed"
 #   make demo       the end-to-end demo (scripts/demo)
-#   make bench      bench/module-call: module call cost and container memory
+#   make demo SCENARIO=keepalive|overload|netmonitor
+#                   a SIP application in namespaces (scripts/demo-SCENARIO, root)
+#   make bench      bench/module-call: module call cost and container memory;
+#                   bench/forwarding (root): the packet path on a router;
+#                   bench/signaling (root): netserv setup on 1, 3, 5 nodes
+#                   (BENCH_QUICK=1: a short run)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every C file
 
@@ -33,18 +38,22 @@ build-asan: deps
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
 		-DNETSERV_SANITIZE=ON -DNETSERV_FUZZ=ON -DNETSERV_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_pkt_filter
+	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_nslp fuzz_sip fuzz_pkt_filter fuzz_gist_node
 
 test: build build-asan build-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all build build-asan build-fuzz
 
 demo: build
-	@./scripts/demo
+	@./scripts/demo$(if $(SCENARIO),-$(SCENARIO))
 
-# Benchmarks (bench/README.md): bench/module-call builds what it needs in build/.
+# Benchmarks (bench/README.md): each script builds what it needs in build/.
 .PHONY: bench
 bench: build
 	@./bench/module-call
+	@if [ "$$(id -u)" = 0 ]; then ./bench/forwarding; \
+	else echo "bench/forwarding: skipped (needs root)"; fi
+	@if [ "$$(id -u)" = 0 ]; then ./bench/signaling; \
+	else echo "bench/signaling: skipped (needs root)"; fi
 
 install: build
 	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)

@@ -266,8 +266,8 @@ static void measure_rss(struct rss_row *rows, size_t n)
 		if (!rows[i].module)
 			continue;
 		struct reply r = {0};
-		if (supervisor_install(s, rows[i].user, rows[i].module, rows[i].so, NULL, NULL, on_reply,
-		                       &r) < 0 ||
+		if (supervisor_install(s, rows[i].user, rows[i].module, rows[i].so, NULL, NULL,
+		                       on_reply, &r) < 0 ||
 		    !run_until(&r.done, 10000) || r.status < 0)
 			die(rows[i].module, r.error[0] ? r.error : "install failed");
 	}

@@ -13,5 +13,22 @@ enum cli_exit {
 /* Runs `netserv ctl ...` with argv[0] == "ctl"; returns an exit code. */
 int cli_ctl_main(int argc, char **argv);
 
+/* Runs `netserv setup|remove|probe ...` (signaling toward a user) with argv[0]
+ * the command; returns an exit code. */
+int cli_signal_main(int argc, char **argv);
+
+/* Runs `netserv keygen|sign|verify ...` with argv[0] the command (cli_keys.c). */
+int cli_keys_main(int argc, char **argv);
+
+struct ncm_msg;
+/* Signs m in place with the secret key in key_path (timestamp, nonce,
+ * signature) when it is a SETUP, REMOVE or TRIGGER that is not signed yet and
+ * key_path is set. Returns 1 when signed, 0 when left alone, or a negative
+ * errno after printing why. */
+int cli_sign_request(struct ncm_msg *m, const char *key_path);
+
 /* Runs `netserv module ...` with argv[0] == "module"; returns an exit code. */
 int cli_module_main(int argc, char **argv);
+
+/* Runs `netserv viz ...` (the NetMonitor visualizer) with argv[0] == "viz". */
+int cli_viz_main(int argc, char **argv);

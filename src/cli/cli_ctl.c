@@ -18,7 +18,7 @@
 #include "paths.h"
 
 static const char ctl_usage[] =
-        "Usage: netserv ctl [--socket PATH] [--timeout SECONDS] COMMAND\n"
+        "Usage: netserv ctl [--key FILE] [--socket PATH] [--timeout SECONDS] COMMAND\n"
         "\n"
         "Commands:\n"
         "  send FILE|-       send the NCM in FILE (or stdin) and print the response;\n"
@@ -26,12 +26,15 @@ static const char ctl_usage[] =
         "  status [--json]   show the node's identity and modules\n"
         "\n"
         "Options:\n"
+        "  -k, --key FILE        sign SETUP, REMOVE and TRIGGER requests that are not\n"
+        "                        signed yet with this secret key (default $NETSERV_KEY)\n"
         "  -s, --socket PATH     admin socket (default $NETSERV_SOCKET or\n"
         "                        " NETSERV_DEFAULT_SOCKET ")\n"
         "  -T, --timeout SECONDS how long to wait for the answer (default 120)\n"
         "  -h, --help            show this help\n";
 
 struct ctl_opts {
+	const char *key; /* sign unsigned requests with it (NULL: no) */
 	const char *socket;
 	int timeout_ms;
 };
@@ -198,6 +201,24 @@ static int cmd_send(const struct ctl_opts *o, int argc, char **argv)
 			req[len++] = '\n';
 		req[len++] = '\n';
 	}
+	if (o->key && *o->key) {
+		/* Sign what is not signed yet; what does not parse goes as it is
+		 * (the node says what is wrong with it). */
+		struct ncm_msg *m = NULL;
+		if (ncm_parse(req, len, &m, NULL, 0) == 0) {
+			int r = cli_sign_request(m, o->key);
+			char *wire = NULL;
+			size_t wire_len = 0;
+			if (r > 0 && ncm_serialize(m, &wire, &wire_len) == 0) {
+				free(req);
+				req = wire;
+				len = wire_len;
+			}
+			ncm_free(m);
+			if (r < 0)
+				return CLI_ERR_USAGE;
+		}
+	}
 	_cleanup_free_ char *ans = NULL;
 	size_t ans_len = 0;
 	int rc = exchange(o, req, len, &ans, &ans_len);
@@ -289,19 +310,25 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 int cli_ctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	        {"key", required_argument, NULL, 'k'},
 	        {"socket", required_argument, NULL, 's'},
 	        {"timeout", required_argument, NULL, 'T'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	struct ctl_opts o = {.socket = getenv("NETSERV_SOCKET"), .timeout_ms = 120000};
+	struct ctl_opts o = {.key = getenv("NETSERV_KEY"),
+	                     .socket = getenv("NETSERV_SOCKET"),
+	                     .timeout_ms = 120000};
 	if (!o.socket || !*o.socket)
 		o.socket = NETSERV_DEFAULT_SOCKET;
 	int c;
 	optind = 1;
 	/* '+' stops at the first non-option: the subcommand has its own. */
-	while ((c = getopt_long(argc, argv, "+s:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+k:s:T:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'k':
+			o.key = optarg;
+			break;
 		case 's':
 			o.socket = optarg;
 			break;

@@ -11,8 +11,16 @@ static const char usage[] =
         "Commands:\n"
         "  ctl send FILE|-     send an NCM to the local node, print the response\n"
         "  ctl status          show the node's modules (--json for JSON)\n"
+        "  setup|remove|probe --to ADDRESS ...\n"
+        "                      signal a request toward a user: every NetServ node on\n"
+        "                      the path installs, removes or reports (--help: options)\n"
+        "  keygen NAME         make a publisher's Ed25519 key pair (NAME.key, NAME.pub)\n"
+        "  sign [-k KEY] FILE|-\n"
+        "                      add timestamp and nonce to an NCM and sign it\n"
+        "  verify -p PUB FILE|- check an NCM's signature\n"
         "  module build SRC.c... -o MOD.wasm\n"
         "                      compile a module with the SDK (needs clang and lld)\n"
+        "  viz [--port N]      show NetMonitor reports live (a page on localhost)\n"
         "  help                show this help\n"
         "\n"
         "Run 'netserv COMMAND --help' for a command's options.\n"
@@ -38,8 +46,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "ctl"))
 		return cli_ctl_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "setup") || !strcmp(cmd, "remove") || !strcmp(cmd, "probe"))
+		return cli_signal_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "module"))
 		return cli_module_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "keygen") || !strcmp(cmd, "sign") || !strcmp(cmd, "verify"))
+		return cli_keys_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "viz"))
+		return cli_viz_main(argc - 1, argv + 1);
 	fprintf(stderr, "netserv: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERR_USAGE;
 }

@@ -18,10 +18,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "container/listen.h"
 #include "container/modhost.h"
 #include "container/nfq.h"
 #include "container/pkt_filter.h"
 #include "container/proto.h"
+#include "container/sandbox.h"
+#ifdef NETSERV_CONTAINER_TESTING
+#include "container/container_testing.h"
+#endif
 #include "lib/evloop.h"
 #include "lib/util.h"
 
@@ -35,7 +40,38 @@ struct container {
 	bool assigned;
 	uint8_t *buf; /* CMSG_MAX bytes, for receiving */
 	uint8_t *pkt; /* CMSG_MAX bytes, for PACKET replies */
+
+	struct sandbox sb;         /* hardening and the send/listen policy */
+	struct mod_sockets *socks; /* modules' listening sockets */
 };
+
+/* The listening sockets opened for one module (container/listen.h). */
+struct mod_sockets {
+	char module[NCM_MAX_TARGET + 1];
+	struct listener_set *set;
+	struct mod_sockets *next;
+};
+
+static void module_sockets_close(struct container *c, const char *module)
+{
+	for (struct mod_sockets **pp = &c->socks; *pp; pp = &(*pp)->next) {
+		struct mod_sockets *ms = *pp;
+		if (strcmp(ms->module, module) == 0) {
+			*pp = ms->next;
+			listener_set_close(ms->set);
+			free(ms);
+			return;
+		}
+	}
+}
+
+/* modhost_send_policy_fn: crafted packets only from the allowed sources. */
+static int send_policy(void *ctx, const char *module, int family, const uint8_t *src,
+                       const uint8_t *dst)
+{
+	struct container *c = ctx;
+	return sandbox_send_allowed(&c->sb, family, src);
+}
 
 static void on_module_event(void *ctx, const char *module, const char *event, const char *reason)
 {
@@ -70,7 +106,7 @@ static uint32_t json_u32(json_t *j, const char *key, uint32_t dflt)
 }
 
 /* Drops to the publisher's identity and limits. Returns 0 or -errno. */
-static int sandbox_enter(json_t *a, char *err, size_t errlen)
+static int sandbox_enter(json_t *a, uint32_t keep, char *err, size_t errlen)
 {
 	json_t *juid = json_object_get(a, "uid"), *jgid = json_object_get(a, "gid");
 	int nice_value = (int)json_integer_value(json_object_get(a, "nice"));
@@ -90,12 +126,13 @@ static int sandbox_enter(json_t *a, char *err, size_t errlen)
 		gid_t gid = (gid_t)(json_is_integer(jgid) ? json_integer_value(jgid)
 		                                          : json_integer_value(juid));
 		uid_t uid = (uid_t)json_integer_value(juid);
-		/* Keep only what the packet path needs across the uid change:
-		 * CAP_NET_ADMIN (NFQUEUE verdicts are checked against the sender)
-		 * and CAP_NET_RAW (crafted packets); every other capability goes,
-		 * from the bounding set too. */
+		/* Keep only what the packet path needs across the uid change
+		 * (sandbox_keep_caps(): CAP_NET_ADMIN for NFQUEUE verdicts when
+		 * there is a queue; crafted packets need no CAP_NET_RAW, their
+		 * sockets are open already); every other capability goes, from
+		 * the bounding set too. */
 		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-			if (cap != CAP_NET_ADMIN && cap != CAP_NET_RAW)
+			if (cap >= 32 || !(keep & (1u << cap)))
 				prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
 		    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
@@ -105,7 +142,6 @@ static int sandbox_enter(json_t *a, char *err, size_t errlen)
 		}
 		struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 		struct __user_cap_data_struct data[2] = {{0}};
-		uint32_t keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
 		data[0].effective = data[0].permitted = keep;
 		if (syscall(SYS_capset, &hdr, data) < 0) {
 			snprintf(err, errlen, "capset: %s", strerror(errno));
@@ -154,6 +190,15 @@ static int on_nfq_packet(void *ctx, uint8_t *data, uint32_t *len, const struct n
 	        .queue = nm->queue,
 	};
 	uint32_t cap = nm->cap < NS_PACKET_MAX ? nm->cap : NS_PACKET_MAX;
+#ifdef NETSERV_CONTAINER_TESTING
+	uint32_t tlen = *len;
+	uint8_t *copy = malloc(*len);
+	if (copy) { /* the packet itself goes on unchanged */
+		memcpy(copy, data, *len);
+		container_testing_packet(copy, &tlen, *len);
+		free(copy);
+	}
+#endif
 	switch (modhost_packet(c->host, data, len, cap, &meta)) {
 	case NS_DROP:
 		return NFQ_DROP;
@@ -231,7 +276,8 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
 	        .log_per_s = json_u32(a, "log_per_s", 20),
 	};
 	char err[256];
-	int r = modhost_new(c->loop, &lim, on_module_event, NULL, c, &c->host, err, sizeof(err));
+	int r = modhost_new(c->loop, &lim, on_module_event, send_policy, c, &c->host, err,
+	                    sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
 		return;
@@ -241,13 +287,28 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
 		reply_err(c, seq, r, "packet queue: %s", err);
 		return;
 	}
-	r = sandbox_enter(a, err, sizeof(err));
+	struct sandbox_config sbc;
+	sandbox_config_from_json(json_object_get(a, "sandbox"), &sbc);
+	r = sandbox_init(&c->sb, &sbc, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "sandbox: %s", err);
+		return;
+	}
+	uint32_t keep = sandbox_keep_caps(&c->sb, c->nfq != NULL);
+	r = sandbox_enter(a, keep, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
 		return;
 	}
+	r = sandbox_lockdown(&c->sb, keep, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "sandbox: %s", err);
+		return;
+	}
 	c->assigned = true;
-	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
+	json_t *j = json_pack("{s:s}", "sandbox", c->sb.applied);
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
+	json_decref(j);
 }
 
 static void cmd_install(struct container *c, uint32_t seq, json_t *a, int so_fd)
@@ -266,12 +327,33 @@ static void cmd_install(struct container *c, uint32_t seq, json_t *a, int so_fd)
 		return;
 	}
 	char err[256] = "";
-	int r = modhost_install(c->host, name, so, so_fd, json_is_object(props) ? props : NULL,
-	                        jf && !json_is_null(jf) ? &filter : NULL, err,
-	                        sizeof(err));
+	/* Landlock lets the container open no file of the node: load a copy. */
+	_cleanup_close_ int mfd = sandbox_memfd_copy(so_fd, name);
+	if (mfd < 0) {
+		reply_err(c, seq, mfd, "copying %s: %s", so, strerror(-mfd));
+		return;
+	}
+	int r = modhost_install(c->host, name, so, mfd, json_is_object(props) ? props : NULL,
+	                        jf && !json_is_null(jf) ? &filter : NULL, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
 		return;
+	}
+	const char *listen = json_string_value(json_object_get(props, "netserv.listen"));
+	if (listen && *listen) {
+		struct mod_sockets *ms = calloc(1, sizeof(*ms));
+		r = ms ? listener_set_open(c->loop, &c->sb, c->user, name, listen, &ms->set, err,
+		                           sizeof(err))
+		       : -ENOMEM;
+		if (r < 0) {
+			free(ms);
+			modhost_remove(c->host, name);
+			reply_err(c, seq, r, "%s", err);
+			return;
+		}
+		snprintf(ms->module, sizeof(ms->module), "%s", name);
+		ms->next = c->socks;
+		c->socks = ms;
 	}
 	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
 }
@@ -290,10 +372,10 @@ static long rss_kb(void)
 
 static void cmd_stats(struct container *c, uint32_t seq)
 {
-	json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o}", "user", c->user, "pid", (int)getpid(),
-	                      "rss_kb", (json_int_t)rss_kb(), "modules",
+	json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o, s:s}", "user", c->user, "pid",
+	                      (int)getpid(), "rss_kb", (json_int_t)rss_kb(), "modules",
 	                      c->host ? modhost_stats(c->host) : json_array(), "queue",
-	                      nfq_stats_json(c));
+	                      nfq_stats_json(c), "sandbox", c->sb.applied);
 	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
 	json_decref(j);
 }
@@ -313,7 +395,12 @@ static void cmd_packet(struct container *c, uint32_t seq, const uint8_t *payload
 	uint8_t *data = c->pkt + sizeof(p);
 	memcpy(data, payload + sizeof(p), p.len);
 	uint32_t plen = p.len;
-	p.verdict = modhost_packet(c->host, data, &plen, NS_PACKET_MAX, &p.meta);
+#ifdef NETSERV_CONTAINER_TESTING
+	if (container_testing_packet(data, &plen, NS_PACKET_MAX))
+		p.verdict = NS_MODIFIED;
+	else
+#endif
+		p.verdict = modhost_packet(c->host, data, &plen, NS_PACKET_MAX, &p.meta);
 	p.len = plen;
 	memcpy(c->pkt, &p, sizeof(p));
 	cmsg_send(c->ctl_fd, CMSG_REPLY, seq, 0, c->pkt, sizeof(p) + plen);
@@ -368,6 +455,8 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 			break;
 		case CMSG_REMOVE: {
 			const char *name = json_string_value(json_object_get(j, "module"));
+			if (name)
+				module_sockets_close(c, name);
 			int r = name ? modhost_remove(c->host, name) : -EINVAL;
 			if (r < 0)
 				reply_err(c, h.seq, r, "no module %s", name ? name : "(none)");
@@ -423,6 +512,8 @@ int main(int argc, char **argv)
 	if (c.nfq)
 		evloop_del_fd(c.loop, nfq_loop_fd(c.nfq));
 	nfq_loop_close(c.nfq);
+	while (c.socks)
+		module_sockets_close(&c, c.socks->module);
 	modhost_free(c.host);
 	evloop_free(c.loop);
 	free(c.buf);

@@ -82,6 +82,13 @@ static void on_tick(int sig, siginfo_t *si, void *uc)
 static int signals_install(struct modhost *h, char *err, size_t errlen)
 {
 	wasm_rt_init(); /* its SIGSEGV handler and alternate stack; ours replaces the handler */
+	/* ... and its alternate stack (SIGSTKSZ) by a larger one: a fault and the
+	 * tick may nest on it, and AVX-512 signal frames take kilobytes; the
+	 * kernel kills a process whose signal frame overflows it (SIGSEGV). */
+	static uint8_t altstack[256 * 1024];
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	if (sigaltstack(&ss, NULL) < 0)
+		goto fail;
 	struct sigaction sa = {0};
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
@@ -89,7 +96,9 @@ static int signals_install(struct modhost *h, char *err, size_t errlen)
 	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0)
 		goto fail;
 	sa.sa_sigaction = on_tick;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+	/* No SA_NODEFER: ticks never nest (a container that was not scheduled
+	 * for a while got several on its alternate stack and overflowed it). */
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	if (sigaction(SIGRTMIN, &sa, NULL) < 0)
 		goto fail;
 
@@ -424,8 +433,7 @@ static void dl_release(void *dl)
 }
 
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, const struct ncm_filter *filter, char *err,
-                    size_t errlen)
+                    json_t *properties, const struct ncm_filter *filter, char *err, size_t errlen)
 {
 	if (mod_find(h, name)) {
 		snprintf(err, err ? errlen : 0, "module %s is already installed", name);

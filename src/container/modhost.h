@@ -55,8 +55,7 @@ struct modhost *modhost_free(struct modhost *h);
  * (borrowed). Returns 0, -EEXIST, or a negative errno with the reason (a
  * dlopen error names a missing import) in err. */
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, const struct ncm_filter *filter, char *err,
-                    size_t errlen);
+                    json_t *properties, const struct ncm_filter *filter, char *err, size_t errlen);
 
 /* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
 int modhost_remove(struct modhost *h, const char *name);

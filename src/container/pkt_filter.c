@@ -55,7 +55,8 @@ bool pkt_filter_match(const struct ncm_filter *f, const uint8_t *pkt, uint32_t l
 		l4 = 40;
 		/* Skip the usual extension headers to the transport header. */
 		for (int i = 0; i < 8; i++) {
-			if (proto == 0 || proto == 43 || proto == 60) { /* hop-by-hop, routing, dest */
+			if (proto == 0 || proto == 43 ||
+			    proto == 60) { /* hop-by-hop, routing, dest */
 				if (l4 + 2 > len)
 					return false;
 				uint8_t next = pkt[l4];
@@ -97,8 +98,8 @@ static json_t *prefix_json(const struct ncm_prefix *p)
 json_t *pkt_filter_to_json(const struct ncm_filter *f)
 {
 	return json_pack("{s:i, s:i, s:i, s:o, s:o}", "proto", f->proto, "port_lo", f->port_lo,
-			 "port_hi", f->port_hi, "src", prefix_json(&f->src), "dst",
-			 prefix_json(&f->dst));
+	                 "port_hi", f->port_hi, "src", prefix_json(&f->src), "dst",
+	                 prefix_json(&f->dst));
 }
 
 static int prefix_from(json_t *j, struct ncm_prefix *ret)
@@ -121,7 +122,7 @@ int pkt_filter_from_json(json_t *j, struct ncm_filter *ret)
 	if (!json_is_integer(proto) || !json_is_integer(lo) || !json_is_integer(hi))
 		return -EINVAL;
 	json_int_t p = json_integer_value(proto), l = json_integer_value(lo),
-		   h = json_integer_value(hi);
+	           h = json_integer_value(hi);
 	if (p < 0 || p > 255 || l < 0 || l > 65535 || h < l || h > 65535)
 		return -EINVAL;
 	f.proto = (uint8_t)p;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/guard.h"
 #include "ctl/store.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -69,9 +70,19 @@ struct stats_req {
 	struct stats_req *next;
 };
 
+/* A SETUP waiting for the guard (a reverse-routability check). */
+struct setup_wait {
+	struct controller *c;
+	struct module *m; /* not in the table yet */
+	ctl_reply_fn *reply;
+	void *ctx;
+	struct setup_wait *next;
+};
+
 struct controller {
 	struct evloop *loop;
 	struct stats_req *stats_reqs; /* waiting for the runtime's statistics */
+	struct setup_wait *authorizing;
 	struct ctl_settings s;
 	char *node_id;
 	char *cache_dir;
@@ -461,6 +472,7 @@ static void module_install(struct module *m)
 	        .sha256 = m->sha,
 	        .request = &m->req,
 	        .progress = on_runtime_progress,
+	        .listen = ncm_get(m->msg, "listen"),
 	};
 	module_set_state(m, MOD_COMPILING, NULL);
 	m->rt_installed = true;
@@ -560,6 +572,9 @@ static void module_start(struct module *m)
 
 /* ---- requests ------------------------------------------------------------ */
 
+static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx);
+static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx);
+
 static void handle_setup(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
                          void *ctx)
 {
@@ -585,6 +600,88 @@ static void handle_setup(struct controller *c, const struct ncm_msg *msg, ctl_re
 		module_free(m);
 		return;
 	}
+	if (c->s.guard && setup_authorize(c, m, reply, ctx) != 0)
+		return; /* refused (answered) or waiting for a check */
+	setup_accept(c, m, reply, ctx);
+}
+
+static void discard_reply(void *ctx, struct ncm_msg *response)
+{
+	ncm_free(response);
+}
+
+/* Whether the publisher of SETUP `ctx` (a module) has module `name` running. */
+static bool user_has_module(void *ctx, const char *name)
+{
+	const struct module *m = ctx;
+	const struct module *o = module_find(m->c, m->req.user, name);
+	return o && (o->state == MOD_ACTIVE || o->state == MOD_NO_RUNTIME);
+}
+
+static void on_setup_authorized(void *ctx, int status, const char *reason)
+{
+	struct setup_wait *w = ctx;
+	struct controller *c = w->c;
+	for (struct setup_wait **pp = &c->authorizing; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	if (status) {
+		c->counters.errors++;
+		reply_error(w->reply, w->ctx, status, reason);
+		module_free(w->m);
+	} else {
+		setup_accept(c, w->m, w->reply, w->ctx);
+	}
+	free(w);
+}
+
+/* Asks the guard about a SETUP (ctl/guard.h). Returns 0 to go on, or 1 when
+ * the SETUP was refused (and answered) or waits for a check (then
+ * setup_accept() runs later); m is the caller's only on 0. */
+static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx)
+{
+	unsigned n = 0;
+	for (const struct module *o = c->modules; o; o = o->next)
+		n += strcmp(o->req.user, m->req.user) == 0 && strcmp(mod_name(o), mod_name(m)) != 0;
+	struct setup_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		module_free(m);
+		return 1;
+	}
+	*w = (struct setup_wait){.c = c, .m = m, .reply = reply, .ctx = ctx};
+	struct guard_setup gs = {
+	        .msg = m->msg,
+	        .req = &m->req,
+	        .user_modules = n,
+	        .building_blocks = c->rt_ops->building_blocks(c->rt),
+	        .installed = user_has_module,
+	        .installed_ctx = m,
+	};
+	char err[NCM_ERR_LEN];
+	int code = guard_authorize_setup(c->s.guard, &gs, on_setup_authorized, w, err, sizeof(err));
+	if (code == GUARD_PENDING) {
+		w->next = c->authorizing;
+		c->authorizing = w;
+		return 1;
+	}
+	free(w);
+	if (code == 0)
+		return 0;
+	c->counters.errors++;
+	reply_error(reply, ctx, code, err);
+	module_free(m);
+	return 1;
+}
+
+/* A SETUP that passed every check: install it, or refresh the same install. */
+static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx)
+{
+	char err[NCM_ERR_LEN];
+	int r;
 	uint32_t ttl = m->req.has_ttl ? m->req.ttl : c->s.default_ttl;
 	if (ttl > c->s.max_ttl)
 		ttl = c->s.max_ttl;
@@ -896,13 +993,26 @@ static json_t *status_json(struct controller *c, json_t *stats)
 	        "probe", (json_int_t)c->counters.probe, "status", (json_int_t)c->counters.status,
 	        "errors", (json_int_t)c->counters.errors, "expired",
 	        (json_int_t)c->counters.expired);
-	return json_pack("{s:o, s:o, s:o}", "node", node, "modules", mods, "counters", counters);
+	json_t *status =
+	        json_pack("{s:o, s:o, s:o}", "node", node, "modules", mods, "counters", counters);
+	if (status && c->s.guard)
+		json_object_set_new(status, "security", guard_status(c->s.guard));
+	return status;
 }
 
 void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
                        void *ctx)
 {
 	c->counters.requests++;
+	if (c->s.guard) { /* SETUP, REMOVE, TRIGGER: whoever sent them, by any path */
+		char why[NCM_ERR_LEN];
+		int code = guard_authenticate(c->s.guard, req, why, sizeof(why));
+		if (code) {
+			c->counters.errors++;
+			reply_error(reply, ctx, code, why);
+			return;
+		}
+	}
 	switch (req->method) {
 	case NCM_METHOD_SETUP:
 		c->counters.setup++;
@@ -936,6 +1046,9 @@ void controller_forget(struct controller *c, void *ctx)
 	for (struct stats_req *sr = c->stats_reqs; sr; sr = sr->next)
 		if (sr->ctx == ctx)
 			sr->reply = NULL;
+	for (struct setup_wait *w = c->authorizing; w; w = w->next)
+		if (w->ctx == ctx)
+			w->reply = discard_reply;
 	for (struct module *m = c->modules; m; m = m->next) {
 		for (struct waiter **pp = &m->waiters; *pp;) {
 			struct waiter *w = *pp;
@@ -954,7 +1067,8 @@ static void on_runtime_event(void *ctx, const char *user, const char *module, co
 {
 	struct controller *c = ctx;
 	if (strcmp(event, "restarted") == 0) {
-		log_notice("container of %s restarted; its modules are being reinstalled", user);
+		log_notice("container of %s restarted (%s); its modules are being reinstalled",
+		           user, reason ? reason : "first start");
 		return;
 	}
 	struct module *m = module ? module_find(c, user, module) : NULL;
@@ -1033,6 +1147,13 @@ struct controller *controller_free(struct controller *c)
 		module_uninstall(m);
 		module_free(m);
 	}
+	while (c->authorizing) {
+		struct setup_wait *w = c->authorizing;
+		c->authorizing = w->next;
+		guard_cancel(c->s.guard, w);
+		module_free(w->m);
+		free(w);
+	}
 	while (c->stats_reqs) {
 		struct stats_req *sr = c->stats_reqs;
 		c->stats_reqs = sr->next;
@@ -1100,6 +1221,13 @@ int controller_restore(struct controller *c, char *err, size_t errlen)
 		if (st == MOD_FAILED) {
 			m->state = MOD_FAILED;
 			m->reason = row->reason ? strdup(row->reason) : NULL;
+			continue;
+		}
+		if (c->s.guard && guard_recheck(c->s.guard, m->msg, &m->req, why, sizeof(why))) {
+			/* The operator changed the policy: it applies to what is installed. */
+			log_warn("state: module %s/%s is no longer allowed: %s", m->req.user,
+			         mod_name(m), why);
+			module_set_state(m, MOD_FAILED, why);
 			continue;
 		}
 		log_info("state: restoring module %s/%s (%s, %u s left)", m->req.user, mod_name(m),

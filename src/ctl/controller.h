@@ -22,6 +22,7 @@
 struct evloop;
 struct store;
 struct controller;
+struct guard;
 
 struct ctl_settings {
 	const char *node_id;
@@ -31,6 +32,7 @@ struct ctl_settings {
 	uint32_t max_modules;
 	bool require_hash;
 	struct fetch_limits fetch;
+	struct guard *guard; /* signatures, replay, policy (ctl/guard.h); NULL: none */
 };
 
 /* Receives the response to a request; the callee owns `response`. */

@@ -38,6 +38,7 @@ struct runtime_module {
 	const uint8_t *sha256;             /* its hash (32 bytes) */
 	const struct ncm_request *request; /* properties, filter, dependencies */
 	runtime_progress_fn *progress;     /* may be NULL */
+	const char *listen; /* sockets it asks for ("tcp:80,udp:5060", policy-checked) or NULL */
 };
 
 struct runtime_ops {

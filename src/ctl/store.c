@@ -1,6 +1,7 @@
 /* Durable node state in SQLite (see store.h).
  *
- * One table, `modules`, keyed by (user, module_id). The schema version is the
+ * Two tables: `modules`, keyed by (user, module_id), and `nonces` (version 2),
+ * keyed by (user, nonce). The schema version is the
  * database's PRAGMA user_version; store_open() migrates older databases and
  * refuses newer ones. Every statement is prepared once at open time and reused
  * with bound parameters; no SQL is ever built from values.
@@ -26,7 +27,7 @@
 #include "lib/util.h"
 
 #define STORE_DB_NAME        "netserv.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT   5000 /* ms */
 
 /* Schema version 1. Applied inside a transaction together with the version. */
@@ -55,6 +56,17 @@ static const char schema_v1[] = "CREATE TABLE modules ("
                                 "CREATE INDEX modules_expires_at ON modules (expires_at);"
                                 "PRAGMA user_version = 1;";
 
+/* Schema version 2: the nonces of signed requests, remembered until their
+ * timestamp leaves the node's window (replay protection across restarts). */
+static const char schema_v2[] = "CREATE TABLE nonces ("
+                                " user TEXT NOT NULL,"
+                                " nonce TEXT NOT NULL,"
+                                " expires_at INTEGER NOT NULL,"
+                                " PRIMARY KEY (user, nonce)"
+                                ");"
+                                "CREATE INDEX nonces_expires_at ON nonces (expires_at);"
+                                "PRAGMA user_version = 2;";
+
 /* The columns of a row, in the order read_row() expects them. */
 #define MODULE_COLUMNS                                                                             \
 	"user, module_id, url, hash, created_at, expires_at, state, reason, has_filter, proto, "   \
@@ -81,6 +93,10 @@ static const char sql_get[] =
 static const char sql_list[] =
         "SELECT " MODULE_COLUMNS " FROM modules ORDER BY created_at, user, module_id";
 static const char sql_delete_expired[] = "DELETE FROM modules WHERE expires_at <= ?1";
+static const char sql_nonce_expire[] = "DELETE FROM nonces WHERE expires_at <= ?1";
+static const char sql_nonce_add[] =
+        "INSERT INTO nonces (user, nonce, expires_at) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (user, nonce) DO NOTHING";
 
 struct store {
 	sqlite3 *db;
@@ -91,6 +107,8 @@ struct store {
 	sqlite3_stmt *get;
 	sqlite3_stmt *list;
 	sqlite3_stmt *delete_expired;
+	sqlite3_stmt *nonce_expire;
+	sqlite3_stmt *nonce_add;
 };
 
 /* ---- Errors ---------------------------------------------------------------- */
@@ -205,7 +223,11 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		if (r < 0)
 			goto rollback;
 	}
-	/* Later versions: if (version < 2) { ALTER ...; PRAGMA user_version = 2; } */
+	if (version < 2) {
+		r = exec_const(db, schema_v2, "migrate schema to v2", err, errlen);
+		if (r < 0)
+			goto rollback;
+	}
 	r = exec_const(db, "COMMIT", "commit migration", err, errlen);
 	if (r < 0)
 		goto rollback;
@@ -265,6 +287,8 @@ struct store *store_close(struct store *st)
 	sqlite3_finalize(st->get);
 	sqlite3_finalize(st->list);
 	sqlite3_finalize(st->delete_expired);
+	sqlite3_finalize(st->nonce_expire);
+	sqlite3_finalize(st->nonce_add);
 	/* Every statement is finalized, so this cannot fail with SQLITE_BUSY. */
 	sqlite3_close(st->db);
 	free(st);
@@ -338,7 +362,9 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	    (r = prepare(st->db, sql_delete, &st->delete, err, errlen)) < 0 ||
 	    (r = prepare(st->db, sql_get, &st->get, err, errlen)) < 0 ||
 	    (r = prepare(st->db, sql_list, &st->list, err, errlen)) < 0 ||
-	    (r = prepare(st->db, sql_delete_expired, &st->delete_expired, err, errlen)) < 0)
+	    (r = prepare(st->db, sql_delete_expired, &st->delete_expired, err, errlen)) < 0 ||
+	    (r = prepare(st->db, sql_nonce_expire, &st->nonce_expire, err, errlen)) < 0 ||
+	    (r = prepare(st->db, sql_nonce_add, &st->nonce_add, err, errlen)) < 0)
 		return r;
 
 	*ret = TAKE_PTR(st);
@@ -546,6 +572,35 @@ int store_module_delete_expired(struct store *st, int64_t now, char *err, size_t
 	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK)
 		return sql_err(st->db, err, errlen, "delete expired: bind");
 	return step_done(st, s, "delete expired", err, errlen);
+}
+
+/* ---- Nonces ------------------------------------------------------------------ */
+
+int store_nonce_use(struct store *st, const char *user, const char *nonce, int64_t expires_at,
+                    int64_t now, char *err, size_t errlen)
+{
+	int r;
+
+	if (!st || !user || !nonce)
+		return set_err(err, errlen, -EINVAL, "store: missing store, user or nonce");
+	{
+		_cleanup_reset_ sqlite3_stmt *s = st->nonce_expire;
+
+		if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK)
+			return sql_err(st->db, err, errlen, "expire nonces: bind");
+		r = step_done(st, s, "expire nonces", err, errlen);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_reset_ sqlite3_stmt *s = st->nonce_add;
+
+	if (bind_key(s, user, nonce) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, expires_at) != SQLITE_OK)
+		return sql_err(st->db, err, errlen, "remember nonce: bind");
+	r = step_done(st, s, "remember nonce", err, errlen);
+	if (r < 0)
+		return r;
+	return r == 0 ? set_err(err, errlen, -EEXIST, "store: nonce already used") : 0;
 }
 
 void store_module_done(struct store_module *m)

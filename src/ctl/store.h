@@ -1,5 +1,6 @@
 /* Durable node state in SQLite: the installed modules, their expiry times and
- * their filters. The controller writes a module's row before it acknowledges a
+ * their filters, and the nonces of signed requests (replay protection, schema
+ * version 2). The controller writes a module's row before it acknowledges a
  * request, so that nothing acknowledged is lost when the daemon is killed
  * (WAL journal, synchronous=FULL). On start the controller reads every row
  * back, drops the expired ones and reinstalls the rest.
@@ -68,6 +69,13 @@ int store_module_list(struct store *st, struct store_module **ret, size_t *ret_n
 
 /* Deletes every module with expires_at <= now; returns how many. */
 int store_module_delete_expired(struct store *st, int64_t now, char *err, size_t errlen);
+
+/* Replay protection: remembers that `user` used `nonce`, until expires_at
+ * (unix seconds), after forgetting every nonce whose time is up (expires_at <=
+ * now). Returns 0 when the nonce was new (durable on return), -EEXIST when it
+ * is remembered already (a replay), or another negative errno. */
+int store_nonce_use(struct store *st, const char *user, const char *nonce, int64_t expires_at,
+                    int64_t now, char *err, size_t errlen);
 
 /* Releases the strings of one row and zeroes it. */
 void store_module_done(struct store_module *m);

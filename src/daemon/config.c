@@ -65,6 +65,21 @@ static const struct directive directives[] = {
         STR("forwarding", "driver", fwd_driver),
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
+        OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
+        STR("security", "keys_dir", security.keys_dir),
+        U32("security", "timestamp_window", security.timestamp_window_s, 10, 86400),
+        U32("security", "rrc_port", security.rrc_port, 1, 65535),
+        U32("security", "rrc_timeout", security.rrc_timeout_s, 1, 60),
+        OTHER("containers", "seccomp", DIR_BOOL, security.seccomp),
+        OTHER("containers", "landlock", DIR_BOOL, security.landlock),
+        OTHER("signaling", "enable", DIR_BOOL, sig_enable),
+        U32("signaling", "nslpid", sig_nslpid, 1, 65535),
+        U32("signaling", "intercept_queue", sig_queue, 0, 65535),
+        U32("signaling", "port", sig_port, 1, 65535),
+        U32("signaling", "t1_ms", sig_t1_ms, 10, 60000),
+        U32("signaling", "t2_ms", sig_t2_ms, 10, 600000),
+        OTHER("signaling", "icmp_last_node", DIR_BOOL, sig_icmp),
+        U32("signaling", "response_timeout", sig_response_timeout_s, 1, 3600),
 };
 
 /* Keys of a [publisher NAME] section, relative to struct sup_publisher. */
@@ -116,6 +131,15 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
+	config_security_defaults(cfg);
+	cfg->sig_enable = false;
+	cfg->sig_nslpid = 32767; /* NSLP_ID_NETSERV */
+	cfg->sig_queue = 270;
+	cfg->sig_port = 270;
+	cfg->sig_t1_ms = 100;
+	cfg->sig_t2_ms = 3200;
+	cfg->sig_icmp = true;
+	cfg->sig_response_timeout_s = 60;
 }
 
 /* Defaults of a publisher section; the uid comes from its position. */
@@ -134,6 +158,7 @@ static void publisher_defaults(struct ns_config *cfg, struct sup_publisher *p, c
 	p->cgroup.pids_max = 64;
 	p->queue = -1;
 	p->cpu = -1;
+	config_security_publisher_defaults(cfg, (size_t)(p - cfg->publishers));
 }
 
 int config_parse_size(const char *s, uint64_t *ret)
@@ -298,6 +323,10 @@ static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char
 	for (size_t i = 0; i < ARRAY_SIZE(publisher_directives); i++)
 		if (strcmp(publisher_directives[i].key, key) == 0)
 			return apply(pc, p, &publisher_directives[i], value) == 0;
+	int sec = config_security_publisher(cfg, (size_t)(p - cfg->publishers), key, value, pc->msg,
+	                                    sizeof(pc->msg));
+	if (sec != 0)
+		return sec > 0;
 	snprintf(pc->msg, sizeof(pc->msg), "unknown key '%s' in section [publisher %s]", key, name);
 	return 0;
 }
@@ -350,6 +379,10 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 		if (!pc->cfg->state_dir[0] || !pc->cfg->admin_socket[0]) {
 			snprintf(err, err ? errlen : 0,
 			         "%s: [node] state_dir and admin_socket must not be empty", name);
+			return -EINVAL;
+		}
+		if (config_security_finish(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", name, pc->msg);
 			return -EINVAL;
 		}
 		return 0;

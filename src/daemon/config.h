@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl/policy.h"
+#include "daemon/config_security.h"
 #include "lib/log.h"
 #include "runtime/supervisor.h"
 
@@ -40,10 +42,21 @@ struct ns_config {
 	uint32_t queue_base; /* NFQUEUE number of the first publisher */
 	uint32_t uid_base;   /* default uid of publisher i: uid_base + i */
 	/* [forwarding] */
-	char fwd_driver[16];	 /* "netfilter" or "none" */
+	char fwd_driver[16]; /* "netfilter" or "none" */
 	char fwd_chain_prefix[32];
 	char fwd_hooks[64]; /* comma list of forward, input, output */
-	/* [publisher NAME] sections */
+	/* [signaling] (GIST and the NetServ NSLP) */
+	bool sig_enable;
+	uint32_t sig_nslpid;             /* NSLPID of the NetServ NSLP */
+	uint32_t sig_queue;              /* NFQUEUE for intercepted GIST Queries */
+	uint32_t sig_port;               /* GIST D-mode/C-mode port */
+	uint32_t sig_t1_ms, sig_t2_ms;   /* GIST retransmission: first, give up at */
+	bool sig_icmp;                   /* last node by ICMP port unreachable */
+	uint32_t sig_response_timeout_s; /* wait for the next node's response */
+	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */
+	struct ns_security security;
+	/* [publisher NAME] sections; policies[i] is publishers[i]'s (ctl/policy.h) */
+	struct ns_policy policies[NS_MAX_PUBLISHERS];
 	struct sup_publisher publishers[NS_MAX_PUBLISHERS];
 	size_t n_publishers;
 };

@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include "ctl/controller.h"
+#include "ctl/guard.h"
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
 #include "runtime/runtime_wasm.h"
+#include "runtime/sandbox_host.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
+#include "daemon/signaling.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -163,7 +166,10 @@ int main(int argc, char **argv)
 	struct evloop *loop = NULL;
 	struct store *store = NULL;
 	struct controller *ctl = NULL;
+	struct guard *guard = NULL;
+	size_t sandboxes = 0; /* publishers whose sandbox is prepared */
 	struct admin *admin = NULL;
+	struct signaling *sig = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
@@ -219,7 +225,37 @@ int main(int argc, char **argv)
 		fwd_ops = &fwd_netfilter_ops;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
 	}
+	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	for (size_t i = 0; i < cfg.n_publishers; i++)
+		gpubs[i] = (struct guard_publisher){cfg.publishers[i].name, &cfg.policies[i]};
+	struct guard_config gc = {
+	        .require_signatures = cfg.security.require_signatures,
+	        .keys_dir = cfg.security.keys_dir,
+	        .window_s = cfg.security.timestamp_window_s,
+	        .require_hash = cfg.require_hash,
+	        .rrc_port = (uint16_t)cfg.security.rrc_port,
+	        .rrc_timeout_s = cfg.security.rrc_timeout_s,
+	        .publishers = gpubs,
+	        .n_publishers = cfg.n_publishers,
+	};
+	r = guard_new(loop, &gc, store, &guard, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot start the security checks: %s", err);
+		goto out;
+	}
+	s.guard = guard;
+	if (!cfg.security.require_signatures)
+		log_warn("security: [security] require_signatures = no: unsigned requests are "
+		         "accepted");
 	if (strcmp(cfg.runtime, "wasm") == 0) {
+		for (; sandboxes < cfg.n_publishers; sandboxes++) {
+			r = sandbox_host_prepare(&cfg.publishers[sandboxes], err, sizeof(err));
+			if (r < 0) {
+				log_err("cannot prepare the container of %s: %s",
+				        cfg.publishers[sandboxes].name, err);
+				goto out;
+			}
+		}
 		r = runtime_start(loop, &cfg, &rt, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start the module runtime: %s", err);
@@ -238,6 +274,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("state: %d module(s) restored from %s", r, cfg.state_dir);
+	if (cfg.sig_enable) {
+		r = signaling_start(loop, &cfg, ctl, fwd_ops, nf, &sig, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot start signaling: %s", err);
+			goto out;
+		}
+	}
 	char sockdir[sizeof(cfg.admin_socket)];
 	snprintf(sockdir, sizeof(sockdir), "%s", cfg.admin_socket);
 	char *slash = strrchr(sockdir, '/');
@@ -264,8 +307,12 @@ int main(int argc, char **argv)
 	log_notice("stopped");
 out:
 	admin_free(admin);
+	signaling_stop(sig);
 	controller_free(ctl);
+	guard_free(guard);
 	runtime_wasm_free(rt);
+	for (size_t i = 0; i < sandboxes; i++)
+		sandbox_host_cleanup(&cfg.publishers[i]);
 	fwd_netfilter_free(nf);
 	store_close(store);
 	if (loop && sigfd >= 0)

@@ -32,16 +32,16 @@
 #define NCM_VERSION "NETSERV/0.1"
 
 /* Bounds: anything larger is refused with -EMSGSIZE. */
-#define NCM_MAX_MESSAGE	    (64 * 1024)	  /* start line + headers */
-#define NCM_MAX_BODY	    (4 * 1024 * 1024) /* body (responses: status JSON) */
-#define NCM_MAX_LINE	    4096
-#define NCM_MAX_HEADERS	    64
-#define NCM_MAX_NAME	    64 /* header name */
-#define NCM_MAX_TARGET	    128
-#define NCM_MAX_USER	    32
-#define NCM_MAX_PROPERTIES  32
+#define NCM_MAX_MESSAGE      (64 * 1024)       /* start line + headers */
+#define NCM_MAX_BODY         (4 * 1024 * 1024) /* body (responses: status JSON) */
+#define NCM_MAX_LINE         4096
+#define NCM_MAX_HEADERS      64
+#define NCM_MAX_NAME         64 /* header name */
+#define NCM_MAX_TARGET       128
+#define NCM_MAX_USER         32
+#define NCM_MAX_PROPERTIES   32
 #define NCM_MAX_DEPENDENCIES 16
-#define NCM_ERR_LEN	    256 /* a good size for the err buffers */
+#define NCM_ERR_LEN          256 /* a good size for the err buffers */
 
 enum ncm_method {
 	NCM_METHOD_NONE = 0, /* a response */
@@ -65,8 +65,8 @@ enum ncm_status {
 	NCM_UNPROCESSABLE = 422, /* module-hash mismatch, module refused */
 	NCM_INTERNAL_ERROR = 500,
 	NCM_NOT_IMPLEMENTED = 501,
-	NCM_BAD_GATEWAY = 502, /* module fetch failed */
-	NCM_UNAVAILABLE = 503, /* node full, shutting down */
+	NCM_BAD_GATEWAY = 502,     /* module fetch failed */
+	NCM_UNAVAILABLE = 503,     /* node full, shutting down */
 	NCM_GATEWAY_TIMEOUT = 504, /* module fetch timed out */
 	NCM_VERSION_NOT_SUPPORTED = 505,
 };
@@ -78,9 +78,9 @@ struct ncm_header {
 
 struct ncm_msg {
 	enum ncm_method method; /* NCM_METHOD_NONE for a response */
-	char *target;		/* requests: module id or probe target */
-	int code;		/* responses: 100..599 */
-	char *reason;		/* responses */
+	char *target;           /* requests: module id or probe target */
+	int code;               /* responses: 100..599 */
+	char *reason;           /* responses */
 	struct ncm_header *headers;
 	size_t n_headers;
 	char *body; /* NUL-terminated for convenience; may contain NULs */
@@ -122,7 +122,7 @@ int ncm_add(struct ncm_msg *m, const char *name, const char *value);
 
 /* Like ncm_add() with a printf-formatted value. */
 int ncm_addf(struct ncm_msg *m, const char *name, const char *fmt, ...)
-	__attribute__((__format__(printf, 3, 4)));
+        __attribute__((__format__(printf, 3, 4)));
 
 /* Replaces every header called `name` by one with `value` (appends if absent). */
 int ncm_set(struct ncm_msg *m, const char *name, const char *value);
@@ -155,15 +155,15 @@ enum ncm_proto {
 };
 
 struct ncm_prefix {
-	int family;	  /* 0 = any, AF_INET or AF_INET6 */
+	int family;       /* 0 = any, AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network byte order; host bits are zero */
-	uint8_t len;	  /* prefix length */
+	uint8_t len;      /* prefix length */
 };
 
 struct ncm_filter {
-	uint8_t proto;	   /* enum ncm_proto or any IP protocol number */
-	uint16_t port_lo;  /* 0 = any; destination port */
-	uint16_t port_hi;  /* == port_lo for one port */
+	uint8_t proto;    /* enum ncm_proto or any IP protocol number */
+	uint16_t port_lo; /* 0 = any; destination port */
+	uint16_t port_hi; /* == port_lo for one port */
 	struct ncm_prefix src;
 	struct ncm_prefix dst;
 };
@@ -181,21 +181,21 @@ struct ncm_request {
 	char *user;
 	char *url;
 	bool has_hash;
-	uint8_t hash[32];      /* module-hash: sha256:<64 hex> */
+	uint8_t hash[32]; /* module-hash: sha256:<64 hex> */
 	bool has_ttl;
-	uint32_t ttl;	       /* seconds, 1..NCM_MAX_TTL */
-	char **dependencies;   /* comma-separated names */
+	uint32_t ttl;        /* seconds, 1..NCM_MAX_TTL */
+	char **dependencies; /* comma-separated names */
 	size_t n_dependencies;
-	bool has_filter;       /* any filter-* header present */
+	bool has_filter; /* any filter-* header present */
 	struct ncm_filter filter;
 	char *notification;
 	struct ncm_property *properties; /* k=v,k=v */
 	size_t n_properties;
 	bool has_timestamp;
 	int64_t timestamp; /* seconds since the epoch */
-	char *nonce;	   /* 8..64 chars of [A-Za-z0-9+/=_-] */
+	char *nonce;       /* 8..64 chars of [A-Za-z0-9+/=_-] */
 	char *signature;   /* base64, checked by the security layer */
-	char *probe;	   /* what a PROBE asks for: comma-separated words */
+	char *probe;       /* what a PROBE asks for: comma-separated words */
 };
 
 #define NCM_MAX_TTL (365u * 24 * 3600)

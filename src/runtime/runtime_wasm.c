@@ -109,8 +109,8 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
 	if (job->progress)
 		job->progress(job->ctx, "installing");
-	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props, job->filter,
-	                           on_container_installed, job);
+	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
+	                           job->filter, on_container_installed, job);
 	if (r < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
@@ -195,6 +195,10 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 	for (size_t i = 0; i < m->request->n_properties; i++)
 		json_object_set_new(job->props, m->request->properties[i].key,
 		                    json_string(m->request->properties[i].value));
+	/* Reserved key (the policy refuses it from a SETUP): the container opens
+	 * these listening sockets for the module (container/sandbox.h). */
+	if (m->listen && *m->listen)
+		json_object_set_new(job->props, "netserv.listen", json_string(m->listen));
 	char aerr[AOT_ERR_LEN];
 	r = aot_compile(rw->aot, m->wasm_path, m->sha256, &chk, on_compiled, job, &job->req, aerr,
 	                sizeof(aerr));

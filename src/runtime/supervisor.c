@@ -75,6 +75,7 @@ struct publisher {
 	unsigned starts;
 	uint64_t crash_ms[5];
 	unsigned crash_pos;
+	char last_exit[96]; /* how the previous container ended */
 	struct evloop_timer *restart_timer;
 	struct publisher *next;
 };
@@ -248,7 +249,9 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 	ct->state = CT_READY;
 	if (!pub)
 		return;
-	log_info("container %s ready (pid %d, start %u)", pub->cfg.name, (int)ct->pid, pub->starts);
+	const char *sandbox = json_string_value(json_object_get(reply, "sandbox"));
+	log_info("container %s ready (pid %d, start %u; %s)", pub->cfg.name, (int)ct->pid,
+	         pub->starts, sandbox && *sandbox ? sandbox : "no sandbox");
 	if (ct->restart) {
 		/* Reinstall before anything queued, in the original load order. */
 		for (struct installed *m = pub->mods; m; m = m->next) {
@@ -272,7 +275,8 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 			json_decref(j);
 		}
 		if (ct->s->event)
-			ct->s->event(ct->s->ctx, pub->cfg.name, NULL, "restarted", NULL);
+			ct->s->event(ct->s->ctx, pub->cfg.name, NULL, "restarted",
+			             pub->last_exit[0] ? pub->last_exit : NULL);
 	}
 	ct_flush_queue(ct);
 }
@@ -298,6 +302,8 @@ static void ct_assign(struct supervisor_container *ct)
 	                      (int)pub->cfg.rt_priority, "cpu", (int)pub->cfg.cpu);
 	if (j && pub->cfg.queue >= 0)
 		json_object_set_new(j, "queues", json_pack("[i]", (int)pub->cfg.queue));
+	if (j)
+		json_object_set_new(j, "sandbox", sandbox_config_to_json(&pub->cfg.sandbox));
 	struct pending *p = pending_new(NULL, NULL);
 	if (!j || !p) {
 		json_decref(j);
@@ -447,14 +453,17 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 	ct->pidfd = safe_close(ct->pidfd);
 	char how[64];
 	if (WIFSIGNALED(wstatus))
-		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(wstatus));
+		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(wstatus),
+		         sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?");
 	else
 		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(wstatus));
 
 	struct publisher *pub = ct->pub;
-	if (pub)
+	if (pub) {
 		log_warn("container %s (pid %d) died: %s, %s", pub->cfg.name, (int)ct->pid, why,
 		         how);
+		snprintf(pub->last_exit, sizeof(pub->last_exit), "previous container %s", how);
+	}
 	/* Everyone waiting on it gets an error. */
 	while (ct->pending) {
 		struct pending *p = ct->pending;
@@ -641,7 +650,7 @@ struct supervisor *supervisor_free(struct supervisor *s)
 			free(m->module);
 			free(m->so);
 			json_decref(m->props);
-		json_decref(m->filter);
+			json_decref(m->filter);
 			free(m);
 		}
 		char group[160];
@@ -727,8 +736,8 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 }
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, json_t *filter,
-                       sup_reply_fn *reply, void *ctx)
+                       const char *so_path, json_t *properties, json_t *filter, sup_reply_fn *reply,
+                       void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);

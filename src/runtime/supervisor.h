@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "container/sandbox.h"
 #include "runtime/cgroup.h"
 #include "runtime/host_api.h"
 
@@ -30,6 +31,8 @@ struct sup_publisher {
 	uint32_t rt_priority;    /* SCHED_FIFO priority of the container, 0: none */
 	int64_t cpu;             /* CPU to pin the container to, -1: none */
 	struct cg_limits cgroup; /* container-wide limits */
+
+	struct sandbox_config sandbox; /* seccomp, landlock, netns, send/listen policy */
 };
 
 struct sup_config {
@@ -70,8 +73,8 @@ bool supervisor_has_publisher(const struct supervisor *s, const char *user);
  * remembered and reinstalled after a restart. reply is called exactly once
  * (unless supervisor_forget(ctx)). properties and filter are borrowed. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, json_t *filter,
-                       sup_reply_fn *reply, void *ctx);
+                       const char *so_path, json_t *properties, json_t *filter, sup_reply_fn *reply,
+                       void *ctx);
 
 /* Removes a module (and forgets it for restarts). reply may be NULL. */
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,

@@ -184,7 +184,7 @@ check "removed module gone from status" test "$(status_json "'janedoe/NetServ.ap
 out=$(printf 'REMOVE NetServ.apps.Web_1.0 NETSERV/0.1\nuser:janedoe\n\n' | ctl send -)
 check "REMOVE of an absent module answers 404" grep -q '^NETSERV/0.1 404' <<<"$out"
 out=$(printf 'REMOVE NetServ.apps.Counter_1.0.0 NETSERV/0.1\nuser:mallory\n\n' | ctl send -)
-check "REMOVE by another user answers 404" grep -q '^NETSERV/0.1 404' <<<"$out"
+check "REMOVE by a user who is no publisher here answers 403" grep -q '^NETSERV/0.1 403' <<<"$out"
 check "... and leaves the module in place" \
 	test "$(status_json "'janedoe/NetServ.apps.Counter_1.0.0' in mods")" = True
 

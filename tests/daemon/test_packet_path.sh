@@ -31,6 +31,11 @@ RCV=$(topo_addr receiver)
 PREFIX=NP${TOPO_TAG}
 QBASE=$((2000 + RANDOM % 20000))
 
+# janedoe signs her requests (docs/security.md); ctl send signs with $NETSERV_KEY.
+mkdir -p "$WORK/keys"
+"$B/netserv" keygen -d "$WORK" janedoe >/dev/null && cp "$WORK/janedoe.pub" "$WORK/keys/"
+export NETSERV_KEY=$WORK/janedoe.key
+
 cat >"$WORK/netservd.conf" <<EOC
 [node]
 id = pp-router
@@ -49,8 +54,12 @@ cgroup = netserv-pp-$TOPO_TAG
 queue_base = $QBASE
 heartbeat_ms = 200
 pool_size = 0
+[security]
+keys_dir = $WORK/keys
 [publisher janedoe]
 uid = 65534
+; its filters name no address: authorized for every prefix
+prefixes = any
 EOC
 
 ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }

@@ -13,6 +13,14 @@ DAEMON_LOG=$TEST_DIR/netservd.log
 DAEMON_PID=
 HELPER_PIDS=()
 
+# Publishers sign their requests (docs/security.md): janedoe's key pair, her
+# public key in the node's keys_dir, and `netserv ctl send` (and `netserv
+# setup`) signing with $NETSERV_KEY whatever is not signed yet.
+KEYS=$TEST_DIR/keys
+mkdir -p "$KEYS"
+"$NETSERV" keygen -d "$TEST_DIR" janedoe >/dev/null && cp "$TEST_DIR/janedoe.pub" "$KEYS/"
+export NETSERV_KEY=$TEST_DIR/janedoe.key
+
 cleanup() {
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null
@@ -26,7 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# write_config [EXTRA INI TEXT]: the test config, with file:// allowed.
+# write_config: the test config, with file:// allowed. Variables add lines:
+# MODULES_EXTRA, FORWARDING_EXTRA, SECURITY_EXTRA, PUBLISHER_EXTRA; and
+# PUBLISHER_POLICY replaces janedoe's policy (default: every prefix, so that
+# tests that are not about policy may filter any traffic).
 write_config() {
 	cat >"$CONF" <<EOC
 [node]
@@ -49,8 +60,12 @@ ${FORWARDING_EXTRA:-}
 [containers]
 cgroup = netserv-test-$$
 heartbeat_ms = 200
+[security]
+keys_dir = $KEYS
+${SECURITY_EXTRA:-}
 [publisher janedoe]
 uid = 65534
+${PUBLISHER_POLICY-prefixes = any}
 ${PUBLISHER_EXTRA:-}
 EOC
 }

@@ -225,8 +225,10 @@ static void test_open_creates(void **state)
 	assert_true(S_ISREG(sb.st_mode));
 	assert_null(store_close(st));
 
-	/* The schema: version 1, WAL, the table and the expiry index. */
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 1);
+	/* The schema: version 2 (modules, nonces), WAL, the table and the expiry
+	 * index. tests/unit/test_auth.c covers the nonces and the v1 -> v2
+	 * migration. */
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
 	sql_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
@@ -237,10 +239,10 @@ static void test_open_creates(void **state)
 	                             "WHERE ii.name = 'expires_at'"),
 	                 1);
 
-	/* Opening again (the directory exists) works and keeps version 1. */
+	/* Opening again (the directory exists) works and keeps version 2. */
 	st = open_ok(dir);
 	assert_null(store_close(st));
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
 }
 
 static void test_open_not_a_directory(void **state)

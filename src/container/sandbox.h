@@ -1,0 +1,83 @@
+/* Container hardening: what confines a netserv-container beyond its uid,
+ * cgroup and rlimits (docs/security.md):
+ *   - an optional network namespace of its own (the papers' lxc mode) with
+ *     its own address, joined before the uid drop; the packet queue and the
+ *     send sockets, opened earlier, stay in the node's namespace;
+ *   - capabilities: only CAP_NET_ADMIN (NFQUEUE verdicts are checked against
+ *     the sender) when the container has a queue, CAP_NET_BIND_SERVICE when it
+ *     must listen on a port below 1024 in the node's namespace; nothing else,
+ *     in no set (bounding, ambient, inheritable);
+ *   - landlock: files only in the container's own directory (and reading its
+ *     own /proc/<pid>); TCP binds only on its allowed listen ports, no TCP
+ *     connects; no signals or abstract sockets outside the container;
+ *   - a seccomp allowlist (libseccomp) of the system calls a container makes,
+ *     derived with strace from real containers; any other call kills the
+ *     process (SIGSYS) and the supervisor restarts it.
+ *
+ * struct sandbox_config travels in the supervisor's ASSIGN message; both
+ * sides use sandbox_config_to_json()/_from_json() (sandbox_config.c). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/policy.h"
+
+struct sandbox_config {
+	bool no_seccomp;        /* [containers] seccomp = no */
+	bool no_landlock;       /* [containers] landlock = no */
+	char dir[256];          /* the container's own directory; "" none */
+	char netns[64];         /* network namespace to join (/run/netns/NAME); "" none */
+	char netns_address[64]; /* daemon side: the container's address, "10.77.1.2/24" */
+	char netns_gateway[48]; /* daemon side: the node's end of the veth, "10.77.1.1" */
+	char source_prefixes[POLICY_TEXT_LEN]; /* crafted packets' sources; "" none */
+	char listen_ports[256];                /* allowed listening ports, "tcp:80,udp:5060-5070" */
+};
+
+/* The ASSIGN message's "sandbox" object and back. from_json fills defaults
+ * (everything on, nothing allowed) for absent keys. */
+json_t *sandbox_config_to_json(const struct sandbox_config *cfg);
+void sandbox_config_from_json(json_t *j, struct sandbox_config *ret);
+
+/* ---- in the container ------------------------------------------------------ */
+
+struct sandbox {
+	struct sandbox_config cfg;
+	struct policy_prefixes sources;
+	struct policy_ports listen_tcp, listen_udp;
+	bool in_netns;
+	int dir_fd;        /* the own directory, opened before the uid drop */
+	char applied[160]; /* what is in force, for the supervisor's log */
+};
+
+/* Parses the configuration, opens the own directory and joins the network
+ * namespace (needs root: call before the uid drop; the publisher's uid may
+ * not be able to reach its directory by path). Returns 0 or a negative errno
+ * with the reason. */
+int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err, size_t errlen);
+
+/* The capabilities to keep across the uid drop, as a CAP_* bit mask. */
+uint32_t sandbox_keep_caps(const struct sandbox *sb, bool has_queue);
+
+/* After the uid drop: enters the own directory, drops capabilities to `keep`
+ * in every set, applies landlock and then the seccomp filter. Landlock that
+ * the kernel lacks is reported in sb->applied, not an error. Returns 0 or a
+ * negative errno with the reason. */
+int sandbox_lockdown(struct sandbox *sb, uint32_t keep, char *err, size_t errlen);
+
+/* The crafted-packet policy (modhost_send_policy_fn's decision): 0 when src
+ * is NULL (the node picks the address) or inside the allowed source
+ * prefixes, else -EPERM. */
+int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *src);
+
+/* Whether the module may listen on proto/port (policy_listen, for the
+ * listeners the container opens). */
+bool sandbox_listen_allowed(const struct sandbox *sb, uint8_t proto, uint16_t port);
+
+/* Copies the file open at fd into a sealed memfd and returns it (landlock lets
+ * the container open no file of the node, and dlopen() needs a path: a
+ * memfd's /proc/self/fd/N is not a file of the node). Negative errno on
+ * failure. */
+int sandbox_memfd_copy(int fd, const char *name);

@@ -1,0 +1,109 @@
+/* netservd's signaling: GIST + the NetServ NSLP + the interception rule. */
+#include "daemon/signaling.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gist/gist_api.h"
+#include "lib/log.h"
+#include "nslp/nslp.h"
+#include "nslp/nslp_node.h"
+
+#define RULE_ID "gist"
+
+struct signaling {
+	struct gist_node *gist;
+	struct nslp_node *nslp;
+	const struct fwd_ops *fwd_ops;
+	void *fwd;
+	bool rule;
+};
+
+static void ctl_submit(void *ctl, const struct ncm_msg *req, nslp_answer_fn *answer, void *actx)
+{
+	controller_submit(ctl, req, answer, actx);
+}
+
+static void ctl_forget(void *ctl, void *actx)
+{
+	controller_forget(ctl, actx);
+}
+
+static const struct nslp_ctl_ops ctl_ops = {.submit = ctl_submit, .forget = ctl_forget};
+
+int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct controller *ctl,
+                    const struct fwd_ops *fwd_ops, void *fwd, struct signaling **ret, char *err,
+                    size_t errlen)
+{
+	struct signaling *s = calloc(1, sizeof(*s));
+	char why[256];
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->fwd_ops = fwd_ops;
+	s->fwd = fwd;
+	bool intercept = fwd_ops != &fwd_none_ops;
+	struct gist_config gc;
+	gist_config_defaults(&gc);
+	gc.node_id = cfg->node_id;
+	gc.port = (uint16_t)cfg->sig_port;
+	gc.intercept_queue = intercept ? (int)cfg->sig_queue : -1;
+	gc.t1_ms = cfg->sig_t1_ms;
+	gc.t2_ms = cfg->sig_t2_ms;
+	gc.icmp_last_node = cfg->sig_icmp;
+	r = gist_node_new(loop, &gc, &s->gist, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, err ? errlen : 0, "GIST: %s", why);
+		goto fail;
+	}
+	struct nslp_node_config nc = {
+	        .nslpid = (uint16_t)cfg->sig_nslpid,
+	        .node_id = cfg->node_id,
+	        .response_timeout_ms = cfg->sig_response_timeout_s * 1000,
+	};
+	r = nslp_node_new(loop, s->gist, &nc, &ctl_ops, ctl, &s->nslp, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, err ? errlen : 0, "NetServ NSLP: %s", why);
+		goto fail;
+	}
+	if (intercept) {
+		struct ncm_filter f = {.proto = NCM_PROTO_UDP, .port_lo = 270, .port_hi = 270};
+		r = fwd_ops->filter_add(fwd, RULE_ID, &f, cfg->sig_queue, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, err ? errlen : 0,
+			         "cannot intercept GIST Queries (udp/270 to queue %u): %s",
+			         cfg->sig_queue, why);
+			goto fail;
+		}
+		s->rule = true;
+	} else {
+		log_warn("signaling: forwarding driver %s cannot intercept GIST Queries; this "
+		         "node answers only Queries addressed to it",
+		         fwd_ops->name);
+	}
+	log_info("signaling: GIST on port %u, NetServ NSLPID %u, Queries from queue %d, "
+	         "last node by %s",
+	         cfg->sig_port, cfg->sig_nslpid, gc.intercept_queue,
+	         cfg->sig_icmp ? "ICMP or back-off" : "back-off");
+	*ret = s;
+	return 0;
+fail:
+	signaling_stop(s);
+	return r;
+}
+
+struct signaling *signaling_stop(struct signaling *s)
+{
+	if (!s)
+		return NULL;
+	if (s->rule)
+		s->fwd_ops->filter_remove(s->fwd, RULE_ID);
+	/* GIST first: it has no way to unregister the NSLP. */
+	gist_node_free(s->gist);
+	nslp_node_free(s->nslp);
+	free(s);
+	return NULL;
+}
