@@ -58,6 +58,8 @@ pool_size = 0
 keys_dir = $WORK/keys
 [publisher janedoe]
 uid = 65534
+; the queue reader must keep up with the generator on a busy 2-core machine
+nice = 0
 ; its filters name no address: authorized for every prefix
 prefixes = any
 EOC
@@ -115,7 +117,7 @@ rules() { # our rules in the router's tables (iptables and ip6tables)
 # blast PORT COUNT [RATE]: sends COUNT datagrams from sender to receiver;
 # prints how many arrived.
 blast() {
-	local port=$1 n=$2 rate=${3:-10000} out=$WORK/count.$RANDOM
+	local port=$1 n=$2 rate=${3:-5000} out=$WORK/count.$RANDOM
 	ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p "$port" -t 30 -i 700 >"$out" 2>&1 &
 	local cpid=$!
 	for _ in $(seq 1 100); do grep -q ready "$out" && break; sleep 0.02; done
