@@ -86,8 +86,16 @@ static void on_module_timer(struct evloop *loop, void *arg)
 	struct mod_timer *t = arg;
 	struct mod *m = t->m;
 	t->t = NULL;
-	if (t->period_ms)
-		t->t = evloop_timer_add(loop, t->period_ms, on_module_timer, t);
+	if (t->period_ms) {
+		/* Re-arm from the due time, not from now, so a periodic timer does not
+		 * drift when the container runs late; ticks missed by more than a
+		 * period are skipped, not fired in a burst. */
+		uint64_t now = evloop_now_ms();
+		t->due_ms += t->period_ms;
+		if (t->due_ms <= now)
+			t->due_ms = now + t->period_ms - (now - t->due_ms) % t->period_ms;
+		t->t = evloop_timer_add(loop, t->due_ms - now, on_module_timer, t);
+	}
 	modhost_timer_fire(m, t->id);
 }
 
@@ -99,6 +107,7 @@ u32 Z_netservZ_ns_timer_set(struct Z_netserv_instance_t *ctx, u32 id, u32 delay_
 	struct mod_timer *t = &m->timers[id];
 	t->t = evloop_timer_cancel(m->h->loop, t->t);
 	t->period_ms = periodic ? delay_ms : 0;
+	t->due_ms = evloop_now_ms() + delay_ms;
 	t->t = evloop_timer_add(m->h->loop, delay_ms, on_module_timer, t);
 	IMPORT_RETURN(t->t ? 0 : -ENOMEM);
 }

@@ -28,6 +28,7 @@ struct mod_timer {
 	struct mod *m;
 	uint32_t id;
 	uint32_t period_ms; /* 0: one-shot */
+	uint64_t due_ms;    /* when it should fire (evloop_now_ms clock) */
 	struct evloop_timer *t;
 };
 
