@@ -171,6 +171,14 @@ static char *find_sdk(void)
 	}
 	if (*NETSERV_SDK_SOURCE_DIR && sdk_dir_ok(NETSERV_SDK_SOURCE_DIR))
 		return strdup(NETSERV_SDK_SOURCE_DIR);
+	if (*NETSERV_SDK_SOURCE_DIR && errno == EACCES) {
+		/* A build tree in a directory this user cannot read (root's home). */
+		fprintf(stderr,
+		        "netserv: the module SDK of this build (%s) is not readable by this user: "
+		        "%s; set NETSERV_SDK_DIR, or install netserv (make install)\n",
+		        NETSERV_SDK_SOURCE_DIR, strerror(errno));
+		return NULL;
+	}
 	fprintf(stderr, "netserv: cannot find the module SDK (netserv.h, netserv_sdk.c): set "
 	                "NETSERV_SDK_DIR, or install netserv (make install)\n");
 	return NULL;

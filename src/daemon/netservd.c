@@ -63,6 +63,32 @@ static void beside_self(const char *prog, char *buf, size_t len)
 		snprintf(buf, len, "%s", prog);
 }
 
+static bool has_file(const char *dir, const char *file)
+{
+	char path[PATH_MAX + 32];
+	return (size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) < sizeof(path) &&
+	       access(path, R_OK) == 0;
+}
+
+/* The runtime sources the compiler bundles (glue.c and its headers): a
+ * netservd in its build tree uses the source tree's; an installed one its own
+ * <bin>/../share/netserv/runtime (so a relocated installation finds its
+ * own), then the configured prefix's. Returns a path (buf, or static). */
+static const char *find_runtime_dir(char *buf, size_t len)
+{
+	char probe[PATH_MAX];
+
+	beside_self("CMakeCache.txt", probe, sizeof(probe));
+	if (access(probe, F_OK) == 0 && has_file(NETSERV_RUNTIME_SOURCE_DIR, "glue.c"))
+		return NETSERV_RUNTIME_SOURCE_DIR;
+	beside_self("../share/netserv/runtime", probe, sizeof(probe));
+	if (has_file(probe, "glue.c") && len >= PATH_MAX && realpath(probe, buf))
+		return buf;
+	if (has_file(aot_default_runtime_dir(), "glue.c"))
+		return aot_default_runtime_dir();
+	return NETSERV_RUNTIME_SOURCE_DIR;
+}
+
 /* Parses the [forwarding] hooks list into FWD_NF_HOOK_* flags. */
 static unsigned fwd_hooks(const char *list)
 {
@@ -85,12 +111,9 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 		snprintf(program, sizeof(program), "%s", cfg->container_program);
 	else
 		beside_self("netserv-container", program, sizeof(program));
-	/* A build tree uses the runtime sources; an installation its share dir. */
-	const char *runtime_dir = aot_default_runtime_dir();
-	char probe[PATH_MAX + 16];
-	snprintf(probe, sizeof(probe), "%s/glue.c", runtime_dir);
-	if (access(probe, R_OK) < 0)
-		runtime_dir = NETSERV_RUNTIME_SOURCE_DIR;
+	char runtime_buf[PATH_MAX];
+	const char *runtime_dir = find_runtime_dir(runtime_buf, sizeof(runtime_buf));
+	log_info("module compiler: runtime sources from %s", runtime_dir);
 	struct runtime_wasm_config rc = {
 	        .aot = {.cache_dir = so_dir,
 	                .runtime_dir = runtime_dir,

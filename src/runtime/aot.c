@@ -72,13 +72,33 @@ struct aot_job {
 	struct aot_job *next; /* aot->jobs: running and queued, oldest first */
 };
 
+/* One file of the compiler's source bundle: written as <dir>/<name> in the
+ * work directory (AOT_SRC_RUNTIME or AOT_SRC_WASM_RT). */
+struct aot_src {
+	const char *dir;
+	char *name;
+	char *data;
+	size_t len;
+};
+
+/* The bundle's subdirectories of a work directory, and its bounds. */
+#define AOT_SRC_RUNTIME   "rt"
+#define AOT_SRC_WASM_RT   "wrt"
+#define AOT_SRC_MAX_FILES 64
+#define AOT_SRC_MAX_BYTES (4u << 20)
+
 struct aot {
 	struct evloop *loop;
 	char *cache_dir;
 	char *work_dir;
 	char *runtime_dir;
-	char *glue_path; /* runtime_dir/glue.c */
 	char *wasm_rt_dir;
+	/* The sources the compiler reads besides the module (glue.c and the
+	 * headers of runtime_dir and wasm_rt_dir), read once at aot_new() and
+	 * written into each work directory, so that the unprivileged tools never
+	 * need the permissions of the directories the node was installed in. */
+	struct aot_src *srcs;
+	size_t n_srcs;
 	char *wasm2c;
 	char *cc;
 	char *optimize;
@@ -535,6 +555,35 @@ static int install(struct helper *h)
 	return 0;
 }
 
+/* Writes the source bundle into the work directory dfd: root-owned
+ * subdirectories (0755) and files (0644) that the tools can read but not
+ * change. Returns 0 or a negative errno. */
+static int write_sources(const struct aot *aot, int dfd)
+{
+	const char *dirs[] = {AOT_SRC_RUNTIME, AOT_SRC_WASM_RT};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdirat(dfd, dirs[i], 0755) < 0)
+			return -errno;
+	for (size_t i = 0; i < aot->n_srcs; i++) {
+		const struct aot_src *f = &aot->srcs[i];
+		char path[NAME_MAX + 8];
+		int fd, r = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", f->dir, f->name);
+		fd = openat(dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		if (write_all(fd, f->data, f->len) < 0)
+			r = errno ? -errno : -EIO;
+		if (close(fd) < 0 && r == 0)
+			r = -errno;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int helper_run(struct helper *h, const char *workdir_tmpl)
 {
 	const struct aot *aot = h->aot;
@@ -560,6 +609,8 @@ static int helper_run(struct helper *h, const char *workdir_tmpl)
 		close(out);
 	if (r == 0 && aot->drop && fchown(dfd, aot->uid, aot->gid) < 0)
 		r = -errno;
+	if (r == 0)
+		r = write_sources(aot, dfd);
 	if (r == 0 && fchdir(dfd) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -877,9 +928,9 @@ static char **cc_argv_new(const struct aot *aot, const struct wasm_check_result 
 	a[n++] = "-iquote";
 	a[n++] = ".";
 	a[n++] = "-I";
-	a[n++] = aot->runtime_dir;
+	a[n++] = AOT_SRC_RUNTIME;
 	a[n++] = "-I";
-	a[n++] = aot->wasm_rt_dir;
+	a[n++] = AOT_SRC_WASM_RT;
 	a[n++] = aot->bounds_checks ? "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0"
 	                            : "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1";
 	if (chk->n_imports > 0)
@@ -890,7 +941,7 @@ static char **cc_argv_new(const struct aot *aot, const struct wasm_check_result 
 	for (char **f = aot->cflags; *f; f++)
 		a[n++] = *f;
 	a[n++] = "mod.c";
-	a[n++] = aot->glue_path;
+	a[n++] = AOT_SRC_RUNTIME "/glue.c";
 	a[n++] = "-o";
 	a[n++] = "mod.so";
 	return a;
@@ -1119,8 +1170,12 @@ struct aot *aot_free(struct aot *aot)
 	free(aot->cache_dir);
 	free(aot->work_dir);
 	free(aot->runtime_dir);
-	free(aot->glue_path);
 	free(aot->wasm_rt_dir);
+	for (size_t i = 0; i < aot->n_srcs; i++) {
+		free(aot->srcs[i].name);
+		free(aot->srcs[i].data);
+	}
+	free(aot->srcs);
 	free(aot->wasm2c);
 	free(aot->cc);
 	free(aot->optimize);
@@ -1168,6 +1223,134 @@ static int dir_with(const char *dir, const char *file, char **ret, char *err, si
 	return 0;
 }
 
+/* Reads one regular file (at most `room` bytes) relative to the directory fd
+ * `dfd` into *data. Returns 0, -EFBIG or a negative errno. */
+static int slurp_at(int dfd, const char *name, size_t room, char **data, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if ((uint64_t)st.st_size > room) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO; /* shrank while read */
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+static bool is_source_name(const char *name, bool runtime)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	if (runtime && strcmp(name, "glue.c") == 0)
+		return true;
+	return n > 2 && strcmp(name + n - 2, ".h") == 0;
+}
+
+/* Adds the headers of dir (and glue.c when `runtime`) to the source bundle,
+ * under the work directory's subdirectory sub. Returns 0 or a negative errno
+ * with err set. */
+static int sources_load(struct aot *aot, const char *dir, const char *sub, bool runtime, char *err,
+                        size_t errlen)
+{
+	size_t total = 0;
+	bool glue = false;
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	for (size_t i = 0; i < aot->n_srcs; i++)
+		total += aot->srcs[i].len;
+	d = opendir(dir);
+	if (!d) {
+		r = -errno;
+		seterr(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	while ((e = readdir(d))) {
+		struct aot_src *grown, *f;
+		if (!is_source_name(e->d_name, runtime))
+			continue;
+		if (aot->n_srcs >= AOT_SRC_MAX_FILES) {
+			r = -E2BIG;
+			seterr(err, errlen, "%s: more than %u source files", dir,
+			       AOT_SRC_MAX_FILES);
+			break;
+		}
+		grown = realloc(aot->srcs, (aot->n_srcs + 1) * sizeof(*grown));
+		if (!grown) {
+			r = -ENOMEM;
+			seterr(err, errlen, "out of memory");
+			break;
+		}
+		aot->srcs = grown;
+		f = &aot->srcs[aot->n_srcs];
+		*f = (struct aot_src){.dir = sub, .name = strdup(e->d_name)};
+		if (!f->name) {
+			r = -ENOMEM;
+			seterr(err, errlen, "out of memory");
+			break;
+		}
+		r = slurp_at(dirfd(d), e->d_name, AOT_SRC_MAX_BYTES - total, &f->data, &f->len);
+		if (r < 0) {
+			free(f->name);
+			if (r == -EINVAL) { /* not a regular file: not a source */
+				r = 0;
+				continue;
+			}
+			seterr(err, errlen, "%s/%s: %s", dir, e->d_name,
+			       r == -EFBIG ? "the runtime sources exceed 4 MiB" : strerror(-r));
+			break;
+		}
+		total += f->len;
+		aot->n_srcs++;
+		if (runtime && strcmp(e->d_name, "glue.c") == 0)
+			glue = true;
+	}
+	closedir(d);
+	if (r == 0 && runtime && !glue) {
+		r = -ENOENT;
+		seterr(err, errlen, "%s/glue.c: %s", dir, strerror(ENOENT));
+	}
+	return r;
+}
+
 int aot_new(struct evloop *loop, const struct aot_config *cfg, struct aot **ret, char *err,
             size_t errlen)
 {
@@ -1199,10 +1382,9 @@ int aot_new(struct evloop *loop, const struct aot_config *cfg, struct aot **ret,
 	    (r = dir_with(cfg->wasm_rt_dir ? cfg->wasm_rt_dir : AOT_DEFAULT_WASM_RT_DIR,
 	                  "wasm-rt.h", &aot->wasm_rt_dir, err, errlen)) < 0)
 		goto fail;
-	if (asprintf(&aot->glue_path, "%s/glue.c", aot->runtime_dir) < 0) {
-		aot->glue_path = NULL;
-		goto nomem;
-	}
+	if ((r = sources_load(aot, aot->runtime_dir, AOT_SRC_RUNTIME, true, err, errlen)) < 0 ||
+	    (r = sources_load(aot, aot->wasm_rt_dir, AOT_SRC_WASM_RT, false, err, errlen)) < 0)
+		goto fail;
 	aot->wasm2c = strdup(cfg->wasm2c ? cfg->wasm2c : AOT_DEFAULT_WASM2C);
 	aot->cc = strdup(cfg->cc ? cfg->cc : AOT_DEFAULT_CC);
 	aot->optimize = strdup(cfg->optimize ? cfg->optimize : AOT_DEFAULT_OPTIMIZE);

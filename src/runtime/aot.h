@@ -7,7 +7,12 @@
  * never touches the event loop:
  *   - it creates a private work directory <work_dir>/.work-<hash>-XXXXXX and
  *     copies the module into it (the helper keeps the daemon's uid, so the
- *     node's module store need not be readable by the sandbox user);
+ *     node's module store need not be readable by the sandbox user), and
+ *     writes beside it the compiler's other inputs: glue.c and the headers of
+ *     runtime_dir (as rt/) and of wasm_rt_dir (as wrt/), read into memory
+ *     once by aot_new(). The tools read only their work directory, so
+ *     neither the source tree nor the installation needs to be readable by
+ *     the sandbox user (a checkout in root's 0700 home works);
  *   - it runs wasm2c, then cc, each with fork/exec (no shell) in a process
  *     group of its own, as the sandbox user when the daemon runs as root
  *     (setgroups/setresgid/setresuid, then PR_SET_NO_NEW_PRIVS), with a
@@ -69,7 +74,8 @@ struct aot_req;
 struct aot_config {
 	const char *cache_dir;     /* required; created (0755) if missing */
 	const char *work_dir;      /* parent of the private work dirs; NULL: cache_dir */
-	const char *runtime_dir;   /* glue.c, glue.h, host_api.h; NULL: the installed
+	const char *runtime_dir;   /* glue.c and the headers it includes (every *.h is
+	                              read at aot_new()); NULL: the installed
 	                              share/netserv/runtime (aot_default_runtime_dir()) */
 	const char *wasm_rt_dir;   /* where wasm-rt.h is; NULL: AOT_DEFAULT_WASM_RT_DIR */
 	const char *wasm2c;        /* program; NULL: "wasm2c" (searched in the clean PATH) */

@@ -665,6 +665,64 @@ static void test_new_errors(void **state)
 	assert_null(a);
 }
 
+static void copy_file(const char *from_dir, const char *name, const char *to_dir)
+{
+	char from[512], to[512], buf[8192];
+	size_t n;
+	FILE *in, *out;
+
+	snprintf(from, sizeof(from), "%s/%s", from_dir, name);
+	snprintf(to, sizeof(to), "%s/%s", to_dir, name);
+	in = fopen(from, "rb");
+	assert_non_null(in);
+	out = fopen(to, "wb");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(to, 0600), 0);
+}
+
+/* The runtime sources, the wasm2c headers and the cache all under a 0700
+ * directory of root's (as a checkout in root's home): the tools run as the
+ * sandbox user, who cannot read any of them, and the compile still works. */
+static void test_private_dirs(void **state)
+{
+	struct fx *fx = *state;
+	struct wasm_check_result chk;
+	struct aot_config cfg;
+	struct rec rec = {0};
+	char priv[160], rt[192], wrt[192], cache[192], path[512];
+	uint8_t sha[32];
+
+	if (geteuid() != 0)
+		skip(); /* no sandbox user without root */
+	snprintf(priv, sizeof(priv), "%s/private", fx->dir);
+	snprintf(rt, sizeof(rt), "%s/rt", priv);
+	snprintf(wrt, sizeof(wrt), "%s/wrt", priv);
+	snprintf(cache, sizeof(cache), "%s/cache", priv);
+	assert_int_equal(mkdir(priv, 0700), 0);
+	assert_int_equal(mkdir(rt, 0700), 0);
+	assert_int_equal(mkdir(wrt, 0700), 0);
+	copy_file(SOURCE_DIR "/src/runtime", "glue.c", rt);
+	copy_file(SOURCE_DIR "/src/runtime", "glue.h", rt);
+	copy_file(SOURCE_DIR "/src/runtime", "host_api.h", rt);
+	copy_file(WASM_RT_DIR, "wasm-rt.h", wrt);
+
+	base_config(fx, &cfg);
+	cfg.cache_dir = cache;
+	cfg.runtime_dir = rt;
+	cfg.wasm_rt_dir = wrt;
+	fx_reconfigure(fx, &cfg);
+	module("ok_packet", path, sizeof(path), &chk, sha);
+	compile(fx, path, sha, &chk, &rec, NULL);
+	run(fx);
+	if (rec.status != 0)
+		fail_msg("compile failed: %s\n%s", rec.reason, rec.log);
+	assert_false(rec.cached);
+}
+
 /* What a killed daemon left in the cache is removed by the next aot_new(). */
 static void test_stale_cleanup(void **state)
 {
@@ -704,6 +762,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_mem_limit, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_new_errors, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_stale_cleanup, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_private_dirs, fx_setup, fx_teardown),
 	};
 
 	if (sodium_init() < 0)
