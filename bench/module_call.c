@@ -36,7 +36,7 @@
 #include "lib/evloop.h"
 #include "lib/util.h"
 #include "runtime/aot.h"
-#include "runtime/glue.h"
+#include "abi/glue.h"
 #include "runtime/supervisor.h"
 #include "runtime/wasm_check.h"
 #include "wasm-rt-impl.h"
@@ -764,7 +764,7 @@ int main(int argc, char **argv)
 	chmod(g_tmpdir, 0711); /* the compile runs as the sandbox user when we are root */
 	char cache[PATH_MAX];
 	snprintf(cache, sizeof(cache), "%s/so", g_tmpdir);
-	struct aot_config acfg = {.cache_dir = cache, .runtime_dir = SOURCE_DIR "/src/runtime"};
+	struct aot_config acfg = {.cache_dir = cache, .runtime_dir = SOURCE_DIR "/src/abi"};
 	struct aot *aot = NULL;
 	char err[AOT_ERR_LEN];
 	if (aot_new(g_loop, &acfg, &aot, err, sizeof(err)) < 0)

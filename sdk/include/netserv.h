@@ -34,7 +34,7 @@ extern "C" {
 #define NS_STATIC_ASSERT _Static_assert
 #endif
 
-/* --- The ABI's constants (kept equal to the node's src/runtime/host_api.h;
+/* --- The ABI's constants (kept equal to the node's src/abi/host_api.h;
  * tests/daemon/test_sdk.sh checks that they agree) ----------------------- */
 
 #define NS_ABI_VERSION 1

@@ -1,4 +1,4 @@
-/* Host API v1: the imports of module "netserv" (see runtime/host_api.h).
+/* Host API v1: the imports of module "netserv" (see abi/host_api.h).
  * Every pointer and length a module passes is checked against its memory;
  * a bad one traps the module (as an out-of-bounds access would). */
 #include <arpa/inet.h>

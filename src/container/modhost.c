@@ -16,7 +16,7 @@
 #include "container/pkt_filter.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
-#include "runtime/glue.h"
+#include "abi/glue.h"
 #include "wasm-rt-impl.h"
 
 /* wasm_rt_allocate_memory() reserves this much address space per memory and

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "ncm/ncm.h"
-#include "runtime/host_api.h"
+#include "abi/host_api.h"
 
 struct evloop;
 struct modhost;

@@ -9,7 +9,7 @@
 #include "container/modhost.h"
 #include "wasm-rt.h"
 
-/* The integer names wasm2c uses in the import prototypes (runtime/host_api.h). */
+/* The integer names wasm2c uses in the import prototypes (abi/host_api.h). */
 typedef uint32_t u32;
 typedef uint64_t u64;
 

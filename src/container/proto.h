@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/host_api.h"
+#include "abi/host_api.h"
 
 enum cmsg_type {
 	CMSG_HELLO = 1,   /* container -> supervisor at start: {"pid"} */

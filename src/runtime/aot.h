@@ -1,5 +1,5 @@
 /* Ahead-of-time compilation of modules, asynchronous on the event loop:
- * wasm -> C (wasm2c -n mod) -> shared object (cc, with runtime/glue.c),
+ * wasm -> C (wasm2c -n mod) -> shared object (cc, with abi/glue.c),
  * cached as <cache_dir>/<sha256 hex>.so. A module already in the cache
  * compiles nothing.
  *

@@ -12,7 +12,7 @@
 
 #include "container/sandbox.h"
 #include "runtime/cgroup.h"
-#include "runtime/host_api.h"
+#include "abi/host_api.h"
 
 struct evloop;
 struct supervisor;

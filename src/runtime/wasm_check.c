@@ -1,6 +1,6 @@
 /* The module validator: a hand-written, bounded reader of the WebAssembly
  * binary format (version 1), section by section, and the checks of the module
- * ABI (runtime/host_api.h). Every read goes through the rd_* helpers, which
+ * ABI (abi/host_api.h). Every read goes through the rd_* helpers, which
  * check the length first; a count read from the input is checked against the
  * bytes left before anything is allocated for it. */
 #include "runtime/wasm_check.h"

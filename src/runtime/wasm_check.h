@@ -1,6 +1,6 @@
 /* A validator for the module binaries publishers send: the structure of a
  * WebAssembly binary (sections, vectors, LEB128, bounded reads) and the module
- * ABI of runtime/host_api.h. It does not look inside code bodies; wasm2c
+ * ABI of abi/host_api.h. It does not look inside code bodies; wasm2c
  * validates those when the node compiles the module.
  *
  * Rules, beyond a well-formed binary (version 1):
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/host_api.h"
+#include "abi/host_api.h"
 
 /* A buffer of this size holds any message wasm_check() writes. */
 #define WASM_CHECK_ERR_LEN 256

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The module SDK: `netserv module build`, the shape of the modules it makes
 # (imports, exports, memory), the modules built by CMake, and that the SDK
-# header's constants agree with the node's ABI (src/runtime/host_api.h).
+# header's constants agree with the node's ABI (src/abi/host_api.h).
 # Needs clang, lld and wabt (wasm-objdump, wasm-interp).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,14 +55,14 @@ print("\n".join(sorted(out)))
 '
 }
 
-# --- the node's side of the ABI, from src/runtime/host_api.h ------------------
+# --- the node's side of the ABI, from src/abi/host_api.h ------------------
 cat >"$T/host_abi.c" <<'EOF'
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/host_api.h"
+#include "abi/host_api.h"
 
 int main(int argc, char **argv)
 {
@@ -111,9 +111,9 @@ int main(int argc, char **argv)
 EOF
 if cc -std=c17 -Wall -Wextra -Werror -Wno-unused-parameter -I"$top/src" "$T/host_abi.c" \
 	-o "$T/host_abi" 2>"$T/host_abi.err"; then
-	ok "a host-side program compiles against src/runtime/host_api.h"
+	ok "a host-side program compiles against src/abi/host_api.h"
 else
-	not_ok "a host-side program compiles against src/runtime/host_api.h"
+	not_ok "a host-side program compiles against src/abi/host_api.h"
 	sed 's/^/# /' "$T/host_abi.err"
 fi
 "$T/host_abi" | grep '^import ' | sort >"$T/abi_imports"

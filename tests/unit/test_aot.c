@@ -27,7 +27,7 @@
 #include "lib/evloop.h"
 #include "lib/util.h"
 #include "runtime/aot.h"
-#include "runtime/glue.h"
+#include "abi/glue.h"
 #include "runtime/wasm_check.h"
 
 /* ---- the host side the test modules import ---- */
@@ -121,7 +121,7 @@ static void base_config(struct fx *fx, struct aot_config *cfg)
 {
 	*cfg = (struct aot_config){
 	        .cache_dir = fx->cache,
-	        .runtime_dir = SOURCE_DIR "/src/runtime",
+	        .runtime_dir = SOURCE_DIR "/src/abi",
 	        .wasm_rt_dir = WASM_RT_DIR,
 	};
 }
@@ -705,9 +705,9 @@ static void test_private_dirs(void **state)
 	assert_int_equal(mkdir(priv, 0700), 0);
 	assert_int_equal(mkdir(rt, 0700), 0);
 	assert_int_equal(mkdir(wrt, 0700), 0);
-	copy_file(SOURCE_DIR "/src/runtime", "glue.c", rt);
-	copy_file(SOURCE_DIR "/src/runtime", "glue.h", rt);
-	copy_file(SOURCE_DIR "/src/runtime", "host_api.h", rt);
+	copy_file(SOURCE_DIR "/src/abi", "glue.c", rt);
+	copy_file(SOURCE_DIR "/src/abi", "glue.h", rt);
+	copy_file(SOURCE_DIR "/src/abi", "host_api.h", rt);
 	copy_file(WASM_RT_DIR, "wasm-rt.h", wrt);
 
 	base_config(fx, &cfg);

@@ -111,7 +111,7 @@ static int setup(void **state)
 	snprintf(so_dir, sizeof(so_dir), "%s/so", H.dir);
 	struct sup_publisher pubs[2] = {publisher("alice", NOBODY), publisher("bob", NOBODY - 1)};
 	struct runtime_wasm_config cfg = {
-	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/runtime"},
+	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/abi"},
 	        .sup = {.container_bin = BUILD_DIR "/netserv-container",
 	                .cgroup_prefix = H.cgroup,
 	                .heartbeat_ms = 200,

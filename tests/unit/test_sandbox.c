@@ -108,7 +108,7 @@ static int setup(void **state)
 	struct sup_publisher pubs[1] = {publisher("alice", NOBODY)};
 	assert_int_equal(sandbox_host_prepare(&pubs[0], err, sizeof(err)), 0);
 	struct runtime_wasm_config cfg = {
-	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/runtime"},
+	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/abi"},
 	        .sup = {.container_bin = BUILD_DIR "/netserv-container-testing",
 	                .cgroup_prefix = H.cgroup,
 	                .heartbeat_ms = 200,

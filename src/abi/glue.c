@@ -1,6 +1,6 @@
 /* The glue compiled into every module's shared object, together with the
  * module's wasm2c output (wasm2c -n mod: header mod.h, symbols Z_mod*). It
- * exports one symbol, ns_glue_v1 (runtime/glue.h), through which the
+ * exports one symbol, ns_glue_v1 (abi/glue.h), through which the
  * container reaches the module.
  *
  * Built by the AOT step (runtime/aot.c), never by the project's own build:
@@ -52,7 +52,7 @@ NS_HOST_IMPORTS(NS_GLUE_IMPORT)
 /* This file wraps each entry of NS_MODULE_EXPORTS by hand: keep it in step. */
 #define NS_GLUE_COUNT(name, res, params, req) +1
 _Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 6,
-               "NS_MODULE_EXPORTS changed: update runtime/glue.c");
+               "NS_MODULE_EXPORTS changed: update abi/glue.c");
 #undef NS_GLUE_COUNT
 
 static void glue_init_module(void)

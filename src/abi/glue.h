@@ -1,6 +1,6 @@
 /* The interface between a compiled module (.so) and the container that loads
  * it. Each module is translated by wasm2c with the name "mod" and compiled
- * together with runtime/glue.c, which exports one symbol, ns_glue_v1, of this
+ * together with abi/glue.c, which exports one symbol, ns_glue_v1, of this
  * type. The container dlopen()s the .so, checks `abi`, and uses only these
  * pointers. Entries the module does not export are NULL. */
 #pragma once

@@ -2,7 +2,7 @@
  * the node (module "netserv": the building blocks) and what it may export.
  * This list is the capability list. It is used by:
  *   - the validator (runtime/wasm_check.c): allowed imports and their types;
- *   - the glue compiled into every module (runtime/glue.c): host prototypes,
+ *   - the glue compiled into every module (abi/glue.c): host prototypes,
  *     so that a signature mismatch fails the build;
  *   - the container (container/host_api.c): the definitions.
  * docs/module-api.md documents every entry for module authors.
