@@ -20,7 +20,7 @@
 
 #include "container/listen.h"
 #include "container/modhost.h"
-#include "container/nfq.h"
+#include "fwd/nfq.h"
 #include "container/pkt_filter.h"
 #include "container/proto.h"
 #include "container/sandbox.h"

@@ -14,7 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "container/nfq.h"
+#include "fwd/nfq.h"
 #include "gist/gist_node_int.h"
 #include "lib/evloop.h"
 

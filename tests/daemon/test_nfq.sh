@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The NFQUEUE packet loop (src/container/nfq.c) end to end on a real router:
+# The NFQUEUE packet loop (src/fwd/nfq.c) end to end on a real router:
 # sender -> router -> receiver (tests/lib/topo.sh); in the router's namespace
 # the netfilter driver (fwdctl) queues udp/5060 to a queue that nfq_echo reads.
 # Accept: all datagrams arrive; drop: none; rewrite: all arrive changed; no

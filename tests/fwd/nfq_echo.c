@@ -1,5 +1,5 @@
 /* nfq_echo: a test reader for NFQUEUE queues, on the container's packet loop
- * (src/container/nfq.h) and the event loop.
+ * (src/fwd/nfq.h) and the event loop.
  *
  *   nfq_echo -q N[,N...] [-m MODE] [-b BATCH] [-s batch|one|each] [-l MAXLEN]
  *            [-r RCVBUF] [-t SECONDS] [-c CPU] [-R RTPRIO] [-F] [-w MS]
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "container/nfq.h"
+#include "fwd/nfq.h"
 #include "lib/evloop.h"
 
 enum mode { M_ACCEPT, M_DROP, M_COUNT, M_REWRITE, M_STALL };

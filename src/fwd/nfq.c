@@ -1,5 +1,5 @@
 /* The NFQUEUE packet loop (see nfq.h). */
-#include "container/nfq.h"
+#include "fwd/nfq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
