@@ -1,5 +1,5 @@
 /* `netserv keygen`, `netserv sign`, `netserv verify`: the publisher's keys
- * and signed requests (src/ctl/auth.h, docs/security.md). */
+ * and signed requests (src/policy/auth.h, docs/security.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "ctl/auth.h"
+#include "policy/auth.h"
 #include "ctl/rrc.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "container/sandbox.h"
-#include "ctl/policy.h"
+#include "policy/policy.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
 

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl/policy.h"
+#include "policy/policy.h"
 
 struct sandbox_config {
 	bool no_seccomp;        /* [containers] seccomp = no */

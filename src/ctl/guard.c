@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "ctl/auth.h"
+#include "policy/auth.h"
 #include "ctl/rrc.h"
 #include "ctl/store.h"
 #include "lib/evloop.h"

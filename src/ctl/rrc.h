@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl/policy.h"
+#include "policy/policy.h"
 #include "ncm/ncm.h"
 
 struct evloop;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl/policy.h"
+#include "policy/policy.h"
 #include "daemon/config_security.h"
 #include "lib/log.h"
 #include "runtime/supervisor.h"
@@ -55,7 +55,7 @@ struct ns_config {
 	uint32_t sig_response_timeout_s; /* wait for the next node's response */
 	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */
 	struct ns_security security;
-	/* [publisher NAME] sections; policies[i] is publishers[i]'s (ctl/policy.h) */
+	/* [publisher NAME] sections; policies[i] is publishers[i]'s (policy/policy.h) */
 	struct ns_policy policies[NS_MAX_PUBLISHERS];
 	struct sup_publisher publishers[NS_MAX_PUBLISHERS];
 	size_t n_publishers;

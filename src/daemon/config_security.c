@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/policy.h"
+#include "policy/policy.h"
 #include "daemon/config.h"
 #include "paths.h"
 

@@ -1,5 +1,5 @@
-/* Unit tests of the security layer: key files, NCM signatures (ctl/auth.h),
- * per-publisher policy (ctl/policy.h), the nonce table and its schema
+/* Unit tests of the security layer: key files, NCM signatures (policy/auth.h),
+ * per-publisher policy (policy/policy.h), the nonce table and its schema
  * migration (ctl/store.h), the guard's authentication and authorization
  * (ctl/guard.h), and the security keys of the configuration. */
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "ctl/auth.h"
+#include "policy/auth.h"
 #include "ctl/guard.h"
-#include "ctl/policy.h"
+#include "policy/policy.h"
 #include "ctl/store.h"
 #include "daemon/config.h"
 #include "lib/evloop.h"

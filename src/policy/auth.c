@@ -1,5 +1,5 @@
 /* Publisher keys and NCM signatures (see auth.h). */
-#include "ctl/auth.h"
+#include "policy/auth.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* Per-publisher policy (see policy.h). */
-#include "ctl/policy.h"
+#include "policy/policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
