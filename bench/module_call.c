@@ -189,12 +189,13 @@ static void on_reply(void *ctx, int status, json_t *reply, const uint8_t *raw, s
 	snprintf(r->error, sizeof(r->error), "%s", e ? e : "");
 }
 
-static void on_sup_event(void *ctx, const char *user, const char *module, const char *event,
+static void on_sup_event(void *ctx, const char *user, const char *module, enum runtime_event ev,
                          const char *reason)
 {
 	(void)ctx;
 	fprintf(stderr, "bench_module_call: container %s: %s %s%s%s\n", user,
-	        module ? module : "(container)", event, reason ? ": " : "", reason ? reason : "");
+	        module ? module : "(container)", runtime_event_name(ev), reason ? ": " : "",
+	        reason ? reason : "");
 }
 
 /* A "Key:   N kB" line of /proc/<pid>/<file>, in kB; -1 if absent. */
@@ -242,15 +243,11 @@ static void measure_rss(struct rss_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct sup_publisher p;
 		memset(&p, 0, sizeof(p));
-		snprintf(p.name, sizeof(p.name), "%s", rows[i].user);
-		p.uid = p.gid = -1;
-		p.budget_ms = BUDGET_MS;
-		p.mem_max_pages = MEM_MAX_PAGES;
-		p.trap_limit = 5;
-		p.trap_window_s = 60;
-		p.log_per_s = 20;
-		p.queue = -1; /* no NFQUEUE: packets come over the control socket */
-		p.cpu = -1;
+		proto_assign_defaults(&p.ct); /* no NFQUEUE: packets come over the socket */
+		snprintf(p.ct.user, sizeof(p.ct.user), "%s", rows[i].user);
+		p.ct.nice = 0;
+		p.ct.budget_ms = BUDGET_MS;
+		p.ct.mem_max_pages = MEM_MAX_PAGES;
 		if (supervisor_add_publisher(s, &p, err, sizeof(err)) < 0)
 			die("supervisor_add_publisher", err);
 	}

@@ -20,13 +20,14 @@
 
 #include "container/listen.h"
 #include "container/modhost.h"
-#include "fwd/nfq.h"
-#include "container/pkt_filter.h"
-#include "container/proto.h"
 #include "container/sandbox.h"
+#include "fwd/nfq.h"
+#include "proto/cmsg.h"
+#include "proto/msg.h"
 #ifdef NETSERV_CONTAINER_TESTING
 #include "container/container_testing.h"
 #endif
+#include "lib/errbuf.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
 
@@ -73,12 +74,16 @@ static int send_policy(void *ctx, const char *module, int family, const uint8_t 
 	return sandbox_send_allowed(&c->sb, family, src);
 }
 
-static void on_module_event(void *ctx, const char *module, const char *event, const char *reason)
+static void on_module_event(void *ctx, const char *module, enum proto_event_kind event,
+                            const char *reason)
 {
 	struct container *c = ctx;
-	fprintf(stderr, "container %s: module %s: %s: %s\n", c->user, module, event, reason);
-	json_t *j =
-	        json_pack("{s:s, s:s, s:s}", "module", module, "event", event, "reason", reason);
+	struct proto_event ev = {.kind = event};
+	fprintf(stderr, "container %s: module %s: %s: %s\n", c->user, module,
+	        proto_event_name(event), reason);
+	snprintf(ev.module, sizeof(ev.module), "%s", module);
+	snprintf(ev.reason, sizeof(ev.reason), "%s", reason ? reason : "");
+	json_t *j = proto_event_to_json(&ev);
 	cmsg_send_json(c->ctl_fd, CMSG_EVENT, 0, 0, j);
 	json_decref(j);
 }
@@ -98,34 +103,27 @@ static void reply_err(struct container *c, uint32_t seq, int status, const char 
 	json_decref(j);
 }
 
-static uint32_t json_u32(json_t *j, const char *key, uint32_t dflt)
-{
-	json_t *v = json_object_get(j, key);
-	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint32_t)json_integer_value(v)
-	                                                        : dflt;
-}
+/* Open files a container may have (modules, sockets, its queue). */
+#define CONTAINER_MAX_FILES 256
 
 /* Drops to the publisher's identity and limits. Returns 0 or -errno. */
-static int sandbox_enter(json_t *a, uint32_t keep, char *err, size_t errlen)
+static int sandbox_enter(const struct proto_assign *a, uint32_t keep, char *err, size_t errlen)
 {
-	json_t *juid = json_object_get(a, "uid"), *jgid = json_object_get(a, "gid");
-	int nice_value = (int)json_integer_value(json_object_get(a, "nice"));
+	int nice_value = a->nice;
 	if (nice_value && setpriority(PRIO_PROCESS, 0, nice_value) < 0) {
 		snprintf(err, errlen, "setpriority(%d): %s", nice_value, strerror(errno));
 		return -errno;
 	}
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
-	uint32_t nofile = json_u32(a, "max_files", 256);
-	struct rlimit rl_nofile = {nofile, nofile};
+	struct rlimit rl_nofile = {CONTAINER_MAX_FILES, CONTAINER_MAX_FILES};
 	if (setrlimit(RLIMIT_NOFILE, &rl_nofile) < 0) {
 		snprintf(err, errlen, "setrlimit(NOFILE): %s", strerror(errno));
 		return -errno;
 	}
-	if (json_is_integer(juid) && json_integer_value(juid) > 0) {
-		gid_t gid = (gid_t)(json_is_integer(jgid) ? json_integer_value(jgid)
-		                                          : json_integer_value(juid));
-		uid_t uid = (uid_t)json_integer_value(juid);
+	if (a->uid > 0) {
+		gid_t gid = (gid_t)(a->gid >= 0 ? a->gid : a->uid);
+		uid_t uid = (uid_t)a->uid;
 		/* Keep only what the packet path needs across the uid change
 		 * (sandbox_keep_caps(): CAP_NET_ADMIN for NFQUEUE verdicts when
 		 * there is a queue; crafted packets need no CAP_NET_RAW, their
@@ -151,7 +149,7 @@ static int sandbox_enter(json_t *a, uint32_t keep, char *err, size_t errlen)
 	}
 	/* Optional real-time priority and CPU for the packet loop: a reader below
 	 * the NIC's softirq/NAPI thread can livelock under load. */
-	int rt = (int)json_integer_value(json_object_get(a, "rt_priority"));
+	int rt = (int)a->rt_priority;
 	if (rt > 0) {
 		struct sched_param sp = {.sched_priority = rt};
 		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
@@ -159,14 +157,13 @@ static int sandbox_enter(json_t *a, uint32_t keep, char *err, size_t errlen)
 			return -errno;
 		}
 	}
-	json_t *jcpu = json_object_get(a, "cpu");
-	if (json_is_integer(jcpu) && json_integer_value(jcpu) >= 0) {
+	if (a->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
-		CPU_SET((int)json_integer_value(jcpu), &set);
+		CPU_SET((int)a->cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
-			snprintf(err, errlen, "pinning to CPU %lld: %s",
-			         (long long)json_integer_value(jcpu), strerror(errno));
+			snprintf(err, errlen, "pinning to CPU %lld: %s", (long long)a->cpu,
+			         strerror(errno));
 			return -errno;
 		}
 	}
@@ -217,24 +214,16 @@ static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *
 		fprintf(stderr, "container %s: packet queue failed: %s\n", c->user, strerror(-r));
 }
 
-/* Binds the publisher's queues (needs CAP_NET_ADMIN: before the uid drop). */
-static int queues_open(struct container *c, json_t *a, char *err, size_t errlen)
+/* Binds the publisher's queue (needs CAP_NET_ADMIN: before the uid drop). */
+static int queues_open(struct container *c, const struct proto_assign *a, char *err, size_t errlen)
 {
-	json_t *jq = json_object_get(a, "queues");
-	if (!json_is_array(jq) || json_array_size(jq) == 0)
+	if (a->queue < 0)
 		return 0;
-	uint16_t queues[NFQ_MAX_QUEUES];
-	size_t n = 0, i;
-	json_t *v;
-	json_array_foreach(jq, i, v)
-	{
-		if (n < NFQ_MAX_QUEUES && json_is_integer(v))
-			queues[n++] = (uint16_t)json_integer_value(v);
-	}
+	uint16_t queue = (uint16_t)a->queue;
 	struct nfq_config cfg = {
-	        .queues = queues,
-	        .n_queues = n,
-	        .batch = json_u32(a, "batch", 0),
+	        .queues = &queue,
+	        .n_queues = 1,
+	        .batch = a->batch,
 	};
 	int r = nfq_loop_open(&cfg, on_nfq_packet, c, &c->nfq, err, errlen);
 	if (r < 0)
@@ -256,46 +245,44 @@ static json_t *nfq_stats_json(const struct container *c)
 	                 "rounds", (json_int_t)st.rounds);
 }
 
-static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
+static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 {
 	if (c->assigned) {
 		reply_err(c, seq, -EALREADY, "container already serves %s", c->user);
 		return;
 	}
-	const char *user = json_string_value(json_object_get(a, "user"));
-	if (!user || strlen(user) >= sizeof(c->user)) {
-		reply_err(c, seq, -EINVAL, "ASSIGN needs a user");
-		return;
-	}
-	snprintf(c->user, sizeof(c->user), "%s", user);
-	struct modhost_limits lim = {
-	        .budget_ms = json_u32(a, "budget_ms", 100),
-	        .mem_max_pages = json_u32(a, "mem_max_pages", 256),
-	        .trap_limit = json_u32(a, "trap_limit", 5),
-	        .trap_window_s = json_u32(a, "trap_window_s", 60),
-	        .log_per_s = json_u32(a, "log_per_s", 20),
-	};
+	struct proto_assign a;
 	char err[256];
-	int r = modhost_new(c->loop, &lim, on_module_event, send_policy, c, &c->host, err,
-	                    sizeof(err));
+	int r = proto_assign_from_json(j, &a, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
 		return;
 	}
-	r = queues_open(c, a, err, sizeof(err));
+	snprintf(c->user, sizeof(c->user), "%s", a.user);
+	struct modhost_limits lim = {
+	        .budget_ms = a.budget_ms,
+	        .mem_max_pages = a.mem_max_pages,
+	        .trap_limit = a.trap_limit,
+	        .trap_window_s = a.trap_window_s,
+	        .log_per_s = a.log_per_s,
+	};
+	r = modhost_new(c->loop, &lim, on_module_event, send_policy, c, &c->host, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, seq, r, "%s", err);
+		return;
+	}
+	r = queues_open(c, &a, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "packet queue: %s", err);
 		return;
 	}
-	struct sandbox_config sbc;
-	sandbox_config_from_json(json_object_get(a, "sandbox"), &sbc);
-	r = sandbox_init(&c->sb, &sbc, err, sizeof(err));
+	r = sandbox_init(&c->sb, &a.sandbox, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "sandbox: %s", err);
 		return;
 	}
 	uint32_t keep = sandbox_keep_caps(&c->sb, c->nfq != NULL);
-	r = sandbox_enter(a, keep, err, sizeof(err));
+	r = sandbox_enter(&a, keep, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
 		return;
@@ -306,56 +293,57 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *a)
 		return;
 	}
 	c->assigned = true;
-	json_t *j = json_pack("{s:s}", "sandbox", c->sb.applied);
-	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
-	json_decref(j);
+	json_t *reply = json_pack("{s:s}", "sandbox", c->sb.applied);
+	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, reply);
+	json_decref(reply);
 }
 
-static void cmd_install(struct container *c, uint32_t seq, json_t *a, int so_fd)
+/* Installs a decoded INSTALL: the module, then the sockets it listens on.
+ * Returns 0 or a negative errno with the reason in err. */
+static int install_module(struct container *c, const struct proto_install *m, int so_fd, char *err,
+                          size_t errlen)
 {
-	const char *name = json_string_value(json_object_get(a, "module"));
-	const char *so = json_string_value(json_object_get(a, "so"));
-	json_t *props = json_object_get(a, "properties");
-	if (!name || !so || so_fd < 0) {
-		reply_err(c, seq, -EINVAL, "INSTALL needs module, so and the module's file");
-		return;
-	}
-	struct ncm_filter filter;
-	json_t *jf = json_object_get(a, "filter");
-	if (jf && !json_is_null(jf) && pkt_filter_from_json(jf, &filter) < 0) {
-		reply_err(c, seq, -EINVAL, "INSTALL: malformed filter");
-		return;
-	}
-	char err[256] = "";
+	if (so_fd < 0)
+		return err_set(err, errlen, -EINVAL, "INSTALL came without the module's file");
 	/* Landlock lets the container open no file of the node: load a copy. */
-	_cleanup_close_ int mfd = sandbox_memfd_copy(so_fd, name);
-	if (mfd < 0) {
-		reply_err(c, seq, mfd, "copying %s: %s", so, strerror(-mfd));
-		return;
-	}
-	int r = modhost_install(c->host, name, so, mfd, json_is_object(props) ? props : NULL,
-	                        jf && !json_is_null(jf) ? &filter : NULL, err, sizeof(err));
-	if (r < 0) {
-		reply_err(c, seq, r, "%s", err);
-		return;
-	}
-	const char *listen = json_string_value(json_object_get(props, "netserv.listen"));
+	_cleanup_close_ int mfd = sandbox_memfd_copy(so_fd, m->module);
+	if (mfd < 0)
+		return err_set(err, errlen, mfd, "copying %s: %s", m->so, strerror(-mfd));
+	int r = modhost_install(c->host, m->module, m->so, mfd, m->properties,
+	                        m->has_filter ? &m->filter : NULL, err, errlen);
+	if (r < 0)
+		return r;
+	const char *listen = json_string_value(json_object_get(m->properties, "netserv.listen"));
 	if (listen && *listen) {
 		struct mod_sockets *ms = calloc(1, sizeof(*ms));
-		r = ms ? listener_set_open(c->loop, &c->sb, c->user, name, listen, &ms->set, err,
-		                           sizeof(err))
-		       : -ENOMEM;
+		r = ms ? listener_set_open(c->loop, &c->sb, c->user, m->module, listen, &ms->set,
+		                           err, errlen)
+		       : err_set(err, errlen, -ENOMEM, "out of memory");
 		if (r < 0) {
 			free(ms);
-			modhost_remove(c->host, name);
-			reply_err(c, seq, r, "%s", err);
-			return;
+			modhost_remove(c->host, m->module);
+			return r;
 		}
-		snprintf(ms->module, sizeof(ms->module), "%s", name);
+		snprintf(ms->module, sizeof(ms->module), "%s", m->module);
 		ms->next = c->socks;
 		c->socks = ms;
 	}
-	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
+	return 0;
+}
+
+static void cmd_install(struct container *c, uint32_t seq, json_t *j, int so_fd)
+{
+	struct proto_install m;
+	char err[256] = "";
+	int r = proto_install_from_json(j, &m, err, sizeof(err));
+	if (r == 0) {
+		r = install_module(c, &m, so_fd, err, sizeof(err));
+		proto_install_clear(&m);
+	}
+	if (r < 0)
+		reply_err(c, seq, r, "%s", err);
+	else
+		cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, NULL);
 }
 
 static long rss_kb(void)
@@ -454,12 +442,17 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 			cmd_install(c, h.seq, j, passed);
 			break;
 		case CMSG_REMOVE: {
-			const char *name = json_string_value(json_object_get(j, "module"));
-			if (name)
-				module_sockets_close(c, name);
-			int r = name ? modhost_remove(c->host, name) : -EINVAL;
+			struct proto_remove rm;
+			char why[256];
+			int r = proto_remove_from_json(j, &rm, why, sizeof(why));
+			if (r == 0) {
+				module_sockets_close(c, rm.module);
+				r = modhost_remove(c->host, rm.module);
+				if (r < 0)
+					snprintf(why, sizeof(why), "no module %s", rm.module);
+			}
 			if (r < 0)
-				reply_err(c, h.seq, r, "no module %s", name ? name : "(none)");
+				reply_err(c, h.seq, r, "%s", why);
 			else
 				cmsg_send_json(fd, CMSG_REPLY, h.seq, 0, NULL);
 			break;

@@ -220,7 +220,7 @@ static void mod_fail(struct mod *m, const char *reason)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	if (m->h->event)
-		m->h->event(m->h->ctx, m->name, "failed", m->fail_reason);
+		m->h->event(m->h->ctx, m->name, PROTO_EVENT_FAILED, m->fail_reason);
 }
 
 /* Creates a fresh instance and runs its setup exports. Returns 0 or a
@@ -332,7 +332,7 @@ static void mod_trapped(struct mod *m, int trap, enum call_kind kind)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	if (m->h->event)
-		m->h->event(m->h->ctx, m->name, "trap", m->last_trap);
+		m->h->event(m->h->ctx, m->name, PROTO_EVENT_TRAP, m->last_trap);
 	if (kind == CALL_INSTANTIATE || kind == CALL_ABI || kind == CALL_INIT ||
 	    kind == CALL_PKTBUF)
 		return; /* instance_create() reports it */

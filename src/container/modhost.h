@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "ncm/ncm.h"
+#include "proto/msg.h"
 #include "abi/host_api.h"
 
 struct evloop;
@@ -31,8 +32,9 @@ struct modhost_limits {
 	uint32_t log_per_s; /* log lines a module may write per second */
 };
 
-/* Reports something about a module to the supervisor ("failed", "trap"). */
-typedef void modhost_event_fn(void *ctx, const char *module, const char *event, const char *reason);
+/* Reports something about a module to the supervisor. */
+typedef void modhost_event_fn(void *ctx, const char *module, enum proto_event_kind event,
+                              const char *reason);
 
 /* Decides whether a module may send: `family` AF_INET/AF_INET6, `src` the
  * source address for crafted packets (NULL for UDP sends: the node picks it),

@@ -3,7 +3,6 @@
  * module sees only the packets its own filter selects. */
 #pragma once
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,9 +12,3 @@
  * destination port range (TCP, UDP, SCTP, UDP-Lite; non-first fragments
  * never match a port), source and destination prefixes. */
 bool pkt_filter_match(const struct ncm_filter *f, const uint8_t *pkt, uint32_t len);
-
-/* Encodes a filter as JSON for the control protocol (new reference). */
-json_t *pkt_filter_to_json(const struct ncm_filter *f);
-
-/* Decodes pkt_filter_to_json()'s form. Returns 0 or -EINVAL. */
-int pkt_filter_from_json(json_t *j, struct ncm_filter *ret);

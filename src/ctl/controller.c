@@ -433,11 +433,10 @@ static int module_steer(struct module *m, char *err, size_t errlen)
 	return 0;
 }
 
-static void on_runtime_progress(void *ctx, const char *state)
+static void on_runtime_progress(void *ctx, enum runtime_progress state)
 {
 	struct module *m = ctx;
-	if (strcmp(state, "installing") == 0)
-		module_set_state(m, MOD_INSTALLING, NULL);
+	module_set_state(m, state == RUNTIME_INSTALLING ? MOD_INSTALLING : MOD_COMPILING, NULL);
 }
 
 static void on_runtime_done(void *ctx, int status, const char *reason)
@@ -1062,11 +1061,11 @@ void controller_forget(struct controller *c, void *ctx)
 	}
 }
 
-static void on_runtime_event(void *ctx, const char *user, const char *module, const char *event,
-                             const char *reason)
+static void on_runtime_event(void *ctx, const char *user, const char *module,
+                             enum runtime_event event, const char *reason)
 {
 	struct controller *c = ctx;
-	if (strcmp(event, "restarted") == 0) {
+	if (event == RUNTIME_EVENT_RESTARTED) {
 		log_notice("container of %s restarted (%s); its modules are being reinstalled",
 		           user, reason ? reason : "first start");
 		return;
@@ -1074,12 +1073,12 @@ static void on_runtime_event(void *ctx, const char *user, const char *module, co
 	struct module *m = module ? module_find(c, user, module) : NULL;
 	if (!m)
 		return;
-	if (strcmp(event, "trap") == 0) {
+	if (event == RUNTIME_EVENT_TRAP) {
 		log_info("module %s/%s trapped (contained): %s", user, module,
 		         reason ? reason : "");
 		return;
 	}
-	if (strcmp(event, "failed") == 0 && m->state != MOD_FAILED) {
+	if (event == RUNTIME_EVENT_FAILED && m->state != MOD_FAILED) {
 		char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
 		snprintf(rule, sizeof(rule), "%s/%s", user, module);
 		if (m->filter_installed)

@@ -13,8 +13,14 @@
 
 #include "ncm/ncm.h"
 
-/* Reports progress of an install: state is "compiling" or "installing". */
-typedef void runtime_progress_fn(void *ctx, const char *state);
+/* How far an install got. */
+enum runtime_progress {
+	RUNTIME_COMPILING,  /* the module is being compiled (not cached yet) */
+	RUNTIME_INSTALLING, /* compiled; being loaded into its container */
+};
+
+/* Reports progress of an install. */
+typedef void runtime_progress_fn(void *ctx, enum runtime_progress state);
 
 /* Reports the end of an asynchronous install: status 0 when the module is
  * active, else an NCM status code with a one-line reason. */
@@ -24,11 +30,25 @@ typedef void runtime_done_fn(void *ctx, int status, const char *reason);
  * per-module objects (packets, verdicts, traps, counters, ...); borrowed. */
 typedef void runtime_stats_fn(void *ctx, json_t *stats);
 
-/* Tells the controller about a module: event "failed" (the module is out of
- * service, reason says why), "trap" (contained, counted), or "restarted"
- * (module NULL: the publisher's container restarted). */
-typedef void runtime_event_fn(void *ctx, const char *user, const char *module, const char *event,
-                              const char *reason);
+/* What happened to a module or to a publisher's container. */
+enum runtime_event {
+	RUNTIME_EVENT_TRAP,      /* a contained trap, counted (reason: which) */
+	RUNTIME_EVENT_FAILED,    /* the module is out of service (reason: why) */
+	RUNTIME_EVENT_RESTARTED, /* the container restarted: module NULL, reason the
+	                            last exit or NULL */
+};
+
+/* The event's name in logs and on the wire ("trap", "failed", "restarted"). */
+static inline const char *runtime_event_name(enum runtime_event ev)
+{
+	return ev == RUNTIME_EVENT_TRAP     ? "trap"
+	       : ev == RUNTIME_EVENT_FAILED ? "failed"
+	                                    : "restarted";
+}
+
+/* Tells the controller about a module or a container. */
+typedef void runtime_event_fn(void *ctx, const char *user, const char *module,
+                              enum runtime_event event, const char *reason);
 
 /* What the runtime needs to know about one module. */
 struct runtime_module {

@@ -88,20 +88,20 @@ static const struct directive directives[] = {
 		"publisher", key, DIR_U32, offsetof(struct sup_publisher, field), 0, lo, hi        \
 	}
 static const struct directive publisher_directives[] = {
-        {"publisher", "uid", DIR_I64, offsetof(struct sup_publisher, uid), 0, 0, 0},
-        {"publisher", "gid", DIR_I64, offsetof(struct sup_publisher, gid), 0, 0, 0},
-        PU32("nice", nice, 0, 19),
-        PU32("budget_ms", budget_ms, 1, 10000),
-        PU32("trap_limit", trap_limit, 1, 1000),
-        PU32("trap_window", trap_window_s, 1, 86400),
-        PU32("log_rate", log_per_s, 1, 10000),
+        {"publisher", "uid", DIR_I64, offsetof(struct sup_publisher, ct.uid), 0, 0, 0},
+        {"publisher", "gid", DIR_I64, offsetof(struct sup_publisher, ct.gid), 0, 0, 0},
+        PU32("nice", ct.nice, 0, 19),
+        PU32("budget_ms", ct.budget_ms, 1, 10000),
+        PU32("trap_limit", ct.trap_limit, 1, 1000),
+        PU32("trap_window", ct.trap_window_s, 1, 86400),
+        PU32("log_rate", ct.log_per_s, 1, 10000),
         {"publisher", "memory", DIR_SIZE, offsetof(struct sup_publisher, cgroup.memory_bytes), 0, 0,
          0},
         PU32("cpu", cgroup.cpu_percent, 1, 100 * 256),
         PU32("pids", cgroup.pids_max, 1, 100000),
-        PU32("rt_priority", rt_priority, 1, 99),
-        PU32("batch", batch, 1, 256),
-        {"publisher", "cpu_pin", DIR_I64, offsetof(struct sup_publisher, cpu), 0, 0, 0},
+        PU32("rt_priority", ct.rt_priority, 1, 99),
+        PU32("batch", ct.batch, 1, 256),
+        {"publisher", "cpu_pin", DIR_I64, offsetof(struct sup_publisher, ct.cpu), 0, 0, 0},
 };
 
 void config_defaults(struct ns_config *cfg)
@@ -146,18 +146,12 @@ void config_defaults(struct ns_config *cfg)
 static void publisher_defaults(struct ns_config *cfg, struct sup_publisher *p, const char *name)
 {
 	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->uid = (int64_t)cfg->uid_base + (int64_t)cfg->n_publishers;
-	p->gid = -2; /* = uid unless set */
-	p->nice = 5;
-	p->budget_ms = 100;
-	p->trap_limit = 5;
-	p->trap_window_s = 60;
-	p->log_per_s = 20;
+	proto_assign_defaults(&p->ct);
+	snprintf(p->ct.user, sizeof(p->ct.user), "%s", name);
+	p->ct.uid = (int64_t)cfg->uid_base + (int64_t)cfg->n_publishers;
+	p->ct.gid = -2; /* = uid unless set */
 	p->cgroup.memory_bytes = 256u << 20;
 	p->cgroup.pids_max = 64;
-	p->queue = -1;
-	p->cpu = -1;
 	config_security_publisher_defaults(cfg, (size_t)(p - cfg->publishers));
 }
 
@@ -306,7 +300,7 @@ static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char
 	}
 	struct sup_publisher *p = NULL;
 	for (size_t i = 0; i < cfg->n_publishers; i++)
-		if (strcmp(cfg->publishers[i].name, name) == 0)
+		if (strcmp(cfg->publishers[i].ct.user, name) == 0)
 			p = &cfg->publishers[i];
 	if (!p) {
 		if (cfg->n_publishers >= NS_MAX_PUBLISHERS) {
@@ -367,8 +361,8 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < pc->cfg->n_publishers; i++)
-			if (pc->cfg->publishers[i].gid == -2)
-				pc->cfg->publishers[i].gid = pc->cfg->publishers[i].uid;
+			if (pc->cfg->publishers[i].ct.gid == -2)
+				pc->cfg->publishers[i].ct.gid = pc->cfg->publishers[i].ct.uid;
 		if (strcmp(pc->cfg->runtime, "wasm") != 0 &&
 		    strcmp(pc->cfg->runtime, "none") != 0) {
 			snprintf(err, err ? errlen : 0,

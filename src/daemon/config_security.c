@@ -29,7 +29,7 @@ void config_security_defaults(struct ns_config *cfg)
 void config_security_publisher_defaults(struct ns_config *cfg, size_t i)
 {
 	policy_defaults(&cfg->policies[i]);
-	memset(&cfg->publishers[i].sandbox, 0, sizeof(cfg->publishers[i].sandbox));
+	memset(&cfg->publishers[i].ct.sandbox, 0, sizeof(cfg->publishers[i].ct.sandbox));
 	cfg->security.netns[i] = false;
 }
 
@@ -59,8 +59,8 @@ int config_security_publisher(struct ns_config *cfg, size_t i, const char *key, 
                               char *msg, size_t msglen)
 {
 	char why[200];
-	struct sandbox_config *sb = &cfg->publishers[i].sandbox;
-	const char *name = cfg->publishers[i].name;
+	struct sandbox_config *sb = &cfg->publishers[i].ct.sandbox;
+	const char *name = cfg->publishers[i].ct.user;
 	int r = policy_set(&cfg->policies[i], key, value, why, sizeof(why));
 	if (r < 0) {
 		snprintf(msg, msglen, "[publisher %s] %s", name, why);
@@ -98,9 +98,9 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 	for (size_t i = 0; i < cfg->n_publishers; i++) {
 		struct sup_publisher *p = &cfg->publishers[i];
 		struct ns_policy *pol = &cfg->policies[i];
-		struct sandbox_config *sb = &p->sandbox;
+		struct sandbox_config *sb = &p->ct.sandbox;
 		if (policy_finish(pol, why, sizeof(why)) < 0) {
-			snprintf(msg, msglen, "[publisher %s] %s", p->name, why);
+			snprintf(msg, msglen, "[publisher %s] %s", p->ct.user, why);
 			return -EINVAL;
 		}
 		policy_format_prefixes(policy_source(pol), sb->source_prefixes,
@@ -110,7 +110,7 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 		sb->no_seccomp = !cfg->security.seccomp;
 		sb->no_landlock = !cfg->security.landlock;
 		if ((size_t)snprintf(sb->dir, sizeof(sb->dir), "%s/containers/%s", cfg->state_dir,
-		                     p->name) >= sizeof(sb->dir)) {
+		                     p->ct.user) >= sizeof(sb->dir)) {
 			snprintf(msg, msglen,
 			         "[node] state_dir is too long for container directories");
 			return -EINVAL;
@@ -121,16 +121,16 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 		if (!sb->netns_address[0] || !sb->netns_gateway[0]) {
 			snprintf(msg, msglen,
 			         "[publisher %s] netns = yes needs netns_address and netns_gateway",
-			         p->name);
+			         p->ct.user);
 			return -EINVAL;
 		}
 		/* The namespace's name: the cgroup prefix (unique per node) and the
 		 * publisher, '/' made '-'. */
 		int n = snprintf(sb->netns, sizeof(sb->netns), "%s-%s", cfg->cgroup_prefix,
-		                 p->name);
+		                 p->ct.user);
 		if (n < 0 || (size_t)n >= sizeof(sb->netns)) {
 			snprintf(msg, msglen, "[publisher %s] network namespace name too long",
-			         p->name);
+			         p->ct.user);
 			return -EINVAL;
 		}
 		for (char *c = sb->netns; *c; c++)

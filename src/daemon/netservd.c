@@ -130,7 +130,7 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	for (size_t i = 0; i < cfg->n_publishers; i++)
-		((struct sup_publisher *)&cfg->publishers[i])->mem_max_pages =
+		((struct sup_publisher *)&cfg->publishers[i])->ct.mem_max_pages =
 		        (uint32_t)(cfg->module_max_memory / 65536);
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);
 }
@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 	}
 	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
 	for (size_t i = 0; i < cfg.n_publishers; i++)
-		gpubs[i] = (struct guard_publisher){cfg.publishers[i].name, &cfg.policies[i]};
+		gpubs[i] = (struct guard_publisher){cfg.publishers[i].ct.user, &cfg.policies[i]};
 	struct guard_config gc = {
 	        .require_signatures = cfg.security.require_signatures,
 	        .keys_dir = cfg.security.keys_dir,
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 			r = sandbox_host_prepare(&cfg.publishers[sandboxes], err, sizeof(err));
 			if (r < 0) {
 				log_err("cannot prepare the container of %s: %s",
-				        cfg.publishers[sandboxes].name, err);
+				        cfg.publishers[sandboxes].ct.user, err);
 				goto out;
 			}
 		}

@@ -13,7 +13,6 @@
 #include "fwd/fwd.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "container/pkt_filter.h"
 #include "runtime/wasm_check.h"
 
 struct rw_job {
@@ -21,7 +20,8 @@ struct rw_job {
 	char *user;
 	char *module;
 	json_t *props;
-	json_t *filter; /* NULL: no filter */
+	bool has_filter; /* else the module sees every packet of its container */
+	struct ncm_filter filter;
 	struct aot_req *req;
 	runtime_done_fn *done;
 	runtime_progress_fn *progress;
@@ -66,7 +66,6 @@ static void job_free(struct rw_job *job)
 	free(job->user);
 	free(job->module);
 	json_decref(job->props);
-	json_decref(job->filter);
 	free(job);
 }
 
@@ -108,9 +107,10 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	log_debug("module %s/%s compiled in %llu ms%s", job->user, job->module,
 	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
 	if (job->progress)
-		job->progress(job->ctx, "installing");
+		job->progress(job->ctx, RUNTIME_INSTALLING);
 	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
-	                           job->filter, on_container_installed, job);
+	                           job->has_filter ? &job->filter : NULL, on_container_installed,
+	                           job);
 	if (r < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
@@ -190,8 +190,8 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 		job_free(job);
 		return -ENOMEM;
 	}
-	if (m->request->has_filter)
-		job->filter = pkt_filter_to_json(&m->request->filter);
+	job->has_filter = m->request->has_filter;
+	job->filter = m->request->filter;
 	for (size_t i = 0; i < m->request->n_properties; i++)
 		json_object_set_new(job->props, m->request->properties[i].key,
 		                    json_string(m->request->properties[i].value));
@@ -295,7 +295,7 @@ static void rw_stats(void *rtp, runtime_stats_fn *done, void *ctx)
 	rw->stats = st;
 	for (size_t i = 0; i < rw->n_pubs; i++) {
 		st->waiting++;
-		if (supervisor_stats(rw->sup, rw->pubs[i].name, on_container_stats, st) < 0)
+		if (supervisor_stats(rw->sup, rw->pubs[i].ct.user, on_container_stats, st) < 0)
 			st->waiting--;
 	}
 	if (--st->waiting == 0)
@@ -321,12 +321,12 @@ static long rw_queues(void *rtp, const char *user)
 {
 	struct rw *rw = rtp;
 	for (size_t i = 0; i < rw->n_pubs; i++)
-		if (strcmp(rw->pubs[i].name, user) == 0 && rw->pubs[i].queue >= 0)
-			return (long)rw->pubs[i].queue;
+		if (strcmp(rw->pubs[i].ct.user, user) == 0 && rw->pubs[i].ct.queue >= 0)
+			return (long)rw->pubs[i].ct.queue;
 	return -ENOENT;
 }
 
-static void on_sup_event(void *ctx, const char *user, const char *module, const char *event,
+static void on_sup_event(void *ctx, const char *user, const char *module, enum runtime_event event,
                          const char *reason)
 {
 	struct rw *rw = ctx;
@@ -378,7 +378,7 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 	}
 	for (size_t i = 0; i < cfg->n_publishers; i++) {
 		struct sup_publisher p = cfg->publishers[i];
-		p.queue = cfg->queues ? (int32_t)(cfg->queue_base + i) : -1;
+		p.ct.queue = cfg->queues ? (int32_t)(cfg->queue_base + i) : -1;
 		r = supervisor_add_publisher(rw->sup, &p, err, errlen);
 		if (r < 0) {
 			runtime_wasm_free(rw);

@@ -85,10 +85,10 @@ static int unprivileged_ports(const char *netns)
 
 static int prepare_dir(const struct sup_publisher *p, char *err, size_t errlen)
 {
-	const char *dir = p->sandbox.dir;
+	const char *dir = p->ct.sandbox.dir;
 	if (!dir[0])
 		return 0;
-	char parent[sizeof(p->sandbox.dir)];
+	char parent[sizeof(p->ct.sandbox.dir)];
 	snprintf(parent, sizeof(parent), "%s", dir);
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
@@ -107,8 +107,8 @@ static int prepare_dir(const struct sup_publisher *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s is not a directory", dir);
 		return -ENOTDIR;
 	}
-	uid_t uid = p->uid >= 0 ? (uid_t)p->uid : getuid();
-	gid_t gid = p->gid >= 0 ? (gid_t)p->gid : getgid();
+	uid_t uid = p->ct.uid >= 0 ? (uid_t)p->ct.uid : getuid();
+	gid_t gid = p->ct.gid >= 0 ? (gid_t)p->ct.gid : getgid();
 	if (chown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0) {
 		snprintf(err, errlen, "cannot give %s to uid %u: %s", dir, (unsigned)uid,
 		         strerror(errno));
@@ -120,9 +120,9 @@ static int prepare_dir(const struct sup_publisher *p, char *err, size_t errlen)
 int sandbox_host_prepare(const struct sup_publisher *p, char *err, size_t errlen)
 {
 	int r = prepare_dir(p, err, errlen);
-	if (r < 0 || !p->sandbox.netns[0])
+	if (r < 0 || !p->ct.sandbox.netns[0])
 		return r;
-	const struct sandbox_config *sb = &p->sandbox;
+	const struct sandbox_config *sb = &p->ct.sandbox;
 	char ifname[16], name[sizeof(sb->netns)], gw[64], addr[64];
 	snprintf(name, sizeof(name), "%s", sb->netns);
 	snprintf(addr, sizeof(addr), "%s", sb->netns_address);
@@ -136,7 +136,7 @@ int sandbox_host_prepare(const struct sup_publisher *p, char *err, size_t errlen
 	char gateway[48];
 	snprintf(gateway, sizeof(gateway), "%s", sb->netns_gateway);
 	if (run_ip(false, "netns", "add", name, NULL) != 0) {
-		snprintf(err, errlen, "publisher %s: ip netns add %s failed", p->name, name);
+		snprintf(err, errlen, "publisher %s: ip netns add %s failed", p->ct.user, name);
 		return -EIO;
 	}
 	if (run_ip(false, "link", "add", ifname, "type", "veth", "peer", "name", "eth0", "netns",
@@ -151,14 +151,14 @@ int sandbox_host_prepare(const struct sup_publisher *p, char *err, size_t errlen
 		snprintf(err, errlen,
 		         "publisher %s: cannot set up its network namespace %s (veth %s, %s via "
 		         "%s): see ip's messages",
-		         p->name, name, ifname, addr, gateway);
+		         p->ct.user, name, ifname, addr, gateway);
 		run_ip(true, "netns", "del", name, NULL);
 		return -EIO;
 	}
 	r = unprivileged_ports(name);
 	if (r < 0) {
 		snprintf(err, errlen, "publisher %s: cannot open low ports in namespace %s",
-		         p->name, name);
+		         p->ct.user, name);
 		run_ip(true, "netns", "del", name, NULL);
 		return r;
 	}
@@ -167,10 +167,10 @@ int sandbox_host_prepare(const struct sup_publisher *p, char *err, size_t errlen
 
 void sandbox_host_cleanup(const struct sup_publisher *p)
 {
-	if (!p->sandbox.netns[0])
+	if (!p->ct.sandbox.netns[0])
 		return;
 	char ifname[16];
-	sandbox_host_ifname(p->sandbox.netns, ifname);
-	run_ip(true, "netns", "del", p->sandbox.netns, NULL);
+	sandbox_host_ifname(p->ct.sandbox.netns, ifname);
+	run_ip(true, "netns", "del", p->ct.sandbox.netns, NULL);
 	run_ip(true, "link", "del", ifname, NULL);
 }

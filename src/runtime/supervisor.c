@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "container/proto.h"
+#include "proto/cmsg.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -42,10 +42,8 @@ struct queued {
 };
 
 struct installed {
-	char *module;
-	char *so;
-	json_t *props;
-	json_t *filter; /* NULL: no filter */
+	struct proto_install msg; /* what INSTALL carries, again at a restart */
+	char *so_path;            /* the .so in the node's cache */
 	struct installed *next;
 };
 
@@ -101,7 +99,7 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 static struct publisher *pub_find(const struct supervisor *s, const char *user)
 {
 	for (struct publisher *p = s->pubs; p; p = p->next)
-		if (strcmp(p->cfg.name, user) == 0)
+		if (strcmp(p->cfg.ct.user, user) == 0)
 			return p;
 	return NULL;
 }
@@ -208,10 +206,10 @@ static void on_reinstalled(struct supervisor_container *ct, int status, json_t *
 	char *module = arg;
 	if (status < 0 && ct->pub) {
 		const char *e = json_string_value(json_object_get(reply, "error"));
-		log_warn("container %s: reinstalling %s failed: %s", ct->pub->cfg.name, module,
+		log_warn("container %s: reinstalling %s failed: %s", ct->pub->cfg.ct.user, module,
 		         e ? e : strerror(-status));
 		if (ct->s->event)
-			ct->s->event(ct->s->ctx, ct->pub->cfg.name, module, "failed",
+			ct->s->event(ct->s->ctx, ct->pub->cfg.ct.user, module, RUNTIME_EVENT_FAILED,
 			             e ? e : "reinstall after a container restart failed");
 	}
 	free(module);
@@ -227,13 +225,13 @@ static struct pending *pending_new(sup_reply_fn *fn, void *ctx)
 	return p;
 }
 
-static json_t *install_json(const struct installed *m)
+static void installed_free(struct installed *m)
 {
-	json_t *j = json_pack("{s:s, s:s, s:O}", "module", m->module, "so", m->so, "properties",
-	                      m->props);
-	if (j && m->filter)
-		json_object_set(j, "filter", m->filter);
-	return j;
+	if (!m)
+		return;
+	proto_install_clear(&m->msg);
+	free(m->so_path);
+	free(m);
 }
 
 static void on_assigned(struct supervisor_container *ct, int status, json_t *reply, void *arg)
@@ -241,7 +239,7 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 	struct publisher *pub = ct->pub;
 	if (status < 0) {
 		const char *e = json_string_value(json_object_get(reply, "error"));
-		log_err("container for %s refused its assignment: %s", pub ? pub->cfg.name : "?",
+		log_err("container for %s refused its assignment: %s", pub ? pub->cfg.ct.user : "?",
 		        e ? e : strerror(-status));
 		kill(ct->pid, SIGKILL);
 		return;
@@ -250,14 +248,14 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 	if (!pub)
 		return;
 	const char *sandbox = json_string_value(json_object_get(reply, "sandbox"));
-	log_info("container %s ready (pid %d, start %u; %s)", pub->cfg.name, (int)ct->pid,
+	log_info("container %s ready (pid %d, start %u; %s)", pub->cfg.ct.user, (int)ct->pid,
 	         pub->starts, sandbox && *sandbox ? sandbox : "no sandbox");
 	if (ct->restart) {
 		/* Reinstall before anything queued, in the original load order. */
 		for (struct installed *m = pub->mods; m; m = m->next) {
 			struct pending *p = pending_new(NULL, NULL);
-			char *name = strdup(m->module);
-			json_t *j = install_json(m);
+			char *name = strdup(m->msg.module);
+			json_t *j = proto_install_to_json(&m->msg);
 			if (!p || !name || !j) {
 				free(p);
 				free(name);
@@ -266,16 +264,16 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 			}
 			p->internal = on_reinstalled;
 			p->arg = name;
-			int so_fd = open(m->so, O_RDONLY | O_CLOEXEC);
+			int so_fd = open(m->so_path, O_RDONLY | O_CLOEXEC);
 			if (so_fd < 0)
-				log_warn("container %s: cannot open %s: %s", pub->cfg.name, m->so,
-				         strerror(errno));
+				log_warn("container %s: cannot open %s: %s", pub->cfg.ct.user,
+				         m->so_path, strerror(errno));
 			if (ct_request_json(ct, CMSG_INSTALL, j, so_fd, p) < 0)
 				free(name);
 			json_decref(j);
 		}
 		if (ct->s->event)
-			ct->s->event(ct->s->ctx, pub->cfg.name, NULL, "restarted",
+			ct->s->event(ct->s->ctx, pub->cfg.ct.user, NULL, RUNTIME_EVENT_RESTARTED,
 			             pub->last_exit[0] ? pub->last_exit : NULL);
 	}
 	ct_flush_queue(ct);
@@ -286,24 +284,13 @@ static void ct_assign(struct supervisor_container *ct)
 	struct publisher *pub = ct->pub;
 	struct supervisor *s = ct->s;
 	char group[160], err[256];
-	snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.name);
+	snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.ct.user);
 	const struct cg_limits *cg = &pub->cfg.cgroup;
 	if (cg->memory_bytes || cg->cpu_percent || cg->pids_max) {
 		if (cgroup_apply(group, cg, ct->pid, err, sizeof(err)) < 0)
-			log_warn("container %s: limits not applied: %s", pub->cfg.name, err);
+			log_warn("container %s: limits not applied: %s", pub->cfg.ct.user, err);
 	}
-	json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-	                      "user", pub->cfg.name, "uid", (json_int_t)pub->cfg.uid, "gid",
-	                      (json_int_t)pub->cfg.gid, "nice", pub->cfg.nice, "budget_ms",
-	                      (int)pub->cfg.budget_ms, "mem_max_pages", (int)pub->cfg.mem_max_pages,
-	                      "trap_limit", (int)pub->cfg.trap_limit, "trap_window_s",
-	                      (int)pub->cfg.trap_window_s, "log_per_s", (int)pub->cfg.log_per_s,
-	                      "batch", (int)pub->cfg.batch, "rt_priority",
-	                      (int)pub->cfg.rt_priority, "cpu", (int)pub->cfg.cpu);
-	if (j && pub->cfg.queue >= 0)
-		json_object_set_new(j, "queues", json_pack("[i]", (int)pub->cfg.queue));
-	if (j)
-		json_object_set_new(j, "sandbox", sandbox_config_to_json(&pub->cfg.sandbox));
+	json_t *j = proto_assign_to_json(&pub->cfg.ct);
 	struct pending *p = pending_new(NULL, NULL);
 	if (!j || !p) {
 		json_decref(j);
@@ -358,11 +345,16 @@ static void ct_message(struct supervisor_container *ct, const struct cmsg_hdr *h
 		return;
 	case CMSG_EVENT: {
 		json_t *j = cmsg_json(payload, h->len);
-		const char *module = json_string_value(json_object_get(j, "module"));
-		const char *event = json_string_value(json_object_get(j, "event"));
-		const char *reason = json_string_value(json_object_get(j, "reason"));
-		if (ct->pub && event && ct->s->event)
-			ct->s->event(ct->s->ctx, ct->pub->cfg.name, module, event, reason);
+		struct proto_event ev;
+		char err[128];
+		if (proto_event_from_json(j, &ev, err, sizeof(err)) < 0)
+			log_warn("container %s: bad EVENT: %s",
+			         ct->pub ? ct->pub->cfg.ct.user : "(spare)", err);
+		else if (ct->pub && ct->s->event)
+			ct->s->event(ct->s->ctx, ct->pub->cfg.ct.user, ev.module,
+			             ev.kind == PROTO_EVENT_TRAP ? RUNTIME_EVENT_TRAP
+			                                         : RUNTIME_EVENT_FAILED,
+			             ev.reason);
 		json_decref(j);
 		return;
 	}
@@ -420,7 +412,7 @@ static void on_restart(struct evloop *loop, void *arg)
 	char err[256];
 	struct supervisor_container *ct = ct_spawn(s, pub, err, sizeof(err));
 	if (!ct) {
-		log_err("container %s: cannot restart: %s", pub->cfg.name, err);
+		log_err("container %s: cannot restart: %s", pub->cfg.ct.user, err);
 		return;
 	}
 	ct->restart = true;
@@ -460,7 +452,7 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 
 	struct publisher *pub = ct->pub;
 	if (pub) {
-		log_warn("container %s (pid %d) died: %s, %s", pub->cfg.name, (int)ct->pid, why,
+		log_warn("container %s (pid %d) died: %s, %s", pub->cfg.ct.user, (int)ct->pid, why,
 		         how);
 		snprintf(pub->last_exit, sizeof(pub->last_exit), "previous container %s", how);
 	}
@@ -485,7 +477,7 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 		pub_record_crash(pub, now);
 		pub->restart_timer = evloop_timer_add(s->loop, delay, on_restart, pub);
 		if (!pub->restart_timer)
-			log_err("container %s: cannot schedule its restart", pub->cfg.name);
+			log_err("container %s: cannot schedule its restart", pub->cfg.ct.user);
 	}
 	ct_free(ct);
 	if (!pub)
@@ -579,7 +571,7 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 		if (ct->ping_outstanding) {
 			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms) {
 				log_warn("container %s (pid %d) stopped answering: killing it",
-				         ct->pub ? ct->pub->cfg.name : "(spare)", (int)ct->pid);
+				         ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid);
 				kill(ct->pid, SIGKILL); /* on_ct_exit restarts it */
 			}
 			continue;
@@ -647,14 +639,10 @@ struct supervisor *supervisor_free(struct supervisor *s)
 		while (pub->mods) {
 			struct installed *m = pub->mods;
 			pub->mods = m->next;
-			free(m->module);
-			free(m->so);
-			json_decref(m->props);
-			json_decref(m->filter);
-			free(m);
+			installed_free(m);
 		}
 		char group[160];
-		snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.name);
+		snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.ct.user);
 		cgroup_remove(group);
 		free(pub);
 	}
@@ -669,8 +657,8 @@ struct supervisor *supervisor_free(struct supervisor *s)
 int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p, char *err,
                              size_t errlen)
 {
-	if (pub_find(s, p->name)) {
-		snprintf(err, errlen, "publisher %s configured twice", p->name);
+	if (pub_find(s, p->ct.user)) {
+		snprintf(err, errlen, "publisher %s configured twice", p->ct.user);
 		return -EEXIST;
 	}
 	struct publisher *pub = calloc(1, sizeof(*pub));
@@ -724,20 +712,14 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 	}
 	if (ic->fn)
 		ic->fn(ic->ctx, status, reply, NULL, 0);
-	if (ic->m) {
-		free(ic->m->module);
-		free(ic->m->so);
-		json_decref(ic->m->props);
-		json_decref(ic->m->filter);
-		free(ic->m);
-	}
+	installed_free(ic->m);
 	free(ic->user);
 	free(ic);
 }
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, json_t *filter, sup_reply_fn *reply,
-                       void *ctx)
+                       const char *so_path, json_t *properties, const struct ncm_filter *filter,
+                       sup_reply_fn *reply, void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);
@@ -750,20 +732,27 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 	struct pending *p = pending_new(NULL, NULL);
 	if (!ic || !m || !p)
 		goto oom;
-	m->module = strdup(module);
-	m->so = strdup(so_path);
-	m->props = properties ? json_incref(properties) : json_object();
-	m->filter = filter ? json_incref(filter) : NULL;
+	if (strlen(module) >= sizeof(m->msg.module)) {
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	snprintf(m->msg.module, sizeof(m->msg.module), "%s", module);
+	snprintf(m->msg.so, sizeof(m->msg.so), "%s", so_path);
+	m->msg.properties = properties ? json_incref(properties) : json_object();
+	m->msg.has_filter = filter != NULL;
+	if (filter)
+		m->msg.filter = *filter;
+	m->so_path = strdup(so_path);
 	ic->s = s;
 	ic->user = strdup(user);
 	ic->m = m;
 	ic->fn = reply;
 	ic->ctx = ctx;
-	if (!m->module || !m->so || !ic->user)
+	if (!m->msg.properties || !m->so_path || !ic->user)
 		goto oom;
 	p->internal = on_installed;
 	p->arg = ic;
-	json_t *j = install_json(m);
+	json_t *j = proto_install_to_json(&m->msg);
 	if (!j)
 		goto oom;
 	/* The container gets the compiled module as an open file: it needs no
@@ -785,13 +774,7 @@ oom:
 	r = -ENOMEM;
 fail:
 	free(p);
-	if (m) {
-		free(m->module);
-		free(m->so);
-		json_decref(m->props);
-		json_decref(m->filter);
-		free(m);
-	}
+	installed_free(m);
 	if (ic) {
 		free(ic->user);
 		free(ic);
@@ -808,21 +791,21 @@ int supervisor_remove(struct supervisor *s, const char *user, const char *module
 	bool known = false;
 	for (struct installed **pp = &pub->mods; *pp; pp = &(*pp)->next) {
 		struct installed *m = *pp;
-		if (strcmp(m->module, module) != 0)
+		if (strcmp(m->msg.module, module) != 0)
 			continue;
 		*pp = m->next;
-		free(m->module);
-		free(m->so);
-		json_decref(m->props);
-		json_decref(m->filter);
-		free(m);
+		installed_free(m);
 		known = true;
 		break;
 	}
 	if (!pub->ct)
 		return known ? 0 : -ENOENT;
+	struct proto_remove rm;
+	if (strlen(module) >= sizeof(rm.module))
+		return -ENOENT;
+	snprintf(rm.module, sizeof(rm.module), "%s", module);
 	struct pending *p = pending_new(reply, ctx);
-	json_t *j = json_pack("{s:s}", "module", module);
+	json_t *j = proto_remove_to_json(&rm);
 	if (!p || !j) {
 		free(p);
 		json_decref(j);
@@ -892,7 +875,7 @@ json_t *supervisor_status(const struct supervisor *s)
 	json_t *arr = json_array();
 	for (const struct supervisor_container *ct = s->cts; ct; ct = ct->next)
 		json_array_append_new(arr, json_pack("{s:s?, s:i, s:s, s:i}", "user",
-		                                     ct->pub ? ct->pub->cfg.name : NULL, "pid",
+		                                     ct->pub ? ct->pub->cfg.ct.user : NULL, "pid",
 		                                     (int)ct->pid, "state", states[ct->state],
 		                                     "starts", ct->pub ? (int)ct->pub->starts : 0));
 	return arr;

@@ -10,29 +10,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "container/sandbox.h"
 #include "runtime/cgroup.h"
 #include "abi/host_api.h"
+#include "ctl/runtime.h"
+#include "proto/msg.h"
 
 struct evloop;
 struct supervisor;
 
+/* A publisher's container: what its ASSIGN carries (proto/msg.h), and the
+ * limits of its cgroup. */
 struct sup_publisher {
-	char name[33];
-	int64_t uid, gid;        /* -1: keep the supervisor's */
-	int nice;                /* container nice value */
-	uint32_t budget_ms;      /* per module call */
-	uint32_t mem_max_pages;  /* per module memory */
-	uint32_t trap_limit;     /* traps ... */
-	uint32_t trap_window_s;  /* ... within this window fail a module */
-	uint32_t log_per_s;      /* module log lines per second */
-	int32_t queue;           /* NFQUEUE the container reads, -1 for none */
-	uint32_t batch;          /* packets per receive/verdict round, 0: default */
-	uint32_t rt_priority;    /* SCHED_FIFO priority of the container, 0: none */
-	int64_t cpu;             /* CPU to pin the container to, -1: none */
+	struct proto_assign ct;  /* ct.user names the publisher; uid/gid -1: keep ours */
 	struct cg_limits cgroup; /* container-wide limits */
-
-	struct sandbox_config sandbox; /* seccomp, landlock, netns, send/listen policy */
 };
 
 struct sup_config {
@@ -46,9 +36,9 @@ struct sup_config {
  * payload (borrowed; NULL for PACKET), `raw`/`raw_len` the raw payload. */
 typedef void sup_reply_fn(void *ctx, int status, json_t *reply, const uint8_t *raw, size_t raw_len);
 
-/* Something happened to a module or container: event is "failed", "trap",
- * "restarted" (module NULL), ... */
-typedef void sup_event_fn(void *ctx, const char *user, const char *module, const char *event,
+/* Something happened to a module or container (ctl/runtime.h; reason may be
+ * NULL). */
+typedef void sup_event_fn(void *ctx, const char *user, const char *module, enum runtime_event event,
                           const char *reason);
 
 /* Creates the supervisor and its spare pool. Returns 0 or a negative errno
@@ -68,13 +58,12 @@ int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p
 bool supervisor_has_publisher(const struct supervisor *s, const char *user);
 
 /* Installs a compiled module in user's container (appended to the load
- * order). `filter` (pkt_filter_to_json() form, or NULL: every packet of the
- * container) selects the packets the module sees. On success it is
- * remembered and reinstalled after a restart. reply is called exactly once
- * (unless supervisor_forget(ctx)). properties and filter are borrowed. */
+ * order). `filter` (NULL: every packet of the container) selects the packets the module sees. On
+ * success it is remembered and reinstalled after a restart. reply is called exactly once (unless
+ * supervisor_forget(ctx)). properties and filter are borrowed. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, json_t *filter, sup_reply_fn *reply,
-                       void *ctx);
+                       const char *so_path, json_t *properties, const struct ncm_filter *filter,
+                       sup_reply_fn *reply, void *ctx);
 
 /* Removes a module (and forgets it for restarts). reply may be NULL. */
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,

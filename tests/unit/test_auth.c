@@ -654,7 +654,7 @@ static void test_config(void **state)
 	assert_int_equal(c->n_publishers, 1);
 	assert_int_equal(c->policies[0].max_modules, 3);
 	assert_true(c->policies[0].rrc);
-	const struct sandbox_config *sb = &c->publishers[0].sandbox;
+	const struct sandbox_config *sb = &c->publishers[0].ct.sandbox;
 	assert_true(sb->no_seccomp);
 	assert_false(sb->no_landlock);
 	assert_string_equal(sb->dir, "/var/lib/x/containers/jane");
@@ -664,8 +664,8 @@ static void test_config(void **state)
 	/* Without source_prefixes, crafted packets may use the prefixes. */
 	assert_int_equal(load(c, "[publisher jane]\nprefixes = 192.0.2.0/24\n", err, sizeof(err)),
 	                 0);
-	assert_string_equal(c->publishers[0].sandbox.source_prefixes, "192.0.2.0/24");
-	assert_string_equal(c->publishers[0].sandbox.netns, "");
+	assert_string_equal(c->publishers[0].ct.sandbox.source_prefixes, "192.0.2.0/24");
+	assert_string_equal(c->publishers[0].ct.sandbox.netns, "");
 	/* Errors name the file, line and key. */
 	assert_int_equal(load(c, "[publisher jane]\nprefixes = 192.0.2.1/24\n", err, sizeof(err)),
 	                 -EINVAL);

@@ -127,16 +127,16 @@ static void test_publishers(void **state)
 	config_defaults(&c);
 	assert_int_equal(config_load_string(&c, "p.conf", text, err, sizeof(err)), 0);
 	assert_int_equal(c.n_publishers, 2);
-	assert_string_equal(c.publishers[0].name, "janedoe");
-	assert_int_equal(c.publishers[0].uid, 30000);
-	assert_int_equal(c.publishers[0].gid, 30000);
+	assert_string_equal(c.publishers[0].ct.user, "janedoe");
+	assert_int_equal(c.publishers[0].ct.uid, 30000);
+	assert_int_equal(c.publishers[0].ct.gid, 30000);
 	assert_int_equal(c.publishers[0].cgroup.memory_bytes, 128u << 20);
 	assert_int_equal(c.publishers[0].cgroup.cpu_percent, 50);
-	assert_int_equal(c.publishers[0].budget_ms, 100);
-	assert_string_equal(c.publishers[1].name, "bob");
-	assert_int_equal(c.publishers[1].uid, 4242);
-	assert_int_equal(c.publishers[1].gid, 4242);
-	assert_int_equal(c.publishers[1].budget_ms, 20);
+	assert_int_equal(c.publishers[0].ct.budget_ms, 100);
+	assert_string_equal(c.publishers[1].ct.user, "bob");
+	assert_int_equal(c.publishers[1].ct.uid, 4242);
+	assert_int_equal(c.publishers[1].ct.gid, 4242);
+	assert_int_equal(c.publishers[1].ct.budget_ms, 20);
 	expect_error("[publisher Bad-Name]\nuid = 1\n", "not a valid user name");
 	expect_error("[publisher x]\ncolour = red\n",
 	             "unknown key 'colour' in section [publisher x]");

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "container/proto.h"
+#include "proto/cmsg.h"
 #include "lib/evloop.h"
 #include "ncm/ncm.h"
 #include "runtime/runtime_wasm.h"
@@ -71,10 +71,10 @@ static void sleep_loop(unsigned ms)
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static void on_event(void *ctx, const char *user, const char *module, const char *event,
+static void on_event(void *ctx, const char *user, const char *module, enum runtime_event ev,
                      const char *reason)
 {
-	snprintf(H.event, sizeof(H.event), "%s", event);
+	snprintf(H.event, sizeof(H.event), "%s", runtime_event_name(ev));
 	snprintf(H.event_module, sizeof(H.event_module), "%s", module ? module : "");
 	snprintf(H.event_reason, sizeof(H.event_reason), "%s", reason ? reason : "");
 	H.events++;
@@ -83,17 +83,17 @@ static void on_event(void *ctx, const char *user, const char *module, const char
 static struct sup_publisher publisher(const char *name, int64_t uid)
 {
 	struct sup_publisher p = {0};
-	snprintf(p.name, sizeof(p.name), "%s", name);
-	p.uid = uid;
-	p.gid = uid;
-	p.nice = 5;
-	p.budget_ms = 50;
-	p.mem_max_pages = 64; /* 4 MiB */
-	p.trap_limit = 3;
-	p.trap_window_s = 60;
-	p.log_per_s = 50;
-	p.queue = -1;
-	p.cpu = -1;
+	snprintf(p.ct.user, sizeof(p.ct.user), "%s", name);
+	p.ct.uid = uid;
+	p.ct.gid = uid;
+	p.ct.nice = 5;
+	p.ct.budget_ms = 50;
+	p.ct.mem_max_pages = 64; /* 4 MiB */
+	p.ct.trap_limit = 3;
+	p.ct.trap_window_s = 60;
+	p.ct.log_per_s = 50;
+	p.ct.queue = -1;
+	p.ct.cpu = -1;
 	p.cgroup.memory_bytes = 64u << 20;
 	p.cgroup.pids_max = 16;
 	return p;

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "container/pkt_filter.h"
+#include "proto/filter_json.h"
 
 static struct ncm_filter filter(const char *proto, uint16_t lo, uint16_t hi, const char *src,
                                 const char *dst)
@@ -116,15 +117,15 @@ static void test_truncated_never_matches_ports(void **state)
 static void test_json_round_trip(void **state)
 {
 	struct ncm_filter f = filter("udp", 5000, 6000, "10.0.0.0/8", "2001:db8::/32"), g;
-	json_t *j = pkt_filter_to_json(&f);
-	assert_int_equal(pkt_filter_from_json(j, &g), 0);
+	json_t *j = proto_filter_to_json(&f);
+	assert_int_equal(proto_filter_from_json(j, &g), 0);
 	assert_memory_equal(&f, &g, sizeof(f));
 	json_object_set_new(j, "port_hi", json_integer(10));
-	assert_int_equal(pkt_filter_from_json(j, &g), -EINVAL);
+	assert_int_equal(proto_filter_from_json(j, &g), -EINVAL);
 	json_decref(j);
 	j = json_pack("{s:i, s:i, s:i, s:s, s:s}", "proto", 17, "port_lo", 1, "port_hi", 2, "src",
 	              "10.0.0.1/8", "dst", "any");
-	assert_int_equal(pkt_filter_from_json(j, &g), -EINVAL); /* host bits set */
+	assert_int_equal(proto_filter_from_json(j, &g), -EINVAL); /* host bits set */
 	json_decref(j);
 }
 

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "container/proto.h"
+#include "proto/cmsg.h"
 #include "lib/evloop.h"
 #include "ncm/ncm.h"
 #include "runtime/runtime_wasm.h"
@@ -66,32 +66,33 @@ static void sleep_loop(unsigned ms)
 	run_until(&never, ms);
 }
 
-static void on_event(void *ctx, const char *user, const char *module, const char *event,
+static void on_event(void *ctx, const char *user, const char *module, enum runtime_event event,
                      const char *reason)
 {
-	snprintf(H.event, sizeof(H.event), "%s", event);
+	snprintf(H.event, sizeof(H.event), "%s", runtime_event_name(event));
 	snprintf(H.event_reason, sizeof(H.event_reason), "%s", reason ? reason : "");
-	if (strcmp(event, "restarted") == 0)
+	if (event == RUNTIME_EVENT_RESTARTED)
 		H.restarts++;
 }
 
 static struct sup_publisher publisher(const char *name, int64_t uid)
 {
 	struct sup_publisher p = {0};
-	snprintf(p.name, sizeof(p.name), "%s", name);
-	p.uid = uid;
-	p.gid = uid;
-	p.budget_ms = 100;
-	p.mem_max_pages = 64;
-	p.trap_limit = 3;
-	p.trap_window_s = 60;
-	p.log_per_s = 50;
-	p.queue = -1;
-	p.cpu = -1;
+	snprintf(p.ct.user, sizeof(p.ct.user), "%s", name);
+	p.ct.uid = uid;
+	p.ct.gid = uid;
+	p.ct.budget_ms = 100;
+	p.ct.mem_max_pages = 64;
+	p.ct.trap_limit = 3;
+	p.ct.trap_window_s = 60;
+	p.ct.log_per_s = 50;
+	p.ct.queue = -1;
+	p.ct.cpu = -1;
 	p.cgroup.pids_max = 16;
-	snprintf(p.sandbox.dir, sizeof(p.sandbox.dir), "%s/containers/%s", H.dir, name);
-	snprintf(p.sandbox.source_prefixes, sizeof(p.sandbox.source_prefixes), "192.0.2.0/24");
-	snprintf(p.sandbox.listen_ports, sizeof(p.sandbox.listen_ports), "tcp:18080");
+	snprintf(p.ct.sandbox.dir, sizeof(p.ct.sandbox.dir), "%s/containers/%s", H.dir, name);
+	snprintf(p.ct.sandbox.source_prefixes, sizeof(p.ct.sandbox.source_prefixes),
+	         "192.0.2.0/24");
+	snprintf(p.ct.sandbox.listen_ports, sizeof(p.ct.sandbox.listen_ports), "tcp:18080");
 	return p;
 }
 

@@ -1,9 +1,8 @@
-/* struct sandbox_config <-> the ASSIGN message's "sandbox" object. Linked by
- * both sides (the supervisor in netservd, and netserv-container). */
+/* struct sandbox_config <-> the ASSIGN message's "sandbox" object. */
+#include "proto/sandbox_config.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "container/sandbox.h"
 
 json_t *sandbox_config_to_json(const struct sandbox_config *c)
 {

@@ -1,5 +1,5 @@
 /* Supervisor <-> container messages over SOCK_SEQPACKET. */
-#include "container/proto.h"
+#include "proto/cmsg.h"
 
 #include <errno.h>
 #include <stdlib.h>

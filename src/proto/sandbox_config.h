@@ -1,0 +1,24 @@
+/* What confines a container (container/sandbox.h), as the supervisor sends
+ * it in the ASSIGN message's "sandbox" object. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "policy/policy.h"
+
+struct sandbox_config {
+	bool no_seccomp;        /* [containers] seccomp = no */
+	bool no_landlock;       /* [containers] landlock = no */
+	char dir[256];          /* the container's own directory; "" none */
+	char netns[64];         /* network namespace to join (/run/netns/NAME); "" none */
+	char netns_address[64]; /* daemon side: the container's address, "10.77.1.2/24" */
+	char netns_gateway[48]; /* daemon side: the node's end of the veth, "10.77.1.1" */
+	char source_prefixes[POLICY_TEXT_LEN]; /* crafted packets' sources; "" none */
+	char listen_ports[256];                /* allowed listening ports, "tcp:80,udp:5060-5070" */
+};
+
+/* The ASSIGN message's "sandbox" object and back. from_json fills defaults
+ * (everything on, nothing allowed) for absent keys. */
+json_t *sandbox_config_to_json(const struct sandbox_config *cfg);
+void sandbox_config_from_json(json_t *j, struct sandbox_config *ret);
