@@ -181,14 +181,16 @@ void gist_rs_response(struct gist_rs *rs, const struct gist_msg *m,
 {
 	struct gist_node *n = rs->node;
 	struct gist_peer *d = &rs->down;
+	static const uint8_t tcp_only[] = {GIST_MA_TCP};
 	uint16_t tcp_port = 0;
 	bool changed;
-	int r;
 
-	for (unsigned i = 0; (m->present & GIST_BIT(GIST_OBJ_SCD)) && i < m->scd.n; i++)
-		if (m->scd.mpo[i].proto == GIST_MA_TCP && !m->scd.mpo[i].d &&
-		    (r = gist_mpo_port(&m->scd.mpo[i])) > 0)
-			tcp_port = (uint16_t)r;
+	/* The MA: the port of the responder's {TCP} profile, by the options'
+	 * Profile tags (never the port of another profile, e.g. its TLS one).
+	 * TLS, once implemented, is chosen here the same way. */
+	if ((m->present & GIST_BIT(GIST_OBJ_SP)) && (m->present & GIST_BIT(GIST_OBJ_SCD)) &&
+	    gist_scd_choose(&m->sp, &m->scd, tcp_only, 1, &tcp_port) < 0)
+		tcp_port = 0;
 
 	struct sockaddr_storage addr;
 	gist_sa_set(&addr, m->nli.ipver == 6 ? AF_INET6 : AF_INET, m->nli.if_addr.b,
