@@ -339,8 +339,11 @@ int gist_node_new(struct evloop *loop, const struct gist_config *cfg, struct gis
 			snprintf(n->node_id + 2 * i, 3, "%02x", rnd[i]);
 	}
 	n->cfg.node_id = n->node_id;
-	n->pi_len = (uint8_t)strlen(n->node_id);
-	memcpy(n->pi, n->node_id, n->pi_len);
+	/* The Peer Identity is the node id, NUL-padded to a multiple of 4
+	 * bytes: NSIS-ka re-encodes a relayed Query's Peer Identity with its
+	 * length rounded up that way, and the responder's cookie covers it. */
+	n->pi_len = (uint8_t)((strlen(n->node_id) + 3) & ~3u);
+	memcpy(n->pi, n->node_id, strlen(n->node_id));
 	gist_cookie_init(&n->cookie, GIST_COOKIE_PERIOD, evloop_now_ms());
 
 	port = n->cfg.querier_only ? 0 : n->cfg.port;

@@ -24,6 +24,7 @@
 #include "gist/gist_node_int.h"
 #include "gist/gist_wire.h"
 #include "lib/evloop.h"
+#include "../gist/gist_fixture.h"
 
 #define NSLP_X 200 /* registered on both nodes */
 #define NSLP_Y 201 /* registered on the querier only */
@@ -382,8 +383,10 @@ static void test_handshake(void **state)
 	assert_false(b.info.flow.upstream);
 	assert_int_equal(b.info.nslpid, NSLP_X);
 	assert_memory_equal(b.info.sid, sid, 16);
-	assert_memory_equal(b.info.peer_id, "A", 1);
-	assert_int_equal(b.info.peer_id_len, 1);
+	/* Our Peer Identity: the node id NUL-padded to 4 bytes (what a
+	 * re-padding relay such as NSIS-ka would make of it anyway). */
+	assert_memory_equal(b.info.peer_id, "A\0\0\0", 4);
+	assert_int_equal(b.info.peer_id_len, 4);
 	assert_int_equal(b.info.gist_hops, 32); /* the Query's */
 	assert_int_equal(stats(na).queries_sent, 1);
 	assert_int_equal(stats(na).responses, 1);
@@ -1223,6 +1226,72 @@ static void test_cookie(void **state)
 	assert_int_equal(gist_cookie_check(&c, 2600, &chk, ck, sizeof(ck)), 0);
 }
 
+/* d4 (netserv querier A --- NSIS-ka R --- netserv responder B): R re-sent our
+ * Query (frame 54) as its own (frame 55), with the Peer Identity "nsq" re-
+ * encoded as "nsq\0"; B's cookie covered that, and the Confirm (frame 58)
+ * carries "nsq": the live run got "Invalid Cookie". The cookie now covers
+ * the Peer Identity without its trailing NULs. */
+static void test_cookie_repadded_pi(void **state)
+{
+	struct fixture f54, f55, f58;
+	struct gist_msg q, rq, c;
+	struct gist_cookie_ctx ctx;
+	uint8_t ck[GIST_RCOOKIE_LEN];
+	char err[GIST_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(fixture_load("live-d4-f54.hex", &f54), 0);
+	assert_int_equal(fixture_load("live-d4-f55.hex", &f55), 0);
+	assert_int_equal(fixture_load("live-d4-f58.hex", &f58), 0);
+	assert_int_equal(gist_decode(f54.b, f54.len, f54.tp, &q, NULL, err, sizeof(err)), 0);
+	assert_int_equal(gist_decode(f55.b, f55.len, f55.tp, &rq, NULL, err, sizeof(err)), 0);
+	assert_int_equal(gist_decode(f58.b, f58.len, f58.tp, &c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(q.hdr.type, GIST_QUERY);
+	assert_int_equal(rq.hdr.type, GIST_QUERY);
+	assert_int_equal(c.hdr.type, GIST_CONFIRM);
+	/* What the relay changed: the hop count and the Peer Identity length. */
+	assert_int_equal(q.hdr.hops, 32);
+	assert_int_equal(rq.hdr.hops, 31);
+	assert_int_equal(q.nli.pi.len, 3);
+	assert_int_equal(rq.nli.pi.len, 4);
+	assert_memory_equal(rq.nli.pi.p, "nsq\0", 4);
+	assert_int_equal(c.nli.pi.len, 3);
+	assert_memory_equal(q.sid, rq.sid, 16);
+	assert_memory_equal(c.sid, rq.sid, 16);
+	assert_true(gist_mri_equal(&q.mri, &rq.mri));
+	assert_memory_equal(q.qcookie.p, rq.qcookie.p, q.qcookie.len);
+
+	/* B answers the relayed Query; A confirms with its own NLI. */
+	struct gist_cookie_in in = {.nslpid = rq.hdr.nslpid,
+	                            .sid = rq.sid,
+	                            .mri = &rq.mri,
+	                            .nli = &rq.nli,
+	                            .ifindex = 2,
+	                            .port = 270,
+	                            .hops = rq.hdr.hops,
+	                            .ttl = 63};
+	struct gist_cookie_in chk = {
+	        .nslpid = c.hdr.nslpid, .sid = c.sid, .mri = &c.mri, .nli = &c.nli};
+	gist_cookie_init(&ctx, 30000, 0);
+	gist_cookie_make(&ctx, 1, &in, ck);
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), 0);
+	assert_int_equal(chk.port, 270);
+	assert_int_equal(chk.hops, 31);
+	/* ... and the other way round (a relay that strips what we padded). */
+	in.nli = &c.nli;
+	chk.nli = &rq.nli;
+	gist_cookie_make(&ctx, 1, &in, ck);
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), 0);
+	/* Another Peer Identity is still refused. */
+	struct gist_nli other = c.nli;
+	other.pi.p = (const uint8_t *)"nsr";
+	chk.nli = &other;
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), -EBADMSG);
+	other.pi.p = (const uint8_t *)"nsq\0\0\0\0\1";
+	other.pi.len = 8;
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), -EBADMSG);
+}
+
 /* ---- main: a private network namespace ------------------------------------------- */
 
 static int lo_up(void)
@@ -1247,6 +1316,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_teardown(test_cookie, teardown),
+	        cmocka_unit_test_teardown(test_cookie_repadded_pi, teardown),
 	        cmocka_unit_test_teardown(test_ip_parser, teardown),
 	        cmocka_unit_test_teardown(test_handshake, teardown),
 	        cmocka_unit_test_teardown(test_handshake_ipv6, teardown),
