@@ -50,7 +50,8 @@ int gist_rs_send_query(struct gist_rs *rs)
 		m.scd.mpo[0].proto = GIST_MA_TCP;
 		m.scd.mpo[0].profile = 1;
 	}
-	r = gist_udp_send(n, &to, &m, n->cfg.router_alert);
+	r = gist_udp_send(n, &to, &m,
+	                  rs->mri.ipver == 6 ? n->cfg.router_alert6 : n->cfg.router_alert);
 	if (r < 0)
 		return r;
 	n->st.queries_sent++;

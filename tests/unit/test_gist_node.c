@@ -131,6 +131,7 @@ static void cfg_querier(struct gist_config *c)
 	gist_config_defaults(c);
 	c->node_id = "A";
 	c->querier_only = true;
+	c->querier_port = false; /* shares the host with the responder on 270 */
 }
 
 static void cfg_responder(struct gist_config *c)
