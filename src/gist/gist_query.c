@@ -226,7 +226,8 @@ void gist_rs_response(struct gist_rs *rs, const struct gist_msg *m,
 		struct sockaddr_storage tp = d->addr;
 		struct gist_ma *nma;
 		gist_sa_set(&tp, gist_sa_family(&d->addr), gist_sa_addr(&d->addr), d->tcp_port);
-		if (gist_ma_open(n, &tp, &nma) == 0) {
+		/* A port whose new MA was just reset: D-mode this time. */
+		if (!gist_ma_bad(n, &tp) && gist_ma_open(n, &tp, &nma) == 0) {
 			gist_peer_set_ma(d, nma);
 			gist_ma_peer_info(nma,
 			                  m->present & GIST_BIT(GIST_OBJ_SCD) ? m->scd.ma_hold : 0);
@@ -372,7 +373,7 @@ int gist_send(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 			struct gist_ma *ma;
 			gist_sa_set(&tp, gist_sa_family(&rs->down.addr),
 			            gist_sa_addr(&rs->down.addr), rs->down.tcp_port);
-			if (gist_ma_open(n, &tp, &ma) == 0)
+			if (!gist_ma_bad(n, &tp) && gist_ma_open(n, &tp, &ma) == 0)
 				gist_peer_set_ma(&rs->down, ma);
 		}
 		if (!big || (rs->down.ma && gist_ma_usable(rs->down.ma))) {

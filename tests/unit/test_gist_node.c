@@ -1293,6 +1293,188 @@ static void test_cookie_repadded_pi(void **state)
 	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), -EBADMSG);
 }
 
+/* ---- C-mode toward NSIS-ka (live captures a4/a6) ----------------------------------- */
+
+struct fake_ka {
+	int udp;    /* 127.0.0.1:270, answers Queries like NSIS-ka */
+	int tcp[2]; /* listeners: profile 1 (TCP), profile 2 ("TLS") */
+	uint16_t port[2];
+	int conn[2]; /* accepted connections, -1 */
+	struct sockaddr_in from;
+	uint8_t buf[65536];
+	ssize_t len;
+};
+
+static void fake_ka_open(struct fake_ka *k)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(GIST_PORT)};
+	socklen_t sl = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	k->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(bind(k->udp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	for (int i = 0; i < 2; i++) {
+		k->tcp[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		sin.sin_port = 0;
+		assert_int_equal(bind(k->tcp[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(listen(k->tcp[i], 4), 0);
+		assert_int_equal(getsockname(k->tcp[i], (struct sockaddr *)&sin, &sl), 0);
+		k->port[i] = ntohs(sin.sin_port);
+		k->conn[i] = -1;
+	}
+}
+
+static void fake_ka_close(struct fake_ka *k)
+{
+	close(k->udp);
+	for (int i = 0; i < 2; i++) {
+		close(k->tcp[i]);
+		if (k->conn[i] >= 0)
+			close(k->conn[i]);
+	}
+}
+
+static bool fake_ka_query(void *ctx)
+{
+	struct fake_ka *k = ctx;
+	socklen_t sl = sizeof(k->from);
+
+	k->len = recvfrom(k->udp, k->buf, sizeof(k->buf), 0, (struct sockaddr *)&k->from, &sl);
+	return k->len > 0;
+}
+
+static bool fake_ka_accepted(void *ctx)
+{
+	struct fake_ka *k = ctx;
+
+	for (int i = 0; i < 2; i++)
+		if (k->conn[i] < 0)
+			k->conn[i] = accept4(k->tcp[i], NULL, NULL, SOCK_NONBLOCK);
+	return k->conn[0] >= 0 || k->conn[1] >= 0;
+}
+
+/* Waits for the querier's Query and answers it with NSIS-ka's Response of
+ * a4 frame 23 (SP {TCP}, {TLS, TCP}; SCD TCP port per profile), our ports in
+ * place of 30000 and 30001, the Query's MRI, SID and cookie in place of
+ * theirs. */
+static void fake_ka_respond(struct fake_ka *k)
+{
+	struct fixture fx;
+	struct gist_msg q, r;
+	uint8_t ports[2][2], out[2048];
+	char err[GIST_ERR_LEN];
+
+	assert_true(run_until(fake_ka_query, k, 2000));
+	assert_int_equal(
+	        gist_decode(k->buf, (size_t)k->len, GIST_TRANSPORT_UDP, &q, NULL, err, sizeof(err)),
+	        0);
+	assert_int_equal(q.hdr.type, GIST_QUERY);
+	assert_true(q.present & GIST_BIT(GIST_OBJ_SP)); /* C-mode proposed */
+	assert_int_equal(fixture_load("live-a4-f23.hex", &fx), 0);
+	assert_int_equal(gist_decode(fx.b, fx.len, fx.tp, &r, NULL, err, sizeof(err)), 0);
+	r.hdr.nslpid = q.hdr.nslpid;
+	r.mri = q.mri;
+	gist_mri_invert(&r.mri);
+	memcpy(r.sid, q.sid, 16);
+	r.qcookie = q.qcookie;
+	r.nli.ipver = 4;
+	memset(&r.nli.if_addr, 0, sizeof(r.nli.if_addr));
+	r.nli.if_addr.b[0] = 127;
+	r.nli.if_addr.b[3] = 1;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(gist_mpo_port(&r.scd.mpo[i]), 30000 + i);
+		ports[i][0] = (uint8_t)(k->port[i] >> 8);
+		ports[i][1] = (uint8_t)k->port[i];
+		r.scd.mpo[i].data.p = ports[i];
+	}
+	ssize_t n = gist_encode(&r, out, sizeof(out), err, sizeof(err));
+	assert_true(n > 0);
+	assert_int_equal(
+	        sendto(k->udp, out, (size_t)n, 0, (struct sockaddr *)&k->from, sizeof(k->from)), n);
+}
+
+static bool ka_data_ready(void *ctx)
+{
+	struct fake_ka *k = ctx;
+	k->len = recv(k->udp, k->buf, sizeof(k->buf), 0);
+	return k->len > 0;
+}
+
+static void test_cmode_nsiska_profiles(void **state)
+{
+	struct gist_config ca;
+	struct nslp a;
+	struct gist_flow f;
+	struct fake_ka k;
+	uint8_t sid[16], big[3000];
+	uint32_t h;
+	uint8_t b[4096];
+
+	memset(big, 'x', sizeof(big));
+	fake_ka_open(&k);
+	cfg_querier(&ca);
+	struct gist_node *na = node_new(&ca);
+	nslp_attach(&a, na, NSLP_X);
+	flow_of(&f, "127.0.0.1", "127.0.0.1");
+	gist_new_sid(sid);
+
+	/* 1. The MA goes to profile 1's port, never profile 2's (TLS). */
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k);
+	assert_true(run_until(fake_ka_accepted, &k, 2000));
+	assert_true(k.conn[0] >= 0);
+	assert_true(k.conn[1] < 0);
+	/* It stays open and takes the bytes: sent, after the settling time. */
+	assert_true(wait_count(&a.n_status, 1, 2000));
+	assert_int_equal(a.status, GIST_SENT);
+	assert_string_equal(a.how, "sent (C-mode)");
+	ssize_t got = 0, r;
+	while ((r = recv(k.conn[0], b, sizeof(b), 0)) > 0)
+		got += r;
+	assert_true(got > 3000); /* Confirm + Data */
+	node_free(na);
+	close(k.conn[0]);
+	k.conn[0] = -1;
+
+	/* 2. The peer resets the MA right after the Confirm (as NSIS-ka's TLS
+	 * port did): GIST_FAILED, not sent; the next send goes D-mode. */
+	na = node_new(&ca);
+	nslp_attach(&a, na, NSLP_X);
+	gist_new_sid(sid);
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k);
+	assert_true(run_until(fake_ka_accepted, &k, 2000));
+	assert_true(k.conn[0] >= 0);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	for (int i = 0; i < 100 && recv(k.conn[0], b, sizeof(b), 0) <= 0; i++)
+		run_for(5);
+	setsockopt(k.conn[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(k.conn[0]); /* RST */
+	k.conn[0] = -1;
+	assert_true(wait_count(&a.n_status, 1, 2000));
+	assert_int_equal(a.status, GIST_FAILED);
+	assert_int_equal(a.handle, h);
+	assert_non_null(strstr(a.how, "reset"));
+
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k); /* rediscovery: the same ports offered */
+	/* The Confirm and the Data come D-mode (one datagram each), no MA. */
+	bool data = false;
+	for (int i = 0; i < 2 && !data; i++) {
+		struct gist_msg m;
+		assert_true(run_until(ka_data_ready, &k, 2000));
+		assert_int_equal(
+		        gist_decode(k.buf, (size_t)k.len, GIST_TRANSPORT_UDP, &m, NULL, NULL, 0),
+		        0);
+		data = m.hdr.type == GIST_DATA && m.nslp.len == sizeof(big);
+	}
+	assert_true(data);
+	assert_false(fake_ka_accepted(&k));
+	assert_true(wait_count(&a.n_status, 2, 2000));
+	assert_int_equal(a.status, GIST_SENT);
+	fake_ka_close(&k);
+}
+
 /* ---- main: a private network namespace ------------------------------------------- */
 
 static int lo_up(void)
@@ -1328,6 +1510,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_backoff_last_node, teardown),
 	        cmocka_unit_test_teardown(test_cmode, teardown),
 	        cmocka_unit_test_teardown(test_cmode_upgrade, teardown),
+	        cmocka_unit_test_teardown(test_cmode_nsiska_profiles, teardown),
 	        cmocka_unit_test_teardown(test_large_upstream_dmode, teardown),
 	        cmocka_unit_test_teardown(test_refresh_expiry, teardown),
 	        cmocka_unit_test_teardown(test_restart_recovery, teardown),
