@@ -86,8 +86,14 @@ struct gist_config {
 	 * peer is looked up per message). */
 	const char *node_id; /* peer identity (printable, <= 64 bytes) */
 	uint16_t port;       /* UDP/TCP port for D-mode and C-mode; 0 = 270 */
-	bool querier_only;   /* a publisher's tool: no port 270, no interception;
-	                        UDP on an ephemeral port */
+	bool querier_only;   /* a publisher's tool: no TCP listener, no interception,
+	                        no answers to Queries; UDP on querier_port */
+	bool querier_port;   /* querier_only: bind UDP port `port` (270) if it is
+	                        free and allowed, else an ephemeral one. A relay
+	                        that re-sends a Query as its own packet from port
+	                        270 (NSIS-ka) gets the Response sent to port 270,
+	                        which an ephemeral-port querier never hears.
+	                        Default true in gist_config_defaults(). */
 	int intercept_queue; /* NFQUEUE number for intercepted Queries (a router),
 	                        -1 = none */
 	uint32_t t1_ms;      /* first retransmission; 0 = 100 */
@@ -97,10 +103,13 @@ struct gist_config {
 	size_t datagram_max; /* larger NSLP data goes over C-mode; 0 = 1200 */
 	bool icmp_last_node; /* listen for ICMP port unreachable; default true in
 	                        gist_config_defaults() */
-	bool router_alert;   /* send Queries with the IP Router Alert option (IPv4
-	                        option 148 value 0; IPv6 hop-by-hop RAO, value =
-	                        NSLPID, needs CAP_NET_RAW, else left out); default
-	                        false. Interception never depends on it. */
+	bool router_alert;   /* send IPv4 Queries with the Router Alert option
+	                        (option 148 value 0); default false. */
+	bool router_alert6;  /* send IPv6 Queries with a hop-by-hop Router Alert
+	                        option (value = NSLPID; needs CAP_NET_RAW, else
+	                        left out); default true in gist_config_defaults():
+	                        NSIS-ka intercepts IPv6 Queries only with it. Our
+	                        own interception never depends on it. */
 };
 
 /* Fills *cfg with the defaults. */

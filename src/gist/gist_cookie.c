@@ -10,7 +10,10 @@
  *   MAC (20): keyed BLAKE2b (libsodium crypto_generichash) under the secret
  *             of that generation, over the 12 bytes above, the NSLPID, the
  *             Session ID, the Query's MRI (canonical bytes), and the
- *             querier's NLI: IP version, interface address, Peer Identity.
+ *             querier's NLI: IP version, interface address, Peer Identity
+ *             without trailing NUL bytes (a relay that re-pads the Peer
+ *             Identity to 4 bytes, as NSIS-ka does, changes only those:
+ *             "nsq" in the Confirm, "nsq\0" in the Query we answered).
  *
  * Two secrets are valid at a time: the current one and the one before;
  * they rotate every period_ms (GIST_COOKIE_PERIOD), so a Confirm has at
@@ -70,10 +73,13 @@ static void mac(const uint8_t secret[32], const uint8_t head[HEAD_LEN],
 	crypto_generichash_update(&st, in->sid, GIST_SID_LEN);
 	crypto_generichash_update(&st, mri, (size_t)mlen);
 	crypto_generichash_update(&st, in->nli->if_addr.b, alen);
-	b[0] = (uint8_t)in->nli->pi.len;
+	size_t pil = in->nli->pi.p ? in->nli->pi.len : 0;
+	while (pil && in->nli->pi.p[pil - 1] == 0)
+		pil--;
+	b[0] = (uint8_t)pil;
 	crypto_generichash_update(&st, b, 1);
-	if (in->nli->pi.len)
-		crypto_generichash_update(&st, in->nli->pi.p, in->nli->pi.len);
+	if (pil)
+		crypto_generichash_update(&st, in->nli->pi.p, pil);
 	crypto_generichash_final(&st, out, MAC_LEN);
 }
 

@@ -3,11 +3,20 @@
  * header's length. An MA is shared by every routing state with the same
  * peer (address and TCP port); while some state uses it, we send MA-Hello
  * (Hello-ID 0, R = 0, as NSIS-ka) at half the peer's hold time when nothing
- * else went out; nobody using it for the hold time, we close it. */
+ * else went out; nobody using it for the hold time, we close it.
+ *
+ * A new MA we opened is unproven until the peer has sent a GIST message on
+ * it or has kept it open MA_SETTLE_MS after acknowledging all we sent: a
+ * peer that is not GIST over TCP there (NSIS-ka's TLS port given a plaintext
+ * Confirm) resets it right after the Confirm. Until then GIST_SENT waits;
+ * a reset or close meanwhile is GIST_FAILED, the peer is dropped and its
+ * (address, port) not used for C-mode again for a while. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +27,9 @@
 #define RBUF_START      4096
 #define CONNECT_TIMEOUT 10000 /* ms */
 #define MA_MAX          1024  /* open MAs; more connections are refused */
+#define MA_SETTLE_MS    200   /* an unproven MA: open this long after all acked */
+#define MA_SETTLE_TICK  20    /* ms between checks while settling */
+#define MA_BAD_MS       60000 /* a failed new MA's port: not used for this long */
 
 struct gist_chunk {
 	struct gist_chunk *next;
@@ -34,6 +46,9 @@ struct gist_ma {
 	bool connecting;
 	bool dead;
 	bool want_out; /* EPOLLOUT is watched */
+	bool proven;   /* the peer spoke GIST on it, or kept it after all was acked */
+	struct gist_chunk *settling, **settling_tail; /* sent, status waiting for proof */
+	uint64_t acked_at;                            /* all acked since; 0: not yet */
 	struct sockaddr_storage peer;
 	uint32_t peer_hold; /* ms, from its Stack-Configuration-Data; 0: unknown */
 	uint8_t *rbuf;
@@ -92,6 +107,8 @@ static void arm(struct gist_ma *ma)
 		t = ma->node->cfg.ma_hold_ms / 2;
 	if (ma->connecting && t > 1000)
 		t = 1000;
+	if (ma->settling && t > MA_SETTLE_TICK)
+		t = MA_SETTLE_TICK;
 	ma->timer = evloop_timer_cancel(ma->node->loop, ma->timer);
 	ma->timer = evloop_timer_add(ma->node->loop, t ? t : 1, ma_timer, ma);
 }
@@ -128,6 +145,14 @@ static void flush(struct gist_ma *ma)
 		if (!ma->wq)
 			ma->wq_tail = &ma->wq;
 		ma->wq_bytes -= c->len;
+		if (c->handle && !ma->proven) {
+			c->next = NULL;
+			*ma->settling_tail = c;
+			ma->settling_tail = &c->next;
+			ma->acked_at = 0;
+			arm(ma);
+			continue;
+		}
 		if (c->handle)
 			gist_status_push(ma->node, c->nslpid, c->handle, GIST_SENT,
 			                 "sent (C-mode)");
@@ -135,6 +160,38 @@ static void flush(struct gist_ma *ma)
 	}
 	if (!ma->dead)
 		watch(ma, false);
+}
+
+/* The MA is good: what waited for that is reported sent. */
+static void prove(struct gist_ma *ma)
+{
+	ma->proven = true;
+	while (ma->settling) {
+		struct gist_chunk *c = ma->settling;
+		ma->settling = c->next;
+		gist_status_push(ma->node, c->nslpid, c->handle, GIST_SENT, "sent (C-mode)");
+		free(c);
+	}
+	ma->settling_tail = &ma->settling;
+}
+
+/* While unproven with sends waiting: proven once all is acknowledged and
+ * the peer kept the connection MA_SETTLE_MS after that. */
+static void settle_check(struct gist_ma *ma)
+{
+	int unacked = 0;
+	uint64_t now = evloop_now_ms();
+
+	if (!ma->settling || ma->connecting || ma->dead)
+		return;
+	if (ma->wq || ioctl(ma->fd, SIOCOUTQ, &unacked) < 0 || unacked > 0) {
+		ma->acked_at = 0;
+		return;
+	}
+	if (!ma->acked_at)
+		ma->acked_at = now;
+	if (now - ma->acked_at >= MA_SETTLE_MS)
+		prove(ma);
 }
 
 static void readable(struct gist_ma *ma)
@@ -174,6 +231,8 @@ static void readable(struct gist_ma *ma)
 			}
 			if (fl == 0)
 				break;
+			if (!ma->proven)
+				prove(ma); /* the peer speaks GIST here */
 			struct gist_rx rx;
 			memset(&rx, 0, sizeof(rx));
 			rx.transport = GIST_TRANSPORT_TCP;
@@ -235,6 +294,8 @@ static struct gist_ma *ma_new(struct gist_node *n, int fd, const struct sockaddr
 	ma->connecting = connecting;
 	ma->want_out = connecting;
 	ma->wq_tail = &ma->wq;
+	ma->settling_tail = &ma->settling;
+	ma->proven = !connecting; /* accepted: the peer opened it to speak GIST */
 	ma->created = ma->last_tx = ma->last_use = evloop_now_ms();
 	if (evloop_add_fd(n->loop, fd, EPOLLIN | (connecting ? EPOLLOUT : 0), io, ma) < 0) {
 		free(ma->rbuf);
@@ -320,6 +381,7 @@ static void ma_timer(struct evloop *loop, void *ctx)
 	uint64_t now = evloop_now_ms();
 
 	ma->timer = NULL;
+	settle_check(ma);
 	if (ma->connecting && now - ma->created >= CONNECT_TIMEOUT) {
 		ma_close(ma, "cannot connect a messaging association");
 		return;
@@ -355,6 +417,17 @@ static void ma_close(struct gist_ma *ma, const char *how)
 			*pp = ma->next;
 			break;
 		}
+	bool failed_new = !ma->proven && (ma->settling || ma->wq);
+	if (failed_new && !ma->connecting)
+		how = "messaging association reset by the peer right after the Confirm (not GIST "
+		      "over TCP on that port?)";
+	while (ma->settling) {
+		struct gist_chunk *c = ma->settling;
+		ma->settling = c->next;
+		gist_status_push(n, c->nslpid, c->handle, GIST_FAILED, how);
+		free(c);
+	}
+	ma->settling_tail = &ma->settling;
 	while (ma->wq) {
 		struct gist_chunk *c = ma->wq;
 		ma->wq = c->next;
@@ -365,7 +438,9 @@ static void ma_close(struct gist_ma *ma, const char *how)
 	ma->wq_tail = &ma->wq;
 	ma->wq_bytes = 0;
 	n->st.mas_open--;
-	gist_rs_ma_gone(n, ma);
+	if (failed_new)
+		gist_ma_bad_add(n, &ma->peer);
+	gist_rs_ma_gone(n, ma, failed_new);
 	/* Freed later: callers up the stack may still hold it. */
 	ma->next = n->ma_dead;
 	n->ma_dead = ma;
@@ -445,4 +520,24 @@ int gist_ma_listen(struct gist_node *n, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	return n->udp6 >= 0 ? listen_one(n, AF_INET6, &n->tcp6, err, errlen) : 0;
+}
+
+/* ---- ports that failed as new MAs --------------------------------------------- */
+
+void gist_ma_bad_add(struct gist_node *n, const struct sockaddr_storage *peer)
+{
+	unsigned i = n->ma_bad_next++ % GIST_MA_BAD;
+
+	n->ma_bad[i].addr = *peer;
+	n->ma_bad[i].until = evloop_now_ms() + MA_BAD_MS;
+}
+
+bool gist_ma_bad(struct gist_node *n, const struct sockaddr_storage *peer)
+{
+	uint64_t now = evloop_now_ms();
+
+	for (unsigned i = 0; i < GIST_MA_BAD; i++)
+		if (n->ma_bad[i].until > now && gist_sa_equal(&n->ma_bad[i].addr, peer))
+			return true;
+	return false;
 }

@@ -28,6 +28,8 @@ void gist_config_defaults(struct gist_config *cfg)
 	cfg->ma_hold_ms = 180000;
 	cfg->datagram_max = 1200;
 	cfg->icmp_last_node = true;
+	cfg->querier_port = true;
+	cfg->router_alert6 = true;
 }
 
 void gist_new_sid(uint8_t sid[16])
@@ -309,6 +311,14 @@ static int config_check(struct gist_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+static void close_udp(struct gist_node *n, int *fd)
+{
+	if (*fd < 0)
+		return;
+	evloop_del_fd(n->loop, *fd);
+	*fd = safe_close(*fd);
+}
+
 int gist_node_new(struct evloop *loop, const struct gist_config *cfg, struct gist_node **ret,
                   char *err, size_t errlen)
 {
@@ -339,16 +349,33 @@ int gist_node_new(struct evloop *loop, const struct gist_config *cfg, struct gis
 			snprintf(n->node_id + 2 * i, 3, "%02x", rnd[i]);
 	}
 	n->cfg.node_id = n->node_id;
-	n->pi_len = (uint8_t)strlen(n->node_id);
-	memcpy(n->pi, n->node_id, n->pi_len);
+	/* The Peer Identity is the node id, NUL-padded to a multiple of 4
+	 * bytes: NSIS-ka re-encodes a relayed Query's Peer Identity with its
+	 * length rounded up that way, and the responder's cookie covers it. */
+	n->pi_len = (uint8_t)((strlen(n->node_id) + 3) & ~3u);
+	memcpy(n->pi, n->node_id, strlen(n->node_id));
 	gist_cookie_init(&n->cookie, GIST_COOKIE_PERIOD, evloop_now_ms());
 
 	port = n->cfg.querier_only ? 0 : n->cfg.port;
-	r = udp_open(n, AF_INET, port, &n->udp4, err, errlen);
+	r = -EADDRINUSE;
+	if (n->cfg.querier_only && n->cfg.querier_port) {
+		/* The well-known port if we may (a relay re-originating Queries
+		 * answers there), else an ephemeral one. */
+		r = udp_open(n, AF_INET, n->cfg.port, &n->udp4, NULL, 0);
+		if (r == 0) {
+			r = udp_open(n, AF_INET6, n->cfg.port, &n->udp6, NULL, 0);
+			if (r < 0)
+				close_udp(n, &n->udp4);
+		}
+	}
+	if (r < 0)
+		r = udp_open(n, AF_INET, port, &n->udp4, err, errlen);
 	if (r < 0)
 		goto fail;
 	n->port = bound_port(n->udp4);
-	r = udp_open(n, AF_INET6, n->port, &n->udp6, err, errlen);
+	r = 0;
+	if (n->udp6 < 0)
+		r = udp_open(n, AF_INET6, n->port, &n->udp6, err, errlen);
 	if (r < 0 && n->cfg.querier_only) /* the ephemeral port is taken in IPv6 */
 		r = udp_open(n, AF_INET6, 0, &n->udp6, err, errlen);
 	if (r < 0)

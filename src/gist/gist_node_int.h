@@ -39,6 +39,7 @@ struct gist_ma;
 #define GIST_UDP_MAX       65507
 #define GIST_MIN_VALIDITY  1000  /* ms: we never expire routing state faster than this */
 #define GIST_COOKIE_PERIOD 30000 /* ms between secret rotations (two are valid) */
+#define GIST_MA_BAD        8     /* remembered failed MA ports */
 
 /* ---- registrations and status events ---------------------------------------- */
 
@@ -199,8 +200,10 @@ void gist_rs_last_node(struct gist_rs *rs, const char *how, enum gist_ln_why why
 void gist_rs_failed(struct gist_rs *rs, const char *how);
 /* Whether one of this discovery's Query-Cookies is c. */
 bool gist_rs_qcookie_ok(const struct gist_rs *rs, struct gist_bytes c);
-/* A messaging association closed: unbind it from every state. */
-void gist_rs_ma_gone(struct gist_node *n, struct gist_ma *ma);
+/* A messaging association closed: unbind it from every state; failed_new:
+ * it died before the peer took what we sent (the Confirm among it), so the
+ * states that opened it lose their downstream peer too. */
+void gist_rs_ma_gone(struct gist_node *n, struct gist_ma *ma, bool failed_new);
 /* A peer's D-mode address stopped answering (ICMP port unreachable): forget it. */
 void gist_rs_peer_gone(struct gist_node *n, const struct sockaddr_storage *addr);
 /* Calls fn for each routing state (fn may not free states). */
@@ -226,6 +229,10 @@ bool gist_ma_usable(const struct gist_ma *ma);
 void gist_ma_peer_info(struct gist_ma *ma, uint32_t hold_ms);
 const struct sockaddr_storage *gist_ma_peer(const struct gist_ma *ma);
 void gist_ma_close_all(struct gist_node *n);
+/* A peer's (address, TCP port) whose new MA failed: not used for C-mode for a
+ * while, so the next attempt goes D-mode. */
+void gist_ma_bad_add(struct gist_node *n, const struct sockaddr_storage *peer);
+bool gist_ma_bad(struct gist_node *n, const struct sockaddr_storage *peer);
 void gist_ma_reap(struct gist_node *n);
 
 /* ---- interception (gist_intercept.c) ---------------------------------------- */
@@ -293,6 +300,11 @@ struct gist_node {
 	struct gist_rs *rs[GIST_RS_BUCKETS];
 	struct gist_ma *mas;     /* open and opening MAs */
 	struct gist_ma *ma_dead; /* closed, freed from the deferred timer */
+	struct {
+		struct sockaddr_storage addr;
+		uint64_t until;
+	} ma_bad[GIST_MA_BAD];
+	unsigned ma_bad_next;
 	struct gist_status_ev *st_head, **st_tail;
 	struct evloop_timer *defer;
 	struct gist_cookie_ctx cookie;

@@ -213,6 +213,35 @@ int gist_mpo_port(const struct gist_mpo *mpo)
 	return mpo->data.p[0] << 8 | mpo->data.p[1];
 }
 
+int gist_scd_choose(const struct gist_sp *sp, const struct gist_scd *scd, const uint8_t *stack,
+                    size_t nstack, uint16_t *port)
+{
+	if (!sp || !scd || !stack || !nstack)
+		return -ENOENT;
+	for (unsigned i = 0; i < sp->n && i < GIST_MAX_PROFILES; i++) {
+		const struct gist_profile *pr = &sp->prof[i];
+
+		if (pr->n != nstack || memcmp(pr->proto, stack, nstack) != 0)
+			continue;
+		for (unsigned k = 0; k < scd->n && k < GIST_MAX_MPO; k++) {
+			const struct gist_mpo *o = &scd->mpo[k];
+			int p;
+
+			if (o->profile != 0 && o->profile != i + 1)
+				continue;
+			if (o->proto != stack[nstack - 1] || o->d)
+				continue;
+			p = gist_mpo_port(o);
+			if (p <= 0)
+				continue;
+			if (port)
+				*port = (uint16_t)p;
+			return (int)i + 1;
+		}
+	}
+	return -ENOENT;
+}
+
 /* ---- NAT-Traversal ------------------------------------------------------------------
  *   MRI-Length (8, words) | Type-Count (8) | NAT-Count (8) | 8 reserved
  *   original MRI (body only)

@@ -50,7 +50,8 @@ int gist_rs_send_query(struct gist_rs *rs)
 		m.scd.mpo[0].proto = GIST_MA_TCP;
 		m.scd.mpo[0].profile = 1;
 	}
-	r = gist_udp_send(n, &to, &m, n->cfg.router_alert);
+	r = gist_udp_send(n, &to, &m,
+	                  rs->mri.ipver == 6 ? n->cfg.router_alert6 : n->cfg.router_alert);
 	if (r < 0)
 		return r;
 	n->st.queries_sent++;
@@ -181,14 +182,16 @@ void gist_rs_response(struct gist_rs *rs, const struct gist_msg *m,
 {
 	struct gist_node *n = rs->node;
 	struct gist_peer *d = &rs->down;
+	static const uint8_t tcp_only[] = {GIST_MA_TCP};
 	uint16_t tcp_port = 0;
 	bool changed;
-	int r;
 
-	for (unsigned i = 0; (m->present & GIST_BIT(GIST_OBJ_SCD)) && i < m->scd.n; i++)
-		if (m->scd.mpo[i].proto == GIST_MA_TCP && !m->scd.mpo[i].d &&
-		    (r = gist_mpo_port(&m->scd.mpo[i])) > 0)
-			tcp_port = (uint16_t)r;
+	/* The MA: the port of the responder's {TCP} profile, by the options'
+	 * Profile tags (never the port of another profile, e.g. its TLS one).
+	 * TLS, once implemented, is chosen here the same way. */
+	if ((m->present & GIST_BIT(GIST_OBJ_SP)) && (m->present & GIST_BIT(GIST_OBJ_SCD)) &&
+	    gist_scd_choose(&m->sp, &m->scd, tcp_only, 1, &tcp_port) < 0)
+		tcp_port = 0;
 
 	struct sockaddr_storage addr;
 	gist_sa_set(&addr, m->nli.ipver == 6 ? AF_INET6 : AF_INET, m->nli.if_addr.b,
@@ -223,7 +226,8 @@ void gist_rs_response(struct gist_rs *rs, const struct gist_msg *m,
 		struct sockaddr_storage tp = d->addr;
 		struct gist_ma *nma;
 		gist_sa_set(&tp, gist_sa_family(&d->addr), gist_sa_addr(&d->addr), d->tcp_port);
-		if (gist_ma_open(n, &tp, &nma) == 0) {
+		/* A port whose new MA was just reset: D-mode this time. */
+		if (!gist_ma_bad(n, &tp) && gist_ma_open(n, &tp, &nma) == 0) {
 			gist_peer_set_ma(d, nma);
 			gist_ma_peer_info(nma,
 			                  m->present & GIST_BIT(GIST_OBJ_SCD) ? m->scd.ma_hold : 0);
@@ -369,7 +373,7 @@ int gist_send(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 			struct gist_ma *ma;
 			gist_sa_set(&tp, gist_sa_family(&rs->down.addr),
 			            gist_sa_addr(&rs->down.addr), rs->down.tcp_port);
-			if (gist_ma_open(n, &tp, &ma) == 0)
+			if (!gist_ma_bad(n, &tp) && gist_ma_open(n, &tp, &ma) == 0)
 				gist_peer_set_ma(&rs->down, ma);
 		}
 		if (!big || (rs->down.ma && gist_ma_usable(rs->down.ma))) {

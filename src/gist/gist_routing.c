@@ -248,14 +248,21 @@ static void rs_timer(struct evloop *loop, void *ctx)
 
 /* ---- peers going away --------------------------------------------------------- */
 
-void gist_rs_ma_gone(struct gist_node *n, struct gist_ma *ma)
+void gist_rs_ma_gone(struct gist_node *n, struct gist_ma *ma, bool failed_new)
 {
 	for (size_t b = 0; b < GIST_RS_BUCKETS; b++)
 		for (struct gist_rs *rs = n->rs[b]; rs; rs = rs->next) {
 			if (rs->up.ma == ma)
 				gist_peer_set_ma(&rs->up, NULL);
-			if (rs->down.ma == ma)
-				gist_peer_set_ma(&rs->down, NULL);
+			if (rs->down.ma != ma)
+				continue;
+			gist_peer_set_ma(&rs->down, NULL);
+			if (failed_new && !rs->querying) {
+				/* The Confirm went down with it: the responder has no
+				 * state for us; the next send discovers again. */
+				gist_rs_down_drop(rs);
+				gist_rs_arm(rs);
+			}
 		}
 }
 

@@ -130,13 +130,14 @@ static int check_objects(const struct gist_msg *m, uint16_t *obj)
 }
 
 /* Returns the index of the first MA-protocol-option naming a profile the
- * Stack-Proposal does not have, or -1. */
+ * Stack-Proposal does not have, or -1. Profile 0 means every profile (RFC
+ * 5971 A.3.3). */
 static int scd_mismatch(const struct gist_msg *m)
 {
 	if ((m->present & (B(SP) | B(SCD))) != (B(SP) | B(SCD)))
 		return -1;
 	for (unsigned i = 0; i < m->scd.n && i < GIST_MAX_MPO; i++)
-		if (m->scd.mpo[i].profile == 0 || m->scd.mpo[i].profile > m->sp.n)
+		if (m->scd.mpo[i].profile > m->sp.n)
 			return (int)i;
 	return -1;
 }

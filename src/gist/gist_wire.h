@@ -250,7 +250,7 @@ struct gist_sp {
 
 struct gist_mpo {
 	uint8_t proto;          /* enum gist_ma_proto */
-	uint8_t profile;        /* 1-based index into the Stack-Proposal */
+	uint8_t profile;        /* 1-based index into the Stack-Proposal; 0: all */
 	bool d;                 /* do not use this protocol (D flag) */
 	struct gist_bytes data; /* TCP/TLS in a Response: the port, 2 bytes */
 };
@@ -449,3 +449,15 @@ bool gist_mri_equal(const struct gist_mri *a, const struct gist_mri *b);
 /* Returns the port of an MA-protocol-option carrying one (TCP, TLS: the first
  * two bytes of its data), or -ENOENT. */
 int gist_mpo_port(const struct gist_mpo *mpo);
+
+/* Chooses a messaging association from a Response's Stack-Proposal and
+ * Stack-Configuration-Data (RFC 5971 5.7, A.3.3): the first profile of *sp
+ * whose protocol layers are exactly stack[0..nstack) (top first, e.g. {TCP},
+ * or later {TLS, TCP}), and the port the SCD gives for that profile: an
+ * option for the profile's last layer (TCP) tagged with that profile or 0
+ * (all profiles), without the D flag, carrying a port. An option for another
+ * profile never counts, whatever its protocol (NSIS-ka tags its TLS port,
+ * 30001, as a TCP option of profile 2). Returns the 1-based profile and the
+ * port in *port, or -ENOENT. */
+int gist_scd_choose(const struct gist_sp *sp, const struct gist_scd *scd, const uint8_t *stack,
+                    size_t nstack, uint16_t *port);

@@ -18,7 +18,7 @@
 
 struct fixture {
 	char name[64];
-	uint8_t b[2048];
+	uint8_t b[8192]; /* the live captures have 3000-byte C-mode Data */
 	size_t len;
 	enum gist_transport tp;
 };

@@ -58,7 +58,8 @@ static void usage(void)
 	        "                 [--until-up N] [--until-down N] [--until-status N] [--timeout "
 	        "MS]\n"
 	        "                 [--t1 MS] [--t2 MS] [--refresh MS] [--ma-hold MS]\n"
-	        "                 [--datagram-max BYTES] [--router-alert] [--no-icmp]\n");
+	        "                 [--datagram-max BYTES] [--router-alert] [--no-icmp]\n"
+	        "                 [--no-router-alert6] [--ephemeral]\n");
 	exit(2);
 }
 
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
 	        {"datagram-max", 1, 0, 'm'},
 	        {"router-alert", 0, 0, 'R'},
 	        {"no-icmp", 0, 0, 'I'},
+	        {"no-router-alert6", 0, 0, 'y'},
+	        {"ephemeral", 0, 0, 'P'},
 	        {0, 0, 0, 0},
 	};
 	uint16_t nslpids[MAX_NSLPIDS];
@@ -320,6 +323,12 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			cfg.router_alert = true;
+			break;
+		case 'y':
+			cfg.router_alert6 = false;
+			break;
+		case 'P':
+			cfg.querier_port = false;
 			break;
 		case 'I':
 			cfg.icmp_last_node = false;

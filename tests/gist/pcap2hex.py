@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Extracts every GIST message from libpcap captures (Ethernet, IPv4/IPv6,
-UDP/TCP) into hex fixture files, one message per file.
+"""Extracts every GIST message from libpcap captures (Ethernet, or Linux
+cooked SLL/SLL2 as `tcpdump -i any` writes; IPv4/IPv6, UDP/TCP) into hex
+fixture files, one message per file.
 
     tests/gist/pcap2hex.py OUTDIR CAPTURE.pcap...
 
@@ -8,8 +9,15 @@ Each fixture is named <capture>-f<frame>[-<n>].hex and holds a comment
 header (capture, frame, addresses, transport) and the GIST message as hex,
 16 bytes a line. For UDP the magic number, when present, is kept (the file
 then starts with 4e04bda5); TCP streams are reassembled per direction and
-cut at GIST common-header boundaries. Standard library only; run once, the
-output is committed (tests/gist/fixtures/)."""
+cut at GIST common-header boundaries (by sequence number, so that a segment
+seen twice, as `-i any` shows a forwarded packet on both interfaces, counts
+once). On cooked captures the header also says on which interface index the
+frame was seen and whether it was going out. Standard library only; run
+once, the output is committed (tests/gist/fixtures/).
+
+    tests/gist/pcap2hex.py --prefix live- OUTDIR CAPTURE.pcap...
+
+names the fixtures live-<capture>-f<frame>.hex."""
 import os
 import socket
 import struct
@@ -29,21 +37,33 @@ def frames(path):
     else:
         raise SystemExit(f"{path}: not a libpcap file")
     linktype = struct.unpack(end + "I", data[20:24])[0]
-    if linktype != 1:
-        raise SystemExit(f"{path}: link type {linktype}, want Ethernet")
+    if linktype not in (1, 113, 276):
+        raise SystemExit(f"{path}: link type {linktype}, want Ethernet, SLL or SLL2")
     off, n = 24, 0
     while off + 16 <= len(data):
         _, _, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
         off += 16
         n += 1
-        yield n, data[off:off + incl]
+        yield n, linktype, data[off:off + incl]
         off += incl
 
 
-def ip_payload(frame):
+def link_strip(linktype, frame):
+    """Returns (ethertype, IP packet, where) with where = "" or a note of the
+    interface and direction (cooked captures)."""
+    if linktype == 1:
+        return struct.unpack("!H", frame[12:14])[0], frame[14:], ""
+    if linktype == 113:  # SLL: packet type (2) ... protocol (2) at 14
+        ptype = struct.unpack("!H", frame[0:2])[0]
+        return (struct.unpack("!H", frame[14:16])[0], frame[16:],
+                " (out)" if ptype == 4 else " (in)")
+    # SLL2: protocol (2), reserved (2), ifindex (4), ARPHRD (2), type (1), ...
+    etype, _, ifindex = struct.unpack("!HHI", frame[0:8])
+    return (etype, frame[20:], " (if%d %s)" % (ifindex, "out" if frame[10] == 4 else "in"))
+
+
+def ip_payload(etype, p):
     """Returns (family, src, dst, proto, payload, note) or None."""
-    etype = struct.unpack("!H", frame[12:14])[0]
-    p = frame[14:]
     if etype == 0x0800:
         ihl = (p[0] & 0xF) * 4
         total = struct.unpack("!H", p[2:4])[0]
@@ -77,16 +97,24 @@ def ip_payload(frame):
 
 
 def main():
-    out = sys.argv[1]
+    args = sys.argv[1:]
+    prefix = ""
+    if len(args) > 1 and args[0] == "--prefix":
+        prefix, args = args[1], args[2:]
+    out = args[0]
     os.makedirs(out, exist_ok=True)
-    for path in sys.argv[2:]:
-        base = os.path.splitext(os.path.basename(path))[0]
+    for path in args[1:]:
+        base = prefix + os.path.splitext(os.path.basename(path))[0]
         streams = {}
-        for n, fr in frames(path):
-            ip = ip_payload(fr)
+        nextseq = {}
+        recent = []
+        for n, linktype, fr in frames(path):
+            etype, pkt, where = link_strip(linktype, fr)
+            ip = ip_payload(etype, pkt)
             if not ip:
                 continue
             fam, src, dst, proto, body, note = ip
+            note += where
             msgs = []
             if proto == 17:
                 sport, dport, ulen = struct.unpack("!HHH", body[:6])
@@ -103,6 +131,16 @@ def main():
                 if not payload:
                     continue
                 key = (src, sport, dst, dport)
+                # Only bytes past what this direction already had (a
+                # segment seen on two interfaces, a retransmission).
+                seen = nextseq.get(key, seq)
+                skip = (seen - seq) & 0xFFFFFFFF
+                if skip >= 0x80000000:
+                    skip = 0  # a gap: take it as it comes
+                if skip >= len(payload):
+                    continue
+                payload = payload[skip:]
+                nextseq[key] = (seq + skip + len(payload)) & 0xFFFFFFFF
                 buf = streams.get(key, b"") + payload
                 while len(buf) >= 8:
                     mlen = 8 + 4 * struct.unpack("!H", buf[2:4])[0]
@@ -113,6 +151,13 @@ def main():
                 streams[key] = buf
             else:
                 continue
+            if where and proto == 17:
+                # A forwarded datagram shows up on both interfaces: once.
+                key = (src, dst, tr, msgs[0])
+                if key in recent:
+                    continue
+                recent.append(key)
+                del recent[:-8]
             for i, m in enumerate(msgs):
                 name = "%s-f%02d%s.hex" % (base, n, "" if len(msgs) == 1 else "-%d" % (i + 1))
                 with open(os.path.join(out, name), "w") as f:

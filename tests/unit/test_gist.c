@@ -18,8 +18,10 @@
 #include "gist/gist_wire.h"
 #include "../gist/gist_fixture.h"
 
-/* Every GIST message in the two captures: 38 + 10. */
-#define N_FIXTURES 48
+/* Every GIST message in the two captures (38 + 10) and in the live captures
+ * of ../shared/interop/live (199: a4 a6 b4 b6 c4 c6 d4 d6 d6-rao, a datagram
+ * forwarded by the capturing node counted once). */
+#define N_FIXTURES 247
 
 /* ---- Helpers ------------------------------------------------------------------- */
 
@@ -97,7 +99,7 @@ static void test_golden_all(void **state)
 		struct gist_msg m;
 		struct gist_hdr h;
 		bool magic;
-		uint8_t out[2048];
+		uint8_t out[8192];
 		char err[GIST_ERR_LEN] = "";
 		ssize_t len;
 
@@ -747,6 +749,97 @@ static void test_error_msg_from_decode(void **state)
 	assert_int_equal(gist_error_msg(&ge, NULL, GIST_TRANSPORT_UDP, &e), -EINVAL);
 }
 
+/* ---- Live captures: choosing the MA from NSIS-ka's two profiles ---------------- */
+
+/* a4/a6 frame 23: NSIS-ka's Response to our C-mode Query proposes {TCP} and
+ * {TLS, TCP}; its SCD gives TCP port 30000 for profile 1 and TCP port 30001
+ * for profile 2 (TLS). The live run connected to 30001 (the last TCP option)
+ * and sent plaintext to NSIS-ka's TLS port. */
+static void check_two_profiles(const char *name)
+{
+	static const uint8_t tcp[] = {GIST_MA_TCP}, tls[] = {GIST_MA_TLS, GIST_MA_TCP}, udp[] = {3};
+	struct fixture fx;
+	struct gist_msg r;
+	uint16_t port = 0;
+
+	load_decode(name, &fx, &r);
+	assert_int_equal(r.hdr.type, GIST_RESPONSE);
+	assert_int_equal(r.sp.n, 2);
+	assert_int_equal(r.sp.prof[0].n, 1);
+	assert_int_equal(r.sp.prof[0].proto[0], GIST_MA_TCP);
+	assert_int_equal(r.sp.prof[1].n, 2);
+	assert_int_equal(r.sp.prof[1].proto[0], GIST_MA_TLS);
+	assert_int_equal(r.sp.prof[1].proto[1], GIST_MA_TCP);
+	assert_int_equal(r.scd.n, 2);
+	/* Both options are TCP; only the Profile tag tells them apart. */
+	assert_int_equal(r.scd.mpo[0].proto, GIST_MA_TCP);
+	assert_int_equal(r.scd.mpo[0].profile, 1);
+	assert_int_equal(gist_mpo_port(&r.scd.mpo[0]), 30000);
+	assert_int_equal(r.scd.mpo[1].proto, GIST_MA_TCP);
+	assert_int_equal(r.scd.mpo[1].profile, 2);
+	assert_int_equal(gist_mpo_port(&r.scd.mpo[1]), 30001);
+
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tcp, 1, &port), 1);
+	assert_int_equal(port, 30000);
+	port = 0;
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tls, 2, &port), 2);
+	assert_int_equal(port, 30001);
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, udp, 1, &port), -ENOENT);
+
+	/* The options in the other order: still 30000 for {TCP}. */
+	struct gist_mpo t = r.scd.mpo[0];
+	r.scd.mpo[0] = r.scd.mpo[1];
+	r.scd.mpo[1] = t;
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tcp, 1, &port), 1);
+	assert_int_equal(port, 30000);
+	/* Only the TLS profile's option: no plain TCP port at all. */
+	r.scd.mpo[0] = r.scd.mpo[0].profile == 2 ? r.scd.mpo[0] : r.scd.mpo[1];
+	r.scd.n = 1;
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tcp, 1, &port), -ENOENT);
+	/* Tagged 0 (all profiles): it applies to {TCP} too, and encodes. */
+	r.scd.mpo[0].profile = 0;
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tcp, 1, &port), 1);
+	assert_int_equal(port, 30001);
+	/* With the D flag (do not use): not chosen. */
+	r.scd.mpo[0].d = true;
+	assert_int_equal(gist_scd_choose(&r.sp, &r.scd, tcp, 1, &port), -ENOENT);
+	r.scd.mpo[0].d = false;
+	uint8_t out[512];
+	struct gist_msg back;
+	r.magic = true;
+	round_trip(&r, GIST_TRANSPORT_UDP, out, sizeof(out), &back);
+	assert_int_equal(back.scd.mpo[0].profile, 0);
+}
+
+static void test_live_two_profiles_v4(void **state)
+{
+	(void)state;
+	check_two_profiles("live-a4-f23.hex");
+}
+
+static void test_live_two_profiles_v6(void **state)
+{
+	(void)state;
+	check_two_profiles("live-a6-f23.hex");
+}
+
+/* The Confirm the live run sent over the TLS port (a4 frame 31): our Query's
+ * C-mode profile and the Response's SP echoed. What went wrong was the port,
+ * not the message. */
+static void test_live_confirm_to_tls_port(void **state)
+{
+	struct fixture fx;
+	struct gist_msg c;
+
+	(void)state;
+	load_decode("live-a4-f31.hex", &fx, &c);
+	assert_int_equal(fx.tp, GIST_TRANSPORT_TCP);
+	assert_int_equal(c.hdr.type, GIST_CONFIRM);
+	assert_int_equal(c.sp.n, 2);
+	assert_int_equal(c.scd.n, 0);
+	assert_int_equal(c.nli.pi.len, 3); /* "nsq": what NSIS-ka relays re-pad */
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(gist_msg_type_name(GIST_QUERY), "Query");
@@ -777,6 +870,9 @@ int main(void)
 	        cmocka_unit_test(test_round_trip_data_hello),
 	        cmocka_unit_test(test_round_trip_error_object),
 	        cmocka_unit_test(test_error_msg_from_decode),
+	        cmocka_unit_test(test_live_two_profiles_v4),
+	        cmocka_unit_test(test_live_two_profiles_v6),
+	        cmocka_unit_test(test_live_confirm_to_tls_port),
 	        cmocka_unit_test(test_names),
 	};
 

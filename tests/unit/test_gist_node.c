@@ -24,6 +24,7 @@
 #include "gist/gist_node_int.h"
 #include "gist/gist_wire.h"
 #include "lib/evloop.h"
+#include "../gist/gist_fixture.h"
 
 #define NSLP_X 200 /* registered on both nodes */
 #define NSLP_Y 201 /* registered on the querier only */
@@ -130,6 +131,7 @@ static void cfg_querier(struct gist_config *c)
 	gist_config_defaults(c);
 	c->node_id = "A";
 	c->querier_only = true;
+	c->querier_port = false; /* shares the host with the responder on 270 */
 }
 
 static void cfg_responder(struct gist_config *c)
@@ -382,8 +384,10 @@ static void test_handshake(void **state)
 	assert_false(b.info.flow.upstream);
 	assert_int_equal(b.info.nslpid, NSLP_X);
 	assert_memory_equal(b.info.sid, sid, 16);
-	assert_memory_equal(b.info.peer_id, "A", 1);
-	assert_int_equal(b.info.peer_id_len, 1);
+	/* Our Peer Identity: the node id NUL-padded to 4 bytes (what a
+	 * re-padding relay such as NSIS-ka would make of it anyway). */
+	assert_memory_equal(b.info.peer_id, "A\0\0\0", 4);
+	assert_int_equal(b.info.peer_id_len, 4);
 	assert_int_equal(b.info.gist_hops, 32); /* the Query's */
 	assert_int_equal(stats(na).queries_sent, 1);
 	assert_int_equal(stats(na).responses, 1);
@@ -1223,6 +1227,254 @@ static void test_cookie(void **state)
 	assert_int_equal(gist_cookie_check(&c, 2600, &chk, ck, sizeof(ck)), 0);
 }
 
+/* d4 (netserv querier A --- NSIS-ka R --- netserv responder B): R re-sent our
+ * Query (frame 54) as its own (frame 55), with the Peer Identity "nsq" re-
+ * encoded as "nsq\0"; B's cookie covered that, and the Confirm (frame 58)
+ * carries "nsq": the live run got "Invalid Cookie". The cookie now covers
+ * the Peer Identity without its trailing NULs. */
+static void test_cookie_repadded_pi(void **state)
+{
+	struct fixture f54, f55, f58;
+	struct gist_msg q, rq, c;
+	struct gist_cookie_ctx ctx;
+	uint8_t ck[GIST_RCOOKIE_LEN];
+	char err[GIST_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(fixture_load("live-d4-f54.hex", &f54), 0);
+	assert_int_equal(fixture_load("live-d4-f55.hex", &f55), 0);
+	assert_int_equal(fixture_load("live-d4-f58.hex", &f58), 0);
+	assert_int_equal(gist_decode(f54.b, f54.len, f54.tp, &q, NULL, err, sizeof(err)), 0);
+	assert_int_equal(gist_decode(f55.b, f55.len, f55.tp, &rq, NULL, err, sizeof(err)), 0);
+	assert_int_equal(gist_decode(f58.b, f58.len, f58.tp, &c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(q.hdr.type, GIST_QUERY);
+	assert_int_equal(rq.hdr.type, GIST_QUERY);
+	assert_int_equal(c.hdr.type, GIST_CONFIRM);
+	/* What the relay changed: the hop count and the Peer Identity length. */
+	assert_int_equal(q.hdr.hops, 32);
+	assert_int_equal(rq.hdr.hops, 31);
+	assert_int_equal(q.nli.pi.len, 3);
+	assert_int_equal(rq.nli.pi.len, 4);
+	assert_memory_equal(rq.nli.pi.p, "nsq\0", 4);
+	assert_int_equal(c.nli.pi.len, 3);
+	assert_memory_equal(q.sid, rq.sid, 16);
+	assert_memory_equal(c.sid, rq.sid, 16);
+	assert_true(gist_mri_equal(&q.mri, &rq.mri));
+	assert_memory_equal(q.qcookie.p, rq.qcookie.p, q.qcookie.len);
+
+	/* B answers the relayed Query; A confirms with its own NLI. */
+	struct gist_cookie_in in = {.nslpid = rq.hdr.nslpid,
+	                            .sid = rq.sid,
+	                            .mri = &rq.mri,
+	                            .nli = &rq.nli,
+	                            .ifindex = 2,
+	                            .port = 270,
+	                            .hops = rq.hdr.hops,
+	                            .ttl = 63};
+	struct gist_cookie_in chk = {
+	        .nslpid = c.hdr.nslpid, .sid = c.sid, .mri = &c.mri, .nli = &c.nli};
+	gist_cookie_init(&ctx, 30000, 0);
+	gist_cookie_make(&ctx, 1, &in, ck);
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), 0);
+	assert_int_equal(chk.port, 270);
+	assert_int_equal(chk.hops, 31);
+	/* ... and the other way round (a relay that strips what we padded). */
+	in.nli = &c.nli;
+	chk.nli = &rq.nli;
+	gist_cookie_make(&ctx, 1, &in, ck);
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), 0);
+	/* Another Peer Identity is still refused. */
+	struct gist_nli other = c.nli;
+	other.pi.p = (const uint8_t *)"nsr";
+	chk.nli = &other;
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), -EBADMSG);
+	other.pi.p = (const uint8_t *)"nsq\0\0\0\0\1";
+	other.pi.len = 8;
+	assert_int_equal(gist_cookie_check(&ctx, 2, &chk, ck, sizeof(ck)), -EBADMSG);
+}
+
+/* ---- C-mode toward NSIS-ka (live captures a4/a6) ----------------------------------- */
+
+struct fake_ka {
+	int udp;    /* 127.0.0.1:270, answers Queries like NSIS-ka */
+	int tcp[2]; /* listeners: profile 1 (TCP), profile 2 ("TLS") */
+	uint16_t port[2];
+	int conn[2]; /* accepted connections, -1 */
+	struct sockaddr_in from;
+	uint8_t buf[65536];
+	ssize_t len;
+};
+
+static void fake_ka_open(struct fake_ka *k)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(GIST_PORT)};
+	socklen_t sl = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	k->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(bind(k->udp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	for (int i = 0; i < 2; i++) {
+		k->tcp[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		sin.sin_port = 0;
+		assert_int_equal(bind(k->tcp[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(listen(k->tcp[i], 4), 0);
+		assert_int_equal(getsockname(k->tcp[i], (struct sockaddr *)&sin, &sl), 0);
+		k->port[i] = ntohs(sin.sin_port);
+		k->conn[i] = -1;
+	}
+}
+
+static void fake_ka_close(struct fake_ka *k)
+{
+	close(k->udp);
+	for (int i = 0; i < 2; i++) {
+		close(k->tcp[i]);
+		if (k->conn[i] >= 0)
+			close(k->conn[i]);
+	}
+}
+
+static bool fake_ka_query(void *ctx)
+{
+	struct fake_ka *k = ctx;
+	socklen_t sl = sizeof(k->from);
+
+	k->len = recvfrom(k->udp, k->buf, sizeof(k->buf), 0, (struct sockaddr *)&k->from, &sl);
+	return k->len > 0;
+}
+
+static bool fake_ka_accepted(void *ctx)
+{
+	struct fake_ka *k = ctx;
+
+	for (int i = 0; i < 2; i++)
+		if (k->conn[i] < 0)
+			k->conn[i] = accept4(k->tcp[i], NULL, NULL, SOCK_NONBLOCK);
+	return k->conn[0] >= 0 || k->conn[1] >= 0;
+}
+
+/* Waits for the querier's Query and answers it with NSIS-ka's Response of
+ * a4 frame 23 (SP {TCP}, {TLS, TCP}; SCD TCP port per profile), our ports in
+ * place of 30000 and 30001, the Query's MRI, SID and cookie in place of
+ * theirs. */
+static void fake_ka_respond(struct fake_ka *k)
+{
+	struct fixture fx;
+	struct gist_msg q, r;
+	uint8_t ports[2][2], out[2048];
+	char err[GIST_ERR_LEN];
+
+	assert_true(run_until(fake_ka_query, k, 2000));
+	assert_int_equal(
+	        gist_decode(k->buf, (size_t)k->len, GIST_TRANSPORT_UDP, &q, NULL, err, sizeof(err)),
+	        0);
+	assert_int_equal(q.hdr.type, GIST_QUERY);
+	assert_true(q.present & GIST_BIT(GIST_OBJ_SP)); /* C-mode proposed */
+	assert_int_equal(fixture_load("live-a4-f23.hex", &fx), 0);
+	assert_int_equal(gist_decode(fx.b, fx.len, fx.tp, &r, NULL, err, sizeof(err)), 0);
+	r.hdr.nslpid = q.hdr.nslpid;
+	r.mri = q.mri;
+	gist_mri_invert(&r.mri);
+	memcpy(r.sid, q.sid, 16);
+	r.qcookie = q.qcookie;
+	r.nli.ipver = 4;
+	memset(&r.nli.if_addr, 0, sizeof(r.nli.if_addr));
+	r.nli.if_addr.b[0] = 127;
+	r.nli.if_addr.b[3] = 1;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(gist_mpo_port(&r.scd.mpo[i]), 30000 + i);
+		ports[i][0] = (uint8_t)(k->port[i] >> 8);
+		ports[i][1] = (uint8_t)k->port[i];
+		r.scd.mpo[i].data.p = ports[i];
+	}
+	ssize_t n = gist_encode(&r, out, sizeof(out), err, sizeof(err));
+	assert_true(n > 0);
+	assert_int_equal(
+	        sendto(k->udp, out, (size_t)n, 0, (struct sockaddr *)&k->from, sizeof(k->from)), n);
+}
+
+static bool ka_data_ready(void *ctx)
+{
+	struct fake_ka *k = ctx;
+	k->len = recv(k->udp, k->buf, sizeof(k->buf), 0);
+	return k->len > 0;
+}
+
+static void test_cmode_nsiska_profiles(void **state)
+{
+	struct gist_config ca;
+	struct nslp a;
+	struct gist_flow f;
+	struct fake_ka k;
+	uint8_t sid[16], big[3000];
+	uint32_t h;
+	uint8_t b[4096];
+
+	memset(big, 'x', sizeof(big));
+	fake_ka_open(&k);
+	cfg_querier(&ca);
+	struct gist_node *na = node_new(&ca);
+	nslp_attach(&a, na, NSLP_X);
+	flow_of(&f, "127.0.0.1", "127.0.0.1");
+	gist_new_sid(sid);
+
+	/* 1. The MA goes to profile 1's port, never profile 2's (TLS). */
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k);
+	assert_true(run_until(fake_ka_accepted, &k, 2000));
+	assert_true(k.conn[0] >= 0);
+	assert_true(k.conn[1] < 0);
+	/* It stays open and takes the bytes: sent, after the settling time. */
+	assert_true(wait_count(&a.n_status, 1, 2000));
+	assert_int_equal(a.status, GIST_SENT);
+	assert_string_equal(a.how, "sent (C-mode)");
+	ssize_t got = 0, r;
+	while ((r = recv(k.conn[0], b, sizeof(b), 0)) > 0)
+		got += r;
+	assert_true(got > 3000); /* Confirm + Data */
+	node_free(na);
+	close(k.conn[0]);
+	k.conn[0] = -1;
+
+	/* 2. The peer resets the MA right after the Confirm (as NSIS-ka's TLS
+	 * port did): GIST_FAILED, not sent; the next send goes D-mode. */
+	na = node_new(&ca);
+	nslp_attach(&a, na, NSLP_X);
+	gist_new_sid(sid);
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k);
+	assert_true(run_until(fake_ka_accepted, &k, 2000));
+	assert_true(k.conn[0] >= 0);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	for (int i = 0; i < 100 && recv(k.conn[0], b, sizeof(b), 0) <= 0; i++)
+		run_for(5);
+	setsockopt(k.conn[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(k.conn[0]); /* RST */
+	k.conn[0] = -1;
+	assert_true(wait_count(&a.n_status, 1, 2000));
+	assert_int_equal(a.status, GIST_FAILED);
+	assert_int_equal(a.handle, h);
+	assert_non_null(strstr(a.how, "reset"));
+
+	assert_int_equal(gist_send(na, NSLP_X, sid, &f, big, sizeof(big), &h, NULL, 0), 0);
+	fake_ka_respond(&k); /* rediscovery: the same ports offered */
+	/* The Confirm and the Data come D-mode (one datagram each), no MA. */
+	bool data = false;
+	for (int i = 0; i < 2 && !data; i++) {
+		struct gist_msg m;
+		assert_true(run_until(ka_data_ready, &k, 2000));
+		assert_int_equal(
+		        gist_decode(k.buf, (size_t)k.len, GIST_TRANSPORT_UDP, &m, NULL, NULL, 0),
+		        0);
+		data = m.hdr.type == GIST_DATA && m.nslp.len == sizeof(big);
+	}
+	assert_true(data);
+	assert_false(fake_ka_accepted(&k));
+	assert_true(wait_count(&a.n_status, 2, 2000));
+	assert_int_equal(a.status, GIST_SENT);
+	fake_ka_close(&k);
+}
+
 /* ---- main: a private network namespace ------------------------------------------- */
 
 static int lo_up(void)
@@ -1247,6 +1499,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_teardown(test_cookie, teardown),
+	        cmocka_unit_test_teardown(test_cookie_repadded_pi, teardown),
 	        cmocka_unit_test_teardown(test_ip_parser, teardown),
 	        cmocka_unit_test_teardown(test_handshake, teardown),
 	        cmocka_unit_test_teardown(test_handshake_ipv6, teardown),
@@ -1257,6 +1510,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_backoff_last_node, teardown),
 	        cmocka_unit_test_teardown(test_cmode, teardown),
 	        cmocka_unit_test_teardown(test_cmode_upgrade, teardown),
+	        cmocka_unit_test_teardown(test_cmode_nsiska_profiles, teardown),
 	        cmocka_unit_test_teardown(test_large_upstream_dmode, teardown),
 	        cmocka_unit_test_teardown(test_refresh_expiry, teardown),
 	        cmocka_unit_test_teardown(test_restart_recovery, teardown),
