@@ -3,7 +3,8 @@
 #
 #   make            build (build/)
 #   make test       unit + daemon tests, twice: normal and ASan+UBSan builds,
-#                   plus a bounded libFuzzer run; ends with "N passed, N failed"
+#                   plus a bounded libFuzzer run; ends with
+#                   "N passed, N failed, N skipped" (a skip is not a pass)
 #   make demo       the end-to-end demo (scripts/demo)
 #   make demo SCENARIO=keepalive|overload|netmonitor
 #                   a SIP application in namespaces (scripts/demo-SCENARIO, root)
