@@ -54,15 +54,6 @@ peer() { # NODE LOG ARGS...
 	topo_spawn "$node" "$B/gist_peer" "$@" >"$WORK/$log" 2>&1
 }
 
-# wait_for FILE FROM REGEX [SECONDS]: a line matching REGEX from line FROM on.
-wait_for() {
-	local f=$1 from=$2 re=$3 secs=${4:-5} i
-	for ((i = 0; i < secs * 50; i++)); do
-		tail -n +"$from" "$f" 2>/dev/null | grep -qE -- "$re" && return 0
-		sleep 0.02
-	done
-	return 1
-}
 lines() { wc -l <"$1"; }
 next_line() { echo $(($(lines "$1") + 1)); }
 # the line of FILE (from FROM) matching REGEX
@@ -85,7 +76,7 @@ status_of() {
 
 peer r1 r1.log --id r1 --queue "$QN" --nslpid 100 --forward --router-alert --t1 100 --t2 400
 peer r3 r3.log --id r3 --queue "$QN" --nslpid 100 --nslpid 101 --forward --echo --t1 100 --t2 800
-if wait_for "$WORK/r1.log" 1 '^ready' && wait_for "$WORK/r3.log" 1 '^ready'; then
+if wait_line "$WORK/r1.log" '^ready' && wait_line "$WORK/r3.log" '^ready'; then
 	ok "GIST nodes start on r1 and r3 with NFQUEUE $QN"
 else
 	not_ok "GIST nodes start on r1 and r3"

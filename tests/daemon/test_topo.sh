@@ -134,16 +134,6 @@ topo_destroy
 check "topo_destroy again is harmless" test -z "$(topo_leftovers)"
 
 # ---- a child script killed or failing ---------------------------------------
-# wait_for FILE WORD SECONDS: until FILE has a line starting with WORD.
-wait_for() {
-	local i
-	for i in $(seq 1 $(($3 * 20))); do
-		grep -q "^$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # alive PID: running and not a zombie.
 alive() {
 	local st
@@ -159,7 +149,7 @@ run_child() {
 }
 
 run_child ready
-if wait_for "$WORK/ready" ready 20; then
+if wait_line "$WORK/ready" '^ready' 20; then
 	tag=$(awk '/^tag/ { print $2 }' "$WORK/ready")
 	cpid=$(awk '/^pid/ { print $2 }' "$WORK/ready")
 	check "killed child: its topology exists before the kill" \
@@ -177,7 +167,7 @@ else
 fi
 
 run_child early
-if wait_for "$WORK/early" started 20; then
+if wait_line "$WORK/early" '^started' 20; then
 	tag=$(awk '/^tag/ { print $2 }' "$WORK/early")
 	# Kill as soon as the first namespace exists, mid-way through the build.
 	for _ in $(seq 1 400); do
