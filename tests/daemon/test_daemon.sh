@@ -129,7 +129,7 @@ ncm_setup NetServ.apps.Slow_1.0 "http://127.0.0.1:$port/m.wasm" "sha256:$(printf
 ctl send "$TEST_DIR/slow.ncm" >"$TEST_DIR/slow.out" &
 slow_pid=$!
 # The node's fetch has connected and now hangs (its timeout is 3 s).
-wait_line "$TEST_DIR/slow.accepted" '^accepted' 2.5 || diag "the fetch did not connect within 2.5 s"
+check "the node's fetch connects to the hanging server" wait_line "$TEST_DIR/slow.accepted" '^accepted' 2.5
 t0=$(date +%s%N)
 state=$(status_json "mods['janedoe/NetServ.apps.Slow_1.0']['state']")
 t1=$(date +%s%N)
