@@ -123,7 +123,9 @@ topo_spawn router sleep 300
 spawned=$TOPO_LAST_PID
 topo_exec receiver sleep 300 2>/dev/null &
 unmanaged=$!
-sleep 0.2
+# (a subshell here, whose sleep runs in the receiver's namespace)
+in_receiver() { [ -n "$(ip netns pids "$(topo_ns receiver)" 2>/dev/null)" ]; }
+check "a process started in a namespace by hand runs there" wait_until 5 in_receiver
 topo_destroy
 check "topo_destroy: no namespace or link of the run left" test -z "$(topo_leftovers)"
 check "topo_destroy: the spawned process is gone" not kill -0 "$spawned" 2>/dev/null
