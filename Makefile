@@ -3,14 +3,18 @@
 #
 #   make            build (build/)
 #   make test       unit + daemon tests, twice: normal and ASan+UBSan builds,
-#                   plus a bounded libFuzzer run; ends with "N passed, N failed"
+#                   each benchmark once in its smoke mode (bench/smoke, about
+#                   a minute; normal build only), plus a bounded libFuzzer
+#                   run; ends with
+#                   "N passed, N failed, N skipped" (a skip is not a pass)
 #   make demo       the end-to-end demo (scripts/demo)
 #   make demo SCENARIO=keepalive|overload|netmonitor
 #                   a SIP application in namespaces (scripts/demo-SCENARIO, root)
 #   make bench      bench/module-call: module call cost and container memory;
 #                   bench/forwarding (root): the packet path on a router;
 #                   bench/signaling (root): netserv setup on 1, 3, 5 nodes
-#                   (BENCH_QUICK=1: a short run)
+#                   (BENCH_QUICK=1: a short run; bench/smoke: all of them
+#                   with tiny counts, checking their tables)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every C file
 

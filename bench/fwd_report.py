@@ -94,6 +94,8 @@ def main():
     print()
     print("netserv forwarding benchmark (bench/forwarding): %s round(s) in %s s, kernel %s"
           % (info.get("rounds"), info.get("seconds"), info.get("kernel")))
+    if info.get("smoke", "0") != "0":
+        print("SMOKE RUN (--smoke): tiny counts, the figures below mean nothing")
     print("generator: CPU %s (AF_PACKET); router: CPU %s, veth NAPI threads SCHED_FIFO %s, "
           "container SCHED_FIFO %s; receiver: %s"
           % (info.get("gen_cpu"), info.get("router_cpu"), info.get("napi_prio"),

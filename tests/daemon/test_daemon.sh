@@ -107,7 +107,8 @@ out=$(printf 'PROBE NetServ.apps.Nothing NETSERV/0.1\nprobe:modules\n\n' | ctl s
 check "PROBE of an absent module reports 0 modules" grep -q '^modules:0' <<<"$out"
 
 # --- the loop never blocks on a fetch -----------------------------------------
-python3 - "$TEST_DIR/slow.port" <<'PY' &
+# The server writes its port, then "accepted" for each connection it takes.
+python3 - "$TEST_DIR/slow.port" "$TEST_DIR/slow.accepted" <<'PY' &
 import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 open(sys.argv[1], "w").write(str(s.getsockname()[1]))
@@ -117,16 +118,18 @@ while time.time() < end:
     s.settimeout(1)
     try:
         c, _ = s.accept(); conns.append(c)  # accept, never answer
+        open(sys.argv[2], "a").write("accepted\n")
     except socket.timeout:
         pass
 PY
 HELPER_PIDS+=($!)
-for _ in $(seq 1 50); do [ -s "$TEST_DIR/slow.port" ] && break; sleep 0.05; done
+wait_until 5 test -s "$TEST_DIR/slow.port" || diag "the hanging server did not start"
 port=$(cat "$TEST_DIR/slow.port")
 ncm_setup NetServ.apps.Slow_1.0 "http://127.0.0.1:$port/m.wasm" "sha256:$(printf '%064d' 3)" >"$TEST_DIR/slow.ncm"
 ctl send "$TEST_DIR/slow.ncm" >"$TEST_DIR/slow.out" &
 slow_pid=$!
-sleep 0.3
+# The node's fetch has connected and now hangs (its timeout is 3 s).
+check "the node's fetch connects to the hanging server" wait_line "$TEST_DIR/slow.accepted" '^accepted' 2.5
 t0=$(date +%s%N)
 state=$(status_json "mods['janedoe/NetServ.apps.Slow_1.0']['state']")
 t1=$(date +%s%N)
@@ -145,11 +148,8 @@ head -c 2M /dev/zero >"$TEST_DIR/www/big.wasm"
 big_hash=sha256:$(sha256sum "$TEST_DIR/www/big.wasm" | cut -d' ' -f1)
 python3 -m http.server --bind 127.0.0.1 --directory "$TEST_DIR/www" 0 >"$TEST_DIR/http.log" 2>&1 &
 HELPER_PIDS+=($!)
-for _ in $(seq 1 100); do
-	hport=$(grep -oE 'port [0-9]+' "$TEST_DIR/http.log" | grep -oE '[0-9]+' | head -1)
-	[ -n "$hport" ] && break
-	sleep 0.05
-done
+http_port() { hport=$(grep -oE 'port [0-9]+' "$TEST_DIR/http.log" | grep -oE '[0-9]+' | head -1); [ -n "$hport" ]; }
+wait_until 5 http_port || diag "the HTTP server did not start"
 out=$(ncm_setup NetServ.apps.Web_1.0 "http://127.0.0.1:$hport/web.wasm" "$MOD_HASH" | ctl send -)
 check "SETUP over http answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
 out=$(ncm_setup NetServ.apps.Big_1.0 "http://127.0.0.1:$hport/big.wasm" "$big_hash" | ctl send -)
@@ -162,21 +162,27 @@ out=$(ncm_setup NetServ.apps.WebCopy_1.0 "http://127.0.0.1:1/unreachable.wasm" "
 check "a cached module installs without fetching" grep -q '^NETSERV/0.1 200' <<<"$out"
 
 # --- TTL: refresh and expiry ----------------------------------------------------
+# A ttl 1 module, refreshed at once with ttl 2: listed right after its SETUP;
+# the refresh answers ttl:2 and moves the expiry to 2 s from the refresh;
+# the module is gone within 2 s after that expiry, and not before it (which
+# shows that it outlived its first ttl).
+short_listed() { [ "$(status_json "'janedoe/NetServ.apps.Short_1.0' in mods")" = True ]; }
+short_gone() { [ "$(status_json "'janedoe/NetServ.apps.Short_1.0' in mods")" = False ]; }
 make_module short
-ncm_setup NetServ.apps.Short_1.0 "file://$MOD_PATH" "$MOD_HASH" 2 | ctl send - >/dev/null
-check "ttl 2 module listed" test "$(status_json "'janedoe/NetServ.apps.Short_1.0' in mods")" = True
-sleep 1.2
+ncm_setup NetServ.apps.Short_1.0 "file://$MOD_PATH" "$MOD_HASH" 1 | ctl send - >/dev/null
+check "ttl 1 module listed right after its SETUP" short_listed
+now_ms
+t_refresh=$NOW_MS
 out=$(ncm_setup NetServ.apps.Short_1.0 "file://$MOD_PATH" "$MOD_HASH" 2 | ctl send -)
-check "a repeated SETUP refreshes the ttl (ttl:2 again)" grep -q '^ttl:2$' <<<"$out"
-sleep 1.2
-check "refreshed module still there after the first ttl" \
-	test "$(status_json "'janedoe/NetServ.apps.Short_1.0' in mods")" = True
-gone=no
-for _ in $(seq 1 40); do
-	if [ "$(status_json "'janedoe/NetServ.apps.Short_1.0' in mods")" = False ]; then gone=yes; break; fi
-	sleep 0.1
-done
-check "ttl 2 module gone after expiry" test "$gone" = yes
+check "a repeated SETUP refreshes the ttl (ttl:2)" grep -q '^ttl:2$' <<<"$out"
+expires=$(status_json "mods['janedoe/NetServ.apps.Short_1.0']['expires_at_ms']")
+check "... and the expiry is 2 s from the refresh ($((expires - t_refresh)) ms)" \
+	test $((expires - t_refresh)) -ge 2000 -a $((expires - t_refresh)) -lt 2500
+wait_until $((2 + 2)) short_gone
+now_ms
+check "refreshed module gone within 2 s after its new expiry" short_gone
+check "... not before it: $((NOW_MS - t_refresh)) ms after the refresh (first ttl: 1000 ms)" \
+	test $((NOW_MS - t_refresh)) -ge 2000
 check "expiry counted" test "$(status_json "s['counters']['expired']")" -ge 1
 
 # --- REMOVE ---------------------------------------------------------------------
@@ -194,8 +200,11 @@ check "... and leaves the module in place" \
 ttl_before=$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['ttl_remaining']")
 make_module late
 ncm_setup NetServ.apps.Late_1.0 "file://$MOD_PATH" "$MOD_HASH" 1 | ctl send - >/dev/null
+late_expires=$(status_json "mods['janedoe/NetServ.apps.Late_1.0']['expires_at_ms']")
 kill_daemon
-sleep 1.5
+# Down until Late's ttl has passed.
+past() { now_ms; [ "$NOW_MS" -gt "$1" ]; }
+wait_until 3 past $((late_expires + 100)) || diag "Late's expiry ($late_expires) did not pass within 3 s"
 start_daemon || not_ok "netservd restarts after SIGKILL"
 check "module still listed after SIGKILL and restart" \
 	test "$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['state']")" = active

@@ -54,15 +54,6 @@ peer() { # NODE LOG ARGS...
 	topo_spawn "$node" "$B/gist_peer" "$@" >"$WORK/$log" 2>&1
 }
 
-# wait_for FILE FROM REGEX [SECONDS]: a line matching REGEX from line FROM on.
-wait_for() {
-	local f=$1 from=$2 re=$3 secs=${4:-5} i
-	for ((i = 0; i < secs * 50; i++)); do
-		tail -n +"$from" "$f" 2>/dev/null | grep -qE -- "$re" && return 0
-		sleep 0.02
-	done
-	return 1
-}
 lines() { wc -l <"$1"; }
 next_line() { echo $(($(lines "$1") + 1)); }
 # the line of FILE (from FROM) matching REGEX
@@ -85,7 +76,7 @@ status_of() {
 
 peer r1 r1.log --id r1 --queue "$QN" --nslpid 100 --forward --router-alert --t1 100 --t2 400
 peer r3 r3.log --id r3 --queue "$QN" --nslpid 100 --nslpid 101 --forward --echo --t1 100 --t2 800
-if wait_for "$WORK/r1.log" 1 '^ready' && wait_for "$WORK/r3.log" 1 '^ready'; then
+if wait_line "$WORK/r1.log" '^ready' && wait_line "$WORK/r3.log" '^ready'; then
 	ok "GIST nodes start on r1 and r3 with NFQUEUE $QN"
 else
 	not_ok "GIST nodes start on r1 and r3"
@@ -147,8 +138,15 @@ sniff() { # NODE IF OUT
 # qry FILE NSLPID: the first Q-mode Query (type byte 0x80) of NSLPID (4 hex
 # digits) captured in FILE, as "FLAG HEX".
 qry() { grep -E "^[a-z-]+ 4e04bda5.{8}$2 ?80" "$WORK/$1" | head -1; }
-sniff_wait() { # the packets are in flight a little longer than the answer
-	sleep 0.2
+has_qry() { [ -n "$(qry "$1" "$2" 2>/dev/null)" ]; }
+# sniff_wait FILE NSLPID...: the packets are in flight a little longer than
+# the answer: until each FILE holds a Query of its NSLPID (2 s at most), then
+# the sniffers stop.
+sniff_wait() {
+	while [ $# -ge 2 ]; do
+		wait_until 2 has_qry "$1" "$2"
+		shift 2
+	done
 	for p in "${SNIFF_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
@@ -162,7 +160,7 @@ r1l=$(next_line "$WORK/r1.log")
 r3l=$(next_line "$WORK/r3.log")
 sniff r2 "$(topo_if r2 toward r1)" cap1 || not_ok "packet capture starts"
 query q1.log --nslpid 100 --send hello --src "$Q4" --dst "$H4"
-sniff_wait
+sniff_wait cap1 0064
 l=$(line_of "$WORK/r1.log" "$r1l" '^recv nslpid=100 dir=down')
 check "r1 receives the querier's message (first, from the querier)" \
 	grep -qE "first=1 peer=$Q4 port=[0-9]+ peer_id=q hops=32 .*data=hello$" <<<"$l"
@@ -196,7 +194,7 @@ sniff querier "$(topo_if querier)" cap-q && sniff r2 "$(topo_if r2 toward r1)" c
 r1l=$(next_line "$WORK/r1.log")
 r3l=$(next_line "$WORK/r3.log")
 query q2.log --nslpid 101 --send passing --src "$Q4" --dst "$H4"
-sniff_wait
+sniff_wait cap-q 0065 cap-r2 0065
 before=$(qry cap-q 0065)
 after=$(qry cap-r2 0065)
 before=${before#- }
@@ -223,7 +221,7 @@ r1l=$(next_line "$WORK/r1.log")
 r3l=$(next_line "$WORK/r3.log")
 sniff querier "$(topo_if querier)" cap3 || not_ok "packet capture starts"
 query q3.log --nslpid 100 --router-alert --send six --src "$Q6" --dst "$H6"
-sniff_wait
+sniff_wait cap3 0064
 check "IPv6: the querier's Query carries a hop-by-hop Router Alert" \
 	grep -qE "^rao " <<<"$(qry cap3 0064)"
 check "IPv6: r1 intercepts the Query with Router Alert" \

@@ -41,16 +41,6 @@ else
 	not_ok "router: queue rule"
 fi
 
-# wait_line FILE WORD: until FILE has a line starting with WORD (5 s).
-wait_line() {
-	local i
-	for i in $(seq 1 100); do
-		grep -q "^$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # start_echo ARGS...: nfq_echo in the router; sets ECHO_PID, ECHO_OUT.
 ECHO_N=0
 start_echo() {
@@ -58,7 +48,7 @@ start_echo() {
 	ECHO_OUT=$WORK/echo.$ECHO_N
 	topo_spawn router "$NETSERV_BUILD/nfq_echo" "$@" >"$ECHO_OUT" 2>&1
 	ECHO_PID=$TOPO_LAST_PID
-	wait_line "$ECHO_OUT" ready || { diag "nfq_echo did not start: $(cat "$ECHO_OUT")"; return 1; }
+	wait_line "$ECHO_OUT" '^ready' || { diag "nfq_echo did not start: $(cat "$ECHO_OUT")"; return 1; }
 }
 
 # stop_echo [SIGNAL]: ends nfq_echo; its counters go into E_packets, E_accepted...
@@ -78,7 +68,7 @@ blast() {
 	dst=$(topo_addr "$fam" receiver)
 	topo_spawn receiver "$NETSERV_BUILD/udpcount" -p "$port" -t 10 -i 300 >"$out"
 	local cpid=$TOPO_LAST_PID
-	wait_line "$out" ready || diag "udpcount did not start"
+	wait_line "$out" '^ready' || diag "udpcount did not start"
 	topo_exec sender "$NETSERV_BUILD/udpblast" -d "$dst" -p "$port" -n "$N" -s 100 -r "$RATE" >/dev/null ||
 		diag "udpblast failed"
 	# udpcount ends 300 ms after the last datagram; if none came, stop it.

@@ -170,9 +170,12 @@ out=$WORK/kill.count
 ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p 5060 -t 30 -i 1000 >"$out" 2>&1 &
 cpid=$!
 for _ in $(seq 1 100); do grep -q ready "$out" && break; sleep 0.02; done
+c0=$(counter_of NetServ.apps.Counter_1.0 packets)
 topo_exec sender "$B/udpblast" -d "$RCV" -p 5060 -n 20000 -s 64 -r 10000 >/dev/null &
 bpid=$!
-sleep 0.5
+# Kill it while traffic flows: once its counter has moved by 1 000 packets.
+flowing() { [ "$(counter_of NetServ.apps.Counter_1.0 packets)" -ge $((c0 + 1000)) ]; }
+check "traffic flows through the container before the kill" wait_until 2 flowing
 t0=$(date +%s%N)
 kill -KILL "$pid"
 back=

@@ -46,11 +46,8 @@ mkdir -p "$TEST_DIR/www/.well-known/netserv-rrc"
 python3 -m http.server --bind 127.0.0.1 --directory "$TEST_DIR/www" 0 >"$TEST_DIR/http.log" 2>&1 &
 HELPER_PIDS+=($!)
 hport=
-for _ in $(seq 1 100); do
-	hport=$(grep -oE 'port [0-9]+' "$TEST_DIR/http.log" | grep -oE '[0-9]+' | head -1)
-	[ -n "$hport" ] && break
-	sleep 0.05
-done
+http_port() { hport=$(grep -oE 'port [0-9]+' "$TEST_DIR/http.log" | grep -oE '[0-9]+' | head -1); [ -n "$hport" ]; }
+wait_until 5 http_port || diag "the HTTP server did not start"
 LPORT=$((20000 + RANDOM % 10000))
 PUBLISHER_POLICY="prefixes = 192.0.2.0/24, 2001:db8::/32
 filter_protocols = udp
@@ -243,27 +240,33 @@ out=$(bob_ncm NetServ.apps.R_3 127.0.0.1 | NETSERV_KEY= "$NETSERV" sign -k "$BOB
 check "proving another address than the filter's answers 403 without a fetch" test "$(code "$out")" = 403
 
 # A claimed address that accepts and never answers: the check runs on the
-# event loop; the node goes on answering meanwhile.
-python3 - "$hport" <<'PY' &
+# event loop; the node goes on answering meanwhile. The server writes
+# "listening", then "accepted" for each connection.
+python3 - "$hport" "$TEST_DIR/hang.server" <<'PY' &
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.2", int(sys.argv[1]))); s.listen(8)
+log = open(sys.argv[2], "a", buffering=1)
+log.write("listening\n")
 conns = []
 end = time.time() + 10
 while time.time() < end:
     s.settimeout(0.5)
     try:
         c, _ = s.accept(); conns.append(c)
+        log.write("accepted\n")
     except socket.timeout:
         pass
 PY
 HELPER_PIDS+=($!)
-sleep 0.3
+wait_line "$TEST_DIR/hang.server" '^listening' || diag "the hanging server did not start"
 bob_ncm NetServ.apps.R_4 127.0.0.2 | NETSERV_KEY= "$NETSERV" sign -k "$BOB" \
 	--rrc-address 127.0.0.2 --rrc-password "$pw" - 2>/dev/null >"$TEST_DIR/hang.ncm"
 send_raw <"$TEST_DIR/hang.ncm" >"$TEST_DIR/hang.out" &
 hang_pid=$!
-sleep 0.3
+# The node's check has connected and now hangs (rrc_timeout 2 s).
+check "the node's check connects to the claimed address (and hangs there)" \
+	wait_line "$TEST_DIR/hang.server" '^accepted' 1.5
 t0=$(date +%s%N)
 ctl status >/dev/null
 t1=$(date +%s%N)

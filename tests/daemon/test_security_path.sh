@@ -221,7 +221,8 @@ check "... with its modules (JaneCounter active)" \
 	test "$(status "mods['janedoe/NetServ.apps.JaneCounter_1']['state']")" = active
 check "the other publisher's container is untouched (pid $bpid)" \
 	test "$(rt bob/NetServ.apps.BobCounter_1 container_pid)" = "$bpid"
-sleep 0.2
+restarted() { [ "$(grep -c "container janedoe ready" "$WORK/netservd.log")" -gt "$starts" ]; }
+check "... and ready again (its log line)" wait_until 3 restarted
 j=$(blast 5060 500)
 c=$(rt janedoe/NetServ.apps.JaneCounter_1 packets)
 check "traffic flows through the restarted container ($j arrived, counter $c)" \

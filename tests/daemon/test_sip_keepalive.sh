@@ -37,7 +37,8 @@ mkdir -p "$SR_WORK/server"
 sr_spawn server "$SR_WORK/server/out" bash -c "cd '$SR_WORK/server' && exec sipp -sf '$SC/uas.xml' \
 	-i $SR_SERVER -p 5060 -trace_counts -nostdin"
 SERVER_PID=$SR_LAST_PID
-sleep 0.5
+sipp_listens() { [ -n "$(topo_exec server ss -Hlun "sport = :5060")" ]; }
+wait_until 5 sipp_listens || diag "the SIP server does not listen on 5060"
 
 # client PHASE SCENARIO COUNT [SIPP ARGS...]: runs the SIPp client; sets
 # C_OK (calls that got their 200), C_BY_ROUTER, C_BY_SERVER (whose To tag

@@ -38,6 +38,7 @@ OC=$(((10000 * RATE - 9500 * CAP + 100 * RATE - 1) / (100 * RATE)))
 sr_start || { not_ok "netservd starts in the router"; tap_done; exit 1; }
 ok "netservd runs in the router namespace ($SR_CLIENT -- router -- $SR_SERVER)"
 
+sipp_listens() { [ -n "$(topo_exec server ss -Hlun "sport = :5060")" ]; }
 # server PHASE: starts the RFC 7339 server; sets SERVER_PID.
 server() {
 	mkdir -p "$SR_WORK/$1-server"
@@ -45,7 +46,7 @@ server() {
 		-sf '$SC/oc_uas.xml' -i $SR_SERVER -p 5060 -key oc $OC -key oc_validity 2000 \
 		-trace_counts -trace_stat -fd 1 -trace_msg -nostdin"
 	SERVER_PID=$SR_LAST_PID
-	sleep 0.5
+	wait_until 5 sipp_listens || diag "the SIP server does not listen on 5060"
 }
 
 # callers PHASE COUNT: runs the callers at RATE; sets C_RC, C_503, C_DONE.

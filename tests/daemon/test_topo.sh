@@ -123,7 +123,9 @@ topo_spawn router sleep 300
 spawned=$TOPO_LAST_PID
 topo_exec receiver sleep 300 2>/dev/null &
 unmanaged=$!
-sleep 0.2
+# (a subshell here, whose sleep runs in the receiver's namespace)
+in_receiver() { [ -n "$(ip netns pids "$(topo_ns receiver)" 2>/dev/null)" ]; }
+check "a process started in a namespace by hand runs there" wait_until 5 in_receiver
 topo_destroy
 check "topo_destroy: no namespace or link of the run left" test -z "$(topo_leftovers)"
 check "topo_destroy: the spawned process is gone" not kill -0 "$spawned" 2>/dev/null
@@ -134,16 +136,6 @@ topo_destroy
 check "topo_destroy again is harmless" test -z "$(topo_leftovers)"
 
 # ---- a child script killed or failing ---------------------------------------
-# wait_for FILE WORD SECONDS: until FILE has a line starting with WORD.
-wait_for() {
-	local i
-	for i in $(seq 1 $(($3 * 20))); do
-		grep -q "^$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # alive PID: running and not a zombie.
 alive() {
 	local st
@@ -159,7 +151,7 @@ run_child() {
 }
 
 run_child ready
-if wait_for "$WORK/ready" ready 20; then
+if wait_line "$WORK/ready" '^ready' 20; then
 	tag=$(awk '/^tag/ { print $2 }' "$WORK/ready")
 	cpid=$(awk '/^pid/ { print $2 }' "$WORK/ready")
 	check "killed child: its topology exists before the kill" \
@@ -177,7 +169,7 @@ else
 fi
 
 run_child early
-if wait_for "$WORK/early" started 20; then
+if wait_line "$WORK/early" '^started' 20; then
 	tag=$(awk '/^tag/ { print $2 }' "$WORK/early")
 	# Kill as soon as the first namespace exists, mid-way through the build.
 	for _ in $(seq 1 400); do

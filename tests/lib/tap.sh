@@ -1,5 +1,7 @@
 # TAP helpers for shell tests: ok/not_ok/check, and a summary at exit.
 # shellcheck shell=bash
+# Tests wait for conditions with a deadline (wait_until, wait_line): wait.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 TAP_N=0
 TAP_FAILED=0
 
