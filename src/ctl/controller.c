@@ -1,4 +1,5 @@
-/* The controller: module table, lifecycle, TTL, durable state, PROBE/STATUS. */
+/* The controller: module table, lifecycle, TTL, durable state; requests in,
+ * answers out (PROBE and STATUS are rendered by controller_report.c). */
 #include "ctl/controller.h"
 
 #include <errno.h>
@@ -11,23 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/controller_int.h"
 #include "ctl/guard.h"
 #include "ctl/store.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "paths.h"
-
-enum module_state {
-	MOD_REQUESTED,
-	MOD_FETCHING,
-	MOD_COMPILING,
-	MOD_INSTALLING,
-	MOD_ACTIVE,
-	MOD_NO_RUNTIME,
-	MOD_REMOVING,
-	MOD_FAILED,
-};
 
 static const char *const state_names[] = {
         [MOD_REQUESTED] = "requested", [MOD_FETCHING] = "fetching",
@@ -36,99 +27,12 @@ static const char *const state_names[] = {
         [MOD_REMOVING] = "removing",   [MOD_FAILED] = "failed",
 };
 
-struct waiter {
-	ctl_reply_fn *fn;
-	void *ctx;
-	struct waiter *next;
-};
-
-struct module {
-	struct controller *c;
-	struct ncm_msg *msg;    /* the SETUP as received (durable form) */
-	struct ncm_request req; /* its decoded fields */
-	char *install_key;      /* canonical form minus per-request headers */
-	char hash[72];          /* "sha256:<hex>", "" until known */
-	uint8_t sha[32];
-	bool has_sha;
-	int64_t created_at; /* unix ms */
-	int64_t expires_at; /* unix ms */
-	enum module_state state;
-	char *reason;
-	struct fetch_job *fetch;
-	bool rt_installed; /* the runtime holds it (active or installing) */
-	bool filter_installed;
-	struct waiter *waiters;
-	struct module *next;
-};
-
-struct stats_req {
-	struct controller *c;
-	enum ncm_method method; /* STATUS or PROBE */
-	struct ncm_request req; /* PROBE: what was asked */
-	ctl_reply_fn *reply;    /* NULL once forgotten */
-	void *ctx;
-	struct stats_req *next;
-};
-
-/* A SETUP waiting for the guard (a reverse-routability check). */
-struct setup_wait {
-	struct controller *c;
-	struct module *m; /* not in the table yet */
-	ctl_reply_fn *reply;
-	void *ctx;
-	struct setup_wait *next;
-};
-
-struct controller {
-	struct evloop *loop;
-	struct stats_req *stats_reqs; /* waiting for the runtime's statistics */
-	struct setup_wait *authorizing;
-	struct ctl_settings s;
-	char *node_id;
-	char *cache_dir;
-	struct store *store;
-	const struct runtime_ops *rt_ops;
-	void *rt;
-	const struct fwd_ops *fwd_ops;
-	void *fwd;
-	struct fetcher *fetcher;
-	struct module *modules;
-	size_t n_modules;
-	struct evloop_timer *expiry_timer;
-	int64_t started_at;
-	unsigned pending_seq;
-	struct {
-		uint64_t requests, setup, remove, probe, status, errors, expired;
-	} counters;
-};
-
-static int64_t now_unix_ms(void)
+const char *ctl_state_name(enum module_state st)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void reply_error(ctl_reply_fn *reply, void *ctx, int code, const char *reason)
-{
-	struct ncm_msg *r = ncm_response_new(code, NULL);
-	if (r && reason)
-		ncm_add(r, "reason", reason);
-	reply(ctx, r);
+	return (size_t)st < ARRAY_SIZE(state_names) ? state_names[st] : "?";
 }
 
 /* ---- module records ------------------------------------------------------ */
-
-static const char *mod_name(const struct module *m)
-{
-	return m->req.target;
-}
-
-static uint32_t ttl_remaining_s(const struct module *m)
-{
-	int64_t left = m->expires_at - now_unix_ms();
-	return left <= 0 ? 0 : (uint32_t)((left + 999) / 1000);
-}
 
 static void module_free(struct module *m)
 {
@@ -778,227 +682,6 @@ static void handle_remove(struct controller *c, const struct ncm_msg *msg, ctl_r
 	reply(ctx, resp);
 }
 
-static bool probe_wants(const char *probe, const char *what)
-{
-	if (!probe || !*probe)
-		return true;
-	size_t n = strlen(what);
-	for (const char *p = probe; *p;) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		const char *e = p;
-		while (*e && *e != ',')
-			e++;
-		const char *t = e;
-		while (t > p && t[-1] == ' ')
-			t--;
-		if ((size_t)(t - p) == n && strncmp(p, what, n) == 0)
-			return true;
-		if (t - p == 3 && strncmp(p, "all", 3) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
-static void capabilities(const struct controller *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "ncm/0.1,runtime:%s,fwd:%s", c->rt_ops->name, c->fwd_ops->name);
-}
-
-static json_t *status_json(struct controller *c, json_t *stats);
-
-static void probe_answer(struct controller *c, const struct ncm_request *req, json_t *stats,
-                         ctl_reply_fn *reply, void *ctx)
-{
-	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
-	if (!r) {
-		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	ncm_add(r, "node", c->node_id);
-	if (probe_wants(req->probe, "node"))
-		ncm_add(r, "node-version", "netservd/" NETSERV_VERSION);
-	if (probe_wants(req->probe, "capabilities")) {
-		char caps[256];
-		capabilities(c, caps, sizeof(caps));
-		ncm_add(r, "capabilities", caps);
-	}
-	if (probe_wants(req->probe, "building-blocks"))
-		ncm_add(r, "building-blocks", c->rt_ops->building_blocks(c->rt));
-	if (probe_wants(req->probe, "modules")) {
-		/* Target "*" or "node" asks about every module, else about one id. */
-		bool all = strcmp(req->target, "*") == 0 || strcmp(req->target, "node") == 0;
-		unsigned found = 0;
-		for (struct module *m = c->modules; m; m = m->next) {
-			if (!all && strcmp(mod_name(m), req->target) != 0)
-				continue;
-			found++;
-			char key[NCM_MAX_USER + NCM_MAX_TARGET + 2];
-			snprintf(key, sizeof(key), "%s/%s", m->req.user, mod_name(m));
-			json_t *rt = stats ? json_object_get(stats, key) : NULL;
-			ncm_addf(r, "module", "%s user=%s state=%s ttl=%u%s%s", mod_name(m),
-			         m->req.user, state_names[m->state], ttl_remaining_s(m),
-			         m->hash[0] ? " hash=" : "", m->hash);
-			if (!rt)
-				continue;
-			ncm_addf(r, "module-stats", "%s packets=%lld dropped=%lld traps=%lld",
-			         mod_name(m),
-			         (long long)json_integer_value(json_object_get(rt, "packets")),
-			         (long long)json_integer_value(json_object_get(rt, "dropped")),
-			         (long long)json_integer_value(json_object_get(rt, "traps")));
-			const char *name;
-			json_t *v;
-			unsigned n = 0;
-			json_object_foreach(json_object_get(rt, "counters"), name, v)
-			{
-				if (n++ >= 32)
-					break; /* the rest is in the status JSON */
-				ncm_addf(r, "counter", "%s %s=%lld", mod_name(m), name,
-				         (long long)json_integer_value(v));
-			}
-		}
-		ncm_addf(r, "modules", "%u", found);
-	}
-	reply(ctx, r);
-}
-
-static void status_answer(struct controller *c, json_t *stats, ctl_reply_fn *reply, void *ctx)
-{
-	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
-	json_t *j = status_json(c, stats);
-	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
-	if (!r || !text || ncm_add(r, "content-type", "application/json") < 0 ||
-	    ncm_set_body(r, text, strlen(text)) < 0) {
-		free(text);
-		ncm_free(r);
-		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	free(text);
-	reply(ctx, r);
-}
-
-static void stats_req_unlink(struct stats_req *sr)
-{
-	for (struct stats_req **pp = &sr->c->stats_reqs; *pp; pp = &(*pp)->next) {
-		if (*pp == sr) {
-			*pp = sr->next;
-			return;
-		}
-	}
-}
-
-static void on_stats(void *ctx, json_t *stats)
-{
-	struct stats_req *sr = ctx;
-	stats_req_unlink(sr);
-	if (sr->reply) {
-		if (sr->method == NCM_METHOD_PROBE)
-			probe_answer(sr->c, &sr->req, stats, sr->reply, sr->ctx);
-		else
-			status_answer(sr->c, stats, sr->reply, sr->ctx);
-	}
-	ncm_request_done(&sr->req);
-	free(sr);
-}
-
-/* STATUS and PROBE: fetch the runtime's statistics, then answer. */
-static void handle_stats_request(struct controller *c, const struct ncm_msg *msg,
-                                 ctl_reply_fn *reply, void *ctx)
-{
-	struct stats_req *sr = calloc(1, sizeof(*sr));
-	if (!sr) {
-		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	char err[NCM_ERR_LEN];
-	if (msg->method == NCM_METHOD_PROBE &&
-	    ncm_request_decode(msg, &sr->req, err, sizeof(err)) < 0) {
-		free(sr);
-		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
-		return;
-	}
-	sr->c = c;
-	sr->method = msg->method;
-	sr->reply = reply;
-	sr->ctx = ctx;
-	sr->next = c->stats_reqs;
-	c->stats_reqs = sr;
-	c->rt_ops->stats(c->rt, on_stats, sr);
-}
-
-static json_t *filter_json(const struct ncm_filter *f)
-{
-	char src[64], dst[64];
-	const char *proto = ncm_proto_name(f->proto);
-	json_t *j = json_object();
-	if (proto)
-		json_object_set_new(j, "proto", json_string(proto));
-	else
-		json_object_set_new(j, "proto", json_integer(f->proto));
-	json_object_set_new(j, "port_lo", json_integer(f->port_lo));
-	json_object_set_new(j, "port_hi", json_integer(f->port_hi));
-	json_object_set_new(j, "src", json_string(ncm_prefix_format(&f->src, src, sizeof(src))));
-	json_object_set_new(j, "dst", json_string(ncm_prefix_format(&f->dst, dst, sizeof(dst))));
-	return j;
-}
-
-static json_t *module_json(const struct module *m, json_t *stats)
-{
-	char key[NCM_MAX_USER + NCM_MAX_TARGET + 2];
-	snprintf(key, sizeof(key), "%s/%s", m->req.user, mod_name(m));
-	json_t *rt = stats ? json_object_get(stats, key) : NULL;
-	json_t *j = json_object();
-	json_object_set_new(j, "runtime", rt ? json_incref(rt) : json_null());
-	json_object_set_new(j, "user", json_string(m->req.user));
-	json_object_set_new(j, "module", json_string(mod_name(m)));
-	json_object_set_new(j, "state", json_string(state_names[m->state]));
-	json_object_set_new(j, "reason", m->reason ? json_string(m->reason) : json_null());
-	json_object_set_new(j, "url", json_string(m->req.url));
-	json_object_set_new(j, "module_hash", m->hash[0] ? json_string(m->hash) : json_null());
-	json_object_set_new(j, "ttl_remaining", json_integer(ttl_remaining_s(m)));
-	json_object_set_new(j, "expires_at_ms", json_integer(m->expires_at));
-	json_object_set_new(j, "created_at_ms", json_integer(m->created_at));
-	json_object_set_new(j, "filter",
-	                    m->req.has_filter ? filter_json(&m->req.filter) : json_null());
-	json_t *props = json_object();
-	for (size_t i = 0; i < m->req.n_properties; i++)
-		json_object_set_new(props, m->req.properties[i].key,
-		                    json_string(m->req.properties[i].value));
-	json_object_set_new(j, "properties", props);
-	json_t *deps = json_array();
-	for (size_t i = 0; i < m->req.n_dependencies; i++)
-		json_array_append_new(deps, json_string(m->req.dependencies[i]));
-	json_object_set_new(j, "dependencies", deps);
-	return j;
-}
-
-static json_t *status_json(struct controller *c, json_t *stats)
-{
-	char caps[256];
-	capabilities(c, caps, sizeof(caps));
-	json_t *node = json_pack(
-	        "{s:s, s:s, s:I, s:s, s:s}", "id", c->node_id, "version", NETSERV_VERSION,
-	        "uptime_s", (json_int_t)((now_unix_ms() - c->started_at) / 1000), "capabilities",
-	        caps, "building_blocks", c->rt_ops->building_blocks(c->rt));
-	json_t *mods = json_array();
-	for (struct module *m = c->modules; m; m = m->next)
-		json_array_append_new(mods, module_json(m, stats));
-	json_t *counters = json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)c->counters.requests,
-	        "setup", (json_int_t)c->counters.setup, "remove", (json_int_t)c->counters.remove,
-	        "probe", (json_int_t)c->counters.probe, "status", (json_int_t)c->counters.status,
-	        "errors", (json_int_t)c->counters.errors, "expired",
-	        (json_int_t)c->counters.expired);
-	json_t *status =
-	        json_pack("{s:o, s:o, s:o}", "node", node, "modules", mods, "counters", counters);
-	if (status && c->s.guard)
-		json_object_set_new(status, "security", guard_status(c->s.guard));
-	return status;
-}
-
 void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
                        void *ctx)
 {
@@ -1023,11 +706,11 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 		return;
 	case NCM_METHOD_PROBE:
 		c->counters.probe++;
-		handle_stats_request(c, req, reply, ctx);
+		ctl_report_request(c, req, reply, ctx);
 		return;
 	case NCM_METHOD_STATUS:
 		c->counters.status++;
-		handle_stats_request(c, req, reply, ctx);
+		ctl_report_request(c, req, reply, ctx);
 		return;
 	case NCM_METHOD_TRIGGER:
 		c->counters.errors++;
@@ -1042,9 +725,7 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 
 void controller_forget(struct controller *c, void *ctx)
 {
-	for (struct stats_req *sr = c->stats_reqs; sr; sr = sr->next)
-		if (sr->ctx == ctx)
-			sr->reply = NULL;
+	ctl_report_forget(c, ctx);
 	for (struct setup_wait *w = c->authorizing; w; w = w->next)
 		if (w->ctx == ctx)
 			w->reply = discard_reply;
@@ -1153,13 +834,7 @@ struct controller *controller_free(struct controller *c)
 		module_free(w->m);
 		free(w);
 	}
-	while (c->stats_reqs) {
-		struct stats_req *sr = c->stats_reqs;
-		c->stats_reqs = sr->next;
-		c->rt_ops->forget(c->rt, sr);
-		ncm_request_done(&sr->req);
-		free(sr);
-	}
+	ctl_report_free(c);
 	c->rt_ops->set_event_handler(c->rt, NULL, NULL);
 	c->expiry_timer = evloop_timer_cancel(c->loop, c->expiry_timer);
 	fetcher_free(c->fetcher);

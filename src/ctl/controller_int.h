@@ -1,0 +1,138 @@
+/* The controller's inside, shared by controller.c (lifecycle, requests) and
+ * controller_report.c (PROBE and STATUS answers). Not an interface: nothing
+ * outside src/ctl/controller*.c includes it. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ctl/controller.h"
+#include "ctl/runtime.h"
+#include "fwd/fwd.h"
+#include "ncm/ncm.h"
+
+struct evloop_timer;
+struct fetch_job;
+struct fetcher;
+struct store;
+
+enum module_state {
+	MOD_REQUESTED,
+	MOD_FETCHING,
+	MOD_COMPILING,
+	MOD_INSTALLING,
+	MOD_ACTIVE,
+	MOD_NO_RUNTIME,
+	MOD_REMOVING,
+	MOD_FAILED,
+};
+
+/* The state's name, as stored and shown ("active", ...). */
+const char *ctl_state_name(enum module_state st);
+
+struct waiter {
+	ctl_reply_fn *fn;
+	void *ctx;
+	struct waiter *next;
+};
+
+struct module {
+	struct controller *c;
+	struct ncm_msg *msg;    /* the SETUP as received (durable form) */
+	struct ncm_request req; /* its decoded fields */
+	char *install_key;      /* canonical form minus per-request headers */
+	char hash[72];          /* "sha256:<hex>", "" until known */
+	uint8_t sha[32];
+	bool has_sha;
+	int64_t created_at; /* unix ms */
+	int64_t expires_at; /* unix ms */
+	enum module_state state;
+	char *reason;
+	struct fetch_job *fetch;
+	bool rt_installed; /* the runtime holds it (active or installing) */
+	bool filter_installed;
+	struct waiter *waiters;
+	struct module *next;
+};
+
+struct stats_req {
+	struct controller *c;
+	enum ncm_method method; /* STATUS or PROBE */
+	struct ncm_request req; /* PROBE: what was asked */
+	ctl_reply_fn *reply;    /* NULL once forgotten */
+	void *ctx;
+	struct stats_req *next;
+};
+
+/* A SETUP waiting for the guard (a reverse-routability check). */
+struct setup_wait {
+	struct controller *c;
+	struct module *m; /* not in the table yet */
+	ctl_reply_fn *reply;
+	void *ctx;
+	struct setup_wait *next;
+};
+
+struct controller {
+	struct evloop *loop;
+	struct stats_req *stats_reqs; /* waiting for the runtime's statistics */
+	struct setup_wait *authorizing;
+	struct ctl_settings s;
+	char *node_id;
+	char *cache_dir;
+	struct store *store;
+	const struct runtime_ops *rt_ops;
+	void *rt;
+	const struct fwd_ops *fwd_ops;
+	void *fwd;
+	struct fetcher *fetcher;
+	struct module *modules;
+	size_t n_modules;
+	struct evloop_timer *expiry_timer;
+	int64_t started_at;
+	unsigned pending_seq;
+	struct {
+		uint64_t requests, setup, remove, probe, status, errors, expired;
+	} counters;
+};
+
+static inline int64_t now_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void reply_error(ctl_reply_fn *reply, void *ctx, int code, const char *reason)
+{
+	struct ncm_msg *r = ncm_response_new(code, NULL);
+	if (r && reason)
+		ncm_add(r, "reason", reason);
+	reply(ctx, r);
+}
+
+static inline const char *mod_name(const struct module *m)
+{
+	return m->req.target;
+}
+
+static inline uint32_t ttl_remaining_s(const struct module *m)
+{
+	int64_t left = m->expires_at - now_unix_ms();
+	return left <= 0 ? 0 : (uint32_t)((left + 999) / 1000);
+}
+
+/* ---- controller_report.c ---- */
+
+/* Answers a PROBE or STATUS once the runtime's statistics are in (reply is
+ * called exactly once unless ctl_report_forget(ctx)). */
+void ctl_report_request(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                        void *ctx);
+
+/* Drops the answers still owed to ctx. */
+void ctl_report_forget(struct controller *c, void *ctx);
+
+/* Frees the requests still waiting for statistics (controller_free). */
+void ctl_report_free(struct controller *c);
