@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/subprocess.h"
 #include "lib/util.h"
 
 #ifndef NETSERV_SDK_SOURCE_DIR
@@ -189,48 +190,21 @@ static char *find_sdk(void)
  * string (and discards stderr). */
 static int run(char *const argv[], char *out, size_t cap)
 {
-	int pfd[2] = {-1, -1};
-	if (out && pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		safe_close(pfd[0]);
-		safe_close(pfd[1]);
-		return -e;
-	}
-	if (pid == 0) {
-		if (out) {
-			dup2(pfd[1], STDOUT_FILENO);
-			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (null >= 0)
-				dup2(null, STDERR_FILENO);
-		}
-		execv(argv[0], argv);
-		fprintf(stderr, "netserv: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (out) {
-		close(pfd[1]);
-		size_t len = 0;
-		for (;;) {
-			ssize_t r = read(pfd[0], out + len, cap - 1 - len);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0 || (len += (size_t)r) == cap - 1)
-				break;
-		}
-		out[len] = '\0';
-		close(pfd[0]);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	struct subprocess sp = {
+	        .argv = argv,
+	        .out = out ? SUBPROCESS_CAPTURE : SUBPROCESS_INHERIT,
+	        .out_max = cap ? cap - 1 : 0,
+	        .err = out ? SUBPROCESS_NULL : SUBPROCESS_INHERIT,
+	};
+	struct subprocess_result res;
+	int r = subprocess_run(&sp, &res);
+	if (r < 0)
+		return r;
+	if (out)
+		snprintf(out, cap, "%s", res.out);
+	r = subprocess_exit_code(&res);
+	subprocess_result_done(&res);
+	return r;
 }
 
 /* Checks that clang can find wasm-ld (package lld). Returns true if it can

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/subprocess.h"
 #include "lib/util.h"
 
 #define COMMENT_PREFIX  "netserv:"
@@ -118,13 +119,6 @@ static void sb_done(struct sbuf *b)
 
 /* ---- running the tools ---------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs `path argv...` with `input` on stdin (through a socket, so a child that
  * dies early cannot SIGPIPE us), collecting stdout into *ret_out (malloc'd,
  * NUL-terminated; NULL = discard) and the start of stderr into errtext.
@@ -133,133 +127,36 @@ static int64_t now_ms(void)
 static int run_tool(const char *path, char *const argv[], const char *input, size_t inlen,
                     char **ret_out, char *errtext, size_t errtextlen)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	struct sbuf sout = {0};
-	size_t errused = 0, sent = 0;
-	int r = 0, status;
-	pid_t pid;
+	struct subprocess sp = {
+	        .file = path,
+	        .argv = argv,
+	        .input = inlen ? input : NULL,
+	        .input_len = inlen,
+	        .out = ret_out ? SUBPROCESS_CAPTURE : SUBPROCESS_NULL,
+	        .out_max = TOOL_OUT_MAX,
+	        .err = SUBPROCESS_CAPTURE,
+	        .err_max = errtextlen ? errtextlen - 1 : 0,
+	        .timeout_ms = TOOL_TIMEOUT_MS,
+	};
+	struct subprocess_result res;
+	int r;
 
 	if (errtext && errtextlen)
 		errtext[0] = '\0';
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(in[1], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
-			_exit(127);
-		execv(path, argv);
-		_exit(127);
-	}
-	in[1] = safe_close(in[1]);
-	out[1] = safe_close(out[1]);
-	errp[1] = safe_close(errp[1]);
-	fcntl(in[0], F_SETFL, O_NONBLOCK);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	if (inlen == 0) {
-		shutdown(in[0], SHUT_WR);
-		in[0] = safe_close(in[0]);
-	}
-
-	int64_t deadline = now_ms() + TOOL_TIMEOUT_MS;
-	while (out[0] >= 0 || errp[0] >= 0) {
-		struct pollfd pfd[3] = {
-		        {.fd = in[0], .events = POLLOUT},
-		        {.fd = out[0], .events = POLLIN},
-		        {.fd = errp[0], .events = POLLIN},
-		};
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			r = -ETIMEDOUT;
-			break;
-		}
-		int n = poll(pfd, 3, (int)left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (in[0] >= 0 && pfd[0].revents) {
-			ssize_t w = send(in[0], input + sent, inlen - sent,
-			                 MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (w > 0)
-				sent += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == inlen) {
-				shutdown(in[0], SHUT_WR);
-				in[0] = safe_close(in[0]);
-			}
-		}
-		if (out[0] >= 0 && pfd[1].revents) {
-			char buf[16384];
-			ssize_t k = read(out[0], buf, sizeof(buf));
-			if (k > 0 && ret_out) {
-				if (sout.len + (size_t)k > TOOL_OUT_MAX)
-					sout.oom = true;
-				else
-					sb_add(&sout, "%.*s", (int)k, buf);
-			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
-				out[0] = safe_close(out[0]);
-			}
-		}
-		if (errp[0] >= 0 && pfd[2].revents) {
-			char buf[4096];
-			ssize_t k = read(errp[0], buf, sizeof(buf));
-			if (k > 0 && errtext && errused + 1 < errtextlen) {
-				size_t take = (size_t)k;
-				if (take > errtextlen - 1 - errused)
-					take = errtextlen - 1 - errused;
-				memcpy(errtext + errused, buf, take);
-				errused += take;
-				errtext[errused] = '\0';
-			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
-				errp[0] = safe_close(errp[0]);
-			}
-		}
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			if (r == 0)
-				r = -errno;
-			goto out_close;
-		}
-	}
-	if (r == 0) {
-		if (WIFEXITED(status))
-			r = WEXITSTATUS(status);
-		else
-			r = 128 + WTERMSIG(status);
-		if (ret_out && sout.oom)
-			r = -ENOMEM;
-		else if (ret_out) {
-			if (!sout.p)
-				sb_add(&sout, "%s", "");
-			if (sout.oom)
-				r = -ENOMEM;
-			else
-				*ret_out = TAKE_PTR(sout.p);
-		}
-	}
-out_close:
-	sb_done(&sout);
-	for (int i = 0; i < 2; i++) {
-		safe_close(in[i]);
-		safe_close(out[i]);
-		safe_close(errp[i]);
-	}
+	r = subprocess_run(&sp, &res);
+	if (r < 0)
+		return r;
+	if (errtext && errtextlen)
+		snprintf(errtext, errtextlen, "%s", res.err ? res.err : "");
+	if (res.timed_out)
+		r = -ETIMEDOUT;
+	else if (ret_out && res.out_cut)
+		r = -ENOMEM;
+	else
+		r = subprocess_exit_code(&res);
+	if (r >= 0 && ret_out)
+		*ret_out = TAKE_PTR(res.out);
+	subprocess_result_done(&res);
 	/* Keep the first line of stderr, trimmed: that is the reason. */
 	if (errtext && errtextlen) {
 		char *nl = strchr(errtext, '\n');

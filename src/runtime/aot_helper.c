@@ -22,16 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/subprocess.h"
 #include "lib/util.h"
 #include "runtime/aot_int.h"
 
 /* The tools' environment: nothing of the daemon's. */
 #define TOOL_PATH "/usr/local/bin:/usr/bin:/bin"
 static char *const tool_env[] = {"PATH=" TOOL_PATH, "LC_ALL=C", "LANG=C", "TMPDIR=.", NULL};
-
-/* Exit status of a tool process that could not exec its program. */
-#define EXIT_NOEXEC 127
-#define EXIT_SETUP  126
 
 uint64_t aot_now_ms(void)
 {
@@ -143,16 +140,18 @@ _printf_(1, 2) static void tool_msg(const char *fmt, ...)
 		write_all(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static _Noreturn void tool_exec(const struct aot *aot, char *const argv[], int logfd)
-{
-	pid_t helper = getppid();
-	int null;
+/* What the tool's child needs before exec. */
+struct tool_ctx {
+	const struct aot *aot;
+	pid_t helper;
+};
 
-	setpgid(0, 0);
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-		_exit(EXIT_SETUP);
-	close_range(3, ~0u, 0);
+/* subprocess child_setup: the limits, the sandbox user, no new privileges.
+ * Returns 0, or -1 after saying why on fd 2 (the log). */
+static int tool_setup(void *arg)
+{
+	const struct tool_ctx *t = arg;
+	const struct aot *aot = t->aot;
 
 	set_limit(RLIMIT_CORE, 0, 0);
 	set_limit(RLIMIT_CPU, aot->cpu_limit_s, (uint64_t)aot->cpu_limit_s + 1);
@@ -167,38 +166,16 @@ static _Noreturn void tool_exec(const struct aot *aot, char *const argv[], int l
 		    setresuid(aot->uid, aot->uid, aot->uid) < 0) {
 			tool_msg("netserv-aot: cannot switch to uid %u: %s\n", (unsigned)aot->uid,
 			         strerror(errno));
-			_exit(EXIT_SETUP);
+			return -1;
 		}
 		if (getresuid(&ru, &eu, &su) < 0 || ru != aot->uid || eu != aot->uid ||
 		    su != aot->uid || setuid(0) == 0)
-			_exit(EXIT_SETUP);
+			return -1;
 	}
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	/* After the switch: a change of credentials clears the death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != helper)
-		_exit(EXIT_SETUP);
-
-	if (strchr(argv[0], '/')) {
-		execve(argv[0], argv, tool_env);
-	} else {
-		char path[PATH_MAX];
-		const char *dir = TOOL_PATH;
-		int saved = ENOENT;
-		while (*dir) {
-			size_t n = strcspn(dir, ":");
-			if (snprintf(path, sizeof(path), "%.*s/%s", (int)n, dir, argv[0]) <
-			    (int)sizeof(path)) {
-				execve(path, argv, tool_env);
-				if (errno != ENOENT)
-					saved = errno;
-			}
-			dir += n + (dir[n] == ':');
-		}
-		errno = saved;
-	}
-	tool_msg("netserv-aot: cannot execute %s: %s\n", argv[0], strerror(errno));
-	_exit(EXIT_NOEXEC);
+	return getppid() == t->helper ? 0 : -1;
 }
 
 /* ---- the helper process (child) ---- */
@@ -266,99 +243,48 @@ static void reason_add_error(struct helper *h, size_t from)
 	h->reason[rl] = '\0';
 }
 
-/* Runs one tool to its end or the deadline. Returns 0 or a negative status
- * with the reason set. */
+/* Runs one tool to its end or the deadline (lib/subprocess.h: its own
+ * process group, killed with everything it started). Returns 0 or a negative
+ * status with the reason set. */
 static int run_tool(struct helper *h, const char *what, char *const argv[])
 {
-	struct pollfd pfd[2];
+	struct tool_ctx t = {.aot = h->aot, .helper = getpid()};
+	uint64_t now = aot_now_ms();
+	struct subprocess sp = {
+	        .argv = argv,
+	        .envp = tool_env,
+	        .path = TOOL_PATH,
+	        .out = SUBPROCESS_CAPTURE,
+	        .err_to_out = true,
+	        .out_max = AOT_LOG_MAX,
+	        .timeout_ms = h->deadline > now ? h->deadline - now : 1,
+	        .child_setup = tool_setup,
+	        .arg = &t,
+	};
+	struct subprocess_result res;
 	size_t log_from = h->log_len;
-	bool exited = false, timed_out = false;
-	uint64_t drain_until = 0;
-	int p[2], st = 0, pidfd;
-	pid_t pid;
+	int r = subprocess_run(&sp, &res);
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return hfail(h, -errno, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(p[0]);
-		close(p[1]);
-		return hfail(h, r, "fork: %s", strerror(-r));
-	}
-	if (pid == 0)
-		tool_exec(h->aot, argv, p[1]);
-	setpgid(pid, pid);
-	close(p[1]);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	pidfd = aot_pidfd_open(pid);
-
-	pfd[0] = (struct pollfd){.fd = p[0], .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-	while (pfd[0].fd >= 0 || !exited) {
-		uint64_t t = aot_now_ms();
-		int timeout;
-		if (!exited && !timed_out && t >= h->deadline) {
-			kill(-pid, SIGKILL);
-			timed_out = true;
-		}
-		if (exited) {
-			if (!drain_until)
-				drain_until = t + 200;
-			if (t >= drain_until)
-				break;
-			timeout = (int)(drain_until - t);
-		} else if (pidfd < 0) {
-			timeout = 50; /* no pidfd: poll the child */
-		} else {
-			uint64_t left = h->deadline - t;
-			timeout = timed_out ? -1 : (int)(left > 60000 ? 60000 : left);
-		}
-		if (poll(pfd, 2, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			char buf[4096];
-			ssize_t n = read(p[0], buf, sizeof(buf));
-			if (n > 0)
-				log_add(h, buf, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-				pfd[0].fd = -1;
-		}
-		if (!exited && (pidfd < 0 || (pfd[1].revents & POLLIN))) {
-			siginfo_t si = {0};
-			/* Kill what it left in its group while it is a zombie: its pid
-			 * (and so the group id) cannot be reused before the reap. */
-			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == pid) {
-				kill(-pid, SIGKILL);
-				waitpid(pid, &st, 0);
-				exited = true;
-				pfd[1].fd = -1;
-			}
-		}
-	}
-	close(p[0]);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (!exited) {
-		kill(-pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
+	if (r < 0)
+		return hfail(h, r, "cannot run %s: %s", what, strerror(-r));
+	log_add(h, res.out, res.out_len);
+	if (res.out_cut)
+		h->log_cut = true;
+	int st = res.status;
+	bool timed_out = res.timed_out;
+	subprocess_result_done(&res);
 
 	if (timed_out)
 		return hfail(h, -ETIMEDOUT, "compile time limit of %u ms reached (in %s)",
 		             h->aot->time_limit_ms, what);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_NOEXEC) {
+	if (WIFEXITED(st) && WEXITSTATUS(st) == SUBPROCESS_EXIT_NOEXEC) {
 		hfail(h, 0, "%s could not be run", what);
 		reason_add_error(h, log_from);
 		return -ENOENT;
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SETUP) {
+	if (WIFEXITED(st) && WEXITSTATUS(st) == SUBPROCESS_EXIT_SETUP) {
 		hfail(h, 0, "%s: sandbox setup failed", what);
 		reason_add_error(h, log_from);
 		return -EPERM;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "lib/subprocess.h"
 #include "lib/util.h"
 
 void sandbox_host_ifname(const char *netns, char buf[16])
@@ -24,7 +25,8 @@ void sandbox_host_ifname(const char *netns, char buf[16])
 }
 
 /* Runs ip(8) with the arguments (NULL-terminated); returns its exit status,
- * or -1 if it could not run. quiet: its stderr goes to /dev/null. */
+ * or -1 if it could not run or ran longer than 10 s. quiet: its stderr goes
+ * to /dev/null, else to ours. */
 static int run_ip(bool quiet, ...)
 {
 	char *argv[24];
@@ -37,25 +39,16 @@ static int run_ip(bool quiet, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
+	struct subprocess sp = {
+	        .argv = argv,
+	        .out = SUBPROCESS_NULL,
+	        .err = quiet ? SUBPROCESS_NULL : SUBPROCESS_INHERIT,
+	        .timeout_ms = 10000,
+	};
+	struct subprocess_result res;
+	if (subprocess_run(&sp, &res) < 0)
 		return -1;
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 1);
-			if (quiet)
-				dup2(devnull, 2);
-		}
-		execvp("ip", argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return WIFEXITED(res.status) ? WEXITSTATUS(res.status) : -1;
 }
 
 /* Makes every port unprivileged inside the namespace (a child joins it and

@@ -567,7 +567,7 @@ static void test_missing_tool(void **state)
 	compile(fx, path, sha, &chk, &rec, NULL);
 	run(fx);
 	assert_int_equal(rec.status, -ENOENT);
-	if (!strstr(rec.reason, "wasm2c could not be run: netserv-aot: cannot execute "
+	if (!strstr(rec.reason, "wasm2c could not be run: cannot execute "
 	                        "/nonexistent/wasm2c"))
 		fail_msg("reason: %s", rec.reason);
 }
