@@ -7,7 +7,6 @@
 #include <linux/landlock.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
-
-_printf_(4, 5) static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static void applied_add(struct sandbox *sb, const char *what)
 {
@@ -44,26 +33,26 @@ int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err
 	sb->dir_fd = -1;
 	char why[200];
 	if (policy_parse_prefixes(cfg->source_prefixes, &sb->sources, why, sizeof(why)) < 0)
-		return fail(err, errlen, -EINVAL, "source prefixes: %s", why);
+		return err_set(err, errlen, -EINVAL, "source prefixes: %s", why);
 	if (policy_parse_listen_ports(cfg->listen_ports, &sb->listen_tcp, &sb->listen_udp, why,
 	                              sizeof(why)) < 0)
-		return fail(err, errlen, -EINVAL, "listen ports: %s", why);
+		return err_set(err, errlen, -EINVAL, "listen ports: %s", why);
 	if (cfg->dir[0]) {
 		sb->dir_fd = open(cfg->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sb->dir_fd < 0)
-			return fail(err, errlen, -errno, "own directory %s: %s", cfg->dir,
-			            strerror(errno));
+			return err_set(err, errlen, -errno, "own directory %s: %s", cfg->dir,
+			               strerror(errno));
 	}
 	if (cfg->netns[0]) {
 		char path[128];
 		snprintf(path, sizeof(path), "/run/netns/%s", cfg->netns);
 		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return fail(err, errlen, -errno, "network namespace %s: %s", path,
-			            strerror(errno));
+			return err_set(err, errlen, -errno, "network namespace %s: %s", path,
+			               strerror(errno));
 		if (setns(fd, CLONE_NEWNET) < 0)
-			return fail(err, errlen, -errno, "joining network namespace %s: %s", path,
-			            strerror(errno));
+			return err_set(err, errlen, -errno, "joining network namespace %s: %s",
+			               path, strerror(errno));
 		sb->in_netns = true;
 		applied_add(sb, "netns");
 	}
@@ -95,7 +84,7 @@ static int caps_drop(uint32_t keep, char *err, size_t errlen)
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {{0}};
 	if (syscall(SYS_capget, &hdr, data) < 0)
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "capget: %s", strerror(errno));
 	/* Still allowed to shrink the bounding set (running as root)? */
 	if (data[0].effective & (1u << CAP_SETPCAP))
 		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
@@ -106,7 +95,7 @@ static int caps_drop(uint32_t keep, char *err, size_t errlen)
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = keep & have;
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		return fail(err, errlen, -errno, "capset: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "capset: %s", strerror(errno));
 	return 0;
 }
 
@@ -177,7 +166,8 @@ static int landlock_apply(struct sandbox *sb, char *err, size_t errlen)
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
 	_cleanup_close_ int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0)
-		return fail(err, errlen, -errno, "landlock: create ruleset: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "landlock: create ruleset: %s",
+		               strerror(errno));
 	int r;
 	if (sb->dir_fd >= 0) {
 		uint64_t own = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
@@ -188,24 +178,25 @@ static int landlock_apply(struct sandbox *sb, char *err, size_t errlen)
 			own |= LL_FS_TRUNCATE;
 		r = ll_add_path(rs, sb->dir_fd, sb->cfg.dir, own);
 		if (r < 0)
-			return fail(err, errlen, r, "landlock: %s: %s", sb->cfg.dir, strerror(-r));
+			return err_set(err, errlen, r, "landlock: %s: %s", sb->cfg.dir,
+			               strerror(-r));
 	}
 	/* Its own /proc/<pid> (statistics read /proc/self/statm). */
 	r = ll_add_path(rs, -1, "/proc/self",
 	                LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR);
 	if (r < 0)
-		return fail(err, errlen, r, "landlock: /proc/self: %s", strerror(-r));
+		return err_set(err, errlen, r, "landlock: /proc/self: %s", strerror(-r));
 	if (abi >= 4) {
 		unsigned rules = 0;
 		for (size_t i = 0; i < sb->listen_tcp.n; i++)
 			for (uint32_t p = sb->listen_tcp.v[i].lo;
 			     p <= sb->listen_tcp.v[i].hi && rules < LL_MAX_BIND_RULES; p++, rules++)
 				if ((r = ll_add_bind(rs, (uint16_t)p)) < 0)
-					return fail(err, errlen, r, "landlock: bind rule: %s",
-					            strerror(-r));
+					return err_set(err, errlen, r, "landlock: bind rule: %s",
+					               strerror(-r));
 	}
 	if (syscall(SYS_landlock_restrict_self, rs, 0) < 0)
-		return fail(err, errlen, -errno, "landlock: restrict: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "landlock: restrict: %s", strerror(errno));
 	char what[48];
 	snprintf(what, sizeof(what), "landlock(abi %ld)", abi);
 	applied_add(sb, what);
@@ -327,7 +318,7 @@ static int seccomp_apply(struct sandbox *sb, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
-		return fail(err, errlen, -ENOMEM, "seccomp: cannot create a filter");
+		return err_set(err, errlen, -ENOMEM, "seccomp: cannot create a filter");
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(allowed) && r == 0; i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i]);
@@ -349,7 +340,7 @@ static int seccomp_apply(struct sandbox *sb, char *err, size_t errlen)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r < 0)
-		return fail(err, errlen, r, "seccomp: %s", strerror(-r));
+		return err_set(err, errlen, r, "seccomp: %s", strerror(-r));
 	applied_add(sb, "seccomp");
 	return 0;
 }
@@ -358,11 +349,11 @@ int sandbox_lockdown(struct sandbox *sb, uint32_t keep, char *err, size_t errlen
 {
 	int r;
 	if (sb->dir_fd >= 0 && fchdir(sb->dir_fd) < 0)
-		return fail(err, errlen, -errno, "chdir %s: %s", sb->cfg.dir, strerror(errno));
+		return err_set(err, errlen, -errno, "chdir %s: %s", sb->cfg.dir, strerror(errno));
 	if ((r = caps_drop(keep, err, errlen)) < 0)
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(err, errlen, -errno, "no_new_privs: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "no_new_privs: %s", strerror(errno));
 	if (!sb->cfg.no_landlock && (r = landlock_apply(sb, err, errlen)) < 0)
 		return r;
 	sb->dir_fd = safe_close(sb->dir_fd);

@@ -14,6 +14,7 @@
 #include "policy/auth.h"
 #include "ctl/rrc.h"
 #include "ctl/store.h"
+#include "lib/errbuf.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -72,7 +73,7 @@ _printf_(2, 3) static void refusal_log(struct guard *g, const char *fmt, ...)
 	log_notice("security: %s", line);
 }
 
-/* Records a refusal and returns code. */
+/* Records a refusal (counts it, logs it) and returns code, the reason in err. */
 _printf_(6, 7) static int refuse(struct guard *g, uint64_t *counter, int code, char *err,
                                  size_t errlen, const char *fmt, ...)
 {
@@ -81,11 +82,10 @@ _printf_(6, 7) static int refuse(struct guard *g, uint64_t *counter, int code, c
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	snprintf(err, err ? errlen : 0, "%s", reason);
 	if (counter)
 		(*counter)++;
 	refusal_log(g, "%d %s", code, reason);
-	return code;
+	return err_set(err, errlen, code, "%s", reason);
 }
 
 static const struct ns_policy *policy_of(const struct guard *g, const char *user)

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
 
 #define STORE_DB_NAME        "netserv.db"
@@ -113,23 +113,10 @@ struct store {
 
 /* ---- Errors ---------------------------------------------------------------- */
 
-/* Formats the reason into err (if any) and returns r. */
-_printf_(4, 5) static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* "store: <what>: <sqlite message>", returns -EIO. */
 static int sql_err(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
-	return set_err(err, errlen, -EIO, "store: %s: %s", what,
+	return err_set(err, errlen, -EIO, "store: %s: %s", what,
 	               db ? sqlite3_errmsg(db) : "out of memory");
 }
 
@@ -190,7 +177,7 @@ static int set_wal(sqlite3 *db, char *err, size_t errlen)
 	}
 	mode = sqlite3_column_text(s, 0);
 	if (!mode || strcmp((const char *)mode, "wal") != 0)
-		r = set_err(err, errlen, -EIO, "store: set journal mode: WAL refused (mode is %s)",
+		r = err_set(err, errlen, -EIO, "store: set journal mode: WAL refused (mode is %s)",
 		            mode ? (const char *)mode : "unknown");
 	else
 		r = 0;
@@ -212,7 +199,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	if (r < 0)
 		goto rollback;
 	if (version > STORE_SCHEMA_VERSION) {
-		r = set_err(err, errlen, -EPROTO,
+		r = err_set(err, errlen, -EPROTO,
 		            "store: database schema version %d is newer than this netserv "
 		            "supports (%d)",
 		            version, STORE_SCHEMA_VERSION);
@@ -248,11 +235,11 @@ static int make_dir(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0700) == 0)
 		return 0;
 	if (errno != EEXIST)
-		return set_err(err, errlen, -errno, "store: mkdir %s: %s", dir, strerror(errno));
+		return err_set(err, errlen, -errno, "store: mkdir %s: %s", dir, strerror(errno));
 	if (stat(dir, &sb) < 0)
-		return set_err(err, errlen, -errno, "store: stat %s: %s", dir, strerror(errno));
+		return err_set(err, errlen, -errno, "store: stat %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return set_err(err, errlen, -ENOTDIR, "store: %s: not a directory", dir);
+		return err_set(err, errlen, -ENOTDIR, "store: %s: not a directory", dir);
 	return 0;
 }
 
@@ -263,9 +250,9 @@ static int sync_dir(const char *dir, char *err, size_t errlen)
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return set_err(err, errlen, -errno, "store: open %s: %s", dir, strerror(errno));
+		return err_set(err, errlen, -errno, "store: open %s: %s", dir, strerror(errno));
 	if (fsync(fd) < 0)
-		return set_err(err, errlen, -errno, "store: fsync %s: %s", dir, strerror(errno));
+		return err_set(err, errlen, -errno, "store: fsync %s: %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -307,23 +294,23 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	int r, version;
 
 	if (!dir || !*dir || !ret)
-		return set_err(err, errlen, -EINVAL, "store: no directory given");
+		return err_set(err, errlen, -EINVAL, "store: no directory given");
 	r = make_dir(dir, err, errlen);
 	if (r < 0)
 		return r;
 	if (asprintf(&path, "%s/%s", dir, STORE_DB_NAME) < 0) {
 		path = NULL;
-		return set_err(err, errlen, -ENOMEM, "store: out of memory");
+		return err_set(err, errlen, -ENOMEM, "store: out of memory");
 	}
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
-		return set_err(err, errlen, -ENOMEM, "store: out of memory");
+		return err_set(err, errlen, -ENOMEM, "store: out of memory");
 	/* On failure sqlite3_open_v2() may still return a handle that holds the
 	 * error; store_close() releases it. */
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK)
-		return set_err(err, errlen, -EIO, "store: open %s: %s", path,
+		return err_set(err, errlen, -EIO, "store: open %s: %s", path,
 		               st->db ? sqlite3_errmsg(st->db) : "out of memory");
 	if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT) != SQLITE_OK)
 		return sql_err(st->db, err, errlen, "set busy timeout");
@@ -332,10 +319,10 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	 * by a newer netserv is left exactly as it is. This is also the first
 	 * read of the file: a file that is not a database fails here. */
 	if (read_user_version(st->db, &version, NULL, 0) < 0)
-		return set_err(err, errlen, -EIO, "store: open %s: %s", path,
+		return err_set(err, errlen, -EIO, "store: open %s: %s", path,
 		               sqlite3_errmsg(st->db));
 	if (version > STORE_SCHEMA_VERSION)
-		return set_err(err, errlen, -EPROTO,
+		return err_set(err, errlen, -EPROTO,
 		               "store: %s: database schema version %d is newer than this netserv "
 		               "supports (%d)",
 		               path, version, STORE_SCHEMA_VERSION);
@@ -407,10 +394,10 @@ static int check_prefix(const struct ncm_prefix *p, const char *which, char *err
 	int max = p->family == AF_INET ? 32 : 128;
 
 	if (family_to_db(p->family) < 0)
-		return set_err(err, errlen, -EINVAL, "store: %s prefix: unknown address family %d",
+		return err_set(err, errlen, -EINVAL, "store: %s prefix: unknown address family %d",
 		               which, p->family);
 	if (p->len > max)
-		return set_err(err, errlen, -EINVAL, "store: %s prefix: length %d out of range",
+		return err_set(err, errlen, -EINVAL, "store: %s prefix: length %d out of range",
 		               which, p->len);
 	return 0;
 }
@@ -432,7 +419,7 @@ static int check_key(const struct store *st, const char *user, const char *modul
                      size_t errlen)
 {
 	if (!st || !user || !module_id)
-		return set_err(err, errlen, -EINVAL, "store: missing store, user or module id");
+		return err_set(err, errlen, -EINVAL, "store: missing store, user or module id");
 	return 0;
 }
 
@@ -451,15 +438,15 @@ int store_module_put(struct store *st, const struct store_module *m, char *err, 
 	int r;
 
 	if (!m)
-		return set_err(err, errlen, -EINVAL, "store: no module");
+		return err_set(err, errlen, -EINVAL, "store: no module");
 	r = check_key(st, m->user, m->module_id, err, errlen);
 	if (r < 0)
 		return r;
 	if (!m->state)
-		return set_err(err, errlen, -EINVAL, "store: module %s/%s has no state", m->user,
+		return err_set(err, errlen, -EINVAL, "store: module %s/%s has no state", m->user,
 		               m->module_id);
 	if (strnlen(m->hash, sizeof(m->hash)) == sizeof(m->hash))
-		return set_err(err, errlen, -EINVAL, "store: module %s/%s: hash not terminated",
+		return err_set(err, errlen, -EINVAL, "store: module %s/%s: hash not terminated",
 		               m->user, m->module_id);
 	f = &m->filter;
 	r = check_prefix(&f->src, "source", err, errlen);
@@ -505,7 +492,7 @@ int store_module_set_state(struct store *st, const char *user, const char *modul
 	if (r < 0)
 		return r;
 	if (!state)
-		return set_err(err, errlen, -EINVAL, "store: set state: no state");
+		return err_set(err, errlen, -EINVAL, "store: set state: no state");
 	s = st->set_state;
 	if (bind_key(s, user, module_id) != SQLITE_OK || bind_text(s, 3, state) != SQLITE_OK ||
 	    bind_text(s, 4, reason) != SQLITE_OK)
@@ -514,7 +501,7 @@ int store_module_set_state(struct store *st, const char *user, const char *modul
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return set_err(err, errlen, -ENOENT, "store: set state: no module %s/%s", user,
+		return err_set(err, errlen, -ENOENT, "store: set state: no module %s/%s", user,
 		               module_id);
 	return 0;
 }
@@ -536,7 +523,7 @@ int store_module_set_expiry(struct store *st, const char *user, const char *modu
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return set_err(err, errlen, -ENOENT, "store: set expiry: no module %s/%s", user,
+		return err_set(err, errlen, -ENOENT, "store: set expiry: no module %s/%s", user,
 		               module_id);
 	return 0;
 }
@@ -557,7 +544,7 @@ int store_module_delete(struct store *st, const char *user, const char *module_i
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return set_err(err, errlen, -ENOENT, "store: delete: no module %s/%s", user,
+		return err_set(err, errlen, -ENOENT, "store: delete: no module %s/%s", user,
 		               module_id);
 	return 0;
 }
@@ -567,7 +554,7 @@ int store_module_delete_expired(struct store *st, int64_t now, char *err, size_t
 	_cleanup_reset_ sqlite3_stmt *s = NULL;
 
 	if (!st)
-		return set_err(err, errlen, -EINVAL, "store: no store");
+		return err_set(err, errlen, -EINVAL, "store: no store");
 	s = st->delete_expired;
 	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK)
 		return sql_err(st->db, err, errlen, "delete expired: bind");
@@ -582,7 +569,7 @@ int store_nonce_use(struct store *st, const char *user, const char *nonce, int64
 	int r;
 
 	if (!st || !user || !nonce)
-		return set_err(err, errlen, -EINVAL, "store: missing store, user or nonce");
+		return err_set(err, errlen, -EINVAL, "store: missing store, user or nonce");
 	{
 		_cleanup_reset_ sqlite3_stmt *s = st->nonce_expire;
 
@@ -600,7 +587,7 @@ int store_nonce_use(struct store *st, const char *user, const char *nonce, int64
 	r = step_done(st, s, "remember nonce", err, errlen);
 	if (r < 0)
 		return r;
-	return r == 0 ? set_err(err, errlen, -EEXIST, "store: nonce already used") : 0;
+	return r == 0 ? err_set(err, errlen, -EEXIST, "store: nonce already used") : 0;
 }
 
 void store_module_done(struct store_module *m)
@@ -749,8 +736,8 @@ static int read_row(struct store *st, sqlite3_stmt *s, struct store_module *ret,
 fail:
 	store_module_done(&m);
 	if (r == -ENOMEM)
-		return set_err(err, errlen, r, "store: out of memory");
-	return set_err(err, errlen, r, "store: corrupt row in %s: bad or missing column",
+		return err_set(err, errlen, r, "store: out of memory");
+	return err_set(err, errlen, r, "store: corrupt row in %s: bad or missing column",
 	               sqlite3_db_filename(st->db, "main"));
 }
 
@@ -764,13 +751,13 @@ int store_module_get(struct store *st, const char *user, const char *module_id,
 	if (r < 0)
 		return r;
 	if (!ret)
-		return set_err(err, errlen, -EINVAL, "store: get: no result");
+		return err_set(err, errlen, -EINVAL, "store: get: no result");
 	s = st->get;
 	if (bind_key(s, user, module_id) != SQLITE_OK)
 		return sql_err(st->db, err, errlen, "get module: bind");
 	r = sqlite3_step(s);
 	if (r == SQLITE_DONE)
-		return set_err(err, errlen, -ENOENT, "store: get: no module %s/%s", user,
+		return err_set(err, errlen, -ENOENT, "store: get: no module %s/%s", user,
 		               module_id);
 	if (r != SQLITE_ROW)
 		return sql_err(st->db, err, errlen, "get module");
@@ -786,7 +773,7 @@ int store_module_list(struct store *st, struct store_module **ret, size_t *ret_n
 	int r;
 
 	if (!st || !ret || !ret_n)
-		return set_err(err, errlen, -EINVAL, "store: list: missing argument");
+		return err_set(err, errlen, -EINVAL, "store: list: missing argument");
 	s = st->list;
 	for (;;) {
 		r = sqlite3_step(s);
@@ -802,7 +789,7 @@ int store_module_list(struct store *st, struct store_module **ret, size_t *ret_n
 
 			nv = reallocarray(v, ncap, sizeof(*v));
 			if (!nv) {
-				r = set_err(err, errlen, -ENOMEM, "store: out of memory");
+				r = err_set(err, errlen, -ENOMEM, "store: out of memory");
 				goto fail;
 			}
 			v = nv;

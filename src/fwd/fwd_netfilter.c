@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/errbuf.h"
 #include "lib/subprocess.h"
 #include "lib/util.h"
 
@@ -55,19 +56,6 @@ struct fwd_netfilter {
 	bool ipv6;
 	char tool[T_COUNT][PATH_MAX];
 };
-
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ---- a growing string ----------------------------------------------------- */
 
@@ -187,12 +175,12 @@ static int apply(struct fwd_netfilter *nf, int family, const struct sbuf *batch,
 	char *argv[] = {(char *)tool_names[restore_tool(family)], "--noflush", "--wait=5", NULL};
 
 	if (batch->oom)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	int r = run_tool(path, argv, batch->p, batch->len, NULL, errtext, sizeof(errtext));
 	if (r < 0)
-		return set_err(err, errlen, r, "%s: %s", path, strerror(-r));
+		return err_set(err, errlen, r, "%s: %s", path, strerror(-r));
 	if (r != 0)
-		return set_err(err, errlen, -EIO, "%s failed (status %d): %s", argv[0], r,
+		return err_set(err, errlen, -EIO, "%s failed (status %d): %s", argv[0], r,
 		               errtext[0] ? errtext : "no message");
 	return 0;
 }
@@ -208,11 +196,11 @@ static int dump(struct fwd_netfilter *nf, int family, bool counters, char **ret,
 
 	int r = run_tool(nf->tool[t], argv, NULL, 0, ret, errtext, sizeof(errtext));
 	if (r < 0)
-		return set_err(err, errlen, r, "%s: %s", nf->tool[t], strerror(-r));
+		return err_set(err, errlen, r, "%s: %s", nf->tool[t], strerror(-r));
 	if (r != 0) {
 		free(*ret);
 		*ret = NULL;
-		return set_err(err, errlen, -EIO, "%s failed (status %d): %s", tool_names[t], r,
+		return err_set(err, errlen, -EIO, "%s failed (status %d): %s", tool_names[t], r,
 		               errtext[0] ? errtext : "no message");
 	}
 	return 0;
@@ -418,9 +406,9 @@ static const char *proto_word(uint8_t p, char *buf, size_t len)
 static int check_prefix(const struct ncm_prefix *p, const char *which, char *err, size_t errlen)
 {
 	if (p->family != 0 && p->family != AF_INET && p->family != AF_INET6)
-		return set_err(err, errlen, -EINVAL, "filter-%s: unknown address family", which);
+		return err_set(err, errlen, -EINVAL, "filter-%s: unknown address family", which);
 	if ((p->family == AF_INET && p->len > 32) || (p->family == AF_INET6 && p->len > 128))
-		return set_err(err, errlen, -EINVAL, "filter-%s: bad prefix length", which);
+		return err_set(err, errlen, -EINVAL, "filter-%s: bad prefix length", which);
 	return 0;
 }
 
@@ -432,32 +420,32 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, uns
 	int r;
 
 	if (!valid_rule_id(rule_id))
-		return set_err(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		               "bad rule id: want 1..%d of [A-Za-z0-9._+:*/@=-]", RULE_ID_MAX);
 	if (!f)
-		return set_err(err, errlen, -EINVAL, "no filter");
+		return err_set(err, errlen, -EINVAL, "no filter");
 	if ((r = check_prefix(&f->src, "src", err, errlen)) < 0 ||
 	    (r = check_prefix(&f->dst, "dst", err, errlen)) < 0)
 		return r;
 	if (f->src.family && f->dst.family && f->src.family != f->dst.family)
-		return set_err(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		               "filter-src and filter-dst are of different address families");
 	if (f->port_lo || f->port_hi) {
 		if (!proto_has_ports(f->proto))
-			return set_err(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			               "filter-port needs filter-proto tcp, udp, sctp or dccp");
 		if (f->port_lo == 0 || f->port_hi < f->port_lo)
-			return set_err(err, errlen, -EINVAL, "bad port range %u-%u", f->port_lo,
+			return err_set(err, errlen, -EINVAL, "bad port range %u-%u", f->port_lo,
 			               f->port_hi);
 	}
 	if (q_last < q_first)
-		return set_err(err, errlen, -EINVAL, "bad queue range %u:%u", q_first, q_last);
+		return err_set(err, errlen, -EINVAL, "bad queue range %u:%u", q_first, q_last);
 
 	int fam = f->src.family ? f->src.family : f->dst.family;
 	if (f->proto == NCM_PROTO_ICMP && fam == AF_INET6)
-		return set_err(err, errlen, -EINVAL, "icmp with an IPv6 prefix (want icmpv6)");
+		return err_set(err, errlen, -EINVAL, "icmp with an IPv6 prefix (want icmpv6)");
 	if (f->proto == NCM_PROTO_ICMPV6 && fam == AF_INET)
-		return set_err(err, errlen, -EINVAL, "icmpv6 with an IPv4 prefix (want icmp)");
+		return err_set(err, errlen, -EINVAL, "icmpv6 with an IPv4 prefix (want icmp)");
 	if ((fam && fam != family) || (f->proto == NCM_PROTO_ICMP && family != AF_INET) ||
 	    (f->proto == NCM_PROTO_ICMPV6 && family != AF_INET6))
 		return 0; /* not for this family */
@@ -482,11 +470,11 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, uns
 		sb_add(&b, "--queue-num %u --queue-bypass", q_first);
 	if (b.oom) {
 		sb_done(&b);
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	if (b.len >= len) {
 		sb_done(&b);
-		return set_err(err, errlen, -ENOSPC, "rule too long");
+		return err_set(err, errlen, -ENOSPC, "rule too long");
 	}
 	memcpy(buf, b.p, b.len + 1);
 	r = (int)b.len;
@@ -546,7 +534,7 @@ static int probe(struct fwd_netfilter *nf, int family, char *err, size_t errlen)
 	int r = apply(nf, family, &b, e, sizeof(e));
 	sb_done(&b);
 	if (r < 0)
-		return set_err(err, errlen, r == -EIO ? -ENOTSUP : r,
+		return err_set(err, errlen, r == -EIO ? -ENOTSUP : r,
 		               "%s cannot install an NFQUEUE rule (needs the kernel's xt_NFQUEUE "
 		               "and nfnetlink_queue, the comment and %s matches): %s",
 		               tool_names[family == AF_INET6 ? T_IP6T : T_IPT], "udp/tcp", e);
@@ -645,12 +633,12 @@ int fwd_netfilter_new(const char *chain_prefix, unsigned flags, struct fwd_netfi
 	int fams[2], nfam, r;
 
 	if (!valid_prefix(prefix))
-		return set_err(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		               "bad chain prefix '%s': want 1..%d of [A-Za-z0-9_-]", prefix,
 		               FWD_NF_PREFIX_MAX);
 	nf = calloc(1, sizeof(*nf));
 	if (!nf)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	snprintf(nf->prefix, sizeof(nf->prefix), "%s", prefix);
 	for (int c = 0; c < CH_COUNT; c++)
 		snprintf(nf->chain[c], sizeof(nf->chain[c]), "%s%s", prefix, chain_suffix[c]);
@@ -668,7 +656,7 @@ int fwd_netfilter_new(const char *chain_prefix, unsigned flags, struct fwd_netfi
 			         "%s%s", missing[0] ? ", " : "", tool_names[t]);
 	}
 	if (missing[0])
-		return set_err(err, errlen, -ENOENT,
+		return err_set(err, errlen, -ENOENT,
 		               "netfilter driver: missing %s (Debian package iptables)", missing);
 
 	nfam = families(nf, fams);
@@ -756,13 +744,13 @@ static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter
 		if (r == 0)
 			spec[i][0] = '\0';
 		else if (i == 1 && !nf->ipv6)
-			return set_err(err, errlen, -EAFNOSUPPORT,
+			return err_set(err, errlen, -EAFNOSUPPORT,
 			               "IPv6 filter, but the driver runs without ip6tables");
 		else
 			any++;
 	}
 	if (!any)
-		return set_err(err, errlen, -EINVAL, "the filter matches no address family");
+		return err_set(err, errlen, -EINVAL, "the filter matches no address family");
 	for (int i = 0; i < n; i++) {
 		r = replace_family(nf, fams[i], rule_id, spec[i][0] ? spec[i] : NULL, &found, err,
 		                   errlen);
@@ -844,7 +832,7 @@ int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64
 	int fams[2], n, r;
 
 	if (!valid_rule_id(rule_id))
-		return set_err(err, errlen, -EINVAL, "bad rule id");
+		return err_set(err, errlen, -EINVAL, "bad rule id");
 	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
 	struct count_walk w = {.nf = nf, .comment = comment};
 	n = families(nf, fams);
@@ -855,7 +843,7 @@ int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64
 		for_each_rule(text, count_rule, &w);
 	}
 	if (!w.found)
-		return set_err(err, errlen, -ENOENT, "no rule %s", rule_id);
+		return err_set(err, errlen, -ENOENT, "no rule %s", rule_id);
 	*ret_packets = w.packets;
 	*ret_bytes = w.bytes;
 	return 0;

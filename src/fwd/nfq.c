@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
 
 #define RCVBUF_DEFAULT (8u << 20)
@@ -54,20 +54,6 @@ struct nfq_loop {
 	size_t sbuf_len;
 	struct nfq_stats st;
 };
-
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-        __attribute__((__format__(printf, 4, 5)));
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -107,12 +93,12 @@ static int queue_setup(struct nfq_loop *q, uint16_t num, const struct nfq_config
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
 	if ((r = config_send(q, nlh, ++*seq)) < 0) {
 		if (r == -EBUSY)
-			return set_err(err, errlen, r, "queue %u is bound by another process", num);
+			return err_set(err, errlen, r, "queue %u is bound by another process", num);
 		if (r == -EPERM)
-			return set_err(err, errlen, r,
+			return err_set(err, errlen, r,
 			               "binding queue %u: not permitted (needs CAP_NET_ADMIN)",
 			               num);
-		return set_err(err, errlen, r, "binding queue %u: %s", num, strerror(-r));
+		return err_set(err, errlen, r, "binding queue %u: %s", num, strerror(-r));
 	}
 
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, num);
@@ -124,7 +110,7 @@ static int queue_setup(struct nfq_loop *q, uint16_t num, const struct nfq_config
 	if (cfg->queue_maxlen)
 		nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen);
 	if ((r = config_send(q, nlh, ++*seq)) < 0)
-		return set_err(err, errlen, r, "configuring queue %u: %s", num, strerror(-r));
+		return err_set(err, errlen, r, "configuring queue %u: %s", num, strerror(-r));
 	return 0;
 }
 
@@ -143,23 +129,23 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
 	int r;
 
 	if (!cfg || !fn || cfg->n_queues == 0 || cfg->n_queues > NFQ_MAX_QUEUES || !cfg->queues)
-		return set_err(err, errlen, -EINVAL, "want 1..%d queues and a callback",
+		return err_set(err, errlen, -EINVAL, "want 1..%d queues and a callback",
 		               NFQ_MAX_QUEUES);
 	if (cfg->batch > NFQ_MAX_BATCH)
-		return set_err(err, errlen, -EINVAL, "batch %u is over %d", cfg->batch,
+		return err_set(err, errlen, -EINVAL, "batch %u is over %d", cfg->batch,
 		               NFQ_MAX_BATCH);
 	if (cfg->copy_range > NFQ_COPY_MAX)
-		return set_err(err, errlen, -EINVAL, "copy range %u is over %d", cfg->copy_range,
+		return err_set(err, errlen, -EINVAL, "copy range %u is over %d", cfg->copy_range,
 		               NFQ_COPY_MAX);
 	for (size_t i = 0; i < cfg->n_queues; i++)
 		for (size_t j = 0; j < i; j++)
 			if (cfg->queues[i] == cfg->queues[j])
-				return set_err(err, errlen, -EINVAL, "queue %u given twice",
+				return err_set(err, errlen, -EINVAL, "queue %u given twice",
 				               cfg->queues[i]);
 
 	q = calloc(1, sizeof(*q));
 	if (!q)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	q->fd = -1;
 	q->fn = fn;
 	q->ctx = ctx;
@@ -177,19 +163,19 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
 	q->sbuf = malloc(SEND_BUF);
 	if (!q->slots || !q->msgs || !q->iov || !q->pend || !q->sbuf) {
 		nfq_loop_close(q);
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 
 	q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!q->nl) {
 		r = -errno;
 		nfq_loop_close(q);
-		return set_err(err, errlen, r, "netlink socket: %s", strerror(-r));
+		return err_set(err, errlen, r, "netlink socket: %s", strerror(-r));
 	}
 	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
 		nfq_loop_close(q);
-		return set_err(err, errlen, r, "netlink bind: %s", strerror(-r));
+		return err_set(err, errlen, r, "netlink bind: %s", strerror(-r));
 	}
 	q->fd = mnl_socket_get_fd(q->nl);
 	set_buffer(q->fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf ? cfg->rcvbuf : RCVBUF_DEFAULT);
@@ -204,7 +190,7 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
 	if (fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK) < 0) {
 		r = -errno;
 		nfq_loop_close(q);
-		return set_err(err, errlen, r, "fcntl: %s", strerror(-r));
+		return err_set(err, errlen, r, "fcntl: %s", strerror(-r));
 	}
 	*ret = q;
 	return 0;

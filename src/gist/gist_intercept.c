@@ -339,12 +339,11 @@ int gist_intercept_open(struct gist_node *n, char *err, size_t errlen)
 
 	r = nfq_loop_open(&c, on_packet, n, &n->nfq, why, sizeof(why));
 	if (r < 0)
-		return gist_set_err(err, errlen, r, "NFQUEUE %u for intercepted Queries: %s", q,
-		                    why);
+		return err_set(err, errlen, r, "NFQUEUE %u for intercepted Queries: %s", q, why);
 	r = evloop_add_fd(n->loop, nfq_loop_fd(n->nfq), EPOLLIN, nfq_readable, n);
 	if (r < 0) {
 		n->nfq = nfq_loop_close(n->nfq);
-		return gist_set_err(err, errlen, r, "event loop: %s", strerror(-r));
+		return err_set(err, errlen, r, "event loop: %s", strerror(-r));
 	}
 	return 0;
 }

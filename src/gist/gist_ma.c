@@ -342,17 +342,17 @@ int gist_ma_send(struct gist_ma *ma, struct gist_msg *m, uint16_t nslpid, uint32
 	ssize_t len;
 
 	if (ma->dead)
-		return gist_set_err(err, errlen, -EPIPE, "the messaging association is closed");
+		return err_set(err, errlen, -EPIPE, "the messaging association is closed");
 	m->magic = false;
 	len = gist_encode(m, NULL, 0, err, errlen);
 	if (len < 0)
 		return (int)len;
 	if (ma->wq_bytes + (size_t)len > GIST_MA_WQ_MAX)
-		return gist_set_err(err, errlen, -ENOBUFS,
-		                    "the messaging association has too much unsent data");
+		return err_set(err, errlen, -ENOBUFS,
+		               "the messaging association has too much unsent data");
 	c = malloc(sizeof(*c) + (size_t)len);
 	if (!c)
-		return gist_set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	len = gist_encode(m, c->data, (size_t)len, err, errlen);
 	if (len < 0) {
 		free(c);
@@ -491,7 +491,7 @@ static int listen_one(struct gist_node *n, int family, int *ret, char *err, size
 	if (fd < 0) {
 		if (family == AF_INET6 && errno == EAFNOSUPPORT)
 			return 0;
-		return gist_set_err(err, errlen, -errno, "TCP socket: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "TCP socket: %s", strerror(errno));
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (family == AF_INET6)
@@ -501,14 +501,14 @@ static int listen_one(struct gist_node *n, int family, int *ret, char *err, size
 		r = -errno;
 		if (family == AF_INET6 && r == -EADDRNOTAVAIL)
 			return 0;
-		return gist_set_err(err, errlen, r, "binding TCP port %u (%s): %s", n->port,
-		                    family == AF_INET6 ? "IPv6" : "IPv4", strerror(-r));
+		return err_set(err, errlen, r, "binding TCP port %u (%s): %s", n->port,
+		               family == AF_INET6 ? "IPv6" : "IPv4", strerror(-r));
 	}
 	if (listen(fd, 64) < 0)
-		return gist_set_err(err, errlen, -errno, "listen: %s", strerror(errno));
+		return err_set(err, errlen, -errno, "listen: %s", strerror(errno));
 	r = evloop_add_fd(n->loop, fd, EPOLLIN, acceptable, n);
 	if (r < 0)
-		return gist_set_err(err, errlen, r, "event loop: %s", strerror(-r));
+		return err_set(err, errlen, r, "event loop: %s", strerror(-r));
 	*ret = TAKE_FD(fd);
 	return 0;
 }

@@ -245,7 +245,7 @@ static int udp_open(struct gist_node *n, int family, uint16_t port, int *ret, ch
 		r = -errno;
 		if (family == AF_INET6 && r == -EAFNOSUPPORT)
 			return 0; /* no IPv6 here: IPv4 only */
-		return gist_set_err(err, errlen, r, "UDP socket: %s", strerror(-r));
+		return err_set(err, errlen, r, "UDP socket: %s", strerror(-r));
 	}
 	if (family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -264,12 +264,12 @@ static int udp_open(struct gist_node *n, int family, uint16_t port, int *ret, ch
 		r = -errno;
 		if (family == AF_INET6 && r == -EADDRNOTAVAIL)
 			return 0; /* IPv6 disabled: IPv4 only */
-		return gist_set_err(err, errlen, r, "binding UDP port %u (%s): %s", port,
-		                    family == AF_INET6 ? "IPv6" : "IPv4", strerror(-r));
+		return err_set(err, errlen, r, "binding UDP port %u (%s): %s", port,
+		               family == AF_INET6 ? "IPv6" : "IPv4", strerror(-r));
 	}
 	r = evloop_add_fd(n->loop, fd, EPOLLIN, udp_readable, n);
 	if (r < 0)
-		return gist_set_err(err, errlen, r, "event loop: %s", strerror(-r));
+		return err_set(err, errlen, r, "event loop: %s", strerror(-r));
 	*ret = TAKE_FD(fd);
 	return 0;
 }
@@ -303,11 +303,11 @@ static int config_check(struct gist_config *c, char *err, size_t errlen)
 	if (!c->port)
 		c->port = GIST_PORT;
 	if (c->node_id && strlen(c->node_id) > 64)
-		return gist_set_err(err, errlen, -EINVAL, "node_id longer than 64 bytes");
+		return err_set(err, errlen, -EINVAL, "node_id longer than 64 bytes");
 	if (c->querier_only)
 		c->intercept_queue = -1;
 	if (c->intercept_queue > 65535)
-		return gist_set_err(err, errlen, -EINVAL, "intercept_queue out of range");
+		return err_set(err, errlen, -EINVAL, "intercept_queue out of range");
 	return 0;
 }
 
@@ -327,12 +327,12 @@ int gist_node_new(struct evloop *loop, const struct gist_config *cfg, struct gis
 	int r;
 
 	if (!loop || !cfg || !ret)
-		return gist_set_err(err, errlen, -EINVAL, "missing argument");
+		return err_set(err, errlen, -EINVAL, "missing argument");
 	if (sodium_init() < 0)
-		return gist_set_err(err, errlen, -EIO, "libsodium failed to initialize");
+		return err_set(err, errlen, -EIO, "libsodium failed to initialize");
 	n = calloc(1, sizeof(*n));
 	if (!n)
-		return gist_set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	n->loop = loop;
 	n->cfg = *cfg;
 	n->udp4 = n->udp6 = n->tcp4 = n->tcp6 = n->route4 = n->route6 = -1;

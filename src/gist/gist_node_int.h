@@ -21,6 +21,7 @@
 
 #include "gist/gist_api.h"
 #include "gist/gist_wire.h"
+#include "lib/errbuf.h"
 
 struct evloop_timer;
 struct nfq_loop;
@@ -359,6 +360,3 @@ int gist_flow_to_mri(const struct gist_flow *f, struct gist_mri *mri);
 void gist_mri_to_flow(const struct gist_mri *mri, struct gist_flow *f);
 /* Drains a UDP socket's error queue (ICMP errors). */
 void gist_drain_errqueue(struct gist_node *n, int fd);
-
-int gist_set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-        __attribute__((__format__(printf, 4, 5)));

@@ -4,25 +4,12 @@
  * one), Error replies; flows to MRIs and back. */
 #include <errno.h>
 #include <netinet/ip.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "gist/gist_node_int.h"
-
-int gist_set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ---- addresses ---------------------------------------------------------------- */
 
@@ -239,7 +226,7 @@ int gist_peer_send(struct gist_node *n, const struct gist_peer *p, struct gist_m
 		return gist_ma_send(p->ma, m, nslpid, handle, err, errlen);
 	r = gist_udp_send(n, &p->addr, m, false);
 	if (r < 0)
-		return gist_set_err(err, errlen, r, "sending to the peer failed: %s", strerror(-r));
+		return err_set(err, errlen, r, "sending to the peer failed: %s", strerror(-r));
 	if (handle)
 		gist_status_push(n, nslpid, handle, GIST_SENT, "sent");
 	return 0;

@@ -135,8 +135,7 @@ static int send_data(struct gist_rs *rs, struct gist_peer *p, bool upstream, con
 		/* D-mode Data carries our NLI; over TCP it does not (NSIS-ka). */
 		r = gist_nli_toward(n, &p->addr, GIST_NLI_TTL, &m.nli);
 		if (r < 0)
-			return gist_set_err(err, errlen, r, "no route to the peer: %s",
-			                    strerror(-r));
+			return err_set(err, errlen, r, "no route to the peer: %s", strerror(-r));
 		m.present |= GIST_BIT(GIST_OBJ_NLI);
 	}
 	r = gist_peer_send(n, p, &m, rs->nslpid, handle, err, errlen);
@@ -289,11 +288,11 @@ static int enqueue(struct gist_rs *rs, const uint8_t *data, size_t len, uint32_t
 	struct gist_qmsg *q;
 
 	if (rs->n_queue >= GIST_QUEUE_MAX || rs->queue_bytes + len > GIST_QUEUE_BYTES)
-		return gist_set_err(err, errlen, -ENOBUFS,
-		                    "too many messages waiting for the discovery of a peer");
+		return err_set(err, errlen, -ENOBUFS,
+		               "too many messages waiting for the discovery of a peer");
 	q = malloc(sizeof(*q) + len);
 	if (!q)
-		return gist_set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	q->next = NULL;
 	q->handle = handle;
 	q->len = len;
@@ -316,8 +315,7 @@ static int send_up(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 	if (!rs || !rs->up.valid)
 		rs = gist_rs_find_up(n, nslpid, sid);
 	if (!rs)
-		return gist_set_err(err, errlen, -ENOENT,
-		                    "no routing state upstream for this session");
+		return err_set(err, errlen, -ENOENT, "no routing state upstream for this session");
 	/* Only the querier opens MAs: a large message upstream without one
 	 * goes as one (IP-fragmented) datagram. */
 	rs->last_used = evloop_now_ms();
@@ -334,21 +332,21 @@ int gist_send(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 	int r;
 
 	if (!n || !sid || !flow || !data || !handle)
-		return gist_set_err(err, errlen, -EINVAL, "missing argument");
+		return err_set(err, errlen, -EINVAL, "missing argument");
 	if (!gist_reg_find(n, nslpid))
-		return gist_set_err(err, errlen, -ENOENT, "NSLPID %u is not registered", nslpid);
+		return err_set(err, errlen, -ENOENT, "NSLPID %u is not registered", nslpid);
 	if (len == 0 || len % 4)
-		return gist_set_err(err, errlen, -EINVAL,
-		                    "NSLP data must be a non-empty multiple of 4 bytes (%zu)", len);
+		return err_set(err, errlen, -EINVAL,
+		               "NSLP data must be a non-empty multiple of 4 bytes (%zu)", len);
 	if (len > GIST_MAX_OBJ)
-		return gist_set_err(err, errlen, -EMSGSIZE,
-		                    "NSLP data of %zu bytes exceeds the %u of one GIST object", len,
-		                    GIST_MAX_OBJ);
+		return err_set(err, errlen, -EMSGSIZE,
+		               "NSLP data of %zu bytes exceeds the %u of one GIST object", len,
+		               GIST_MAX_OBJ);
 	if (gist_flow_to_mri(flow, &mri) < 0)
-		return gist_set_err(err, errlen, -EINVAL,
-		                    "bad flow (family, prefix, or ports without protocol)");
+		return err_set(err, errlen, -EINVAL,
+		               "bad flow (family, prefix, or ports without protocol)");
 	if ((mri.ipver == 6 ? n->udp6 : n->udp4) < 0)
-		return gist_set_err(err, errlen, -EAFNOSUPPORT, "no IPv%u socket", mri.ipver);
+		return err_set(err, errlen, -EAFNOSUPPORT, "no IPv%u socket", mri.ipver);
 	h = gist_new_handle(n);
 	if (flow->upstream) {
 		r = send_up(n, nslpid, sid, &mri, data, len, h, err, errlen);
@@ -360,7 +358,7 @@ int gist_send(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 
 	rs = gist_rs_get(n, nslpid, sid, &mri);
 	if (!rs)
-		return gist_set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	rs->last_used = evloop_now_ms();
 	bool big = len > n->cfg.datagram_max;
 	switch (rs->down_state) {

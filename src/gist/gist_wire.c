@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gist/gist_int.h"
+#include "lib/errbuf.h"
 
 /* ---- Names ---------------------------------------------------------------------- */
 
@@ -224,6 +225,9 @@ struct dec {
 	const char *what; /* message type name, for reasons */
 };
 
+/* A decoding error: the GIST Error to reply with (class, code, subcode) in
+ * *d->ge and the reason, after the message type's name, in d->err. Not
+ * err_set: it sets the wire error and writes a prefix before the reason. */
 static int fail(struct dec *d, int ret, uint8_t eclass, uint16_t code, uint8_t subcode,
                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -506,21 +510,6 @@ int gist_decode(const uint8_t *buf, size_t len, enum gist_transport transport, s
 
 /* ---- Encoding ------------------------------------------------------------------- */
 
-static int enc_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-
-static int enc_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static int bytes_ok(struct gist_bytes b)
 {
 	return b.len == 0 || b.p != NULL;
@@ -639,26 +628,26 @@ ssize_t gist_encode(const struct gist_msg *m, uint8_t *buf, size_t size, char *e
 	if (err && errlen)
 		err[0] = '\0';
 	if (m->hdr.type > GIST_MA_HELLO)
-		return enc_fail(err, errlen, -EINVAL, "unknown message type %u", m->hdr.type);
+		return err_set(err, errlen, -EINVAL, "unknown message type %u", m->hdr.type);
 	what = gist_msg_type_name(m->hdr.type);
 	if (m->hdr.flags & ~(GIST_F_S | GIST_F_R | GIST_F_E))
-		return enc_fail(err, errlen, -EINVAL, "%s: reserved header flags set", what);
+		return err_set(err, errlen, -EINVAL, "%s: reserved header flags set", what);
 	sub = check_flags(m->hdr.type, m->hdr.flags);
 	if (sub)
-		return enc_fail(err, errlen, -EINVAL, "%s: %s flag not allowed", what,
-		                sub - 1 == GIST_SE_INVALID_R ? "R" : "E");
+		return err_set(err, errlen, -EINVAL, "%s: %s flag not allowed", what,
+		               sub - 1 == GIST_SE_INVALID_R ? "R" : "E");
 	if (m->present & ~(GIST_BIT(GIST_OBJ_NKNOWN) - 1))
-		return enc_fail(err, errlen, -EINVAL, "%s: unknown bits in present", what);
+		return err_set(err, errlen, -EINVAL, "%s: unknown bits in present", what);
 	sub = check_objects(m, &obj);
 	if (sub)
-		return enc_fail(err, errlen, -EINVAL, "%s: %s %s", what,
-		                sub - 1 == GIST_SE_MISSING ? "missing" : "not allowed:",
-		                gist_obj_type_name(obj));
+		return err_set(err, errlen, -EINVAL, "%s: %s %s", what,
+		               sub - 1 == GIST_SE_MISSING ? "missing" : "not allowed:",
+		               gist_obj_type_name(obj));
 	if (scd_mismatch(m) >= 0)
-		return enc_fail(err, errlen, -EINVAL,
-		                "%s: MA-protocol-option names a profile not proposed", what);
+		return err_set(err, errlen, -EINVAL,
+		               "%s: MA-protocol-option names a profile not proposed", what);
 	if (m->n_unknown > GIST_MAX_UNKNOWN)
-		return enc_fail(err, errlen, -EINVAL, "%s: too many unknown objects", what);
+		return err_set(err, errlen, -EINVAL, "%s: too many unknown objects", what);
 
 	if (m->magic)
 		gw_w32(&w, GIST_MAGIC);
@@ -679,22 +668,22 @@ ssize_t gist_encode(const struct gist_msg *m, uint8_t *buf, size_t size, char *e
 		if (r == 0)
 			r = enc_object(&w, m, (uint16_t)t, m->ab[t], NULL, &why);
 		if (r < 0)
-			return enc_fail(err, errlen, r, "%s: %s: %s", what, gist_obj_type_name(t),
-			                why);
+			return err_set(err, errlen, r, "%s: %s: %s", what, gist_obj_type_name(t),
+			               why);
 		k++;
 	}
 	r = enc_unknowns(&w, m, k, true, &why);
 	if (r < 0)
-		return enc_fail(err, errlen, r, "%s: %s", what, why);
+		return err_set(err, errlen, r, "%s: %s", what, why);
 
 	blen = w.pos - hstart - GIST_HDR_LEN;
 	if (blen > GIST_MAX_BODY)
-		return enc_fail(err, errlen, -EMSGSIZE, "%s: %zu bytes, longer than 65535 words",
-		                what, blen);
+		return err_set(err, errlen, -EMSGSIZE, "%s: %zu bytes, longer than 65535 words",
+		               what, blen);
 	gw_patch16(&w, hstart + 2, (uint16_t)(blen / 4));
 	if (w.overflow)
-		return enc_fail(err, errlen, -ENOSPC, "%s: needs %zu bytes, buffer has %zu", what,
-		                w.pos, size);
+		return err_set(err, errlen, -ENOSPC, "%s: needs %zu bytes, buffer has %zu", what,
+		               w.pos, size);
 	return (ssize_t)w.pos;
 }
 

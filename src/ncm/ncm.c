@@ -14,23 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
 
 #define CONTENT_LENGTH "content-length"
 
 /* ---- Small helpers --------------------------------------------------------- */
-
-static _printf_(4, 5) int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ASCII only: the wire format does not depend on the locale. */
 static bool is_digit(unsigned char c)
@@ -213,12 +202,12 @@ static int next_line(const char *buf, size_t len, size_t *pos, size_t *ret_n, un
 				if (end >= len)
 					return 0;
 				if (buf[end] != '\n')
-					return set_err(err, errlen, -EBADMSG,
+					return err_set(err, errlen, -EBADMSG,
 					               "line %u: CR not followed by LF", lineno);
 				end++;
 			}
 			if (end > NCM_MAX_MESSAGE)
-				return set_err(err, errlen, -EMSGSIZE,
+				return err_set(err, errlen, -EMSGSIZE,
 				               "message head longer than %d bytes",
 				               NCM_MAX_MESSAGE);
 			*ret_n = n;
@@ -226,13 +215,13 @@ static int next_line(const char *buf, size_t len, size_t *pos, size_t *ret_n, un
 			return 1;
 		}
 		if (n >= NCM_MAX_LINE)
-			return set_err(err, errlen, -EMSGSIZE, "line %u longer than %d bytes",
+			return err_set(err, errlen, -EMSGSIZE, "line %u longer than %d bytes",
 			               lineno, NCM_MAX_LINE);
 		if (end >= NCM_MAX_MESSAGE)
-			return set_err(err, errlen, -EMSGSIZE, "message head longer than %d bytes",
+			return err_set(err, errlen, -EMSGSIZE, "message head longer than %d bytes",
 			               NCM_MAX_MESSAGE);
 		if (is_ctl(c) && c != '\t')
-			return set_err(err, errlen, -EBADMSG, "line %u: control character 0x%02x",
+			return err_set(err, errlen, -EBADMSG, "line %u: control character 0x%02x",
 			               lineno, c);
 	}
 	return 0;
@@ -257,7 +246,7 @@ static int parse_response_line(struct span ver, struct span rest, struct head *h
 
 	if (!span_eq(ver, NCM_VERSION)) {
 		if (stop_on_version)
-			return set_err(err, errlen, -EPROTO, "unsupported version '%.*s'",
+			return err_set(err, errlen, -EPROTO, "unsupported version '%.*s'",
 			               (int)ver.n, ver.p);
 		h->bad_version = true;
 	}
@@ -265,7 +254,7 @@ static int parse_response_line(struct span ver, struct span rest, struct head *h
 		code = rest;
 	if (code.n != 3 || code.p[0] < '1' || code.p[0] > '5' ||
 	    !is_digit((unsigned char)code.p[1]) || !is_digit((unsigned char)code.p[2]))
-		return set_err(err, errlen, -EBADMSG, "line 1: bad status code");
+		return err_set(err, errlen, -EBADMSG, "line 1: bad status code");
 	h->method = NCM_METHOD_NONE;
 	h->code = (code.p[0] - '0') * 100 + (code.p[1] - '0') * 10 + (code.p[2] - '0');
 	h->reason = span_trim(reason);
@@ -278,12 +267,12 @@ static int parse_start_line(struct span line, struct head *h, bool stop_on_versi
 	struct span method, target, ver, rest;
 
 	if (!split_sp(line, &method, &rest))
-		return set_err(err, errlen, -EBADMSG, "line 1: bad start line");
+		return err_set(err, errlen, -EBADMSG, "line 1: bad start line");
 	if (is_version_token(method))
 		return parse_response_line(method, rest, h, stop_on_version, err, errlen);
 
 	if (!split_sp(rest, &target, &ver) || memchr(ver.p, ' ', ver.n))
-		return set_err(err, errlen, -EBADMSG,
+		return err_set(err, errlen, -EBADMSG,
 		               "line 1: bad start line (want METHOD TARGET VERSION)");
 	h->method = NCM_METHOD_NONE;
 	for (size_t i = 1; i < ARRAY_SIZE(method_names); i++)
@@ -295,23 +284,23 @@ static int parse_start_line(struct span line, struct head *h, bool stop_on_versi
 		for (i = 0; i < method.n && method.p[i] >= 'A' && method.p[i] <= 'Z'; i++)
 			;
 		if (method.n == 0 || i < method.n)
-			return set_err(err, errlen, -EBADMSG, "line 1: bad start line");
-		return set_err(err, errlen, -EBADMSG, "line 1: unknown method '%.*s'",
+			return err_set(err, errlen, -EBADMSG, "line 1: bad start line");
+		return err_set(err, errlen, -EBADMSG, "line 1: unknown method '%.*s'",
 		               (int)method.n, method.p);
 	}
 	if (target.n == 0)
-		return set_err(err, errlen, -EBADMSG, "line 1: empty target");
+		return err_set(err, errlen, -EBADMSG, "line 1: empty target");
 	if (target.n > NCM_MAX_TARGET)
-		return set_err(err, errlen, -EMSGSIZE, "line 1: target longer than %d bytes",
+		return err_set(err, errlen, -EMSGSIZE, "line 1: target longer than %d bytes",
 		               NCM_MAX_TARGET);
 	for (size_t i = 0; i < target.n; i++)
 		if (!is_target_char((unsigned char)target.p[i]))
-			return set_err(err, errlen, -EBADMSG, "line 1: bad character in target");
+			return err_set(err, errlen, -EBADMSG, "line 1: bad character in target");
 	if (!span_eq(ver, NCM_VERSION)) {
 		if (!is_version_token(ver))
-			return set_err(err, errlen, -EBADMSG, "line 1: bad version");
+			return err_set(err, errlen, -EBADMSG, "line 1: bad version");
 		if (stop_on_version)
-			return set_err(err, errlen, -EPROTO, "unsupported version '%.*s'",
+			return err_set(err, errlen, -EPROTO, "unsupported version '%.*s'",
 			               (int)ver.n, ver.p);
 		h->bad_version = true;
 	}
@@ -338,14 +327,14 @@ static int parse_content_length(struct span v, size_t *ret, unsigned lineno, cha
 	size_t n = 0;
 
 	if (v.n == 0)
-		return set_err(err, errlen, -EBADMSG, "line %u: empty content-length", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: empty content-length", lineno);
 	for (size_t i = 0; i < v.n; i++) {
 		if (!is_digit((unsigned char)v.p[i]))
-			return set_err(err, errlen, -EBADMSG, "line %u: bad content-length",
+			return err_set(err, errlen, -EBADMSG, "line %u: bad content-length",
 			               lineno);
 		n = n * 10 + (size_t)(v.p[i] - '0');
 		if (n > NCM_MAX_BODY)
-			return set_err(err, errlen, -EMSGSIZE,
+			return err_set(err, errlen, -EMSGSIZE,
 			               "line %u: content-length larger than %d", lineno,
 			               NCM_MAX_BODY);
 	}
@@ -359,19 +348,19 @@ static int check_header_line(struct span line, unsigned lineno, struct head *h, 
 	struct span name, value;
 
 	if (!split_header(line, &name, &value))
-		return set_err(err, errlen, -EBADMSG, "line %u: header without ':'", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: header without ':'", lineno);
 	if (name.n == 0)
-		return set_err(err, errlen, -EBADMSG, "line %u: empty header name", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: empty header name", lineno);
 	if (name.n > NCM_MAX_NAME)
-		return set_err(err, errlen, -EMSGSIZE, "line %u: header name longer than %d",
+		return err_set(err, errlen, -EMSGSIZE, "line %u: header name longer than %d",
 		               lineno, NCM_MAX_NAME);
 	for (size_t i = 0; i < name.n; i++)
 		if (!is_name_char((unsigned char)name.p[i]))
-			return set_err(err, errlen, -EBADMSG,
+			return err_set(err, errlen, -EBADMSG,
 			               "line %u: bad character in header name", lineno);
 	if (span_eq_nocase(name, CONTENT_LENGTH)) {
 		if (h->has_cl)
-			return set_err(err, errlen, -EBADMSG, "line %u: repeated content-length",
+			return err_set(err, errlen, -EBADMSG, "line %u: repeated content-length",
 			               lineno);
 		h->has_cl = true;
 		return parse_content_length(value, &h->cl, lineno, err, errlen);
@@ -394,16 +383,16 @@ static int check_partial_line(const char *p, size_t n, unsigned lineno, char *er
 			if (c == ' ')
 				return 0;
 			if (!(c >= 'A' && c <= 'Z') && !is_digit(c) && c != '/' && c != '.')
-				return set_err(err, errlen, -EBADMSG, "line 1: bad start line");
+				return err_set(err, errlen, -EBADMSG, "line 1: bad start line");
 			continue;
 		}
 		if (c == ':')
 			return 0;
 		if (!is_name_char(c))
-			return set_err(err, errlen, -EBADMSG,
+			return err_set(err, errlen, -EBADMSG,
 			               "line %u: bad character in header name", lineno);
 		if (i >= NCM_MAX_NAME)
-			return set_err(err, errlen, -EMSGSIZE,
+			return err_set(err, errlen, -EMSGSIZE,
 			               "line %u: header name longer than %d", lineno, NCM_MAX_NAME);
 	}
 	return 0;
@@ -433,7 +422,7 @@ static long scan_head(const char *buf, size_t len, struct head *h, bool stop_on_
 		line = (struct span){buf + start, n};
 		if (n == 0) {
 			if (lineno == 1)
-				return set_err(err, errlen, -EBADMSG, "line 1: empty start line");
+				return err_set(err, errlen, -EBADMSG, "line 1: empty start line");
 			h->len = pos;
 			return (long)pos;
 		}
@@ -441,7 +430,7 @@ static long scan_head(const char *buf, size_t len, struct head *h, bool stop_on_
 			r = parse_start_line(line, h, stop_on_version, err, errlen);
 		} else {
 			if (h->n_lines >= NCM_MAX_HEADERS)
-				return set_err(err, errlen, -EMSGSIZE, "more than %d headers",
+				return err_set(err, errlen, -EMSGSIZE, "more than %d headers",
 				               NCM_MAX_HEADERS);
 			r = check_header_line(line, lineno, h, err, errlen);
 			h->lines[h->n_lines++] = line;
@@ -457,7 +446,7 @@ long ncm_frame_length(const char *buf, size_t len, char *err, size_t errlen)
 	long r;
 
 	if (!buf && len > 0)
-		return set_err(err, errlen, -EINVAL, "no buffer");
+		return err_set(err, errlen, -EINVAL, "no buffer");
 	r = scan_head(buf, len, &h, false, err, errlen);
 	if (r <= 0)
 		return r;
@@ -503,22 +492,22 @@ int ncm_parse(const char *buf, size_t len, struct ncm_msg **ret, char *err, size
 	long r;
 
 	if (!ret || (!buf && len > 0))
-		return set_err(err, errlen, -EINVAL, "no buffer");
+		return err_set(err, errlen, -EINVAL, "no buffer");
 	r = scan_head(buf, len, &h, true, err, errlen);
 	if (r < 0)
 		return (int)r;
 	if (r == 0)
-		return set_err(err, errlen, -EBADMSG, "truncated message: no blank line after %s",
+		return err_set(err, errlen, -EBADMSG, "truncated message: no blank line after %s",
 		               len > 0 ? "the headers" : "nothing");
 	rest = len - h.len;
 	if (!h.has_cl && rest > 0)
-		return set_err(err, errlen, -EBADMSG,
+		return err_set(err, errlen, -EBADMSG,
 		               "%zu bytes after the blank line without content-length", rest);
 	if (h.has_cl && rest < h.cl)
-		return set_err(err, errlen, -EBADMSG, "truncated body: %zu of %zu bytes", rest,
+		return err_set(err, errlen, -EBADMSG, "truncated body: %zu of %zu bytes", rest,
 		               h.cl);
 	if (h.has_cl && rest > h.cl)
-		return set_err(err, errlen, -EBADMSG, "%zu bytes after the body", rest - h.cl);
+		return err_set(err, errlen, -EBADMSG, "%zu bytes after the body", rest - h.cl);
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -569,7 +558,7 @@ int ncm_parse(const char *buf, size_t len, struct ncm_msg **ret, char *err, size
 	*ret = TAKE_PTR(m);
 	return 0;
 oom:
-	return set_err(err, errlen, -ENOMEM, "out of memory");
+	return err_set(err, errlen, -ENOMEM, "out of memory");
 }
 
 /* ---- Building ---------------------------------------------------------------- */

@@ -8,12 +8,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
 
 #define MAX_URL          2048
@@ -24,18 +24,6 @@
 #define MIN_NONCE        8
 #define MAX_NONCE        64
 #define HASH_PREFIX      "sha256:"
-
-static _printf_(4, 5) int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static bool is_digit(unsigned char c)
 {
@@ -565,16 +553,16 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 
 	_Static_assert(ARRAY_SIZE(fields) <= 32, "seen is a 32-bit mask");
 	if (!ret)
-		return set_err(err, errlen, -EINVAL, "no request");
+		return err_set(err, errlen, -EINVAL, "no request");
 	*ret = (struct ncm_request){0};
 	if (!m || m->method == NCM_METHOD_NONE || !ncm_method_name(m->method) || !m->target)
-		return set_err(err, errlen, -EBADMSG, "not a request");
+		return err_set(err, errlen, -EBADMSG, "not a request");
 	if (m->body_len > 0)
-		return set_err(err, errlen, -EBADMSG, "a request has no body");
+		return err_set(err, errlen, -EBADMSG, "a request has no body");
 	r.method = m->method;
 	r.target = strdup(m->target);
 	if (!r.target)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 
 	/* Repeats first, so that the error does not depend on header order. */
 	for (size_t i = 0; i < m->n_headers; i++) {
@@ -583,7 +571,7 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 		if (f < 0)
 			continue;
 		if (seen & (1u << f))
-			return set_err(err, errlen, -EBADMSG, "repeated header '%s'",
+			return err_set(err, errlen, -EBADMSG, "repeated header '%s'",
 			               fields[f].name);
 		seen |= 1u << f;
 	}
@@ -598,20 +586,20 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 			r.has_filter = true;
 		e = fields[f].decode(&r, h->value, &why);
 		if (e == -ENOMEM)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return err_set(err, errlen, -ENOMEM, "out of memory");
 		if (e < 0)
-			return set_err(err, errlen, -EBADMSG, "header '%s': %s", fields[f].name,
+			return err_set(err, errlen, -EBADMSG, "header '%s': %s", fields[f].name,
 			               why);
 	}
 
 	if (r.filter.src.family && r.filter.dst.family &&
 	    r.filter.src.family != r.filter.dst.family)
-		return set_err(err, errlen, -EBADMSG,
+		return err_set(err, errlen, -EBADMSG,
 		               "header 'filter-dst': address family differs from filter-src");
 	if ((r.method == NCM_METHOD_SETUP || r.method == NCM_METHOD_REMOVE) && !r.user)
-		return set_err(err, errlen, -EBADMSG, "missing header 'user'");
+		return err_set(err, errlen, -EBADMSG, "missing header 'user'");
 	if (r.method == NCM_METHOD_SETUP && !r.url)
-		return set_err(err, errlen, -EBADMSG, "missing header 'url'");
+		return err_set(err, errlen, -EBADMSG, "missing header 'url'");
 
 	*ret = r;
 	r = (struct ncm_request){0};

@@ -2,25 +2,14 @@
 #include "nslp/nslp.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
-
-static _printf_(4, 5) int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ---- Names ----------------------------------------------------------------- */
 
@@ -417,11 +406,11 @@ static int put_request(struct wbuf *w, enum nslp_type type, const struct ncm_msg
                        size_t errlen)
 {
 	if (!req || !req->target || nslp_method_type(req->method) != type)
-		return set_err(err, errlen, -EINVAL, "%s: no request or wrong method",
+		return err_set(err, errlen, -EINVAL, "%s: no request or wrong method",
 		               nslp_type_name(type));
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (name_is(req->headers[i].name, "content-length"))
-			return set_err(err, errlen, -EINVAL, "a request carries no body");
+			return err_set(err, errlen, -EINVAL, "a request carries no body");
 	size_t hdr = w->len;
 	wb_u8(w, NSLP_VERSION);
 	wb_u8(w, (uint8_t)type);
@@ -476,7 +465,7 @@ int nslp_encode(const struct nslp_msg *m, uint8_t **ret, size_t *ret_len, char *
 	int r = 0;
 
 	if (!m || !ret || !ret_len)
-		return set_err(err, errlen, -EINVAL, "no message");
+		return err_set(err, errlen, -EINVAL, "no message");
 	switch (m->type) {
 	case NSLP_SETUP:
 	case NSLP_REMOVE:
@@ -485,7 +474,7 @@ int nslp_encode(const struct nslp_msg *m, uint8_t **ret, size_t *ret_len, char *
 		break;
 	case NSLP_TRIGGER: {
 		if (!m->req || !is_plain_request(nslp_method_type(m->req->method))) {
-			r = set_err(err, errlen, -EINVAL, "TRIGGER wraps a SETUP, REMOVE or PROBE");
+			r = err_set(err, errlen, -EINVAL, "TRIGGER wraps a SETUP, REMOVE or PROBE");
 			break;
 		}
 		wb_u8(&w, NSLP_VERSION);
@@ -501,7 +490,7 @@ int nslp_encode(const struct nslp_msg *m, uint8_t **ret, size_t *ret_len, char *
 	case NSLP_RESPONSE:
 		if (m->code < 100 || m->code > 599 || !nslp_type_name(m->answers) ||
 		    m->answers == NSLP_RESPONSE || m->n_entries > NSLP_MAX_ENTRIES) {
-			r = set_err(err, errlen, -EINVAL, "bad response status or stack");
+			r = err_set(err, errlen, -EINVAL, "bad response status or stack");
 			break;
 		}
 		wb_u8(&w, NSLP_VERSION);
@@ -513,7 +502,7 @@ int nslp_encode(const struct nslp_msg *m, uint8_t **ret, size_t *ret_len, char *
 			const struct nslp_entry *e = &m->entries[i];
 			if (!is_plain_request(e->method) ||
 			    (e->answer && (e->answer->code < 100 || e->answer->code > 599))) {
-				r = set_err(err, errlen, -EINVAL, "entry %zu: bad method or code",
+				r = err_set(err, errlen, -EINVAL, "entry %zu: bad method or code",
 				            i + 1);
 				break;
 			}
@@ -522,10 +511,10 @@ int nslp_encode(const struct nslp_msg *m, uint8_t **ret, size_t *ret_len, char *
 		wb_set_u32(&w, 4, (uint32_t)w.len);
 		break;
 	default:
-		r = set_err(err, errlen, -EINVAL, "unknown message type %u", (unsigned)m->type);
+		r = err_set(err, errlen, -EINVAL, "unknown message type %u", (unsigned)m->type);
 	}
 	if (r == 0 && w.err)
-		r = set_err(err, errlen, w.err,
+		r = err_set(err, errlen, w.err,
 		            w.err == -ENOMEM ? "out of memory"
 		                             : "message or object larger than the format allows");
 	if (r < 0) {
@@ -557,7 +546,7 @@ static int next_obj(struct rbuf *b, struct obj *o, char *err, size_t errlen)
 	if (b->pos == b->len)
 		return 0;
 	if (b->len - b->pos < NSLP_OBJ_HDR_LEN)
-		return set_err(err, errlen, -EMSGSIZE, "truncated object header at byte %zu",
+		return err_set(err, errlen, -EMSGSIZE, "truncated object header at byte %zu",
 		               b->pos);
 	const uint8_t *h = b->p + b->pos;
 	o->ab = h[0] >> 6;
@@ -565,15 +554,15 @@ static int next_obj(struct rbuf *b, struct obj *o, char *err, size_t errlen)
 	o->len = (size_t)h[2] << 8 | h[3];
 	size_t padded = (o->len + 3) & ~(size_t)3;
 	if (o->ab == 3)
-		return set_err(err, errlen, -EBADMSG, "object 0x%03x: invalid A/B flags", o->type);
+		return err_set(err, errlen, -EBADMSG, "object 0x%03x: invalid A/B flags", o->type);
 	if (b->len - b->pos - NSLP_OBJ_HDR_LEN < padded)
-		return set_err(err, errlen, -EMSGSIZE,
+		return err_set(err, errlen, -EMSGSIZE,
 		               "object 0x%03x at byte %zu: length %zu runs past the end", o->type,
 		               b->pos, o->len);
 	o->v = h + NSLP_OBJ_HDR_LEN;
 	for (size_t i = o->len; i < padded; i++)
 		if (o->v[i])
-			return set_err(err, errlen, -EBADMSG, "object 0x%03x: padding not zero",
+			return err_set(err, errlen, -EBADMSG, "object 0x%03x: padding not zero",
 			               o->type);
 	b->pos += NSLP_OBJ_HDR_LEN + padded;
 	return 1;
@@ -595,10 +584,10 @@ static int dup_text(const struct obj *o, size_t max, char **ret, const char *wha
                     size_t errlen)
 {
 	if (!text_ok(o->v, o->len, max))
-		return set_err(err, errlen, -EBADMSG, "%s: not valid text", what);
+		return err_set(err, errlen, -EBADMSG, "%s: not valid text", what);
 	char *s = strndup((const char *)o->v, o->len);
 	if (!s)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	*ret = s;
 	return 0;
 }
@@ -610,10 +599,10 @@ static int other_obj(const struct obj *o, const char *where, char *err, size_t e
 	             (o->type >= NSLP_OBJ_NODE_ID && o->type <= NSLP_OBJ_LAST_NODE) ||
 	             typed_by_type(o->type);
 	if (known)
-		return set_err(err, errlen, -EBADMSG, "object 0x%03x not allowed in %s", o->type,
+		return err_set(err, errlen, -EBADMSG, "object 0x%03x not allowed in %s", o->type,
 		               where);
 	if (o->ab == NSLP_AB_MANDATORY)
-		return set_err(err, errlen, -EBADMSG, "unknown mandatory object 0x%03x in %s",
+		return err_set(err, errlen, -EBADMSG, "unknown mandatory object 0x%03x in %s",
 		               o->type, where);
 	return 0;
 }
@@ -629,18 +618,18 @@ static int take_header(struct ncm_msg *m, const struct obj *o, char *err, size_t
 
 	if (o->type == NSLP_OBJ_HEADER) {
 		if (o->len < 1 || o->v[0] < 1 || o->v[0] > NCM_MAX_NAME || o->len < 1u + o->v[0])
-			return set_err(err, errlen, -EBADMSG, "HEADER object: bad name length");
+			return err_set(err, errlen, -EBADMSG, "HEADER object: bad name length");
 		size_t nl = o->v[0];
 		for (size_t i = 0; i < nl; i++) {
 			char c = (char)o->v[1 + i];
 			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-				return set_err(err, errlen, -EBADMSG,
+				return err_set(err, errlen, -EBADMSG,
 				               "HEADER object: bad character in name");
 			name[i] = c;
 		}
 		name[nl] = '\0';
 		if (strcmp(name, "content-length") == 0)
-			return set_err(err, errlen, -EBADMSG,
+			return err_set(err, errlen, -EBADMSG,
 			               "HEADER object: content-length is not a header here");
 		struct obj vo = {.v = o->v + 1 + nl, .len = o->len - 1 - nl};
 		r = dup_text(&vo, NCM_MAX_LINE, &value, name, err, errlen);
@@ -654,20 +643,20 @@ static int take_header(struct ncm_msg *m, const struct obj *o, char *err, size_t
 				return r;
 		} else {
 			if (typed_text(t->kind, o->v, o->len, text, sizeof(text)) < 0)
-				return set_err(err, errlen, -EBADMSG, "object %s: bad value",
+				return err_set(err, errlen, -EBADMSG, "object %s: bad value",
 				               t->name);
 			value = strdup(text);
 			if (!value)
-				return set_err(err, errlen, -ENOMEM, "out of memory");
+				return err_set(err, errlen, -ENOMEM, "out of memory");
 		}
 	} else {
 		return 0;
 	}
 	r = ncm_add(m, name, value);
 	if (r == -EMSGSIZE)
-		return set_err(err, errlen, r, "too many or too long headers");
+		return err_set(err, errlen, r, "too many or too long headers");
 	if (r < 0)
-		return set_err(err, errlen, r == -ENOMEM ? r : -EBADMSG,
+		return err_set(err, errlen, r == -ENOMEM ? r : -EBADMSG,
 		               "header %s: not valid in an NCM", name);
 	return 1;
 }
@@ -682,11 +671,11 @@ static int check_ncm(const struct ncm_msg *m, char *err, size_t errlen)
 
 	int r = ncm_serialize(m, &text, &len);
 	if (r < 0)
-		return set_err(err, errlen, r == -ENOMEM ? r : -EBADMSG, "not a valid NCM");
+		return err_set(err, errlen, r == -ENOMEM ? r : -EBADMSG, "not a valid NCM");
 	r = ncm_parse(text, len, &back, e, sizeof(e));
 	ncm_free(back);
 	if (r < 0)
-		return set_err(err, errlen, r == -ENOMEM ? r : -EBADMSG, "not a valid NCM: %s", e);
+		return err_set(err, errlen, r == -ENOMEM ? r : -EBADMSG, "not a valid NCM: %s", e);
 	return 0;
 }
 
@@ -701,12 +690,12 @@ static int decode_request(const uint8_t *buf, size_t len, enum nslp_type type, s
 
 	while ((r = next_obj(&b, &o, err, errlen)) > 0) {
 		if (++n > NSLP_MAX_OBJECTS) {
-			r = set_err(err, errlen, -EMSGSIZE, "too many objects");
+			r = err_set(err, errlen, -EMSGSIZE, "too many objects");
 			break;
 		}
 		if (o.type == NSLP_OBJ_TARGET) {
 			if (m) {
-				r = set_err(err, errlen, -EBADMSG, "TARGET twice");
+				r = err_set(err, errlen, -EBADMSG, "TARGET twice");
 				break;
 			}
 			_cleanup_free_ char *t = NULL;
@@ -715,14 +704,14 @@ static int decode_request(const uint8_t *buf, size_t len, enum nslp_type type, s
 				break;
 			m = ncm_request_new(nslp_type_method(type), t);
 			if (!m) {
-				r = set_err(err, errlen, errno == ENOMEM ? -ENOMEM : -EBADMSG,
+				r = err_set(err, errlen, errno == ENOMEM ? -ENOMEM : -EBADMSG,
 				            "TARGET: not a valid target");
 				break;
 			}
 			continue;
 		}
 		if (!m) {
-			r = set_err(err, errlen, -EBADMSG, "%s: TARGET must come first",
+			r = err_set(err, errlen, -EBADMSG, "%s: TARGET must come first",
 			            nslp_type_name(type));
 			break;
 		}
@@ -736,7 +725,7 @@ static int decode_request(const uint8_t *buf, size_t len, enum nslp_type type, s
 		}
 	}
 	if (r == 0 && !m)
-		r = set_err(err, errlen, -EBADMSG, "%s without TARGET", nslp_type_name(type));
+		r = err_set(err, errlen, -EBADMSG, "%s without TARGET", nslp_type_name(type));
 	if (r == 0)
 		r = check_ncm(m, err, errlen);
 	if (r < 0) {
@@ -751,12 +740,12 @@ static int decode_status(const struct obj *o, enum nslp_type *method, int *code,
                          char *err, size_t errlen)
 {
 	if (o->len < 4)
-		return set_err(err, errlen, -EBADMSG, "STATUS: too short");
+		return err_set(err, errlen, -EBADMSG, "STATUS: too short");
 	unsigned cls = o->v[1], c = o->v[2];
 	if (o->v[0] < NSLP_SETUP || o->v[0] > NSLP_TRIGGER)
-		return set_err(err, errlen, -EBADMSG, "STATUS: unknown method %u", o->v[0]);
+		return err_set(err, errlen, -EBADMSG, "STATUS: unknown method %u", o->v[0]);
 	if (cls < 1 || cls > 5 || c > 99)
-		return set_err(err, errlen, -EBADMSG, "STATUS: bad class %u or code %u", cls, c);
+		return err_set(err, errlen, -EBADMSG, "STATUS: bad class %u or code %u", cls, c);
 	struct obj ro = {.v = o->v + 4, .len = o->len - 4};
 	char *rs = NULL;
 	if (ro.len > 0) {
@@ -785,10 +774,10 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 	memset(e, 0, sizeof(*e));
 	hdrs = ncm_response_new(200, NULL);
 	if (!hdrs)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	while ((r = next_obj(&b, &o, err, errlen)) > 0) {
 		if (++n > NSLP_MAX_OBJECTS) {
-			r = set_err(err, errlen, -EMSGSIZE, "entry: too many objects");
+			r = err_set(err, errlen, -EMSGSIZE, "entry: too many objects");
 			break;
 		}
 		char **str = NULL;
@@ -810,7 +799,7 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 		case NSLP_OBJ_NODE_ADDR:
 			if (has_addr || o.len < 4 || (o.v[0] != 4 && o.v[0] != 6) ||
 			    o.len != (o.v[0] == 4 ? 8u : 20u)) {
-				r = set_err(err, errlen, -EBADMSG, "entry: bad NODE-ADDR");
+				r = err_set(err, errlen, -EBADMSG, "entry: bad NODE-ADDR");
 				goto out;
 			}
 			has_addr = true;
@@ -819,7 +808,7 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 			continue;
 		case NSLP_OBJ_ELAPSED:
 			if (has_elapsed || o.len != 4) {
-				r = set_err(err, errlen, -EBADMSG, "entry: bad ELAPSED");
+				r = err_set(err, errlen, -EBADMSG, "entry: bad ELAPSED");
 				goto out;
 			}
 			has_elapsed = true;
@@ -829,14 +818,14 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 		case NSLP_OBJ_STATUS: {
 			enum nslp_type mt;
 			if (has_status) {
-				r = set_err(err, errlen, -EBADMSG, "entry: STATUS twice");
+				r = err_set(err, errlen, -EBADMSG, "entry: STATUS twice");
 				goto out;
 			}
 			r = decode_status(&o, &mt, &code, &reason, err, errlen);
 			if (r < 0)
 				goto out;
 			if (!is_plain_request(mt)) {
-				r = set_err(err, errlen, -EBADMSG, "entry: STATUS of a %s",
+				r = err_set(err, errlen, -EBADMSG, "entry: STATUS of a %s",
 				            nslp_type_name(mt));
 				goto out;
 			}
@@ -846,7 +835,7 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 		}
 		case NSLP_OBJ_BODY:
 			if (body) {
-				r = set_err(err, errlen, -EBADMSG, "entry: BODY twice");
+				r = err_set(err, errlen, -EBADMSG, "entry: BODY twice");
 				goto out;
 			}
 			body_obj = o;
@@ -861,7 +850,7 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 			continue;
 		}
 		if (*str) {
-			r = set_err(err, errlen, -EBADMSG, "entry: %s twice", what);
+			r = err_set(err, errlen, -EBADMSG, "entry: %s twice", what);
 			goto out;
 		}
 		r = dup_text(&o, max, str, what, err, errlen);
@@ -871,13 +860,13 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 	if (r < 0)
 		goto out;
 	if (!e->node_id || !has_status) {
-		r = set_err(err, errlen, -EBADMSG, "entry without NODE-ID or STATUS");
+		r = err_set(err, errlen, -EBADMSG, "entry without NODE-ID or STATUS");
 		goto out;
 	}
 	/* The answer: status line from STATUS, the headers in order, the body. */
 	e->answer = ncm_response_new(code, reason);
 	if (!e->answer) {
-		r = set_err(err, errlen, errno == ENOMEM ? -ENOMEM : -EBADMSG,
+		r = err_set(err, errlen, errno == ENOMEM ? -ENOMEM : -EBADMSG,
 		            "entry: bad STATUS reason");
 		goto out;
 	}
@@ -885,7 +874,7 @@ static int decode_entry(const struct obj *eo, struct nslp_entry *e, char *err, s
 	e->answer->n_headers = hdrs->n_headers;
 	hdrs->n_headers = 0;
 	if (body && ncm_set_body(e->answer, (const char *)body->v, body->len) < 0) {
-		r = set_err(err, errlen, -EMSGSIZE, "entry: BODY too large");
+		r = err_set(err, errlen, -EMSGSIZE, "entry: BODY too large");
 		goto out;
 	}
 	r = check_ncm(e->answer, err, errlen);
@@ -925,26 +914,26 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 	case 0:
 		break;
 	case -EPROTO:
-		return set_err(err, errlen, r, "NSLP version %u, not %u", buf[0], NSLP_VERSION);
+		return err_set(err, errlen, r, "NSLP version %u, not %u", buf[0], NSLP_VERSION);
 	case -EMSGSIZE:
-		return set_err(err, errlen, r, "truncated: %zu bytes", len);
+		return err_set(err, errlen, r, "truncated: %zu bytes", len);
 	default:
-		return set_err(err, errlen, r, "bad message length");
+		return err_set(err, errlen, r, "bad message length");
 	}
 	/* GIST pads NSLP-Data to 32 bits; a wrapped message fills its object. */
 	if (wrapped ? total != len : len - total > 3)
-		return set_err(err, errlen, -EBADMSG, "%zu bytes after the message", len - total);
+		return err_set(err, errlen, -EBADMSG, "%zu bytes after the message", len - total);
 	for (size_t i = total; i < len; i++)
 		if (buf[i])
-			return set_err(err, errlen, -EBADMSG, "bytes after the message");
+			return err_set(err, errlen, -EBADMSG, "bytes after the message");
 	if (!nslp_type_name(type))
-		return set_err(err, errlen, -EBADMSG, "unknown message type %u", (unsigned)type);
+		return err_set(err, errlen, -EBADMSG, "unknown message type %u", (unsigned)type);
 	if (wrapped && !is_plain_request(type))
-		return set_err(err, errlen, -EBADMSG, "TRIGGER wraps a %s", nslp_type_name(type));
+		return err_set(err, errlen, -EBADMSG, "TRIGGER wraps a %s", nslp_type_name(type));
 
 	struct nslp_msg *m = calloc(1, sizeof(*m));
 	if (!m)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	m->type = type;
 	m->flags = 0; /* reserved: ignored on receipt */
 	struct rbuf b = {.p = buf, .len = total, .pos = NSLP_HDR_LEN};
@@ -961,7 +950,7 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 		while ((r = next_obj(&b, &o, err, errlen)) > 0) {
 			if (o.type == NSLP_OBJ_WRAPPED) {
 				if (m->req) {
-					r = set_err(err, errlen, -EBADMSG, "WRAPPED twice");
+					r = err_set(err, errlen, -EBADMSG, "WRAPPED twice");
 					break;
 				}
 				struct nslp_msg *in = NULL;
@@ -975,18 +964,18 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 			}
 		}
 		if (r == 0 && !m->req)
-			r = set_err(err, errlen, -EBADMSG, "TRIGGER without WRAPPED");
+			r = err_set(err, errlen, -EBADMSG, "TRIGGER without WRAPPED");
 		break;
 	case NSLP_RESPONSE: {
 		bool has_status = false;
 		while ((r = next_obj(&b, &o, err, errlen)) > 0) {
 			if (++n > NSLP_MAX_OBJECTS) {
-				r = set_err(err, errlen, -EMSGSIZE, "too many objects");
+				r = err_set(err, errlen, -EMSGSIZE, "too many objects");
 				break;
 			}
 			if (o.type == NSLP_OBJ_STATUS) {
 				if (has_status) {
-					r = set_err(err, errlen, -EBADMSG, "STATUS twice");
+					r = err_set(err, errlen, -EBADMSG, "STATUS twice");
 					break;
 				}
 				_cleanup_free_ char *reason = NULL;
@@ -995,25 +984,25 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 					break;
 				m->reason = strdup(reason ? reason : ncm_status_reason(m->code));
 				if (!m->reason) {
-					r = set_err(err, errlen, -ENOMEM, "out of memory");
+					r = err_set(err, errlen, -ENOMEM, "out of memory");
 					break;
 				}
 				has_status = true;
 			} else if (o.type == NSLP_OBJ_ENTRY) {
 				if (!has_status) {
-					r = set_err(err, errlen, -EBADMSG,
+					r = err_set(err, errlen, -EBADMSG,
 					            "RESPONSE: STATUS must come first");
 					break;
 				}
 				if (m->n_entries >= NSLP_MAX_ENTRIES) {
-					r = set_err(err, errlen, -EMSGSIZE, "more than %d entries",
+					r = err_set(err, errlen, -EMSGSIZE, "more than %d entries",
 					            NSLP_MAX_ENTRIES);
 					break;
 				}
 				struct nslp_entry *a =
 				        realloc(m->entries, (m->n_entries + 1) * sizeof(*a));
 				if (!a) {
-					r = set_err(err, errlen, -ENOMEM, "out of memory");
+					r = err_set(err, errlen, -ENOMEM, "out of memory");
 					break;
 				}
 				m->entries = a;
@@ -1026,7 +1015,7 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 			}
 		}
 		if (r == 0 && !has_status)
-			r = set_err(err, errlen, -EBADMSG, "RESPONSE without STATUS");
+			r = err_set(err, errlen, -EBADMSG, "RESPONSE without STATUS");
 		break;
 	}
 	}
@@ -1041,7 +1030,7 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 int nslp_decode(const uint8_t *buf, size_t len, struct nslp_msg **ret, char *err, size_t errlen)
 {
 	if (!buf || !ret)
-		return set_err(err, errlen, -EINVAL, "no buffer");
+		return err_set(err, errlen, -EINVAL, "no buffer");
 	return decode_msg(buf, len, false, ret, err, errlen);
 }
 
@@ -1175,24 +1164,24 @@ int nslp_response_summarize(struct nslp_msg *resp)
 int nslp_from_ncm(const struct ncm_msg *ncm, struct nslp_msg **ret, char *err, size_t errlen)
 {
 	if (!ncm || !ret)
-		return set_err(err, errlen, -EINVAL, "no NCM");
+		return err_set(err, errlen, -EINVAL, "no NCM");
 	enum nslp_type type = nslp_method_type(ncm->method);
 	if (!type)
-		return set_err(err, errlen, -EINVAL, "%s is not a signaling request",
+		return err_set(err, errlen, -EINVAL, "%s is not a signaling request",
 		               ncm->method == NCM_METHOD_NONE ? "a response"
 		                                              : ncm_method_name(ncm->method));
 	for (size_t i = 0; i < ncm->n_headers; i++)
 		if (name_is(ncm->headers[i].name, "content-length"))
-			return set_err(err, errlen, -EINVAL, "a request carries no body");
+			return err_set(err, errlen, -EINVAL, "a request carries no body");
 	struct nslp_msg *m = calloc(1, sizeof(*m));
 	if (!m)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	m->type = type;
 	if (type != NSLP_TRIGGER) {
 		m->req = ncm_copy(ncm);
 		if (!m->req) {
 			nslp_msg_free(m);
-			return set_err(err, errlen, -EINVAL, "not a valid NCM");
+			return err_set(err, errlen, -EINVAL, "not a valid NCM");
 		}
 		*ret = m;
 		return 0;
@@ -1208,7 +1197,7 @@ int nslp_from_ncm(const struct ncm_msg *ncm, struct nslp_msg **ret, char *err, s
 		im = NCM_METHOD_PROBE;
 	if (im == NCM_METHOD_NONE) {
 		nslp_msg_free(m);
-		return set_err(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		               "TRIGGER needs a header trigger: setup, remove or probe");
 	}
 	m->req = ncm_request_new(im, ncm->target);
@@ -1218,7 +1207,7 @@ int nslp_from_ncm(const struct ncm_msg *ncm, struct nslp_msg **ret, char *err, s
 			r = ncm_add(m->req, ncm->headers[i].name, ncm->headers[i].value);
 	if (r < 0) {
 		nslp_msg_free(m);
-		return set_err(err, errlen, r == -ENOMEM ? r : -EINVAL, "not a valid NCM");
+		return err_set(err, errlen, r == -ENOMEM ? r : -EINVAL, "not a valid NCM");
 	}
 	*ret = m;
 	return 0;
@@ -1227,11 +1216,11 @@ int nslp_from_ncm(const struct ncm_msg *ncm, struct nslp_msg **ret, char *err, s
 int nslp_to_ncm(const struct nslp_msg *m, struct ncm_msg **ret, char *err, size_t errlen)
 {
 	if (!m || !m->req || !ret)
-		return set_err(err, errlen, -EINVAL, "not a request");
+		return err_set(err, errlen, -EINVAL, "not a request");
 	if (m->type != NSLP_TRIGGER) {
 		struct ncm_msg *c = ncm_copy(m->req);
 		if (!c)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return err_set(err, errlen, -ENOMEM, "out of memory");
 		*ret = c;
 		return 0;
 	}
@@ -1248,7 +1237,7 @@ int nslp_to_ncm(const struct nslp_msg *m, struct ncm_msg **ret, char *err, size_
 		r = ncm_add(c, m->req->headers[i].name, m->req->headers[i].value);
 	if (r < 0) {
 		ncm_free(c);
-		return set_err(err, errlen, r, "cannot build the TRIGGER NCM");
+		return err_set(err, errlen, r, "cannot build the TRIGGER NCM");
 	}
 	*ret = c;
 	return 0;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,18 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
-
-_printf_(4, 5) static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 int auth_init(void)
 {
@@ -83,8 +72,8 @@ static int parse_key(const char *text, const char *tag, uint8_t *key, size_t key
 		line++;
 	size_t taglen = strlen(tag);
 	if (strncmp(line, tag, taglen) != 0 || (line[taglen] != ' ' && line[taglen] != '\t'))
-		return fail(err, errlen, -EINVAL, "not a %s key (want a line '%s <base64>')",
-		            strstr(tag, "public") ? "public" : "secret", tag);
+		return err_set(err, errlen, -EINVAL, "not a %s key (want a line '%s <base64>')",
+		               strstr(tag, "public") ? "public" : "secret", tag);
 	const char *b = line + taglen;
 	while (*b == ' ' || *b == '\t')
 		b++;
@@ -96,7 +85,7 @@ static int parse_key(const char *text, const char *tag, uint8_t *key, size_t key
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    got != keylen) {
 		sodium_memzero(buf, sizeof(buf));
-		return fail(err, errlen, -EINVAL, "key is not base64 of %zu bytes", keylen);
+		return err_set(err, errlen, -EINVAL, "key is not base64 of %zu bytes", keylen);
 	}
 	memcpy(key, buf, keylen);
 	sodium_memzero(buf, sizeof(buf));
@@ -119,24 +108,24 @@ static int read_small(const char *path, bool secret, char *buf, size_t len, char
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		return err_set(err, errlen, -EINVAL, "%s: not a regular file", path);
 	if (secret && (st.st_mode & 077))
-		return fail(err, errlen, -EPERM,
-		            "%s: a secret key must not be readable by others (mode %04o; chmod "
-		            "600)",
-		            path, (unsigned)(st.st_mode & 07777));
+		return err_set(err, errlen, -EPERM,
+		               "%s: a secret key must not be readable by others (mode %04o; chmod "
+		               "600)",
+		               path, (unsigned)(st.st_mode & 07777));
 	size_t off = 0;
 	while (off < len - 1) {
 		ssize_t n = read(fd, buf + off, len - 1 - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+			return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		if (n == 0)
 			break;
 		off += (size_t)n;
@@ -153,7 +142,7 @@ int auth_load_public(const char *path, uint8_t pk[AUTH_PUBLIC_LEN], char *err, s
 		return r;
 	char why[160];
 	r = auth_parse_public(text, pk, why, sizeof(why));
-	return r < 0 ? fail(err, errlen, r, "%s: %s", path, why) : 0;
+	return r < 0 ? err_set(err, errlen, r, "%s: %s", path, why) : 0;
 }
 
 int auth_load_secret(const char *path, uint8_t sk[AUTH_SECRET_LEN], char *err, size_t errlen)
@@ -165,7 +154,7 @@ int auth_load_secret(const char *path, uint8_t sk[AUTH_SECRET_LEN], char *err, s
 	char why[160];
 	r = auth_parse_secret(text, sk, why, sizeof(why));
 	sodium_memzero(text, sizeof(text));
-	return r < 0 ? fail(err, errlen, r, "%s: %s", path, why) : 0;
+	return r < 0 ? err_set(err, errlen, r, "%s: %s", path, why) : 0;
 }
 
 int auth_write_file(const char *path, const char *text, unsigned mode, char *err, size_t errlen)
@@ -173,10 +162,10 @@ int auth_write_file(const char *path, const char *text, unsigned mode, char *err
 	_cleanup_close_ int fd =
 	        open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	/* The umask must not widen nor narrow what was asked. */
 	if (fchmod(fd, (mode_t)mode) < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	size_t len = strlen(text);
 	for (size_t off = 0; off < len;) {
 		ssize_t n = write(fd, text + off, len - off);
@@ -185,12 +174,12 @@ int auth_write_file(const char *path, const char *text, unsigned mode, char *err
 		if (n < 0) {
 			int r = -errno;
 			unlink(path);
-			return fail(err, errlen, r, "%s: %s", path, strerror(-r));
+			return err_set(err, errlen, r, "%s: %s", path, strerror(-r));
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -209,9 +198,9 @@ int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t time
               const char *nonce, char *err, size_t errlen)
 {
 	if (auth_init() < 0)
-		return fail(err, errlen, -EIO, "libsodium failed to initialize");
+		return err_set(err, errlen, -EIO, "libsodium failed to initialize");
 	if (m->method == NCM_METHOD_NONE)
-		return fail(err, errlen, -EINVAL, "a response cannot be signed");
+		return err_set(err, errlen, -EINVAL, "a response cannot be signed");
 	char fresh[AUTH_NONCE_LEN + 1], ts[24];
 	if (!nonce) {
 		auth_nonce(fresh);
@@ -225,44 +214,44 @@ int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t time
 	if (r >= 0)
 		r = ncm_set(m, "nonce", nonce);
 	if (r < 0)
-		return fail(err, errlen, r, "cannot set timestamp and nonce: %s", strerror(-r));
+		return err_set(err, errlen, r, "cannot set timestamp and nonce: %s", strerror(-r));
 	char *canon = NULL;
 	size_t len = 0;
 	r = ncm_canonical(m, &canon, &len);
 	if (r < 0)
-		return fail(err, errlen, r, "cannot build the canonical form: %s", strerror(-r));
+		return err_set(err, errlen, r, "cannot build the canonical form: %s", strerror(-r));
 	uint8_t sig[AUTH_SIG_LEN];
 	crypto_sign_detached(sig, NULL, (const unsigned char *)canon, len, sk);
 	free(canon);
 	char b64[sodium_base64_ENCODED_LEN(AUTH_SIG_LEN, sodium_base64_VARIANT_ORIGINAL)];
 	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
 	r = ncm_add(m, "signature", b64);
-	return r < 0 ? fail(err, errlen, r, "cannot add the signature") : 0;
+	return r < 0 ? err_set(err, errlen, r, "cannot add the signature") : 0;
 }
 
 int auth_verify(const struct ncm_msg *m, const uint8_t pk[AUTH_PUBLIC_LEN], char *err,
                 size_t errlen)
 {
 	if (auth_init() < 0)
-		return fail(err, errlen, -EIO, "libsodium failed to initialize");
+		return err_set(err, errlen, -EIO, "libsodium failed to initialize");
 	const char *s = ncm_get(m, "signature");
 	if (!s || !*s)
-		return fail(err, errlen, -ENOKEY, "the request is not signed");
+		return err_set(err, errlen, -ENOKEY, "the request is not signed");
 	uint8_t sig[AUTH_SIG_LEN + 8];
 	size_t got = 0;
 	if (sodium_base642bin(sig, sizeof(sig), s, strlen(s), NULL, &got, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    got != AUTH_SIG_LEN)
-		return fail(err, errlen, -EBADMSG,
-		            "header 'signature': want base64 of a 64-byte Ed25519 signature");
+		return err_set(err, errlen, -EBADMSG,
+		               "header 'signature': want base64 of a 64-byte Ed25519 signature");
 	char *canon = NULL;
 	size_t len = 0;
 	int r = ncm_canonical(m, &canon, &len);
 	if (r < 0)
-		return fail(err, errlen, r, "cannot build the canonical form: %s", strerror(-r));
+		return err_set(err, errlen, r, "cannot build the canonical form: %s", strerror(-r));
 	r = crypto_sign_verify_detached(sig, (const unsigned char *)canon, len, pk);
 	free(canon);
 	if (r != 0)
-		return fail(err, errlen, -EACCES, "signature does not verify");
+		return err_set(err, errlen, -EACCES, "signature does not verify");
 	return 0;
 }

@@ -3,25 +3,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
-
-_printf_(4, 5) static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 void policy_defaults(struct ns_policy *p)
 {
@@ -91,11 +80,11 @@ int policy_parse_prefixes(const char *s, struct policy_prefixes *ret, char *err,
 	struct prefix_ctx pc = {.l = &l};
 	int r = for_items(s, add_prefix, &pc);
 	if (r == -E2BIG)
-		return fail(err, errlen, -EINVAL, "more than %d prefixes", POLICY_MAX_PREFIXES);
+		return err_set(err, errlen, -EINVAL, "more than %d prefixes", POLICY_MAX_PREFIXES);
 	if (r < 0)
-		return fail(err, errlen, -EINVAL,
-		            "'%s' is not a prefix (want e.g. 192.0.2.0/24, 2001:db8::/32, any)",
-		            pc.bad);
+		return err_set(err, errlen, -EINVAL,
+		               "'%s' is not a prefix (want e.g. 192.0.2.0/24, 2001:db8::/32, any)",
+		               pc.bad);
 	*ret = l;
 	return 0;
 }
@@ -232,10 +221,11 @@ int policy_parse_ports(const char *s, struct policy_ports *ret, char *err, size_
 	struct ports_ctx pc = {.tcp = &p};
 	int r = for_items(s, add_port, &pc);
 	if (r == -E2BIG)
-		return fail(err, errlen, -EINVAL, "more than %d port ranges", POLICY_MAX_RANGES);
+		return err_set(err, errlen, -EINVAL, "more than %d port ranges", POLICY_MAX_RANGES);
 	if (r < 0)
-		return fail(err, errlen, -EINVAL,
-		            "'%s' is not a port or range (want e.g. 5060, 8000-8100, any)", pc.bad);
+		return err_set(err, errlen, -EINVAL,
+		               "'%s' is not a port or range (want e.g. 5060, 8000-8100, any)",
+		               pc.bad);
 	if (p.any)
 		p.n = 0;
 	*ret = p;
@@ -249,11 +239,11 @@ int policy_parse_listen_ports(const char *s, struct policy_ports *tcp, struct po
 	struct ports_ctx pc = {.tcp = &t, .udp = &u};
 	int r = for_items(s, add_port, &pc);
 	if (r == -E2BIG)
-		return fail(err, errlen, -EINVAL, "more than %d port ranges", POLICY_MAX_RANGES);
+		return err_set(err, errlen, -EINVAL, "more than %d port ranges", POLICY_MAX_RANGES);
 	if (r < 0 || t.any || u.any)
-		return fail(err, errlen, -EINVAL,
-		            "'%s' is not a listen port (want e.g. tcp:80, udp:5060, 8000-8100)",
-		            pc.bad);
+		return err_set(err, errlen, -EINVAL,
+		               "'%s' is not a listen port (want e.g. tcp:80, udp:5060, 8000-8100)",
+		               pc.bad);
 	*tcp = t;
 	*udp = u;
 	return 0;
@@ -344,11 +334,11 @@ int policy_parse_listen(const char *s, struct policy_listen *v, char *err, size_
 	struct listen_ctx lc = {.v = v};
 	int r = for_items(s, add_listen, &lc);
 	if (r == -E2BIG)
-		return fail(err, errlen, -EINVAL, "header 'listen': more than %d sockets",
-		            POLICY_MAX_LISTEN);
+		return err_set(err, errlen, -EINVAL, "header 'listen': more than %d sockets",
+		               POLICY_MAX_LISTEN);
 	if (r < 0)
-		return fail(err, errlen, -EINVAL,
-		            "header 'listen': '%s' is not tcp:PORT or udp:PORT", lc.bad);
+		return err_set(err, errlen, -EINVAL,
+		               "header 'listen': '%s' is not tcp:PORT or udp:PORT", lc.bad);
 	return lc.n;
 }
 
@@ -474,7 +464,7 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 		return 0;
 	}
 	if (r < 0)
-		return fail(err, errlen, -EINVAL, "%s: %s", key, why);
+		return err_set(err, errlen, -EINVAL, "%s: %s", key, why);
 	return 1;
 }
 
@@ -485,9 +475,9 @@ int policy_finish(const struct ns_policy *p, char *err, size_t errlen)
 	for (size_t i = 0; i < p->source.n; i++) {
 		if (!policy_prefixes_cover(&p->prefixes, &p->source.v[i])) {
 			char buf[64];
-			return fail(err, errlen, -EINVAL,
-			            "source_prefixes: %s is not inside the publisher's prefixes",
-			            ncm_prefix_format(&p->source.v[i], buf, sizeof(buf)));
+			return err_set(err, errlen, -EINVAL,
+			               "source_prefixes: %s is not inside the publisher's prefixes",
+			               ncm_prefix_format(&p->source.v[i], buf, sizeof(buf)));
 		}
 	}
 	return 0;
@@ -502,10 +492,10 @@ int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
 	for (size_t i = 0; i < req->n_properties; i++)
 		if (strncmp(req->properties[i].key, POLICY_RESERVED_PREFIX,
 		            strlen(POLICY_RESERVED_PREFIX)) == 0)
-			return fail(err, errlen, -EPERM,
-			            "property '%s': keys starting with '" POLICY_RESERVED_PREFIX
-			            "' are reserved for the node",
-			            req->properties[i].key);
+			return err_set(err, errlen, -EPERM,
+			               "property '%s': keys starting with '" POLICY_RESERVED_PREFIX
+			               "' are reserved for the node",
+			               req->properties[i].key);
 	if (req->has_filter) {
 		const struct ncm_filter *f = &req->filter;
 		bool covered = policy_prefixes_cover(&p->prefixes, &f->dst) ||
@@ -515,7 +505,7 @@ int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
 			          (f->src.family && policy_prefix_within(&f->src, proven));
 		if (!covered) {
 			char src[64], dst[64];
-			return fail(
+			return err_set(
 			        err, errlen, -EPERM,
 			        "filter (src %s, dst %s) is outside the prefixes authorized for "
 			        "%s",
@@ -524,23 +514,26 @@ int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
 		}
 		if (!proto_allowed(p, f->proto)) {
 			const char *name = ncm_proto_name(f->proto);
-			return fail(err, errlen, -EPERM,
-			            "filter protocol %s%s%u is not allowed for %s",
-			            name ? name : "", name ? "/" : "", f->proto, req->user);
+			return err_set(err, errlen, -EPERM,
+			               "filter protocol %s%s%u is not allowed for %s",
+			               name ? name : "", name ? "/" : "", f->proto, req->user);
 		}
 		if (f->port_lo == 0 && !p->ports.any)
-			return fail(err, errlen, -EPERM,
-			            "filter without a port: %s may only filter its allowed ports",
-			            req->user);
+			return err_set(
+			        err, errlen, -EPERM,
+			        "filter without a port: %s may only filter its allowed ports",
+			        req->user);
 		if (f->port_lo && !range_allowed(&p->ports, f->port_lo, f->port_hi))
-			return fail(err, errlen, -EPERM, "filter port %u-%u is not allowed for %s",
-			            f->port_lo, f->port_hi, req->user);
+			return err_set(err, errlen, -EPERM,
+			               "filter port %u-%u is not allowed for %s", f->port_lo,
+			               f->port_hi, req->user);
 	}
 	for (size_t i = 0; i < n_listen; i++) {
 		bool tcp = listen[i].proto == NCM_PROTO_TCP;
 		if (!policy_port_allowed(tcp ? &p->listen_tcp : &p->listen_udp, listen[i].port))
-			return fail(err, errlen, -EPERM, "listening on %s:%u is not allowed for %s",
-			            tcp ? "tcp" : "udp", listen[i].port, req->user);
+			return err_set(err, errlen, -EPERM,
+			               "listening on %s:%u is not allowed for %s",
+			               tcp ? "tcp" : "udp", listen[i].port, req->user);
 	}
 	return 0;
 }
@@ -580,10 +573,10 @@ int policy_check_dependencies(const struct ncm_request *req, const char *buildin
 		const char *d = req->dependencies[i];
 		if (in_list(building_blocks, d) || (installed && installed(ctx, d)))
 			continue;
-		return fail(err, errlen, -ENOENT,
-		            "missing dependency '%s': not a building block of this node nor an "
-		            "installed module of %s",
-		            d, req->user ? req->user : "the publisher");
+		return err_set(err, errlen, -ENOENT,
+		               "missing dependency '%s': not a building block of this node nor an "
+		               "installed module of %s",
+		               d, req->user ? req->user : "the publisher");
 	}
 	return 0;
 }

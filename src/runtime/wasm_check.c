@@ -6,11 +6,11 @@
 #include "runtime/wasm_check.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/util.h"
 
 #define WASM_MAGIC     "\0asm"
@@ -136,18 +136,6 @@ struct ck {
 
 /* ---- messages ---- */
 
-_printf_(3, 4) static int fail(struct ck *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static size_t off(const struct ck *c, const uint8_t *p)
 {
 	return (size_t)(p - c->base);
@@ -155,12 +143,14 @@ static size_t off(const struct ck *c, const uint8_t *p)
 
 static int truncated(struct ck *c, const struct rd *r, const char *what)
 {
-	return fail(c, -EMSGSIZE, "truncated module: unexpected end of the %s at offset 0x%zx (%s)",
-	            r->region, off(c, r->p), what);
+	return err_set(c->err, c->errlen, -EMSGSIZE,
+	               "truncated module: unexpected end of the %s at offset 0x%zx (%s)", r->region,
+	               off(c, r->p), what);
 }
 
 #define malformed(c, at, fmt, ...)                                                                 \
-	fail(c, -EBADMSG, "malformed module at offset 0x%zx: " fmt, off(c, at), ##__VA_ARGS__)
+	err_set((c)->err, (c)->errlen, -EBADMSG, "malformed module at offset 0x%zx: " fmt,         \
+	        off(c, at), ##__VA_ARGS__)
 
 /* Writes a name from the module as printable ASCII: other bytes, '"' and '\'
  * as \xNN, at most 48 bytes of it, with "..." when shortened. */
@@ -381,9 +371,9 @@ static int rd_count(struct ck *c, struct rd *r, uint32_t *n, size_t min_size, co
 	if (e < 0)
 		return e;
 	if ((size_t)*n > (size_t)(r->end - r->p) / min_size)
-		return fail(c, -EMSGSIZE,
-		            "truncated module: %s of %u at offset 0x%zx does not fit in the %s",
-		            what, *n, off(c, at), r->region);
+		return err_set(c->err, c->errlen, -EMSGSIZE,
+		               "truncated module: %s of %u at offset 0x%zx does not fit in the %s",
+		               what, *n, off(c, at), r->region);
 	return 0;
 }
 
@@ -521,7 +511,7 @@ static int sec_type(struct ck *c, struct rd *r)
 		return e;
 	c->types = calloc(n ? n : 1, sizeof(*c->types));
 	if (!c->types)
-		return fail(c, -ENOMEM, "out of memory");
+		return err_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t form, vt;
 		uint32_t np, nr;
@@ -557,7 +547,7 @@ static int sec_import(struct ck *c, struct rd *r)
 		return e;
 	c->import_types = calloc(n ? n : 1, sizeof(*c->import_types));
 	if (!c->import_types)
-		return fail(c, -ENOMEM, "out of memory");
+		return err_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *mod, *name;
 		uint32_t mlen, nlen, t;
@@ -575,30 +565,32 @@ static int sec_import(struct ck *c, struct rd *r)
 			return malformed(c, r->p - 1, "import %s.%s: unknown kind 0x%02x", m, f,
 			                 kind);
 		if (kind != 0)
-			return fail(c, -EPERM,
-			            "module imports a %s (%s.%s): a module defines its own memory, "
-			            "tables and globals and imports only functions of module "
-			            "\"netserv\"",
-			            import_kinds[kind], m, f);
+			return err_set(
+			        c->err, c->errlen, -EPERM,
+			        "module imports a %s (%s.%s): a module defines its own memory, "
+			        "tables and globals and imports only functions of module "
+			        "\"netserv\"",
+			        import_kinds[kind], m, f);
 		if ((e = rd_typeidx(c, r, &t, "import type")) < 0)
 			return e;
 		if (mlen != 7 || memcmp(mod, "netserv", 7) != 0)
-			return fail(c, -EPERM,
-			            "module imports %s.%s: only module \"netserv\" is available", m,
-			            f);
+			return err_set(c->err, c->errlen, -EPERM,
+			               "module imports %s.%s: only module \"netserv\" is available",
+			               m, f);
 		for (h = 0; h < ARRAY_SIZE(host_imports); h++)
 			if (strlen(host_imports[h].name) == nlen &&
 			    memcmp(host_imports[h].name, name, nlen) == 0)
 				break;
 		if (h == ARRAY_SIZE(host_imports))
-			return fail(c, -EPERM,
-			            "module imports netserv.%s, which this node does not provide",
-			            f);
+			return err_set(
+			        c->err, c->errlen, -EPERM,
+			        "module imports netserv.%s, which this node does not provide", f);
 		if (!type_is(c, t, host_imports[h].params, host_imports[h].results))
-			return fail(c, -EINVAL, "netserv.%s has type %s, expected %s", f,
-			            fmt_type(c, t, have, sizeof(have)),
-			            fmt_sig(host_imports[h].params, host_imports[h].results, want,
-			                    sizeof(want)));
+			return err_set(c->err, c->errlen, -EINVAL,
+			               "netserv.%s has type %s, expected %s", f,
+			               fmt_type(c, t, have, sizeof(have)),
+			               fmt_sig(host_imports[h].params, host_imports[h].results,
+			                       want, sizeof(want)));
 		c->imports |= WASM_BIT(h);
 		c->import_types[i] = t;
 	}
@@ -617,7 +609,7 @@ static int sec_function(struct ck *c, struct rd *r)
 		return malformed(c, r->p, "too many functions");
 	c->func_types = calloc(n ? n : 1, sizeof(*c->func_types));
 	if (!c->func_types)
-		return fail(c, -ENOMEM, "out of memory");
+		return err_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++)
 		if ((e = rd_typeidx(c, r, &c->func_types[i], "function type")) < 0)
 			return e;
@@ -648,9 +640,9 @@ static int sec_table(struct ck *c, struct rd *r)
 			return malformed(c, at, "table %u: initial size %u above its maximum %u", i,
 			                 min, max);
 		if (min > c->max_table || (max != UINT32_MAX && max > c->max_table))
-			return fail(c, -EFBIG,
-			            "table %u: size %u exceeds this node's limit of %u elements", i,
-			            min > c->max_table ? min : max, c->max_table);
+			return err_set(c->err, c->errlen, -EFBIG,
+			               "table %u: size %u exceeds this node's limit of %u elements",
+			               i, min > c->max_table ? min : max, c->max_table);
 	}
 	c->n_tables = n;
 	return 0;
@@ -668,15 +660,18 @@ static int sec_memory(struct ck *c, struct rd *r)
 	if (n == 0)
 		return 0;
 	if (n > 1)
-		return fail(c, -ENOTSUP, "module defines %u memories; only one is supported", n);
+		return err_set(c->err, c->errlen, -ENOTSUP,
+		               "module defines %u memories; only one is supported", n);
 	at = r->p;
 	if ((e = rd_limits(c, r, &flags, &min, &max, "memory limits")) < 0)
 		return e;
 	if (e > 0) {
 		if (flags == 2 || flags == 3)
-			return fail(c, -ENOTSUP, "shared memory is not supported");
+			return err_set(c->err, c->errlen, -ENOTSUP,
+			               "shared memory is not supported");
 		if (flags >= 4 && flags <= 7)
-			return fail(c, -ENOTSUP, "64-bit memory is not supported");
+			return err_set(c->err, c->errlen, -ENOTSUP,
+			               "64-bit memory is not supported");
 		return malformed(c, at, "memory: bad limits flags 0x%02x", flags);
 	}
 	if (min > WASM_MAX_PAGES || (flags == 1 && max > WASM_MAX_PAGES))
@@ -685,15 +680,16 @@ static int sec_memory(struct ck *c, struct rd *r)
 		return malformed(c, at, "memory initial size %u pages above its maximum %u", min,
 		                 max);
 	if (flags == 0)
-		return fail(c, -EINVAL,
-		            "memory has no maximum size: build the module with "
-		            "-Wl,--max-memory=BYTES (at most %u pages = %u KiB on this node)",
-		            lim, lim * 64);
+		return err_set(c->err, c->errlen, -EINVAL,
+		               "memory has no maximum size: build the module with "
+		               "-Wl,--max-memory=BYTES (at most %u pages = %u KiB on this node)",
+		               lim, lim * 64);
 	if (max > lim)
-		return fail(c, -EFBIG,
-		            "memory maximum of %u pages (%u KiB) exceeds this node's limit of %u "
-		            "pages (%u KiB)",
-		            max, max * 64, lim, lim * 64);
+		return err_set(
+		        c->err, c->errlen, -EFBIG,
+		        "memory maximum of %u pages (%u KiB) exceeds this node's limit of %u "
+		        "pages (%u KiB)",
+		        max, max * 64, lim, lim * 64);
 	c->n_memories = 1;
 	c->memory_initial = min;
 	c->memory_max = max;
@@ -772,10 +768,10 @@ static int sec_export(struct ck *c, struct rd *r)
 			                 import_kinds[kind], idx);
 		if (len == 6 && memcmp(name, "memory", 6) == 0) {
 			if (kind != 2)
-				return fail(c, -EINVAL,
-				            "export \"memory\" is a %s; it must be the module's "
-				            "memory",
-				            import_kinds[kind]);
+				return err_set(c->err, c->errlen, -EINVAL,
+				               "export \"memory\" is a %s; it must be the module's "
+				               "memory",
+				               import_kinds[kind]);
 			if (c->memory_exported)
 				return malformed(c, name, "duplicate export \"memory\"");
 			c->memory_exported = true;
@@ -784,15 +780,16 @@ static int sec_export(struct ck *c, struct rd *r)
 		if (k >= 0) {
 			const struct module_export *x = &module_exports[k];
 			if (kind != 0)
-				return fail(c, -EINVAL, "export %s is a %s; it must be a function",
-				            x->name, import_kinds[kind]);
+				return err_set(c->err, c->errlen, -EINVAL,
+				               "export %s is a %s; it must be a function", x->name,
+				               import_kinds[kind]);
 			if (c->exports & WASM_BIT(k))
 				return malformed(c, name, "duplicate export \"%s\"", x->name);
 			if (!type_is(c, func_type(c, idx), x->params, x->results))
-				return fail(c, -EINVAL, "export %s has type %s, expected %s",
-				            x->name,
-				            fmt_type(c, func_type(c, idx), have, sizeof(have)),
-				            fmt_sig(x->params, x->results, want, sizeof(want)));
+				return err_set(c->err, c->errlen, -EINVAL,
+				               "export %s has type %s, expected %s", x->name,
+				               fmt_type(c, func_type(c, idx), have, sizeof(have)),
+				               fmt_sig(x->params, x->results, want, sizeof(want)));
 			c->exports |= WASM_BIT(k);
 		}
 	}
@@ -812,8 +809,9 @@ static int sec_start(struct ck *c, struct rd *r)
 	if (f >= c->n_imports + c->n_functions)
 		return malformed(c, at, "start function %u out of range", f);
 	if (!type_is(c, func_type(c, f), "", ""))
-		return fail(c, -EINVAL, "start function has type %s, expected ()->()",
-		            fmt_type(c, func_type(c, f), have, sizeof(have)));
+		return err_set(c->err, c->errlen, -EINVAL,
+		               "start function has type %s, expected ()->()",
+		               fmt_type(c, func_type(c, f), have, sizeof(have)));
 	c->has_start = true;
 	return 0;
 }
@@ -908,7 +906,8 @@ static int section(struct ck *c, uint8_t id, struct rd *r)
 	case SEC_DATACOUNT:
 		return sec_datacount(c, r);
 	case SEC_TAG:
-		return fail(c, -ENOTSUP, "exception handling (tag section) is not supported");
+		return err_set(c->err, c->errlen, -ENOTSUP,
+		               "exception handling (tag section) is not supported");
 	default:
 		return malformed(c, r->p, "unknown section id %u", id);
 	}
@@ -923,15 +922,15 @@ static int check_module(struct ck *c, const uint8_t *buf, size_t len)
 	if (len < 4 || memcmp(buf, WASM_MAGIC, 4) != 0) {
 		if (len < 4 && memcmp(buf, WASM_MAGIC, len) == 0)
 			return truncated(c, &(struct rd){buf + len, buf + len, "module"}, "magic");
-		return fail(c, -EBADMSG, "not a WebAssembly binary (bad magic)");
+		return err_set(c->err, c->errlen, -EBADMSG, "not a WebAssembly binary (bad magic)");
 	}
 	if (len < 8)
 		return truncated(c, &(struct rd){buf + len, buf + len, "module"}, "version");
 	version = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 |
 	          (uint32_t)buf[7] << 24;
 	if (version != WASM_VERSION)
-		return fail(c, -ENOTSUP, "WebAssembly binary version %u is not supported (only 1)",
-		            version);
+		return err_set(c->err, c->errlen, -ENOTSUP,
+		               "WebAssembly binary version %u is not supported (only 1)", version);
 	r.p = buf + 8;
 
 	while (r.p < r.end) {
@@ -947,8 +946,8 @@ static int check_module(struct ck *c, const uint8_t *buf, size_t len)
 		if ((e = rd_u32(c, &r, &size, "section size")) < 0)
 			return e;
 		if (size > (size_t)(r.end - r.p))
-			return fail(
-			        c, -EMSGSIZE,
+			return err_set(
+			        c->err, c->errlen, -EMSGSIZE,
 			        "truncated module: the %s at offset 0x%zx is %u bytes, only %zu "
 			        "left",
 			        section_names[id], off(c, start), size, (size_t)(r.end - r.p));
@@ -974,18 +973,21 @@ static int check_module(struct ck *c, const uint8_t *buf, size_t len)
 		return malformed(c, r.end, "data count section says %u segments, no data section",
 		                 c->data_count);
 	if (c->n_memories == 0)
-		return fail(c, -EINVAL,
-		            "module has no memory: it must define one and export it as "
-		            "\"memory\"");
+		return err_set(c->err, c->errlen, -EINVAL,
+		               "module has no memory: it must define one and export it as "
+		               "\"memory\"");
 	if (!c->memory_exported)
-		return fail(c, -EINVAL, "module does not export its memory as \"memory\"");
+		return err_set(c->err, c->errlen, -EINVAL,
+		               "module does not export its memory as \"memory\"");
 	for (size_t i = 0; i < ARRAY_SIZE(module_exports); i++)
 		if (module_exports[i].required && !(c->exports & WASM_BIT(i)))
-			return fail(c, -EINVAL, "module does not export %s (required)",
-			            module_exports[i].name);
+			return err_set(c->err, c->errlen, -EINVAL,
+			               "module does not export %s (required)",
+			               module_exports[i].name);
 	if ((c->exports & WASM_BIT(WASM_EXPORT_ns_packet)) &&
 	    !(c->exports & WASM_BIT(WASM_EXPORT_ns_packet_buffer)))
-		return fail(c, -EINVAL, "module exports ns_packet but not ns_packet_buffer");
+		return err_set(c->err, c->errlen, -EINVAL,
+		               "module exports ns_packet but not ns_packet_buffer");
 	return 0;
 }
 
@@ -998,10 +1000,10 @@ int wasm_check(const uint8_t *buf, size_t len, const struct wasm_check_limits *l
 	if (err && errlen)
 		err[0] = '\0';
 	if (!lim || lim->max_memory_pages == 0 || lim->max_memory_pages > WASM_MAX_PAGES)
-		return fail(&c, -EINVAL, "invalid limits: max_memory_pages must be 1..%u",
-		            WASM_MAX_PAGES);
+		return err_set(err, errlen, -EINVAL,
+		               "invalid limits: max_memory_pages must be 1..%u", WASM_MAX_PAGES);
 	if (!buf && len)
-		return fail(&c, -EINVAL, "no input");
+		return err_set(err, errlen, -EINVAL, "no input");
 	if (!buf)
 		buf = c.base = (const uint8_t *)"";
 	c.max_table = lim->max_table_elems ? lim->max_table_elems : WASM_CHECK_DEFAULT_MAX_TABLE;
