@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,20 @@ bool log_enabled(enum log_level level)
 	return level <= log_threshold;
 }
 
+/* One line: stderr (timestamp, ident, level) and syslog if asked. */
+static void log_text(enum log_level level, const char *text)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: %s\n", tm.tm_year + 1900,
+	        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	        log_ident, level_names[level], text);
+	if (log_syslog)
+		syslog(level_syslog[level], "%s", text);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if (!log_enabled(level))
@@ -61,15 +76,33 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	log_text(level, text);
+	errno = saved_errno;
+}
 
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: %s\n", tm.tm_year + 1900,
-	        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-	        log_ident, level_names[level], text);
-	if (log_syslog)
-		syslog(level_syslog[level], "%s", text);
+void log_ratelimited(struct ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+	uint64_t suppressed = 0;
+
+	if (!log_enabled(level))
+		return;
+	if (!ratelimit_check(rl, ratelimit_now_ms(), &suppressed))
+		return;
+
+	int saved_errno = errno;
+	char text[2048];
+	if (suppressed) {
+		snprintf(text, sizeof(text),
+		         "rate limit: %llu messages like the next one suppressed (at most %u per "
+		         "%llu ms)",
+		         (unsigned long long)suppressed, rl->burst,
+		         (unsigned long long)rl->interval_ms);
+		log_text(level, text);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_text(level, text);
 	errno = saved_errno;
 }

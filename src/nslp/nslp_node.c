@@ -302,8 +302,8 @@ static void on_status(void *ctx, uint32_t handle, enum gist_status status, const
 	if (!s) {
 		for (struct session *u = n->sessions; u; u = u->next)
 			if (u->answered && u->up_handle == handle && status == GIST_FAILED)
-				log_warn("signaling: response upstream failed: %s",
-				         how ? how : "?");
+				log_peer_warn("signaling: response upstream failed: %s",
+				              how ? how : "?");
 		return;
 	}
 	bool sync = s == n->sending;
@@ -412,8 +412,8 @@ static void send_upstream(struct session *s, struct nslp_msg *resp)
 	                  sizeof(gerr));
 	free(b);
 	if (r < 0) {
-		log_warn("signaling: cannot send the %s response upstream: %s",
-		         nslp_type_name(s->type), gerr);
+		log_peer_warn("signaling: cannot send the %s response upstream: %s",
+		              nslp_type_name(s->type), gerr);
 		return;
 	}
 	n->st.responses++;
@@ -622,18 +622,20 @@ static void on_request(struct nslp_node *n, const struct gist_recv_info *info, e
 	peer_name(info, peer, sizeof(peer));
 	if (info->flow.upstream) {
 		n->st.malformed++;
-		log_warn("signaling: %s from %s travels upstream; dropped", nslp_type_name(type),
-		         peer);
+		log_peer_warn("signaling: %s from %s travels upstream; dropped",
+		              nslp_type_name(type), peer);
 		return;
 	}
 	if (session_find(n, info->sid)) {
-		log_debug("signaling: repeated %s from %s dropped", nslp_type_name(type), peer);
+		log_peer_debug("signaling: repeated %s from %s dropped", nslp_type_name(type),
+		               peer);
 		return;
 	}
 	int r = nslp_decode(data, len, &m, err, sizeof(err));
 	if (r < 0) {
 		n->st.malformed++;
-		log_warn("signaling: malformed %s from %s: %s", nslp_type_name(type), peer, err);
+		log_peer_warn("signaling: malformed %s from %s: %s", nslp_type_name(type), peer,
+		              err);
 		char why[NSLP_ERR_LEN + 32];
 		snprintf(why, sizeof(why), "malformed request: %s", err);
 		answer_error(n, info, type,
@@ -673,7 +675,7 @@ static void on_response(struct nslp_node *n, const struct gist_recv_info *info, 
 
 	peer_name(info, peer, sizeof(peer));
 	if (!s || s->answered || s->fwd_done || !info->flow.upstream) {
-		log_debug("signaling: response from %s for no waiting session; dropped", peer);
+		log_peer_debug("signaling: response from %s for no waiting session; dropped", peer);
 		return;
 	}
 	int r = nslp_decode(data, len, &m, err, sizeof(err));
@@ -681,7 +683,7 @@ static void on_response(struct nslp_node *n, const struct gist_recv_info *info, 
 	s->fwd_done = true;
 	if (r < 0) {
 		n->st.malformed++;
-		log_warn("signaling: malformed response from %s: %s", peer, err);
+		log_peer_warn("signaling: malformed response from %s: %s", peer, err);
 		char why[NSLP_ERR_LEN + 48];
 		snprintf(why, sizeof(why), "malformed response from the next node: %s", err);
 		s->down_error = strdup(why);
@@ -698,7 +700,8 @@ static void on_recv(void *ctx, const struct gist_recv_info *info, const uint8_t 
 
 	if (nslp_peek(data, len, &type, NULL) < 0 || !nslp_type_name(type)) {
 		n->st.malformed++;
-		log_warn("signaling: %zu bytes of NSLP data that are not a NetServ message", len);
+		log_peer_warn("signaling: %zu bytes of NSLP data that are not a NetServ message",
+		              len);
 		return;
 	}
 	if (type == NSLP_RESPONSE)

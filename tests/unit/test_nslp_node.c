@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../nslp/fake_gist.h"
 #include "client/client_core.h"
@@ -501,6 +502,89 @@ static void test_malformed_and_repeats(void **state)
 	net_down(&net);
 }
 
+/* ---- A flood of malformed input: the log stays bounded ---------------------------------- */
+
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* Counts the lines the NSLP node writes while it takes `count` requests that
+ * are not NetServ NSLP and `count` malformed SETUPs (each on its own
+ * session), until it has answered the SETUPs. A summary line counts 1000. */
+static unsigned flood(struct net *net, struct raw *rw, const struct gist_flow *f, int count)
+{
+	int got0 = rw->got;
+	static const uint8_t bad[] = {1, 1, 0, 0, 0, 0, 0, 16, 0, 1, 0, 1, ' ', 0, 0, 0};
+	uint8_t sid[16];
+	uint32_t h;
+
+	fflush(stderr);
+	FILE *cap = tmpfile();
+	assert_non_null(cap);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(cap), STDERR_FILENO) >= 0);
+	for (int i = 0; i < count; i++) {
+		gist_new_sid(sid);
+		gist_send(net->gist[0], NSLP_ID_NETSERV, sid, f,
+		          (const uint8_t *)"GET / HTTP/1.0\r\n", 16, &h, NULL, 0);
+		gist_new_sid(sid);
+		gist_send(net->gist[0], NSLP_ID_NETSERV, sid, f, bad, sizeof(bad), &h, NULL, 0);
+	}
+	/* Until every malformed SETUP is answered (10 s at most). */
+	for (int i = 0; i < 200 && rw->got < got0 + count; i++)
+		settle(net, 50);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(cap);
+	unsigned lines = 0, summaries = 0;
+	char line[4096];
+	while (fgets(line, sizeof(line), cap)) {
+		lines++;
+		summaries += strstr(line, "test_nslp_node warn: rate limit: ") != NULL;
+	}
+	fclose(cap);
+	return lines - summaries + 1000 * summaries;
+}
+
+static void test_malformed_flood_bounded(void **state)
+{
+	struct net net;
+	net_up(&net, "PN", 2000);
+	struct raw rw = {.net = &net};
+	assert_int_equal(gist_register(net.gist[0], NSLP_ID_NETSERV, raw_recv, raw_status, &rw), 0);
+	struct gist_flow f = {.family = AF_INET, .src_prefix = 32, .dst_prefix = 32};
+	fake_gist_addr(net.gist[0], f.src);
+	fake_gist_user_addr(f.dst);
+	log_setup("test_nslp_node", LOG_LVL_WARN, false);
+	/* Past any window the sites opened before (with the real clock), then
+	 * still: the whole flood falls into one window. */
+	fake_now = ratelimit_now_ms() + 1000000;
+	ratelimit_set_clock(fake_clock);
+
+	/* 2 x 2500 malformed messages: LOG_PEER_BURST lines from each of the
+	 * two sites, no summary yet... */
+	unsigned r = flood(&net, &rw, &f, 2500);
+	assert_int_equal(r, 2 * LOG_PEER_BURST);
+	struct nslp_node_stats st;
+	nslp_node_get_stats(net.nslp[1], &st);
+	assert_int_equal(st.malformed, 5000); /* all of them were seen */
+	assert_int_equal(rw.got, 2500);       /* and the malformed SETUPs answered */
+	/* ...which comes when the window reopens: one per site, then its line. */
+	fake_now += LOG_PEER_INTERVAL_MS;
+	r = flood(&net, &rw, &f, 1);
+	assert_int_equal(r, 2 * 1000 + 2);
+
+	ratelimit_set_clock(NULL);
+	log_setup("test_nslp_node", LOG_LVL_ERR, false);
+	nslp_msg_free(rw.resp);
+	net_down(&net);
+}
+
 static void test_flow_from_address(void **state)
 {
 	struct gist_flow f;
@@ -529,6 +613,7 @@ int main(void)
 	        cmocka_unit_test(test_large_stack_fits),
 	        cmocka_unit_test(test_no_netserv_node),
 	        cmocka_unit_test(test_malformed_and_repeats),
+	        cmocka_unit_test(test_malformed_flood_bounded),
 	        cmocka_unit_test(test_flow_from_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
