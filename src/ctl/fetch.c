@@ -1,4 +1,5 @@
-/* libcurl multi-socket transfers integrated into the epoll loop. */
+/* Module downloads: limits, the body hashed into a temporary file, the rename;
+ * the transfers run on the event loop through lib/curl_loop.h. */
 #include "ctl/fetch.h"
 
 #include <curl/curl.h>
@@ -9,10 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lib/evloop.h"
+#include "lib/curl_loop.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"
 
@@ -34,16 +34,11 @@ struct fetch_job {
 };
 
 struct fetcher {
-	struct evloop *loop;
-	CURLM *multi;
-	struct evloop_timer *timer;
+	struct curl_loop *cl;
 	struct fetch_limits limits;
 	char *protocols;
 	struct fetch_job *jobs;
-	int running;
 };
-
-static void check_done(struct fetcher *f);
 
 static void job_unlink(struct fetch_job *job)
 {
@@ -58,7 +53,7 @@ static void job_unlink(struct fetch_job *job)
 static void job_free(struct fetch_job *job, bool keep_file)
 {
 	if (job->easy) {
-		curl_multi_remove_handle(job->f->multi, job->easy);
+		curl_loop_remove(job->f->cl, job->easy); /* -ENOENT once it ended */
 		curl_easy_cleanup(job->easy);
 	}
 	safe_close(job->fd);
@@ -67,63 +62,6 @@ static void job_free(struct fetch_job *job, bool keep_file)
 	free(job->tmp_path);
 	free(job->dest_path);
 	free(job);
-}
-
-static void on_socket_event(struct evloop *loop, int fd, uint32_t events, void *ctx)
-{
-	struct fetcher *f = ctx;
-	int mask = 0;
-	if (events & EPOLLIN)
-		mask |= CURL_CSELECT_IN;
-	if (events & EPOLLOUT)
-		mask |= CURL_CSELECT_OUT;
-	if (events & (EPOLLERR | EPOLLHUP))
-		mask |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(f->multi, fd, mask, &f->running);
-	check_done(f);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct fetcher *f = userp;
-	uint32_t events = 0;
-	if (what == CURL_POLL_REMOVE) {
-		evloop_del_fd(f->loop, s);
-		curl_multi_assign(f->multi, s, NULL);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		events |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		events |= EPOLLOUT;
-	if (socketp) {
-		evloop_mod_fd(f->loop, s, events);
-	} else {
-		if (evloop_add_fd(f->loop, s, events, on_socket_event, f) < 0)
-			return -1;
-		curl_multi_assign(f->multi, s, f); /* marks the socket as watched */
-	}
-	return 0;
-}
-
-static void on_timer(struct evloop *loop, void *ctx)
-{
-	struct fetcher *f = ctx;
-	f->timer = NULL;
-	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &f->running);
-	check_done(f);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct fetcher *f = userp;
-	f->timer = evloop_timer_cancel(f->loop, f->timer);
-	if (timeout_ms >= 0) {
-		f->timer = evloop_timer_add(f->loop, (uint64_t)timeout_ms, on_timer, f);
-		if (!f->timer)
-			return -1;
-	}
-	return 0;
 }
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -194,52 +132,39 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 	return 0;
 }
 
-static void check_done(struct fetcher *f)
+static void on_transfer_done(void *ctx, CURL *easy, CURLcode rc)
 {
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(f->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct fetch_job *job = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-		CURLcode rc = m->data.result;
-		uint8_t sha[32];
-		char msg[512] = "";
-		crypto_hash_sha256_final(&job->sha, sha);
-		int status = job_outcome(job, rc, sha, msg, sizeof(msg));
-		job_unlink(job);
-		fetch_done_fn *done = job->done;
-		void *ctx = job->ctx;
-		job_free(job, status == 0);
-		done(ctx, status, status ? msg : NULL, sha);
-	}
+	struct fetch_job *job = ctx;
+	uint8_t sha[32];
+	char msg[512] = "";
+	crypto_hash_sha256_final(&job->sha, sha);
+	int status = job_outcome(job, rc, sha, msg, sizeof(msg));
+	job_unlink(job);
+	fetch_done_fn *done = job->done;
+	void *done_ctx = job->ctx;
+	job_free(job, status == 0);
+	done(done_ctx, status, status ? msg : NULL, sha);
 }
 
 int fetcher_new(struct evloop *loop, const struct fetch_limits *limits, struct fetcher **ret)
 {
-	static bool global_init;
-	if (!global_init) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0)
-			return -EIO;
-		global_init = true;
-	}
+	if (sodium_init() < 0)
+		return -EIO;
 	struct fetcher *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->loop = loop;
 	f->limits = *limits;
 	f->protocols = strdup(limits->protocols ? limits->protocols : "http,https,file");
-	f->multi = curl_multi_init();
-	if (!f->protocols || !f->multi) {
+	if (!f->protocols) {
 		fetcher_free(f);
 		return -ENOMEM;
 	}
 	f->limits.protocols = f->protocols;
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	int r = curl_loop_new(loop, &f->cl);
+	if (r < 0) {
+		fetcher_free(f);
+		return r;
+	}
 	*ret = f;
 	return 0;
 }
@@ -253,9 +178,7 @@ struct fetcher *fetcher_free(struct fetcher *f)
 		f->jobs = job->next;
 		job_free(job, false);
 	}
-	f->timer = evloop_timer_cancel(f->loop, f->timer);
-	if (f->multi)
-		curl_multi_cleanup(f->multi);
+	curl_loop_free(f->cl);
 	free(f->protocols);
 	free(f);
 	return NULL;
@@ -315,8 +238,7 @@ int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->curl_err);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
-	if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+	if (curl_loop_add(f->cl, e, on_transfer_done, job) < 0) {
 		snprintf(err, err ? errlen : 0, "cannot start transfer of %s", url);
 		curl_easy_cleanup(e);
 		job->easy = NULL;

@@ -1,4 +1,4 @@
-/* Module download with libcurl's multi interface, driven by the event loop:
+/* Module download with libcurl on the event loop (lib/curl_loop.h):
  * the loop never blocks on a transfer. The body is written to a temporary file
  * beside the destination while its SHA-256 is computed; on success the file is
  * renamed to the destination. */

@@ -1,5 +1,6 @@
-/* The reverse-routability check over libcurl's multi interface (see rrc.h).
- * The loop integration is the one of ctl/fetch.c. */
+/* The reverse-routability check (see rrc.h): the request, the body limit and
+ * what the body must hold; the transfer runs on the event loop through
+ * lib/curl_loop.h. */
 #include "ctl/rrc.h"
 
 #include <arpa/inet.h>
@@ -10,10 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "lib/evloop.h"
+#include "lib/curl_loop.h"
 #include "lib/util.h"
 
 struct rrc_job {
@@ -30,16 +30,11 @@ struct rrc_job {
 };
 
 struct rrc {
-	struct evloop *loop;
-	CURLM *multi;
-	struct evloop_timer *timer;
+	struct curl_loop *cl;
 	uint16_t port;
 	uint32_t timeout_s;
 	struct rrc_job *jobs;
-	int running;
 };
-
-static void check_done(struct rrc *r);
 
 static void job_unlink(struct rrc_job *job)
 {
@@ -54,7 +49,7 @@ static void job_unlink(struct rrc_job *job)
 static void job_free(struct rrc_job *job)
 {
 	if (job->easy) {
-		curl_multi_remove_handle(job->r->multi, job->easy);
+		curl_loop_remove(job->r->cl, job->easy); /* -ENOENT once it ended */
 		curl_easy_cleanup(job->easy);
 	}
 	if (job->password)
@@ -62,63 +57,6 @@ static void job_free(struct rrc_job *job)
 	free(job->password);
 	free(job->url);
 	free(job);
-}
-
-static void on_socket_event(struct evloop *loop, int fd, uint32_t events, void *ctx)
-{
-	struct rrc *r = ctx;
-	int mask = 0;
-	if (events & EPOLLIN)
-		mask |= CURL_CSELECT_IN;
-	if (events & EPOLLOUT)
-		mask |= CURL_CSELECT_OUT;
-	if (events & (EPOLLERR | EPOLLHUP))
-		mask |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(r->multi, fd, mask, &r->running);
-	check_done(r);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct rrc *r = userp;
-	uint32_t events = 0;
-	if (what == CURL_POLL_REMOVE) {
-		evloop_del_fd(r->loop, s);
-		curl_multi_assign(r->multi, s, NULL);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		events |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		events |= EPOLLOUT;
-	if (socketp) {
-		evloop_mod_fd(r->loop, s, events);
-	} else {
-		if (evloop_add_fd(r->loop, s, events, on_socket_event, r) < 0)
-			return -1;
-		curl_multi_assign(r->multi, s, r);
-	}
-	return 0;
-}
-
-static void on_timer(struct evloop *loop, void *ctx)
-{
-	struct rrc *r = ctx;
-	r->timer = NULL;
-	curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &r->running);
-	check_done(r);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct rrc *r = userp;
-	r->timer = evloop_timer_cancel(r->loop, r->timer);
-	if (timeout_ms >= 0) {
-		r->timer = evloop_timer_add(r->loop, (uint64_t)timeout_ms, on_timer, r);
-		if (!r->timer)
-			return -1;
-	}
-	return 0;
 }
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -190,44 +128,32 @@ static int job_outcome(struct rrc_job *job, CURLcode rc, char *msg, size_t msgle
 	return 0;
 }
 
-static void check_done(struct rrc *r)
+static void on_transfer_done(void *ctx, CURL *easy, CURLcode rc)
 {
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(r->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct rrc_job *job = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-		char msg[512] = "";
-		int status = job_outcome(job, m->data.result, msg, sizeof(msg));
-		job_unlink(job);
-		rrc_done_fn *done = job->done;
-		void *ctx = job->ctx;
-		job_free(job);
-		done(ctx, status, status ? msg : NULL);
-	}
+	struct rrc_job *job = ctx;
+	char msg[512] = "";
+	int status = job_outcome(job, rc, msg, sizeof(msg));
+	job_unlink(job);
+	rrc_done_fn *done = job->done;
+	void *done_ctx = job->ctx;
+	job_free(job);
+	done(done_ctx, status, status ? msg : NULL);
 }
 
 int rrc_new(struct evloop *loop, uint16_t port, uint32_t timeout_s, struct rrc **ret)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0)
+	if (sodium_init() < 0)
 		return -EIO;
 	struct rrc *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->loop = loop;
 	r->port = port ? port : 80;
 	r->timeout_s = timeout_s ? timeout_s : 5;
-	r->multi = curl_multi_init();
-	if (!r->multi) {
+	int rc = curl_loop_new(loop, &r->cl);
+	if (rc < 0) {
 		free(r);
-		return -ENOMEM;
+		return rc;
 	}
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
 	*ret = r;
 	return 0;
 }
@@ -241,9 +167,7 @@ struct rrc *rrc_free(struct rrc *r)
 		r->jobs = job->next;
 		job_free(job);
 	}
-	r->timer = evloop_timer_cancel(r->loop, r->timer);
-	curl_multi_cleanup(r->multi);
-	curl_global_cleanup();
+	curl_loop_free(r->cl);
 	free(r);
 	return NULL;
 }
@@ -298,8 +222,7 @@ int rrc_start(struct rrc *r, const struct ncm_prefix *addr, const char *user, co
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "netservd/0.1 (reverse-routability check)");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
-	if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+	if (curl_loop_add(r->cl, e, on_transfer_done, job) < 0) {
 		snprintf(err, err ? errlen : 0, "cannot start the check of %s", url);
 		job_free(job);
 		return -EIO;

@@ -6,9 +6,9 @@
  *     http://<rrc-address>:<port>/.well-known/netserv-rrc/<user>
  *
  * and accepts when one line of the body equals the password. The transfer is
- * a libcurl multi transfer on the event loop (the loop never waits on it):
- * plain HTTP to the literal address only, no proxy, no redirects, a small body
- * limit and a timeout. docs/security.md describes the flow. */
+ * a libcurl transfer on the event loop (lib/curl_loop.h: the loop never waits
+ * on it): plain HTTP to the literal address only, no proxy, no redirects, a
+ * small body limit and a timeout. docs/security.md describes the flow. */
 #pragma once
 
 #include <stddef.h>
