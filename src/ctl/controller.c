@@ -101,22 +101,28 @@ static int install_key(const struct ncm_msg *msg, char **ret)
 	return r;
 }
 
-static int module_new(struct controller *c, const struct ncm_msg *msg, struct module **ret,
-                      char *err, size_t errlen)
+/* Makes a module record of a SETUP. Takes msg (always: freed on failure)
+ * and, when req is not NULL, its decoded fields (moved: *req is left empty);
+ * without req, decodes msg. */
+static int module_new(struct controller *c, struct ncm_msg *msg, struct ncm_request *req,
+                      struct module **ret, char *err, size_t errlen)
 {
 	struct module *m = calloc(1, sizeof(*m));
-	if (!m)
+	int r = 0;
+	if (!m) {
+		ncm_free(msg);
+		if (req)
+			ncm_request_done(req);
 		return -ENOMEM;
-	m->c = c;
-	char *wire = NULL;
-	size_t wire_len;
-	int r = ncm_serialize(msg, &wire, &wire_len);
-	if (r >= 0) {
-		r = ncm_parse(wire, wire_len, &m->msg, err, errlen);
-		free(wire);
 	}
-	if (r >= 0)
+	m->c = c;
+	m->msg = msg;
+	if (req) {
+		m->req = *req;
+		*req = (struct ncm_request){0};
+	} else {
 		r = ncm_request_decode(m->msg, &m->req, err, errlen);
+	}
 	if (r >= 0)
 		r = install_key(m->msg, &m->install_key);
 	if (r < 0) {
@@ -313,12 +319,12 @@ static void cache_path(const struct controller *c, const uint8_t sha[32], char *
 }
 
 /* Steers the module's traffic to its container, if it asked for any. */
-static int module_steer(struct module *m, char *err, size_t errlen)
+/* Steers the module's filter to the queue the runtime put it behind. */
+static int module_steer(struct module *m, long queue, char *err, size_t errlen)
 {
 	struct controller *c = m->c;
 	if (!m->req.has_filter)
 		return 0;
-	long queue = c->rt_ops->queues(c->rt, m->req.user);
 	if (queue < 0 && strcmp(c->fwd_ops->name, "none") != 0) {
 		snprintf(err, errlen, "publisher %s has no packet queue on this node", m->req.user);
 		return -ENOENT;
@@ -343,7 +349,7 @@ static void on_runtime_progress(void *ctx, enum runtime_progress state)
 	module_set_state(m, state == RUNTIME_INSTALLING ? MOD_INSTALLING : MOD_COMPILING, NULL);
 }
 
-static void on_runtime_done(void *ctx, int status, const char *reason)
+static void on_runtime_done(void *ctx, int status, const char *reason, long queue)
 {
 	struct module *m = ctx;
 	if (status != 0) {
@@ -352,7 +358,7 @@ static void on_runtime_done(void *ctx, int status, const char *reason)
 		return;
 	}
 	char err[NCM_ERR_LEN];
-	if (module_steer(m, err, sizeof(err)) < 0) {
+	if (module_steer(m, queue, err, sizeof(err)) < 0) {
 		module_uninstall(m);
 		module_fail(m, NCM_INTERNAL_ERROR, err);
 		return;
@@ -478,12 +484,15 @@ static void module_start(struct module *m)
 static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx);
 static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx);
 
-static void handle_setup(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
-                         void *ctx)
+static void handle_setup(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
+                         ctl_reply_fn *reply, void *ctx)
 {
 	char err[NCM_ERR_LEN];
 	struct module *m = NULL;
-	int r = module_new(c, msg, &m, err, sizeof(err));
+	struct ncm_msg *copy = NULL;
+	int r = ncm_dup(msg, &copy);
+	if (r == 0)
+		r = module_new(c, copy, req, &m, err, sizeof(err));
 	if (r == -ENOMEM) {
 		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
 		return;
@@ -640,39 +649,31 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 	module_start(m);
 }
 
-static void handle_remove(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+static void handle_remove(struct controller *c, const struct ncm_request *req, ctl_reply_fn *reply,
                           void *ctx)
 {
 	char err[NCM_ERR_LEN];
-	struct ncm_request req;
-	if (ncm_request_decode(msg, &req, err, sizeof(err)) < 0) {
-		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
-		return;
-	}
-	if (!req.user) {
+	if (!req->user) {
 		reply_error(reply, ctx, NCM_BAD_REQUEST, "REMOVE needs the user header");
-		ncm_request_done(&req);
 		return;
 	}
-	struct module *m = module_find(c, req.user, req.target);
+	struct module *m = module_find(c, req->user, req->target);
 	if (!m) {
-		snprintf(err, sizeof(err), "no module %s of user %s on this node", req.target,
-		         req.user);
+		snprintf(err, sizeof(err), "no module %s of user %s on this node", req->target,
+		         req->user);
 		reply_error(reply, ctx, NCM_NOT_FOUND, err);
-		ncm_request_done(&req);
 		return;
 	}
 	struct ncm_msg *resp = ncm_response_new(NCM_OK, NULL);
 	if (resp) {
 		ncm_add(resp, "node", c->node_id);
-		ncm_add(resp, "user", req.user);
-		ncm_add(resp, "module", req.target);
+		ncm_add(resp, "user", req->user);
+		ncm_add(resp, "module", req->target);
 		ncm_add(resp, "state", "removed");
 	}
-	log_info("module %s/%s removed", req.user, req.target);
+	log_info("module %s/%s removed", req->user, req->target);
 	int r = module_destroy(m, NCM_CONFLICT, "removed by a REMOVE before it was installed");
 	expiry_rearm(c);
-	ncm_request_done(&req);
 	if (r < 0) {
 		ncm_free(resp);
 		reply_error(reply, ctx, NCM_INTERNAL_ERROR,
@@ -682,35 +683,45 @@ static void handle_remove(struct controller *c, const struct ncm_msg *msg, ctl_r
 	reply(ctx, resp);
 }
 
-void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
+void controller_submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
                        void *ctx)
 {
+	/* Decoded once, here; the guard and the handlers take the fields. */
+	_cleanup_(ncm_request_done) struct ncm_request req = {0};
+	char why[NCM_ERR_LEN];
 	c->counters.requests++;
+	if (msg->method == NCM_METHOD_SETUP || msg->method == NCM_METHOD_REMOVE ||
+	    msg->method == NCM_METHOD_TRIGGER || msg->method == NCM_METHOD_PROBE) {
+		if (ncm_request_decode(msg, &req, why, sizeof(why)) < 0) {
+			c->counters.errors++;
+			reply_error(reply, ctx, NCM_BAD_REQUEST, why);
+			return;
+		}
+	}
 	if (c->s.guard) { /* SETUP, REMOVE, TRIGGER: whoever sent them, by any path */
-		char why[NCM_ERR_LEN];
-		int code = guard_authenticate(c->s.guard, req, why, sizeof(why));
+		int code = guard_authenticate(c->s.guard, msg, &req, why, sizeof(why));
 		if (code) {
 			c->counters.errors++;
 			reply_error(reply, ctx, code, why);
 			return;
 		}
 	}
-	switch (req->method) {
+	switch (msg->method) {
 	case NCM_METHOD_SETUP:
 		c->counters.setup++;
-		handle_setup(c, req, reply, ctx);
+		handle_setup(c, msg, &req, reply, ctx);
 		return;
 	case NCM_METHOD_REMOVE:
 		c->counters.remove++;
-		handle_remove(c, req, reply, ctx);
+		handle_remove(c, &req, reply, ctx);
 		return;
 	case NCM_METHOD_PROBE:
 		c->counters.probe++;
-		ctl_report_request(c, req, reply, ctx);
+		ctl_report_request(c, msg, &req, reply, ctx);
 		return;
 	case NCM_METHOD_STATUS:
 		c->counters.status++;
-		ctl_report_request(c, req, reply, ctx);
+		ctl_report_request(c, msg, NULL, reply, ctx);
 		return;
 	case NCM_METHOD_TRIGGER:
 		c->counters.errors++;
@@ -874,14 +885,13 @@ int controller_restore(struct controller *c, char *err, size_t errlen)
 		char why[NCM_ERR_LEN];
 		if (!row->request ||
 		    ncm_parse(row->request, strlen(row->request), &msg, why, sizeof(why)) < 0 ||
-		    module_new(c, msg, &m, why, sizeof(why)) < 0) {
+		    module_new(c, TAKE_PTR(msg), NULL, &m, why, sizeof(why)) < 0) {
 			log_err("state: dropping unreadable module %s/%s: %s", row->user,
 			        row->module_id, why);
 			store_module_delete(c->store, row->user, row->module_id, NULL, 0);
 			ncm_free(msg);
 			continue;
 		}
-		ncm_free(msg);
 		m->created_at = row->created_at;
 		m->expires_at = row->expires_at;
 		if (row->hash[0] && !m->has_sha &&

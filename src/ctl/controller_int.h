@@ -127,9 +127,10 @@ static inline uint32_t ttl_remaining_s(const struct module *m)
 /* ---- controller_report.c ---- */
 
 /* Answers a PROBE or STATUS once the runtime's statistics are in (reply is
- * called exactly once unless ctl_report_forget(ctx)). */
-void ctl_report_request(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
-                        void *ctx);
+ * called exactly once unless ctl_report_forget(ctx)). A PROBE's decoded
+ * fields are moved from *req (NULL for STATUS). */
+void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
+                        ctl_reply_fn *reply, void *ctx);
 
 /* Drops the answers still owed to ctx. */
 void ctl_report_forget(struct controller *c, void *ctx);

@@ -135,20 +135,17 @@ static void on_stats(void *ctx, json_t *stats)
 }
 
 /* STATUS and PROBE: fetch the runtime's statistics, then answer. */
-void ctl_report_request(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
-                        void *ctx)
+void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
+                        ctl_reply_fn *reply, void *ctx)
 {
 	struct stats_req *sr = calloc(1, sizeof(*sr));
 	if (!sr) {
 		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	char err[NCM_ERR_LEN];
-	if (msg->method == NCM_METHOD_PROBE &&
-	    ncm_request_decode(msg, &sr->req, err, sizeof(err)) < 0) {
-		free(sr);
-		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
-		return;
+	if (req) {
+		sr->req = *req;
+		*req = (struct ncm_request){0};
 	}
 	sr->c = c;
 	sr->method = msg->method;

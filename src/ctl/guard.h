@@ -71,10 +71,12 @@ int guard_new(struct evloop *loop, const struct guard_config *cfg, struct store 
 /* Cancels pending checks (no callbacks) and frees; NULL allowed. */
 struct guard *guard_free(struct guard *g);
 
-/* Authenticates a SETUP, REMOVE or TRIGGER (0 for other methods). Returns 0
- * or an NCM status with the reason in err. A request that passes has its
- * nonce remembered: the same bytes are refused (401) from then on. */
-int guard_authenticate(struct guard *g, const struct ncm_msg *msg, char *err, size_t errlen);
+/* Authenticates a SETUP, REMOVE or TRIGGER (0 for other methods) whose
+ * fields the caller decoded (req, borrowed). Returns 0 or an NCM status with
+ * the reason in err. A request that passes has its nonce remembered: the
+ * same bytes are refused (401) from then on. */
+int guard_authenticate(struct guard *g, const struct ncm_msg *msg, const struct ncm_request *req,
+                       char *err, size_t errlen);
 
 /* Authorizes an authenticated SETUP. Returns 0 (allowed), an NCM status with
  * the reason in err, or GUARD_PENDING: a reverse-routability check runs and

@@ -23,8 +23,11 @@ enum runtime_progress {
 typedef void runtime_progress_fn(void *ctx, enum runtime_progress state);
 
 /* Reports the end of an asynchronous install: status 0 when the module is
- * active, else an NCM status code with a one-line reason. */
-typedef void runtime_done_fn(void *ctx, int status, const char *reason);
+ * active, else an NCM status code with a one-line reason. On success, queue
+ * is where the module's packets must go: the NFQUEUE number(s) of its
+ * container as a FWD_QUEUE_RANGE() value (fwd/fwd.h), or -ENOENT when the
+ * container reads none. */
+typedef void runtime_done_fn(void *ctx, int status, const char *reason, long queue);
 
 /* Delivers statistics: a JSON object keyed "user/module" whose values are
  * per-module objects (packets, verdicts, traps, counters, ...); borrowed. */
@@ -87,10 +90,6 @@ struct runtime_ops {
 
 	/* Sets who hears about module events. */
 	void (*set_event_handler)(void *rt, runtime_event_fn *fn, void *ctx);
-
-	/* Returns the NFQUEUE number(s) of user's container as a
-	 * FWD_QUEUE_RANGE() value (fwd/fwd.h), or -ENOENT if it has none. */
-	long (*queues)(void *rt, const char *user);
 };
 
 /* The stand-in used until a runtime exists: installs nothing. */

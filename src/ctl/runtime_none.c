@@ -37,11 +37,6 @@ static void none_set_event_handler(void *rt, runtime_event_fn *fn, void *ctx)
 {
 }
 
-static long none_queues(void *rt, const char *user)
-{
-	return -ENOENT;
-}
-
 const struct runtime_ops runtime_none_ops = {
         .name = "none",
         .install = none_install,
@@ -50,5 +45,4 @@ const struct runtime_ops runtime_none_ops = {
         .stats = none_stats,
         .forget = none_forget,
         .set_event_handler = none_set_event_handler,
-        .queues = none_queues,
 };

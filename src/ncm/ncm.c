@@ -462,6 +462,48 @@ static char *span_dup(struct span s)
 	return strndup(s.p, s.n);
 }
 
+static int strdup_or_null(const char *s, char **ret)
+{
+	*ret = NULL;
+	return s && !(*ret = strdup(s)) ? -ENOMEM : 0;
+}
+
+int ncm_dup(const struct ncm_msg *m, struct ncm_msg **ret)
+{
+	struct ncm_msg *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->method = m->method;
+	c->code = m->code;
+	if (strdup_or_null(m->target, &c->target) < 0 || strdup_or_null(m->reason, &c->reason) < 0)
+		goto nomem;
+	if (m->n_headers) {
+		c->headers = calloc(m->n_headers, sizeof(*c->headers));
+		if (!c->headers)
+			goto nomem;
+		for (size_t i = 0; i < m->n_headers; i++, c->n_headers++)
+			if (strdup_or_null(m->headers[i].name, &c->headers[i].name) < 0 ||
+			    strdup_or_null(m->headers[i].value, &c->headers[i].value) < 0) {
+				c->n_headers++; /* free what was copied of this one */
+				goto nomem;
+			}
+	}
+	if (m->body) {
+		c->body = malloc(m->body_len + 1);
+		if (!c->body)
+			goto nomem;
+		memcpy(c->body, m->body, m->body_len);
+		c->body[m->body_len] = '\0';
+		c->body_len = m->body_len;
+	}
+	*ret = c;
+	return 0;
+nomem:
+	ncm_free(c);
+	return -ENOMEM;
+}
+
 struct ncm_msg *ncm_free(struct ncm_msg *m)
 {
 	if (!m)

@@ -113,6 +113,11 @@ struct ncm_msg *ncm_response_new(int code, const char *reason);
 /* Frees a message; NULL is allowed. Returns NULL. */
 struct ncm_msg *ncm_free(struct ncm_msg *m);
 
+/* Copies a message exactly (start line, headers in order, body) without going
+ * through its text. Returns 0 with the copy in *ret (caller owns) or -ENOMEM
+ * (*ret untouched). */
+int ncm_dup(const struct ncm_msg *m, struct ncm_msg **ret);
+
 /* Returns the value of the first header called `name` (any case), or NULL. */
 const char *ncm_get(const struct ncm_msg *m, const char *name);
 

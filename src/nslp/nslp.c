@@ -1061,16 +1061,12 @@ struct nslp_msg *nslp_msg_free(struct nslp_msg *m)
 	return NULL;
 }
 
-/* Copies an NCM through its text form (exact: headers, order, body). */
+/* Copies an NCM exactly; NULL when out of memory. */
 static struct ncm_msg *ncm_copy(const struct ncm_msg *m)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len;
 	struct ncm_msg *c = NULL;
 
-	if (ncm_serialize(m, &text, &len) < 0 || ncm_parse(text, len, &c, NULL, 0) < 0)
-		return NULL;
-	return c;
+	return ncm_dup(m, &c) < 0 ? NULL : c;
 }
 
 static int strdup_opt(char **dst, const char *src)

@@ -54,6 +54,16 @@ struct rw {
 	struct rw_stats *stats;
 };
 
+/* The NFQUEUE number(s) of user's container (FWD_QUEUE_RANGE() form), or
+ * -ENOENT. */
+static long rw_queues(const struct rw *rw, const char *user)
+{
+	for (size_t i = 0; i < rw->n_pubs; i++)
+		if (strcmp(rw->pubs[i].ct.user, user) == 0 && rw->pubs[i].ct.queue >= 0)
+			return (long)rw->pubs[i].ct.queue;
+	return -ENOENT;
+}
+
 static void job_free(struct rw_job *job)
 {
 	struct rw *rw = job->rw;
@@ -85,9 +95,9 @@ static void on_container_installed(void *ctx, int status, json_t *reply, const u
 		char why[512];
 		snprintf(why, sizeof(why), "container refused the module: %s",
 		         e ? e : strerror(-status));
-		job->done(job->ctx, status == -ECONNRESET ? 503 : 422, why);
+		job->done(job->ctx, status == -ECONNRESET ? 503 : 422, why, -ENOENT);
 	} else {
-		job->done(job->ctx, 0, NULL);
+		job->done(job->ctx, 0, NULL, rw_queues(job->rw, job->user));
 	}
 	job_free(job);
 }
@@ -100,7 +110,7 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	if (res->status < 0) {
 		char why[512];
 		snprintf(why, sizeof(why), "compiling the module failed: %s", res->reason);
-		job->done(job->ctx, 422, why);
+		job->done(job->ctx, 422, why, -ENOENT);
 		job_free(job);
 		return;
 	}
@@ -115,7 +125,7 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 		char why[160];
 		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
 		         strerror(-r));
-		job->done(job->ctx, 503, why);
+		job->done(job->ctx, 503, why, -ENOENT);
 		job_free(job);
 	}
 }
@@ -317,15 +327,6 @@ static void rw_set_event_handler(void *rtp, runtime_event_fn *fn, void *ctx)
 	rw->event_ctx = ctx;
 }
 
-static long rw_queues(void *rtp, const char *user)
-{
-	struct rw *rw = rtp;
-	for (size_t i = 0; i < rw->n_pubs; i++)
-		if (strcmp(rw->pubs[i].ct.user, user) == 0 && rw->pubs[i].ct.queue >= 0)
-			return (long)rw->pubs[i].ct.queue;
-	return -ENOENT;
-}
-
 static void on_sup_event(void *ctx, const char *user, const char *module, enum runtime_event event,
                          const char *reason)
 {
@@ -342,7 +343,6 @@ const struct runtime_ops runtime_wasm_ops = {
         .stats = rw_stats,
         .forget = rw_forget,
         .set_event_handler = rw_set_event_handler,
-        .queues = rw_queues,
 };
 
 int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg, void **ret,

@@ -505,7 +505,14 @@ static int auth_text(struct gfix *f, const char *text, const uint8_t *sk, int64_
 	struct ncm_msg *m = parse(text);
 	if (sk)
 		assert_int_equal(auth_sign(m, sk, ts, nonce, err, errlen), 0);
-	int r = guard_authenticate(f->g, m, err, errlen);
+	struct ncm_request req;
+	int r = ncm_request_decode(m, &req, err, errlen);
+	if (r == 0) {
+		r = guard_authenticate(f->g, m, &req, err, errlen);
+		ncm_request_done(&req);
+	} else {
+		r = NCM_BAD_REQUEST; /* what controller_submit() answers */
+	}
 	ncm_free(m);
 	return r;
 }

@@ -205,6 +205,38 @@ static void test_names(void **state)
 
 /* ---- The paper's example ----------------------------------------------------- */
 
+/* ncm_dup(): the same message, byte for byte, and independent of the original. */
+static void test_dup(void **state)
+{
+	static const char text[] = "SETUP m NETSERV/0.1\nuser:a\nx-b:two words\n"
+	                           "content-length:5\n\nab\0de";
+	struct ncm_msg *m = parse_ok(text, sizeof(text) - 1), *c = NULL, *r = NULL;
+	char *t1 = NULL, *t2 = NULL;
+	size_t n1, n2;
+
+	assert_int_equal(ncm_dup(m, &c), 0);
+	assert_int_equal(ncm_serialize(m, &t1, &n1), 0);
+	assert_int_equal(ncm_serialize(c, &t2, &n2), 0);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(t1, t2, n1);
+	assert_int_equal(c->body_len, 5);
+	assert_ptr_not_equal(c->headers, m->headers);
+	assert_int_equal(ncm_add(c, "x-more", "1"), 0); /* grows like a parsed one */
+	ncm_free(m);
+	assert_string_equal(ncm_get(c, "x-b"), "two words");
+	free(t1);
+	free(t2);
+	ncm_free(c);
+
+	r = ncm_response_new(404, NULL);
+	assert_int_equal(ncm_dup(r, &c), 0);
+	assert_int_equal(c->code, 404);
+	assert_string_equal(c->reason, r->reason);
+	assert_null(c->body);
+	ncm_free(r);
+	ncm_free(c);
+}
+
 static void test_paper_example(void **state)
 {
 	struct ncm_msg *m = parse_str(paper);
@@ -1374,6 +1406,7 @@ int main(void)
 	        cmocka_unit_test(test_body_rules),
 	        cmocka_unit_test(test_truncated),
 	        cmocka_unit_test(test_serialize_checks),
+	        cmocka_unit_test(test_dup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,11 +142,13 @@ struct install_result {
 	char reason[512];
 };
 
-static void on_install_done(void *ctx, int status, const char *reason)
+static void on_install_done(void *ctx, int status, const char *reason, long queue)
 {
 	struct install_result *ir = ctx;
 	ir->done = true;
 	ir->status = status;
+	/* These publishers read no NFQUEUE (ASSIGN queue -1). */
+	assert_int_equal(queue, -ENOENT);
 	snprintf(ir->reason, sizeof(ir->reason), "%s", reason ? reason : "");
 }
 
