@@ -34,6 +34,7 @@
 
 #include "container/modhost_internal.h"
 #include "lib/evloop.h"
+#include "../tests/lib/loop_wait.h"
 #include "lib/util.h"
 #include "runtime/aot.h"
 #include "abi/glue.h"
@@ -87,28 +88,10 @@ static uint64_t now_ns(void)
 
 /* ---- running the event loop until something happened ------------------------ */
 
-struct waiter {
-	const bool *flag;
-	uint64_t deadline_ms;
-};
-
-static void on_check(struct evloop *loop, void *ctx)
-{
-	struct waiter *w = ctx;
-	if (*w->flag || evloop_now_ms() >= w->deadline_ms)
-		evloop_stop(loop);
-	else
-		evloop_timer_add(loop, 2, on_check, w);
-}
-
 /* Runs the loop until *flag is set or ms pass; returns *flag. */
 static bool run_until(const bool *flag, unsigned ms)
 {
-	struct waiter w = {flag, evloop_now_ms() + ms};
-	if (!evloop_timer_add(g_loop, 0, on_check, &w))
-		return *flag;
-	evloop_run(g_loop);
-	return *flag;
+	return loop_wait_flag(g_loop, flag, ms);
 }
 
 /* ---- 1. ahead-of-time compilation ---------------------------------------------- */

@@ -24,6 +24,7 @@
 #include "gist/gist_node_int.h"
 #include "gist/gist_wire.h"
 #include "lib/evloop.h"
+#include "../lib/loop_wait.h"
 #include "../gist/gist_fixture.h"
 
 #define NSLP_X 200 /* registered on both nodes */
@@ -162,34 +163,9 @@ static int send_text(struct nslp *s, const uint8_t sid[16], const struct gist_fl
 
 /* ---- running the loop until something happened -------------------------------- */
 
-struct waiter {
-	bool (*pred)(void *);
-	void *ctx;
-	uint64_t deadline;
-	bool ok;
-};
-
-static void tick(struct evloop *l, void *c)
-{
-	struct waiter *w = c;
-
-	if (w->pred(w->ctx)) {
-		w->ok = true;
-		evloop_stop(l);
-	} else if (evloop_now_ms() >= w->deadline) {
-		evloop_stop(l);
-	} else {
-		evloop_timer_add(l, 1, tick, w);
-	}
-}
-
 static bool run_until(bool (*pred)(void *), void *ctx, unsigned ms)
 {
-	struct waiter w = {.pred = pred, .ctx = ctx, .deadline = evloop_now_ms() + ms};
-
-	evloop_timer_add(loop, 0, tick, &w);
-	evloop_run(loop);
-	return w.ok;
+	return loop_wait_until(loop, pred, ctx, ms);
 }
 
 static bool never(void *ctx)

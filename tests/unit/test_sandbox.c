@@ -23,6 +23,7 @@
 
 #include "proto/cmsg.h"
 #include "lib/evloop.h"
+#include "../lib/loop_wait.h"
 #include "ncm/ncm.h"
 #include "runtime/runtime_wasm.h"
 #include "runtime/sandbox_host.h"
@@ -38,26 +39,10 @@ static struct {
 	unsigned restarts;
 } H;
 
-struct waiter {
-	bool *flag;
-	uint64_t deadline;
-};
-
-static void on_check(struct evloop *loop, void *ctx)
-{
-	struct waiter *w = ctx;
-	if (*w->flag || evloop_now_ms() >= w->deadline)
-		evloop_stop(loop);
-	else
-		evloop_timer_add(loop, 2, on_check, w);
-}
-
+/* Runs the loop until *flag is set or ms pass; returns *flag. */
 static bool run_until(bool *flag, unsigned ms)
 {
-	struct waiter w = {flag, evloop_now_ms() + ms};
-	evloop_timer_add(H.loop, 0, on_check, &w);
-	evloop_run(H.loop);
-	return *flag;
+	return loop_wait_flag(H.loop, flag, ms);
 }
 
 static void sleep_loop(unsigned ms)
