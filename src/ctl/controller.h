@@ -1,5 +1,6 @@
-/* The NetServ controller: it takes NCM requests (from the admin socket now,
- * from the NSLP later) and runs each module's lifecycle:
+/* The NetServ controller: it takes NCM requests (from the admin socket and
+ * from the NSLP, daemon/signaling.c, through the same controller_submit())
+ * and runs each module's lifecycle:
  *
  *   requested -> fetching -> compiling -> installing -> active
  *                                      \-> no-runtime (no runtime on this node)

@@ -24,8 +24,8 @@ struct store_module {
 	char *module_id; /* NCM target */
 	char *url;
 	char hash[72];      /* "sha256:<hex>" or "" */
-	int64_t created_at; /* unix seconds, first SETUP */
-	int64_t expires_at; /* unix seconds */
+	int64_t created_at; /* unix ms, first SETUP */
+	int64_t expires_at; /* unix ms */
 	char *state;        /* lifecycle state name */
 	char *reason;       /* why failed / no runtime, or NULL */
 	bool has_filter;

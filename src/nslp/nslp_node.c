@@ -30,7 +30,6 @@ struct session {
 	uint8_t *raw;          /* the request's bytes, forwarded unchanged */
 	size_t raw_len;
 	uint64_t t0; /* arrival, ms */
-	char peer[INET6_ADDRSTRLEN + 8];
 
 	/* TRIGGER: the reverse leg this node started as the last node, and
 	 * for that leg, the TRIGGER session it answers. */
@@ -653,7 +652,6 @@ static void on_request(struct nslp_node *n, const struct gist_recv_info *info, e
 		answer_error(n, info, type, NCM_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	log_info("signaling: %s %s from %s (gist hops left %u)", nslp_type_name(type),
 	         m->req->target, peer, info->gist_hops);
 	/* Act and forward at once: the nodes install in parallel. */

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fwd/fwd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "runtime/wasm_check.h"
