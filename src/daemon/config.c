@@ -79,6 +79,8 @@ static const struct directive directives[] = {
         U32("signaling", "t1_ms", sig_t1_ms, 10, 60000),
         U32("signaling", "t2_ms", sig_t2_ms, 10, 600000),
         OTHER("signaling", "icmp_last_node", DIR_BOOL, sig_icmp),
+        OTHER("signaling", "router_alert", DIR_BOOL, sig_router_alert),
+        OTHER("signaling", "router_alert6", DIR_BOOL, sig_router_alert6),
         U32("signaling", "response_timeout", sig_response_timeout_s, 1, 3600),
 };
 
@@ -139,6 +141,7 @@ void config_defaults(struct ns_config *cfg)
 	cfg->sig_t1_ms = 100;
 	cfg->sig_t2_ms = 3200;
 	cfg->sig_icmp = true;
+	cfg->sig_router_alert6 = true; /* NSIS-ka intercepts IPv6 Queries only with it */
 	cfg->sig_response_timeout_s = 60;
 }
 

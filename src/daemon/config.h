@@ -52,6 +52,8 @@ struct ns_config {
 	uint32_t sig_port;               /* GIST D-mode/C-mode port */
 	uint32_t sig_t1_ms, sig_t2_ms;   /* GIST retransmission: first, give up at */
 	bool sig_icmp;                   /* last node by ICMP port unreachable */
+	bool sig_router_alert;           /* IPv4 Queries carry the Router Alert option */
+	bool sig_router_alert6;          /* IPv6 Queries carry the hop-by-hop Router Alert */
 	uint32_t sig_response_timeout_s; /* wait for the next node's response */
 	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */
 	struct ns_security security;

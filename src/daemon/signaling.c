@@ -54,6 +54,8 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 	gc.t1_ms = cfg->sig_t1_ms;
 	gc.t2_ms = cfg->sig_t2_ms;
 	gc.icmp_last_node = cfg->sig_icmp;
+	gc.router_alert = cfg->sig_router_alert;
+	gc.router_alert6 = cfg->sig_router_alert6;
 	r = gist_node_new(loop, &gc, &s->gist, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, err ? errlen : 0, "GIST: %s", why);

@@ -23,6 +23,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.fetch_protocols, "http,https");
 	assert_true(c.require_hash);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_false(c.sig_router_alert);
+	assert_true(c.sig_router_alert6); /* NSIS-ka needs it (docs/gist.md) */
 }
 
 static void test_full_file(void **state)
@@ -43,7 +45,10 @@ static void test_full_file(void **state)
 	                           "default_ttl = 60\n"
 	                           "max_ttl = 600\n"
 	                           "max_modules = 10\n"
-	                           "require_hash = no\n";
+	                           "require_hash = no\n"
+	                           "[signaling]\n"
+	                           "router_alert = yes\n"
+	                           "router_alert6 = no\n";
 	struct ns_config c;
 	char err[256];
 	config_defaults(&c);
@@ -60,6 +65,8 @@ static void test_full_file(void **state)
 	assert_int_equal(c.max_ttl, 600);
 	assert_int_equal(c.max_modules, 10);
 	assert_false(c.require_hash);
+	assert_true(c.sig_router_alert);
+	assert_false(c.sig_router_alert6);
 }
 
 static void expect_error(const char *text, const char *needle)
