@@ -305,8 +305,11 @@ static inline uint8_t *ns_pkt_data(void)
 }
 
 /* Sets the length of the packet in the buffer (write the bytes first, return
- * NS_MODIFIED). Returns 0, or -NS_EINVAL if len is above NS_PACKET_MAX or
- * this is not during ns_packet(). */
+ * NS_MODIFIED). Returns 0, or -NS_EINVAL if len is below 20 (a minimal IP
+ * header) or above NS_PACKET_MAX, or this is not during ns_packet(). The
+ * node drops a modified packet whose IP length fields disagree with its
+ * length (ns_pkt_fixup() sets them) or whose source address changed to one
+ * outside the publisher's source_prefixes. */
 static inline int32_t ns_pkt_set_len(uint32_t len)
 {
 	return ns_import_pkt_set_len(len);
@@ -324,8 +327,10 @@ static inline int32_t ns_pkt_meta(struct ns_pkt_meta *meta)
 /* Sends a UDP datagram with payload data[0..len) (at most 65507 bytes) to
  * addr (4 bytes for NS_IPV4, 16 for NS_IPV6, network byte order) port dport
  * (1..65535). sport is a wish: current nodes send from a port of their own
- * (pass 0). Returns 0, or -NS_EINVAL, -NS_EPERM (policy), -NS_EAFNOSUPPORT,
- * or the error of the send (-NS_EAGAIN, ...). */
+ * (pass 0). Returns 0, or -NS_EINVAL, -NS_EPERM (policy: destination outside
+ * the publisher's send_destinations), -NS_EAGAIN (the publisher's send rate
+ * limit; also a full socket buffer), -NS_EAFNOSUPPORT, or the error of the
+ * send. */
 static inline int32_t ns_send_udp(uint32_t family, const void *addr, uint16_t dport, uint16_t sport,
                                   const void *data, uint32_t len)
 {

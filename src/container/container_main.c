@@ -66,12 +66,13 @@ static void module_sockets_close(struct container *c, const char *module)
 	}
 }
 
-/* modhost_send_policy_fn: crafted packets only from the allowed sources. */
+/* modhost_send_policy_fn: crafted and modified packets only from the allowed
+ * sources, sends only to the allowed destinations. */
 static int send_policy(void *ctx, const char *module, int family, const uint8_t *src,
                        const uint8_t *dst)
 {
 	struct container *c = ctx;
-	return sandbox_send_allowed(&c->sb, family, src);
+	return sandbox_send_allowed(&c->sb, family, src, dst);
 }
 
 static void on_module_event(void *ctx, const char *module, enum proto_event_kind event,
@@ -265,6 +266,8 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	        .trap_limit = a.trap_limit,
 	        .trap_window_s = a.trap_window_s,
 	        .log_per_s = a.log_per_s,
+	        .send_pps = a.sandbox.send_pps,
+	        .send_bytes_per_s = a.sandbox.send_bytes_per_s,
 	};
 	r = modhost_new(c->loop, &lim, on_module_event, send_policy, c, &c->host, err, sizeof(err));
 	if (r < 0) {

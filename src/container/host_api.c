@@ -172,7 +172,9 @@ void Z_netservZ_ns_counter_add(struct Z_netserv_instance_t *ctx, u32 id, u64 del
 u32 Z_netservZ_ns_pkt_set_len(struct Z_netserv_instance_t *ctx, u32 len)
 {
 	struct mod *m = ctx->m;
-	if (!m->in_packet || len > NS_PACKET_MAX)
+	/* At least a minimal IP header (IPv4's 20 bytes; the dispatcher checks
+	 * the rest), at most the packet buffer. */
+	if (!m->in_packet || len < 20 || len > NS_PACKET_MAX)
 		return (u32)-EINVAL;
 	m->cur_len = len;
 	return 0;
@@ -195,6 +197,42 @@ static int send_policy(struct mod *m, int family, const uint8_t *src, const uint
 	return m->h->policy(m->h->ctx, m->name, family, src, dst);
 }
 
+/* The publisher's send rate limit: two token buckets (packets, bytes), one
+ * second deep, shared by all its modules (one module host per container).
+ * Admits a send of `bytes` or returns -EAGAIN (counted as sends_limited). */
+static int send_admit(struct mod *m, uint32_t bytes)
+{
+	struct modhost *h = m->h;
+	const struct modhost_limits *l = &h->lim;
+	if (!l->send_pps && !l->send_bytes_per_s)
+		return 0;
+	uint64_t now = modhost_now_ns();
+	double dt = (double)(now - h->send_refill_ns) / 1e9;
+	h->send_refill_ns = now;
+	if (l->send_pps) {
+		h->send_pkt_tokens += dt * l->send_pps;
+		if (h->send_pkt_tokens > l->send_pps)
+			h->send_pkt_tokens = l->send_pps;
+	}
+	if (l->send_bytes_per_s) {
+		/* deep enough for one packet of the largest size */
+		double depth = l->send_bytes_per_s > 65536 ? (double)l->send_bytes_per_s : 65536.0;
+		h->send_byte_tokens += dt * (double)l->send_bytes_per_s;
+		if (h->send_byte_tokens > depth)
+			h->send_byte_tokens = depth;
+	}
+	if ((l->send_pps && h->send_pkt_tokens < 1.0) ||
+	    (l->send_bytes_per_s && h->send_byte_tokens < bytes)) {
+		m->sends_limited++;
+		return -EAGAIN;
+	}
+	if (l->send_pps)
+		h->send_pkt_tokens -= 1.0;
+	if (l->send_bytes_per_s)
+		h->send_byte_tokens -= bytes;
+	return 0;
+}
+
 u32 Z_netservZ_ns_send_udp(struct Z_netserv_instance_t *ctx, u32 family, u32 addr, u32 dport,
                            u32 sport, u32 data, u32 len)
 {
@@ -210,6 +248,9 @@ u32 Z_netservZ_ns_send_udp(struct Z_netserv_instance_t *ctx, u32 family, u32 add
 		m->sends_refused++;
 		IMPORT_RETURN(r);
 	}
+	/* counted on the wire: payload, UDP and IP headers */
+	if ((r = send_admit(m, len + 8 + (family == 4 ? 20 : 40))) < 0)
+		IMPORT_RETURN(r);
 	int fd = family == 4 ? m->h->udp4 : m->h->udp6;
 	if (fd < 0)
 		IMPORT_RETURN(-EAFNOSUPPORT);
@@ -250,6 +291,8 @@ u32 Z_netservZ_ns_send_packet(struct Z_netserv_instance_t *ctx, u32 data, u32 le
 		}
 		if (m->h->raw4 < 0)
 			IMPORT_RETURN(-EPERM);
+		if ((r = send_admit(m, len)) < 0)
+			IMPORT_RETURN(r);
 		struct sockaddr_in sa = {.sin_family = AF_INET};
 		memcpy(&sa.sin_addr, p + 16, 4);
 		n = sendto(m->h->raw4, p, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
@@ -263,6 +306,8 @@ u32 Z_netservZ_ns_send_packet(struct Z_netserv_instance_t *ctx, u32 data, u32 le
 		}
 		if (m->h->raw6 < 0)
 			IMPORT_RETURN(-EPERM);
+		if ((r = send_admit(m, len)) < 0)
+			IMPORT_RETURN(r);
 		struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
 		memcpy(&sa.sin6_addr, p + 24, 16);
 		n = sendto(m->h->raw6, p, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));

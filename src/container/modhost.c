@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -527,6 +528,35 @@ int modhost_remove(struct modhost *h, const char *name)
 
 /* ---- the packet dispatcher ------------------------------------------------------ */
 
+int modhost_modified_ok(modhost_send_policy_fn *policy, void *ctx, const char *module,
+                        const uint8_t *orig, uint32_t orig_len, const uint8_t *pkt, uint32_t len)
+{
+	int family;
+	uint32_t off, alen;
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		uint32_t ihl = (uint32_t)(pkt[0] & 0x0f) * 4;
+		if (ihl < 20 || ihl > len || ((uint32_t)pkt[2] << 8 | pkt[3]) != len)
+			return -EINVAL;
+		family = AF_INET;
+		off = 12;
+		alen = 4;
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		if (((uint32_t)pkt[4] << 8 | pkt[5]) + 40u != len)
+			return -EINVAL;
+		family = AF_INET6;
+		off = 8;
+		alen = 16;
+	} else {
+		return -EINVAL;
+	}
+	if (orig_len >= off + alen && orig[0] >> 4 == pkt[0] >> 4 &&
+	    memcmp(orig + off, pkt + off, alen) == 0)
+		return 0; /* its own flow's source, unchanged */
+	if (!policy)
+		return 0;
+	return policy(ctx, module, family, pkt + off, NULL);
+}
+
 uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_t cap,
                         const struct ns_pkt_meta *meta)
 {
@@ -562,6 +592,14 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 			return NS_DROP;
 		case NS_MODIFIED:
 			m->modified++;
+			if (m->cur_len > NS_PACKET_MAX ||
+			    modhost_modified_ok(h->policy, h->ctx, m->name, data, *len, buf,
+			                        m->cur_len) < 0) {
+				/* Malformed, or in someone else's name: it goes nowhere
+				 * (docs/security.md, "Modified packets"). */
+				m->policy_drops++;
+				return NS_DROP;
+			}
 			cur = buf;
 			cur_len = m->cur_len;
 			modified = true;
@@ -606,6 +644,8 @@ json_t *modhost_stats(struct modhost *h)
 		        "sends", (json_int_t)m->sends, "sends_refused",
 		        (json_int_t)m->sends_refused, "memory_pages",
 		        (json_int_t)(m->mem ? m->mem->pages : 0), "counters", counters);
+		json_object_set_new(j, "sends_limited", json_integer((json_int_t)m->sends_limited));
+		json_object_set_new(j, "policy_drops", json_integer((json_int_t)m->policy_drops));
 		if (m->last_trap[0])
 			json_object_set_new(j, "last_trap", json_string(m->last_trap));
 		if (m->failed)
@@ -638,6 +678,9 @@ int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_e
 	h->policy = policy;
 	h->ctx = ctx;
 	h->udp4 = h->udp6 = h->raw4 = h->raw6 = -1;
+	h->send_pkt_tokens = h->lim.send_pps;
+	h->send_byte_tokens = (double)h->lim.send_bytes_per_s;
+	h->send_refill_ns = modhost_now_ns();
 	int r = signals_install(h, err, errlen);
 	if (r < 0) {
 		modhost_free(h);

@@ -30,6 +30,10 @@ struct modhost_limits {
 	uint32_t trap_limit;    /* traps within the window before the module fails */
 	uint32_t trap_window_s;
 	uint32_t log_per_s; /* log lines a module may write per second */
+	/* What the publisher's modules together may send (ns_send_udp and
+	 * ns_send_packet; token buckets one second deep): 0 = no limit. */
+	uint32_t send_pps;
+	uint64_t send_bytes_per_s;
 };
 
 /* Reports something about a module to the supervisor. */
@@ -38,7 +42,10 @@ typedef void modhost_event_fn(void *ctx, const char *module, enum proto_event_ki
 
 /* Decides whether a module may send: `family` AF_INET/AF_INET6, `src` the
  * source address for crafted packets (NULL for UDP sends: the node picks it),
- * `dst` the destination. Returns 0 to allow or a negative errno. */
+ * `dst` the destination. It is also asked about a packet a module modified
+ * and changed the source address of: then `dst` is NULL (the packet is
+ * forwarded traffic, not a send: only its source is checked). Returns 0 to
+ * allow or a negative errno. */
 typedef int modhost_send_policy_fn(void *ctx, const char *module, int family, const uint8_t *src,
                                    const uint8_t *dst);
 
@@ -64,9 +71,22 @@ int modhost_remove(struct modhost *h, const char *name);
 
 /* Runs one packet through the packet modules in load order. data holds *len
  * bytes and has room for cap bytes. Returns the verdict; for NS_MODIFIED the
- * new packet is in data and *len. */
+ * new packet is in data and *len. A module's NS_MODIFIED counts only if
+ * modhost_modified_ok() accepts what it left in its buffer; otherwise the
+ * packet is dropped (NS_DROP, counted as the module's policy_drops). */
 uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_t cap,
                         const struct ns_pkt_meta *meta);
+
+/* Whether a module's modified packet `pkt` (len bytes) may go on, given the
+ * packet it came from (`orig`, orig_len bytes, as the kernel queued it):
+ *   - a whole IPv4 packet (version 4, IHL >= 5, IHL*4 <= len, total length
+ *     == len) or IPv6 packet (len >= 40, payload length + 40 == len): the
+ *     node does not repair length fields (ns_pkt_fixup does that);
+ *   - its source address equal to the original's (same version), or allowed
+ *     by the send policy (policy(ctx, module, family, src, NULL)).
+ * Returns 0, -EINVAL (malformed) or the policy's negative errno. */
+int modhost_modified_ok(modhost_send_policy_fn *policy, void *ctx, const char *module,
+                        const uint8_t *orig, uint32_t orig_len, const uint8_t *pkt, uint32_t len);
 
 /* Returns the number of modules that take packets. */
 size_t modhost_packet_modules(const struct modhost *h);

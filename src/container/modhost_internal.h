@@ -68,6 +68,8 @@ struct mod {
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
 	uint64_t traps, timeouts, instantiations, timer_calls;
 	uint64_t sends, sends_refused, log_lines, log_suppressed;
+	uint64_t sends_limited; /* refused by the publisher's send rate limit */
+	uint64_t policy_drops;  /* modified packets dropped: malformed or foreign source */
 	char last_trap[160];
 	uint64_t trap_times_ms[32]; /* ring of recent trap times */
 	uint32_t trap_ring_pos;
@@ -90,6 +92,9 @@ struct modhost {
 	int raw4, raw6;   /* sockets for ns_send_packet (-1 without CAP_NET_RAW) */
 	timer_t tick;
 	bool tick_created;
+	/* the publisher's send rate limit (lim.send_pps, send_bytes_per_s) */
+	double send_pkt_tokens, send_byte_tokens;
+	uint64_t send_refill_ns;
 };
 
 /* Monotonic clock in ns. */

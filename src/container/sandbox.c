@@ -34,6 +34,10 @@ int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err
 	char why[200];
 	if (policy_parse_prefixes(cfg->source_prefixes, &sb->sources, why, sizeof(why)) < 0)
 		return err_set(err, errlen, -EINVAL, "source prefixes: %s", why);
+	sb->any_dest = !cfg->send_destinations[0];
+	if (!sb->any_dest &&
+	    policy_parse_prefixes(cfg->send_destinations, &sb->dests, why, sizeof(why)) < 0)
+		return err_set(err, errlen, -EINVAL, "send destinations: %s", why);
 	if (policy_parse_listen_ports(cfg->listen_ports, &sb->listen_tcp, &sb->listen_udp, why,
 	                              sizeof(why)) < 0)
 		return err_set(err, errlen, -EINVAL, "listen ports: %s", why);
@@ -362,11 +366,14 @@ int sandbox_lockdown(struct sandbox *sb, uint32_t keep, char *err, size_t errlen
 	return 0;
 }
 
-int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *src)
+int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *src,
+                         const uint8_t *dst)
 {
-	if (!src)
-		return 0;
-	return policy_addr_allowed(&sb->sources, family, src) ? 0 : -EPERM;
+	if (src && !policy_addr_allowed(&sb->sources, family, src))
+		return -EPERM;
+	if (dst && !sb->any_dest && !policy_addr_allowed(&sb->dests, family, dst))
+		return -EPERM;
+	return 0;
 }
 
 bool sandbox_listen_allowed(const struct sandbox *sb, uint8_t proto, uint16_t port)

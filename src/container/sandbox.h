@@ -30,6 +30,8 @@
 struct sandbox {
 	struct sandbox_config cfg;
 	struct policy_prefixes sources;
+	bool any_dest;                /* send_destinations "" (any) */
+	struct policy_prefixes dests; /* else: where modules may send */
 	struct policy_ports listen_tcp, listen_udp;
 	bool in_netns;
 	int dir_fd;        /* the own directory, opened before the uid drop */
@@ -51,10 +53,12 @@ uint32_t sandbox_keep_caps(const struct sandbox *sb, bool has_queue);
  * negative errno with the reason. */
 int sandbox_lockdown(struct sandbox *sb, uint32_t keep, char *err, size_t errlen);
 
-/* The crafted-packet policy (modhost_send_policy_fn's decision): 0 when src
- * is NULL (the node picks the address) or inside the allowed source
- * prefixes, else -EPERM. */
-int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *src);
+/* The send policy (modhost_send_policy_fn's decision): -EPERM when src is
+ * not NULL (NULL: the node picks the address) and outside the allowed source
+ * prefixes, or when dst is not NULL (NULL: a modified packet, not a send) and
+ * outside the allowed destinations; else 0. */
+int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *src,
+                         const uint8_t *dst);
 
 /* Whether the module may listen on proto/port (policy_listen, for the
  * listeners the container opens). */

@@ -107,6 +107,15 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 		                       sizeof(sb->source_prefixes));
 		policy_format_listen_ports(&pol->listen_tcp, &pol->listen_udp, sb->listen_ports,
 		                           sizeof(sb->listen_ports));
+		if (!pol->has_send_dst)
+			sb->send_destinations[0] = '\0'; /* any */
+		else if (pol->send_dst.n == 0)
+			snprintf(sb->send_destinations, sizeof(sb->send_destinations), "none");
+		else
+			policy_format_prefixes(&pol->send_dst, sb->send_destinations,
+			                       sizeof(sb->send_destinations));
+		sb->send_pps = pol->send_pps;
+		sb->send_bytes_per_s = pol->send_bytes_per_s;
 		sb->no_seccomp = !cfg->security.seccomp;
 		sb->no_landlock = !cfg->security.landlock;
 		if ((size_t)snprintf(sb->dir, sizeof(sb->dir), "%s/containers/%s", cfg->state_dir,

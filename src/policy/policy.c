@@ -17,6 +17,8 @@ void policy_defaults(struct ns_policy *p)
 	memset(p, 0, sizeof(*p));
 	p->ports.any = true;
 	p->require_hash = -1;
+	p->send_pps = POLICY_DEFAULT_SEND_PPS;
+	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
 }
 
 /* Calls fn for every item of a list separated by commas and/or blanks. */
@@ -451,6 +453,29 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 			p->max_modules = (uint32_t)v;
 		else
 			snprintf(why, sizeof(why), "'%s' is not a number in 0..100000", value);
+	} else if (strcmp(key, "send_destinations") == 0) {
+		r = policy_parse_prefixes(value, &p->send_dst, why, sizeof(why));
+		p->has_send_dst = r == 0;
+	} else if (strcmp(key, "send_rate") == 0 || strcmp(key, "send_bytes") == 0) {
+		bool bytes = key[5] == 'b';
+		uint64_t mult = 1;
+		char *end;
+		unsigned long long v = strtoull(value, &end, 10);
+		if (bytes && (*end == 'k' || *end == 'K'))
+			mult = 1024, end++;
+		else if (bytes && (*end == 'm' || *end == 'M'))
+			mult = 1024 * 1024, end++;
+		else if (bytes && (*end == 'g' || *end == 'G'))
+			mult = 1024 * 1024 * 1024, end++;
+		uint64_t max = bytes ? (1ull << 40) : 10000000ull;
+		r = (*value >= '0' && *value <= '9' && !*end && v <= max / mult) ? 0 : -EINVAL;
+		if (r < 0)
+			snprintf(why, sizeof(why), "'%s' is not a number in 0..%llu%s", value,
+			         (unsigned long long)max, bytes ? " (K, M, G allowed)" : "");
+		else if (bytes)
+			p->send_bytes_per_s = v * mult;
+		else
+			p->send_pps = (uint32_t)v;
 	} else if (strcmp(key, "require_hash") == 0 || strcmp(key, "rrc") == 0) {
 		bool b;
 		r = parse_bool(value, &b);

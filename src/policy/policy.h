@@ -29,6 +29,11 @@
 #define POLICY_RRC_PASSWORD_MIN 16
 #define POLICY_RRC_PASSWORD_MAX 128
 
+/* Default send limits of a publisher (send_rate, send_bytes): packets and
+ * bytes per second, all its modules together. */
+#define POLICY_DEFAULT_SEND_PPS   1000u
+#define POLICY_DEFAULT_SEND_BYTES (1024u * 1024u)
+
 /* Property keys that start with this are the node's (e.g. netserv.listen). */
 #define POLICY_RESERVED_PREFIX "netserv."
 
@@ -62,19 +67,24 @@ struct ns_policy {
 	struct policy_ports ports;      /* filter destination ports (default any) */
 	struct policy_ports listen_tcp; /* server ports (default none) */
 	struct policy_ports listen_udp;
-	uint32_t max_modules; /* 0: only the node's limit */
-	int require_hash;     /* -1: the node's [modules] require_hash; 0 no; 1 yes */
-	bool rrc;             /* may prove an address by reverse routability */
+	uint32_t max_modules;            /* 0: only the node's limit */
+	int require_hash;                /* -1: the node's [modules] require_hash; 0 no; 1 yes */
+	bool rrc;                        /* may prove an address by reverse routability */
+	bool has_send_dst;               /* send_destinations given (else any) */
+	struct policy_prefixes send_dst; /* where its modules may send */
+	uint32_t send_pps;               /* send_rate: packets/s, 0 = no limit */
+	uint64_t send_bytes_per_s;       /* send_bytes: bytes/s, 0 = no limit */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
- * max_modules 0, require_hash -1, rrc off. */
+ * max_modules 0, require_hash -1, rrc off, sends to any destination at
+ * POLICY_DEFAULT_SEND_PPS and POLICY_DEFAULT_SEND_BYTES. */
 void policy_defaults(struct ns_policy *p);
 
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
- * max_modules, require_hash, rrc. Returns 1 when applied, 0 when `key` is not
- * a policy key, or -EINVAL with the reason in err. */
+ * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes. Returns 1 when applied,
+ * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 
 /* Checks a publisher's policy once its section is complete (source prefixes

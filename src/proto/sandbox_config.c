@@ -6,9 +6,12 @@
 
 json_t *sandbox_config_to_json(const struct sandbox_config *c)
 {
-	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:s}", "seccomp", !c->no_seccomp, "landlock",
-	                 !c->no_landlock, "dir", c->dir, "netns", c->netns, "source_prefixes",
-	                 c->source_prefixes, "listen_ports", c->listen_ports);
+	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "seccomp", !c->no_seccomp,
+	                 "landlock", !c->no_landlock, "dir", c->dir, "netns", c->netns,
+	                 "source_prefixes", c->source_prefixes, "listen_ports", c->listen_ports,
+	                 "send_destinations", c->send_destinations, "send_pps",
+	                 (json_int_t)c->send_pps, "send_bytes_per_s",
+	                 (json_int_t)c->send_bytes_per_s);
 }
 
 static void copy_str(json_t *j, const char *key, char *buf, size_t len)
@@ -28,4 +31,14 @@ void sandbox_config_from_json(json_t *j, struct sandbox_config *ret)
 	copy_str(j, "netns", ret->netns, sizeof(ret->netns));
 	copy_str(j, "source_prefixes", ret->source_prefixes, sizeof(ret->source_prefixes));
 	copy_str(j, "listen_ports", ret->listen_ports, sizeof(ret->listen_ports));
+	copy_str(j, "send_destinations", ret->send_destinations, sizeof(ret->send_destinations));
+	v = json_object_get(j, "send_pps");
+	ret->send_pps = json_is_integer(v) && json_integer_value(v) >= 0 &&
+	                                json_integer_value(v) <= UINT32_MAX
+	                        ? (uint32_t)json_integer_value(v)
+	                        : POLICY_DEFAULT_SEND_PPS;
+	v = json_object_get(j, "send_bytes_per_s");
+	ret->send_bytes_per_s = json_is_integer(v) && json_integer_value(v) >= 0
+	                                ? (uint64_t)json_integer_value(v)
+	                                : POLICY_DEFAULT_SEND_BYTES;
 }

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "policy/policy.h"
 
@@ -16,6 +17,13 @@ struct sandbox_config {
 	char netns_gateway[48]; /* daemon side: the node's end of the veth, "10.77.1.1" */
 	char source_prefixes[POLICY_TEXT_LEN]; /* crafted packets' sources; "" none */
 	char listen_ports[256];                /* allowed listening ports, "tcp:80,udp:5060-5070" */
+	/* What its modules may send (ns_send_udp, ns_send_packet), all modules
+	 * together: destinations ("" any, else a prefix list, "none" none) and
+	 * a rate (token buckets one second deep; 0 = no limit). Absent keys take
+	 * the policy defaults (POLICY_DEFAULT_SEND_*). */
+	char send_destinations[POLICY_TEXT_LEN];
+	uint32_t send_pps;
+	uint64_t send_bytes_per_s;
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults

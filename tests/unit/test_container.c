@@ -94,6 +94,9 @@ static int setup(void **state)
 	char so_dir[128];
 	snprintf(so_dir, sizeof(so_dir), "%s/so", H.dir);
 	struct sup_publisher pubs[2] = {publisher("alice", NOBODY), publisher("bob", NOBODY - 1)};
+	/* bob may send only toward 192.0.2.0/24 (test_send_destinations). */
+	snprintf(pubs[1].ct.sandbox.send_destinations, sizeof(pubs[1].ct.sandbox.send_destinations),
+	         "192.0.2.0/24");
 	struct runtime_wasm_config cfg = {
 	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/abi"},
 	        .sup = {.container_bin = BUILD_DIR "/netserv-container",
@@ -353,6 +356,80 @@ static void test_modified_packet_and_properties(void **state)
 	assert_int_equal(pr.data[2] << 8 | pr.data[3], len + 3);
 	assert_int_equal(counter("alice", "rw", "modified"), 1);
 	remove_module("alice", "rw");
+}
+
+/* Issue #12, item 1: a modified packet is still checked. alice has no source
+ * prefixes: a packet whose source her module rewrote goes nowhere. */
+static void test_modified_packet_policy(void **state)
+{
+	uint8_t pkt[256];
+	uint32_t len = udp_packet(pkt, "hello", 64);
+	char why[512];
+
+	/* a foreign source: dropped, counted */
+	assert_int_equal(
+	        install("alice", "spoof", "hijack", "mode=src,src=192.0.2.9", why, sizeof(why)), 0);
+	struct packet_result pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_DROP);
+	assert_int_equal(stat_int("alice", "spoof", "policy_drops"), 1);
+	assert_int_equal(counter("alice", "spoof", "modified"), 1);
+	remove_module("alice", "spoof");
+
+	/* its own flow's source, unchanged: passes modified */
+	assert_int_equal(
+	        install("alice", "same", "hijack", "mode=src,src=10.0.0.1", why, sizeof(why)), 0);
+	pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_MODIFIED);
+	assert_int_equal(pr.len, len);
+	assert_int_equal(stat_int("alice", "same", "policy_drops"), 0);
+	remove_module("alice", "same");
+
+	/* ns_pkt_set_len refuses 0 and anything below a minimal IP header; the
+	 * packet stays whole */
+	static const char *const lens[] = {"mode=trunc,len=0", "mode=trunc,len=19",
+	                                   "mode=trunc,len=65536"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(install("alice", "trunc", "hijack", lens[i], why, sizeof(why)), 0);
+		pr = send_packet("alice", pkt, len);
+		assert_int_equal(counter("alice", "trunc", "setlen_refused"), 1);
+		assert_int_equal(pr.verdict, NS_MODIFIED);
+		assert_int_equal(pr.len, len);
+		assert_memory_equal(pr.data, pkt, len);
+		remove_module("alice", "trunc");
+	}
+
+	/* cut to its header with a total length that says otherwise: dropped */
+	assert_int_equal(install("alice", "cut", "hijack", "mode=badlen", why, sizeof(why)), 0);
+	pr = send_packet("alice", pkt, len);
+	assert_int_equal(counter("alice", "cut", "setlen_refused"), 0);
+	assert_int_equal(pr.verdict, NS_DROP);
+	assert_int_equal(stat_int("alice", "cut", "policy_drops"), 1);
+	remove_module("alice", "cut");
+
+	/* a well-formed modification (rewrite fixes the lengths) still passes */
+	assert_int_equal(install("alice", "rw", "rewrite", "resize=-2", why, sizeof(why)), 0);
+	pr = send_packet("alice", pkt, len);
+	assert_int_equal(pr.verdict, NS_MODIFIED);
+	assert_int_equal(pr.len, len - 2);
+	assert_int_equal(stat_int("alice", "rw", "policy_drops"), 0);
+	remove_module("alice", "rw");
+}
+
+/* Issue #12, item 6: sends only toward the publisher's send_destinations
+ * (bob: 192.0.2.0/24). Nothing leaves the machine: every send is refused. */
+static void test_send_destinations(void **state)
+{
+	char why[512];
+	assert_int_equal(install("bob", "flood", "hijack",
+	                         "mode=flood,dst=198.51.100.7,burst=8,period_ms=5", why,
+	                         sizeof(why)),
+	                 0);
+	for (int i = 0; i < 200 && counter("bob", "flood", "refused") < 40; i++)
+		sleep_loop(10);
+	assert_true(counter("bob", "flood", "refused") >= 40);
+	assert_int_equal(counter("bob", "flood", "sent"), 0);
+	assert_true(stat_int("bob", "flood", "sends_refused") >= 40);
+	remove_module("bob", "flood");
 }
 
 static void test_load_order(void **state)
@@ -615,6 +692,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_verdicts),
 	        cmocka_unit_test(test_modified_packet_and_properties),
+	        cmocka_unit_test(test_modified_packet_policy),
+	        cmocka_unit_test(test_send_destinations),
 	        cmocka_unit_test(test_load_order),
 	        cmocka_unit_test(test_per_module_filters),
 	        cmocka_unit_test(test_timers),
