@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "container/modhost.h"
 #include "container/sandbox.h"
 #include "fwd/nfq.h"
+#include "proto/busy.h"
 #include "proto/cmsg.h"
 #include "proto/msg.h"
 #ifdef NETSERV_CONTAINER_TESTING
@@ -39,8 +41,9 @@ struct container {
 	uint8_t *nfq_scratch;
 	char user[64];
 	bool assigned;
-	uint8_t *buf; /* CMSG_MAX bytes, for receiving */
-	uint8_t *pkt; /* CMSG_MAX bytes, for PACKET replies */
+	uint8_t *buf;            /* CMSG_MAX bytes, for receiving */
+	uint8_t *pkt;            /* CMSG_MAX bytes, for PACKET replies */
+	struct proto_busy *busy; /* shared with the supervisor (--busy-fd), or NULL */
 
 	struct sandbox sb;         /* hardening and the send/listen policy */
 	struct mod_sockets *socks; /* modules' listening sockets */
@@ -274,6 +277,7 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 		reply_err(c, seq, r, "%s", err);
 		return;
 	}
+	modhost_set_busy_page(c->busy);
 	r = queues_open(c, &a, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "packet queue: %s", err);
@@ -472,17 +476,21 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"control-fd", required_argument, NULL, 'f'},
+	        {"busy-fd", required_argument, NULL, 'b'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	int ctl_fd = 3, o;
-	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	int ctl_fd = 3, busy_fd = -1, o;
+	while ((o = getopt_long(argc, argv, "f:b:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
 			ctl_fd = atoi(optarg);
 			break;
+		case 'b':
+			busy_fd = atoi(optarg);
+			break;
 		case 'h':
-			puts("Usage: netserv-container [--control-fd N]\n"
+			puts("Usage: netserv-container [--control-fd N] [--busy-fd N]\n"
 			     "A publisher's service container; started and supervised by "
 			     "netservd.");
 			return 0;
@@ -494,6 +502,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct container c = {.ctl_fd = ctl_fd};
+	if (busy_fd >= 0) {
+		/* The page where the supervisor reads which module runs
+		 * (proto/busy.h); mapped before the sandbox closes mmap of files. */
+		void *page =
+		        mmap(NULL, PROTO_BUSY_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, busy_fd, 0);
+		if (page != MAP_FAILED)
+			c.busy = page;
+		close(busy_fd);
+	}
 	c.buf = malloc(CMSG_MAX);
 	c.pkt = malloc(CMSG_MAX);
 	if (!c.buf || !c.pkt || evloop_new(&c.loop) < 0 ||

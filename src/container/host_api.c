@@ -81,22 +81,37 @@ u64 Z_netservZ_ns_time_ms(struct Z_netserv_instance_t *ctx)
 	return (u64)ts.tv_sec * 1000u + (u64)ts.tv_nsec / 1000000u;
 }
 
+static void on_module_timer(struct evloop *loop, void *arg);
+
+/* Arms a periodic timer for its next due time after `now`: from the due time,
+ * not from now, so that it does not drift when the container runs late;
+ * periods missed entirely are skipped (coalesced), not fired back to back. */
+static void module_timer_rearm(struct evloop *loop, struct mod_timer *t, uint64_t now)
+{
+	t->due_ms += t->period_ms;
+	if (t->due_ms <= now)
+		t->due_ms = now + t->period_ms - (now - t->due_ms) % t->period_ms;
+	t->t = evloop_timer_add(loop, t->due_ms - now, on_module_timer, t);
+}
+
 static void on_module_timer(struct evloop *loop, void *arg)
 {
 	struct mod_timer *t = arg;
 	struct mod *m = t->m;
 	t->t = NULL;
-	if (t->period_ms) {
-		/* Re-arm from the due time, not from now, so a periodic timer does not
-		 * drift when the container runs late; ticks missed by more than a
-		 * period are skipped, not fired in a burst. */
-		uint64_t now = evloop_now_ms();
-		t->due_ms += t->period_ms;
-		if (t->due_ms <= now)
-			t->due_ms = now + t->period_ms - (now - t->due_ms) % t->period_ms;
-		t->t = evloop_timer_add(loop, t->due_ms - now, on_module_timer, t);
-	}
+	/* Armed before the call, so that the callback may cancel or change it. */
+	if (t->period_ms)
+		module_timer_rearm(loop, t, evloop_now_ms());
 	modhost_timer_fire(m, t->id);
+	/* A callback that ran past the next due time: skip the periods it
+	 * covered rather than run again at once. The timer may have been
+	 * cancelled or set again by the callback, or by a trap. */
+	uint64_t now = evloop_now_ms();
+	if (t->t && t->period_ms && t->due_ms <= now) {
+		t->t = evloop_timer_cancel(loop, t->t);
+		t->due_ms -= t->period_ms;
+		module_timer_rearm(loop, t, now);
+	}
 }
 
 u32 Z_netservZ_ns_timer_set(struct Z_netserv_instance_t *ctx, u32 id, u32 delay_ms, u32 periodic)

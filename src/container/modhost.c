@@ -18,6 +18,7 @@
 #include "lib/evloop.h"
 #include "lib/util.h"
 #include "abi/glue.h"
+#include "proto/busy.h"
 #include "wasm-rt-impl.h"
 
 /* wasm_rt_allocate_memory() reserves this much address space per memory and
@@ -34,6 +35,12 @@ static uint32_t g_tick_seen_seq;
 static uint32_t g_tick_count;
 static uint32_t g_budget_ticks;
 static bool g_host_created;
+static struct proto_busy *g_busy; /* shared with the supervisor, or NULL */
+
+void modhost_set_busy_page(struct proto_busy *page)
+{
+	g_busy = page;
+}
 
 uint64_t modhost_now_ns(void)
 {
@@ -148,6 +155,39 @@ enum call_kind {
 	CALL_TIMER,
 };
 
+static const char *call_name(enum call_kind kind);
+
+/* Tells the supervisor which module runs (proto/busy.h). */
+static void busy_enter(const struct mod *m, enum call_kind kind)
+{
+	if (!g_busy)
+		return;
+	g_busy->seq++;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	g_busy->since_ms = modhost_now_ns() / 1000000u;
+	const char *c = call_name(kind);
+	size_t i;
+	for (i = 0; c[i] && i < sizeof(g_busy->call) - 1; i++)
+		g_busy->call[i] = c[i];
+	g_busy->call[i] = 0;
+	for (i = 0; m->name[i] && i < sizeof(g_busy->module) - 1; i++)
+		g_busy->module[i] = m->name[i];
+	g_busy->module[i] = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	g_busy->seq++;
+}
+
+static void busy_leave(void)
+{
+	if (!g_busy)
+		return;
+	g_busy->seq++;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	g_busy->module[0] = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	g_busy->seq++;
+}
+
 static void instance_discard(struct mod *m);
 static void dl_release(void *dl);
 static void mod_trapped(struct mod *m, int trap, enum call_kind kind);
@@ -163,12 +203,14 @@ static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint3
 	if (trap) {
 		g_in_wasm = 0;
 		g_in_import = 0;
+		busy_leave();
 		signals_unblock();
 		mod_trapped(m, trap, kind);
 		g_timed_out = 0;
 		return -EFAULT;
 	}
 	g_timed_out = 0;
+	busy_enter(m, kind);
 	g_call_seq++;
 	g_in_wasm = 1;
 	switch (kind) {
@@ -195,6 +237,7 @@ static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint3
 		break;
 	}
 	g_in_wasm = 0;
+	busy_leave();
 	if (ret)
 		*ret = result;
 	return 0;

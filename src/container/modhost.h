@@ -23,6 +23,11 @@
 
 struct evloop;
 struct modhost;
+struct proto_busy;
+
+/* Where to tell the supervisor which module runs (proto/busy.h); NULL: nowhere.
+ * Written before and after every call into a module. */
+void modhost_set_busy_page(struct proto_busy *page);
 
 struct modhost_limits {
 	uint32_t budget_ms;     /* longest a single call may run */

@@ -70,6 +70,10 @@ static void probe_answer(struct controller *c, const struct ncm_request *req, js
 			ncm_addf(r, "module", "%s user=%s state=%s ttl=%u%s%s", mod_name(m),
 			         m->req.user, ctl_state_name(m->state), ttl_remaining_s(m),
 			         m->hash[0] ? " hash=" : "", m->hash);
+			/* Why it failed (a trap limit, a hogged or crashed container...),
+			 * so that the publisher learns it. */
+			if (m->state == MOD_FAILED && m->reason)
+				ncm_addf(r, "module-reason", "%s %s", mod_name(m), m->reason);
 			if (!rt)
 				continue;
 			ncm_addf(r, "module-stats", "%s packets=%lld dropped=%lld traps=%lld",

@@ -59,6 +59,9 @@ static const struct directive directives[] = {
         STR("containers", "program", container_program),
         U32("containers", "pool_size", pool_size, 0, 64),
         U32("containers", "heartbeat_ms", heartbeat_ms, 50, 60000),
+        U32("containers", "restart_limit", restart_limit, 1, 32),
+        U32("containers", "restart_window", restart_window_s, 1, 86400),
+        U32("containers", "install_wait_ms", install_wait_ms, 100, 600000),
         STR("containers", "cgroup", cgroup_prefix),
         U32("containers", "queue_base", queue_base, 0, 65000),
         U32("containers", "uid_base", uid_base, 1000, 4000000000u),
@@ -127,6 +130,9 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->compile_user, sizeof(cfg->compile_user), "nobody");
 	cfg->pool_size = 1;
 	cfg->heartbeat_ms = 1000;
+	cfg->restart_limit = 3;
+	cfg->restart_window_s = 60;
+	cfg->install_wait_ms = 10000;
 	snprintf(cfg->cgroup_prefix, sizeof(cfg->cgroup_prefix), "netserv");
 	cfg->queue_base = 1000;
 	cfg->uid_base = 20000;

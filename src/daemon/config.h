@@ -38,6 +38,9 @@ struct ns_config {
 	char container_program[PATH_MAX]; /* "" = netserv-container beside netservd */
 	uint32_t pool_size;               /* spare containers kept pre-forked */
 	uint32_t heartbeat_ms;
+	uint32_t restart_limit;    /* restarts a module may cause within ... */
+	uint32_t restart_window_s; /* ... this window before it fails */
+	uint32_t install_wait_ms;  /* an install waits this long for a restart */
 	char cgroup_prefix[64];
 	uint32_t queue_base; /* NFQUEUE number of the first publisher */
 	uint32_t uid_base;   /* default uid of publisher i: uid_base + i */

@@ -20,6 +20,7 @@ struct evloop_watch {
 
 struct evloop_timer {
 	uint64_t due_ms;
+	uint64_t pass; /* the timers_run() pass that added it (0: none) */
 	evloop_timer_fn *fn;
 	void *ctx;
 	struct evloop_timer *next;
@@ -32,6 +33,8 @@ struct evloop {
 	struct evloop_timer *timers;  /* sorted by due_ms */
 	evloop_before_sleep_fn *before_sleep;
 	void *before_sleep_ctx;
+	uint64_t pass;  /* counts timers_run() passes */
+	bool in_timers; /* inside timers_run() */
 };
 
 uint64_t evloop_now_ms(void)
@@ -147,6 +150,7 @@ struct evloop_timer *evloop_timer_add(struct evloop *loop, uint64_t delay_ms, ev
 	if (!t)
 		return NULL;
 	t->due_ms = evloop_now_ms() + delay_ms;
+	t->pass = loop->in_timers ? loop->pass : 0;
 	t->fn = fn;
 	t->ctx = ctx;
 	struct evloop_timer **pp = &loop->timers;
@@ -182,22 +186,29 @@ void evloop_stop(struct evloop *loop)
 	loop->stop = true;
 }
 
+/* Runs the timers that are due at one `now`, read once: a timer added (or
+ * re-armed) by a callback of this pass waits for the next iteration even if it
+ * is already due, so the loop goes back to epoll between two runs of a timer
+ * and a callback that runs longer than its period cannot starve I/O. */
 static void timers_run(struct evloop *loop)
 {
 	uint64_t now = evloop_now_ms();
-	/* Timers added by a callback are due later than `now` at the earliest if
-	 * their delay is > 0; a zero delay runs on the next iteration. */
-	while (loop->timers && loop->timers->due_ms <= now && !loop->stop) {
-		struct evloop_timer *t = loop->timers;
-		loop->timers = t->next;
+	loop->pass++;
+	loop->in_timers = true;
+	while (!loop->stop) {
+		struct evloop_timer **pp = &loop->timers;
+		while (*pp && (*pp)->due_ms <= now && (*pp)->pass == loop->pass)
+			pp = &(*pp)->next;
+		struct evloop_timer *t = *pp;
+		if (!t || t->due_ms > now)
+			break;
+		*pp = t->next;
 		evloop_timer_fn *fn = t->fn;
 		void *ctx = t->ctx;
 		free(t);
 		fn(loop, ctx);
-		now = evloop_now_ms();
-		if (loop->timers && loop->timers->due_ms > now)
-			break;
 	}
+	loop->in_timers = false;
 }
 
 int evloop_run(struct evloop *loop)

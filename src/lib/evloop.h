@@ -1,6 +1,9 @@
 /* A small epoll event loop with one-shot timers, in the style of Redis' ae.
  * Callbacks run on the loop's thread; a callback may add or remove any fd or
- * timer, including its own. */
+ * timer, including its own. Each iteration waits for I/O, dispatches it, then
+ * runs the timers that were due at one reading of the clock; a timer added by
+ * a timer callback runs in a later iteration, after I/O, even if it is already
+ * due: a timer that runs longer than its period cannot starve the fds. */
 #pragma once
 
 #include <stdint.h>

@@ -94,7 +94,8 @@ static void on_container_installed(void *ctx, int status, json_t *reply, const u
 		char why[512];
 		snprintf(why, sizeof(why), "container refused the module: %s",
 		         e ? e : strerror(-status));
-		job->done(job->ctx, status == -ECONNRESET ? 503 : 422, why, -ENOENT);
+		job->done(job->ctx, status == -ECONNRESET || status == -ETIMEDOUT ? 503 : 422, why,
+		          -ENOENT);
 	} else {
 		job->done(job->ctx, 0, NULL, rw_queues(job->rw, job->user));
 	}

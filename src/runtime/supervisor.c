@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/busy.h"
 #include "proto/cmsg.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -34,16 +36,21 @@ struct pending {
 
 struct queued {
 	uint32_t type;
-	int fd; /* passed along (closed after sending), or -1 */
+	uint64_t deadline_ms; /* an INSTALL waiting for its container; 0: none */
+	int fd;               /* passed along (closed after sending), or -1 */
 	uint8_t *payload;
 	size_t len;
 	struct pending *p;
 	struct queued *next;
 };
 
+#define SUP_BLAME_MAX 32
+
 struct installed {
-	struct proto_install msg; /* what INSTALL carries, again at a restart */
-	char *so_path;            /* the .so in the node's cache */
+	struct proto_install msg;         /* what INSTALL carries, again at a restart */
+	char *so_path;                    /* the .so in the node's cache */
+	uint64_t blame_ms[SUP_BLAME_MAX]; /* container restarts it caused (ring) */
+	unsigned blame_pos;
 	struct installed *next;
 };
 
@@ -61,7 +68,9 @@ struct supervisor_container {
 	struct queued *queue;
 	bool ping_outstanding;
 	uint64_t ping_sent_ms;
-	bool restart; /* a restart: reinstall the publisher's modules */
+	bool restart;            /* a restart: reinstall the publisher's modules */
+	bool hung;               /* killed because it stopped answering */
+	struct proto_busy *busy; /* which module runs (proto/busy.h), or NULL */
 	struct supervisor_container *next;
 };
 
@@ -70,10 +79,11 @@ struct publisher {
 	struct sup_publisher cfg;
 	struct supervisor_container *ct;
 	struct installed *mods; /* load order */
+	struct queued *waiting; /* INSTALLs waiting for a container to restart */
 	unsigned starts;
 	uint64_t crash_ms[5];
 	unsigned crash_pos;
-	char last_exit[96]; /* how the previous container ended */
+	char last_exit[128]; /* how the previous container ended */
 	struct evloop_timer *restart_timer;
 	struct publisher *next;
 };
@@ -84,6 +94,9 @@ struct supervisor {
 	char *cgroup_prefix;
 	uint32_t heartbeat_ms;
 	uint32_t pool_size;
+	uint32_t restart_limit;    /* restarts one module may cause ... */
+	uint32_t restart_window_s; /* ... within this window before it fails */
+	uint32_t install_wait_ms;  /* an INSTALL waits this long for its container */
 	sup_event_fn *event;
 	void *ctx;
 	struct publisher *pubs;
@@ -93,6 +106,7 @@ struct supervisor {
 };
 
 static void ct_dead(struct supervisor_container *ct, const char *why);
+static void on_installed(struct supervisor_container *ct, int status, json_t *reply, void *arg);
 static struct supervisor_container *ct_spawn(struct supervisor *s, struct publisher *pub, char *err,
                                              size_t errlen);
 
@@ -118,6 +132,40 @@ static int ct_send(struct supervisor_container *ct, uint32_t type, const uint8_t
 	return 0;
 }
 
+/* A request that waits: copies payload; takes ownership of p and pass_fd
+ * (closed on failure). An INSTALL gets a deadline. */
+static struct queued *queued_new(struct supervisor *s, uint32_t type, const uint8_t *payload,
+                                 size_t len, int pass_fd, struct pending *p)
+{
+	struct queued *q = calloc(1, sizeof(*q));
+	if (q && len) {
+		q->payload = malloc(len);
+		if (q->payload)
+			memcpy(q->payload, payload, len);
+	}
+	if (!q || (len && !q->payload)) {
+		free(q);
+		safe_close(pass_fd);
+		free(p);
+		return NULL;
+	}
+	q->fd = pass_fd;
+	q->type = type;
+	q->len = len;
+	q->p = p;
+	if (p->internal == on_installed)
+		q->deadline_ms = evloop_now_ms() + s->install_wait_ms;
+	return q;
+}
+
+static void queued_append(struct queued **list, struct queued *q)
+{
+	while (*list)
+		list = &(*list)->next;
+	q->next = NULL;
+	*list = q;
+}
+
 /* Sends now if the container is ready (or for ASSIGN/PING), else queues.
  * Takes ownership of p and pass_fd (-1 for none). */
 static int ct_request(struct supervisor_container *ct, uint32_t type, const uint8_t *payload,
@@ -131,29 +179,10 @@ static int ct_request(struct supervisor_container *ct, uint32_t type, const uint
 			free(p);
 		return r;
 	}
-	struct queued *q = calloc(1, sizeof(*q));
-	if (!q) {
-		safe_close(pass_fd);
-		free(p);
+	struct queued *q = queued_new(ct->s, type, payload, len, pass_fd, p);
+	if (!q)
 		return -ENOMEM;
-	}
-	q->fd = pass_fd;
-	q->type = type;
-	q->len = len;
-	q->p = p;
-	q->payload = len ? malloc(len) : NULL;
-	if (len && !q->payload) {
-		safe_close(pass_fd);
-		free(q);
-		free(p);
-		return -ENOMEM;
-	}
-	if (len)
-		memcpy(q->payload, payload, len);
-	struct queued **pp = &ct->queue;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = q;
+	queued_append(&ct->queue, q);
 	return 0;
 }
 
@@ -427,7 +456,80 @@ static void ct_free(struct supervisor_container *ct)
 			break;
 		}
 	}
+	if (ct->busy)
+		munmap(ct->busy, PROTO_BUSY_SIZE);
 	free(ct);
+}
+
+/* Copies a string of the busy page (bounded, whatever the container wrote). */
+static void busy_copy(char *dst, const volatile char *src, size_t size)
+{
+	size_t i;
+	for (i = 0; i + 1 < size && src[i]; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+/* The container died or was killed for not answering: if a module of its
+ * publisher was running (the busy page), count the restart against it; after
+ * restart_limit such restarts within restart_window_s, the module fails: it
+ * is not reinstalled and the controller is told why. */
+static void pub_blame(struct publisher *pub, struct supervisor_container *ct, int wstatus,
+                      const char *how)
+{
+	struct supervisor *s = pub->s;
+	bool crashed = (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) != SIGKILL) ||
+	               (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0);
+	struct proto_busy *b = ct->busy;
+	if (!b || (!ct->hung && !crashed) || (b->seq & 1))
+		return;
+	char module[sizeof(b->module)], call[sizeof(b->call)];
+	busy_copy(module, b->module, sizeof(module));
+	busy_copy(call, b->call, sizeof(call));
+	uint64_t since = b->since_ms;
+	if (!module[0])
+		return;
+	struct installed **pp = &pub->mods;
+	while (*pp && strcmp((*pp)->msg.module, module) != 0)
+		pp = &(*pp)->next;
+	struct installed *m = *pp;
+	if (!m)
+		return;
+	uint64_t now = evloop_now_ms();
+	m->blame_ms[m->blame_pos++ % SUP_BLAME_MAX] = now;
+	unsigned count = 0;
+	uint64_t oldest = now;
+	for (size_t i = 0; i < SUP_BLAME_MAX; i++) {
+		uint64_t t = m->blame_ms[i];
+		if (t && now - t <= (uint64_t)s->restart_window_s * 1000u) {
+			count++;
+			if (t < oldest)
+				oldest = t;
+		}
+	}
+	char what[256];
+	if (ct->hung)
+		snprintf(what, sizeof(what),
+		         "hogged its container: in %s for %llu ms when the container stopped "
+		         "answering",
+		         call[0] ? call : "a call",
+		         (unsigned long long)(now > since ? now - since : 0));
+	else
+		snprintf(what, sizeof(what), "crashed its container (%s) in %s", how,
+		         call[0] ? call : "a call");
+	log_warn("container %s: module %s %s (%u of %u restarts in %u s)", pub->cfg.ct.user, module,
+	         what, count, s->restart_limit, s->restart_window_s);
+	if (count < s->restart_limit)
+		return;
+	char reason[400];
+	snprintf(reason, sizeof(reason), "%s; restarted %u times in %llu s", what, count,
+	         (unsigned long long)((now - oldest + 999) / 1000));
+	*pp = m->next;
+	installed_free(m);
+	log_err("container %s: module %s failed: %s; it is not reinstalled", pub->cfg.ct.user,
+	        module, reason);
+	if (s->event)
+		s->event(s->ctx, pub->cfg.ct.user, module, RUNTIME_EVENT_FAILED, reason);
 }
 
 static void ct_dead(struct supervisor_container *ct, const char *why)
@@ -454,7 +556,10 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 	if (pub) {
 		log_warn("container %s (pid %d) died: %s, %s", pub->cfg.ct.user, (int)ct->pid, why,
 		         how);
-		snprintf(pub->last_exit, sizeof(pub->last_exit), "previous container %s", how);
+		snprintf(pub->last_exit, sizeof(pub->last_exit), "previous container %s%s", how,
+		         ct->hung ? " (stopped answering)" : "");
+		if (pub->ct == ct)
+			pub_blame(pub, ct, wstatus, how);
 	}
 	/* Everyone waiting on it gets an error. */
 	while (ct->pending) {
@@ -462,9 +567,17 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 		ct->pending = p->next;
 		pending_complete(ct, p, -ECONNRESET, NULL, 0);
 	}
+	uint64_t now = evloop_now_ms();
 	while (ct->queue) {
 		struct queued *q = ct->queue;
 		ct->queue = q->next;
+		if (pub && pub->ct == ct && q->p->internal == on_installed) {
+			/* Not sent yet: it waits for the next container. */
+			if (!q->deadline_ms)
+				q->deadline_ms = now + s->install_wait_ms;
+			queued_append(&pub->waiting, q);
+			continue;
+		}
 		safe_close(q->fd);
 		pending_complete(ct, q->p, -ECONNRESET, NULL, 0);
 		free(q->payload);
@@ -472,7 +585,6 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 	}
 	if (pub && pub->ct == ct) {
 		pub->ct = NULL;
-		uint64_t now = evloop_now_ms();
 		uint64_t delay = pub_restart_delay(pub, now);
 		pub_record_crash(pub, now);
 		pub->restart_timer = evloop_timer_add(s->loop, delay, on_restart, pub);
@@ -492,6 +604,16 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return NULL;
 	}
+	/* The page where the container says which module runs (proto/busy.h). */
+	int busy_fd = memfd_create("netserv-busy", MFD_CLOEXEC);
+	struct proto_busy *busy = MAP_FAILED;
+	if (busy_fd >= 0 && ftruncate(busy_fd, PROTO_BUSY_SIZE) == 0)
+		busy = mmap(NULL, PROTO_BUSY_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, busy_fd, 0);
+	if (busy == MAP_FAILED) {
+		log_warn("supervisor: no busy page for a container: %s", strerror(errno));
+		busy = NULL;
+		busy_fd = safe_close(busy_fd);
+	}
 	int bufsize = 1 << 20;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
@@ -502,6 +624,9 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		safe_close(busy_fd);
+		if (busy)
+			munmap(busy, PROTO_BUSY_SIZE);
 		return NULL;
 	}
 	if (pid == 0) {
@@ -509,17 +634,23 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		if (dup2(sv[1], 3) < 0)
+		int b = busy_fd >= 0 ? fcntl(busy_fd, F_DUPFD, 5) : -1;
+		if (dup2(sv[1], 3) < 0 || (b >= 0 && dup2(b, 4) < 0))
 			_exit(127);
-		syscall(SYS_close_range, 4, ~0u, 0);
-		char *argv[] = {s->container_bin, "--control-fd", "3", NULL};
+		syscall(SYS_close_range, b >= 0 ? 5 : 4, ~0u, 0);
+		char *argv[] = {s->container_bin, "--control-fd", "3", "--busy-fd", "4", NULL};
+		if (b < 0)
+			argv[3] = NULL;
 		execv(s->container_bin, argv);
 		fprintf(stderr, "netservd: cannot run %s: %s\n", s->container_bin, strerror(errno));
 		_exit(127);
 	}
 	close(sv[1]);
+	safe_close(busy_fd);
 	struct supervisor_container *ct = calloc(1, sizeof(*ct));
 	if (!ct) {
+		if (busy)
+			munmap(busy, PROTO_BUSY_SIZE);
 		close(sv[0]);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -528,6 +659,7 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 	}
 	ct->s = s;
 	ct->pub = pub;
+	ct->busy = busy;
 	ct->pid = pid;
 	ct->fd = sv[0];
 	ct->state = CT_STARTING;
@@ -541,6 +673,8 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 		safe_close(ct->pidfd);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		if (busy)
+			munmap(busy, PROTO_BUSY_SIZE);
 		free(ct);
 		return NULL;
 	}
@@ -549,6 +683,13 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 	if (pub) {
 		pub->ct = ct;
 		pub->starts++;
+		/* INSTALLs that came while it had no container: after the
+		 * reinstalls (on_assigned), in the order they came. */
+		struct queued **pp = &ct->queue;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = pub->waiting;
+		pub->waiting = NULL;
 	}
 	return ct;
 }
@@ -560,11 +701,33 @@ static void on_pong(struct supervisor_container *ct, int status, json_t *reply, 
 	ct->ping_outstanding = false;
 }
 
+/* Fails the waiting INSTALLs whose container did not come in time. */
+static void waiting_expire(struct queued **pp, struct supervisor_container *ct, uint64_t now)
+{
+	while (*pp) {
+		struct queued *q = *pp;
+		if (!q->deadline_ms || q->deadline_ms > now) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		safe_close(q->fd);
+		pending_complete(ct, q->p, -ETIMEDOUT, NULL, 0);
+		free(q->payload);
+		free(q);
+	}
+}
+
 static void on_heartbeat(struct evloop *loop, void *arg)
 {
 	struct supervisor *s = arg;
 	s->heartbeat = evloop_timer_add(loop, s->heartbeat_ms, on_heartbeat, s);
 	uint64_t now = evloop_now_ms();
+	for (struct publisher *pub = s->pubs; pub; pub = pub->next) {
+		waiting_expire(&pub->waiting, NULL, now);
+		if (pub->ct && pub->ct->state != CT_READY)
+			waiting_expire(&pub->ct->queue, pub->ct, now);
+	}
 	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next) {
 		if (ct->state != CT_READY && ct->state != CT_IDLE)
 			continue;
@@ -572,6 +735,7 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms) {
 				log_warn("container %s (pid %d) stopped answering: killing it",
 				         ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid);
+				ct->hung = true;
 				kill(ct->pid, SIGKILL); /* on_ct_exit restarts it */
 			}
 			continue;
@@ -605,6 +769,11 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 	s->cgroup_prefix = strdup(cfg->cgroup_prefix ? cfg->cgroup_prefix : "netserv");
 	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;
 	s->pool_size = cfg->pool_size;
+	s->restart_limit = cfg->restart_limit ? cfg->restart_limit : 3;
+	if (s->restart_limit > SUP_BLAME_MAX)
+		s->restart_limit = SUP_BLAME_MAX;
+	s->restart_window_s = cfg->restart_window_s ? cfg->restart_window_s : 60;
+	s->install_wait_ms = cfg->install_wait_ms ? cfg->install_wait_ms : 10000;
 	s->event = event;
 	s->ctx = ctx;
 	s->rxbuf = malloc(CMSG_MAX);
@@ -636,6 +805,14 @@ struct supervisor *supervisor_free(struct supervisor *s)
 		struct publisher *pub = s->pubs;
 		s->pubs = pub->next;
 		evloop_timer_cancel(s->loop, pub->restart_timer);
+		while (pub->waiting) {
+			struct queued *q = pub->waiting;
+			pub->waiting = q->next;
+			safe_close(q->fd);
+			pending_complete(NULL, q->p, -ECONNRESET, NULL, 0);
+			free(q->payload);
+			free(q);
+		}
 		while (pub->mods) {
 			struct installed *m = pub->mods;
 			pub->mods = m->next;
@@ -725,8 +902,6 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 	struct publisher *pub = pub_find(s, user);
 	if (!pub)
 		return -ENOENT;
-	if (!pub->ct)
-		return -EAGAIN; /* between a crash and its restart */
 	struct install_ctx *ic = calloc(1, sizeof(*ic));
 	struct installed *m = calloc(1, sizeof(*m));
 	struct pending *p = pending_new(NULL, NULL);
@@ -763,7 +938,27 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 		json_decref(j);
 		goto fail;
 	}
-	r = ct_request_json(pub->ct, CMSG_INSTALL, j, so_fd, p);
+	if (pub->ct) {
+		r = ct_request_json(pub->ct, CMSG_INSTALL, j, so_fd, p);
+	} else {
+		/* Between a crash and its restart: it waits for the next container
+		 * (ct_spawn), until install_wait_ms. */
+		char *text = json_dumps(j, JSON_COMPACT);
+		struct queued *q = text ? queued_new(s, CMSG_INSTALL, (const uint8_t *)text,
+		                                     strlen(text), so_fd, p)
+		                        : NULL;
+		if (!text) {
+			safe_close(so_fd);
+			free(p);
+		}
+		free(text);
+		r = q ? 0 : -ENOMEM;
+		if (q) {
+			queued_append(&pub->waiting, q);
+			log_info("container %s: %s waits for the container's restart",
+			         pub->cfg.ct.user, module);
+		}
+	}
 	json_decref(j);
 	if (r < 0) {
 		p = NULL; /* ct_request_json() freed it; ic and m are still ours */
@@ -899,4 +1094,9 @@ void supervisor_forget(struct supervisor *s, void *ctx)
 			    ((struct install_ctx *)q->p->arg)->ctx == ctx)
 				((struct install_ctx *)q->p->arg)->fn = NULL;
 	}
+	for (struct publisher *pub = s->pubs; pub; pub = pub->next)
+		for (struct queued *q = pub->waiting; q; q = q->next)
+			if (q->p->internal == on_installed &&
+			    ((struct install_ctx *)q->p->arg)->ctx == ctx)
+				((struct install_ctx *)q->p->arg)->fn = NULL;
 }

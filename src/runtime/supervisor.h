@@ -30,6 +30,14 @@ struct sup_config {
 	const char *cgroup_prefix; /* e.g. "netserv": groups are <prefix>/<user> */
 	uint32_t heartbeat_ms;     /* PING period; 3 missed answers kill the container */
 	uint32_t pool_size;        /* spare containers kept pre-forked */
+	/* A module that was running when its container stopped answering or
+	 * crashed, restart_limit times within restart_window_s, fails (it is not
+	 * reinstalled; the event says why). 0: 3 restarts, 60 s. */
+	uint32_t restart_limit;
+	uint32_t restart_window_s;
+	/* An INSTALL that comes while the publisher's container restarts waits
+	 * this long for it (0: 10 s), then fails with -ETIMEDOUT. */
+	uint32_t install_wait_ms;
 };
 
 /* A reply to a request: status 0 or a negative errno; `reply` is the JSON
@@ -58,9 +66,10 @@ int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p
 bool supervisor_has_publisher(const struct supervisor *s, const char *user);
 
 /* Installs a compiled module in user's container (appended to the load
- * order). `filter` (NULL: every packet of the container) selects the packets the module sees. On
- * success it is remembered and reinstalled after a restart. reply is called exactly once (unless
- * supervisor_forget(ctx)). properties and filter are borrowed. */
+ * order); while the container restarts, the install waits for it (at most
+ * install_wait_ms). `filter` (NULL: every packet of the container) selects the packets the module
+ * sees. On success it is remembered and reinstalled after a restart. reply is called exactly once
+ * (unless supervisor_forget(ctx)). properties and filter are borrowed. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
                        const char *so_path, json_t *properties, const struct ncm_filter *filter,
                        sup_reply_fn *reply, void *ctx);

@@ -96,12 +96,135 @@ static void test_fd_readable_and_delete(void **state)
 	evloop_free(loop);
 }
 
+/* A periodic timer whose callback (12 ms) runs longer than its period (10 ms)
+ * and re-arms before it works, as a module timer does: the loop must still go
+ * back to epoll and serve a readable fd between two runs. */
+struct hog {
+	struct io_hog {
+		int fds[2];
+		int reads;
+	} io;
+	int runs;
+	int runs_at_first_read;
+};
+
+static void busy_ms(unsigned ms)
+{
+	uint64_t end = evloop_now_ms() + ms;
+	while (evloop_now_ms() < end)
+		;
+}
+
+static void on_hog_timer(struct evloop *loop, void *ctx)
+{
+	struct hog *h = ctx;
+	h->runs++;
+	if (h->runs >= 50) { /* 600 ms without I/O: starved */
+		evloop_stop(loop);
+		return;
+	}
+	assert_non_null(evloop_timer_add(loop, 10, on_hog_timer, h));
+	busy_ms(12);
+}
+
+static void on_hog_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct hog *h = ctx;
+	char b;
+	assert_int_equal(read(fd, &b, 1), 1);
+	if (h->io.reads++ == 0)
+		h->runs_at_first_read = h->runs;
+	if (h->io.reads < 3) {
+		assert_int_equal(write(h->io.fds[1], "x", 1), 1);
+		return;
+	}
+	evloop_stop(loop);
+}
+
+static void test_overrunning_timer_does_not_starve_io(void **state)
+{
+	struct evloop *loop;
+	struct hog h = {0};
+	assert_int_equal(evloop_new(&loop), 0);
+	assert_int_equal(pipe(h.io.fds), 0);
+	assert_non_null(evloop_timer_add(loop, 0, on_hog_timer, &h));
+	/* The fd becomes readable while the timer runs its first callback. */
+	assert_int_equal(evloop_add_fd(loop, h.io.fds[0], EPOLLIN, on_hog_readable, &h), 0);
+	assert_int_equal(write(h.io.fds[1], "x", 1), 1);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(h.io.reads, 3);
+	/* One timer run at most between two reads. */
+	assert_true(h.runs <= h.runs_at_first_read + 3);
+	assert_true(h.runs < 50);
+	close(h.io.fds[0]);
+	close(h.io.fds[1]);
+	evloop_free(loop);
+}
+
+/* Timers due at the same time all run in one pass; a timer a callback adds
+ * with delay 0 runs in the next iteration, after I/O. */
+struct pass_rec {
+	int fds[2];
+	char order[16];
+	int n;
+};
+
+static void rec_push(struct pass_rec *r, char c)
+{
+	if (r->n < (int)sizeof(r->order) - 1)
+		r->order[r->n++] = c;
+}
+
+static void on_late(struct evloop *loop, void *ctx)
+{
+	rec_push(ctx, 'L');
+	evloop_stop(loop);
+}
+
+static void on_a(struct evloop *loop, void *ctx)
+{
+	rec_push(ctx, 'A');
+	assert_non_null(evloop_timer_add(loop, 0, on_late, ctx));
+}
+
+static void on_b(struct evloop *loop, void *ctx)
+{
+	struct pass_rec *r = ctx;
+	rec_push(r, 'B');
+	assert_int_equal(write(r->fds[1], "x", 1), 1);
+}
+
+static void on_pass_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	char b;
+	assert_int_equal(read(fd, &b, 1), 1);
+	rec_push(ctx, 'R');
+}
+
+static void test_timers_one_pass(void **state)
+{
+	struct evloop *loop;
+	struct pass_rec r = {0};
+	assert_int_equal(evloop_new(&loop), 0);
+	assert_int_equal(pipe(r.fds), 0);
+	assert_int_equal(evloop_add_fd(loop, r.fds[0], EPOLLIN, on_pass_readable, &r), 0);
+	assert_non_null(evloop_timer_add(loop, 0, on_a, &r));
+	assert_non_null(evloop_timer_add(loop, 0, on_b, &r));
+	assert_int_equal(evloop_run(loop), 0);
+	assert_string_equal(r.order, "ABRL");
+	close(r.fds[0]);
+	close(r.fds[1]);
+	evloop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_timers_order),
 	        cmocka_unit_test(test_timer_cancel),
 	        cmocka_unit_test(test_fd_readable_and_delete),
+	        cmocka_unit_test(test_overrunning_timer_does_not_starve_io),
+	        cmocka_unit_test(test_timers_one_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
