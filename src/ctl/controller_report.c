@@ -403,7 +403,7 @@ static void render_modules(struct prom_buf *b, const struct controller *c, json_
 			                (uint64_t)json_integer_value(v) * mm->scale);
 		}
 	}
-	prom_family(b, "netserv_module_counter_total", "counter",
+	prom_family(b, "netserv_module_events_total", "counter",
 	            "The module's own named counters (ns_counter_add).");
 	for (const struct module *m = c->modules; m; m = m->next) {
 		const char *name;
@@ -412,8 +412,8 @@ static void render_modules(struct prom_buf *b, const struct controller *c, json_
 		{
 			struct prom_label l[] = {{"publisher", m->req.user},
 			                         {"module", mod_name(m)},
-			                         {"counter", name}};
-			prom_sample_u64(b, "netserv_module_counter_total", l, 3,
+			                         {"name", name}};
+			prom_sample_u64(b, "netserv_module_events_total", l, 3,
 			                (uint64_t)json_integer_value(v));
 		}
 	}
