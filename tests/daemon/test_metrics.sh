@@ -119,6 +119,18 @@ stop_daemon() {
 # --- off unless configured ------------------------------------------------------
 write_conf
 start_daemon || { not_ok "netservd starts"; tap_done; exit 1; }
+
+# `netserv ctl -c FILE` finds the admin socket in netservd's configuration.
+check "netserv ctl -c netservd.conf status reaches the node" \
+	bash -c '"$0" ctl -c "$1" status | grep -q "node metrics-router"' "$B/netserv" "$WORK/netservd.conf"
+check "ctl -c wins over \$NETSERV_SOCKET" \
+	bash -c 'NETSERV_SOCKET=/nonexistent.sock "$0" ctl -c "$1" status >/dev/null' \
+	"$B/netserv" "$WORK/netservd.conf"
+out=$("$B/netserv" ctl -c "$WORK/nonexistent.conf" status 2>&1)
+check "ctl -c with a missing file: exit 2 and the file named (${out})" \
+	bash -c '[ "$0" -eq 2 ] && grep -q "nonexistent.conf: cannot open" <<<"$1"' "$?" "$out"
+"$B/netserv" ctl -c "$WORK/netservd.conf" --socket "$SOCK" status >/dev/null 2>&1
+check "ctl with both -c and --socket is a usage error" test $? -eq 2
 check "without [metrics], netservd listens on no TCP port" \
 	test -z "$(rx ss -Hltn 2>/dev/null)"
 stop_daemon
