@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "daemon/config.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"
 #include "paths.h"
 
 static const char ctl_usage[] =
-        "Usage: netserv ctl [--key FILE] [--socket PATH] [--timeout SECONDS] COMMAND\n"
+        "Usage: netserv ctl [--key FILE] [--socket PATH | --config FILE] [--timeout SECONDS]\n"
+        "                   COMMAND\n"
         "\n"
         "Commands:\n"
         "  send FILE|-       send the NCM in FILE (or stdin) and print the response;\n"
@@ -30,6 +32,8 @@ static const char ctl_usage[] =
         "                        signed yet with this secret key (default $NETSERV_KEY)\n"
         "  -s, --socket PATH     admin socket (default $NETSERV_SOCKET or\n"
         "                        " NETSERV_DEFAULT_SOCKET ")\n"
+        "  -c, --config FILE     use the admin socket of netservd's configuration FILE\n"
+        "                        ([node] admin_socket)\n"
         "  -T, --timeout SECONDS how long to wait for the answer (default 120)\n"
         "  -h, --help            show this help\n";
 
@@ -310,27 +314,29 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 int cli_ctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"key", required_argument, NULL, 'k'},
-	        {"socket", required_argument, NULL, 's'},
-	        {"timeout", required_argument, NULL, 'T'},
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
+	        {"key", required_argument, NULL, 'k'},    {"socket", required_argument, NULL, 's'},
+	        {"config", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 'T'},
+	        {"help", no_argument, NULL, 'h'},         {0},
 	};
 	struct ctl_opts o = {.key = getenv("NETSERV_KEY"),
 	                     .socket = getenv("NETSERV_SOCKET"),
 	                     .timeout_ms = 120000};
 	if (!o.socket || !*o.socket)
 		o.socket = NETSERV_DEFAULT_SOCKET;
+	const char *config = NULL, *socket_opt = NULL;
 	int c;
 	optind = 1;
 	/* '+' stops at the first non-option: the subcommand has its own. */
-	while ((c = getopt_long(argc, argv, "+k:s:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+k:s:c:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o.key = optarg;
 			break;
 		case 's':
-			o.socket = optarg;
+			socket_opt = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'T': {
 			char *end;
@@ -353,6 +359,24 @@ int cli_ctl_main(int argc, char **argv)
 	if (optind >= argc) {
 		fputs(ctl_usage, stderr);
 		return CLI_ERR_USAGE;
+	}
+	if (socket_opt && config) {
+		fputs("netserv: ctl: --socket and --config both name the socket: give one\n",
+		      stderr);
+		return CLI_ERR_USAGE;
+	}
+	/* --socket or --config, then $NETSERV_SOCKET, then the default. */
+	static struct ns_config cfg; /* large: not on the stack */
+	if (socket_opt) {
+		o.socket = socket_opt;
+	} else if (config) {
+		char err[512];
+		config_defaults(&cfg);
+		if (config_load(&cfg, config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "netserv: %s\n", err);
+			return CLI_ERR_USAGE;
+		}
+		o.socket = cfg.admin_socket;
 	}
 	const char *sub = argv[optind];
 	if (!strcmp(sub, "send"))

@@ -346,6 +346,9 @@ static int module_steer(struct module *m, long queue, char *err, size_t errlen)
 static void on_runtime_progress(void *ctx, enum runtime_progress state)
 {
 	struct module *m = ctx;
+	if (state == RUNTIME_INSTALLING && m->state == MOD_COMPILING)
+		prom_histogram_observe(&m->c->compile_seconds,
+		                       (double)(evloop_now_ms() - m->phase_t0) / 1000);
 	module_set_state(m, state == RUNTIME_INSTALLING ? MOD_INSTALLING : MOD_COMPILING, NULL);
 }
 
@@ -384,6 +387,7 @@ static void module_install(struct module *m)
 	        .listen = ncm_get(m->msg, "listen"),
 	};
 	module_set_state(m, MOD_COMPILING, NULL);
+	m->phase_t0 = evloop_now_ms();
 	m->rt_installed = true;
 	int r = c->rt_ops->install(c->rt, &rm, on_runtime_done, m, err, sizeof(err));
 	if (r == -ENOTSUP) {
@@ -408,6 +412,7 @@ static void on_fetched(void *ctx, int status, const char *message, const uint8_t
 	struct module *m = ctx;
 	struct controller *c = m->c;
 	m->fetch = NULL;
+	prom_histogram_observe(&c->fetch_seconds, (double)(evloop_now_ms() - m->phase_t0) / 1000);
 	if (status != 0) {
 		module_fail(m, status, message);
 		return;
@@ -473,6 +478,7 @@ static void module_start(struct module *m)
 	else
 		snprintf(dest, sizeof(dest), "%s/unverified-%p.wasm", c->cache_dir, (void *)m);
 	module_set_state(m, MOD_FETCHING, NULL);
+	m->phase_t0 = evloop_now_ms();
 	int r = fetch_start(c->fetcher, m->req.url, dest, m->has_sha ? m->sha : NULL, on_fetched, m,
 	                    &m->fetch, err, sizeof(err));
 	if (r < 0)
@@ -683,8 +689,60 @@ static void handle_remove(struct controller *c, const struct ncm_request *req, c
 	reply(ctx, resp);
 }
 
-void controller_submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+static void count_response(struct controller *c, enum ncm_method method, int code)
+{
+	for (size_t i = 0; i < c->n_req_counts; i++) {
+		if (c->req_counts[i].method == method && c->req_counts[i].code == code) {
+			c->req_counts[i].n++;
+			return;
+		}
+	}
+	if (c->n_req_counts == CTL_MAX_REQ_COUNTS) {
+		c->req_counts_other++;
+		return;
+	}
+	c->req_counts[c->n_req_counts++] = (struct req_count){method, code, 1};
+}
+
+static void track_unlink(struct req_track *t)
+{
+	for (struct req_track **pp = &t->c->tracks; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+	}
+}
+
+static void tracked_reply(void *ctx, struct ncm_msg *response)
+{
+	struct req_track *t = ctx;
+	track_unlink(t);
+	count_response(t->c, t->method, response ? response->code : NCM_INTERNAL_ERROR);
+	t->reply(t->ctx, response);
+	free(t);
+}
+
+static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply, void *ctx);
+
+/* Every request is answered through a req_track, to count its response. */
+void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
                        void *ctx)
+{
+	struct req_track *t = calloc(1, sizeof(*t));
+	if (!t) {
+		c->counters.requests++;
+		c->counters.errors++;
+		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	*t = (struct req_track){.c = c, .method = req->method, .reply = reply, .ctx = ctx};
+	t->next = c->tracks;
+	c->tracks = t;
+	submit(c, req, tracked_reply, t);
+}
+
+static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply, void *ctx)
 {
 	/* Decoded once, here; the guard and the handlers take the fields. */
 	_cleanup_(ncm_request_done) struct ncm_request req = {0};
@@ -734,7 +792,26 @@ void controller_submit(struct controller *c, const struct ncm_msg *msg, ctl_repl
 	reply_error(reply, ctx, NCM_BAD_REQUEST, "a response is not a request");
 }
 
+static void forget(struct controller *c, void *ctx);
+
 void controller_forget(struct controller *c, void *ctx)
+{
+	ctl_report_forget(c, ctx); /* metrics requests are not tracked */
+	for (struct req_track **pp = &c->tracks; *pp;) {
+		struct req_track *t = *pp;
+		if (t->ctx == ctx) {
+			*pp = t->next;
+			forget(c, t);
+			free(t);
+		} else {
+			pp = &t->next;
+		}
+	}
+}
+
+/* Drops the controller's references to ctx (a req_track, or a metrics
+ * requester). */
+static void forget(struct controller *c, void *ctx)
 {
 	ctl_report_forget(c, ctx);
 	for (struct setup_wait *w = c->authorizing; w; w = w->next)
@@ -801,6 +878,14 @@ int controller_new(struct evloop *loop, const struct ctl_settings *s, struct sto
 	c->fwd_ops = fwd_ops;
 	c->fwd = fwd;
 	c->started_at = now_unix_ms();
+	/* Seconds: a fetch may wait for a slow server; a compile takes 0.1-30 s,
+	 * a cached one milliseconds. */
+	static const double fetch_b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	                                 1,     2.5,  5,     10,   30,  60};
+	static const double compile_b[] = {0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1,
+	                                   2,     5,    10,   20,  30,   60,  120};
+	prom_histogram_init(&c->fetch_seconds, fetch_b, ARRAY_SIZE(fetch_b));
+	prom_histogram_init(&c->compile_seconds, compile_b, ARRAY_SIZE(compile_b));
 	c->node_id = strdup(s->node_id);
 	if (!c->node_id || asprintf(&c->cache_dir, "%s/modules", s->state_dir) < 0) {
 		c->cache_dir = NULL;
@@ -846,6 +931,11 @@ struct controller *controller_free(struct controller *c)
 		free(w);
 	}
 	ctl_report_free(c);
+	while (c->tracks) {
+		struct req_track *t = c->tracks;
+		c->tracks = t->next;
+		free(t);
+	}
 	c->rt_ops->set_event_handler(c->rt, NULL, NULL);
 	c->expiry_timer = evloop_timer_cancel(c->loop, c->expiry_timer);
 	fetcher_free(c->fetcher);

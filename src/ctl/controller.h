@@ -59,3 +59,13 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 
 /* Drops every pending reply addressed to ctx (its requester went away). */
 void controller_forget(struct controller *c, void *ctx);
+
+/* Receives the metrics: status 0 and the text (the callee frees it), or a
+ * negative errno and NULL. */
+typedef void ctl_metrics_fn(void *ctx, int status, char *text, size_t len);
+
+/* Renders the node's metrics in the Prometheus text format (docs/operations.md
+ * lists them) from the controller's counters and a fresh statistics request
+ * to the runtime. `done` is called once, maybe before this returns, unless
+ * controller_forget(ctx) runs first. */
+void controller_metrics(struct controller *c, ctl_metrics_fn *done, void *ctx);

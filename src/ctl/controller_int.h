@@ -11,6 +11,7 @@
 #include "ctl/controller.h"
 #include "ctl/runtime.h"
 #include "fwd/fwd.h"
+#include "lib/prom.h"
 #include "ncm/ncm.h"
 
 struct evloop_timer;
@@ -53,15 +54,17 @@ struct module {
 	struct fetch_job *fetch;
 	bool rt_installed; /* the runtime holds it (active or installing) */
 	bool filter_installed;
+	uint64_t phase_t0; /* evloop_now_ms() at the start of the fetch or compile */
 	struct waiter *waiters;
 	struct module *next;
 };
 
 struct stats_req {
 	struct controller *c;
-	enum ncm_method method; /* STATUS or PROBE */
-	struct ncm_request req; /* PROBE: what was asked */
-	ctl_reply_fn *reply;    /* NULL once forgotten */
+	enum ncm_method method;  /* STATUS or PROBE */
+	struct ncm_request req;  /* PROBE: what was asked */
+	ctl_reply_fn *reply;     /* NULL once forgotten */
+	ctl_metrics_fn *metrics; /* method NCM_METHOD_NONE: a metrics request */
 	void *ctx;
 	struct stats_req *next;
 };
@@ -73,6 +76,24 @@ struct setup_wait {
 	ctl_reply_fn *reply;
 	void *ctx;
 	struct setup_wait *next;
+};
+
+/* A request between controller_submit() and its reply: counted by method and
+ * response code when answered (the metrics). */
+struct req_track {
+	struct controller *c;
+	enum ncm_method method;
+	ctl_reply_fn *reply;
+	void *ctx;
+	struct req_track *next;
+};
+
+/* Answered requests, by method and response code. */
+#define CTL_MAX_REQ_COUNTS 64
+struct req_count {
+	enum ncm_method method;
+	int code;
+	uint64_t n;
 };
 
 struct controller {
@@ -96,6 +117,11 @@ struct controller {
 	struct {
 		uint64_t requests, setup, remove, probe, status, errors, expired;
 	} counters;
+	struct req_track *tracks; /* requests not answered yet */
+	struct req_count req_counts[CTL_MAX_REQ_COUNTS];
+	size_t n_req_counts;
+	uint64_t req_counts_other; /* answered when the table was full */
+	struct prom_histogram fetch_seconds, compile_seconds;
 };
 
 static inline int64_t now_unix_ms(void)

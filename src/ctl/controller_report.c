@@ -1,5 +1,6 @@
 /* The controller's answers to PROBE (NCM headers) and STATUS (JSON): what
  * the node, its modules and the runtime's statistics look like. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,11 +125,16 @@ static void stats_req_unlink(struct stats_req *sr)
 	}
 }
 
+static void metrics_answer(struct controller *c, json_t *stats, ctl_metrics_fn *done, void *ctx);
+
 static void on_stats(void *ctx, json_t *stats)
 {
 	struct stats_req *sr = ctx;
 	stats_req_unlink(sr);
-	if (sr->reply) {
+	if (sr->method == NCM_METHOD_NONE) {
+		if (sr->metrics)
+			metrics_answer(sr->c, stats, sr->metrics, sr->ctx);
+	} else if (sr->reply) {
 		if (sr->method == NCM_METHOD_PROBE)
 			probe_answer(sr->c, &sr->req, stats, sr->reply, sr->ctx);
 		else
@@ -232,9 +238,235 @@ static json_t *status_json(struct controller *c, json_t *stats)
 
 void ctl_report_forget(struct controller *c, void *ctx)
 {
-	for (struct stats_req *sr = c->stats_reqs; sr; sr = sr->next)
-		if (sr->ctx == ctx)
+	for (struct stats_req *sr = c->stats_reqs; sr; sr = sr->next) {
+		if (sr->ctx == ctx) {
 			sr->reply = NULL;
+			sr->metrics = NULL;
+		}
+	}
+}
+
+/* ---- metrics (Prometheus text format) ------------------------------------ */
+
+void controller_metrics(struct controller *c, ctl_metrics_fn *done, void *ctx)
+{
+	struct stats_req *sr = calloc(1, sizeof(*sr));
+	if (!sr) {
+		done(ctx, -ENOMEM, NULL, 0);
+		return;
+	}
+	sr->c = c;
+	sr->method = NCM_METHOD_NONE;
+	sr->metrics = done;
+	sr->ctx = ctx;
+	sr->next = c->stats_reqs;
+	c->stats_reqs = sr;
+	c->rt_ops->stats(c->rt, on_stats, sr);
+}
+
+/* A per-module number in the runtime's statistics (runtime.h). */
+struct module_metric {
+	const char *key;  /* in the module's object */
+	const char *name; /* the metric */
+	const char *type;
+	uint64_t scale;
+	const char *help;
+};
+
+static const struct module_metric module_metrics[] = {
+        {"packets", "netserv_module_packets_total", "counter", 1,
+         "Packets the module was called for."},
+        {"accepted", "netserv_module_accepted_packets_total", "counter", 1,
+         "Packets the module accepted unchanged."},
+        {"dropped", "netserv_module_dropped_packets_total", "counter", 1,
+         "Packets the module dropped."},
+        {"modified", "netserv_module_modified_packets_total", "counter", 1,
+         "Packets the module modified."},
+        {"traps", "netserv_module_traps_total", "counter", 1,
+         "Traps of the module (contained: the instance is replaced)."},
+        {"timeouts", "netserv_module_timeouts_total", "counter", 1,
+         "Calls into the module stopped for overrunning their time budget."},
+        {"instantiations", "netserv_module_instantiations_total", "counter", 1,
+         "Instances of the module created (1 plus one per trap)."},
+        {"timer_calls", "netserv_module_timer_calls_total", "counter", 1,
+         "Calls of the module's timer."},
+        {"sends", "netserv_module_sent_packets_total", "counter", 1, "Packets the module sent."},
+        {"sends_refused", "netserv_module_refused_sends_total", "counter", 1,
+         "Sends of the module the node refused."},
+        {"memory_pages", "netserv_module_memory_bytes", "gauge", 65536,
+         "Linear memory of the module's instance."},
+};
+
+/* A per-publisher number: the container's object (key "user") in the
+ * runtime's statistics; a dotted key is in its "queue" object. */
+static const struct module_metric publisher_metrics[] = {
+        {"restarts", "netserv_container_restarts_total", "counter", 1,
+         "Restarts of the publisher's container (after a crash or a missed heartbeat)."},
+        {"rss_kb", "netserv_container_resident_memory_bytes", "gauge", 1024,
+         "Resident memory of the publisher's container."},
+        {"queue.packets", "netserv_queue_packets_total", "counter", 1,
+         "Packets the container received from its NFQUEUE queue."},
+        {"queue.bytes", "netserv_queue_bytes_total", "counter", 1,
+         "Bytes of the packets received from the queue."},
+        {"queue.accepted", "netserv_queue_accepted_packets_total", "counter", 1,
+         "Queue verdicts: accepted unchanged."},
+        {"queue.dropped", "netserv_queue_dropped_packets_total", "counter", 1,
+         "Queue verdicts: dropped."},
+        {"queue.modified", "netserv_queue_modified_packets_total", "counter", 1,
+         "Queue verdicts: accepted with new contents."},
+        {"queue.enobufs", "netserv_queue_overruns_total", "counter", 1,
+         "Socket overruns of the queue the kernel reported (ENOBUFS)."},
+        {"queue.missed", "netserv_queue_missed_packets_total", "counter", 1,
+         "Packets the kernel numbered but the container never got (overruns; they go "
+         "past the container, fail-open)."},
+        {"queue.verdict_errors", "netserv_queue_verdict_errors_total", "counter", 1,
+         "Verdicts the kernel refused."},
+};
+
+static json_t *json_path(json_t *obj, const char *key)
+{
+	const char *dot = strchr(key, '.');
+	if (!dot)
+		return json_object_get(obj, key);
+	char head[32];
+	snprintf(head, sizeof(head), "%.*s", (int)(dot - key), key);
+	return json_object_get(json_object_get(obj, head), dot + 1);
+}
+
+static json_t *module_stats(json_t *stats, const struct module *m)
+{
+	char key[NCM_MAX_USER + NCM_MAX_TARGET + 2];
+	snprintf(key, sizeof(key), "%s/%s", m->req.user, mod_name(m));
+	return stats ? json_object_get(stats, key) : NULL;
+}
+
+static void lowercase(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < len; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+	dst[i] = '\0';
+}
+
+static void render_requests(struct prom_buf *b, const struct controller *c)
+{
+	prom_family(b, "netserv_requests_total", "counter",
+	            "NCM requests answered (admin socket and signaling), by method and response "
+	            "code.");
+	for (size_t i = 0; i < c->n_req_counts; i++) {
+		const struct req_count *rc = &c->req_counts[i];
+		char method[16], code[16];
+		const char *name = ncm_method_name(rc->method);
+		lowercase(method, sizeof(method), name ? name : "response");
+		snprintf(code, sizeof(code), "%d", rc->code);
+		struct prom_label l[] = {{"method", method}, {"code", code}};
+		prom_sample_u64(b, "netserv_requests_total", l, 2, rc->n);
+	}
+	if (c->req_counts_other) {
+		struct prom_label l[] = {{"method", "other"}, {"code", "other"}};
+		prom_sample_u64(b, "netserv_requests_total", l, 2, c->req_counts_other);
+	}
+	prom_family(b, "netserv_modules_expired_total", "counter",
+	            "Modules removed at the end of their TTL.");
+	prom_sample_u64(b, "netserv_modules_expired_total", NULL, 0, c->counters.expired);
+}
+
+static void render_modules(struct prom_buf *b, const struct controller *c, json_t *stats)
+{
+	static const enum module_state states[] = {
+	        MOD_REQUESTED, MOD_FETCHING,   MOD_COMPILING, MOD_INSTALLING,
+	        MOD_ACTIVE,    MOD_NO_RUNTIME, MOD_REMOVING,  MOD_FAILED,
+	};
+	prom_family(b, "netserv_modules", "gauge", "Modules on the node, by state.");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		uint64_t n = 0;
+		for (const struct module *m = c->modules; m; m = m->next)
+			n += m->state == states[i];
+		struct prom_label l[] = {{"state", ctl_state_name(states[i])}};
+		prom_sample_u64(b, "netserv_modules", l, 1, n);
+	}
+	prom_family(b, "netserv_module_up", "gauge",
+	            "Whether the module is active (1) or in another state (0).");
+	for (const struct module *m = c->modules; m; m = m->next) {
+		struct prom_label l[] = {{"publisher", m->req.user}, {"module", mod_name(m)}};
+		prom_sample_u64(b, "netserv_module_up", l, 2, m->state == MOD_ACTIVE);
+	}
+	for (size_t i = 0; i < sizeof(module_metrics) / sizeof(module_metrics[0]); i++) {
+		const struct module_metric *mm = &module_metrics[i];
+		prom_family(b, mm->name, mm->type, mm->help);
+		for (const struct module *m = c->modules; m; m = m->next) {
+			json_t *v = json_object_get(module_stats(stats, m), mm->key);
+			if (!json_is_integer(v))
+				continue;
+			struct prom_label l[] = {{"publisher", m->req.user},
+			                         {"module", mod_name(m)}};
+			prom_sample_u64(b, mm->name, l, 2,
+			                (uint64_t)json_integer_value(v) * mm->scale);
+		}
+	}
+	prom_family(b, "netserv_module_events_total", "counter",
+	            "The module's own named counters (ns_counter_add).");
+	for (const struct module *m = c->modules; m; m = m->next) {
+		const char *name;
+		json_t *v;
+		json_object_foreach(json_object_get(module_stats(stats, m), "counters"), name, v)
+		{
+			struct prom_label l[] = {{"publisher", m->req.user},
+			                         {"module", mod_name(m)},
+			                         {"name", name}};
+			prom_sample_u64(b, "netserv_module_events_total", l, 3,
+			                (uint64_t)json_integer_value(v));
+		}
+	}
+}
+
+static void render_publishers(struct prom_buf *b, json_t *stats)
+{
+	for (size_t i = 0; i < sizeof(publisher_metrics) / sizeof(publisher_metrics[0]); i++) {
+		const struct module_metric *pm = &publisher_metrics[i];
+		prom_family(b, pm->name, pm->type, pm->help);
+		const char *user;
+		json_t *o;
+		json_object_foreach(stats, user, o)
+		{
+			if (strchr(user, '/'))
+				continue; /* a module's */
+			json_t *v = json_path(o, pm->key);
+			if (!json_is_integer(v))
+				continue;
+			struct prom_label l[] = {{"publisher", user}};
+			prom_sample_u64(b, pm->name, l, 1,
+			                (uint64_t)json_integer_value(v) * pm->scale);
+		}
+	}
+}
+
+static void metrics_answer(struct controller *c, json_t *stats, ctl_metrics_fn *done, void *ctx)
+{
+	struct prom_buf b = {0};
+	prom_family(&b, "netserv_start_time_seconds", "gauge",
+	            "When netservd started, in seconds since the epoch.");
+	prom_sample_double(&b, "netserv_start_time_seconds", NULL, 0, (double)c->started_at / 1000);
+	prom_family(&b, "netserv_runtime_stats_up", "gauge",
+	            "Whether the runtime answered the statistics request.");
+	prom_sample_u64(&b, "netserv_runtime_stats_up", NULL, 0, stats != NULL);
+	render_requests(&b, c);
+	render_modules(&b, c, stats);
+	render_publishers(&b, stats);
+	prom_family(&b, "netserv_module_fetch_duration_seconds", "histogram",
+	            "Module downloads, from the start to the end of the transfer (failed ones "
+	            "too).");
+	prom_histogram_write(&b, "netserv_module_fetch_duration_seconds", NULL, 0,
+	                     &c->fetch_seconds);
+	prom_family(&b, "netserv_module_compile_duration_seconds", "histogram",
+	            "Module validation and compilation, until the container gets it (a "
+	            "compiled-module cache hit too).");
+	prom_histogram_write(&b, "netserv_module_compile_duration_seconds", NULL, 0,
+	                     &c->compile_seconds);
+	char *text = NULL;
+	size_t len = 0;
+	int r = prom_buf_finish(&b, &text, &len);
+	done(ctx, r, r < 0 ? NULL : text, r < 0 ? 0 : len);
 }
 
 void ctl_report_free(struct controller *c)

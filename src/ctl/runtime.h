@@ -30,7 +30,10 @@ typedef void runtime_progress_fn(void *ctx, enum runtime_progress state);
 typedef void runtime_done_fn(void *ctx, int status, const char *reason, long queue);
 
 /* Delivers statistics: a JSON object keyed "user/module" whose values are
- * per-module objects (packets, verdicts, traps, counters, ...); borrowed. */
+ * per-module objects (packets, verdicts, traps, counters, ...), and keyed
+ * "user" (no slash) the publisher's container (rss_kb, restarts, queue:
+ * the NFQUEUE loop's packets, bytes, verdicts, enobufs, missed, ...);
+ * borrowed. NULL when the statistics could not be gathered. */
 typedef void runtime_stats_fn(void *ctx, json_t *stats);
 
 /* What happened to a module or to a publisher's container. */

@@ -2,7 +2,9 @@
 #include "daemon/config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #include "ncm/ncm.h"
 #include "paths.h"
 
-enum directive_kind { DIR_STRING, DIR_U32, DIR_SIZE, DIR_BOOL, DIR_LOGLEVEL, DIR_I64 };
+enum directive_kind { DIR_STRING, DIR_U32, DIR_SIZE, DIR_BOOL, DIR_LOGLEVEL, DIR_I64, DIR_LISTEN };
 
 struct directive {
 	const char *section;
@@ -85,6 +87,7 @@ static const struct directive directives[] = {
         OTHER("signaling", "router_alert", DIR_BOOL, sig_router_alert),
         OTHER("signaling", "router_alert6", DIR_BOOL, sig_router_alert6),
         U32("signaling", "response_timeout", sig_response_timeout_s, 1, 3600),
+        OTHER("metrics", "listen", DIR_LISTEN, metrics_listen),
 };
 
 /* Keys of a [publisher NAME] section, relative to struct sup_publisher. */
@@ -217,6 +220,53 @@ int config_parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
+int config_parse_listen(const char *s, struct ns_listen *ret)
+{
+	struct ns_listen l = {0};
+	if (!*s) {
+		*ret = l;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(l.text))
+		return -EINVAL;
+	char host[64];
+	const char *port;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+		port = colon + 1;
+	}
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(port, &end, 10);
+	if (!*port || *end || errno || *port == '-' || *port == '+' || p < 1 || p > 65535)
+		return -EINVAL;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&l.addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&l.addr;
+	if (*s != '[' && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)p);
+		l.addr_len = sizeof(*in4);
+	} else if (*s == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		l.addr_len = sizeof(*in6);
+	} else {
+		return -EINVAL;
+	}
+	snprintf(l.text, sizeof(l.text), "%s", s);
+	*ret = l;
+	return 0;
+}
+
 struct parse_ctx {
 	struct ns_config *cfg;
 	char msg[200]; /* first error, without file:line */
@@ -274,6 +324,15 @@ static int apply(struct parse_ctx *pc, void *base, const struct directive *d, co
 		*(int64_t *)field = v;
 		return 0;
 	}
+	case DIR_LISTEN:
+		if (config_parse_listen(value, (struct ns_listen *)field) < 0) {
+			snprintf(pc->msg, sizeof(pc->msg),
+			         "[%s] %s: '%s' is not ADDRESS:PORT (a numeric IPv4 address or "
+			         "[IPv6], port 1..65535)",
+			         d->section, d->key, value);
+			return -EINVAL;
+		}
+		return 0;
 	case DIR_LOGLEVEL:
 		if (log_level_parse(value, (enum log_level *)field) < 0) {
 			snprintf(pc->msg, sizeof(pc->msg),

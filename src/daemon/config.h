@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "policy/policy.h"
 #include "daemon/config_security.h"
@@ -12,6 +13,13 @@
 #include "runtime/supervisor.h"
 
 #define NS_MAX_PUBLISHERS 64
+
+/* An address to listen on, "IPv4:PORT" or "[IPv6]:PORT" (numeric). */
+struct ns_listen {
+	char text[64]; /* as configured; "" = not listening */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+};
 
 struct ns_config {
 	/* [node] */
@@ -58,6 +66,8 @@ struct ns_config {
 	bool sig_router_alert;           /* IPv4 Queries carry the Router Alert option */
 	bool sig_router_alert6;          /* IPv6 Queries carry the hop-by-hop Router Alert */
 	uint32_t sig_response_timeout_s; /* wait for the next node's response */
+	/* [metrics] Prometheus endpoint (docs/operations.md) */
+	struct ns_listen metrics_listen;
 	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */
 	struct ns_security security;
 	/* [publisher NAME] sections; policies[i] is publishers[i]'s (policy/policy.h) */
@@ -80,6 +90,10 @@ int config_load_string(struct ns_config *cfg, const char *name, const char *text
 
 /* Parses "123", "64K", "16M", "1G" into bytes. Returns 0 or -EINVAL/-ERANGE. */
 int config_parse_size(const char *s, uint64_t *ret);
+
+/* Parses "IPv4:PORT" or "[IPv6]:PORT" (numeric address, port 1..65535); ""
+ * leaves it off. Returns 0 or -EINVAL. */
+int config_parse_listen(const char *s, struct ns_listen *ret);
 
 /* Parses yes/no/true/false/on/off/1/0. Returns 0 or -EINVAL. */
 int config_parse_bool(const char *s, bool *ret);

@@ -19,6 +19,7 @@
 #include "runtime/sandbox_host.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
+#include "daemon/metrics.h"
 #include "daemon/signaling.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
 	size_t sandboxes = 0; /* publishers whose sandbox is prepared */
 	struct admin *admin = NULL;
 	struct signaling *sig = NULL;
+	struct metrics *metrics = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
@@ -322,6 +324,14 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	if (cfg.metrics_listen.text[0]) {
+		r = metrics_new(loop, ctl, &cfg.metrics_listen, &metrics, err, sizeof(err));
+		if (r < 0) {
+			log_err("%s", err);
+			goto out;
+		}
+		log_info("metrics: http://%s/metrics", cfg.metrics_listen.text);
+	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
 	           cfg.admin_socket);
 	r = evloop_run(loop);
@@ -332,6 +342,7 @@ int main(int argc, char **argv)
 	exit_code = 0;
 	log_notice("stopped");
 out:
+	metrics_free(metrics);
 	admin_free(admin);
 	signaling_stop(sig);
 	controller_free(ctl);

@@ -280,6 +280,14 @@ static void on_container_stats(void *ctx, int status, json_t *reply, const uint8
 			                    json_incref(json_object_get(reply, "pid")));
 			json_object_set_new(st->acc, key, copy);
 		}
+		/* The container's own: key "user" (runtime.h). */
+		unsigned starts = supervisor_starts(st->rw->sup, user);
+		json_t *ct =
+		        json_pack("{s:O?, s:O?, s:I}", "rss_kb", json_object_get(reply, "rss_kb"),
+		                  "queue", json_object_get(reply, "queue"), "restarts",
+		                  (json_int_t)(starts ? starts - 1 : 0));
+		if (ct)
+			json_object_set_new(st->acc, user, ct);
 	}
 	if (--st->waiting == 0)
 		stats_finish(st);

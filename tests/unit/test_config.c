@@ -1,5 +1,6 @@
 /* Unit tests: netservd configuration parsing. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,12 +94,45 @@ static void test_errors(void **state)
 	expect_error("[modules]\ndefault_ttl = 100\nmax_ttl = 50\n", "larger than max_ttl");
 	expect_error("[node]\nstate_dir =\n", "must not be empty");
 	expect_error("[node\nid = x\n", "bad.conf:1:");
+	expect_error("[metrics]\nlisten = 127.0.0.1\n", "bad.conf:2: [metrics] listen: "
+	                                                "'127.0.0.1' is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = localhost:9473\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = 127.0.0.1:0\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = 127.0.0.1:65536\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = 127.0.0.1:-1\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = ::1:9473\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = [127.0.0.1]:9473\n", "is not ADDRESS:PORT");
+	expect_error("[metrics]\nlisten = [::1]\n", "is not ADDRESS:PORT");
 	char longval[400];
 	memset(longval, 'a', sizeof(longval));
 	memcpy(longval, "[node]\nid = ", 12);
 	longval[sizeof(longval) - 2] = '\n';
 	longval[sizeof(longval) - 1] = '\0';
 	expect_error(longval, "value longer than 63 bytes");
+}
+
+static void test_metrics_listen(void **state)
+{
+	struct ns_config c;
+	char err[256];
+	config_defaults(&c);
+	assert_string_equal(c.metrics_listen.text, ""); /* off by default */
+	assert_int_equal(config_load_string(&c, "t", "[metrics]\nlisten = 127.0.0.1:9473\n", err,
+	                                    sizeof(err)),
+	                 0);
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)&c.metrics_listen.addr;
+	assert_int_equal(in4->sin_family, AF_INET);
+	assert_int_equal(ntohs(in4->sin_port), 9473);
+	assert_int_equal(ntohl(in4->sin_addr.s_addr), 0x7f000001);
+	assert_string_equal(c.metrics_listen.text, "127.0.0.1:9473");
+	assert_int_equal(
+	        config_load_string(&c, "t", "[metrics]\nlisten = [::1]:80\n", err, sizeof(err)), 0);
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&c.metrics_listen.addr;
+	assert_int_equal(in6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 80);
+	assert_int_equal(c.metrics_listen.addr_len, sizeof(*in6));
+	assert_int_equal(config_load_string(&c, "t", "[metrics]\nlisten =\n", err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_listen.text, "");
 }
 
 static void test_missing_file(void **state)
@@ -176,13 +210,10 @@ static void test_sizes_and_bools(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),
-	        cmocka_unit_test(test_full_file),
-	        cmocka_unit_test(test_errors),
-	        cmocka_unit_test(test_missing_file),
-	        cmocka_unit_test(test_sample_config_parses),
-	        cmocka_unit_test(test_sizes_and_bools),
-	        cmocka_unit_test(test_publishers),
+	        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_full_file),
+	        cmocka_unit_test(test_errors),          cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_metrics_listen),  cmocka_unit_test(test_sample_config_parses),
+	        cmocka_unit_test(test_sizes_and_bools), cmocka_unit_test(test_publishers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,23 @@
+/* The Prometheus endpoint ([metrics] listen, docs/operations.md): an HTTP
+ * server (libmicrohttpd, driven by netservd's event loop: no thread) that
+ * answers GET /metrics with controller_metrics(). A scrape suspends its
+ * connection while the containers are asked for their statistics, so the
+ * numbers are those of the moment of the scrape and nothing is gathered
+ * when nobody scrapes. */
+#pragma once
+
+#include <stddef.h>
+
+struct evloop;
+struct controller;
+struct metrics;
+struct ns_listen;
+
+/* Listens on l. Returns 0 and stores the server in *ret, or a negative errno
+ * with the reason in err. */
+int metrics_new(struct evloop *loop, struct controller *ctl, const struct ns_listen *l,
+                struct metrics **ret, char *err, size_t errlen);
+
+/* Answers pending scrapes with 503, closes every connection and the socket;
+ * NULL allowed. Returns NULL. */
+struct metrics *metrics_free(struct metrics *m);
