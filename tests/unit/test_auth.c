@@ -623,6 +623,24 @@ static void test_guard_authorize(void **state)
 	assert_int_equal(guard_recheck(f.g, m, &req, err, sizeof(err)), 403);
 	ncm_request_done(&req);
 	ncm_free(m);
+	/* Which filters are held by their destination (they take precedence
+	 * over overlapping ones held only by a source, docs/security.md). */
+	static const char *const by_dst[][2] = {
+	        {SETUP_WITH("filter-dst:192.0.2.10\n"), "1"},
+	        {SETUP_WITH("filter-dst:192.0.2.0/24\nfilter-src:10.0.0.1\n"), "1"},
+	        {SETUP_WITH("filter-src:192.0.2.10\n"), "0"},
+	        {SETUP_WITH("filter-src:192.0.2.10\nfilter-dst:10.0.0.0/8\n"), "0"},
+	        {SETUP_WITH("filter-dst:192.0.0.0/16\n"), "0"},
+	        {SETUP_WITH("filter-proto:udp\n"), "0"},
+	        {SETUP_WITH("listen:tcp:80\n"), "0"},
+	};
+	for (size_t i = 0; i < sizeof(by_dst) / sizeof(by_dst[0]); i++) {
+		m = parse(by_dst[i][0]);
+		assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
+		assert_int_equal(guard_filter_by_destination(f.g, m, &req), by_dst[i][1][0] == '1');
+		ncm_request_done(&req);
+		ncm_free(m);
+	}
 	gfix_close(&f);
 }
 
