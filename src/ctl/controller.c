@@ -18,6 +18,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "policy/policy.h"
 #include "paths.h"
 
 static const char *const state_names[] = {
@@ -595,6 +596,67 @@ static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn 
 	return 1;
 }
 
+/* ---- overlapping filters (issue #12) ---------------------------------------- */
+
+/* Whether m's filter is allowed by its destination (guard.h); without a guard
+ * every filter counts as one, and the first SETUP keeps an overlap. */
+static bool by_destination(const struct controller *c, const struct module *m)
+{
+	return !c->s.guard || guard_filter_by_destination(c->s.guard, m->msg, &m->req);
+}
+
+/* Whether o is another publisher's module holding (or about to hold) a
+ * forwarding rule whose filter overlaps m's. */
+static bool overlaps(const struct module *o, const struct module *m)
+{
+	return o != m && strcmp(o->req.user, m->req.user) != 0 && o->req.has_filter &&
+	       o->state != MOD_FAILED && o->state != MOD_REMOVING &&
+	       policy_filters_overlap(&o->req.filter, &m->req.filter);
+}
+
+#define OVERLAP_SHADOWED                                                                           \
+	"its filter overlaps a filter on a destination of another publisher of this node, "        \
+	"which takes precedence (a filter allowed only by its source comes second)"
+
+/* Netfilter hands a packet to the first queue whose rule matches: of two
+ * publishers' overlapping filters, one would never see the packets they
+ * share. So they never overlap (docs/security.md, "Overlapping filters"): a
+ * filter allowed by its destination takes precedence over one that another
+ * publisher holds only by its source (that module fails, with the reason);
+ * otherwise the filter already there keeps the overlap and m is refused.
+ * Returns 0 when m may go on, or NCM_CONFLICT with the reason in err (the
+ * other publisher is not named: the operator's log names it). */
+static int overlap_resolve(struct controller *c, struct module *m, char *err, size_t errlen)
+{
+	if (!m->req.has_filter)
+		return 0;
+	bool m_dst = by_destination(c, m);
+	for (const struct module *o = c->modules; o; o = o->next) {
+		if (!overlaps(o, m) || (m_dst && !by_destination(c, o)))
+			continue;
+		log_notice("security: filter of %s/%s overlaps the filter of %s/%s: refused",
+		           m->req.user, mod_name(m), o->req.user, mod_name(o));
+		snprintf(
+		        err, errlen, "%s",
+		        m_dst ? "filter overlaps a filter another publisher holds on this node "
+		                "(the first keeps it)"
+		              : "filter overlaps a filter on a destination of another publisher of "
+		                "this node, which takes precedence (a filter allowed only by its "
+		                "source comes second)");
+		return NCM_CONFLICT;
+	}
+	for (struct module *o = c->modules, *next; o; o = next) {
+		next = o->next;
+		if (!overlaps(o, m))
+			continue;
+		log_notice("security: filter of %s/%s takes precedence over the filter of %s/%s",
+		           m->req.user, mod_name(m), o->req.user, mod_name(o));
+		module_uninstall(o);
+		module_fail(o, NCM_CONFLICT, OVERLAP_SHADOWED);
+	}
+	return 0;
+}
+
 /* A SETUP that passed every check: install it, or refresh the same install. */
 static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *reply, void *ctx)
 {
@@ -624,6 +686,13 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 			reply(ctx, module_response(old, NCM_OK));
 		else if (module_add_waiter(old, reply, ctx) < 0)
 			reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	int code = overlap_resolve(c, m, err, sizeof(err));
+	if (code) {
+		c->counters.errors++;
+		reply_error(reply, ctx, code, err);
+		module_free(m);
 		return;
 	}
 	if (old) {
@@ -1001,6 +1070,11 @@ int controller_restore(struct controller *c, char *err, size_t errlen)
 			/* The operator changed the policy: it applies to what is installed. */
 			log_warn("state: module %s/%s is no longer allowed: %s", m->req.user,
 			         mod_name(m), why);
+			module_set_state(m, MOD_FAILED, why);
+			continue;
+		}
+		if (overlap_resolve(c, m, why, sizeof(why))) {
+			log_warn("state: module %s/%s: %s", m->req.user, mod_name(m), why);
 			module_set_state(m, MOD_FAILED, why);
 			continue;
 		}

@@ -429,6 +429,20 @@ int guard_recheck(struct guard *g, const struct ncm_msg *msg, const struct ncm_r
 	return check_policy(p, msg, req, proven ? &addr : NULL, err, errlen);
 }
 
+bool guard_filter_by_destination(const struct guard *g, const struct ncm_msg *msg,
+                                 const struct ncm_request *req)
+{
+	const struct ns_policy *p = policy_of(g, req->user);
+	if (!p || !req->has_filter)
+		return false;
+	const struct ncm_prefix *dst = &req->filter.dst;
+	if (policy_prefixes_cover(&p->prefixes, dst))
+		return true;
+	struct ncm_prefix addr;
+	return p->rrc && dst->family && rrc_address(msg, &addr) == 1 &&
+	       policy_prefix_within(dst, &addr);
+}
+
 json_t *guard_status(const struct guard *g)
 {
 	json_t *c = json_pack(

@@ -134,6 +134,44 @@ bool policy_prefixes_cover(const struct policy_prefixes *l, const struct ncm_pre
 	return false;
 }
 
+/* The family a filter's packets have: AF_INET, AF_INET6, or 0 (both). */
+static int filter_family(const struct ncm_filter *f)
+{
+	if (f->src.family)
+		return f->src.family;
+	if (f->dst.family)
+		return f->dst.family;
+	if (f->proto == NCM_PROTO_ICMP)
+		return AF_INET;
+	if (f->proto == NCM_PROTO_ICMPV6)
+		return AF_INET6;
+	return 0;
+}
+
+/* Two prefixes share an address when one holds the other (or either is any). */
+static bool prefixes_meet(const struct ncm_prefix *a, const struct ncm_prefix *b)
+{
+	if (!a->family || !b->family)
+		return true;
+	return policy_prefix_within(a, b) || policy_prefix_within(b, a);
+}
+
+bool policy_filters_overlap(const struct ncm_filter *a, const struct ncm_filter *b)
+{
+	int fa = filter_family(a), fb = filter_family(b);
+	if (fa && fb && fa != fb)
+		return false;
+	if (a->proto && b->proto && a->proto != b->proto)
+		return false;
+	if (a->port_lo && b->port_lo) {
+		uint16_t ahi = a->port_hi ? a->port_hi : a->port_lo;
+		uint16_t bhi = b->port_hi ? b->port_hi : b->port_lo;
+		if (ahi < b->port_lo || bhi < a->port_lo)
+			return false;
+	}
+	return prefixes_meet(&a->src, &b->src) && prefixes_meet(&a->dst, &b->dst);
+}
+
 bool policy_addr_allowed(const struct policy_prefixes *l, int family, const uint8_t *addr)
 {
 	struct ncm_prefix p = {.family = family, .len = family == AF_INET ? 32 : 128};

@@ -120,6 +120,13 @@ bool policy_prefix_within(const struct ncm_prefix *inner, const struct ncm_prefi
  * by a list that holds both 0.0.0.0/0 and ::/0. */
 bool policy_prefixes_cover(const struct policy_prefixes *l, const struct ncm_prefix *p);
 
+/* Returns whether some packet can match both filters (issue #12: two
+ * publishers' filters must not overlap). Exact for what the forwarding plane
+ * matches: protocol (NCM_PROTO_ANY matches all), destination port ranges
+ * (port_lo 0 = every port), source and destination prefixes (family 0 = any
+ * address; IPv4 never meets IPv6; ICMP is IPv4 only, ICMPv6 IPv6 only). */
+bool policy_filters_overlap(const struct ncm_filter *a, const struct ncm_filter *b);
+
 /* Returns whether one address (4 or 16 bytes by family) is in the list. */
 bool policy_addr_allowed(const struct policy_prefixes *l, int family, const uint8_t *addr);
 

@@ -623,7 +623,101 @@ static void test_guard_authorize(void **state)
 	assert_int_equal(guard_recheck(f.g, m, &req, err, sizeof(err)), 403);
 	ncm_request_done(&req);
 	ncm_free(m);
+	/* Which filters are held by their destination (they take precedence
+	 * over overlapping ones held only by a source, docs/security.md). */
+	static const char *const by_dst[][2] = {
+	        {SETUP_WITH("filter-dst:192.0.2.10\n"), "1"},
+	        {SETUP_WITH("filter-dst:192.0.2.0/24\nfilter-src:10.0.0.1\n"), "1"},
+	        {SETUP_WITH("filter-src:192.0.2.10\n"), "0"},
+	        {SETUP_WITH("filter-src:192.0.2.10\nfilter-dst:10.0.0.0/8\n"), "0"},
+	        {SETUP_WITH("filter-dst:192.0.0.0/16\n"), "0"},
+	        {SETUP_WITH("filter-proto:udp\n"), "0"},
+	        {SETUP_WITH("listen:tcp:80\n"), "0"},
+	};
+	for (size_t i = 0; i < sizeof(by_dst) / sizeof(by_dst[0]); i++) {
+		m = parse(by_dst[i][0]);
+		assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
+		assert_int_equal(guard_filter_by_destination(f.g, m, &req), by_dst[i][1][0] == '1');
+		ncm_request_done(&req);
+		ncm_free(m);
+	}
 	gfix_close(&f);
+}
+
+/* ---- overlapping filters (issue #12) --------------------------------------------- */
+
+/* The filter of a SETUP with these headers (one per line). */
+static struct ncm_filter filt(const char *headers)
+{
+	char text[512], err[256];
+	snprintf(text, sizeof(text),
+	         "SETUP m NETSERV/0.1\nuser:janedoe\nurl:http://x/m.wasm\n%s\n\n", headers);
+	struct ncm_msg *m = parse(text);
+	struct ncm_request req;
+	assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
+	struct ncm_filter f = req.filter;
+	ncm_request_done(&req);
+	ncm_free(m);
+	return f;
+}
+
+static bool overlap(const char *a, const char *b)
+{
+	struct ncm_filter fa = filt(a), fb = filt(b);
+	bool r = policy_filters_overlap(&fa, &fb);
+	/* The relation is symmetric. */
+	assert_true(r == policy_filters_overlap(&fb, &fa));
+	return r;
+}
+
+static void test_filters_overlap(void **state)
+{
+	/* The attack: a source-only filter (any destination) meets a filter on
+	 * the destination, and the other way round. */
+	assert_true(overlap("filter-proto:udp\nfilter-port:7000\nfilter-src:10.0.1.0/24",
+	                    "filter-proto:udp\nfilter-port:7000\nfilter-dst:10.0.2.1"));
+	/* Prefixes: nested meet, disjoint do not; host prefixes. */
+	assert_true(overlap("filter-dst:10.0.0.0/8", "filter-dst:10.1.2.0/24"));
+	assert_false(overlap("filter-dst:10.0.0.0/9", "filter-dst:10.128.0.0/9"));
+	assert_false(overlap("filter-dst:10.0.2.1", "filter-dst:10.0.2.2"));
+	assert_true(overlap("filter-dst:10.0.2.1", "filter-dst:10.0.2.1/32"));
+	assert_false(overlap("filter-src:10.0.1.0/24\nfilter-dst:10.0.2.1",
+	                     "filter-src:10.0.3.0/24\nfilter-dst:10.0.2.1"));
+	assert_false(overlap("filter-src:10.0.1.0/24", "filter-dst:10.0.2.1\nfilter-src:10.0.5.5"));
+	assert_true(overlap("filter-src:0.0.0.0/0", "filter-src:10.0.3.0/24"));
+	/* IPv6, and IPv4 never meets IPv6. */
+	assert_true(overlap("filter-dst:2001:db8::/32", "filter-dst:2001:db8:1::1"));
+	assert_false(overlap("filter-dst:2001:db8::/32", "filter-dst:2001:db9::/32"));
+	assert_false(overlap("filter-dst:2001:db8::1", "filter-dst:10.0.2.1"));
+	assert_false(overlap("filter-src:2001:db8::1", "filter-dst:10.0.2.1"));
+	assert_true(overlap("filter-src:2001:db8::1", "filter-dst:2001:db8::2"));
+	assert_false(overlap("filter-dst:::/0", "filter-dst:0.0.0.0/0"));
+	/* A filter without addresses matches both families. */
+	assert_true(overlap("filter-proto:udp", "filter-dst:2001:db8::1"));
+	assert_true(overlap("filter-proto:udp", "filter-dst:10.0.2.1"));
+	/* Protocols: any meets all; ICMP is IPv4, ICMPv6 is IPv6. */
+	assert_true(overlap("filter-dst:10.0.2.1", "filter-proto:tcp\nfilter-dst:10.0.2.1"));
+	assert_false(overlap("filter-proto:udp\nfilter-dst:10.0.2.1",
+	                     "filter-proto:tcp\nfilter-dst:10.0.2.1"));
+	assert_false(overlap("filter-proto:icmp", "filter-proto:icmpv6"));
+	assert_false(overlap("filter-proto:icmp", "filter-dst:2001:db8::1"));
+	assert_true(overlap("filter-proto:icmpv6", "filter-dst:2001:db8::1"));
+	assert_false(overlap("filter-proto:icmpv6", "filter-src:10.0.0.0/8"));
+	/* Ports: ranges meet when they share one port; no port = every port;
+	 * any protocol (no port) meets a port of any protocol. */
+	assert_true(overlap("filter-proto:udp\nfilter-port:5060-5070",
+	                    "filter-proto:udp\nfilter-port:5070-5080"));
+	assert_false(overlap("filter-proto:udp\nfilter-port:5060-5069",
+	                     "filter-proto:udp\nfilter-port:5070-5080"));
+	assert_true(overlap("filter-proto:udp\nfilter-port:5065",
+	                    "filter-proto:udp\nfilter-port:5060-5070"));
+	assert_false(overlap("filter-proto:udp\nfilter-port:5059",
+	                     "filter-proto:udp\nfilter-port:5060-5070"));
+	assert_true(overlap("filter-proto:udp", "filter-proto:udp\nfilter-port:5060"));
+	assert_true(overlap("filter-dst:10.0.2.1", "filter-proto:udp\nfilter-port:5060"));
+	assert_true(overlap("filter-proto:tcp\nfilter-port:1-65535",
+	                    "filter-proto:tcp\nfilter-port:65535"));
+	(void)state;
 }
 
 /* ---- configuration ------------------------------------------------------------- */
@@ -700,6 +794,7 @@ int main(void)
 	        cmocka_unit_test(test_dependencies),     cmocka_unit_test(test_nonces),
 	        cmocka_unit_test(test_schema_migration), cmocka_unit_test(test_guard_authenticate),
 	        cmocka_unit_test(test_guard_authorize),  cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_filters_overlap),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
