@@ -26,6 +26,7 @@ struct fetch_job {
 	uint8_t expect[32];
 	uint64_t received;
 	bool too_large;
+	bool is_file; /* a file:// URL */
 	crypto_hash_sha256_state sha;
 	fetch_done_fn *done;
 	void *ctx;
@@ -120,9 +121,15 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 	}
 	if (job->has_expect && memcmp(sha, job->expect, 32) != 0) {
 		char want[80], got[80];
-		snprintf(msg, msglen, "module-hash mismatch: expected %s, got %s",
-		         ncm_hash_format(job->expect, want, sizeof(want)),
-		         ncm_hash_format(sha, got, sizeof(got)));
+		ncm_hash_format(job->expect, want, sizeof(want));
+		/* A file:// URL names a file of the node: its hash is not the
+		 * publisher's to learn (any file the daemon can read would be
+		 * fingerprinted by a SETUP with a wrong hash). */
+		if (job->is_file)
+			snprintf(msg, msglen, "module-hash mismatch: expected %s", want);
+		else
+			snprintf(msg, msglen, "module-hash mismatch: expected %s, got %s", want,
+			         ncm_hash_format(sha, got, sizeof(got)));
 		return NCM_UNPROCESSABLE;
 	}
 	if (fsync(job->fd) < 0 || rename(job->tmp_path, job->dest_path) < 0) {
@@ -130,6 +137,18 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 		return NCM_INTERNAL_ERROR;
 	}
 	return 0;
+}
+
+/* Returns the URL's scheme as curl parses it (lower case), "" if it has none
+ * or does not parse; the caller frees it with curl_free(). */
+static char *url_scheme(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK)
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_cleanup(u);
+	return scheme;
 }
 
 static void on_transfer_done(void *ctx, CURL *easy, CURLcode rc)
@@ -199,6 +218,9 @@ int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const
 		memcpy(job->expect, expect, 32);
 	}
 	crypto_hash_sha256_init(&job->sha);
+	char *scheme = url_scheme(url);
+	job->is_file = scheme && strcmp(scheme, "file") == 0;
+	curl_free(scheme);
 	if (asprintf(&job->tmp_path, "%s.part.XXXXXX", dest_path) < 0) {
 		job->tmp_path = NULL;
 		job_free(job, false);

@@ -45,7 +45,11 @@ bad=sha256:$(printf '%064d' 0)
 out=$(ncm_setup NetServ.apps.Bad_1.0 "file://$MOD_PATH" "$bad" | ctl send -)
 rc=$?
 check "wrong hash answers 422" grep -q '^NETSERV/0.1 422' <<<"$out"
-check "wrong hash reason names the mismatch" grep -q "reason:module-hash mismatch: expected $bad, got $MOD_HASH" <<<"$out"
+check "wrong hash reason names the mismatch" grep -q "reason:module-hash mismatch: expected $bad" <<<"$out"
+# A file:// URL names a file of the node: the answer must not give its hash
+# (over http the publisher serves the file and learns nothing new).
+check "a file:// mismatch does not reveal the file's SHA-256" \
+	bash -c '! grep -q "$1" <<<"$2" && ! grep -q "got" <<<"$2"' _ "${MOD_HASH#sha256:}" "$out"
 check "ctl send exits 1 on an error response" test "$rc" -eq 1
 check "failed module shows as failed in status" \
 	test "$(status_json "mods['janedoe/NetServ.apps.Bad_1.0']['state']")" = failed
@@ -156,6 +160,9 @@ out=$(ncm_setup NetServ.apps.Big_1.0 "http://127.0.0.1:$hport/big.wasm" "$big_ha
 check "module over max_size answers 413" grep -q '^NETSERV/0.1 413' <<<"$out"
 out=$(ncm_setup NetServ.apps.Web404_1.0 "http://127.0.0.1:$hport/nothere.wasm" "sha256:$(printf '%064d' 404)" | ctl send -)
 check "HTTP 404 answers 502 naming the status" grep -q 'HTTP status 404' <<<"$out"
+out=$(ncm_setup NetServ.apps.WebBad_1.0 "http://127.0.0.1:$hport/web.wasm" "sha256:$(printf '%064d' 5)" | ctl send -)
+check "an http mismatch answers 422 naming both hashes" \
+	grep -q "reason:module-hash mismatch: expected sha256:$(printf '%064d' 5), got $MOD_HASH" <<<"$out"
 
 # --- a second SETUP of a cached module fetches nothing ---------------------------
 out=$(ncm_setup NetServ.apps.WebCopy_1.0 "http://127.0.0.1:1/unreachable.wasm" "$MOD_HASH" | ctl send -)
