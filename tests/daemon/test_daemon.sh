@@ -77,6 +77,23 @@ check "unreachable URL reason says why" grep -qi 'reason:fetching http://127.0.0
 out=$(ncm_setup NetServ.apps.Gone_1.0 "file://$TEST_DIR/missing.wasm" "sha256:$(printf '%064d' 2)" | ctl send -)
 check "missing file:// answers 502" grep -q '^NETSERV/0.1 502' <<<"$out"
 
+# --- file:// names a FIFO or a device: refused at once, the loop never blocks --------
+# (curl's own open() of a FIFO waits for a writer: the daemon's loop with it.)
+mkfifo "$TEST_DIR/fifo.wasm"
+ln -s "$TEST_DIR/fifo.wasm" "$TEST_DIR/fifolink.wasm"
+out=$(ncm_setup NetServ.apps.Fifo_1.0 "file://$TEST_DIR/fifo.wasm" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a file:// FIFO answers 422 at once" grep -q '^NETSERV/0.1 422' <<<"$out"
+check "... naming the reason" grep -q 'reason:fetching file://.*/fifo.wasm refused: a FIFO, the node reads only regular files' <<<"$out"
+status_quick() { timeout 2 "$NETSERV" ctl --socket "$SOCK" status >/dev/null; }
+check "status answers after a file:// FIFO" status_quick
+# (before the fix the loop is stuck in open(): a writer lets the test go on)
+timeout 1 bash -c ': >"$1"' _ "$TEST_DIR/fifo.wasm" 2>/dev/null || true
+out=$(ncm_setup NetServ.apps.FifoLink_1.0 "file://$TEST_DIR/fifolink.wasm" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a symlink to a FIFO answers 422" grep -q '^NETSERV/0.1 422' <<<"$out"
+timeout 1 bash -c ': >"$1"' _ "$TEST_DIR/fifo.wasm" 2>/dev/null || true
+out=$(ncm_setup NetServ.apps.Dev_1.0 "file:///dev/zero" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a file:// device answers 422 naming it" grep -q 'reason:.*a character device' <<<"$out"
+
 # --- malformed NCMs -----------------------------------------------------------
 out=$(printf 'SETUP\nuser:x\n\n' | ctl send -)
 check "malformed start line answers 400 with a reason" \
