@@ -34,7 +34,8 @@ struct store_module {
 };
 
 /* Opens (creating if needed) <dir>/netserv.db and migrates its schema.
- * Stores the handle in *ret (free with store_close()). */
+ * Stores the handle in *ret (free with store_close()). The file (and its -wal
+ * and -shm) are made mode 0600, whatever the umask or their mode before. */
 int store_open(const char *dir, struct store **ret, char *err, size_t errlen);
 
 /* Closes the database; NULL is allowed. Returns NULL. */
