@@ -100,6 +100,7 @@ static const char sql_nonce_add[] =
 
 struct store {
 	sqlite3 *db;
+	bool was_empty; /* the file existed with 0 bytes */
 	sqlite3_stmt *put;
 	sqlite3_stmt *set_state;
 	sqlite3_stmt *set_expiry;
@@ -246,14 +247,20 @@ static int make_dir(const char *dir, char *err, size_t errlen)
 /* Creates the database file mode 0600 before SQLite does (SQLite would use
  * 0644 & ~umask: the file holds every publisher's requests and nonces), or
  * brings an existing one, and its -wal and -shm, to 0600; SQLite creates the
- * -wal and -shm with the database file's mode. */
-static int create_private(const char *path, char *err, size_t errlen)
+ * -wal and -shm with the database file's mode. Sets *empty when the file was
+ * there with 0 bytes. */
+static int create_private(const char *path, bool *empty, char *err, size_t errlen)
 {
 	static const char *const side[] = {"-wal", "-shm"};
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct stat sb;
 
-	if (fd < 0 && errno == EEXIST)
+	*empty = false;
+	if (fd < 0 && errno == EEXIST) {
 		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+			*empty = true;
+	}
 	if (fd < 0)
 		return err_set(err, errlen, -errno, "store: open %s: %s", path, strerror(errno));
 	if (fchmod(fd, 0600) < 0)
@@ -331,7 +338,7 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(err, errlen, -ENOMEM, "store: out of memory");
-	r = create_private(path, err, errlen);
+	r = create_private(path, &st->was_empty, err, errlen);
 	if (r < 0)
 		return r;
 	/* On failure sqlite3_open_v2() may still return a handle that holds the
@@ -384,6 +391,11 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 
 	*ret = TAKE_PTR(st);
 	return 0;
+}
+
+bool store_opened_empty(const struct store *st)
+{
+	return st && st->was_empty;
 }
 
 /* ---- Rows ------------------------------------------------------------------ */

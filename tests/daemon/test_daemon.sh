@@ -242,6 +242,16 @@ check "failed module restored as failed with its reason" \
 check "restart log says what was restored" grep -q 'restoring module janedoe/NetServ.apps.Counter_1.0.0' "$DAEMON_LOG"
 check "netservd stops cleanly on SIGTERM (no leaks under ASan)" stop_daemon
 check "admin socket removed at exit" test ! -e "$SOCK"
+check "netserv.db is mode 0600" test "$(stat -c %a "$STATE/netserv.db")" = 600
+
+# --- a 0-byte database: the node starts empty and says so -------------------------------
+rm -f "$STATE/netserv.db-wal" "$STATE/netserv.db-shm"
+: >"$STATE/netserv.db"
+start_daemon || not_ok "netservd starts on a 0-byte database"
+check "a 0-byte database is named in a warning at start" \
+	grep -q 'warn.*netserv.db was an empty file (0 bytes): starting with no modules' "$DAEMON_LOG"
+check "... and the node starts with no modules" test "$(status_json "len(s['modules'])")" = 0
+stop_daemon
 
 # --- configuration errors -----------------------------------------------------------
 printf '[node]\nbogus = 1\n' >"$TEST_DIR/bad.conf"

@@ -283,6 +283,31 @@ static void test_open_private(void **state)
 	umask(old);
 }
 
+/* A 0-byte file (truncated, or made by hand) opens as a new database, and
+ * store_opened_empty() says so for the caller's log; a new or a used file not. */
+static void test_open_empty_file(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+
+	st = open_ok(f->dir);
+	assert_false(store_opened_empty(st));
+	assert_null(store_close(st));
+	st = open_ok(f->dir);
+	assert_false(store_opened_empty(st));
+	assert_null(store_close(st));
+
+	char wal[1200];
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	unlink(wal);
+	write_file(f->db, "", 0);
+	st = open_ok(f->dir);
+	assert_true(store_opened_empty(st));
+	assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 2);
+	assert_null(store_close(st));
+	assert_false(store_opened_empty(NULL));
+}
+
 static void test_open_not_a_directory(void **state)
 {
 	struct fixture *f = *state;
@@ -809,6 +834,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_open_private, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_open_empty_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_open_not_a_directory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_values_are_bound, setup, teardown),
