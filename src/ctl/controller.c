@@ -483,7 +483,7 @@ static void module_start(struct module *m)
 	int r = fetch_start(c->fetcher, m->req.url, dest, m->has_sha ? m->sha : NULL, on_fetched, m,
 	                    &m->fetch, err, sizeof(err));
 	if (r < 0)
-		module_fail(m, NCM_INTERNAL_ERROR, err);
+		module_fail(m, fetch_error_status(r), err);
 }
 
 /* ---- requests ------------------------------------------------------------ */

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/curl_loop.h"
@@ -20,12 +22,15 @@ struct fetch_job {
 	struct fetcher *f;
 	CURL *easy;
 	int fd;
+	int src_fd; /* file:// only: the checked regular file curl reads */
+	char *url;  /* as the publisher gave it, for messages */
 	char *tmp_path;
 	char *dest_path;
 	bool has_expect;
 	uint8_t expect[32];
 	uint64_t received;
 	bool too_large;
+	bool is_file; /* a file:// URL */
 	crypto_hash_sha256_state sha;
 	fetch_done_fn *done;
 	void *ctx;
@@ -57,10 +62,12 @@ static void job_free(struct fetch_job *job, bool keep_file)
 		curl_easy_cleanup(job->easy);
 	}
 	safe_close(job->fd);
+	safe_close(job->src_fd);
 	if (!keep_file && job->tmp_path)
 		unlink(job->tmp_path);
 	free(job->tmp_path);
 	free(job->dest_path);
+	free(job->url);
 	free(job);
 }
 
@@ -95,7 +102,10 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 	long http = 0;
 	const char *url = NULL;
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &http);
-	curl_easy_getinfo(job->easy, CURLINFO_EFFECTIVE_URL, &url);
+	if (job->src_fd >= 0)
+		url = job->url; /* curl's is /proc/self/fd/N */
+	else
+		curl_easy_getinfo(job->easy, CURLINFO_EFFECTIVE_URL, &url);
 	if (!url)
 		url = "?";
 
@@ -120,9 +130,15 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 	}
 	if (job->has_expect && memcmp(sha, job->expect, 32) != 0) {
 		char want[80], got[80];
-		snprintf(msg, msglen, "module-hash mismatch: expected %s, got %s",
-		         ncm_hash_format(job->expect, want, sizeof(want)),
-		         ncm_hash_format(sha, got, sizeof(got)));
+		ncm_hash_format(job->expect, want, sizeof(want));
+		/* A file:// URL names a file of the node: its hash is not the
+		 * publisher's to learn (any file the daemon can read would be
+		 * fingerprinted by a SETUP with a wrong hash). */
+		if (job->is_file)
+			snprintf(msg, msglen, "module-hash mismatch: expected %s", want);
+		else
+			snprintf(msg, msglen, "module-hash mismatch: expected %s, got %s", want,
+			         ncm_hash_format(sha, got, sizeof(got)));
 		return NCM_UNPROCESSABLE;
 	}
 	if (fsync(job->fd) < 0 || rename(job->tmp_path, job->dest_path) < 0) {
@@ -130,6 +146,131 @@ static int job_outcome(struct fetch_job *job, CURLcode rc, const uint8_t sha[32]
 		return NCM_INTERNAL_ERROR;
 	}
 	return 0;
+}
+
+/* Parses url as curl does; returns its scheme (lower case) and, for file://,
+ * its decoded path and host in *path and *host (NULL otherwise). The caller
+ * frees all three with curl_free(). The scheme is NULL if url does not parse. */
+static char *url_parts(const char *url, char **path, char **host)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	*path = *host = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    strcmp(scheme, "file") == 0) {
+		curl_url_get(u, CURLUPART_PATH, path, CURLU_URLDECODE);
+		curl_url_get(u, CURLUPART_HOST, host, 0);
+	}
+	curl_url_cleanup(u);
+	return scheme;
+}
+
+/* Whether the comma list of protocols names proto. */
+static bool protocol_allowed(const char *list, const char *proto)
+{
+	size_t len = strlen(proto);
+	for (const char *p = list; *p;) {
+		p += strspn(p, " \t,");
+		size_t n = strcspn(p, " \t,");
+		if (n == len && strncasecmp(p, proto, len) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static const char *file_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFDIR:
+		return "a directory";
+	default:
+		return "not a regular file";
+	}
+}
+
+/* file://: libcurl would open() the path itself, blocking: on a FIFO the
+ * event loop waits for a writer (forever), and opening a device has its own
+ * effects. So the path is checked and opened here, and curl reads that open
+ * file through /proc/self/fd/N: the same inode, whatever happens to the path
+ * afterwards.
+ *
+ * stat() first, so that a device or FIFO named directly is not even opened;
+ * then open(O_NONBLOCK) (a FIFO swapped in between returns at once, a device
+ * open cannot wait for a carrier) and fstat() of what was opened: that one
+ * decides, so the race between stat() and open() lets nothing through. Not
+ * O_NOFOLLOW: a symlink to a regular file is an ordinary layout, and what
+ * matters is what the fd is, which fstat() tells.
+ *
+ * Returns the fd, -EINVAL (with the reason in err) for something that is not
+ * a regular file, or another negative errno (err says why). */
+static int open_regular(const char *url, const char *path, const char *host, char *err,
+                        size_t errlen)
+{
+	if (host && *host && strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0) {
+		snprintf(err, errlen, "%s: a file:// URL must not name a host", url);
+		return -EINVAL;
+	}
+	if (!path || !*path) {
+		snprintf(err, errlen, "%s: no path", url);
+		return -EINVAL;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "fetching %s failed: %s", url, strerror(errno));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "fetching %s refused: %s, the node reads only regular files",
+		         url, file_type(st.st_mode));
+		return -EINVAL;
+	}
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "fetching %s failed: %s", url, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "fetching %s failed: %s", url, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) { /* swapped after the stat() */
+		snprintf(err, errlen, "fetching %s refused: %s, the node reads only regular files",
+		         url, file_type(st.st_mode));
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+int fetch_error_status(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return NCM_UNPROCESSABLE;
+	case -ENOMEM:
+	case -EIO:
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOSPC:
+	case -EDQUOT:
+		return NCM_INTERNAL_ERROR;
+	default:
+		return NCM_BAD_GATEWAY; /* the file named by a file:// URL */
+	}
 }
 
 static void on_transfer_done(void *ctx, CURL *easy, CURLcode rc)
@@ -198,7 +339,33 @@ int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const
 		job->has_expect = true;
 		memcpy(job->expect, expect, 32);
 	}
+	job->src_fd = -1;
 	crypto_hash_sha256_init(&job->sha);
+	job->url = strdup(url);
+	if (!job->url) {
+		job_free(job, false);
+		return -ENOMEM;
+	}
+	char *path, *host, *scheme = url_parts(url, &path, &host);
+	job->is_file = scheme && strcmp(scheme, "file") == 0;
+	char src_url[64] = "";
+	if (job->is_file && protocol_allowed(f->protocols, "file")) {
+		int r = open_regular(url, path, host, err, err ? errlen : 0);
+		if (r >= 0) {
+			job->src_fd = r;
+			snprintf(src_url, sizeof(src_url), "file:///proc/self/fd/%d", r);
+		}
+		if (r < 0) {
+			curl_free(scheme);
+			curl_free(path);
+			curl_free(host);
+			job_free(job, false);
+			return r;
+		}
+	}
+	curl_free(scheme);
+	curl_free(path);
+	curl_free(host);
 	if (asprintf(&job->tmp_path, "%s.part.XXXXXX", dest_path) < 0) {
 		job->tmp_path = NULL;
 		job_free(job, false);
@@ -224,7 +391,7 @@ int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const
 		return -ENOMEM;
 	}
 	CURL *e = job->easy;
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_URL, src_url[0] ? src_url : url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, f->protocols);
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

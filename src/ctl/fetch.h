@@ -1,7 +1,8 @@
 /* Module download with libcurl on the event loop (lib/curl_loop.h):
  * the loop never blocks on a transfer. The body is written to a temporary file
  * beside the destination while its SHA-256 is computed; on success the file is
- * renamed to the destination. */
+ * renamed to the destination. A file:// URL (when allowed) must name a regular
+ * file: it is checked and opened without blocking before curl reads it. */
 #pragma once
 
 #include <stddef.h>
@@ -34,6 +35,11 @@ struct fetcher *fetcher_free(struct fetcher *f);
  * fetch_cancel()), or a negative errno with the reason in err. */
 int fetch_start(struct fetcher *f, const char *url, const char *dest_path, const uint8_t *expect,
                 fetch_done_fn *done, void *ctx, struct fetch_job **ret, char *err, size_t errlen);
+
+/* The NCM status for an error of fetch_start(): 422 for a file:// URL that is
+ * refused (-EINVAL: not a regular file, a host), 502 for a file that cannot be
+ * read (-ENOENT, -EACCES, ...), 500 for the node's own errors. */
+int fetch_error_status(int err);
 
 /* Aborts a job without calling its callback; NULL allowed. Returns NULL. */
 struct fetch_job *fetch_cancel(struct fetch_job *job);

@@ -100,6 +100,7 @@ static const char sql_nonce_add[] =
 
 struct store {
 	sqlite3 *db;
+	bool was_empty; /* the file existed with 0 bytes */
 	sqlite3_stmt *put;
 	sqlite3_stmt *set_state;
 	sqlite3_stmt *set_expiry;
@@ -243,6 +244,37 @@ static int make_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Creates the database file mode 0600 before SQLite does (SQLite would use
+ * 0644 & ~umask: the file holds every publisher's requests and nonces), or
+ * brings an existing one, and its -wal and -shm, to 0600; SQLite creates the
+ * -wal and -shm with the database file's mode. Sets *empty when the file was
+ * there with 0 bytes. */
+static int create_private(const char *path, bool *empty, char *err, size_t errlen)
+{
+	static const char *const side[] = {"-wal", "-shm"};
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct stat sb;
+
+	*empty = false;
+	if (fd < 0 && errno == EEXIST) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+			*empty = true;
+	}
+	if (fd < 0)
+		return err_set(err, errlen, -errno, "store: open %s: %s", path, strerror(errno));
+	if (fchmod(fd, 0600) < 0)
+		return err_set(err, errlen, -errno, "store: chmod %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < ARRAY_SIZE(side); i++) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s%s", path, side[i]);
+		if (chmod(p, 0600) < 0 && errno != ENOENT)
+			return err_set(err, errlen, -errno, "store: chmod %s: %s", p,
+			               strerror(errno));
+	}
+	return 0;
+}
+
 /* Makes the directory entries (a new database, its WAL) survive a power loss;
  * SQLite syncs file contents but not the directory holding a new file. */
 static int sync_dir(const char *dir, char *err, size_t errlen)
@@ -306,6 +338,9 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(err, errlen, -ENOMEM, "store: out of memory");
+	r = create_private(path, &st->was_empty, err, errlen);
+	if (r < 0)
+		return r;
 	/* On failure sqlite3_open_v2() may still return a handle that holds the
 	 * error; store_close() releases it. */
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -356,6 +391,11 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 
 	*ret = TAKE_PTR(st);
 	return 0;
+}
+
+bool store_opened_empty(const struct store *st)
+{
+	return st && st->was_empty;
 }
 
 /* ---- Rows ------------------------------------------------------------------ */

@@ -34,8 +34,14 @@ struct store_module {
 };
 
 /* Opens (creating if needed) <dir>/netserv.db and migrates its schema.
- * Stores the handle in *ret (free with store_close()). */
+ * Stores the handle in *ret (free with store_close()). The file (and its -wal
+ * and -shm) are made mode 0600, whatever the umask or their mode before. */
 int store_open(const char *dir, struct store **ret, char *err, size_t errlen);
+
+/* Whether store_open() found the database file there but empty (0 bytes): it
+ * starts as a new database, and whatever it held (a truncated file) is lost.
+ * The caller says so in its log. */
+bool store_opened_empty(const struct store *st);
 
 /* Closes the database; NULL is allowed. Returns NULL. */
 struct store *store_close(struct store *st);

@@ -232,6 +232,11 @@ int main(int argc, char **argv)
 		log_err("cannot open the state store: %s", err);
 		goto out;
 	}
+	if (store_opened_empty(store))
+		log_warn("state store %s/netserv.db was an empty file (0 bytes): starting with no "
+		         "modules and no nonces; whatever it held is lost (publishers must send "
+		         "their SETUPs again)",
+		         cfg.state_dir);
 	struct ctl_settings s = {
 	        .node_id = cfg.node_id,
 	        .state_dir = cfg.state_dir,

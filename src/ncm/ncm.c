@@ -167,6 +167,8 @@ const char *ncm_status_reason(int code)
 		return "Gateway Timeout";
 	case 505:
 		return "Version Not Supported";
+	case 507:
+		return "Insufficient Storage";
 	default:
 		return "Unknown";
 	}

@@ -69,6 +69,7 @@ enum ncm_status {
 	NCM_UNAVAILABLE = 503,     /* node full, shutting down */
 	NCM_GATEWAY_TIMEOUT = 504, /* module fetch timed out */
 	NCM_VERSION_NOT_SUPPORTED = 505,
+	NCM_INSUFFICIENT_STORAGE = 507, /* the node's disk is full */
 };
 
 struct ncm_header {

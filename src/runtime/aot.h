@@ -115,7 +115,9 @@ struct aot_result {
  *   -ETIMEDOUT  the wall-clock or CPU time limit was reached
  *   -EFBIG      an output exceeded the file size limit
  *   -ENOENT     a tool could not be executed (node configuration)
- *   other       the node failed (work dir, copy, cache): -EIO, -ENOSPC... */
+ *   -ENOSPC, -EDQUOT  the node's disk is full: the helper's own writes,
+ *               or a tool that says so or failed with (almost) no room left
+ *   other       the node failed (work dir, copy, cache): -EIO... */
 
 /* Called once per request, from the event loop, never from within
  * aot_compile(). The request handle is gone when this is called. */

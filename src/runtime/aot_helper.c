@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -243,6 +244,37 @@ static void reason_add_error(struct helper *h, size_t from)
 	h->reason[rl] = '\0';
 }
 
+/* Room below which a failed tool is taken for a full disk. */
+#define AOT_LOW_SPACE (1u << 20)
+
+/* Whether the last tool failed for want of disk space; sets *status to
+ * -ENOSPC or -EDQUOT and the reason. */
+static bool out_of_space(struct helper *h, size_t log_from, int *status)
+{
+	const char *lg = h->log + log_from;
+	size_t ll = h->log_len - log_from;
+	struct statvfs vfs;
+	bool quota = memmem(lg, ll, "Disk quota exceeded", 19);
+	bool full = memmem(lg, ll, "No space left on device", 23);
+	unsigned long long avail = 0;
+
+	if (!quota && !full && statvfs(".", &vfs) == 0) {
+		avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+		full = avail < AOT_LOW_SPACE;
+	}
+	if (!quota && !full)
+		return false;
+	if (quota || memmem(lg, ll, "No space left on device", 23)) {
+		hfail(h, 0, "the node is out of disk space in %s (%s)", h->aot->work_dir,
+		      quota ? "Disk quota exceeded" : "No space left on device");
+	} else {
+		hfail(h, 0, "the node is out of disk space in %s (%llu KiB free)", h->aot->work_dir,
+		      avail >> 10);
+	}
+	*status = quota ? -EDQUOT : -ENOSPC;
+	return true;
+}
+
 /* Runs one tool to its end or the deadline (lib/subprocess.h: its own
  * process group, killed with everything it started). Returns 0 or a negative
  * status with the reason set. */
@@ -294,6 +326,12 @@ static int run_tool(struct helper *h, const char *what, char *const argv[])
 		             h->aot->cpu_limit_s);
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ)
 		return hfail(h, -EFBIG, "%s: output over the file size limit", what);
+	/* A full disk (or quota) is the node's failure, not the module's: a tool
+	 * that says so, or one that failed while the work directory's filesystem
+	 * has (almost) no room left (wasm2c does not check its writes: a truncated
+	 * output fails later in the C compiler with "unknown type name"). */
+	if (out_of_space(h, log_from, &r))
+		return r;
 	/* The compiler driver reports its children's limits as plain failures;
 	 * cc1 out of address space (RLIMIT_AS) may die with a segfault. */
 	const char *lg = h->log + log_from;

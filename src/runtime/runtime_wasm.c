@@ -109,8 +109,13 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	job->req = NULL;
 	if (res->status < 0) {
 		char why[512];
-		snprintf(why, sizeof(why), "compiling the module failed: %s", res->reason);
-		job->done(job->ctx, 422, why, -ENOENT);
+		/* The node's disk, not the module: 507, as the node's error. */
+		bool disk = res->status == -ENOSPC || res->status == -EDQUOT;
+		snprintf(why, sizeof(why), "compiling the module failed%s: %s",
+		         disk ? ", the node's disk is full" : "", res->reason);
+		if (disk)
+			log_err("module %s/%s: %s", job->user, job->module, why);
+		job->done(job->ctx, disk ? 507 : 422, why, -ENOENT);
 		job_free(job);
 		return;
 	}

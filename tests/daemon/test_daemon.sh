@@ -45,7 +45,11 @@ bad=sha256:$(printf '%064d' 0)
 out=$(ncm_setup NetServ.apps.Bad_1.0 "file://$MOD_PATH" "$bad" | ctl send -)
 rc=$?
 check "wrong hash answers 422" grep -q '^NETSERV/0.1 422' <<<"$out"
-check "wrong hash reason names the mismatch" grep -q "reason:module-hash mismatch: expected $bad, got $MOD_HASH" <<<"$out"
+check "wrong hash reason names the mismatch" grep -q "reason:module-hash mismatch: expected $bad" <<<"$out"
+# A file:// URL names a file of the node: the answer must not give its hash
+# (over http the publisher serves the file and learns nothing new).
+check "a file:// mismatch does not reveal the file's SHA-256" \
+	bash -c '! grep -q "$1" <<<"$2" && ! grep -q "got" <<<"$2"' _ "${MOD_HASH#sha256:}" "$out"
 check "ctl send exits 1 on an error response" test "$rc" -eq 1
 check "failed module shows as failed in status" \
 	test "$(status_json "mods['janedoe/NetServ.apps.Bad_1.0']['state']")" = failed
@@ -72,6 +76,23 @@ check "unreachable http URL answers 502" grep -q '^NETSERV/0.1 502' <<<"$out"
 check "unreachable URL reason says why" grep -qi 'reason:fetching http://127.0.0.1:1/m.wasm failed' <<<"$out"
 out=$(ncm_setup NetServ.apps.Gone_1.0 "file://$TEST_DIR/missing.wasm" "sha256:$(printf '%064d' 2)" | ctl send -)
 check "missing file:// answers 502" grep -q '^NETSERV/0.1 502' <<<"$out"
+
+# --- file:// names a FIFO or a device: refused at once, the loop never blocks --------
+# (curl's own open() of a FIFO waits for a writer: the daemon's loop with it.)
+mkfifo "$TEST_DIR/fifo.wasm"
+ln -s "$TEST_DIR/fifo.wasm" "$TEST_DIR/fifolink.wasm"
+out=$(ncm_setup NetServ.apps.Fifo_1.0 "file://$TEST_DIR/fifo.wasm" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a file:// FIFO answers 422 at once" grep -q '^NETSERV/0.1 422' <<<"$out"
+check "... naming the reason" grep -q 'reason:fetching file://.*/fifo.wasm refused: a FIFO, the node reads only regular files' <<<"$out"
+status_quick() { timeout 2 "$NETSERV" ctl --socket "$SOCK" status >/dev/null; }
+check "status answers after a file:// FIFO" status_quick
+# (before the fix the loop is stuck in open(): a writer lets the test go on)
+timeout 1 bash -c ': >"$1"' _ "$TEST_DIR/fifo.wasm" 2>/dev/null || true
+out=$(ncm_setup NetServ.apps.FifoLink_1.0 "file://$TEST_DIR/fifolink.wasm" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a symlink to a FIFO answers 422" grep -q '^NETSERV/0.1 422' <<<"$out"
+timeout 1 bash -c ': >"$1"' _ "$TEST_DIR/fifo.wasm" 2>/dev/null || true
+out=$(ncm_setup NetServ.apps.Dev_1.0 "file:///dev/zero" "sha256:$(printf '%064d' 6)" | timeout 5 "$NETSERV" ctl --socket "$SOCK" send -)
+check "a file:// device answers 422 naming it" grep -q 'reason:.*a character device' <<<"$out"
 
 # --- malformed NCMs -----------------------------------------------------------
 out=$(printf 'SETUP\nuser:x\n\n' | ctl send -)
@@ -156,6 +177,9 @@ out=$(ncm_setup NetServ.apps.Big_1.0 "http://127.0.0.1:$hport/big.wasm" "$big_ha
 check "module over max_size answers 413" grep -q '^NETSERV/0.1 413' <<<"$out"
 out=$(ncm_setup NetServ.apps.Web404_1.0 "http://127.0.0.1:$hport/nothere.wasm" "sha256:$(printf '%064d' 404)" | ctl send -)
 check "HTTP 404 answers 502 naming the status" grep -q 'HTTP status 404' <<<"$out"
+out=$(ncm_setup NetServ.apps.WebBad_1.0 "http://127.0.0.1:$hport/web.wasm" "sha256:$(printf '%064d' 5)" | ctl send -)
+check "an http mismatch answers 422 naming both hashes" \
+	grep -q "reason:module-hash mismatch: expected sha256:$(printf '%064d' 5), got $MOD_HASH" <<<"$out"
 
 # --- a second SETUP of a cached module fetches nothing ---------------------------
 out=$(ncm_setup NetServ.apps.WebCopy_1.0 "http://127.0.0.1:1/unreachable.wasm" "$MOD_HASH" | ctl send -)
@@ -218,6 +242,16 @@ check "failed module restored as failed with its reason" \
 check "restart log says what was restored" grep -q 'restoring module janedoe/NetServ.apps.Counter_1.0.0' "$DAEMON_LOG"
 check "netservd stops cleanly on SIGTERM (no leaks under ASan)" stop_daemon
 check "admin socket removed at exit" test ! -e "$SOCK"
+check "netserv.db is mode 0600" test "$(stat -c %a "$STATE/netserv.db")" = 600
+
+# --- a 0-byte database: the node starts empty and says so -------------------------------
+rm -f "$STATE/netserv.db-wal" "$STATE/netserv.db-shm"
+: >"$STATE/netserv.db"
+start_daemon || not_ok "netservd starts on a 0-byte database"
+check "a 0-byte database is named in a warning at start" \
+	grep -q 'warn.*netserv.db was an empty file (0 bytes): starting with no modules' "$DAEMON_LOG"
+check "... and the node starts with no modules" test "$(status_json "len(s['modules'])")" = 0
+stop_daemon
 
 # --- configuration errors -----------------------------------------------------------
 printf '[node]\nbogus = 1\n' >"$TEST_DIR/bad.conf"

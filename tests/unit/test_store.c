@@ -245,6 +245,69 @@ static void test_open_creates(void **state)
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
 }
 
+static int file_mode(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return (int)(sb.st_mode & 07777);
+}
+
+/* The database holds every publisher's requests and nonces: mode 0600, and
+ * its -wal and -shm too, whatever the umask; an older file is brought to 0600. */
+static void test_open_private(void **state)
+{
+	struct fixture *f = *state;
+	char wal[1200], shm[1200];
+	mode_t old = umask(022);
+	struct store *st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	snprintf(shm, sizeof(shm), "%s-shm", f->db);
+	st = open_ok(f->dir);
+	struct store_module m = {.user = "u",
+	                         .module_id = "m",
+	                         .url = "file:///x",
+	                         .state = "active",
+	                         .request = "SETUP m NETSERV/0.1\n\n"};
+	assert_int_equal(store_module_put(st, &m, NULL, 0), 0);
+	assert_int_equal(file_mode(f->db), 0600);
+	assert_int_equal(file_mode(wal), 0600);
+	assert_int_equal(file_mode(shm), 0600);
+	assert_null(store_close(st));
+
+	/* A database made world-readable before (by an older netserv). */
+	assert_int_equal(chmod(f->db, 0644), 0);
+	st = open_ok(f->dir);
+	assert_int_equal(file_mode(f->db), 0600);
+	assert_null(store_close(st));
+	umask(old);
+}
+
+/* A 0-byte file (truncated, or made by hand) opens as a new database, and
+ * store_opened_empty() says so for the caller's log; a new or a used file not. */
+static void test_open_empty_file(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+
+	st = open_ok(f->dir);
+	assert_false(store_opened_empty(st));
+	assert_null(store_close(st));
+	st = open_ok(f->dir);
+	assert_false(store_opened_empty(st));
+	assert_null(store_close(st));
+
+	char wal[1200];
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	unlink(wal);
+	write_file(f->db, "", 0);
+	st = open_ok(f->dir);
+	assert_true(store_opened_empty(st));
+	assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 2);
+	assert_null(store_close(st));
+	assert_false(store_opened_empty(NULL));
+}
+
 static void test_open_not_a_directory(void **state)
 {
 	struct fixture *f = *state;
@@ -770,6 +833,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_open_private, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_open_empty_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_open_not_a_directory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_values_are_bound, setup, teardown),
