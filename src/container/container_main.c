@@ -278,6 +278,7 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 		return;
 	}
 	modhost_set_busy_page(c->busy);
+	modhost_set_owner(c->host, c->user);
 	r = queues_open(c, &a, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "packet queue: %s", err);

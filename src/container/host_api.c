@@ -62,8 +62,8 @@ void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32
 	for (size_t i = 0; i < n; i++)
 		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	line[n] = '\0';
-	fprintf(stderr, "module %s %s: %s%s\n", m->name, names[level < 4 ? level : 3], line,
-	        len > n ? "..." : "");
+	fprintf(stderr, "module %s%s%s %s: %s%s\n", m->h->owner, m->h->owner[0] ? "/" : "", m->name,
+	        names[level < 4 ? level : 3], line, len > n ? "..." : "");
 	modhost_import_leave();
 }
 

@@ -700,6 +700,11 @@ json_t *modhost_stats(struct modhost *h)
 
 /* ---- life ------------------------------------------------------------------------- */
 
+void modhost_set_owner(struct modhost *h, const char *owner)
+{
+	snprintf(h->owner, sizeof(h->owner), "%s", owner ? owner : "");
+}
+
 int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,
                 modhost_send_policy_fn *policy, void *ctx, struct modhost **ret, char *err,
                 size_t errlen)

@@ -54,6 +54,11 @@ typedef void modhost_event_fn(void *ctx, const char *module, enum proto_event_ki
 typedef int modhost_send_policy_fn(void *ctx, const char *module, int family, const uint8_t *src,
                                    const uint8_t *dst);
 
+/* Names the publisher the modules run for: their log lines carry it
+ * ("module <owner>/<id> <level>: ..."), so that one publisher's module cannot
+ * write lines that read as another's. Copied; "" until set. */
+void modhost_set_owner(struct modhost *h, const char *owner);
+
 /* Creates the module host (one per process). Returns 0 or a negative errno
  * with the reason in err. */
 int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,

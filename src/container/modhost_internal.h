@@ -84,6 +84,7 @@ struct mod {
 struct modhost {
 	struct evloop *loop;
 	struct modhost_limits lim;
+	char owner[64]; /* the publisher (modhost_set_owner), for log lines */
 	modhost_event_fn *event;
 	modhost_send_policy_fn *policy;
 	void *ctx;

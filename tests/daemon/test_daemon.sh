@@ -220,6 +220,16 @@ check "REMOVE by a user who is no publisher here answers 403" grep -q '^NETSERV/
 check "... and leaves the module in place" \
 	test "$(status_json "'janedoe/NetServ.apps.Counter_1.0.0' in mods")" = True
 
+# --- a module's log lines name its publisher ---------------------------------------
+# (issue #12: one publisher's module must not write lines that read as
+# another's; the counter logs at ns_fini)
+make_module logger counter
+log_from=$(($(wc -l <"$DAEMON_LOG") + 1))
+ncm_setup NetServ.apps.Log_1.0 "file://$MOD_PATH" "$MOD_HASH" 600 | ctl send - >/dev/null
+printf 'REMOVE NetServ.apps.Log_1.0 NETSERV/0.1\nuser:janedoe\n\n' | ctl send - >/dev/null
+check "a module's log line carries its publisher (module janedoe/ID info: ...)" \
+	wait_line "$DAEMON_LOG" '^module janedoe/NetServ\.apps\.Log_1\.0 info: counter: ' 5 "$log_from"
+
 # --- SIGKILL + restart ------------------------------------------------------------
 ttl_before=$(status_json "mods['janedoe/NetServ.apps.Counter_1.0.0']['ttl_remaining']")
 make_module late
