@@ -233,6 +233,7 @@ static int module_add_waiter(struct module *m, ctl_reply_fn *fn, void *ctx)
 static void module_fail(struct module *m, int code, const char *reason)
 {
 	log_warn("module %s/%s failed: %s", m->req.user, mod_name(m), reason);
+	ctl_event(m->c, m->req.user, mod_name(m), "failed", reason);
 	module_set_state(m, MOD_FAILED, reason);
 	module_reply_all(m, code);
 }
@@ -288,6 +289,7 @@ static void on_expiry(struct evloop *loop, void *ctx)
 		if (m->expires_at <= now) {
 			log_info("module %s/%s expired (ttl)", m->req.user, mod_name(m));
 			c->counters.expired++;
+			ctl_event(c, m->req.user, mod_name(m), "expired", NULL);
 			module_destroy(m, NCM_CONFLICT, "module expired before it was installed");
 		}
 		m = next;
@@ -369,6 +371,7 @@ static void on_runtime_done(void *ctx, int status, const char *reason, long queu
 	}
 	module_set_state(m, MOD_ACTIVE, NULL);
 	log_info("module %s/%s active", m->req.user, mod_name(m));
+	ctl_event(m->c, m->req.user, mod_name(m), "active", NULL);
 	module_reply_all(m, NCM_OK);
 }
 
@@ -395,6 +398,7 @@ static void module_install(struct module *m)
 		m->rt_installed = false;
 		module_set_state(m, MOD_NO_RUNTIME, err);
 		log_info("module %s/%s stored: %s", m->req.user, mod_name(m), err);
+		ctl_event(c, m->req.user, mod_name(m), "no-runtime", err);
 		module_reply_all(m, NCM_OK);
 		return;
 	}
@@ -505,15 +509,19 @@ static void handle_setup(struct controller *c, const struct ncm_msg *msg, struct
 		return;
 	}
 	if (r < 0) {
+		ctl_event(c, ncm_get(msg, "user"), msg->target, "refused", err);
 		reply_error(reply, ctx, NCM_BAD_REQUEST, err);
 		return;
 	}
 	if (!m->req.user || !m->req.url) {
+		ctl_event(c, m->req.user, mod_name(m), "refused",
+		          "SETUP needs the user and url headers");
 		reply_error(reply, ctx, NCM_BAD_REQUEST, "SETUP needs the user and url headers");
 		module_free(m);
 		return;
 	}
 	if (c->s.require_hash && !m->has_sha) {
+		ctl_event(c, m->req.user, mod_name(m), "refused", "no module-hash header");
 		reply_error(reply, ctx, NCM_BAD_REQUEST,
 		            "SETUP needs a module-hash header (sha256:<hex>) on this node");
 		module_free(m);
@@ -549,6 +557,7 @@ static void on_setup_authorized(void *ctx, int status, const char *reason)
 	}
 	if (status) {
 		c->counters.errors++;
+		ctl_event(c, w->m->req.user, mod_name(w->m), "refused", reason);
 		reply_error(w->reply, w->ctx, status, reason);
 		module_free(w->m);
 	} else {
@@ -591,6 +600,7 @@ static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn 
 	if (code == 0)
 		return 0;
 	c->counters.errors++;
+	ctl_event(c, m->req.user, mod_name(m), "refused", err);
 	reply_error(reply, ctx, code, err);
 	module_free(m);
 	return 1;
@@ -697,11 +707,13 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 	}
 	if (old) {
 		log_info("module %s/%s replaced by a new SETUP", old->req.user, mod_name(old));
+		ctl_event(c, old->req.user, mod_name(old), "replaced", "by a newer SETUP");
 		m->created_at = old->created_at;
 		module_destroy(old, NCM_CONFLICT, "replaced by a newer SETUP");
 	} else if (c->n_modules >= c->s.max_modules) {
 		char why[96];
 		snprintf(why, sizeof(why), "node full: %u modules installed", c->s.max_modules);
+		ctl_event(c, m->req.user, mod_name(m), "refused", why);
 		reply_error(reply, ctx, NCM_UNAVAILABLE, why);
 		module_free(m);
 		return;
@@ -721,6 +733,7 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 	expiry_rearm(c);
 	log_info("module %s/%s requested from %s, ttl %u s", m->req.user, mod_name(m), m->req.url,
 	         ttl);
+	ctl_event(c, m->req.user, mod_name(m), "setup", m->req.url);
 	module_start(m);
 }
 
@@ -747,6 +760,7 @@ static void handle_remove(struct controller *c, const struct ncm_request *req, c
 		ncm_add(resp, "state", "removed");
 	}
 	log_info("module %s/%s removed", req->user, req->target);
+	ctl_event(c, req->user, req->target, "removed", NULL);
 	int r = module_destroy(m, NCM_CONFLICT, "removed by a REMOVE before it was installed");
 	expiry_rearm(c);
 	if (r < 0) {
@@ -821,6 +835,8 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 	    msg->method == NCM_METHOD_TRIGGER || msg->method == NCM_METHOD_PROBE) {
 		if (ncm_request_decode(msg, &req, why, sizeof(why)) < 0) {
 			c->counters.errors++;
+			if (msg->method != NCM_METHOD_PROBE)
+				ctl_event(c, ncm_get(msg, "user"), msg->target, "refused", why);
 			reply_error(reply, ctx, NCM_BAD_REQUEST, why);
 			return;
 		}
@@ -829,6 +845,7 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 		int code = guard_authenticate(c->s.guard, msg, &req, why, sizeof(why));
 		if (code) {
 			c->counters.errors++;
+			ctl_event(c, ncm_get(msg, "user"), msg->target, "refused", why);
 			reply_error(reply, ctx, code, why);
 			return;
 		}
@@ -906,6 +923,8 @@ static void on_runtime_event(void *ctx, const char *user, const char *module,
 	if (event == RUNTIME_EVENT_RESTARTED) {
 		log_notice("container of %s restarted (%s); its modules are being reinstalled",
 		           user, reason ? reason : "first start");
+		/* No reason: its first start. */
+		ctl_event(c, user, NULL, reason ? "restarted" : "started", reason);
 		return;
 	}
 	struct module *m = module ? module_find(c, user, module) : NULL;
@@ -914,6 +933,7 @@ static void on_runtime_event(void *ctx, const char *user, const char *module,
 	if (event == RUNTIME_EVENT_TRAP) {
 		log_info("module %s/%s trapped (contained): %s", user, module,
 		         reason ? reason : "");
+		ctl_event(c, user, module, "trap", reason);
 		return;
 	}
 	if (event == RUNTIME_EVENT_FAILED && m->state != MOD_FAILED) {
@@ -947,6 +967,10 @@ int controller_new(struct evloop *loop, const struct ctl_settings *s, struct sto
 	c->fwd_ops = fwd_ops;
 	c->fwd = fwd;
 	c->started_at = now_unix_ms();
+	if (ctl_events_init(&c->events, CTL_EVENTS_DEFAULT) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
 	/* Seconds: a fetch may wait for a slow server; a compile takes 0.1-30 s,
 	 * a cached one milliseconds. */
 	static const double fetch_b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -1010,6 +1034,7 @@ struct controller *controller_free(struct controller *c)
 	fetcher_free(c->fetcher);
 	free(c->node_id);
 	free(c->cache_dir);
+	ctl_events_done(&c->events);
 	free(c);
 	return NULL;
 }
@@ -1070,6 +1095,7 @@ int controller_restore(struct controller *c, char *err, size_t errlen)
 			/* The operator changed the policy: it applies to what is installed. */
 			log_warn("state: module %s/%s is no longer allowed: %s", m->req.user,
 			         mod_name(m), why);
+			ctl_event(c, m->req.user, mod_name(m), "failed", why);
 			module_set_state(m, MOD_FAILED, why);
 			continue;
 		}
@@ -1080,6 +1106,7 @@ int controller_restore(struct controller *c, char *err, size_t errlen)
 		}
 		log_info("state: restoring module %s/%s (%s, %u s left)", m->req.user, mod_name(m),
 		         row->state, ttl_remaining_s(m));
+		ctl_event(c, m->req.user, mod_name(m), "restored", row->state);
 		module_start(m);
 	}
 	store_module_list_free(rows, n);

@@ -69,3 +69,8 @@ typedef void ctl_metrics_fn(void *ctx, int status, char *text, size_t len);
  * to the runtime. `done` is called once, maybe before this returns, unless
  * controller_forget(ctx) runs first. */
 void controller_metrics(struct controller *c, ctl_metrics_fn *done, void *ctx);
+
+/* Renders the STATUS JSON (what `netserv ctl status --json` shows, compact)
+ * from a fresh statistics request to the runtime, for the dashboard; `done`
+ * as for controller_metrics(). */
+void controller_status(struct controller *c, ctl_metrics_fn *done, void *ctx);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ctl/controller.h"
+#include "ctl/events.h"
 #include "ctl/runtime.h"
 #include "fwd/fwd.h"
 #include "lib/prom.h"
@@ -65,6 +66,7 @@ struct stats_req {
 	struct ncm_request req;  /* PROBE: what was asked */
 	ctl_reply_fn *reply;     /* NULL once forgotten */
 	ctl_metrics_fn *metrics; /* method NCM_METHOD_NONE: a metrics request */
+	bool json;               /* ... for the STATUS JSON instead (controller_status) */
 	void *ctx;
 	struct stats_req *next;
 };
@@ -122,6 +124,7 @@ struct controller {
 	size_t n_req_counts;
 	uint64_t req_counts_other; /* answered when the table was full */
 	struct prom_histogram fetch_seconds, compile_seconds;
+	struct ctl_events events; /* recent events (STATUS "events") */
 };
 
 static inline int64_t now_unix_ms(void)
@@ -142,6 +145,13 @@ static inline void reply_error(ctl_reply_fn *reply, void *ctx, int code, const c
 static inline const char *mod_name(const struct module *m)
 {
 	return m->req.target;
+}
+
+/* Records an event in the ring of recent events (ctl/events.h). */
+static inline void ctl_event(struct controller *c, const char *user, const char *module,
+                             const char *what, const char *reason)
+{
+	ctl_events_add(&c->events, now_unix_ms(), user, module, what, reason);
 }
 
 static inline uint32_t ttl_remaining_s(const struct module *m)

@@ -126,13 +126,17 @@ static void stats_req_unlink(struct stats_req *sr)
 }
 
 static void metrics_answer(struct controller *c, json_t *stats, ctl_metrics_fn *done, void *ctx);
+static void status_text_answer(struct controller *c, json_t *stats, ctl_metrics_fn *done,
+                               void *ctx);
 
 static void on_stats(void *ctx, json_t *stats)
 {
 	struct stats_req *sr = ctx;
 	stats_req_unlink(sr);
 	if (sr->method == NCM_METHOD_NONE) {
-		if (sr->metrics)
+		if (sr->metrics && sr->json)
+			status_text_answer(sr->c, stats, sr->metrics, sr->ctx);
+		else if (sr->metrics)
 			metrics_answer(sr->c, stats, sr->metrics, sr->ctx);
 	} else if (sr->reply) {
 		if (sr->method == NCM_METHOD_PROBE)
@@ -216,10 +220,12 @@ static json_t *status_json(struct controller *c, json_t *stats)
 {
 	char caps[256];
 	capabilities(c, caps, sizeof(caps));
+	int64_t now = now_unix_ms();
 	json_t *node = json_pack(
-	        "{s:s, s:s, s:I, s:s, s:s}", "id", c->node_id, "version", NETSERV_VERSION,
-	        "uptime_s", (json_int_t)((now_unix_ms() - c->started_at) / 1000), "capabilities",
-	        caps, "building_blocks", c->rt_ops->building_blocks(c->rt));
+	        "{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "id", c->node_id, "version", NETSERV_VERSION,
+	        "uptime_s", (json_int_t)((now - c->started_at) / 1000), "time_ms", (json_int_t)now,
+	        "started_at_ms", (json_int_t)c->started_at, "capabilities", caps, "building_blocks",
+	        c->rt_ops->building_blocks(c->rt));
 	json_t *mods = json_array();
 	for (struct module *m = c->modules; m; m = m->next)
 		json_array_append_new(mods, module_json(m, stats));
@@ -229,8 +235,21 @@ static json_t *status_json(struct controller *c, json_t *stats)
 	        "probe", (json_int_t)c->counters.probe, "status", (json_int_t)c->counters.status,
 	        "errors", (json_int_t)c->counters.errors, "expired",
 	        (json_int_t)c->counters.expired);
-	json_t *status =
-	        json_pack("{s:o, s:o, s:o}", "node", node, "modules", mods, "counters", counters);
+	/* The publishers' containers: the runtime's objects keyed "user". */
+	json_t *containers = json_array();
+	const char *user;
+	json_t *o;
+	json_object_foreach(stats, user, o)
+	{
+		if (strchr(user, '/') || !json_is_object(o))
+			continue;
+		json_t *ct = json_deep_copy(o);
+		json_object_set_new(ct, "publisher", json_string(user));
+		json_array_append_new(containers, ct);
+	}
+	json_t *status = json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}", "node", node, "modules", mods,
+	                           "counters", counters, "containers", containers, "events",
+	                           ctl_events_json(&c->events), "runtime_stats_up", stats != NULL);
 	if (status && c->s.guard)
 		json_object_set_new(status, "security", guard_status(c->s.guard));
 	return status;
@@ -262,6 +281,35 @@ void controller_metrics(struct controller *c, ctl_metrics_fn *done, void *ctx)
 	sr->next = c->stats_reqs;
 	c->stats_reqs = sr;
 	c->rt_ops->stats(c->rt, on_stats, sr);
+}
+
+void controller_status(struct controller *c, ctl_metrics_fn *done, void *ctx)
+{
+	struct stats_req *sr = calloc(1, sizeof(*sr));
+	if (!sr) {
+		done(ctx, -ENOMEM, NULL, 0);
+		return;
+	}
+	sr->c = c;
+	sr->method = NCM_METHOD_NONE;
+	sr->metrics = done;
+	sr->json = true;
+	sr->ctx = ctx;
+	sr->next = c->stats_reqs;
+	c->stats_reqs = sr;
+	c->rt_ops->stats(c->rt, on_stats, sr);
+}
+
+static void status_text_answer(struct controller *c, json_t *stats, ctl_metrics_fn *done, void *ctx)
+{
+	json_t *j = status_json(c, stats);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!text) {
+		done(ctx, -ENOMEM, NULL, 0);
+		return;
+	}
+	done(ctx, 0, text, strlen(text));
 }
 
 /* A per-module number in the runtime's statistics (runtime.h). */

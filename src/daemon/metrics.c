@@ -1,10 +1,14 @@
-/* The Prometheus endpoint: see metrics.h.
+/* The Prometheus endpoint and the dashboard: see metrics.h.
+ *
+ * GET /metrics: the Prometheus text; GET /status.json: the STATUS JSON; GET
+ * /: the dashboard's page (dashboard.c), which polls /status.json.
  *
  * libmicrohttpd runs in its external-polling epoll mode: its epoll fd is
  * watched by our loop, MHD_run() is called when it is readable and when
  * MHD_get_timeout() says (a one-shot timer re-armed after every run). Each
  * request of GET /metrics is suspended (MHD_suspend_connection) until the
- * controller has the runtime's statistics, then resumed; MHD_run() must run
+ * controller has the runtime's statistics, then resumed (so is each of
+ * /status.json); MHD_run() must run
  * again after a resume, hence a zero-delay timer. */
 #include "daemon/metrics.h"
 
@@ -19,11 +23,14 @@
 
 #include "ctl/controller.h"
 #include "daemon/config.h"
+#include "daemon/dashboard.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 
 #define METRICS_PATH         "/metrics"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define STATUS_PATH          "/status.json"
+#define STATUS_CONTENT_TYPE  "application/json"
 #define METRICS_MAX_CONNS    16
 #define METRICS_TIMEOUT_S    10
 
@@ -37,7 +44,8 @@ struct scrape {
 	struct metrics *m;
 	struct MHD_Connection *conn;
 	enum scrape_state state;
-	bool in_handler; /* controller_metrics() has not returned yet */
+	bool status_json; /* /status.json, else /metrics */
+	bool in_handler;  /* controller_metrics() has not returned yet */
 	int status;
 	char *text;
 	size_t len;
@@ -115,6 +123,30 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned code, const 
 	return ret;
 }
 
+/* The dashboard's page: static, compiled in; its script is the only one the
+ * browser may run (the CSP), and it never inserts HTML. */
+static enum MHD_Result answer_page(struct MHD_Connection *conn)
+{
+	const char *csp = dashboard_csp();
+	if (!csp)
+		return answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "dashboard unavailable\n",
+		              NULL);
+	size_t len;
+	const char *page = dashboard_page(&len);
+	struct MHD_Response *r =
+	        MHD_create_response_from_buffer(len, (void *)page, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -139,14 +171,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n",
 		              "GET, HEAD");
-	if (strcmp(url, METRICS_PATH) != 0)
-		return answer(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n",
+	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+		return answer_page(conn);
+	if (strcmp(url, STATUS_PATH) == 0)
+		s->status_json = true;
+	else if (strcmp(url, METRICS_PATH) != 0)
+		return answer(conn, MHD_HTTP_NOT_FOUND,
+		              "not found: the dashboard is at /, the STATUS JSON at /status.json, "
+		              "the metrics at /metrics\n",
 		              NULL);
 	switch (s->state) {
 	case SCRAPE_NEW:
 		s->state = SCRAPE_WAITING;
 		s->in_handler = true;
-		controller_metrics(m->ctl, on_metrics, s);
+		if (s->status_json)
+			controller_status(m->ctl, on_metrics, s);
+		else
+			controller_metrics(m->ctl, on_metrics, s);
 		s->in_handler = false;
 		if (s->state == SCRAPE_WAITING) {
 			MHD_suspend_connection(conn);
@@ -159,13 +200,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		break;
 	}
 	if (s->status < 0 || !s->text)
-		return answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "metrics unavailable\n", NULL);
+		return answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		              s->status_json ? "status unavailable\n" : "metrics unavailable\n",
+		              NULL);
 	struct MHD_Response *r =
 	        MHD_create_response_from_buffer(s->len, s->text, MHD_RESPMEM_MUST_FREE);
 	if (!r)
 		return MHD_NO;
 	s->text = NULL; /* the response's */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	if (s->status_json) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, STATUS_CONTENT_TYPE);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	} else {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	}
 	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;

@@ -1,6 +1,8 @@
-/* The Prometheus endpoint ([metrics] listen, docs/operations.md): an HTTP
- * server (libmicrohttpd, driven by netservd's event loop: no thread) that
- * answers GET /metrics with controller_metrics(). A scrape suspends its
+/* The Prometheus endpoint and the dashboard ([metrics] listen,
+ * docs/operations.md): an HTTP server (libmicrohttpd, driven by netservd's
+ * event loop: no thread) that answers GET /metrics with controller_metrics(),
+ * GET /status.json with controller_status() and GET / with the dashboard's
+ * page (dashboard.h), read-only. A scrape (or a /status.json) suspends its
  * connection while the containers are asked for their statistics, so the
  * numbers are those of the moment of the scrape and nothing is gathered
  * when nobody scrapes. */
