@@ -372,7 +372,8 @@ static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char
 			p = &cfg->publishers[i];
 	if (!p) {
 		if (cfg->n_publishers >= NS_MAX_PUBLISHERS) {
-			snprintf(pc->msg, sizeof(pc->msg), "more than %d publishers",
+			snprintf(pc->msg, sizeof(pc->msg),
+			         "[publisher %s]: more than %d publishers (the node's limit)", name,
 			         NS_MAX_PUBLISHERS);
 			return 0;
 		}

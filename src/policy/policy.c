@@ -19,6 +19,7 @@ void policy_defaults(struct ns_policy *p)
 	p->require_hash = -1;
 	p->send_pps = POLICY_DEFAULT_SEND_PPS;
 	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
+	p->max_modules = POLICY_DEFAULT_MAX_MODULES;
 }
 
 /* Calls fn for every item of a list separated by commas and/or blanks. */

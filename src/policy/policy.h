@@ -34,6 +34,10 @@
 #define POLICY_DEFAULT_SEND_PPS   1000u
 #define POLICY_DEFAULT_SEND_BYTES (1024u * 1024u)
 
+/* Default max_modules of a publisher: one publisher alone cannot fill the
+ * node's [modules] max_modules (256 by default). */
+#define POLICY_DEFAULT_MAX_MODULES 32u
+
 /* Property keys that start with this are the node's (e.g. netserv.listen). */
 #define POLICY_RESERVED_PREFIX "netserv."
 
@@ -77,7 +81,8 @@ struct ns_policy {
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
- * max_modules 0, require_hash -1, rrc off, sends to any destination at
+ * max_modules POLICY_DEFAULT_MAX_MODULES, require_hash -1, rrc off, sends to
+ * any destination at
  * POLICY_DEFAULT_SEND_PPS and POLICY_DEFAULT_SEND_BYTES. */
 void policy_defaults(struct ns_policy *p);
 

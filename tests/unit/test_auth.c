@@ -258,6 +258,9 @@ static void test_policy_check(void **state)
 	struct ns_policy p;
 	char err[256];
 	policy_defaults(&p);
+	/* A publisher cannot fill the node's module limit by default (#12). */
+	assert_int_equal(p.max_modules, POLICY_DEFAULT_MAX_MODULES);
+	assert_true(p.max_modules > 0);
 	assert_int_equal(
 	        policy_set(&p, "prefixes", "192.0.2.0/24, 2001:db8::/32", err, sizeof(err)), 1);
 	assert_int_equal(policy_set(&p, "filter_protocols", "udp,tcp", err, sizeof(err)), 1);

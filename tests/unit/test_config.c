@@ -94,6 +94,12 @@ static void test_errors(void **state)
 	expect_error("[modules]\ndefault_ttl = 100\nmax_ttl = 50\n", "larger than max_ttl");
 	expect_error("[node]\nstate_dir =\n", "must not be empty");
 	expect_error("[node\nid = x\n", "bad.conf:1:");
+	{ /* the 65th publisher */
+		char text[65 * 48] = "", *p = text;
+		for (int i = 0; i < 65; i++)
+			p += sprintf(p, "[publisher p%d]\nnice = 5\n", i);
+		expect_error(text, "[publisher p64]: more than 64 publishers");
+	}
 	expect_error("[metrics]\nlisten = 127.0.0.1\n", "bad.conf:2: [metrics] listen: "
 	                                                "'127.0.0.1' is not ADDRESS:PORT");
 	expect_error("[metrics]\nlisten = localhost:9473\n", "is not ADDRESS:PORT");
