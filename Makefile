@@ -16,6 +16,12 @@
 #                   (BENCH_QUICK=1: a short run; bench/smoke: all of them
 #                   with tiny counts, checking their tables)
 #   make install PREFIX=/usr/local DESTDIR=
+#                   (an edited netservd.conf stays; the new sample goes
+#                   beside it as netservd.conf.dist)
+#   make uninstall  removes what make install installed (not an edited
+#                   configuration, not the node's state)
+#   make deb        the Debian package build-deb/netserv_VERSION_ARCH.deb
+#                   (scripts/mkdeb; docs/build.md)
 #   make format     clang-format every C file
 
 PREFIX ?= /usr/local
@@ -23,7 +29,7 @@ DESTDIR ?=
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build build-asan build-fuzz deps test demo install format clean
+.PHONY: all build build-asan build-fuzz deps test demo install uninstall deb format clean
 
 all: build
 
@@ -59,11 +65,23 @@ bench: build
 	@if [ "$$(id -u)" = 0 ]; then ./bench/signaling; \
 	else echo "bench/signaling: skipped (needs root)"; fi
 
-install: build
-	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
+# Installed from a build of its own (build-install/): without the tests, and
+# without the build-tree paths that build/ compiles in (NETSERV_BUILD_TREE_PATHS).
+install: deps
+	@cmake -S . -B build-install $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) -DNETSERV_TESTS=OFF \
+		-DNETSERV_BUILD_TREE_PATHS=OFF >/dev/null
+	@cmake --build build-install
+	@DESTDIR=$(DESTDIR) cmake --install build-install
+
+uninstall:
+	@DESTDIR=$(DESTDIR) ./scripts/uninstall build-install
+
+deb: deps
+	@./scripts/mkdeb build-deb
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb build-install

@@ -26,6 +26,17 @@
 #include "lib/util.h"
 #include "paths.h"
 
+#ifdef NETSERV_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset_environment, const char *state)
+{
+	(void)unset_environment;
+	(void)state;
+	return 0;
+}
+#endif
+
 static const char usage[] =
         "Usage: netservd [OPTIONS]\n"
         "Run a NetServ node in the foreground (stop it with SIGTERM or SIGINT).\n"
@@ -43,7 +54,13 @@ static void on_signal(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	struct signalfd_siginfo si;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGHUP) {
+		/* systemd's ExecReload sends it; reloading is not implemented yet. */
+		log_notice("received SIGHUP: reloading is not supported yet, ignored");
+		return;
+	}
 	log_notice("received signal %u, stopping", si.ssi_signo);
+	sd_notify(0, "STOPPING=1");
 	evloop_stop(loop);
 }
 
@@ -72,22 +89,35 @@ static bool has_file(const char *dir, const char *file)
 }
 
 /* The runtime sources the compiler bundles (glue.c and its headers): a
- * netservd in its build tree uses the source tree's; an installed one its own
- * <bin>/../share/netserv/runtime (so a relocated installation finds its
- * own), then the configured prefix's. Returns a path (buf, or static). */
+ * netservd in its build tree uses the source tree's (only in a build with
+ * NETSERV_BUILD_TREE_PATHS, which defines NETSERV_RUNTIME_SOURCE_DIR); an
+ * installed one its own <bin>/../share/netserv/runtime (so a relocated
+ * installation finds its own), then the configured prefix's. Returns a path
+ * (buf, or static). */
 static const char *find_runtime_dir(char *buf, size_t len)
 {
 	char probe[PATH_MAX];
 
+#ifdef NETSERV_RUNTIME_SOURCE_DIR
 	beside_self("CMakeCache.txt", probe, sizeof(probe));
 	if (access(probe, F_OK) == 0 && has_file(NETSERV_RUNTIME_SOURCE_DIR, "glue.c"))
 		return NETSERV_RUNTIME_SOURCE_DIR;
+#endif
 	beside_self("../share/netserv/runtime", probe, sizeof(probe));
 	if (has_file(probe, "glue.c") && len >= PATH_MAX && realpath(probe, buf))
 		return buf;
-	if (has_file(aot_default_runtime_dir(), "glue.c"))
-		return aot_default_runtime_dir();
-	return NETSERV_RUNTIME_SOURCE_DIR;
+	return aot_default_runtime_dir();
+}
+
+/* The container program: <bin>/../libexec/netserv/netserv-container (the
+ * installed layout: netservd in sbin, the container in libexec), else the one
+ * next to netservd (a build tree). */
+static void find_container_program(char *buf, size_t len)
+{
+	beside_self("../libexec/netserv/netserv-container", buf, len);
+	if (access(buf, X_OK) == 0)
+		return;
+	beside_self("netserv-container", buf, len);
 }
 
 /* Parses the [forwarding] hooks list into FWD_NF_HOOK_* flags. */
@@ -111,7 +141,8 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	if (cfg->container_program[0])
 		snprintf(program, sizeof(program), "%s", cfg->container_program);
 	else
-		beside_self("netserv-container", program, sizeof(program));
+		find_container_program(program, sizeof(program));
+	log_info("containers: %s", program);
 	char runtime_buf[PATH_MAX];
 	const char *runtime_dir = find_runtime_dir(runtime_buf, sizeof(runtime_buf));
 	log_info("module compiler: runtime sources from %s", runtime_dir);
@@ -339,6 +370,8 @@ int main(int argc, char **argv)
 	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
 	           cfg.admin_socket);
+	/* systemd's Type=notify: ready once the admin socket answers. */
+	sd_notify(0, "READY=1");
 	r = evloop_run(loop);
 	if (r < 0) {
 		log_err("event loop failed: %s", strerror(-r));
