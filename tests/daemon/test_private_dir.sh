@@ -32,7 +32,7 @@ else
 	not_ok "cmake --install into a prefix under a 0700 directory"
 	sed 's/^/#   /' "$TEST_DIR/install.log" | tail -n 20
 fi
-NETSERVD=$PREFIX/bin/netservd
+NETSERVD=$PREFIX/sbin/netservd
 NETSERV=$PREFIX/bin/netserv
 
 mkdir -m 0700 "$PRIV/src"
