@@ -182,7 +182,7 @@ cnt=$WORK/count.out
 ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p 7000 -t 40 -i 2000 >"$cnt" 2>&1 &
 CPIDS+=($!)
 cpid=$!
-wait_until 5 grep -q ready "$cnt" || not_ok "udpcount is ready"
+wait_until 5 grep -qs ready "$cnt" || not_ok "udpcount is ready"
 c0=$(counter)
 topo_exec sender "$B/udpblast" -d "$RCV" -p 7000 -n $N -s 64 -r 500 >/dev/null &
 bpid=$!
@@ -241,7 +241,7 @@ c0=$(counter)
 ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p 7000 -t 20 -i 1000 >"$cnt" 2>&1 &
 cpid=$!
 CPIDS+=($cpid)
-wait_until 5 grep -q ready "$cnt" || not_ok "udpcount is ready"
+wait_until 5 grep -qs ready "$cnt" || not_ok "udpcount is ready"
 topo_exec sender "$B/udpblast" -d "$RCV" -p 7000 -n 500 -s 64 -r 500 >/dev/null
 wait "$cpid"
 c1=$(counter)
