@@ -1039,6 +1039,49 @@ struct controller *controller_free(struct controller *c)
 	return NULL;
 }
 
+/* Takes m out of service because the reloaded configuration refuses it. */
+static void module_disallow(struct module *m, const char *why)
+{
+	char reason[NCM_ERR_LEN];
+	snprintf(reason, sizeof(reason), "removed by a configuration reload: %.*s",
+	         (int)(sizeof(reason) - 40), why);
+	module_uninstall(m);
+	module_fail(m, NCM_FORBIDDEN, reason);
+}
+
+int controller_reload(struct controller *c, const struct ctl_settings *s)
+{
+	c->s.default_ttl = s->default_ttl;
+	c->s.max_ttl = s->max_ttl;
+	c->s.max_modules = s->max_modules;
+	c->s.require_hash = s->require_hash;
+	if (!c->s.guard)
+		return 0;
+	int removed = 0;
+	for (struct module *m = c->modules; m; m = m->next) {
+		if (m->state == MOD_FAILED || m->state == MOD_REMOVING)
+			continue;
+		char why[NCM_ERR_LEN];
+		if (guard_recheck(c->s.guard, m->msg, &m->req, why, sizeof(why))) {
+			module_disallow(m, why);
+			removed++;
+			continue;
+		}
+		/* The table is in SETUP order: the publisher's oldest modules stay. */
+		unsigned max = guard_max_modules(c->s.guard, m->req.user), n = 0;
+		for (const struct module *o = c->modules; max && o != m; o = o->next)
+			n += strcmp(o->req.user, m->req.user) == 0 && o->state != MOD_FAILED &&
+			     o->state != MOD_REMOVING;
+		if (max && n >= max) {
+			snprintf(why, sizeof(why), "%s may run %u module(s) on this node",
+			         m->req.user, max);
+			module_disallow(m, why);
+			removed++;
+		}
+	}
+	return removed;
+}
+
 static enum module_state state_parse(const char *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)

@@ -52,6 +52,16 @@ struct controller *controller_free(struct controller *c);
  * number of modules restored, or a negative errno with the reason in err. */
 int controller_restore(struct controller *c, char *err, size_t errlen);
 
+/* Applies a reloaded configuration: default_ttl, max_ttl, max_modules and
+ * require_hash of s (the rest keeps its running values), and the guard's
+ * new policies (guard_reload() ran before) to every installed module: one
+ * the policy no longer allows (its publisher is gone, its filter is outside
+ * the new prefixes, its publisher's max_modules shrank: the newest go) is
+ * taken out of the runtime and the forwarding plane and fails with the
+ * reason, shown by STATUS. The others are not touched. Returns the number of
+ * modules removed. */
+int controller_reload(struct controller *c, const struct ctl_settings *s);
+
 /* Handles one request. `reply` is called exactly once, before this returns
  * or later from the event loop, unless controller_forget(ctx) runs first. */
 void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,

@@ -141,6 +141,65 @@ int guard_new(struct evloop *loop, const struct guard_config *cfg, struct store 
 	return 0;
 }
 
+/* Copies cfg's publishers and policies into new arrays. */
+static int pubs_copy(const struct guard_config *cfg, struct guard_publisher **ret_pubs,
+                     struct ns_policy **ret_policies)
+{
+	struct guard_publisher *pubs = calloc(cfg->n_publishers + 1, sizeof(*pubs));
+	struct ns_policy *policies = calloc(cfg->n_publishers + 1, sizeof(*policies));
+	if (!pubs || !policies)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_publishers; i++) {
+		pubs[i].name = strdup(cfg->publishers[i].name);
+		if (!pubs[i].name)
+			goto fail;
+		if (cfg->publishers[i].policy)
+			policies[i] = *cfg->publishers[i].policy;
+		else
+			policy_defaults(&policies[i]);
+		pubs[i].policy = &policies[i];
+	}
+	*ret_pubs = pubs;
+	*ret_policies = policies;
+	return 0;
+fail:
+	for (size_t i = 0; pubs && i < cfg->n_publishers; i++)
+		free((char *)pubs[i].name);
+	free(pubs);
+	free(policies);
+	return -ENOMEM;
+}
+
+int guard_reload(struct guard *g, const struct guard_config *cfg)
+{
+	struct guard_publisher *pubs;
+	struct ns_policy *policies;
+	char *keys_dir = strdup(cfg->keys_dir ? cfg->keys_dir : "");
+	if (!keys_dir || pubs_copy(cfg, &pubs, &policies) < 0) {
+		free(keys_dir);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < g->n_pubs; i++)
+		free((char *)g->pubs[i].name);
+	free(g->pubs);
+	free(g->policies);
+	free(g->keys_dir);
+	g->pubs = pubs;
+	g->policies = policies;
+	g->n_pubs = cfg->n_publishers;
+	g->keys_dir = keys_dir;
+	g->require_signatures = cfg->require_signatures;
+	g->require_hash = cfg->require_hash;
+	g->window_s = cfg->window_s ? cfg->window_s : 300;
+	return 0;
+}
+
+unsigned guard_max_modules(const struct guard *g, const char *user)
+{
+	const struct ns_policy *p = policy_of(g, user);
+	return p ? p->max_modules : 0;
+}
+
 struct guard *guard_free(struct guard *g)
 {
 	if (!g)

@@ -68,6 +68,16 @@ typedef void guard_done_fn(void *ctx, int status, const char *reason);
 int guard_new(struct evloop *loop, const struct guard_config *cfg, struct store *store,
               struct guard **ret, char *err, size_t errlen);
 
+/* Takes a new configuration (a reload): signatures required or not, keys_dir
+ * (keys are read per request anyway), the timestamp window, require_hash,
+ * the publishers and their policies. rrc_port and rrc_timeout_s keep their
+ * running values. Checks in progress go on. Returns 0 or -ENOMEM (then
+ * nothing changed). */
+int guard_reload(struct guard *g, const struct guard_config *cfg);
+
+/* The most modules user may run (its policy's max_modules; 0: no limit). */
+unsigned guard_max_modules(const struct guard *g, const char *user);
+
 /* Cancels pending checks (no callbacks) and frees; NULL allowed. */
 struct guard *guard_free(struct guard *g);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ini.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,4 +473,191 @@ int config_load_string(struct ns_config *cfg, const char *name, const char *text
 	struct parse_ctx pc = {.cfg = cfg};
 	int line = ini_parse_string(text, on_entry, &pc);
 	return finish(&pc, line, name, err, errlen);
+}
+
+/* The settings a reload applies; every other directive needs a restart. */
+static const char *const live_settings[] = {
+        "log.level",
+        "log.syslog",
+        "modules.default_ttl",
+        "modules.max_ttl",
+        "modules.max_modules",
+        "modules.require_hash",
+        "containers.uid_base", /* only the default uid of publishers: compared per publisher */
+        "security.require_signatures",
+        "security.keys_dir",
+        "security.timestamp_window",
+};
+
+static bool is_live(const struct directive *d)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%s", d->section, d->key);
+	for (size_t i = 0; i < ARRAY_SIZE(live_settings); i++)
+		if (strcmp(live_settings[i], name) == 0)
+			return true;
+	return false;
+}
+
+static size_t directive_size(const struct directive *d)
+{
+	switch (d->kind) {
+	case DIR_STRING:
+		return d->size;
+	case DIR_U32:
+		return sizeof(uint32_t);
+	case DIR_SIZE:
+	case DIR_I64:
+		return sizeof(uint64_t);
+	case DIR_BOOL:
+		return sizeof(bool);
+	case DIR_LOGLEVEL:
+		return sizeof(enum log_level);
+	case DIR_LISTEN:
+		return sizeof(struct ns_listen);
+	}
+	return 0;
+}
+
+int config_keep_restart_settings(struct ns_config *next, const struct ns_config *running,
+                                 char *list, size_t listlen)
+{
+	int n = 0;
+	size_t used = 0;
+	if (listlen)
+		list[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(directives); i++) {
+		const struct directive *d = &directives[i];
+		if (is_live(d))
+			continue;
+		char *dst = (char *)next + d->offset;
+		const char *src = (const char *)running + d->offset;
+		bool same = d->kind == DIR_STRING ? strcmp(dst, src) == 0
+		            : d->kind == DIR_LISTEN
+		                    ? strcmp(((const struct ns_listen *)dst)->text,
+		                             ((const struct ns_listen *)src)->text) == 0
+		                    : memcmp(dst, src, directive_size(d)) == 0;
+		if (same)
+			continue;
+		memcpy(dst, src, directive_size(d));
+		int w = snprintf(list + used, listlen - used, "%s[%s] %s", n ? ", " : "",
+		                 d->section, d->key);
+		if (w > 0 && (size_t)w < listlen - used)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
+}
+
+_printf_(3, 4) static void warnf(config_warn_fn *warn, void *ctx, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	warn(ctx, msg);
+}
+
+/* Trims spaces at both ends, in place. */
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+int config_warnings(const struct ns_config *cfg, const char *path, config_warn_fn *warn, void *ctx)
+{
+	int n = 0;
+	struct {
+		char name[96];
+		int line;
+		bool has_keys;
+	} secs[NS_MAX_PUBLISHERS + 32];
+	size_t n_secs = 0;
+	FILE *f = fopen(path, "re");
+	if (f) {
+		char buf[1024];
+		int line = 0;
+		while (fgets(buf, sizeof(buf), f)) {
+			line++;
+			char *t = trim(buf);
+			if (!*t || *t == ';' || *t == '#')
+				continue;
+			if (*t != '[') {
+				if (n_secs)
+					secs[n_secs - 1].has_keys = true;
+				continue;
+			}
+			char *close = strchr(t, ']');
+			if (!close)
+				continue;
+			*close = '\0';
+			const char *name = trim(t + 1);
+			for (size_t i = 0; i < n_secs; i++) {
+				if (strcmp(secs[i].name, name) != 0)
+					continue;
+				warnf(warn, ctx,
+				      "%s:%d: section [%s] appears again (first at line %d): its "
+				      "keys "
+				      "are merged",
+				      path, line, name, secs[i].line);
+				n++;
+				break;
+			}
+			if (n_secs < ARRAY_SIZE(secs)) {
+				snprintf(secs[n_secs].name, sizeof(secs[n_secs].name), "%s", name);
+				secs[n_secs].line = line;
+				secs[n_secs].has_keys = false;
+				n_secs++;
+			}
+		}
+		fclose(f);
+	}
+	for (size_t i = 0; i < n_secs; i++) {
+		if (strncmp(secs[i].name, "publisher", 9) != 0 || secs[i].has_keys)
+			continue;
+		bool later = false; /* a repeated section with keys */
+		for (size_t j = 0; j < n_secs; j++)
+			later |= j != i && secs[j].has_keys &&
+			         strcmp(secs[j].name, secs[i].name) == 0;
+		if (later)
+			continue;
+		const char *name = secs[i].name + 9;
+		while (*name == ' ')
+			name++;
+		if (!publisher_name_ok(name))
+			warnf(warn, ctx,
+			      "%s:%d: [%s]: '%s' is not a valid publisher name ([a-z_][a-z0-9_-]*, "
+			      "at most %d characters); the section is ignored",
+			      path, secs[i].line, secs[i].name, name, NCM_MAX_USER);
+		else
+			warnf(warn, ctx,
+			      "%s:%d: [%s] has no keys: it is ignored (add at least one key, e.g. "
+			      "prefixes)",
+			      path, secs[i].line, secs[i].name);
+		n++;
+	}
+	const char *kd = cfg->security.keys_dir;
+	if (access(kd, R_OK | X_OK) < 0) {
+		warnf(warn, ctx, "[security] keys_dir %s: %s: no publisher can sign a request", kd,
+		      strerror(errno));
+		return n + 1;
+	}
+	for (size_t i = 0; i < cfg->n_publishers; i++) {
+		char key[PATH_MAX + 64];
+		snprintf(key, sizeof(key), "%s/%s.pub", kd, cfg->publishers[i].ct.user);
+		if (access(key, R_OK) == 0)
+			continue;
+		warnf(warn, ctx,
+		      "[publisher %s]: no public key %s (%s): its signed requests are "
+		      "refused until it is there",
+		      cfg->publishers[i].ct.user, key, strerror(errno));
+		n++;
+	}
+	return n;
 }

@@ -88,6 +88,22 @@ int config_load(struct ns_config *cfg, const char *path, char *err, size_t errle
 int config_load_string(struct ns_config *cfg, const char *name, const char *text, char *err,
                        size_t errlen);
 
+/* A reload (docs/operations.md "Reload"): for every setting of `next` that
+ * cannot change while netservd runs and differs from `running`, appends
+ * "[section] key" to list (comma separated) and puts the running value back
+ * into next. Publishers are not compared here. Returns how many differ. */
+int config_keep_restart_settings(struct ns_config *next, const struct ns_config *running,
+                                 char *list, size_t listlen);
+
+/* Receives one warning of config_warnings(). */
+typedef void config_warn_fn(void *ctx, const char *msg);
+
+/* What is legal but probably wrong in a configuration cfg read from path: a
+ * section that appears twice (its keys are merged), a [publisher NAME]
+ * section without keys (ignored) or with an invalid name, a missing
+ * keys_dir, a publisher without <keys_dir>/<name>.pub. Returns how many. */
+int config_warnings(const struct ns_config *cfg, const char *path, config_warn_fn *warn, void *ctx);
+
 /* Parses "123", "64K", "16M", "1G" into bytes. Returns 0 or -EINVAL/-ERANGE. */
 int config_parse_size(const char *s, uint64_t *ret);
 

@@ -39,7 +39,8 @@ static int sd_notify(int unset_environment, const char *state)
 
 static const char usage[] =
         "Usage: netservd [OPTIONS]\n"
-        "Run a NetServ node in the foreground (stop it with SIGTERM or SIGINT).\n"
+        "Run a NetServ node in the foreground (stop it with SIGTERM or SIGINT;\n"
+        "SIGHUP reloads the configuration).\n"
         "\n"
         "  -c, --config FILE   configuration file (default " NETSERV_DEFAULT_CONFIG ")\n"
         "  -t, --check-config  read the configuration, report errors, and exit\n"
@@ -49,14 +50,172 @@ static const char usage[] =
         "\n"
         "Exit status: 0 after a clean stop, 1 on a configuration or start-up error.\n";
 
+/* What a reload (SIGHUP) changes. */
+struct node {
+	const char *config_path;
+	bool debug;            /* -d: the log level stays debug */
+	struct ns_config *cfg; /* the running configuration */
+	struct guard *guard;
+	struct controller *ctl;
+	void *rt;         /* the wasm runtime, or NULL */
+	size_t sandboxes; /* cfg->publishers[0..sandboxes) have their sandbox */
+};
+
+static void warn_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_warn("config: %s", msg);
+}
+
+static void warn_stderr(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "netservd: warning: %s\n", msg);
+}
+
+/* The container-wide limits derived from node settings. */
+static void publisher_limits(struct ns_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_publishers; i++)
+		cfg->publishers[i].ct.mem_max_pages = (uint32_t)(cfg->module_max_memory / 65536);
+}
+
+static void guard_config_of(const struct ns_config *cfg, struct guard_publisher *gpubs,
+                            struct guard_config *gc)
+{
+	for (size_t i = 0; i < cfg->n_publishers; i++)
+		gpubs[i] = (struct guard_publisher){cfg->publishers[i].ct.user, &cfg->policies[i]};
+	*gc = (struct guard_config){
+	        .require_signatures = cfg->security.require_signatures,
+	        .keys_dir = cfg->security.keys_dir,
+	        .window_s = cfg->security.timestamp_window_s,
+	        .require_hash = cfg->require_hash,
+	        .rrc_port = (uint16_t)cfg->security.rrc_port,
+	        .rrc_timeout_s = cfg->security.rrc_timeout_s,
+	        .publishers = gpubs,
+	        .n_publishers = cfg->n_publishers,
+	};
+}
+
+static struct ctl_settings ctl_settings_of(const struct ns_config *cfg, struct guard *guard)
+{
+	return (struct ctl_settings){
+	        .node_id = cfg->node_id,
+	        .state_dir = cfg->state_dir,
+	        .default_ttl = cfg->default_ttl,
+	        .max_ttl = cfg->max_ttl,
+	        .max_modules = cfg->max_modules,
+	        .require_hash = cfg->require_hash,
+	        .fetch = {.timeout_s = cfg->fetch_timeout_s,
+	                  .max_size = cfg->fetch_max_size,
+	                  .protocols = cfg->fetch_protocols},
+	        .guard = guard,
+	};
+}
+
+static const struct sup_publisher *find_publisher(const struct ns_config *cfg, const char *user)
+{
+	for (size_t i = 0; i < cfg->n_publishers; i++)
+		if (strcmp(cfg->publishers[i].ct.user, user) == 0)
+			return &cfg->publishers[i];
+	return NULL;
+}
+
+/* SIGHUP: re-reads the configuration without stopping (docs/operations.md
+ * "Reload"). A file that does not parse changes nothing. */
+static void reload(struct node *n)
+{
+	char err[512];
+	struct ns_config *cur = n->cfg, *next = malloc(sizeof(*next));
+	if (!next) {
+		log_err("reload: out of memory; the running configuration is kept");
+		return;
+	}
+	config_defaults(next);
+	if (config_load(next, n->config_path, err, sizeof(err)) < 0) {
+		log_err("reload refused, the running configuration is kept: %s", err);
+		free(next);
+		return;
+	}
+	config_warnings(next, n->config_path, warn_log, NULL);
+	char restart[1024];
+	if (config_keep_restart_settings(next, cur, restart, sizeof(restart)) > 0)
+		log_warn("reload: %s changed: needs a restart (the running value is kept)",
+		         restart);
+	publisher_limits(next);
+	int added = 0, dropped = 0;
+	for (size_t i = 0; i < next->n_publishers; i++) {
+		struct sup_publisher *p = &next->publishers[i];
+		const struct sup_publisher *old = find_publisher(cur, p->ct.user);
+		if (!old) {
+			added++;
+			continue;
+		}
+		if (memcmp(p, old, sizeof(*p)) != 0) {
+			log_warn("reload: publisher %s: its container keeps its running settings "
+			         "(uid, limits, sandbox, the send and listen policy it enforces) "
+			         "until a restart; its policy for requests applies now",
+			         p->ct.user);
+			*p = *old;
+		}
+	}
+	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	struct guard_config gc;
+	guard_config_of(next, gpubs, &gc);
+	if (guard_reload(n->guard, &gc) < 0) {
+		log_err("reload: out of memory; the running configuration is kept");
+		free(next);
+		return;
+	}
+	struct ctl_settings s = ctl_settings_of(next, n->guard);
+	int removed = controller_reload(n->ctl, &s);
+	for (size_t i = 0; i < cur->n_publishers; i++) {
+		const struct sup_publisher *p = &cur->publishers[i];
+		if (find_publisher(next, p->ct.user))
+			continue;
+		dropped++;
+		log_notice("reload: publisher %s removed: its modules and its container go",
+		           p->ct.user);
+		if (n->rt) {
+			runtime_wasm_remove_publisher(n->rt, p->ct.user);
+			if (i < n->sandboxes)
+				sandbox_host_cleanup(p);
+		}
+	}
+	size_t sandboxes = 0;
+	for (size_t i = 0; i < next->n_publishers && n->rt; i++) {
+		struct sup_publisher *p = &next->publishers[i];
+		if (find_publisher(cur, p->ct.user)) {
+			sandboxes++;
+			continue;
+		}
+		log_notice("reload: publisher %s added", p->ct.user);
+		int r = sandbox_host_prepare(p, err, sizeof(err));
+		if (r == 0)
+			r = runtime_wasm_add_publisher(n->rt, p, err, sizeof(err));
+		if (r < 0)
+			log_err("reload: publisher %s has no container: %s", p->ct.user, err);
+		sandboxes++; /* cleaning up a namespace not made is harmless */
+	}
+	if (!n->debug)
+		log_setup("netservd", next->log_level, next->log_syslog);
+	*cur = *next;
+	free(next);
+	if (n->rt)
+		n->sandboxes = sandboxes;
+	log_notice("reloaded %s: %zu publisher(s) (%d added, %d removed), %d module(s) removed "
+	           "by the new policies",
+	           n->config_path, cur->n_publishers, added, dropped, removed);
+}
+
 static void on_signal(struct evloop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct signalfd_siginfo si;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
-		/* systemd's ExecReload sends it; reloading is not implemented yet. */
-		log_notice("received SIGHUP: reloading is not supported yet, ignored");
+		log_notice("received SIGHUP: reloading the configuration");
+		reload(ctx);
 		return;
 	}
 	log_notice("received signal %u, stopping", si.ssi_signo);
@@ -164,9 +323,6 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
-	for (size_t i = 0; i < cfg->n_publishers; i++)
-		((struct sup_publisher *)&cfg->publishers[i])->ct.mem_max_pages =
-		        (uint32_t)(cfg->module_max_memory / 65536);
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);
 }
 
@@ -215,10 +371,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		config_warnings(&cfg, config_path, warn_stderr, NULL);
 		printf("netservd: %s: configuration OK\n", config_path);
 		return 0;
 	}
 	log_setup("netservd", debug ? LOG_LVL_DEBUG : cfg.log_level, cfg.log_syslog);
+	publisher_limits(&cfg);
+	struct node node = {.config_path = config_path, .debug = debug, .cfg = &cfg};
 
 	int exit_code = 1;
 	struct evloop *loop = NULL;
@@ -249,7 +408,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0 || evloop_add_fd(loop, sigfd, EPOLLIN, on_signal, NULL) < 0) {
+	if (sigfd < 0 || evloop_add_fd(loop, sigfd, EPOLLIN, on_signal, &node) < 0) {
 		log_err("cannot watch signals: %s", strerror(errno));
 		goto out;
 	}
@@ -268,17 +427,7 @@ int main(int argc, char **argv)
 		         "modules and no nonces; whatever it held is lost (publishers must send "
 		         "their SETUPs again)",
 		         cfg.state_dir);
-	struct ctl_settings s = {
-	        .node_id = cfg.node_id,
-	        .state_dir = cfg.state_dir,
-	        .default_ttl = cfg.default_ttl,
-	        .max_ttl = cfg.max_ttl,
-	        .max_modules = cfg.max_modules,
-	        .require_hash = cfg.require_hash,
-	        .fetch = {.timeout_s = cfg.fetch_timeout_s,
-	                  .max_size = cfg.fetch_max_size,
-	                  .protocols = cfg.fetch_protocols},
-	};
+	struct ctl_settings s = ctl_settings_of(&cfg, NULL);
 	if (strcmp(cfg.fwd_driver, "netfilter") == 0) {
 		r = fwd_netfilter_new(cfg.fwd_chain_prefix, fwd_hooks(cfg.fwd_hooks), &nf, err,
 		                      sizeof(err));
@@ -290,24 +439,15 @@ int main(int argc, char **argv)
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
 	}
 	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
-	for (size_t i = 0; i < cfg.n_publishers; i++)
-		gpubs[i] = (struct guard_publisher){cfg.publishers[i].ct.user, &cfg.policies[i]};
-	struct guard_config gc = {
-	        .require_signatures = cfg.security.require_signatures,
-	        .keys_dir = cfg.security.keys_dir,
-	        .window_s = cfg.security.timestamp_window_s,
-	        .require_hash = cfg.require_hash,
-	        .rrc_port = (uint16_t)cfg.security.rrc_port,
-	        .rrc_timeout_s = cfg.security.rrc_timeout_s,
-	        .publishers = gpubs,
-	        .n_publishers = cfg.n_publishers,
-	};
+	struct guard_config gc;
+	guard_config_of(&cfg, gpubs, &gc);
 	r = guard_new(loop, &gc, store, &guard, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the security checks: %s", err);
 		goto out;
 	}
 	s.guard = guard;
+	node.guard = guard;
 	if (!cfg.security.require_signatures)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");
@@ -326,12 +466,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		rt_ops = &runtime_wasm_ops;
+		node.rt = rt;
+		node.sandboxes = sandboxes;
 	}
 	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, nf, &ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the controller: %s", err);
 		goto out;
 	}
+	node.ctl = ctl;
 	r = controller_restore(ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot restore state: %s", err);
@@ -386,6 +529,8 @@ out:
 	controller_free(ctl);
 	guard_free(guard);
 	runtime_wasm_free(rt);
+	if (node.rt)
+		sandboxes = node.sandboxes;
 	for (size_t i = 0; i < sandboxes; i++)
 		sandbox_host_cleanup(&cfg.publishers[i]);
 	fwd_netfilter_free(nf);

@@ -46,6 +46,7 @@ struct rw {
 	struct sup_publisher *pubs;
 	size_t n_pubs;
 	uint16_t queue_base;
+	bool queues; /* publishers read NFQUEUE queues */
 	char building_blocks[512];
 	runtime_event_fn *event;
 	void *event_ctx;
@@ -367,6 +368,7 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 	rw->loop = loop;
 	rw->max_module_size = cfg->max_module_size ? cfg->max_module_size : (16u << 20);
 	rw->queue_base = cfg->queue_base;
+	rw->queues = cfg->queues;
 	size_t used = 0;
 	for (unsigned i = 0; i < WASM_IMPORT_COUNT; i++) {
 		int n = snprintf(rw->building_blocks + used, sizeof(rw->building_blocks) - used,
@@ -429,6 +431,49 @@ void runtime_wasm_free(void *rtp)
 	aot_free(rw->aot);
 	free(rw->pubs);
 	free(rw);
+}
+
+int runtime_wasm_add_publisher(void *rtp, const struct sup_publisher *p, char *err, size_t errlen)
+{
+	struct rw *rw = rtp;
+	struct sup_publisher np = *p;
+	np.ct.queue = -1;
+	if (rw->queues) {
+		/* The first queue from queue_base that no publisher reads. */
+		for (uint32_t q = rw->queue_base; q <= UINT16_MAX && np.ct.queue < 0; q++) {
+			bool used = false;
+			for (size_t i = 0; i < rw->n_pubs && !used; i++)
+				used = rw->pubs[i].ct.queue == (int32_t)q;
+			if (!used)
+				np.ct.queue = (int32_t)q;
+		}
+		if (np.ct.queue < 0) {
+			snprintf(err, errlen, "no NFQUEUE number left for %s", p->ct.user);
+			return -ENOSPC;
+		}
+	}
+	struct sup_publisher *pubs = realloc(rw->pubs, (rw->n_pubs + 1) * sizeof(*pubs));
+	if (!pubs)
+		return -ENOMEM;
+	rw->pubs = pubs;
+	int r = supervisor_add_publisher(rw->sup, &np, err, errlen);
+	if (r < 0)
+		return r;
+	rw->pubs[rw->n_pubs++] = np;
+	return 0;
+}
+
+int runtime_wasm_remove_publisher(void *rtp, const char *user)
+{
+	struct rw *rw = rtp;
+	for (size_t i = 0; i < rw->n_pubs; i++) {
+		if (strcmp(rw->pubs[i].ct.user, user) != 0)
+			continue;
+		memmove(&rw->pubs[i], &rw->pubs[i + 1], (rw->n_pubs - i - 1) * sizeof(*rw->pubs));
+		rw->n_pubs--;
+		return supervisor_remove_publisher(rw->sup, user);
+	}
+	return -ENOENT;
 }
 
 struct supervisor *runtime_wasm_supervisor(void *rtp)

@@ -32,6 +32,16 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 /* Stops every container and frees the runtime; NULL allowed. */
 void runtime_wasm_free(void *rt);
 
+/* Adds a publisher after the start (a configuration reload): it gets a
+ * container, and the first NFQUEUE number from queue_base on that no other
+ * publisher reads. Returns 0 or a negative errno with the reason in err. */
+int runtime_wasm_add_publisher(void *rt, const struct sup_publisher *p, char *err, size_t errlen);
+
+/* Removes a publisher (a configuration reload): its container stops, its
+ * modules go with it (the controller removes them first: installs in
+ * progress are cancelled there). Returns 0 or -ENOENT. */
+int runtime_wasm_remove_publisher(void *rt, const char *user);
+
 /* Returns the supervisor (for tests and status). */
 struct supervisor *runtime_wasm_supervisor(void *rt);
 

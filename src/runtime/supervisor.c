@@ -753,6 +753,30 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 
 /* ---- public API ------------------------------------------------------------------- */
 
+/* Frees an unlinked publisher whose container is gone. */
+static void pub_free(struct publisher *pub)
+{
+	struct supervisor *s = pub->s;
+	evloop_timer_cancel(s->loop, pub->restart_timer);
+	while (pub->waiting) {
+		struct queued *q = pub->waiting;
+		pub->waiting = q->next;
+		safe_close(q->fd);
+		pending_complete(NULL, q->p, -ECONNRESET, NULL, 0);
+		free(q->payload);
+		free(q);
+	}
+	while (pub->mods) {
+		struct installed *m = pub->mods;
+		pub->mods = m->next;
+		installed_free(m);
+	}
+	char group[160];
+	snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.ct.user);
+	cgroup_remove(group);
+	free(pub);
+}
+
 int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_fn *event,
                    void *ctx, struct supervisor **ret, char *err, size_t errlen)
 {
@@ -804,24 +828,7 @@ struct supervisor *supervisor_free(struct supervisor *s)
 	while (s->pubs) {
 		struct publisher *pub = s->pubs;
 		s->pubs = pub->next;
-		evloop_timer_cancel(s->loop, pub->restart_timer);
-		while (pub->waiting) {
-			struct queued *q = pub->waiting;
-			pub->waiting = q->next;
-			safe_close(q->fd);
-			pending_complete(NULL, q->p, -ECONNRESET, NULL, 0);
-			free(q->payload);
-			free(q);
-		}
-		while (pub->mods) {
-			struct installed *m = pub->mods;
-			pub->mods = m->next;
-			installed_free(m);
-		}
-		char group[160];
-		snprintf(group, sizeof(group), "%s/%s", s->cgroup_prefix, pub->cfg.ct.user);
-		cgroup_remove(group);
-		free(pub);
+		pub_free(pub);
 	}
 	evloop_timer_cancel(s->loop, s->heartbeat);
 	free(s->container_bin);
@@ -860,6 +867,27 @@ int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p
 	if (!ct_spawn(s, pub, err, errlen))
 		return -EAGAIN;
 	spares_refill(s);
+	return 0;
+}
+
+int supervisor_remove_publisher(struct supervisor *s, const char *user)
+{
+	struct publisher **pp = &s->pubs;
+	while (*pp && strcmp((*pp)->cfg.ct.user, user) != 0)
+		pp = &(*pp)->next;
+	struct publisher *pub = *pp;
+	if (!pub)
+		return -ENOENT;
+	*pp = pub->next;
+	struct supervisor_container *ct = pub->ct;
+	if (ct) {
+		log_info("container %s (pid %d): stopped, its publisher was removed", user,
+		         (int)ct->pid);
+		pub->ct = NULL;
+		ct->pub = NULL; /* no restart; ct_dead refills the spare pool */
+		ct_dead(ct, "publisher removed");
+	}
+	pub_free(pub);
 	return 0;
 }
 

@@ -62,6 +62,12 @@ struct supervisor *supervisor_free(struct supervisor *s);
 int supervisor_add_publisher(struct supervisor *s, const struct sup_publisher *p, char *err,
                              size_t errlen);
 
+/* Unregisters a publisher (a configuration reload removed it): its container
+ * is killed and not restarted, its modules forgotten, requests still waiting
+ * for it answered with -ECONNRESET, its cgroup removed. Returns 0 or
+ * -ENOENT. */
+int supervisor_remove_publisher(struct supervisor *s, const char *user);
+
 /* Returns whether `user` is a registered publisher. */
 bool supervisor_has_publisher(const struct supervisor *s, const char *user);
 
