@@ -265,6 +265,13 @@ static const char *find_runtime_dir(char *buf, size_t len)
 	beside_self("../share/netserv/runtime", probe, sizeof(probe));
 	if (has_file(probe, "glue.c") && len >= PATH_MAX && realpath(probe, buf))
 		return buf;
+#ifdef NETSERV_RUNTIME_SOURCE_DIR
+	/* A build-tree netservd copied elsewhere (the benchmarks do): its
+	 * sources, unless the configured prefix has an installation. */
+	if (!has_file(aot_default_runtime_dir(), "glue.c") &&
+	    has_file(NETSERV_RUNTIME_SOURCE_DIR, "glue.c"))
+		return NETSERV_RUNTIME_SOURCE_DIR;
+#endif
 	return aot_default_runtime_dir();
 }
 
