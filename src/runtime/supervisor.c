@@ -481,7 +481,7 @@ static void pub_blame(struct publisher *pub, struct supervisor_container *ct, in
 	bool crashed = (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) != SIGKILL) ||
 	               (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0);
 	struct proto_busy *b = ct->busy;
-	if (!b || (!ct->hung && !crashed) || (b->seq & 1))
+	if (!b || (!ct->hung && !crashed) || (b->seq & 1) || !b->running)
 		return;
 	char module[sizeof(b->module)], call[sizeof(b->call)];
 	busy_copy(module, b->module, sizeof(module));
