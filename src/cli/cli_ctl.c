@@ -248,18 +248,44 @@ static void print_status_text(json_t *st)
 	printf("%zu module(s)\n", json_array_size(mods));
 	if (json_array_size(mods) == 0)
 		return;
-	printf("%-12s %-36s %-11s %8s  %s\n", "USER", "MODULE", "STATE", "TTL", "REASON");
+	printf("%-12s %-36s %-11s %8s %10s %6s  %s\n", "USER", "MODULE", "STATE", "TTL", "PACKETS",
+	       "TRAPS", "REASON");
 	size_t i;
 	json_t *m;
 	json_array_foreach(mods, i, m)
 	{
 		const char *reason = json_string_value(json_object_get(m, "reason"));
-		printf("%-12s %-36s %-11s %7llds  %s\n",
+		json_t *rt = json_object_get(m, "runtime"); /* null: not in a container */
+		char pkts[24] = "-", traps[24] = "-";
+		if (json_is_object(rt)) {
+			snprintf(pkts, sizeof(pkts), "%lld",
+			         (long long)json_integer_value(json_object_get(rt, "packets")));
+			snprintf(traps, sizeof(traps), "%lld",
+			         (long long)json_integer_value(json_object_get(rt, "traps")));
+		}
+		printf("%-12s %-36s %-11s %7llds %10s %6s  %s\n",
 		       json_string_value(json_object_get(m, "user")),
 		       json_string_value(json_object_get(m, "module")),
 		       json_string_value(json_object_get(m, "state")),
-		       (long long)json_integer_value(json_object_get(m, "ttl_remaining")),
+		       (long long)json_integer_value(json_object_get(m, "ttl_remaining")), pkts, traps,
 		       reason ? reason : "");
+		/* The module's own counters (ns_counter_*), on the next line. */
+		json_t *counters = json_object_get(rt, "counters");
+		if (json_object_size(counters) == 0)
+			continue;
+		const char *name;
+		json_t *v;
+		unsigned n = 0;
+		printf("%-12s   counters:", "");
+		json_object_foreach(counters, name, v)
+		{
+			if (n++ == 16) {
+				printf(" ... (%zu; --json has all)", json_object_size(counters));
+				break;
+			}
+			printf(" %s=%lld", name, (long long)json_integer_value(v));
+		}
+		printf("\n");
 	}
 }
 

@@ -1,4 +1,8 @@
-/* Leveled logging to stderr and, optionally, syslog. */
+/* Leveled logging to stderr and, optionally, syslog. When stderr is the
+ * journal (systemd sets $JOURNAL_STREAM to its device:inode), each line
+ * starts with its syslog priority, "<3>" ... "<7>", and carries no
+ * timestamp: journald keeps the priority (journalctl -p works) and stamps
+ * the time itself. */
 #include "lib/log.h"
 
 #include <errno.h>
@@ -7,12 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *log_ident = "netserv";
 static enum log_level log_threshold = LOG_LVL_INFO;
 static bool log_syslog;
+static bool log_journal; /* stderr is the journal: "<N>" prefixes */
 
 static const char *const level_names[] = {
         [LOG_LVL_ERR] = "err",   [LOG_LVL_WARN] = "warn",   [LOG_LVL_NOTICE] = "notice",
@@ -33,6 +41,13 @@ void log_setup(const char *ident, enum log_level level, bool use_syslog)
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_journal = false;
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+		log_journal = true;
 }
 
 int log_level_parse(const char *s, enum log_level *ret)
@@ -56,6 +71,12 @@ static void log_text(enum log_level level, const char *text)
 {
 	struct timespec ts;
 	struct tm tm;
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s: %s\n", level_syslog[level], level_names[level], text);
+		if (log_syslog)
+			syslog(level_syslog[level], "%s", text);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: %s\n", tm.tm_year + 1900,

@@ -139,6 +139,10 @@ got=$(blast 5060 10000)
 check "10 000 UDP packets to port 5060 all arrive (got $got)" test "$got" = 10000
 c=$(counter_of NetServ.apps.Counter_1.0 packets)
 check "the counter module counted 10 000 (got $c)" test "$c" = 10000
+text=$(ctl status)
+check "text status shows the module's packets and traps (10000, 0)" \
+	grep -qE 'janedoe +NetServ\.apps\.Counter_1\.0 +active +[0-9]+s +10000 +0 ' <<<"$text"
+check "text status shows the module's own counters" grep -qE '^ +counters: .*packets=10000' <<<"$text"
 q=$(status "[m['runtime']['container_pid'] for m in s['modules']][0]")
 got=$(blast 5061 1000)
 check "1 000 packets to port 5061 arrive (got $got)" test "$got" = 1000
