@@ -880,6 +880,72 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 
 static void forget(struct controller *c, void *ctx);
 
+void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                         void *ctx)
+{
+	const char *user = ncm_get(msg, "user"), *action = ncm_get(msg, "operator");
+	c->counters.requests++;
+	if (msg->method != NCM_METHOD_REMOVE || !user || !action || !msg->target ||
+	    (strcmp(action, "remove") != 0 && strcmp(action, "suspend") != 0 &&
+	     strcmp(action, "resume") != 0)) {
+		c->counters.errors++;
+		reply_error(reply, ctx, NCM_BAD_REQUEST,
+		            "an operator request is REMOVE MODULE|* with user: and "
+		            "operator: remove|suspend|resume");
+		return;
+	}
+	bool all = strcmp(msg->target, "*") == 0;
+	bool remove = strcmp(action, "remove") == 0, suspend = strcmp(action, "suspend") == 0;
+	const char *done = remove ? "removed" : suspend ? "suspended" : "resumed";
+	static const char suspended[] = "suspended by the operator";
+	struct ncm_msg *resp = ncm_response_new(NCM_OK, NULL);
+	unsigned n = 0;
+	for (struct module *m = c->modules, *next; m; m = next) {
+		next = m->next; /* remove frees m */
+		if (strcmp(m->req.user, user) != 0 ||
+		    (!all && strcmp(mod_name(m), msg->target) != 0))
+			continue;
+		bool is_suspended =
+		        m->state == MOD_FAILED && m->reason && strcmp(m->reason, suspended) == 0;
+		if ((!remove && !suspend && m->state != MOD_FAILED) || (suspend && is_suspended))
+			continue; /* nothing to resume, or suspended already */
+		n++;
+		if (resp)
+			ncm_addf(resp, "module", "%s %s", mod_name(m), done);
+		log_notice("module %s/%s %s by the operator", user, mod_name(m), done);
+		if (remove) {
+			ctl_event(c, user, mod_name(m), "removed", "by the operator");
+			module_destroy(m, NCM_CONFLICT, "removed by the operator");
+		} else if (suspend) {
+			ctl_event(c, user, mod_name(m), "failed", suspended);
+			module_uninstall(m);
+			module_set_state(m, MOD_FAILED, suspended);
+			module_reply_all(m, NCM_CONFLICT);
+		} else {
+			ctl_event(c, user, mod_name(m), "setup", "resumed by the operator");
+			module_uninstall(m); /* a failed module may still sit in its container */
+			module_set_state(m, MOD_REQUESTED, NULL);
+			module_start(m);
+		}
+	}
+	expiry_rearm(c);
+	if (n == 0) {
+		ncm_free(resp);
+		char why[NCM_ERR_LEN];
+		snprintf(why, sizeof(why), "no module %s of user %s to %s", msg->target, user,
+		         action);
+		reply_error(reply, ctx, NCM_NOT_FOUND, why);
+		return;
+	}
+	if (resp) {
+		ncm_add(resp, "node", c->node_id);
+		ncm_add(resp, "user", user);
+		ncm_add(resp, "by", "operator");
+		ncm_addf(resp, "modules", "%u", n);
+	}
+	reply(ctx, resp);
+}
+
 void controller_forget(struct controller *c, void *ctx)
 {
 	ctl_report_forget(c, ctx); /* metrics requests are not tracked */

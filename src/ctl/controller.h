@@ -62,6 +62,20 @@ int controller_restore(struct controller *c, char *err, size_t errlen);
  * modules removed. */
 int controller_reload(struct controller *c, const struct ctl_settings *s);
 
+/* An operator's request, from the admin socket only (root), never from the
+ * network: acts on a publisher's modules without the publisher's signature.
+ * The request is a REMOVE naming `user:` with `operator: remove`, `suspend`
+ * or `resume`; its target is a module id, or `*` for every module of that
+ * publisher (stopping a publisher). remove takes the module away; suspend
+ * takes it out of its container and the forwarding plane and keeps it
+ * failed with the reason "suspended by the operator" (kept across a
+ * restart); resume installs a failed or suspended module again. Each
+ * action is logged and recorded in the events; the answer lists the
+ * modules acted on (200), or says none matched (404). `reply` as in
+ * controller_submit(). */
+void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
+                         void *ctx);
+
 /* Handles one request. `reply` is called exactly once, before this returns
  * or later from the event loop, unless controller_forget(ctx) runs first. */
 void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
