@@ -965,6 +965,12 @@ static int decode_msg(const uint8_t *buf, size_t len, bool wrapped, struct nslp_
 		}
 		if (r == 0 && !m->req)
 			r = err_set(err, errlen, -EBADMSG, "TRIGGER without WRAPPED");
+		/* In the NCM form the TRIGGER's own `trigger` header names the
+		 * wrapped method: a wrapped request with a header of that name
+		 * would not survive the round trip (found by fuzz_nslp). */
+		if (r == 0 && ncm_get(m->req, "trigger"))
+			r = err_set(err, errlen, -EBADMSG,
+			            "the request a TRIGGER wraps carries a trigger header");
 		break;
 	case NSLP_RESPONSE: {
 		bool has_status = false;
@@ -1182,8 +1188,15 @@ int nslp_from_ncm(const struct ncm_msg *ncm, struct nslp_msg **ret, char *err, s
 		*ret = m;
 		return 0;
 	}
-	/* TRIGGER: the `trigger` header names the wrapped method. */
+	/* TRIGGER: the `trigger` header names the wrapped method; once. */
 	const char *inner = ncm_get(ncm, "trigger");
+	unsigned triggers = 0;
+	for (size_t i = 0; i < ncm->n_headers; i++)
+		triggers += name_is(ncm->headers[i].name, "trigger");
+	if (triggers > 1) {
+		nslp_msg_free(m);
+		return err_set(err, errlen, -EINVAL, "TRIGGER with more than one trigger header");
+	}
 	enum ncm_method im = NCM_METHOD_NONE;
 	if (inner && strcasecmp(inner, "setup") == 0)
 		im = NCM_METHOD_SETUP;
