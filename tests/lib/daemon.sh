@@ -1,6 +1,7 @@
 # Helpers to run a real netservd with a temporary config and state dir.
 # shellcheck shell=bash
 # Needs NETSERV_BUILD (a build directory holding netservd and netserv).
+source "$(dirname "${BASH_SOURCE[0]}")/cgroup.sh"
 : "${NETSERV_BUILD:?set NETSERV_BUILD to a build directory}"
 NETSERVD=$NETSERV_BUILD/netservd
 NETSERV=$NETSERV_BUILD/netserv
@@ -31,6 +32,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	rm -rf "$TEST_DIR"
+	cgroups_remove "netserv-test-$$"
 }
 trap cleanup EXIT
 

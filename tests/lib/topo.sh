@@ -34,6 +34,7 @@
 # its own EXIT trap after topo_create, it must call topo_destroy itself;
 # traps set before the first topo_create/topo_node are kept and run first.
 # SIGKILL cannot be trapped: topo_gc removes the namespaces of dead runs.
+source "$(dirname "${BASH_SOURCE[0]}")/cgroup.sh"
 
 [ -n "${TOPO_LOADED:-}" ] && return 0
 TOPO_LOADED=1
@@ -375,6 +376,9 @@ topo_destroy() {
 		wait "$pid" 2>/dev/null
 	done
 	for i in "${nss[@]}"; do ip netns del "$i" 2>/dev/null; done
+	# Our netservds' cgroups (netserv-<test>-$TOPO_TAG...), if one was killed.
+	cgroups_remove "netserv-*-$TOPO_TAG"
+	cgroups_remove "netserv-*-$TOPO_TAG-*"
 	for i in $(ip -o link show 2>/dev/null | awk -F': ' -v p="$TOPO_IF_PREFIX" \
 		'{ sub(/@.*/, "", $2); if (index($2, p) == 1) print $2 }'); do
 		ip link del "$i" 2>/dev/null
