@@ -108,28 +108,9 @@ int guard_new(struct evloop *loop, const struct guard_config *cfg, struct store 
 		return -ENOMEM;
 	g->loop = loop;
 	g->store = store;
-	g->require_signatures = cfg->require_signatures;
-	g->require_hash = cfg->require_hash;
-	g->window_s = cfg->window_s ? cfg->window_s : 300;
-	g->keys_dir = strdup(cfg->keys_dir ? cfg->keys_dir : "");
-	g->pubs = calloc(cfg->n_publishers + 1, sizeof(*g->pubs));
-	g->policies = calloc(cfg->n_publishers + 1, sizeof(*g->policies));
-	if (!g->keys_dir || !g->pubs || !g->policies) {
+	if (guard_reload(g, cfg) < 0) { /* the publishers, policies and settings */
 		guard_free(g);
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cfg->n_publishers; i++) {
-		g->pubs[i].name = strdup(cfg->publishers[i].name);
-		if (!g->pubs[i].name) {
-			guard_free(g);
-			return -ENOMEM;
-		}
-		g->n_pubs++;
-		if (cfg->publishers[i].policy)
-			g->policies[i] = *cfg->publishers[i].policy;
-		else
-			policy_defaults(&g->policies[i]);
-		g->pubs[i].policy = &g->policies[i];
 	}
 	int r = rrc_new(loop, cfg->rrc_port, cfg->rrc_timeout_s, &g->rrc);
 	if (r < 0) {
