@@ -243,7 +243,7 @@ static int job_start(struct aot *aot, struct aot_job *job)
 	setpgid(pid, pid); /* also done by the child: no window without a group */
 	job->pid = pid;
 	job->rfd = p[0];
-	job->pidfd = aot_pidfd_open(pid);
+	job->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* needed: Linux >= 5.3 */
 	r = job->pidfd < 0 ? -errno : 0;
 	if (r == 0)
 		r = evloop_add_fd(aot->loop, job->pidfd, EPOLLIN, on_helper_exit, job);

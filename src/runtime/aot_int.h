@@ -82,9 +82,6 @@ struct aot {
 /* CLOCK_MONOTONIC in ms. */
 uint64_t aot_now_ms(void);
 
-/* pidfd_open(2); a negative value when the kernel has none. */
-int aot_pidfd_open(pid_t pid);
-
 /* Removes `name` in directory fd `at`, recursively, without following
  * symlinks (depth: 0). Returns 0 or a negative errno. */
 int aot_remove_tree_at(int at, const char *name, int depth);
