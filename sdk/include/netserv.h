@@ -1,4 +1,4 @@
-/* netserv.h: the NetServ module SDK (module ABI version 1).
+/* netserv.h: the NetServ module SDK (module ABI version 2).
  *
  * A NetServ module is a WebAssembly binary built from C with
  *
@@ -37,7 +37,7 @@ extern "C" {
 /* --- The ABI's constants (kept equal to the node's src/abi/host_api.h;
  * tests/daemon/test_sdk.sh checks that they agree) ----------------------- */
 
-#define NS_ABI_VERSION 1
+#define NS_ABI_VERSION 2
 
 /* Largest packet a module sees; the size of the packet buffer. */
 #define NS_PACKET_MAX 65535
@@ -574,6 +574,134 @@ uint16_t ns_csum_fold(uint32_t sum);
  * and the UDP/TCP checksum (the transport data is taken to run to the end of
  * the packet). Returns 0, or -NS_EINVAL if the packet is not well formed. */
 int ns_pkt_fixup(uint8_t *pkt, uint32_t len);
+
+/* --- Sockets (ABI 2: server modules) ------------------------------------ */
+
+/* An address as the socket functions take and return it: family NS_IPV4 or
+ * NS_IPV6, port in host byte order, addr the 4 (IPv4) or 16 address bytes in
+ * network byte order. */
+struct ns_sockaddr {
+	uint32_t family;
+	uint32_t port;
+	uint8_t addr[16];
+};
+NS_STATIC_ASSERT(sizeof(struct ns_sockaddr) == 24, "struct ns_sockaddr is 24 bytes");
+
+/* Socket types (the IP protocol numbers). */
+#define NS_SOCK_TCP 6
+#define NS_SOCK_UDP 17
+
+/* Events passed to ns_socket(), a bit set. READABLE (data, a connection to
+ * accept, or the peer's end of stream) comes once and not again until the
+ * module calls ns_sock_recv() or ns_sock_accept() on that socket: a module
+ * that stops reading is not called again for it, and the peer is held back
+ * by TCP's window (UDP datagrams are dropped by the kernel). WRITABLE comes
+ * once after ns_sock_send() took less than it was given or returned
+ * -NS_EAGAIN. CONNECTED: an ns_sock_connect() completed. ERROR: it failed or
+ * the connection broke (the next recv/send returns the reason); close it. */
+#define NS_SOCK_READABLE  1u
+#define NS_SOCK_WRITABLE  2u
+#define NS_SOCK_CONNECTED 4u
+#define NS_SOCK_HUP       8u
+#define NS_SOCK_ERROR     16u
+
+#define NS_EBADF        9   /* no such socket */
+#define NS_EMFILE       24  /* the publisher's socket or connection limit */
+#define NS_EPIPE        32  /* sending after shutdown */
+#define NS_EADDRINUSE   98  /* the port is taken */
+#define NS_ECONNRESET   104 /* the peer reset the connection */
+#define NS_ENOTCONN     107
+#define NS_ETIMEDOUT    110
+#define NS_ECONNREFUSED 111
+#define NS_EINPROGRESS  115
+
+/* Called for the module's sockets' events: `id` is the socket, `events` the
+ * NS_SOCK_* bits. Read with ns_sock_recv()/ns_sock_accept() until -NS_EAGAIN
+ * to hear again. */
+NS_EXPORT(ns_socket) void ns_socket(uint32_t id, uint32_t events);
+
+NS_IMPORT(ns_sock_listen)
+int32_t ns_import_sock_listen(uint32_t type, uint32_t family, uint32_t port);
+NS_IMPORT(ns_sock_connect)
+int32_t ns_import_sock_connect(uint32_t type, const struct ns_sockaddr *to);
+NS_IMPORT(ns_sock_accept) int32_t ns_import_sock_accept(uint32_t id, struct ns_sockaddr *peer);
+NS_IMPORT(ns_sock_recv)
+int32_t ns_import_sock_recv(uint32_t id, void *buf, uint32_t cap, struct ns_sockaddr *from);
+NS_IMPORT(ns_sock_send)
+int32_t ns_import_sock_send(uint32_t id, const void *buf, uint32_t len,
+                            const struct ns_sockaddr *to);
+NS_IMPORT(ns_sock_shutdown) int32_t ns_import_sock_shutdown(uint32_t id);
+NS_IMPORT(ns_sock_close) int32_t ns_import_sock_close(uint32_t id);
+NS_IMPORT(ns_sock_name)
+int32_t ns_import_sock_name(uint32_t id, struct ns_sockaddr *local, struct ns_sockaddr *peer);
+
+/* Opens a TCP listener (NS_SOCK_TCP) or a bound UDP socket (NS_SOCK_UDP) on
+ * `port` for `family` (NS_IPV4: every IPv4 address; NS_IPV6: every IPv6
+ * address only). The port must be one of the publisher's listen ports.
+ * Returns the socket id, or -NS_EPERM (policy), -NS_EMFILE, -NS_EADDRINUSE,
+ * -NS_EINVAL. */
+static inline int32_t ns_sock_listen(uint32_t type, uint32_t family, uint16_t port)
+{
+	return ns_import_sock_listen(type, family, port);
+}
+
+/* TCP: starts a connection to `to` (NS_SOCK_CONNECTED or NS_SOCK_ERROR
+ * follows; sending before is refused with -NS_EAGAIN). UDP: a socket whose
+ * datagrams go to `to` unless ns_sock_send() names another destination.
+ * `to` must be among the publisher's connect_destinations. Returns the
+ * socket id, or -NS_EPERM, -NS_EMFILE, -NS_EINVAL. */
+static inline int32_t ns_sock_connect(uint32_t type, const struct ns_sockaddr *to)
+{
+	return ns_import_sock_connect(type, to);
+}
+
+/* Takes a connection from the TCP listener `id`; `peer` (NULL allowed) gets
+ * its address. Returns the new socket's id, -NS_EAGAIN when none is waiting,
+ * or -NS_EMFILE when the publisher has as many connections as its policy
+ * allows (the waiting connection is then refused). */
+static inline int32_t ns_sock_accept(uint32_t id, struct ns_sockaddr *peer)
+{
+	return ns_import_sock_accept(id, peer);
+}
+
+/* Reads into buf (at most cap bytes): TCP bytes, or one UDP datagram whose
+ * source goes to `from` (NULL allowed; a datagram longer than cap is cut).
+ * Returns the byte count, 0 at a TCP connection's end of stream, -NS_EAGAIN
+ * when nothing is waiting, or the connection's error. */
+static inline int32_t ns_sock_recv(uint32_t id, void *buf, uint32_t cap, struct ns_sockaddr *from)
+{
+	return ns_import_sock_recv(id, buf, cap, from);
+}
+
+/* Sends: TCP takes what fits (returns the count; NS_SOCK_WRITABLE follows
+ * when it took less than len), UDP one datagram to `to` (NULL: the connected
+ * address). Returns the bytes taken, -NS_EAGAIN (buffers full, or the
+ * publisher's send rate limit), -NS_EPERM (destination outside the policy),
+ * or the connection's error. */
+static inline int32_t ns_sock_send(uint32_t id, const void *buf, uint32_t len,
+                                   const struct ns_sockaddr *to)
+{
+	return ns_import_sock_send(id, buf, len, to);
+}
+
+/* TCP: no more sending (the peer sees end of stream); reading goes on. */
+static inline int32_t ns_sock_shutdown(uint32_t id)
+{
+	return ns_import_sock_shutdown(id);
+}
+
+/* Closes the socket; its id may be reused. Returns 0 or -NS_EBADF. */
+static inline int32_t ns_sock_close(uint32_t id)
+{
+	return ns_import_sock_close(id);
+}
+
+/* Fills the socket's local and peer addresses (either NULL). Returns 0,
+ * -NS_EBADF, or -NS_ENOTCONN for the peer of an unconnected socket. */
+static inline int32_t ns_sock_name(uint32_t id, struct ns_sockaddr *local, struct ns_sockaddr *peer)
+{
+	return ns_import_sock_name(id, local, peer);
+}
 
 #ifdef __cplusplus
 }

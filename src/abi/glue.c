@@ -42,6 +42,9 @@
 #ifndef NS_HAS_ns_timer
 #define NS_HAS_ns_timer 0
 #endif
+#ifndef NS_HAS_ns_socket
+#define NS_HAS_ns_socket 0
+#endif
 
 /* The host's prototypes, from the one list: if the module imports a function
  * with another signature, these conflict with mod.h and the build fails. */
@@ -51,7 +54,7 @@ NS_HOST_IMPORTS(NS_GLUE_IMPORT)
 
 /* This file wraps each entry of NS_MODULE_EXPORTS by hand: keep it in step. */
 #define NS_GLUE_COUNT(name, res, params, req) +1
-_Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 6,
+_Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 7,
                "NS_MODULE_EXPORTS changed: update abi/glue.c");
 #undef NS_GLUE_COUNT
 
@@ -134,6 +137,15 @@ static void glue_timer(void *inst, uint32_t id)
 #define glue_timer NULL
 #endif
 
+#if NS_HAS_ns_socket
+static void glue_socket(void *inst, uint32_t id, uint32_t events)
+{
+	Z_modZ_ns_socket(inst, id, events);
+}
+#else
+#define glue_socket NULL
+#endif
+
 __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .abi = NS_GLUE_ABI,
         .instance_size = sizeof(Z_mod_instance_t),
@@ -147,4 +159,5 @@ __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .packet_buffer = glue_packet_buffer,
         .packet = glue_packet,
         .timer = glue_timer,
+        .socket = glue_socket,
 };

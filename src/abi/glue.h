@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_GLUE_ABI 1
+#define NS_GLUE_ABI 2
 
 struct Z_netserv_instance_t; /* the host's per-instance context (container) */
 
@@ -28,7 +28,12 @@ struct ns_glue {
 	uint32_t (*packet_buffer)(void *inst);
 	uint32_t (*packet)(void *inst, uint32_t len);
 	void (*timer)(void *inst, uint32_t id);
+	void (*socket)(void *inst, uint32_t id, uint32_t events); /* since glue ABI 2 */
 };
 
 /* The symbol every compiled module exports. */
 #define NS_GLUE_SYMBOL "ns_glue_v1"
+
+/* The node keeps compiled modules as <sha256>" NS_GLUE_SO_SUFFIX: a module
+ * compiled with older glue is compiled again, never loaded. */
+#define NS_GLUE_SO_SUFFIX "-g2.so"

@@ -1,4 +1,4 @@
-/* The module ABI, version 1: the one list of what a module may import from
+/* The module ABI, version 2: the one list of what a module may import from
  * the node (module "netserv": the building blocks) and what it may export.
  * This list is the capability list. It is used by:
  *   - the validator (runtime/wasm_check.c): allowed imports and their types;
@@ -13,7 +13,12 @@
 
 #include <stdint.h>
 
-#define NS_ABI_VERSION 1
+/* The version a module built with this header reports (ns_abi_version);
+ * the node runs modules of every version from NS_ABI_VERSION_MIN up. Version
+ * 2 added sockets (server modules) and the building blocks; a version-1
+ * module runs unchanged. */
+#define NS_ABI_VERSION     2
+#define NS_ABI_VERSION_MIN 1
 
 /* Largest packet a module sees (the buffer it exports must hold this many). */
 #define NS_PACKET_MAX 65535
@@ -43,9 +48,39 @@ struct ns_pkt_meta {
 	uint64_t rx_time_ns; /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
 };
 
+/* An address as the socket imports read and write it in module memory
+ * (little-endian): family NS_IPV4 or NS_IPV6, port in host order, addr the
+ * 4 (IPv4, rest zero) or 16 address bytes in network order. */
+struct ns_sockaddr {
+	uint32_t family;
+	uint32_t port;
+	uint8_t addr[16];
+};
+
+/* Socket types of ns_sock_listen / ns_sock_connect (the IP protocol numbers). */
+enum ns_sock_type { NS_SOCK_TCP = 6, NS_SOCK_UDP = 17 };
+
+/* Events passed to a module's ns_socket(id, events), a bit set. A socket's
+ * READABLE (data, a connection to accept, or the peer's end of stream) is
+ * reported once and then not again until the module calls ns_sock_recv or
+ * ns_sock_accept on it: a module that stops reading is not called again, and
+ * the kernel's buffers then hold the peer back (TCP's window) or drop (UDP).
+ * WRITABLE is reported once after a send was refused with -EAGAIN or taken in
+ * part. CONNECTED: an ns_sock_connect completed; ERROR: it failed or the
+ * connection broke (ns_sock_recv/ns_sock_send return the reason). */
+enum ns_sock_event {
+	NS_SOCK_READABLE = 1,
+	NS_SOCK_WRITABLE = 2,
+	NS_SOCK_CONNECTED = 4,
+	NS_SOCK_HUP = 8,
+	NS_SOCK_ERROR = 16,
+};
+
 /* X(name, result_wasm, params_wasm, c_result, c_params)
- * c_params start with the host context pointer, as wasm2c generates them. */
-#define NS_HOST_IMPORTS(X)                                                                         \
+ * c_params start with the host context pointer, as wasm2c generates them.
+ *
+ * The core imports (ABI 1). */
+#define NS_IMPORTS_CORE(X)                                                                         \
 	/* ns_log(level, ptr, len): rate-limited log line */                                       \
 	X(ns_log, "", "iii", void, (struct Z_netserv_instance_t *, u32, u32, u32))                 \
 	/* ns_clock_ns() -> monotonic ns */                                                        \
@@ -72,6 +107,41 @@ struct ns_pkt_meta {
 	/* ns_send_packet(data, len) -> 0 or -errno: a whole IPv4/IPv6 packet (policy) */          \
 	X(ns_send_packet, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))
 
+/* socket/1 (ABI 2): UDP and TCP sockets, non-blocking, events through the
+ * module's ns_socket export. Socket ids are the module's own (small integers,
+ * >= 0). Every call returns a negative errno on failure: -EPERM (policy),
+ * -EMFILE (the publisher's socket limit), -EAGAIN (would block), -EBADF (no
+ * such socket), or the kernel's error. Addresses are struct ns_sockaddr. */
+#define NS_IMPORTS_SOCKET(X)                                                                       \
+	/* ns_sock_listen(type, family, port) -> id: a TCP listener or a bound UDP                 \
+	 * socket on one of the ports the publisher's policy allows */                             \
+	X(ns_sock_listen, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))         \
+	/* ns_sock_connect(type, addr) -> id: TCP connects (CONNECTED or ERROR follows);           \
+	 * UDP gets a socket whose sends go to addr; only to allowed destinations */               \
+	X(ns_sock_connect, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))              \
+	/* ns_sock_accept(id, peer) -> new id; peer (0: not wanted) gets the address */            \
+	X(ns_sock_accept, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))               \
+	/* ns_sock_recv(id, buf, cap, from) -> bytes (0: TCP end of stream);                       \
+	 * from (0: not wanted) gets a UDP datagram's source */                                    \
+	X(ns_sock_recv, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))     \
+	/* ns_sock_send(id, buf, len, to) -> bytes taken (TCP may take part);                      \
+	 * to: a UDP datagram's destination (0: the connected one) */                              \
+	X(ns_sock_send, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))     \
+	/* ns_sock_shutdown(id) -> 0: no more sending (TCP half-close) */                          \
+	X(ns_sock_shutdown, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                   \
+	/* ns_sock_close(id) -> 0 */                                                               \
+	X(ns_sock_close, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                      \
+	/* ns_sock_name(id, local, peer) -> 0: the addresses (0: not wanted) */                    \
+	X(ns_sock_name, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))
+
+/* The building blocks, each an optional set of imports that a SETUP can
+ * require with `dependencies:` and that PROBE and STATUS list:
+ * B(name, imports-list). */
+#define NS_BUILDING_BLOCKS(B) B("socket/1", NS_IMPORTS_SOCKET)
+
+/* Every import, in one list (the validator's and the glue's order). */
+#define NS_HOST_IMPORTS(X) NS_IMPORTS_CORE(X) NS_IMPORTS_SOCKET(X)
+
 /* X(name, result_wasm, params_wasm, required) — functions a module exports.
  * A module also exports its memory as "memory". */
 #define NS_MODULE_EXPORTS(X)                                                                       \
@@ -80,5 +150,5 @@ struct ns_pkt_meta {
 	X(ns_fini, "", "", 0)           /* before removal */                                       \
 	X(ns_packet_buffer, "i", "", 0) /* address of NS_PACKET_MAX bytes for packets */           \
 	X(ns_packet, "i", "i", 0)       /* (len) -> enum ns_verdict; needs ns_packet_buffer */     \
-	X(ns_timer, "", "i", 0)         /* (timer id) */
-/* Reserved for server modules (a later ABI revision): ns_socket(id, event, len). */
+	X(ns_timer, "", "i", 0)         /* (timer id) */                                           \
+	X(ns_socket, "", "ii", 0)       /* (socket id, enum ns_sock_event bits) (ABI 2) */

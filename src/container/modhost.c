@@ -318,10 +318,10 @@ static int instance_create(struct mod *m, char *err, size_t errlen)
 		if (wasm_call(m, CALL_ABI, 0, &v) < 0)
 			goto trapped;
 	}
-	if (v != NS_ABI_VERSION) {
+	if (v < NS_ABI_VERSION_MIN || v > NS_ABI_VERSION) {
 		snprintf(err, err ? errlen : 0,
-		         "module is built for ABI version %u, this node runs version %d", v,
-		         NS_ABI_VERSION);
+		         "module is built for ABI version %u, this node runs versions %d to %d", v,
+		         NS_ABI_VERSION_MIN, NS_ABI_VERSION);
 		instance_discard(m);
 		return -EPROTO;
 	}

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi/glue.h"
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 #include "lib/util.h"
@@ -66,9 +67,18 @@ static void remove_stale(const char *dir)
 
 	if (!d)
 		return;
-	while ((e = readdir(d)))
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name), sn = strlen(NS_GLUE_SO_SUFFIX);
 		if (strncmp(e->d_name, ".work-", 6) == 0 || strncmp(e->d_name, ".tmp-", 5) == 0)
 			aot_remove_tree_at(dirfd(d), e->d_name, 0);
+		/* compiled with other glue (an older node): never loaded again */
+		else if (n == 64 + 3 && strcmp(e->d_name + 64, ".so") == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+		else if (n > 64 + 5 && strncmp(e->d_name + 64, "-g", 2) == 0 &&
+		         strcmp(e->d_name + n - 3, ".so") == 0 &&
+		         (n != 64 + sn || strcmp(e->d_name + 64, NS_GLUE_SO_SUFFIX) != 0))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
 	closedir(d);
 }
 
@@ -125,7 +135,7 @@ static void job_finish(struct aot *aot, struct aot_job *job, int status, const c
 	} else {
 		aot->st.queued--;
 	}
-	snprintf(so, sizeof(so), "%s/%s.so", aot->cache_dir, job->hex);
+	snprintf(so, sizeof(so), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, job->hex);
 	while ((req = job->waiters)) {
 		struct aot_result res = {
 		        .status = status,
@@ -352,7 +362,7 @@ int aot_so_path(const struct aot *aot, const uint8_t sha256[32], char *buf, size
 	char hex[65];
 
 	hex32(sha256, hex);
-	if ((size_t)snprintf(buf, len, "%s/%s.so", aot->cache_dir, hex) >= len)
+	if ((size_t)snprintf(buf, len, "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, hex) >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -385,7 +395,8 @@ static void on_hit(struct evloop *loop, void *ctx)
 			break;
 		}
 	}
-	snprintf(so, sizeof(so), "%s/%s.so", aot->cache_dir, (const char *)(req + 1));
+	snprintf(so, sizeof(so), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir,
+	         (const char *)(req + 1));
 	res.so_path = so;
 	req_result(req, &res);
 }
@@ -405,7 +416,8 @@ int aot_compile(struct aot *aot, const char *wasm_path, const uint8_t sha256[32]
 		return -EINVAL;
 	}
 	hex32(sha256, hex);
-	if ((size_t)snprintf(so, sizeof(so), "%s/%s.so", aot->cache_dir, hex) >= sizeof(so)) {
+	if ((size_t)snprintf(so, sizeof(so), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, hex) >=
+	    sizeof(so)) {
 		err_set(err, errlen, 0, "cache path too long");
 		return -ENAMETOOLONG;
 	}

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi/glue.h"
 #include "lib/subprocess.h"
 #include "lib/util.h"
 #include "runtime/aot_int.h"
@@ -37,7 +38,6 @@ uint64_t aot_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
-
 
 static ssize_t write_all(int fd, const void *buf, size_t len)
 {
@@ -365,7 +365,7 @@ static int install(struct helper *h)
 		return hfail(h, -EPERM, "mod.so is not a plain file of the sandbox user");
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-XXXXXX", aot->cache_dir, h->job->hex);
-	snprintf(dst, sizeof(dst), "%s/%s.so", aot->cache_dir, h->job->hex);
+	snprintf(dst, sizeof(dst), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, h->job->hex);
 	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0) {
 		r = -errno;

@@ -94,8 +94,8 @@ static const struct module_export module_exports[] = {
 #undef X
 };
 
-_Static_assert(WASM_EXPORT_COUNT <= 32, "exports bitmask is 32 bits");
-_Static_assert(WASM_IMPORT_COUNT <= 32, "imports bitmask is 32 bits");
+_Static_assert(WASM_EXPORT_COUNT <= 64, "exports bitmask is 64 bits");
+_Static_assert(WASM_IMPORT_COUNT <= 64, "imports bitmask is 64 bits");
 
 /* A bounded reader over [p, end); `what` names the region for messages. */
 struct rd {
@@ -130,8 +130,8 @@ struct ck {
 	bool memory_exported;
 	uint32_t memory_initial;
 	uint32_t memory_max;
-	uint32_t exports; /* WASM_BIT(WASM_EXPORT_x) */
-	uint32_t imports; /* WASM_BIT(WASM_IMPORT_x) */
+	uint64_t exports; /* WASM_BIT(WASM_EXPORT_x) */
+	uint64_t imports; /* WASM_BIT(WASM_IMPORT_x) */
 };
 
 /* ---- messages ---- */

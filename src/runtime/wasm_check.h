@@ -45,7 +45,7 @@ enum wasm_import_id {
 	        WASM_IMPORT_COUNT
 };
 
-#define WASM_BIT(id) (UINT32_C(1) << (id))
+#define WASM_BIT(id) (UINT64_C(1) << (id))
 
 struct wasm_check_limits {
 	uint32_t max_memory_pages; /* largest declared memory maximum (64 KiB pages), >= 1 */
@@ -53,8 +53,8 @@ struct wasm_check_limits {
 };
 
 struct wasm_check_result {
-	uint32_t exports;        /* WASM_BIT(WASM_EXPORT_x) for each known export present */
-	uint32_t imports;        /* WASM_BIT(WASM_IMPORT_x) for each host function imported */
+	uint64_t exports;        /* WASM_BIT(WASM_EXPORT_x) for each known export present */
+	uint64_t imports;        /* WASM_BIT(WASM_IMPORT_x) for each host function imported */
 	uint32_t memory_initial; /* pages */
 	uint32_t memory_max;     /* pages (declared maximum) */
 	uint32_t n_types;

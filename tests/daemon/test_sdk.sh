@@ -210,10 +210,24 @@ void ns_fini(void)
 	ns_timer_cancel(1);
 }
 
+void ns_socket(uint32_t id, uint32_t events)
+{
+	struct ns_sockaddr a, b;
+	char data[64];
+	int32_t c = ns_sock_accept(id, &a);
+	if (c >= 0 && (events & NS_SOCK_READABLE) && ns_sock_recv((uint32_t)c, data, 64, &b) > 0 &&
+	    ns_sock_send((uint32_t)c, data, 64, 0) > 0 && ns_sock_name((uint32_t)c, &a, &b) == 0)
+		ns_sock_shutdown((uint32_t)c);
+	ns_sock_close(id);
+}
+
 void ns_timer(uint32_t id)
 {
+	struct ns_sockaddr to = {NS_IPV4, 7, {127, 0, 0, 1}};
 	ns_send_udp(NS_IPV4, addr, 9, 0, "tick", 4);
 	ns_log(NS_LOG_DEBUG, "tick", 4 + 0 * id);
+	if (ns_sock_listen(NS_SOCK_TCP, NS_IPV4, 8080) < 0)
+		ns_sock_connect(NS_SOCK_UDP, &to);
 }
 
 int32_t ns_packet(uint32_t len)
@@ -259,12 +273,12 @@ done <"$T/abi_exports"
 check "exported functions have the signatures of NS_MODULE_EXPORTS${bad_sig:+:$bad_sig}" \
 	test -z "$bad_sig"
 check "it exports nothing else" \
-	bash -c '! grep "^export " "$1" | grep -qvE "^export (memory|ns_abi_version|ns_packet_buffer|ns_packet|ns_init|ns_fini|ns_timer) "' _ "$T/all.sum"
+	bash -c '! grep "^export " "$1" | grep -qvE "^export (memory|ns_abi_version|ns_packet_buffer|ns_packet|ns_init|ns_fini|ns_timer|ns_socket) "' _ "$T/all.sum"
 check "default memory limit is 16 MiB (256 pages)" grep -qE '^memory [0-9]+ 256$' "$T/all.sum"
 
 # Run the exports without parameters in wabt's interpreter (imports stubbed).
 out=$(wasm-interp --dummy-import-func --run-all-exports "$T/all.wasm" 2>&1)
-check "ns_abi_version() returns 1" grep -q 'ns_abi_version() => i32:1$' <<<"$out"
+check "ns_abi_version() returns 2" grep -q 'ns_abi_version() => i32:2$' <<<"$out"
 buf=$(sed -n 's/.*ns_packet_buffer() => i32:\([0-9]*\)$/\1/p' <<<"$out")
 pages=$(sed -n 's/^memory \([0-9]*\) .*/\1/p' "$T/all.sum")
 check "ns_packet_buffer() is 16-byte aligned, past the stack, and its NS_PACKET_MAX bytes fit in the initial memory" \
@@ -359,6 +373,6 @@ check "bad_membomb_big.wasm declares the wasm32 maximum memory (65536 pages)" \
 check "passthrough.wasm is small (< 1 KiB)" test "$(stat -c %s "$MODULES/passthrough.wasm")" -lt 1024
 out=$(wasm-interp --run-all-exports "$MODULES/passthrough.wasm" 2>&1)
 check "passthrough.wasm runs in wabt's interpreter with no imports at all" \
-	bash -c 'grep -q "ns_abi_version() => i32:1$" <<<"$1" && ! grep -q "called host" <<<"$1"' _ "$out"
+	bash -c 'grep -q "ns_abi_version() => i32:2$" <<<"$1" && ! grep -q "called host" <<<"$1"' _ "$out"
 
 tap_done
