@@ -78,6 +78,18 @@ static int send_policy(void *ctx, const char *module, int family, const uint8_t 
 	return sandbox_send_allowed(&c->sb, family, src, dst);
 }
 
+/* modhost_sock_policy_fn: listening on the publisher's listen ports,
+ * connecting and sending unasked to its connect destinations. */
+static int sock_policy(void *ctx, const char *module, enum modhost_sock_op op, int proto,
+                       int family, const uint8_t *addr, uint16_t port)
+{
+	struct container *c = ctx;
+	(void)module;
+	if (op == MODHOST_SOCK_LISTEN)
+		return sandbox_listen_allowed(&c->sb, (uint8_t)proto, port) ? 0 : -EPERM;
+	return addr && sandbox_connect_allowed(&c->sb, family, addr) ? 0 : -EPERM;
+}
+
 static void on_module_event(void *ctx, const char *module, enum proto_event_kind event,
                             const char *reason)
 {
@@ -107,7 +119,8 @@ static void reply_err(struct container *c, uint32_t seq, int status, const char 
 	json_decref(j);
 }
 
-/* Open files a container may have (modules, sockets, its queue). */
+/* Open files a container may have besides its modules' sockets (modules,
+ * its queue, the send sockets, the control channel). */
 #define CONTAINER_MAX_FILES 256
 
 /* Drops to the publisher's identity and limits. Returns 0 or -errno. */
@@ -120,7 +133,8 @@ static int sandbox_enter(const struct proto_assign *a, uint32_t keep, char *err,
 	}
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
-	struct rlimit rl_nofile = {CONTAINER_MAX_FILES, CONTAINER_MAX_FILES};
+	rlim_t files = CONTAINER_MAX_FILES + (rlim_t)a->sandbox.max_sockets;
+	struct rlimit rl_nofile = {files, files};
 	if (setrlimit(RLIMIT_NOFILE, &rl_nofile) < 0) {
 		snprintf(err, errlen, "setrlimit(NOFILE): %s", strerror(errno));
 		return -errno;
@@ -271,6 +285,8 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	        .log_per_s = a.log_per_s,
 	        .send_pps = a.sandbox.send_pps,
 	        .send_bytes_per_s = a.sandbox.send_bytes_per_s,
+	        .max_sockets = a.sandbox.max_sockets,
+	        .socket_bytes_per_s = a.sandbox.socket_bytes_per_s,
 	};
 	r = modhost_new(c->loop, &lim, on_module_event, send_policy, c, &c->host, err, sizeof(err));
 	if (r < 0) {
@@ -279,6 +295,7 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	}
 	modhost_set_busy_page(c->busy);
 	modhost_set_owner(c->host, c->user);
+	modhost_set_socket_policy(c->host, sock_policy);
 	r = queues_open(c, &a, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "packet queue: %s", err);
@@ -322,7 +339,9 @@ static int install_module(struct container *c, const struct proto_install *m, in
 	if (r < 0)
 		return r;
 	const char *listen = json_string_value(json_object_get(m->properties, "netserv.listen"));
-	if (listen && *listen) {
+	/* A server module opens its own sockets; for the others the container
+	 * answers on the declared ports (container/listen.h). */
+	if (listen && *listen && !modhost_is_server(c->host, m->module)) {
 		struct mod_sockets *ms = calloc(1, sizeof(*ms));
 		r = ms ? listener_set_open(c->loop, &c->sb, c->user, m->module, listen, &ms->set,
 		                           err, errlen)

@@ -153,7 +153,11 @@ enum call_kind {
 	CALL_PKTBUF,
 	CALL_PACKET,
 	CALL_TIMER,
+	CALL_SOCKET,
 };
+
+/* The second argument of a CALL_SOCKET (calls never nest). */
+static uint32_t g_call_arg2;
 
 static const char *call_name(enum call_kind kind);
 
@@ -255,6 +259,9 @@ static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint3
 	case CALL_TIMER:
 		m->g->timer(m->inst, arg);
 		break;
+	case CALL_SOCKET:
+		m->g->socket(m->inst, arg, g_call_arg2);
+		break;
 	}
 	g_in_wasm = 0;
 	busy_leave();
@@ -273,6 +280,7 @@ static const char *call_name(enum call_kind kind)
 	        [CALL_PKTBUF] = "ns_packet_buffer",
 	        [CALL_PACKET] = "ns_packet",
 	        [CALL_TIMER] = "ns_timer",
+	        [CALL_SOCKET] = "ns_socket",
 	};
 	return names[kind];
 }
@@ -356,6 +364,7 @@ trapped:
 
 static void instance_discard(struct mod *m)
 {
+	modhost_socks_close_all(m); /* the instance's ids mean nothing to the next */
 	if (!m->inst)
 		return;
 	wasm_rt_memory_t *mem = m->g->memory(m->inst);
@@ -425,6 +434,14 @@ void modhost_timer_fire(struct mod *m, uint32_t id)
 	wasm_call(m, CALL_TIMER, id, NULL);
 }
 
+int modhost_socket_call(struct mod *m, uint32_t id, uint32_t events)
+{
+	if (m->failed || !m->inst || !m->g->socket)
+		return 0;
+	g_call_arg2 = events;
+	return wasm_call(m, CALL_SOCKET, id, NULL);
+}
+
 void modhost_timers_cancel(struct mod *m)
 {
 	for (size_t i = 0; i < MOD_MAX_TIMERS; i++)
@@ -456,6 +473,7 @@ static void mod_free(struct mod *m)
 	else if (m->dl)
 		dlclose(m->dl);
 	safe_close(m->so_fd);
+	free(m->socks);
 	json_decref(m->props);
 	free(m->name);
 	free(m->so_path);
@@ -715,12 +733,26 @@ json_t *modhost_stats(struct modhost *h)
 			json_object_set_new(j, "last_trap", json_string(m->last_trap));
 		if (m->failed)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
+		modhost_socks_stats(m, j);
 		json_array_append_new(arr, j);
 	}
 	return arr;
 }
 
 /* ---- life ------------------------------------------------------------------------- */
+
+void modhost_set_socket_policy(struct modhost *h, modhost_sock_policy_fn *fn)
+{
+	h->sock_policy = fn;
+}
+
+bool modhost_is_server(const struct modhost *h, const char *name)
+{
+	for (const struct mod *m = h->mods; m; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m->g->socket != NULL;
+	return false;
+}
 
 void modhost_set_owner(struct modhost *h, const char *owner)
 {
@@ -751,6 +783,8 @@ int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_e
 	h->send_pkt_tokens = h->lim.send_pps;
 	h->send_byte_tokens = (double)h->lim.send_bytes_per_s;
 	h->send_refill_ns = modhost_now_ns();
+	h->sock_byte_tokens = (double)h->lim.socket_bytes_per_s;
+	h->sock_refill_ns = h->send_refill_ns;
 	int r = signals_install(h, err, errlen);
 	if (r < 0) {
 		modhost_free(h);
@@ -768,6 +802,7 @@ struct modhost *modhost_free(struct modhost *h)
 		return NULL;
 	while (h->mods)
 		modhost_remove(h, h->mods->name);
+	h->sock_rate_timer = evloop_timer_cancel(h->loop, h->sock_rate_timer);
 	if (h->tick_created)
 		timer_delete(h->tick);
 	safe_close(h->udp4);

@@ -39,6 +39,11 @@ struct modhost_limits {
 	 * ns_send_packet; token buckets one second deep): 0 = no limit. */
 	uint32_t send_pps;
 	uint64_t send_bytes_per_s;
+	/* Server modules (socket/1), all modules together: sockets and
+	 * connections open at once (0 = none allowed), and bytes/s their sockets
+	 * send (0 = no limit). */
+	uint32_t max_sockets;
+	uint64_t socket_bytes_per_s;
 };
 
 /* Reports something about a module to the supervisor. */
@@ -53,6 +58,26 @@ typedef void modhost_event_fn(void *ctx, const char *module, enum proto_event_ki
  * allow or a negative errno. */
 typedef int modhost_send_policy_fn(void *ctx, const char *module, int family, const uint8_t *src,
                                    const uint8_t *dst);
+
+/* What a module's socket asks for (socket/1). */
+enum modhost_sock_op {
+	MODHOST_SOCK_LISTEN,  /* proto NS_SOCK_TCP/UDP on port; addr NULL */
+	MODHOST_SOCK_CONNECT, /* to addr (family AF_INET/AF_INET6) port; also a UDP
+	                       * datagram to an address that did not send first */
+};
+
+/* Decides whether a module's socket may do `op`. Returns 0 or a negative
+ * errno (-EPERM). */
+typedef int modhost_sock_policy_fn(void *ctx, const char *module, enum modhost_sock_op op,
+                                   int proto, int family, const uint8_t *addr, uint16_t port);
+
+/* Sets the socket policy (the ctx of modhost_new); without one every socket
+ * operation is refused with -EPERM. */
+void modhost_set_socket_policy(struct modhost *h, modhost_sock_policy_fn *fn);
+
+/* Returns whether the module takes socket events (exports ns_socket): it
+ * opens its own listening sockets. false for an unknown name. */
+bool modhost_is_server(const struct modhost *h, const char *name);
 
 /* Names the publisher the modules run for: their log lines carry it
  * ("module <owner>/<id> <level>: ..."), so that one publisher's module cannot

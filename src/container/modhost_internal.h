@@ -32,6 +32,26 @@ struct mod_timer {
 	struct evloop_timer *t;
 };
 
+/* One socket of a module (host_socket.c). */
+struct mod_sock {
+	struct mod *m;
+	struct evloop_watch *w; /* NULL once no longer watched (hang-up, error) */
+	int fd;
+	uint32_t id;              /* index in m->socks */
+	uint64_t gen;             /* tells a socket from a later one with the same id */
+	uint8_t type;             /* NS_SOCK_TCP or NS_SOCK_UDP */
+	uint8_t family;           /* NS_IPV4 or NS_IPV6 */
+	bool listener;            /* TCP listening socket */
+	bool connecting;          /* TCP connect in progress */
+	bool connected;           /* UDP with a default destination, or a TCP connection */
+	bool want_in;             /* report READABLE (until reported and not read) */
+	bool want_out;            /* report WRITABLE (after a short or refused send) */
+	bool rate_wait;           /* send refused by the byte rate: WRITABLE by timer */
+	bool read_called;         /* recv/accept called during the current event */
+	uint32_t armed;           /* the epoll events asked for now */
+	struct sock_peers *peers; /* UDP: recent sources, which it may answer */
+};
+
 struct mod_counter {
 	char name[MOD_COUNTER_NAME];
 	uint64_t value;
@@ -63,6 +83,9 @@ struct mod {
 	struct mod_counter counters[MOD_MAX_COUNTERS];
 	uint32_t n_counters;
 	struct mod_timer timers[MOD_MAX_TIMERS];
+	struct mod_sock **socks; /* by id; NULL slots are free */
+	uint32_t n_socks_cap;
+	uint32_t n_socks; /* open */
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
@@ -70,6 +93,8 @@ struct mod {
 	uint64_t sends, sends_refused, log_lines, log_suppressed;
 	uint64_t sends_limited; /* refused by the publisher's send rate limit */
 	uint64_t policy_drops;  /* modified packets dropped: malformed or foreign source */
+	uint64_t sock_opened, sock_refused, sock_accepted, sock_conn_refused, sock_events;
+	uint64_t sock_bytes_in, sock_bytes_out, sock_dgrams_in, sock_dgrams_out;
 	char last_trap[160];
 	uint64_t trap_times_ms[32]; /* ring of recent trap times */
 	uint32_t trap_ring_pos;
@@ -96,21 +121,50 @@ struct modhost {
 	/* the publisher's send rate limit (lim.send_pps, send_bytes_per_s) */
 	double send_pkt_tokens, send_byte_tokens;
 	uint64_t send_refill_ns;
+	/* socket/1 */
+	modhost_sock_policy_fn *sock_policy;
+	uint32_t n_sockets; /* open sockets of all modules (lim.max_sockets) */
+	uint64_t sock_gen;
+	double sock_byte_tokens;
+	uint64_t sock_refill_ns;
+	struct evloop_timer *sock_rate_timer; /* delivers WRITABLE after a rate wait */
 };
-
-/* Monotonic clock in ns. */
-uint64_t modhost_now_ns(void);
 
 /* Marks entry into / exit from host code called by a module (an import);
  * import_leave() stops the module if its time budget ran out meanwhile. */
 void modhost_import_enter(void);
 void modhost_import_leave(void);
 
+/* Returns host memory for [ptr, ptr+len) of the module, or traps (as an
+ * out-of-bounds access would): for imports, between IMPORT_BEGIN and
+ * IMPORT_RETURN. */
+static inline uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len)
+{
+	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
+		modhost_import_leave();
+		wasm_rt_trap(WASM_RT_TRAP_OOB);
+	}
+	return m->mem->data + ptr;
+}
+
+/* Monotonic clock in ns. */
+uint64_t modhost_now_ns(void);
+
 /* Runs a module's timer entry (from the event loop). */
 void modhost_timer_fire(struct mod *m, uint32_t id);
 
 /* Cancels every timer of a module. */
 void modhost_timers_cancel(struct mod *m);
+
+/* Calls the module's ns_socket(id, events) with traps and the budget armed.
+ * Returns 0, or -EFAULT if it trapped (the module's sockets are then gone). */
+int modhost_socket_call(struct mod *m, uint32_t id, uint32_t events);
+
+/* Closes every socket of a module (its instance is going). */
+void modhost_socks_close_all(struct mod *m);
+
+/* Adds the module's sockets to its statistics object. */
+void modhost_socks_stats(struct mod *m, json_t *j);
 
 /* Opens the sockets the send imports use. */
 void modhost_sockets_open(struct modhost *h);

@@ -41,6 +41,9 @@ int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err
 	if (policy_parse_listen_ports(cfg->listen_ports, &sb->listen_tcp, &sb->listen_udp, why,
 	                              sizeof(why)) < 0)
 		return err_set(err, errlen, -EINVAL, "listen ports: %s", why);
+	if (policy_parse_prefixes(cfg->connect_destinations[0] ? cfg->connect_destinations : "none",
+	                          &sb->connect, why, sizeof(why)) < 0)
+		return err_set(err, errlen, -EINVAL, "connect destinations: %s", why);
 	if (cfg->dir[0]) {
 		sb->dir_fd = open(cfg->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sb->dir_fd < 0)
@@ -165,7 +168,8 @@ static int landlock_apply(struct sandbox *sb, char *err, size_t errlen)
 	if (abi >= 5)
 		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
 	if (abi >= 4)
-		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		attr.handled_access_net =
+		        LL_NET_BIND_TCP | (sb->connect.n ? 0 : LL_NET_CONNECT_TCP);
 	if (abi >= 6)
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
 	_cleanup_close_ int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
@@ -263,6 +267,8 @@ static const char *const allowed[] = {
         "setsockopt",
         "getsockname",
         "getpeername",
+        "getsockopt",
+        "connect",
         "shutdown",
         /* time, signals (the time-budget tick, traps), threads' basics */
         "clock_gettime",
@@ -383,6 +389,11 @@ bool sandbox_listen_allowed(const struct sandbox *sb, uint8_t proto, uint16_t po
 	if (proto == NCM_PROTO_UDP)
 		return policy_port_allowed(&sb->listen_udp, port);
 	return false;
+}
+
+bool sandbox_connect_allowed(const struct sandbox *sb, int family, const uint8_t *addr)
+{
+	return policy_addr_allowed(&sb->connect, family, addr);
 }
 
 int sandbox_memfd_copy(int fd, const char *name)

@@ -9,7 +9,9 @@
  *     in no set (bounding, ambient, inheritable);
  *   - landlock: files only in the container's own directory (and reading its
  *     own /proc/<pid>); TCP binds only on its allowed listen ports, no TCP
- *     connects; no signals or abstract sockets outside the container;
+ *     connects unless its policy names connect_destinations (landlock
+ *     matches ports, not addresses: the module host checks the address);
+ *     no signals or abstract sockets outside the container;
  *   - a seccomp allowlist (libseccomp) of the system calls a container makes,
  *     derived with strace from real containers; any other call kills the
  *     process (SIGSYS) and the supervisor restarts it.
@@ -33,6 +35,7 @@ struct sandbox {
 	bool any_dest;                /* send_destinations "" (any) */
 	struct policy_prefixes dests; /* else: where modules may send */
 	struct policy_ports listen_tcp, listen_udp;
+	struct policy_prefixes connect; /* where sockets may connect or send unasked */
 	bool in_netns;
 	int dir_fd;        /* the own directory, opened before the uid drop */
 	char applied[160]; /* what is in force, for the supervisor's log */
@@ -63,6 +66,10 @@ int sandbox_send_allowed(const struct sandbox *sb, int family, const uint8_t *sr
 /* Whether the module may listen on proto/port (policy_listen, for the
  * listeners the container opens). */
 bool sandbox_listen_allowed(const struct sandbox *sb, uint8_t proto, uint16_t port);
+
+/* Whether a socket may connect or send unasked to addr (4 or 16 bytes by
+ * family AF_INET/AF_INET6): inside connect_destinations. */
+bool sandbox_connect_allowed(const struct sandbox *sb, int family, const uint8_t *addr);
 
 /* Copies the file open at fd into a sealed memfd and returns it (landlock lets
  * the container open no file of the node, and dlopen() needs a path: a

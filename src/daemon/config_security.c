@@ -116,6 +116,14 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 			                       sizeof(sb->send_destinations));
 		sb->send_pps = pol->send_pps;
 		sb->send_bytes_per_s = pol->send_bytes_per_s;
+		if (policy_connect(pol)->n == 0)
+			snprintf(sb->connect_destinations, sizeof(sb->connect_destinations),
+			         "none");
+		else
+			policy_format_prefixes(policy_connect(pol), sb->connect_destinations,
+			                       sizeof(sb->connect_destinations));
+		sb->max_sockets = pol->max_sockets;
+		sb->socket_bytes_per_s = pol->socket_bytes_per_s;
 		sb->no_seccomp = !cfg->security.seccomp;
 		sb->no_landlock = !cfg->security.landlock;
 		if ((size_t)snprintf(sb->dir, sizeof(sb->dir), "%s/containers/%s", cfg->state_dir,

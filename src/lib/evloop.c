@@ -33,8 +33,9 @@ struct evloop {
 	struct evloop_timer *timers;  /* sorted by due_ms */
 	evloop_before_sleep_fn *before_sleep;
 	void *before_sleep_ctx;
-	uint64_t pass;  /* counts timers_run() passes */
-	bool in_timers; /* inside timers_run() */
+	unsigned n_dead; /* watches marked dead, not yet freed */
+	uint64_t pass;   /* counts timers_run() passes */
+	bool in_timers;  /* inside timers_run() */
 };
 
 uint64_t evloop_now_ms(void)
@@ -126,11 +127,51 @@ int evloop_del_fd(struct evloop *loop, int fd)
 	/* The fd may already be closed by its owner (curl does this): ignore. */
 	(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	w->dead = true;
+	loop->n_dead++;
 	return 0;
+}
+
+struct evloop_watch *evloop_watch_add(struct evloop *loop, int fd, uint32_t events,
+                                      evloop_io_fn *fn, void *ctx)
+{
+	struct evloop_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->fd = fd;
+	w->fn = fn;
+	w->ctx = ctx;
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int e = errno;
+		free(w);
+		errno = e;
+		return NULL;
+	}
+	w->next = loop->watches;
+	loop->watches = w;
+	return w;
+}
+
+int evloop_watch_mod(struct evloop *loop, struct evloop_watch *w, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void evloop_watch_del(struct evloop *loop, struct evloop_watch *w)
+{
+	if (!w || w->dead)
+		return;
+	(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->dead = true;
+	loop->n_dead++;
 }
 
 static void watches_reap(struct evloop *loop)
 {
+	if (!loop->n_dead)
+		return;
+	loop->n_dead = 0;
 	struct evloop_watch **pp = &loop->watches;
 	while (*pp) {
 		struct evloop_watch *w = *pp;

@@ -10,6 +10,7 @@
 
 struct evloop;
 struct evloop_timer;
+struct evloop_watch;
 
 /* Called when fd is ready; `events` is the EPOLL* mask that fired. */
 typedef void evloop_io_fn(struct evloop *loop, int fd, uint32_t events, void *ctx);
@@ -34,6 +35,17 @@ int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events);
 
 /* Stops watching fd (call before closing it). Returns 0 or -ENOENT. */
 int evloop_del_fd(struct evloop *loop, int fd);
+
+/* The same by handle, in O(1) (the calls above search the loop's fds): for
+ * owners of many fds (a server module's connections). evloop_watch_add()
+ * returns the watch (owned by the loop) or NULL with errno set; it does not
+ * check whether fd is watched already. evloop_watch_mod() returns 0 or a
+ * negative errno; evloop_watch_del() stops watching (call before closing the
+ * fd; the handle is invalid afterwards). */
+struct evloop_watch *evloop_watch_add(struct evloop *loop, int fd, uint32_t events,
+                                      evloop_io_fn *fn, void *ctx);
+int evloop_watch_mod(struct evloop *loop, struct evloop_watch *w, uint32_t events);
+void evloop_watch_del(struct evloop *loop, struct evloop_watch *w);
 
 /* Arms a one-shot timer `delay_ms` from now. Returns the timer (owned by the
  * loop until it fires or is cancelled) or NULL on allocation failure. */

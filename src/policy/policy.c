@@ -20,6 +20,12 @@ void policy_defaults(struct ns_policy *p)
 	p->send_pps = POLICY_DEFAULT_SEND_PPS;
 	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
 	p->max_modules = POLICY_DEFAULT_MAX_MODULES;
+	p->max_sockets = POLICY_DEFAULT_MAX_SOCKETS;
+}
+
+const struct policy_prefixes *policy_connect(const struct ns_policy *p)
+{
+	return p->has_connect ? &p->connect : &p->prefixes;
 }
 
 /* Calls fn for every item of a list separated by commas and/or blanks. */
@@ -484,19 +490,25 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 	} else if (strcmp(key, "listen_ports") == 0) {
 		r = policy_parse_listen_ports(value, &p->listen_tcp, &p->listen_udp, why,
 		                              sizeof(why));
-	} else if (strcmp(key, "max_modules") == 0) {
+	} else if (strcmp(key, "max_modules") == 0 || strcmp(key, "max_sockets") == 0) {
 		char *end;
 		unsigned long v = strtoul(value, &end, 10);
 		r = (*value && !*end && *value != '-' && v <= 100000) ? 0 : -EINVAL;
-		if (r == 0)
+		if (r < 0)
+			snprintf(why, sizeof(why), "'%s' is not a number in 0..100000", value);
+		else if (key[4] == 'm')
 			p->max_modules = (uint32_t)v;
 		else
-			snprintf(why, sizeof(why), "'%s' is not a number in 0..100000", value);
+			p->max_sockets = (uint32_t)v;
+	} else if (strcmp(key, "connect_destinations") == 0) {
+		r = policy_parse_prefixes(value, &p->connect, why, sizeof(why));
+		p->has_connect = r == 0;
 	} else if (strcmp(key, "send_destinations") == 0) {
 		r = policy_parse_prefixes(value, &p->send_dst, why, sizeof(why));
 		p->has_send_dst = r == 0;
-	} else if (strcmp(key, "send_rate") == 0 || strcmp(key, "send_bytes") == 0) {
-		bool bytes = key[5] == 'b';
+	} else if (strcmp(key, "send_rate") == 0 || strcmp(key, "send_bytes") == 0 ||
+	           strcmp(key, "socket_bytes") == 0) {
+		bool bytes = strcmp(key, "send_rate") != 0;
 		uint64_t mult = 1;
 		char *end;
 		unsigned long long v = strtoull(value, &end, 10);
@@ -511,6 +523,8 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 		if (r < 0)
 			snprintf(why, sizeof(why), "'%s' is not a number in 0..%llu%s", value,
 			         (unsigned long long)max, bytes ? " (K, M, G allowed)" : "");
+		else if (key[1] == 'o')
+			p->socket_bytes_per_s = v * mult;
 		else if (bytes)
 			p->send_bytes_per_s = v * mult;
 		else

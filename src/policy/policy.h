@@ -31,8 +31,9 @@
 
 /* Default send limits of a publisher (send_rate, send_bytes): packets and
  * bytes per second, all its modules together. */
-#define POLICY_DEFAULT_SEND_PPS   1000u
-#define POLICY_DEFAULT_SEND_BYTES (1024u * 1024u)
+#define POLICY_DEFAULT_SEND_PPS    1000u
+#define POLICY_DEFAULT_SEND_BYTES  (1024u * 1024u)
+#define POLICY_DEFAULT_MAX_SOCKETS 1024u
 
 /* Default max_modules of a publisher: one publisher alone cannot fill the
  * node's [modules] max_modules (256 by default). */
@@ -78,6 +79,11 @@ struct ns_policy {
 	struct policy_prefixes send_dst; /* where its modules may send */
 	uint32_t send_pps;               /* send_rate: packets/s, 0 = no limit */
 	uint64_t send_bytes_per_s;       /* send_bytes: bytes/s, 0 = no limit */
+	/* server modules (socket/1) */
+	bool has_connect;               /* connect_destinations given (else = prefixes) */
+	struct policy_prefixes connect; /* where its sockets may connect and send */
+	uint32_t max_sockets;           /* sockets and connections, all modules together */
+	uint64_t socket_bytes_per_s;    /* socket_bytes: bytes/s sent, 0 = no limit */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
@@ -88,7 +94,8 @@ void policy_defaults(struct ns_policy *p);
 
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
- * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes. Returns 1 when applied,
+ * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes,
+ * connect_destinations, max_sockets, socket_bytes. Returns 1 when applied,
  * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 
@@ -153,6 +160,10 @@ int policy_rrc_password_valid(const char *password);
 int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
                        const struct policy_listen *listen, size_t n_listen,
                        const struct ncm_prefix *proven, char *err, size_t errlen);
+
+/* Where a publisher's sockets may connect and send unasked (the
+ * connect_destinations, or its prefixes when not given). */
+const struct policy_prefixes *policy_connect(const struct ns_policy *p);
 
 /* Checks that every name in the SETUP's `dependencies` is one of the node's
  * building blocks (comma-separated list) or, when installed is not NULL, a

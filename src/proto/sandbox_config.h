@@ -24,6 +24,12 @@ struct sandbox_config {
 	char send_destinations[POLICY_TEXT_LEN];
 	uint32_t send_pps;
 	uint64_t send_bytes_per_s;
+	/* Server modules' sockets (socket/1): where they may connect or send
+	 * unasked ("none" none; absent: none), how many sockets and connections
+	 * (absent: POLICY_DEFAULT_MAX_SOCKETS), bytes/s sent (0 = no limit). */
+	char connect_destinations[POLICY_TEXT_LEN];
+	uint32_t max_sockets;
+	uint64_t socket_bytes_per_s;
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults

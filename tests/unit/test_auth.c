@@ -253,6 +253,36 @@ static int check(const struct ns_policy *p, const char *text, const char *listen
 
 #define SETUP_WITH(h) "SETUP m NETSERV/0.1\nuser:janedoe\nurl:http://x/m.wasm\n" h "\n"
 
+/* Server modules' keys (socket/1): connect destinations default to the
+ * prefixes, a socket limit by default, a byte rate with suffixes. */
+static void test_policy_socket_keys(void **state)
+{
+	struct ns_policy p;
+	char err[256];
+	uint8_t a[4] = {192, 0, 2, 9}, b[4] = {198, 51, 100, 1};
+	(void)state;
+	policy_defaults(&p);
+	assert_int_equal(p.max_sockets, POLICY_DEFAULT_MAX_SOCKETS);
+	assert_int_equal(p.socket_bytes_per_s, 0);
+	assert_int_equal(policy_set(&p, "prefixes", "192.0.2.0/24", err, sizeof(err)), 1);
+	assert_true(policy_addr_allowed(policy_connect(&p), AF_INET, a));
+	assert_false(policy_addr_allowed(policy_connect(&p), AF_INET, b));
+	assert_int_equal(
+	        policy_set(&p, "connect_destinations", "198.51.100.0/24", err, sizeof(err)), 1);
+	assert_false(policy_addr_allowed(policy_connect(&p), AF_INET, a));
+	assert_true(policy_addr_allowed(policy_connect(&p), AF_INET, b));
+	assert_int_equal(policy_set(&p, "connect_destinations", "none", err, sizeof(err)), 1);
+	assert_int_equal(policy_connect(&p)->n, 0);
+	assert_int_equal(policy_set(&p, "max_sockets", "1000", err, sizeof(err)), 1);
+	assert_int_equal(p.max_sockets, 1000);
+	assert_int_equal(p.max_modules, POLICY_DEFAULT_MAX_MODULES);
+	assert_int_equal(policy_set(&p, "max_sockets", "-1", err, sizeof(err)), -EINVAL);
+	assert_int_equal(policy_set(&p, "socket_bytes", "10M", err, sizeof(err)), 1);
+	assert_int_equal(p.socket_bytes_per_s, 10u * 1024 * 1024);
+	assert_int_equal(p.send_bytes_per_s, POLICY_DEFAULT_SEND_BYTES);
+	assert_int_equal(policy_set(&p, "socket_bytes", "fast", err, sizeof(err)), -EINVAL);
+}
+
 static void test_policy_check(void **state)
 {
 	struct ns_policy p;
@@ -792,11 +822,17 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_key_files),        cmocka_unit_test(test_sign_verify),
-	        cmocka_unit_test(test_policy_parse),     cmocka_unit_test(test_policy_check),
-	        cmocka_unit_test(test_dependencies),     cmocka_unit_test(test_nonces),
-	        cmocka_unit_test(test_schema_migration), cmocka_unit_test(test_guard_authenticate),
-	        cmocka_unit_test(test_guard_authorize),  cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_key_files),
+	        cmocka_unit_test(test_sign_verify),
+	        cmocka_unit_test(test_policy_parse),
+	        cmocka_unit_test(test_policy_check),
+	        cmocka_unit_test(test_policy_socket_keys),
+	        cmocka_unit_test(test_dependencies),
+	        cmocka_unit_test(test_nonces),
+	        cmocka_unit_test(test_schema_migration),
+	        cmocka_unit_test(test_guard_authenticate),
+	        cmocka_unit_test(test_guard_authorize),
+	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_filters_overlap),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

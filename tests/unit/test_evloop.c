@@ -217,6 +217,50 @@ static void test_timers_one_pass(void **state)
 	evloop_free(loop);
 }
 
+/* The handle API: a watch reports while asked, not after evloop_watch_mod()
+ * to no events, again after asking, and never after evloop_watch_del(). */
+struct watch_rec {
+	int calls;
+};
+
+static void on_watch(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct watch_rec *r = ctx;
+	(void)fd;
+	(void)events;
+	r->calls++;
+	evloop_stop(loop);
+}
+
+static void test_watch_handles(void **state)
+{
+	struct evloop *loop;
+	struct watch_rec r = {0};
+	int p[2];
+	(void)state;
+	assert_int_equal(evloop_new(&loop), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	struct evloop_watch *w = evloop_watch_add(loop, p[0], EPOLLIN, on_watch, &r);
+	assert_non_null(w);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(evloop_watch_mod(loop, w, 0), 0);
+	assert_non_null(evloop_timer_add(loop, 20, on_stop, NULL));
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(r.calls, 1); /* readable, but not asked */
+	assert_int_equal(evloop_watch_mod(loop, w, EPOLLIN), 0);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(r.calls, 2);
+	evloop_watch_del(loop, w);
+	assert_non_null(evloop_timer_add(loop, 20, on_stop, NULL));
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(r.calls, 2);
+	close(p[0]);
+	close(p[1]);
+	evloop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +269,7 @@ int main(void)
 	        cmocka_unit_test(test_fd_readable_and_delete),
 	        cmocka_unit_test(test_overrunning_timer_does_not_starve_io),
 	        cmocka_unit_test(test_timers_one_pass),
+	        cmocka_unit_test(test_watch_handles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
