@@ -682,7 +682,7 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 		r.n_filters++;
 	for (size_t i = 0; i < r.n_filters; i++) {
 		const struct ncm_filter *fl = &r.filters[i];
-		char pre[16] = "filter-";
+		char pre[32] = "filter-";
 
 		if (i > 0)
 			snprintf(pre, sizeof(pre), "filter-%zu-", i + 1);
