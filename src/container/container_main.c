@@ -334,8 +334,8 @@ static int install_module(struct container *c, const struct proto_install *m, in
 	_cleanup_close_ int mfd = sandbox_memfd_copy(so_fd, m->module);
 	if (mfd < 0)
 		return err_set(err, errlen, mfd, "copying %s: %s", m->so, strerror(-mfd));
-	int r = modhost_install(c->host, m->module, m->so, mfd, m->properties,
-	                        m->has_filter ? &m->filter : NULL, err, errlen);
+	int r = modhost_install(c->host, m->module, m->so, mfd, m->properties, m->filters,
+	                        m->n_filters, err, errlen);
 	if (r < 0)
 		return r;
 	const char *listen = json_string_value(json_object_get(m->properties, "netserv.listen"));

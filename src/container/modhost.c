@@ -517,8 +517,14 @@ static void dl_release(void *dl)
 }
 
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, const struct ncm_filter *filter, char *err, size_t errlen)
+                    json_t *properties, const struct ncm_filter *filters, size_t n_filters,
+                    char *err, size_t errlen)
 {
+	if (n_filters > NCM_MAX_FILTERS) {
+		snprintf(err, err ? errlen : 0, "module %s: more than %d filters", name,
+		         NCM_MAX_FILTERS);
+		return -E2BIG;
+	}
 	if (mod_find(h, name)) {
 		snprintf(err, err ? errlen : 0, "module %s is already installed", name);
 		return -EEXIST;
@@ -529,10 +535,9 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
 	m->h = h;
 	m->ctx.m = m;
 	m->so_fd = -1;
-	if (filter) {
-		m->has_filter = true;
-		m->filter = *filter;
-	}
+	m->n_filters = n_filters;
+	if (n_filters)
+		memcpy(m->filters, filters, n_filters * sizeof(*filters));
 	m->name = strdup(name);
 	m->so_path = strdup(so_path);
 	m->props = properties ? json_incref(properties) : json_object();
@@ -652,7 +657,7 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 	for (struct mod *m = h->mods; m; m = m->next) {
 		if (m->failed || !m->inst || !m->g->packet)
 			continue;
-		if (m->has_filter && !pkt_filter_match(&m->filter, cur, cur_len))
+		if (m->n_filters && !pkt_filters_match(m->filters, m->n_filters, cur, cur_len))
 			continue;
 		uint8_t *buf = m->mem->data + m->pkt_buf;
 		if (buf != cur)

@@ -97,9 +97,12 @@ struct modhost *modhost_free(struct modhost *h);
  * path is used in messages) under `name`, instantiates it, calls its ns_init,
  * and appends it to the load order. `properties` is a JSON object of strings
  * (borrowed). Returns 0, -EEXIST, or a negative errno with the reason (a
- * dlopen error names a missing import) in err. */
+ * dlopen error names a missing import) in err. The module sees only the packets
+ * that match one of its n_filters filters (copied; at most NCM_MAX_FILTERS,
+ * else -E2BIG), or every packet when there are none. */
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
-                    json_t *properties, const struct ncm_filter *filter, char *err, size_t errlen);
+                    json_t *properties, const struct ncm_filter *filters, size_t n_filters,
+                    char *err, size_t errlen);
 
 /* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
 int modhost_remove(struct modhost *h, const char *name);

@@ -70,8 +70,8 @@ struct mod {
 	wasm_rt_memory_t *mem;
 	uint32_t pkt_buf; /* address of the packet buffer in memory */
 	json_t *props;
-	bool has_filter; /* sees only packets that match its SETUP filter */
-	struct ncm_filter filter;
+	size_t n_filters; /* > 0: sees only packets that match one of its filters */
+	struct ncm_filter filters[NCM_MAX_FILTERS];
 	bool failed;
 	char fail_reason[160];
 

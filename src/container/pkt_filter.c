@@ -88,3 +88,11 @@ bool pkt_filter_match(const struct ncm_filter *f, const uint8_t *pkt, uint32_t l
 	}
 	return true;
 }
+
+bool pkt_filters_match(const struct ncm_filter *v, size_t n, const uint8_t *pkt, uint32_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pkt_filter_match(&v[i], pkt, len))
+			return true;
+	return false;
+}

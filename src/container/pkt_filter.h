@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ncm/ncm.h"
@@ -12,3 +13,7 @@
  * destination port range (TCP, UDP, SCTP, UDP-Lite; non-first fragments
  * never match a port), source and destination prefixes. */
 bool pkt_filter_match(const struct ncm_filter *f, const uint8_t *pkt, uint32_t len);
+
+/* Returns whether the packet matches at least one of the n filters (a SETUP's
+ * list; false for n = 0). */
+bool pkt_filters_match(const struct ncm_filter *v, size_t n, const uint8_t *pkt, uint32_t len);

@@ -150,8 +150,10 @@ static void module_store_row(const struct module *m, struct store_module *row)
 	row->expires_at = m->expires_at;
 	row->state = (char *)state_names[m->state];
 	row->reason = m->reason;
-	row->has_filter = m->req.has_filter;
-	row->filter = m->req.filter;
+	/* The columns hold the first filter (a summary); the request holds all. */
+	row->has_filter = m->req.n_filters > 0;
+	if (m->req.n_filters)
+		row->filter = m->req.filters[0];
 }
 
 /* Writes the whole row; returns 0 or a negative errno (logged). */
@@ -321,12 +323,12 @@ static void cache_path(const struct controller *c, const uint8_t sha[32], char *
 	snprintf(buf, len, "%s/%s.wasm", c->cache_dir, hex);
 }
 
-/* Steers the module's traffic to its container, if it asked for any. */
-/* Steers the module's filter to the queue the runtime put it behind. */
+/* Steers the module's filters (one rule set each, under one rule id) to the
+ * queue the runtime put it behind, if it asked for any traffic. */
 static int module_steer(struct module *m, long queue, char *err, size_t errlen)
 {
 	struct controller *c = m->c;
-	if (!m->req.has_filter)
+	if (!m->req.n_filters)
 		return 0;
 	if (queue < 0 && strcmp(c->fwd_ops->name, "none") != 0) {
 		snprintf(err, errlen, "publisher %s has no packet queue on this node", m->req.user);
@@ -334,7 +336,7 @@ static int module_steer(struct module *m, long queue, char *err, size_t errlen)
 	}
 	char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
 	snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
-	int r = c->fwd_ops->filter_add(c->fwd, rule, &m->req.filter,
+	int r = c->fwd_ops->filter_add(c->fwd, rule, m->req.filters, m->req.n_filters,
 	                               queue < 0 ? 0 : (unsigned)queue, err, errlen);
 	if (r == -ENOTSUP) {
 		log_warn("module %s: filter not steered: %s", rule, err);
@@ -608,20 +610,40 @@ static int setup_authorize(struct controller *c, struct module *m, ctl_reply_fn 
 
 /* ---- overlapping filters (issue #12) ---------------------------------------- */
 
-/* Whether m's filter is allowed by its destination (guard.h); without a guard
- * every filter counts as one, and the first SETUP keeps an overlap. */
-static bool by_destination(const struct controller *c, const struct module *m)
+/* Whether m's filter i is allowed by its destination (guard.h); without a
+ * guard every filter counts as one, and the first SETUP keeps an overlap. */
+static bool by_destination(const struct controller *c, const struct module *m, size_t i)
 {
-	return !c->s.guard || guard_filter_by_destination(c->s.guard, m->msg, &m->req);
+	return !c->s.guard || guard_filter_by_destination(c->s.guard, m->msg, &m->req, i);
 }
 
-/* Whether o is another publisher's module holding (or about to hold) a
- * forwarding rule whose filter overlaps m's. */
+/* Whether o is another publisher's module holding (or about to hold)
+ * forwarding rules that m's could shadow: some filter of o overlaps some
+ * filter of m. */
 static bool overlaps(const struct module *o, const struct module *m)
 {
-	return o != m && strcmp(o->req.user, m->req.user) != 0 && o->req.has_filter &&
+	return o != m && strcmp(o->req.user, m->req.user) != 0 && o->req.n_filters &&
 	       o->state != MOD_FAILED && o->state != MOD_REMOVING &&
-	       policy_filters_overlap(&o->req.filter, &m->req.filter);
+	       policy_filter_lists_overlap(o->req.filters, o->req.n_filters, m->req.filters,
+	                                   m->req.n_filters, NULL, NULL);
+}
+
+/* Whether m may take every overlap with o: each overlapping pair of filters
+ * has m's filter held by its destination and o's held only by its source.
+ * Stores the first pair that decides otherwise (m's index) in *ret_i. */
+static bool takes_precedence(const struct controller *c, const struct module *m,
+                             const struct module *o, size_t *ret_i)
+{
+	for (size_t i = 0; i < m->req.n_filters; i++)
+		for (size_t j = 0; j < o->req.n_filters; j++) {
+			if (!policy_filters_overlap(&m->req.filters[i], &o->req.filters[j]))
+				continue;
+			if (by_destination(c, m, i) && !by_destination(c, o, j))
+				continue;
+			*ret_i = i;
+			return false;
+		}
+	return true;
 }
 
 #define OVERLAP_SHADOWED                                                                           \
@@ -630,29 +652,34 @@ static bool overlaps(const struct module *o, const struct module *m)
 
 /* Netfilter hands a packet to the first queue whose rule matches: of two
  * publishers' overlapping filters, one would never see the packets they
- * share. So they never overlap (docs/security.md, "Overlapping filters"): a
- * filter allowed by its destination takes precedence over one that another
+ * share. So they never overlap (docs/security.md, "Overlapping filters"),
+ * every filter of m compared with every filter of the others: a filter
+ * allowed by its destination takes precedence over one that another
  * publisher holds only by its source (that module fails, with the reason);
  * otherwise the filter already there keeps the overlap and m is refused.
- * Returns 0 when m may go on, or NCM_CONFLICT with the reason in err (the
- * other publisher is not named: the operator's log names it). */
+ * Returns 0 when m may go on, or NCM_CONFLICT with the reason in err (names
+ * m's filter when it has several; the other publisher is not named: the
+ * operator's log names it). */
 static int overlap_resolve(struct controller *c, struct module *m, char *err, size_t errlen)
 {
-	if (!m->req.has_filter)
+	if (!m->req.n_filters)
 		return 0;
-	bool m_dst = by_destination(c, m);
 	for (const struct module *o = c->modules; o; o = o->next) {
-		if (!overlaps(o, m) || (m_dst && !by_destination(c, o)))
+		size_t i = 0;
+		if (!overlaps(o, m) || takes_precedence(c, m, o, &i))
 			continue;
-		log_notice("security: filter of %s/%s overlaps the filter of %s/%s: refused",
+		bool m_dst = by_destination(c, m, i);
+		char which[32] = "filter";
+		if (m->req.n_filters > 1)
+			snprintf(which, sizeof(which), "filter %zu", i + 1);
+		log_notice("security: %s of %s/%s overlaps a filter of %s/%s: refused", which,
 		           m->req.user, mod_name(m), o->req.user, mod_name(o));
-		snprintf(
-		        err, errlen, "%s",
-		        m_dst ? "filter overlaps a filter another publisher holds on this node "
-		                "(the first keeps it)"
-		              : "filter overlaps a filter on a destination of another publisher of "
-		                "this node, which takes precedence (a filter allowed only by its "
-		                "source comes second)");
+		snprintf(err, errlen, "%s %s", which,
+		         m_dst ? "overlaps a filter another publisher holds on this node "
+		                 "(the first keeps it)"
+		               : "overlaps a filter on a destination of another publisher of "
+		                 "this node, which takes precedence (a filter allowed only by its "
+		                 "source comes second)");
 		return NCM_CONFLICT;
 	}
 	for (struct module *o = c->modules, *next; o; o = next) {

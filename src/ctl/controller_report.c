@@ -202,8 +202,13 @@ static json_t *module_json(const struct module *m, json_t *stats)
 	json_object_set_new(j, "ttl_remaining", json_integer(ttl_remaining_s(m)));
 	json_object_set_new(j, "expires_at_ms", json_integer(m->expires_at));
 	json_object_set_new(j, "created_at_ms", json_integer(m->created_at));
+	/* "filter": the first (as before several); "filters": every one. */
 	json_object_set_new(j, "filter",
-	                    m->req.has_filter ? filter_json(&m->req.filter) : json_null());
+	                    m->req.n_filters ? filter_json(&m->req.filters[0]) : json_null());
+	json_t *filters = json_array();
+	for (size_t i = 0; i < m->req.n_filters; i++)
+		json_array_append_new(filters, filter_json(&m->req.filters[i]));
+	json_object_set_new(j, "filters", filters);
 	json_t *props = json_object();
 	for (size_t i = 0; i < m->req.n_properties; i++)
 		json_object_set_new(props, m->req.properties[i].key,

@@ -470,12 +470,12 @@ int guard_recheck(struct guard *g, const struct ncm_msg *msg, const struct ncm_r
 }
 
 bool guard_filter_by_destination(const struct guard *g, const struct ncm_msg *msg,
-                                 const struct ncm_request *req)
+                                 const struct ncm_request *req, size_t i)
 {
 	const struct ns_policy *p = policy_of(g, req->user);
-	if (!p || !req->has_filter)
+	if (!p || i >= req->n_filters)
 		return false;
-	const struct ncm_prefix *dst = &req->filter.dst;
+	const struct ncm_prefix *dst = &req->filters[i].dst;
 	if (policy_prefixes_cover(&p->prefixes, dst))
 		return true;
 	struct ncm_prefix addr;

@@ -103,13 +103,14 @@ void guard_cancel(struct guard *g, void *ctx);
 int guard_recheck(struct guard *g, const struct ncm_msg *msg, const struct ncm_request *req,
                   char *err, size_t errlen);
 
-/* Whether a SETUP's filter is allowed by its destination: the destination
- * lies inside the publisher's prefixes (or inside an address it proved by
- * reverse routability). Such a filter takes precedence over an overlapping
- * one that another publisher holds only by its source prefix (issue #12,
- * docs/security.md "Overlapping filters"). False for an unknown publisher. */
+/* Whether filter i of a SETUP (req->filters[i]) is allowed by its
+ * destination: the destination lies inside the publisher's prefixes (or inside
+ * an address it proved by reverse routability). Such a filter takes precedence
+ * over an overlapping one that another publisher holds only by its source
+ * prefix (issue #12, docs/security.md "Overlapping filters"). False for an
+ * unknown publisher or a filter that is not there. */
 bool guard_filter_by_destination(const struct guard *g, const struct ncm_msg *msg,
-                                 const struct ncm_request *req);
+                                 const struct ncm_request *req, size_t i);
 
 /* Returns the settings and counters as a new JSON object. */
 json_t *guard_status(const struct guard *g);

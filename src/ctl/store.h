@@ -23,14 +23,15 @@ struct store_module {
 	char *user;      /* publisher */
 	char *module_id; /* NCM target */
 	char *url;
-	char hash[72];      /* "sha256:<hex>" or "" */
-	int64_t created_at; /* unix ms, first SETUP */
-	int64_t expires_at; /* unix ms */
-	char *state;        /* lifecycle state name */
-	char *reason;       /* why failed / no runtime, or NULL */
-	bool has_filter;
-	struct ncm_filter filter;
-	char *request; /* the full SETUP NCM, serialized: everything else is here */
+	char hash[72];            /* "sha256:<hex>" or "" */
+	int64_t created_at;       /* unix ms, first SETUP */
+	int64_t expires_at;       /* unix ms */
+	char *state;              /* lifecycle state name */
+	char *reason;             /* why failed / no runtime, or NULL */
+	bool has_filter;          /* the SETUP has at least one filter */
+	struct ncm_filter filter; /* its first filter (a summary for the operator) */
+	char *request;            /* the full SETUP NCM, serialized: everything else is here,
+	                           * every filter included (a restart decodes them from it) */
 };
 
 /* Opens (creating if needed) <dir>/netserv.db and migrates its schema.

@@ -73,7 +73,7 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 	}
 	if (intercept) {
 		struct ncm_filter f = {.proto = NCM_PROTO_UDP, .port_lo = 270, .port_hi = 270};
-		r = fwd_ops->filter_add(fwd, RULE_ID, &f, cfg->sig_queue, why, sizeof(why));
+		r = fwd_ops->filter_add(fwd, RULE_ID, &f, 1, cfg->sig_queue, why, sizeof(why));
 		if (r < 0) {
 			snprintf(err, err ? errlen : 0,
 			         "cannot intercept GIST Queries (udp/270 to queue %u): %s",

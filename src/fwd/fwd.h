@@ -18,15 +18,16 @@
 struct fwd_ops {
 	const char *name; /* reported as capability "fwd:<name>" */
 
-	/* Steers packets matching `filter` to the queue(s) of `owner`'s
-	 * container. `rule_id` names the rule (user/module) for later removal.
-	 * `queue` is one queue number or a FWD_QUEUE_RANGE() (several queues,
-	 * packets spread over them by flow). Returns 0 or a negative errno with
-	 * the reason in err. */
-	int (*filter_add)(void *fwd, const char *rule_id, const struct ncm_filter *filter,
-	                  unsigned queue, char *err, size_t errlen);
+	/* Steers packets matching any of the n filters (1..NCM_MAX_FILTERS) to
+	 * the queue(s) of the owner's container: one rule set per filter, all
+	 * called `rule_id` (user/module) for later removal, replacing the rules
+	 * of that name, all or none. `queue` is one queue number or a
+	 * FWD_QUEUE_RANGE() (several queues, packets spread over them by flow).
+	 * Returns 0 or a negative errno with the reason in err. */
+	int (*filter_add)(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+	                  size_t n, unsigned queue, char *err, size_t errlen);
 
-	/* Removes the rule called rule_id. Returns 0 or -ENOENT. */
+	/* Removes every rule called rule_id. Returns 0 or -ENOENT. */
 	int (*filter_remove)(void *fwd, const char *rule_id);
 
 	/* Removes every rule of ours (at start and at exit). */

@@ -693,11 +693,11 @@ struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf)
 
 /* ---- the fwd_ops ---------------------------------------------------------- */
 
-/* For one family: deletes the rules called rule_id in our chains and, when
- * spec is given, appends it to each of our hook chains, in one batch. Stores
- * in *found how many rules were deleted. */
+/* For one family: deletes the rules called rule_id in our chains and appends
+ * each of the n specs (none: a removal) to each of our hook chains, in one
+ * batch. Stores in *found how many rules were deleted. */
 static int replace_family(struct fwd_netfilter *nf, int family, const char *rule_id,
-                          const char *spec, unsigned *found, char *err, size_t errlen)
+                          char *const *specs, size_t n, unsigned *found, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
@@ -712,11 +712,11 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 	struct walk w = {.nf = nf, .batch = &b, .comment = comment};
 	for_each_rule(text, walk_rule, &w);
 	*found = w.found;
-	if (spec)
+	for (size_t k = 0; k < n; k++)
 		for (int c = CH_FWD; c <= CH_OUT; c++)
 			if (nf->hooks & (1u << c))
-				sb_add(&b, "-A %s %s\n", nf->chain[c], spec);
-	if (!spec && w.found == 0) {
+				sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
+	if (n == 0 && w.found == 0) {
 		sb_done(&b);
 		return 0;
 	}
@@ -726,38 +726,53 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 	return r;
 }
 
-static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filter,
+#define SPEC_MAX 1024
+
+static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters, size_t n,
                          unsigned queue, char *err, size_t errlen)
 {
 	struct fwd_netfilter *nf = fwd;
-	char spec[2][1024];
-	int fams[2], n, r, any = 0;
+	char spec[2][NCM_MAX_FILTERS][SPEC_MAX];
+	char *specs[2][NCM_MAX_FILTERS];
+	size_t n_specs[2] = {0, 0};
+	int fams[2], nfam, r;
 	unsigned found;
 
-	n = families(nf, fams);
-	for (int i = 0; i < 2; i++) {
-		int fam = i == 0 ? AF_INET : AF_INET6;
-		r = fwd_netfilter_rule_spec(rule_id, filter, queue, fam, spec[i], sizeof(spec[i]),
-		                            err, errlen);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			spec[i][0] = '\0';
-		else if (i == 1 && !nf->ipv6)
-			return err_set(err, errlen, -EAFNOSUPPORT,
-			               "IPv6 filter, but the driver runs without ip6tables");
-		else
+	if (!filters || n == 0 || n > NCM_MAX_FILTERS)
+		return err_set(err, errlen, -EINVAL, "want 1..%d filters", NCM_MAX_FILTERS);
+	nfam = families(nf, fams);
+	for (size_t k = 0; k < n; k++) {
+		int any = 0;
+		for (int i = 0; i < 2; i++) {
+			int fam = i == 0 ? AF_INET : AF_INET6;
+			char *buf = spec[i][n_specs[i]];
+			r = fwd_netfilter_rule_spec(rule_id, &filters[k], queue, fam, buf, SPEC_MAX,
+			                            err, errlen);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				continue;
+			if (i == 1 && !nf->ipv6)
+				return err_set(
+				        err, errlen, -EAFNOSUPPORT,
+				        "IPv6 filter, but the driver runs without ip6tables");
+			specs[i][n_specs[i]++] = buf;
 			any++;
+		}
+		if (!any && n > 1)
+			return err_set(err, errlen, -EINVAL, "filter %zu matches no address family",
+			               k + 1);
+		if (!any)
+			return err_set(err, errlen, -EINVAL,
+			               "the filter matches no address family");
 	}
-	if (!any)
-		return err_set(err, errlen, -EINVAL, "the filter matches no address family");
-	for (int i = 0; i < n; i++) {
-		r = replace_family(nf, fams[i], rule_id, spec[i][0] ? spec[i] : NULL, &found, err,
-		                   errlen);
+	for (int i = 0; i < nfam; i++) {
+		int s = fams[i] == AF_INET ? 0 : 1;
+		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], &found, err, errlen);
 		if (r < 0) {
 			/* Undo the families done so far: no half-installed filter. */
 			for (int j = 0; j < i; j++)
-				replace_family(nf, fams[j], rule_id, NULL, &found, NULL, 0);
+				replace_family(nf, fams[j], rule_id, NULL, 0, &found, NULL, 0);
 			return r;
 		}
 	}
@@ -774,7 +789,7 @@ static int nf_filter_remove(void *fwd, const char *rule_id)
 		return -ENOENT;
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
-		r = replace_family(nf, fams[i], rule_id, NULL, &found, NULL, 0);
+		r = replace_family(nf, fams[i], rule_id, NULL, 0, &found, NULL, 0);
 		if (r < 0 && !first_err)
 			first_err = r;
 		total += found;

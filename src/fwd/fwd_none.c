@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 
-static int none_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filter,
-                           unsigned queue, char *err, size_t errlen)
+static int none_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+                           size_t n, unsigned queue, char *err, size_t errlen)
 {
 	snprintf(err, err ? errlen : 0, "no forwarding plane driver on this node");
 	return -ENOTSUP;

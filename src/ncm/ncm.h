@@ -41,6 +41,7 @@
 #define NCM_MAX_USER         32
 #define NCM_MAX_PROPERTIES   32
 #define NCM_MAX_DEPENDENCIES 16
+#define NCM_MAX_FILTERS      8   /* filters of one SETUP: filter-*, filter-2-* .. filter-8-* */
 #define NCM_ERR_LEN          256 /* a good size for the err buffers */
 
 enum ncm_method {
@@ -192,8 +193,11 @@ struct ncm_request {
 	uint32_t ttl;        /* seconds, 1..NCM_MAX_TTL */
 	char **dependencies; /* comma-separated names */
 	size_t n_dependencies;
-	bool has_filter; /* any filter-* header present */
-	struct ncm_filter filter;
+	/* The SETUP's filters: filters[0] from the filter-* headers, filters[N-1]
+	 * from filter-N-* (N = 2..NCM_MAX_FILTERS), numbered without gaps. A
+	 * filter is present when any of its headers is (not empty); 0 = none. */
+	size_t n_filters;
+	struct ncm_filter filters[NCM_MAX_FILTERS];
 	char *notification;
 	struct ncm_property *properties; /* k=v,k=v */
 	size_t n_properties;
@@ -209,8 +213,9 @@ struct ncm_request {
 /* Decodes and validates the fields of a request message. Unknown headers are
  * ignored (forward compatibility); a known header with a bad value, a repeated
  * header, or a missing required one (SETUP: user, url; REMOVE: user) is an
- * error. Returns 0 and fills *ret, or -EBADMSG with the reason in err (the
- * reason names the header). On failure *ret is left zeroed. */
+ * error, and so is a filter-N-* header with a bad number (0, 1, a leading zero),
+ * above NCM_MAX_FILTERS, or a filter N without filter N-1. Returns 0 and fills *ret, or -EBADMSG
+ * with the reason in err (the reason names the header). On failure *ret is left zeroed. */
 int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *err, size_t errlen);
 
 /* Releases what ncm_request_decode() allocated and zeroes the struct. */

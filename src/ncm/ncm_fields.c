@@ -250,24 +250,24 @@ const char *ncm_proto_name(uint8_t proto)
 	return NULL;
 }
 
-static int field_proto(struct ncm_request *r, const char *v, const char **why)
+static int field_proto(struct ncm_filter *f, const char *v, const char **why)
 {
 	uint64_t n;
 
 	for (size_t i = 0; i < ARRAY_SIZE(proto_names); i++)
 		if (strcasecmp(v, proto_names[i].name) == 0) {
-			r->filter.proto = proto_names[i].proto;
+			f->proto = proto_names[i].proto;
 			return 0;
 		}
 	if (!parse_uint(v, strlen(v), 255, &n)) {
 		*why = "want udp, tcp, icmp, icmpv6, sctp or a number 0..255";
 		return -EBADMSG;
 	}
-	r->filter.proto = (uint8_t)n;
+	f->proto = (uint8_t)n;
 	return 0;
 }
 
-static int field_port(struct ncm_request *r, const char *v, const char **why)
+static int field_port(struct ncm_filter *f, const char *v, const char **why)
 {
 	const char *dash = strchr(v, '-');
 	size_t n = strlen(v), lo_n = dash ? (size_t)(dash - v) : n;
@@ -281,8 +281,8 @@ static int field_port(struct ncm_request *r, const char *v, const char **why)
 		*why = "want a range N-M with 1 <= N <= M <= 65535";
 		return -EBADMSG;
 	}
-	r->filter.port_lo = (uint16_t)lo;
-	r->filter.port_hi = (uint16_t)hi;
+	f->port_lo = (uint16_t)lo;
+	f->port_hi = (uint16_t)hi;
 	return 0;
 }
 
@@ -360,14 +360,79 @@ static int field_prefix(struct ncm_prefix *p, const char *v, const char **why)
 	return prefix_parse(v, p, why) < 0 ? -EBADMSG : 0;
 }
 
-static int field_src(struct ncm_request *r, const char *v, const char **why)
+static int field_src(struct ncm_filter *f, const char *v, const char **why)
 {
-	return field_prefix(&r->filter.src, v, why);
+	return field_prefix(&f->src, v, why);
 }
 
-static int field_dst(struct ncm_request *r, const char *v, const char **why)
+static int field_dst(struct ncm_filter *f, const char *v, const char **why)
 {
-	return field_prefix(&r->filter.dst, v, why);
+	return field_prefix(&f->dst, v, why);
+}
+
+/* ---- Filters ----------------------------------------------------------------- */
+
+/* The fields of one filter: filter-FIELD is filter 1, filter-N-FIELD filter N. */
+static const struct filter_field {
+	const char *name;
+	int (*decode)(struct ncm_filter *f, const char *v, const char **why);
+} filter_fields[] = {
+        {"proto", field_proto},
+        {"port", field_port},
+        {"src", field_src},
+        {"dst", field_dst},
+};
+
+#define FILTER_BAD_NUMBER UINT32_MAX
+
+/* Whether `name` is a filter header: "filter-FIELD" (filter 1) or
+ * "filter-N-FIELD" with N digits and FIELD one of filter_fields. Stores the
+ * filter's number in *num (1-based; FILTER_BAD_NUMBER for N = 0 or 1 or with a
+ * leading zero; large values saturate above NCM_MAX_FILTERS) and the field's
+ * index in *field. Other names, such as filter-N-sport, are not filter headers
+ * (unknown headers: ignored). */
+static bool filter_header(const char *name, uint32_t *num, size_t *field)
+{
+	const char *p = name;
+	uint32_t n = 1;
+
+	if (!name || strncasecmp(p, "filter-", 7) != 0)
+		return false;
+	p += 7;
+	if (is_digit((unsigned char)*p)) {
+		const char *d = p;
+		n = 0;
+		for (; is_digit((unsigned char)*p); p++)
+			n = n > NCM_MAX_FILTERS ? n : n * 10 + (uint32_t)(*p - '0');
+		if (*p != '-')
+			return false;
+		p++;
+		if (*d == '0' || n < 2)
+			n = FILTER_BAD_NUMBER;
+	}
+	for (size_t f = 0; f < ARRAY_SIZE(filter_fields); f++)
+		if (strcasecmp(p, filter_fields[f].name) == 0) {
+			*num = n;
+			*field = f;
+			return true;
+		}
+	return false;
+}
+
+/* Checks a filter header's number (first pass). Returns 0 or -EBADMSG. */
+static int filter_number_check(const char *name, uint32_t num, char *err, size_t errlen)
+{
+	if (num == FILTER_BAD_NUMBER)
+		return err_set(err, errlen, -EBADMSG,
+		               "header '%s': bad filter number (filter 1 is filter-proto, "
+		               "filter-port, filter-src, filter-dst; filter N = 2..%d is "
+		               "filter-N-proto ... without leading zeros)",
+		               name, NCM_MAX_FILTERS);
+	if (num > NCM_MAX_FILTERS)
+		return err_set(err, errlen, -EBADMSG,
+		               "header '%s': more than %d filters in one request", name,
+		               NCM_MAX_FILTERS);
+	return 0;
 }
 
 /* ---- Other fields ------------------------------------------------------------ */
@@ -490,23 +555,18 @@ static int field_probe(struct ncm_request *r, const char *v, const char **why)
 static const struct field {
 	const char *name;
 	field_fn *decode;
-	bool filter;
 } fields[] = {
-        {"user", field_user, false},
-        {"url", field_url, false},
-        {"module-hash", field_hash, false},
-        {"ttl", field_ttl, false},
-        {"dependencies", field_dependencies, false},
-        {"filter-proto", field_proto, true},
-        {"filter-port", field_port, true},
-        {"filter-src", field_src, true},
-        {"filter-dst", field_dst, true},
-        {"notification", field_notification, false},
-        {"properties", field_properties, false},
-        {"timestamp", field_timestamp, false},
-        {"nonce", field_nonce, false},
-        {"signature", field_signature, false},
-        {"probe", field_probe, false},
+        {"user", field_user},
+        {"url", field_url},
+        {"module-hash", field_hash},
+        {"ttl", field_ttl},
+        {"dependencies", field_dependencies},
+        {"notification", field_notification},
+        {"properties", field_properties},
+        {"timestamp", field_timestamp},
+        {"nonce", field_nonce},
+        {"signature", field_signature},
+        {"probe", field_probe},
 };
 
 static int field_index(const char *name)
@@ -549,9 +609,12 @@ static inline void request_donep(struct ncm_request *r)
 int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *err, size_t errlen)
 {
 	_cleanup_(request_donep) struct ncm_request r = {0};
-	uint32_t seen = 0;
+	uint32_t seen = 0, present = 0;
+	uint8_t fseen[NCM_MAX_FILTERS] = {0};
 
 	_Static_assert(ARRAY_SIZE(fields) <= 32, "seen is a 32-bit mask");
+	_Static_assert(ARRAY_SIZE(filter_fields) <= 8, "fseen holds 8-bit masks");
+	_Static_assert(NCM_MAX_FILTERS <= 32, "present is a 32-bit mask");
 	if (!ret)
 		return err_set(err, errlen, -EINVAL, "no request");
 	*ret = (struct ncm_request){0};
@@ -564,10 +627,23 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 	if (!r.target)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 
-	/* Repeats first, so that the error does not depend on header order. */
+	/* Repeats and filter numbers first, so that the error does not depend on
+	 * header order. */
 	for (size_t i = 0; i < m->n_headers; i++) {
-		int f = field_index(m->headers[i].name);
+		const char *name = m->headers[i].name;
+		int f = field_index(name);
+		uint32_t num;
+		size_t ff;
 
+		if (f < 0 && filter_header(name, &num, &ff)) {
+			int e = filter_number_check(name, num, err, errlen);
+			if (e < 0)
+				return e;
+			if (fseen[num - 1] & (1u << ff))
+				return err_set(err, errlen, -EBADMSG, "repeated header '%s'", name);
+			fseen[num - 1] |= (uint8_t)(1u << ff);
+			continue;
+		}
 		if (f < 0)
 			continue;
 		if (seen & (1u << f))
@@ -579,11 +655,21 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 		const struct ncm_header *h = &m->headers[i];
 		const char *why = "bad value";
 		int f = field_index(h->name), e;
+		uint32_t num;
+		size_t ff;
 
-		if (f < 0 || !h->value || h->value[0] == '\0')
+		if (!h->value || h->value[0] == '\0')
 			continue;
-		if (fields[f].filter)
-			r.has_filter = true;
+		if (f < 0 && filter_header(h->name, &num, &ff)) {
+			present |= 1u << (num - 1);
+			e = filter_fields[ff].decode(&r.filters[num - 1], h->value, &why);
+			if (e < 0)
+				return err_set(err, errlen, -EBADMSG, "header '%s': %s", h->name,
+				               why);
+			continue;
+		}
+		if (f < 0)
+			continue;
 		e = fields[f].decode(&r, h->value, &why);
 		if (e == -ENOMEM)
 			return err_set(err, errlen, -ENOMEM, "out of memory");
@@ -592,10 +678,30 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 			               why);
 	}
 
-	if (r.filter.src.family && r.filter.dst.family &&
-	    r.filter.src.family != r.filter.dst.family)
-		return err_set(err, errlen, -EBADMSG,
-		               "header 'filter-dst': address family differs from filter-src");
+	while (present >> r.n_filters)
+		r.n_filters++;
+	for (size_t i = 0; i < r.n_filters; i++) {
+		const struct ncm_filter *fl = &r.filters[i];
+		char pre[32] = "filter-";
+
+		if (i > 0)
+			snprintf(pre, sizeof(pre), "filter-%zu-", i + 1);
+		if (!(present & (1u << i))) {
+			if (i == 0)
+				return err_set(err, errlen, -EBADMSG,
+				               "filter %zu without filter 1 (filter-proto, "
+				               "filter-port, filter-src, filter-dst)",
+				               r.n_filters);
+			return err_set(err, errlen, -EBADMSG,
+			               "filter %zu without filter %zu (no %s* header): filters "
+			               "are numbered without gaps",
+			               r.n_filters, i + 1, pre);
+		}
+		if (fl->src.family && fl->dst.family && fl->src.family != fl->dst.family)
+			return err_set(err, errlen, -EBADMSG,
+			               "header '%sdst': address family differs from %ssrc", pre,
+			               pre);
+	}
 	if ((r.method == NCM_METHOD_SETUP || r.method == NCM_METHOD_REMOVE) && !r.user)
 		return err_set(err, errlen, -EBADMSG, "missing header 'user'");
 	if (r.method == NCM_METHOD_SETUP && !r.url)

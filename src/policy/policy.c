@@ -163,6 +163,21 @@ static bool prefixes_meet(const struct ncm_prefix *a, const struct ncm_prefix *b
 	return policy_prefix_within(a, b) || policy_prefix_within(b, a);
 }
 
+bool policy_filter_lists_overlap(const struct ncm_filter *a, size_t na, const struct ncm_filter *b,
+                                 size_t nb, size_t *ret_a, size_t *ret_b)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (policy_filters_overlap(&a[i], &b[j])) {
+				if (ret_a)
+					*ret_a = i;
+				if (ret_b)
+					*ret_b = j;
+				return true;
+			}
+	return false;
+}
+
 bool policy_filters_overlap(const struct ncm_filter *a, const struct ncm_filter *b)
 {
 	int fa = filter_family(a), fb = filter_family(b);
@@ -563,6 +578,53 @@ int policy_finish(const struct ns_policy *p, char *err, size_t errlen)
 
 /* ---- checks ------------------------------------------------------------------ */
 
+/* Names filter i of n for the 403's reason: "filter" alone, else "filter 2"
+ * (the filter-2-* headers) so that the publisher sees which one failed. */
+static const char *filter_label(size_t i, size_t n, char *buf, size_t len)
+{
+	if (n <= 1)
+		snprintf(buf, len, "filter");
+	else
+		snprintf(buf, len, "filter %zu", i + 1);
+	return buf;
+}
+
+/* One filter of a SETUP against the policy: its destination or its source
+ * prefix inside the publisher's prefixes (or the proven address), its protocol
+ * and its ports allowed. Returns 0 or -EPERM naming the filter. */
+static int check_filter(const struct ns_policy *p, const char *user, const struct ncm_filter *f,
+                        size_t i, size_t n, const struct ncm_prefix *proven, char *err,
+                        size_t errlen)
+{
+	char what[40];
+	filter_label(i, n, what, sizeof(what));
+	bool covered = policy_prefixes_cover(&p->prefixes, &f->dst) ||
+	               policy_prefixes_cover(&p->prefixes, &f->src);
+	if (!covered && proven)
+		covered = (f->dst.family && policy_prefix_within(&f->dst, proven)) ||
+		          (f->src.family && policy_prefix_within(&f->src, proven));
+	if (!covered) {
+		char src[64], dst[64];
+		return err_set(err, errlen, -EPERM,
+		               "%s (src %s, dst %s) is outside the prefixes authorized for %s",
+		               what, ncm_prefix_format(&f->src, src, sizeof(src)),
+		               ncm_prefix_format(&f->dst, dst, sizeof(dst)), user);
+	}
+	if (!proto_allowed(p, f->proto)) {
+		const char *name = ncm_proto_name(f->proto);
+		return err_set(err, errlen, -EPERM, "%s protocol %s%s%u is not allowed for %s",
+		               what, name ? name : "", name ? "/" : "", f->proto, user);
+	}
+	if (f->port_lo == 0 && !p->ports.any)
+		return err_set(err, errlen, -EPERM,
+		               "%s without a port: %s may only filter its allowed ports", what,
+		               user);
+	if (f->port_lo && !range_allowed(&p->ports, f->port_lo, f->port_hi))
+		return err_set(err, errlen, -EPERM, "%s port %u-%u is not allowed for %s", what,
+		               f->port_lo, f->port_hi, user);
+	return 0;
+}
+
 int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
                        const struct policy_listen *listen, size_t n_listen,
                        const struct ncm_prefix *proven, char *err, size_t errlen)
@@ -574,37 +636,11 @@ int policy_check_setup(const struct ns_policy *p, const struct ncm_request *req,
 			               "property '%s': keys starting with '" POLICY_RESERVED_PREFIX
 			               "' are reserved for the node",
 			               req->properties[i].key);
-	if (req->has_filter) {
-		const struct ncm_filter *f = &req->filter;
-		bool covered = policy_prefixes_cover(&p->prefixes, &f->dst) ||
-		               policy_prefixes_cover(&p->prefixes, &f->src);
-		if (!covered && proven)
-			covered = (f->dst.family && policy_prefix_within(&f->dst, proven)) ||
-			          (f->src.family && policy_prefix_within(&f->src, proven));
-		if (!covered) {
-			char src[64], dst[64];
-			return err_set(
-			        err, errlen, -EPERM,
-			        "filter (src %s, dst %s) is outside the prefixes authorized for "
-			        "%s",
-			        ncm_prefix_format(&f->src, src, sizeof(src)),
-			        ncm_prefix_format(&f->dst, dst, sizeof(dst)), req->user);
-		}
-		if (!proto_allowed(p, f->proto)) {
-			const char *name = ncm_proto_name(f->proto);
-			return err_set(err, errlen, -EPERM,
-			               "filter protocol %s%s%u is not allowed for %s",
-			               name ? name : "", name ? "/" : "", f->proto, req->user);
-		}
-		if (f->port_lo == 0 && !p->ports.any)
-			return err_set(
-			        err, errlen, -EPERM,
-			        "filter without a port: %s may only filter its allowed ports",
-			        req->user);
-		if (f->port_lo && !range_allowed(&p->ports, f->port_lo, f->port_hi))
-			return err_set(err, errlen, -EPERM,
-			               "filter port %u-%u is not allowed for %s", f->port_lo,
-			               f->port_hi, req->user);
+	for (size_t i = 0; i < req->n_filters; i++) {
+		int r = check_filter(p, req->user, &req->filters[i], i, req->n_filters, proven, err,
+		                     errlen);
+		if (r < 0)
+			return r;
 	}
 	for (size_t i = 0; i < n_listen; i++) {
 		bool tcp = listen[i].proto == NCM_PROTO_TCP;

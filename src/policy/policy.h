@@ -139,6 +139,12 @@ bool policy_prefixes_cover(const struct policy_prefixes *l, const struct ncm_pre
  * address; IPv4 never meets IPv6; ICMP is IPv4 only, ICMPv6 IPv6 only). */
 bool policy_filters_overlap(const struct ncm_filter *a, const struct ncm_filter *b);
 
+/* Returns whether some filter of list a overlaps some filter of list b
+ * (policy_filters_overlap() on every pair); stores the first such pair's
+ * indexes in *ret_a, *ret_b (either may be NULL). Empty lists overlap nothing. */
+bool policy_filter_lists_overlap(const struct ncm_filter *a, size_t na, const struct ncm_filter *b,
+                                 size_t nb, size_t *ret_a, size_t *ret_b);
+
 /* Returns whether one address (4 or 16 bytes by family) is in the list. */
 bool policy_addr_allowed(const struct policy_prefixes *l, int family, const uint8_t *addr);
 
@@ -152,7 +158,8 @@ const struct policy_prefixes *policy_source(const struct ns_policy *p);
  * ..MAX characters of [A-Za-z0-9+/=_-]. Returns 0 or -EINVAL. */
 int policy_rrc_password_valid(const char *password);
 
-/* Checks a SETUP against the policy: its filter (prefix, protocol, ports),
+/* Checks a SETUP against the policy: each of its filters (prefix, protocol,
+ * ports; the reason names the filter that fails, "filter 2"),
  * the listening sockets it asks for, and reserved property keys. `proven`,
  * when not NULL, is an address the publisher proved to control (reverse
  * routability): a filter inside it passes the prefix check. Returns 0 or

@@ -49,3 +49,26 @@ int proto_filter_from_json(json_t *j, struct ncm_filter *ret)
 	*ret = f;
 	return 0;
 }
+
+json_t *proto_filters_to_json(const struct ncm_filter *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, proto_filter_to_json(&v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+int proto_filters_from_json(json_t *j, struct ncm_filter *v, size_t max, size_t *ret_n)
+{
+	size_t n = json_array_size(j);
+	if (!json_is_array(j) || n > max)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (proto_filter_from_json(json_array_get(j, i), &v[i]) < 0)
+			return -EINVAL;
+	*ret_n = n;
+	return 0;
+}

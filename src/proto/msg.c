@@ -129,8 +129,9 @@ json_t *proto_install_to_json(const struct proto_install *m)
 	json_t *j = json_pack("{s:s, s:s, s:o}", "module", m->module, "so", m->so, "properties",
 	                      m->properties ? json_incref(m->properties) : json_object());
 
-	if (j && m->has_filter &&
-	    json_object_set_new(j, "filter", proto_filter_to_json(&m->filter)) < 0) {
+	if (j && m->n_filters &&
+	    json_object_set_new(j, "filters", proto_filters_to_json(m->filters, m->n_filters)) <
+	            0) {
 		json_decref(j);
 		return NULL;
 	}
@@ -151,12 +152,16 @@ int proto_install_from_json(json_t *j, struct proto_install *ret, char *err, siz
 	props = json_object_get(j, "properties");
 	if (props && !json_is_object(props))
 		return err_set(err, errlen, -EINVAL, "INSTALL: \"properties\" is not an object");
-	f = json_object_get(j, "filter");
-	if (f && !json_is_null(f)) {
-		if (proto_filter_from_json(f, &m.filter) < 0)
-			return err_set(err, errlen, -EINVAL, "INSTALL: malformed filter");
-		m.has_filter = true;
-	}
+	/* The one-filter form of older builds: refused rather than read as
+	 * "every packet". */
+	if (json_object_get(j, "filter"))
+		return err_set(err, errlen, -EINVAL, "INSTALL: \"filter\" (want \"filters\")");
+	f = json_object_get(j, "filters");
+	if (f && !json_is_null(f) &&
+	    proto_filters_from_json(f, m.filters, NCM_MAX_FILTERS, &m.n_filters) < 0)
+		return err_set(err, errlen, -EINVAL,
+		               "INSTALL: malformed filters (want an array of at most %d filters)",
+		               NCM_MAX_FILTERS);
 	m.properties = props ? json_incref(props) : json_object();
 	if (!m.properties)
 		return err_set(err, errlen, -ENOMEM, "out of memory");

@@ -56,8 +56,8 @@ struct proto_install {
 	char module[NCM_MAX_TARGET + 1];
 	char so[256];       /* the .so's name, for messages */
 	json_t *properties; /* an object; owned: proto_install_clear() */
-	bool has_filter;    /* the module sees only packets that match filter */
-	struct ncm_filter filter;
+	size_t n_filters;   /* > 0: the module sees only packets that match one */
+	struct ncm_filter filters[NCM_MAX_FILTERS];
 };
 
 /* Encodes (new reference; NULL when out of memory). */

@@ -19,8 +19,8 @@ struct rw_job {
 	char *user;
 	char *module;
 	json_t *props;
-	bool has_filter; /* else the module sees every packet of its container */
-	struct ncm_filter filter;
+	size_t n_filters; /* 0: the module sees every packet of its container */
+	struct ncm_filter filters[NCM_MAX_FILTERS];
 	struct aot_req *req;
 	runtime_done_fn *done;
 	runtime_progress_fn *progress;
@@ -125,8 +125,7 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	if (job->progress)
 		job->progress(job->ctx, RUNTIME_INSTALLING);
 	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
-	                           job->has_filter ? &job->filter : NULL, on_container_installed,
-	                           job);
+	                           job->filters, job->n_filters, on_container_installed, job);
 	if (r < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
@@ -206,8 +205,8 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 		job_free(job);
 		return -ENOMEM;
 	}
-	job->has_filter = m->request->has_filter;
-	job->filter = m->request->filter;
+	job->n_filters = m->request->n_filters;
+	memcpy(job->filters, m->request->filters, sizeof(job->filters));
 	for (size_t i = 0; i < m->request->n_properties; i++)
 		json_object_set_new(job->props, m->request->properties[i].key,
 		                    json_string(m->request->properties[i].value));

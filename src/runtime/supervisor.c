@@ -923,8 +923,8 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 }
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, const struct ncm_filter *filter,
-                       sup_reply_fn *reply, void *ctx)
+                       const char *so_path, json_t *properties, const struct ncm_filter *filters,
+                       size_t n_filters, sup_reply_fn *reply, void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);
@@ -942,9 +942,13 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 	snprintf(m->msg.module, sizeof(m->msg.module), "%s", module);
 	snprintf(m->msg.so, sizeof(m->msg.so), "%s", so_path);
 	m->msg.properties = properties ? json_incref(properties) : json_object();
-	m->msg.has_filter = filter != NULL;
-	if (filter)
-		m->msg.filter = *filter;
+	if (n_filters > NCM_MAX_FILTERS) {
+		r = -E2BIG;
+		goto fail;
+	}
+	m->msg.n_filters = n_filters;
+	if (n_filters)
+		memcpy(m->msg.filters, filters, n_filters * sizeof(*filters));
 	m->so_path = strdup(so_path);
 	ic->s = s;
 	ic->user = strdup(user);

@@ -73,12 +73,13 @@ bool supervisor_has_publisher(const struct supervisor *s, const char *user);
 
 /* Installs a compiled module in user's container (appended to the load
  * order); while the container restarts, the install waits for it (at most
- * install_wait_ms). `filter` (NULL: every packet of the container) selects the packets the module
- * sees. On success it is remembered and reinstalled after a restart. reply is called exactly once
- * (unless supervisor_forget(ctx)). properties and filter are borrowed. */
+ * install_wait_ms). The n filters (none: every packet of the container) select the packets the
+ * module sees (a packet that matches any of them). On success it is remembered and reinstalled
+ * after a restart. reply is called exactly once (unless supervisor_forget(ctx)). properties and
+ * filter are borrowed. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
-                       const char *so_path, json_t *properties, const struct ncm_filter *filter,
-                       sup_reply_fn *reply, void *ctx);
+                       const char *so_path, json_t *properties, const struct ncm_filter *filters,
+                       size_t n_filters, sup_reply_fn *reply, void *ctx);
 
 /* Removes a module (and forgets it for restarts). reply may be NULL. */
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,

@@ -12,6 +12,10 @@
 #     200, ACK, BYE, 200: in-dialog requests and responses all pass), the
 #     ACKs to the 503s stop at the router, and the INVITEs that pass carry
 #     the RFC 7339 announcement (;oc;oc-algo="loss").
+# The publisher's policy names only the server's address (no `any`): the
+# module is deployed with ONE SETUP carrying two filters, one for each
+# direction (filter-dst:SERVER, filter-2-src:SERVER; docs/apps.md), and a
+# filter on all UDP is refused. Both filters survive a restart of netservd.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -35,6 +39,7 @@ CALLS=$((RATE * SECONDS_RUN))
 # the callers' pacing jitter): oc = ceil(100 - 100 * 0.95 * CAP / RATE).
 OC=$(((10000 * RATE - 9500 * CAP + 100 * RATE - 1) / (100 * RATE)))
 
+SR_PREFIXES=server
 sr_start || { not_ok "netservd starts in the router"; tap_done; exit 1; }
 ok "netservd runs in the router namespace ($SR_CLIENT -- router -- $SR_SERVER)"
 
@@ -90,10 +95,23 @@ check "without the module the server sees all $((RATE * 3)) calls (3x its capaci
 	test "$S_INVITE" = $((RATE * 3)) -a "$C_DONE" = $((RATE * 3))
 
 # --- 2. with the module -----------------------------------------------------------
-out=$(sr_setup NetServ.apps.OverloadControl_1.0.0 overload filter-proto:udp \
-	"properties:server=$SR_SERVER,server_port=5060,retry_after=2")
-check "SETUP of Overload Control (one filter for both directions) answers 200" \
+m=NetServ.apps.OverloadControl_1.0.0
+props="properties:server=$SR_SERVER,server_port=5060,retry_after=2"
+out=$(sr_setup $m overload filter-proto:udp "$props")
+check "a filter on all UDP is refused: the publisher is authorized only for the server (403)" \
+	grep -q '^NETSERV/0.1 403' <<<"$out"
+# To the server (its SIP port), and from it (to the callers' ports).
+out=$(sr_setup $m overload filter-proto:udp filter-port:5060 "filter-dst:$SR_SERVER" \
+	filter-2-proto:udp "filter-2-src:$SR_SERVER" "$props")
+check "SETUP of Overload Control with both directions' filters answers 200" \
 	grep -q '^NETSERV/0.1 200' <<<"$out"
+rules() {
+	topo_exec router iptables-save -t mangle | grep -c "netserv:$SR_USER/$m\""
+}
+check "one netfilter rule per filter (2)" test "$(rules)" = 2
+filters="[(f['proto'], f['port_lo'], f['src'], f['dst']) for f in mods['$SR_USER/$m']['filters']]"
+want="[('udp', 5060, 'any', '$SR_SERVER/32'), ('udp', 0, '$SR_SERVER/32', 'any')]"
+check "status shows both filters" test "$(sr_status "$filters")" = "$want"
 server oc
 callers oc "$CALLS"
 server_stop oc
@@ -123,7 +141,6 @@ diag "Via lines at the server with the announcement: $ann"
 check "INVITEs and in-dialog requests reaching the server carry ;oc;oc-algo=\"loss\" (>= $((S_INVITE * 2)) Vias)" \
 	test "$ann" -ge $((S_INVITE * 2))
 
-m=NetServ.apps.OverloadControl_1.0.0
 c_inv=$(sr_counter $m invites)
 c_adm=$(sr_counter $m admitted)
 c_rej=$(sr_counter $m rejected)
@@ -135,8 +152,17 @@ check "the module's counts agree: $c_inv INVITEs, $c_adm admitted, $c_rej reject
 	test "$c_inv" = "$CALLS" -a "$c_adm" = "$S_INVITE" -a "$c_rej" = "$C_503" -a "$c_ack" = "$C_503"
 check "the module follows the server's oc=$OC ($c_oc)" test "$c_oc" = "$OC"
 
-out=$(sr_remove NetServ.apps.OverloadControl_1.0.0)
+# --- 3. a restart keeps both filters --------------------------------------------------
+sr_restart || not_ok "netservd starts again"
+active() { test "$(sr_status "mods['$SR_USER/$m']['state']")" = active; }
+wait_until 20 active
+check "after a restart the module is active again" active
+check "... with both filters (status)" test "$(sr_status "$filters")" = "$want"
+check "... and both rules" test "$(rules)" = 2
+
+out=$(sr_remove $m)
 check "REMOVE answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+check "REMOVE took both rules away" test "$(rules)" = 0
 sr_stop
 check "namespaces are gone" test -z "$(topo_leftovers)"
 tap_done

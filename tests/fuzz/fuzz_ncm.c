@@ -38,6 +38,11 @@ static bool decodes(const struct ncm_msg *m)
 	if (ret == 0) {
 		check(r.method == m->method && r.target && strcmp(r.target, m->target) == 0,
 		      "decode: method or target differs");
+		check(r.n_filters <= NCM_MAX_FILTERS, "decode: too many filters");
+		for (size_t i = 0; i < r.n_filters; i++)
+			check(!r.filters[i].src.family || !r.filters[i].dst.family ||
+			              r.filters[i].src.family == r.filters[i].dst.family,
+			      "decode: a filter mixes address families");
 		ncm_request_done(&r);
 	}
 	return ret == 0;

@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 		unsigned q;
 		if (nargs < 1 || parse_filter(nargs - 1, args + 1, &f, &q) < 0)
 			usage();
-		r = fwd_netfilter_ops.filter_add(nf, args[0], &f, q, err, sizeof(err));
+		r = fwd_netfilter_ops.filter_add(nf, args[0], &f, 1, q, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "fwdctl: add %s: %s\n", args[0], err);
 			rc = 1;

@@ -9,6 +9,7 @@
 #   sr_start || exit 1                 # topology + netservd; SR_CLIENT, SR_SERVER...
 #   sr_setup NAME MODULE "filter-proto:udp" "properties:a=1,b=2"
 #   sr_counter NAME COUNTER            # a module counter from the node's status
+#   sr_restart                         # netservd stopped (SIGTERM) and started again
 #   sr_remove NAME
 #   sr_stop                            # also at exit (topo_destroy)
 #
@@ -60,7 +61,8 @@ sr_ctl() { "$NETSERV_BUILD/netserv" ctl --socket "$SR_SOCK" "$@"; }
 
 # sr_start: the topology and netservd in the router. Sets SR_CLIENT,
 # SR_SERVER (IPv4), SR_CLIENT6, SR_SERVER6, SR_ROUTER_S (the router's address
-# toward the server).
+# toward the server). The publisher is authorized for every address, or with
+# SR_PREFIXES=server only for the server's (its IPv4 and IPv6 host prefixes).
 sr_start() {
 	topo_create client router server || return 1
 	SR_CLIENT=$(topo_addr client)
@@ -101,13 +103,20 @@ keys_dir = $SR_WORK/keys
 uid = 65534
 EOC
 	# A node with per-publisher policy (docs/security.md) authorizes the
-	# test publisher for every address (the Overload Control filter names
-	# none); an older node knows no such keys.
+	# test publisher for every address, or for the server's only; an older
+	# node knows no such keys.
 	local policy="prefixes = 0.0.0.0/0, ::/0"
+	[ "${SR_PREFIXES:-any}" = server ] && policy="prefixes = $SR_SERVER/32, $SR_SERVER6/128"
 	if "$NETSERV_BUILD/netservd" --check-config -c <(cat "$SR_WORK/netservd.conf"; echo "$policy") \
 		>/dev/null 2>&1; then
 		echo "$policy" >>"$SR_WORK/netservd.conf"
 	fi
+	sr_daemon
+}
+
+# sr_daemon: starts netservd in the router (sr_start wrote its configuration)
+# and waits for its admin socket, 5 s at most.
+sr_daemon() {
 	nsenter --net="/var/run/netns/$(topo_ns router)" "$NETSERV_BUILD/netservd" \
 		-c "$SR_WORK/netservd.conf" >>"$SR_WORK/netservd.log" 2>&1 &
 	SR_DPID=$!
@@ -118,6 +127,17 @@ EOC
 	echo "sip_router: netservd did not start:" >&2
 	tail -20 "$SR_WORK/netservd.log" >&2
 	return 1
+}
+
+# sr_restart: stops netservd (SIGTERM, waits) and starts it again on the same
+# state directory: it restores its modules from its store.
+sr_restart() {
+	if [ -n "$SR_DPID" ]; then
+		kill -TERM "$SR_DPID" 2>/dev/null
+		wait "$SR_DPID" 2>/dev/null
+		SR_DPID=
+	fi
+	sr_daemon
 }
 
 # sr_stop: stops netservd (SIGTERM, waits) and tears the namespaces down.

@@ -342,6 +342,51 @@ static void test_policy_check(void **state)
 	assert_int_equal(check(&p, SETUP_WITH("filter-proto:udp\nfilter-dst:192.0.2.10\n"), NULL,
 	                       NULL, err, sizeof(err)),
 	                 -EPERM);
+	/* Several filters: each must pass. Both directions of a server inside
+	 * the prefixes: to it (destination) and from it (source). */
+	assert_int_equal(check(&p,
+	                       SETUP_WITH("filter-proto:udp\nfilter-port:5060\n"
+	                                  "filter-dst:192.0.2.10\n"
+	                                  "filter-2-proto:udp\nfilter-2-port:5060\n"
+	                                  "filter-2-src:192.0.2.10\n"),
+	                       NULL, NULL, err, sizeof(err)),
+	                 0);
+	/* One filter outside: refused, and the reason names it. */
+	assert_int_equal(check(&p,
+	                       SETUP_WITH("filter-proto:udp\nfilter-port:5060\n"
+	                                  "filter-dst:192.0.2.10\n"
+	                                  "filter-2-proto:udp\nfilter-2-port:5060\n"
+	                                  "filter-2-src:192.0.2.10\n"
+	                                  "filter-3-proto:udp\nfilter-3-port:5060\n"
+	                                  "filter-3-src:198.51.100.7\n"),
+	                       NULL, NULL, err, sizeof(err)),
+	                 -EPERM);
+	assert_non_null(strstr(err, "filter 3 (src 198.51.100.7/32, dst any) is outside"));
+	/* Any filter's protocol or port, too. */
+	assert_int_equal(check(&p,
+	                       SETUP_WITH("filter-proto:udp\nfilter-port:5060\n"
+	                                  "filter-dst:192.0.2.10\n"
+	                                  "filter-2-proto:udp\nfilter-2-port:9999\n"
+	                                  "filter-2-src:192.0.2.10\n"),
+	                       NULL, NULL, err, sizeof(err)),
+	                 -EPERM);
+	assert_non_null(strstr(err, "filter 2 port 9999-9999 is not allowed"));
+	assert_int_equal(check(&p,
+	                       SETUP_WITH("filter-proto:udp\nfilter-port:5060\n"
+	                                  "filter-dst:192.0.2.10\n"
+	                                  "filter-2-proto:icmp\nfilter-2-src:192.0.2.10\n"),
+	                       NULL, NULL, err, sizeof(err)),
+	                 -EPERM);
+	assert_non_null(strstr(err, "filter 2 protocol icmp"));
+	/* A first filter on someone else's address is not rescued by a second. */
+	assert_int_equal(check(&p,
+	                       SETUP_WITH("filter-proto:udp\nfilter-port:5060\n"
+	                                  "filter-dst:198.51.100.7\n"
+	                                  "filter-2-proto:udp\nfilter-2-port:5060\n"
+	                                  "filter-2-src:192.0.2.10\n"),
+	                       NULL, NULL, err, sizeof(err)),
+	                 -EPERM);
+	assert_non_null(strstr(err, "filter 1 (src any, dst 198.51.100.7/32) is outside"));
 	/* Listening sockets. */
 	assert_int_equal(check(&p, SETUP_WITH(""), "tcp:80", NULL, err, sizeof(err)), 0);
 	assert_int_equal(check(&p, SETUP_WITH(""), "tcp:22", NULL, err, sizeof(err)), -EPERM);
@@ -670,10 +715,20 @@ static void test_guard_authorize(void **state)
 	for (size_t i = 0; i < sizeof(by_dst) / sizeof(by_dst[0]); i++) {
 		m = parse(by_dst[i][0]);
 		assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
-		assert_int_equal(guard_filter_by_destination(f.g, m, &req), by_dst[i][1][0] == '1');
+		assert_int_equal(guard_filter_by_destination(f.g, m, &req, 0),
+		                 by_dst[i][1][0] == '1');
 		ncm_request_done(&req);
 		ncm_free(m);
 	}
+	/* Several filters: each one is held by its own destination or not. */
+	m = parse(SETUP_WITH("filter-proto:udp\nfilter-dst:192.0.2.10\n"
+	                     "filter-2-proto:udp\nfilter-2-src:192.0.2.10\n"));
+	assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
+	assert_true(guard_filter_by_destination(f.g, m, &req, 0));
+	assert_false(guard_filter_by_destination(f.g, m, &req, 1));
+	assert_false(guard_filter_by_destination(f.g, m, &req, 2));
+	ncm_request_done(&req);
+	ncm_free(m);
 	gfix_close(&f);
 }
 
@@ -688,7 +743,8 @@ static struct ncm_filter filt(const char *headers)
 	struct ncm_msg *m = parse(text);
 	struct ncm_request req;
 	assert_int_equal(ncm_request_decode(m, &req, err, sizeof(err)), 0);
-	struct ncm_filter f = req.filter;
+	assert_int_equal(req.n_filters, 1);
+	struct ncm_filter f = req.filters[0];
 	ncm_request_done(&req);
 	ncm_free(m);
 	return f;
@@ -750,6 +806,63 @@ static void test_filters_overlap(void **state)
 	assert_true(overlap("filter-dst:10.0.2.1", "filter-proto:udp\nfilter-port:5060"));
 	assert_true(overlap("filter-proto:tcp\nfilter-port:1-65535",
 	                    "filter-proto:tcp\nfilter-port:65535"));
+	(void)state;
+}
+
+/* Whether some filter of SETUP a overlaps some filter of SETUP b (headers
+ * one per line); the first overlapping pair in *ia, *ib. */
+static bool lists_overlap(const char *a, const char *b, size_t *ia, size_t *ib)
+{
+	char ta[1024], tb[1024], err[256];
+	struct ncm_request ra, rb;
+	snprintf(ta, sizeof(ta), "SETUP m NETSERV/0.1\nuser:a\nurl:http://x/m.wasm\n%s%s\n", a,
+	         *a ? "\n" : "");
+	snprintf(tb, sizeof(tb), "SETUP m NETSERV/0.1\nuser:b\nurl:http://x/m.wasm\n%s%s\n", b,
+	         *b ? "\n" : "");
+	struct ncm_msg *ma = parse(ta), *mb = parse(tb);
+	assert_int_equal(ncm_request_decode(ma, &ra, err, sizeof(err)), 0);
+	assert_int_equal(ncm_request_decode(mb, &rb, err, sizeof(err)), 0);
+	bool r = policy_filter_lists_overlap(ra.filters, ra.n_filters, rb.filters, rb.n_filters, ia,
+	                                     ib);
+	assert_true(r == policy_filter_lists_overlap(rb.filters, rb.n_filters, ra.filters,
+	                                             ra.n_filters, NULL, NULL));
+	ncm_request_done(&ra);
+	ncm_request_done(&rb);
+	ncm_free(ma);
+	ncm_free(mb);
+	return r;
+}
+
+static void test_filter_lists_overlap(void **state)
+{
+	static const char sip_both[] = "filter-proto:udp\nfilter-port:5060\nfilter-dst:10.0.2.2\n"
+	                               "filter-2-proto:udp\nfilter-2-port:5060\n"
+	                               "filter-2-src:10.0.2.2";
+	size_t ia = 99, ib = 99;
+	/* The second filter of a list overlaps: found, and named. */
+	assert_true(lists_overlap(sip_both,
+	                          "filter-proto:udp\nfilter-port:5060\nfilter-src:10.0.2.0/24\n"
+	                          "filter-dst:10.0.1.0/24",
+	                          &ia, &ib));
+	assert_int_equal(ia, 1);
+	assert_int_equal(ib, 0);
+	assert_true(lists_overlap("filter-dst:10.9.9.9\nfilter-2-dst:10.8.8.8\n"
+	                          "filter-3-proto:tcp\nfilter-3-dst:10.0.2.2",
+	                          "filter-dst:10.7.7.7\nfilter-2-proto:tcp\n"
+	                          "filter-2-port:80\nfilter-2-dst:10.0.2.0/24",
+	                          &ia, &ib));
+	assert_int_equal(ia, 2);
+	assert_int_equal(ib, 1);
+	/* No pair meets: different ports, protocols, addresses. */
+	assert_false(lists_overlap(sip_both,
+	                           "filter-proto:udp\nfilter-port:5061\nfilter-dst:10.0.2.2\n"
+	                           "filter-2-proto:tcp\nfilter-2-src:10.0.2.2\n"
+	                           "filter-3-proto:udp\nfilter-3-dst:10.0.3.0/24\n"
+	                           "filter-3-src:10.0.4.0/24",
+	                           NULL, NULL));
+	/* Empty lists overlap nothing. */
+	assert_false(lists_overlap("", sip_both, NULL, NULL));
+	assert_false(lists_overlap("", "", NULL, NULL));
 	(void)state;
 }
 
@@ -834,6 +947,7 @@ int main(void)
 	        cmocka_unit_test(test_guard_authorize),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_filters_overlap),
+	        cmocka_unit_test(test_filter_lists_overlap),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -263,12 +263,12 @@ static void test_paper_example(void **state)
 	assert_int_equal(q.ttl, 3600);
 	assert_false(q.has_hash);
 	assert_int_equal(q.n_dependencies, 0);
-	assert_true(q.has_filter);
-	assert_int_equal(q.filter.proto, NCM_PROTO_UDP);
-	assert_int_equal(q.filter.port_lo, 5060);
-	assert_int_equal(q.filter.port_hi, 5060);
-	assert_int_equal(q.filter.src.family, 0);
-	assert_int_equal(q.filter.dst.family, 0);
+	assert_true(q.n_filters);
+	assert_int_equal(q.filters[0].proto, NCM_PROTO_UDP);
+	assert_int_equal(q.filters[0].port_lo, 5060);
+	assert_int_equal(q.filters[0].port_hi, 5060);
+	assert_int_equal(q.filters[0].src.family, 0);
+	assert_int_equal(q.filters[0].dst.family, 0);
 	assert_null(q.notification);
 	assert_int_equal(q.n_properties, 2);
 	assert_string_equal(ncm_request_property(&q, "visualizer_ip"), "1.2.3.4");
@@ -480,12 +480,12 @@ static void test_field_filter_proto(void **state)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		snprintf(s, sizeof(s), "filter-proto:%s", ok[i].v);
 		decode_setup(s, &q);
-		assert_true(q.has_filter);
-		assert_int_equal(q.filter.proto, ok[i].proto);
+		assert_true(q.n_filters);
+		assert_int_equal(q.filters[0].proto, ok[i].proto);
 		ncm_request_done(&q);
 	}
 	decode_setup("", &q);
-	assert_false(q.has_filter);
+	assert_false(q.n_filters);
 	ncm_request_done(&q);
 
 	decode_setup_fails("filter-proto:256", "'filter-proto'");
@@ -499,25 +499,25 @@ static void test_field_filter_port(void **state)
 	struct ncm_request q;
 
 	decode_setup("filter-port:5060", &q);
-	assert_true(q.has_filter);
-	assert_int_equal(q.filter.port_lo, 5060);
-	assert_int_equal(q.filter.port_hi, 5060);
-	assert_int_equal(q.filter.proto, 0);
+	assert_true(q.n_filters);
+	assert_int_equal(q.filters[0].port_lo, 5060);
+	assert_int_equal(q.filters[0].port_hi, 5060);
+	assert_int_equal(q.filters[0].proto, 0);
 	ncm_request_done(&q);
 
 	decode_setup("filter-port:5060-5070", &q);
-	assert_int_equal(q.filter.port_lo, 5060);
-	assert_int_equal(q.filter.port_hi, 5070);
+	assert_int_equal(q.filters[0].port_lo, 5060);
+	assert_int_equal(q.filters[0].port_hi, 5070);
 	ncm_request_done(&q);
 
 	decode_setup("filter-port:1-65535", &q);
-	assert_int_equal(q.filter.port_lo, 1);
-	assert_int_equal(q.filter.port_hi, 65535);
+	assert_int_equal(q.filters[0].port_lo, 1);
+	assert_int_equal(q.filters[0].port_hi, 65535);
 	ncm_request_done(&q);
 
 	decode_setup("filter-port:80-80", &q);
-	assert_int_equal(q.filter.port_lo, 80);
-	assert_int_equal(q.filter.port_hi, 80);
+	assert_int_equal(q.filters[0].port_lo, 80);
+	assert_int_equal(q.filters[0].port_hi, 80);
 	ncm_request_done(&q);
 
 	decode_setup_fails("filter-port:0", "'filter-port'");
@@ -536,32 +536,33 @@ static void test_field_filter_prefixes(void **state)
 	char buf[64];
 
 	decode_setup("filter-src:10.0.0.0/8\nfilter-dst:192.0.2.1", &q);
-	assert_true(q.has_filter);
-	assert_int_equal(q.filter.src.family, AF_INET);
-	assert_int_equal(q.filter.src.len, 8);
-	assert_memory_equal(q.filter.src.addr, "\x0a\x00\x00\x00", 4);
-	assert_int_equal(q.filter.dst.family, AF_INET);
-	assert_int_equal(q.filter.dst.len, 32);
-	assert_memory_equal(q.filter.dst.addr, "\xc0\x00\x02\x01", 4);
-	assert_string_equal(ncm_prefix_format(&q.filter.src, buf, sizeof(buf)), "10.0.0.0/8");
-	assert_string_equal(ncm_prefix_format(&q.filter.dst, buf, sizeof(buf)), "192.0.2.1/32");
+	assert_true(q.n_filters);
+	assert_int_equal(q.filters[0].src.family, AF_INET);
+	assert_int_equal(q.filters[0].src.len, 8);
+	assert_memory_equal(q.filters[0].src.addr, "\x0a\x00\x00\x00", 4);
+	assert_int_equal(q.filters[0].dst.family, AF_INET);
+	assert_int_equal(q.filters[0].dst.len, 32);
+	assert_memory_equal(q.filters[0].dst.addr, "\xc0\x00\x02\x01", 4);
+	assert_string_equal(ncm_prefix_format(&q.filters[0].src, buf, sizeof(buf)), "10.0.0.0/8");
+	assert_string_equal(ncm_prefix_format(&q.filters[0].dst, buf, sizeof(buf)), "192.0.2.1/32");
 	ncm_request_done(&q);
 
 	decode_setup("filter-src:2001:db8::/32\nfilter-dst:2001:db8:0:1::5", &q);
-	assert_int_equal(q.filter.src.family, AF_INET6);
-	assert_int_equal(q.filter.src.len, 32);
-	assert_memory_equal(q.filter.src.addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\0", 16);
-	assert_int_equal(q.filter.dst.family, AF_INET6);
-	assert_int_equal(q.filter.dst.len, 128);
-	assert_string_equal(ncm_prefix_format(&q.filter.src, buf, sizeof(buf)), "2001:db8::/32");
-	assert_string_equal(ncm_prefix_format(&q.filter.dst, buf, sizeof(buf)),
+	assert_int_equal(q.filters[0].src.family, AF_INET6);
+	assert_int_equal(q.filters[0].src.len, 32);
+	assert_memory_equal(q.filters[0].src.addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	assert_int_equal(q.filters[0].dst.family, AF_INET6);
+	assert_int_equal(q.filters[0].dst.len, 128);
+	assert_string_equal(ncm_prefix_format(&q.filters[0].src, buf, sizeof(buf)),
+	                    "2001:db8::/32");
+	assert_string_equal(ncm_prefix_format(&q.filters[0].dst, buf, sizeof(buf)),
 	                    "2001:db8:0:1::5/128");
 	ncm_request_done(&q);
 
 	decode_setup("filter-dst:0.0.0.0/0", &q);
-	assert_int_equal(q.filter.dst.family, AF_INET);
-	assert_int_equal(q.filter.dst.len, 0);
-	assert_int_equal(q.filter.src.family, 0);
+	assert_int_equal(q.filters[0].dst.family, AF_INET);
+	assert_int_equal(q.filters[0].dst.len, 0);
+	assert_int_equal(q.filters[0].src.family, 0);
 	ncm_request_done(&q);
 
 	decode_setup_fails("filter-src:10.0.0.1/8", "'filter-src'");
@@ -572,6 +573,92 @@ static void test_field_filter_prefixes(void **state)
 	decode_setup_fails("filter-src:1.2.3", "'filter-src'");
 	decode_setup_fails("filter-src:example.com", "'filter-src'");
 	decode_setup_fails("filter-src:10.0.0.0/8\nfilter-dst:2001:db8::/32", "'filter-dst'");
+}
+
+static void test_field_filter_list(void **state)
+{
+	struct ncm_request q;
+	char buf[64];
+
+	/* One filter: the headers of before, unchanged. */
+	decode_setup("filter-proto:udp\nfilter-dst:10.0.2.2", &q);
+	assert_int_equal(q.n_filters, 1);
+	ncm_request_done(&q);
+	decode_setup("", &q);
+	assert_int_equal(q.n_filters, 0);
+	ncm_request_done(&q);
+
+	/* Both directions of a SIP server, in any order and case; the numbers
+	 * say which filter a header belongs to. */
+	decode_setup("FILTER-2-SRC:10.0.2.2\nfilter-proto:udp\nfilter-port:5060\n"
+	             "filter-2-proto:UDP\nfilter-dst:10.0.2.2\nfilter-2-port:5060",
+	             &q);
+	assert_int_equal(q.n_filters, 2);
+	assert_int_equal(q.filters[0].proto, NCM_PROTO_UDP);
+	assert_int_equal(q.filters[0].port_lo, 5060);
+	assert_string_equal(ncm_prefix_format(&q.filters[0].dst, buf, sizeof(buf)), "10.0.2.2/32");
+	assert_int_equal(q.filters[0].src.family, 0);
+	assert_int_equal(q.filters[1].proto, NCM_PROTO_UDP);
+	assert_int_equal(q.filters[1].port_lo, 5060);
+	assert_string_equal(ncm_prefix_format(&q.filters[1].src, buf, sizeof(buf)), "10.0.2.2/32");
+	assert_int_equal(q.filters[1].dst.family, 0);
+	ncm_request_done(&q);
+
+	/* The most, each field of its own filter; IPv4 and IPv6 filters mix. */
+	decode_setup("filter-dst:10.0.0.1\nfilter-2-dst:10.0.0.2\nfilter-3-dst:10.0.0.3\n"
+	             "filter-4-dst:10.0.0.4\nfilter-5-dst:10.0.0.5\nfilter-6-dst:10.0.0.6\n"
+	             "filter-7-dst:10.0.0.7\nfilter-8-src:2001:db8::8\nfilter-8-port:8-88\n"
+	             "filter-8-proto:tcp",
+	             &q);
+	assert_int_equal(q.n_filters, NCM_MAX_FILTERS);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(q.filters[i].dst.addr[3], i + 1);
+	assert_int_equal(q.filters[7].src.family, AF_INET6);
+	assert_int_equal(q.filters[7].port_lo, 8);
+	assert_int_equal(q.filters[7].port_hi, 88);
+	assert_int_equal(q.filters[7].proto, NCM_PROTO_TCP);
+	ncm_request_done(&q);
+
+	/* Empty values are absent: an empty filter-2-* makes no filter 2. */
+	decode_setup("filter-proto:udp\nfilter-2-src:", &q);
+	assert_int_equal(q.n_filters, 1);
+	ncm_request_done(&q);
+	/* Other names are unknown headers, ignored as before. */
+	decode_setup("filter-proto:udp\nfilter-2-sport:5060\nfilter-x-src:1.2.3.4\n"
+	             "filter-2src:1.2.3.4",
+	             &q);
+	assert_int_equal(q.n_filters, 1);
+	ncm_request_done(&q);
+
+	/* Above the limit: a clear 400. */
+	decode_setup_fails("filter-proto:udp\nfilter-9-proto:udp", "more than 8 filters");
+	decode_setup_fails("filter-proto:udp\nfilter-10-dst:10.0.0.1", "'filter-10-dst'");
+	decode_setup_fails("filter-proto:udp\nfilter-99999999999999999999-dst:10.0.0.1",
+	                   "more than 8 filters");
+	/* Bad numbers: filter 1 has no number, no 0, no leading zero. */
+	decode_setup_fails("filter-1-proto:udp", "bad filter number");
+	decode_setup_fails("filter-proto:udp\nfilter-0-proto:udp", "'filter-0-proto': bad");
+	decode_setup_fails("filter-proto:udp\nfilter-02-proto:udp", "'filter-02-proto': bad");
+	/* Gaps. */
+	decode_setup_fails("filter-2-proto:udp", "filter 2 without filter 1");
+	decode_setup_fails("filter-proto:udp\nfilter-3-dst:10.0.0.1",
+	                   "filter 3 without filter 2 (no filter-2-* header)");
+	decode_setup_fails("filter-proto:udp\nfilter-2-proto:\nfilter-3-dst:10.0.0.1",
+	                   "filter 3 without filter 2");
+	/* Each filter's values and families are checked, the header named. */
+	decode_setup_fails("filter-proto:udp\nfilter-2-port:0", "header 'filter-2-port': want");
+	decode_setup_fails("filter-proto:udp\nfilter-3-proto:foo\nfilter-2-proto:udp",
+	                   "header 'filter-3-proto'");
+	decode_setup_fails("filter-proto:udp\nfilter-2-src:10.0.0.1/8", "'filter-2-src'");
+	decode_setup_fails("filter-proto:udp\nfilter-2-src:10.0.0.0/8\n"
+	                   "filter-2-dst:2001:db8::/32",
+	                   "header 'filter-2-dst': address family differs from filter-2-src");
+	/* Repeats, whatever the case; the same field of two filters is no repeat. */
+	decode_setup_fails("filter-proto:udp\nfilter-2-dst:10.0.0.1\nFILTER-2-DST:10.0.0.2",
+	                   "repeated header 'filter-2-dst'");
+	decode_setup_fails("filter-proto:udp\nfilter-2-dst:\nfilter-2-dst:10.0.0.2",
+	                   "repeated header");
+	(void)state;
 }
 
 static void test_prefix_api(void **state)
@@ -692,7 +779,7 @@ static void test_field_probe(void **state)
 	assert_string_equal(q.target, "*");
 	assert_string_equal(q.probe, "modules, status,node.load");
 	assert_null(q.user);
-	assert_false(q.has_filter);
+	assert_false(q.n_filters);
 	ncm_request_done(&q);
 
 	decode_str_fails("PROBE * NETSERV/0.1\nprobe:modules,,status\n\n", "'probe'");
@@ -1379,6 +1466,7 @@ int main(void)
 	        cmocka_unit_test(test_field_filter_proto),
 	        cmocka_unit_test(test_field_filter_port),
 	        cmocka_unit_test(test_field_filter_prefixes),
+	        cmocka_unit_test(test_field_filter_list),
 	        cmocka_unit_test(test_prefix_api),
 	        cmocka_unit_test(test_field_notification),
 	        cmocka_unit_test(test_field_properties),

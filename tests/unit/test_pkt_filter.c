@@ -89,6 +89,34 @@ static void test_ipv4(void **state)
 	assert_true(pkt_filter_match(&f, p, n));
 }
 
+/* A SETUP's filters: a packet matches the list when it matches one (both
+ * directions of a server: to it by destination, from it by source). */
+static void test_list(void **state)
+{
+	uint8_t p[128];
+	struct ncm_filter v[2] = {filter("udp", 5060, 5060, NULL, "10.0.2.2"),
+	                          filter("udp", 5060, 5060, "10.0.2.2", NULL)};
+	uint32_t n = udp4(p, "10.0.1.1", "10.0.2.2", 5060, false); /* to the server */
+	assert_true(pkt_filters_match(v, 2, p, n));
+	assert_true(pkt_filter_match(&v[0], p, n));
+	assert_false(pkt_filter_match(&v[1], p, n));
+	n = udp4(p, "10.0.2.2", "10.0.1.1", 5060, false); /* from it */
+	assert_true(pkt_filters_match(v, 2, p, n));
+	assert_false(pkt_filters_match(v, 1, p, n));      /* the first alone misses it */
+	n = udp4(p, "10.0.1.1", "10.0.3.3", 5060, false); /* neither */
+	assert_false(pkt_filters_match(v, 2, p, n));
+	assert_false(pkt_filters_match(v, 0, p, n)); /* an empty list matches nothing */
+	/* The list's JSON form (INSTALL) keeps every filter. */
+	struct ncm_filter w[NCM_MAX_FILTERS];
+	size_t nw = 0;
+	json_t *j = proto_filters_to_json(v, 2);
+	assert_int_equal(proto_filters_from_json(j, w, NCM_MAX_FILTERS, &nw), 0);
+	assert_int_equal(nw, 2);
+	assert_memory_equal(v, w, sizeof(v));
+	assert_int_equal(proto_filters_from_json(j, w, 1, &nw), -EINVAL); /* over max */
+	json_decref(j);
+}
+
 static void test_ipv6_extension_headers(void **state)
 {
 	uint8_t p[128];
@@ -133,6 +161,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ipv4),
+	        cmocka_unit_test(test_list),
 	        cmocka_unit_test(test_ipv6_extension_headers),
 	        cmocka_unit_test(test_truncated_never_matches_ports),
 	        cmocka_unit_test(test_json_round_trip),

@@ -115,10 +115,12 @@ static void test_install_round_trip(void **state)
 	snprintf(m.module, sizeof(m.module), "NetServ.apps.X_1.0");
 	snprintf(m.so, sizeof(m.so), "abc.so");
 	m.properties = json_pack("{s:s}", "k", "v,w");
-	m.has_filter = true;
-	m.filter.proto = 17;
-	m.filter.port_lo = 5060;
-	m.filter.port_hi = 5070;
+	m.n_filters = 2;
+	m.filters[0].proto = 17;
+	m.filters[0].port_lo = 5060;
+	m.filters[0].port_hi = 5070;
+	m.filters[1].proto = 6;
+	assert_int_equal(ncm_prefix_parse("2001:db8::/32", &m.filters[1].src), 0);
 	json_t *j = proto_install_to_json(&m);
 	assert_non_null(j);
 	assert_int_equal(proto_install_from_json(j, &n, err, sizeof(err)), 0);
@@ -126,10 +128,14 @@ static void test_install_round_trip(void **state)
 	assert_string_equal(n.module, "NetServ.apps.X_1.0");
 	assert_string_equal(n.so, "abc.so");
 	assert_string_equal(json_string_value(json_object_get(n.properties, "k")), "v,w");
-	assert_true(n.has_filter);
-	assert_int_equal(n.filter.proto, 17);
-	assert_int_equal(n.filter.port_lo, 5060);
-	assert_int_equal(n.filter.port_hi, 5070);
+	assert_int_equal(n.n_filters, 2);
+	assert_int_equal(n.filters[0].proto, 17);
+	assert_int_equal(n.filters[0].port_lo, 5060);
+	assert_int_equal(n.filters[0].port_hi, 5070);
+	assert_int_equal(n.filters[0].src.family, 0);
+	assert_int_equal(n.filters[1].proto, 6);
+	assert_int_equal(n.filters[1].port_lo, 0);
+	assert_memory_equal(&n.filters[1].src, &m.filters[1].src, sizeof(m.filters[1].src));
 	proto_install_clear(&n);
 	proto_install_clear(&m);
 
@@ -137,10 +143,13 @@ static void test_install_round_trip(void **state)
 	j = parse("{\"module\":\"m\",\"so\":\"s\"}");
 	assert_int_equal(proto_install_from_json(j, &n, err, sizeof(err)), 0);
 	json_decref(j);
-	assert_false(n.has_filter);
+	assert_int_equal(n.n_filters, 0);
 	assert_true(json_is_object(n.properties));
 	proto_install_clear(&n);
 }
+
+#define F1 "{\"proto\":17,\"port_lo\":0,\"port_hi\":0,\"src\":\"any\",\"dst\":\"any\"}"
+#define F9 F1 "," F1 "," F1 "," F1 "," F1 "," F1 "," F1 "," F1 "," F1
 
 static void test_install_refusals(void **state)
 {
@@ -148,9 +157,15 @@ static void test_install_refusals(void **state)
 	        "{\"so\":\"s\"}",
 	        "{\"module\":\"m\"}",
 	        "{\"module\":\"m\",\"so\":\"s\",\"properties\":[]}",
-	        "{\"module\":\"m\",\"so\":\"s\",\"filter\":{\"proto\":17}}",
-	        "{\"module\":\"m\",\"so\":\"s\",\"filter\":{\"proto\":17,\"port_lo\":9,"
-	        "\"port_hi\":1,\"src\":\"any\",\"dst\":\"any\"}}",
+	        "{\"module\":\"m\",\"so\":\"s\",\"filters\":[{\"proto\":17}]}",
+	        "{\"module\":\"m\",\"so\":\"s\",\"filters\":[{\"proto\":17,\"port_lo\":9,"
+	        "\"port_hi\":1,\"src\":\"any\",\"dst\":\"any\"}]}",
+	        /* not an array; the old one-filter key; more than NCM_MAX_FILTERS */
+	        "{\"module\":\"m\",\"so\":\"s\",\"filters\":{\"proto\":17,\"port_lo\":0,"
+	        "\"port_hi\":0,\"src\":\"any\",\"dst\":\"any\"}}",
+	        "{\"module\":\"m\",\"so\":\"s\",\"filter\":{\"proto\":17,\"port_lo\":0,"
+	        "\"port_hi\":0,\"src\":\"any\",\"dst\":\"any\"}}",
+	        "{\"module\":\"m\",\"so\":\"s\",\"filters\":[" F9 "]}",
 	};
 	struct proto_install m;
 	char err[128];
