@@ -861,11 +861,14 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 		return;
 	case NCM_METHOD_PROBE:
 		c->counters.probe++;
-		ctl_report_request(c, msg, &req, reply, ctx);
+		/* Signed by its user (the guard verified it): that publisher
+		 * sees its own modules' log lines. */
+		ctl_report_request(c, msg, &req, c->s.guard && req.user && req.signature, reply,
+		                   ctx);
 		return;
 	case NCM_METHOD_STATUS:
 		c->counters.status++;
-		ctl_report_request(c, msg, NULL, reply, ctx);
+		ctl_report_request(c, msg, NULL, false, reply, ctx);
 		return;
 	case NCM_METHOD_TRIGGER:
 		c->counters.errors++;

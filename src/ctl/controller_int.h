@@ -64,6 +64,7 @@ struct stats_req {
 	struct controller *c;
 	enum ncm_method method;  /* STATUS or PROBE */
 	struct ncm_request req;  /* PROBE: what was asked */
+	bool by_user;            /* PROBE signed by req.user: it sees its modules' logs */
 	ctl_reply_fn *reply;     /* NULL once forgotten */
 	ctl_metrics_fn *metrics; /* method NCM_METHOD_NONE: a metrics request */
 	bool json;               /* ... for the STATUS JSON instead (controller_status) */
@@ -166,7 +167,7 @@ static inline uint32_t ttl_remaining_s(const struct module *m)
  * called exactly once unless ctl_report_forget(ctx)). A PROBE's decoded
  * fields are moved from *req (NULL for STATUS). */
 void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
-                        ctl_reply_fn *reply, void *ctx);
+                        bool by_user, ctl_reply_fn *reply, void *ctx);
 
 /* Drops the answers still owed to ctx. */
 void ctl_report_forget(struct controller *c, void *ctx);

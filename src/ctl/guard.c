@@ -207,7 +207,11 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
                        const struct ncm_request *request, char *err, size_t errlen)
 {
 	if (msg->method != NCM_METHOD_SETUP && msg->method != NCM_METHOD_REMOVE &&
-	    msg->method != NCM_METHOD_TRIGGER)
+	    msg->method != NCM_METHOD_TRIGGER && msg->method != NCM_METHOD_PROBE)
+		return 0;
+	/* A PROBE is anonymous unless it names its user and is signed; then it
+	 * is checked as a SETUP is, and its publisher sees more (its logs). */
+	if (msg->method == NCM_METHOD_PROBE && (!request->user || !request->signature))
 		return 0;
 	const char *method = ncm_method_name(msg->method);
 	const struct ncm_request req = *request; /* borrowed: not freed here */
