@@ -10,6 +10,7 @@
 
 #include "ctl/controller.h"
 #include "ctl/events.h"
+#include "ctl/notify.h"
 #include "ctl/runtime.h"
 #include "fwd/fwd.h"
 #include "lib/prom.h"
@@ -57,6 +58,7 @@ struct module {
 	bool filter_installed;
 	uint64_t phase_t0; /* evloop_now_ms() at the start of the fetch or compile */
 	struct waiter *waiters;
+	struct notify_state notify; /* its notifications (SETUP notification:) */
 	struct module *next;
 };
 
@@ -125,7 +127,8 @@ struct controller {
 	size_t n_req_counts;
 	uint64_t req_counts_other; /* answered when the table was full */
 	struct prom_histogram fetch_seconds, compile_seconds;
-	struct ctl_events events; /* recent events (STATUS "events") */
+	struct ctl_events events;  /* recent events (STATUS "events") */
+	struct notifier *notifier; /* the publishers' notifications (ctl/notify.h) */
 };
 
 static inline int64_t now_unix_ms(void)
@@ -148,11 +151,20 @@ static inline const char *mod_name(const struct module *m)
 	return m->req.target;
 }
 
-/* Records an event in the ring of recent events (ctl/events.h). */
+/* Sends a module's event to the destination its SETUP names in
+ * `notification:` (ctl/notify.h), for the events a publisher is told about:
+ * active, failed, trap, removed, expired, and restarted (module NULL: each
+ * module of user). Never blocks; failures are counted, not reported. */
+void ctl_notify(struct controller *c, const char *user, const char *module, const char *what,
+                const char *reason);
+
+/* Records an event in the ring of recent events (ctl/events.h), and tells
+ * the publisher (ctl_notify). */
 static inline void ctl_event(struct controller *c, const char *user, const char *module,
                              const char *what, const char *reason)
 {
 	ctl_events_add(&c->events, now_unix_ms(), user, module, what, reason);
+	ctl_notify(c, user, module, what, reason);
 }
 
 static inline uint32_t ttl_remaining_s(const struct module *m)

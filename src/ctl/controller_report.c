@@ -250,6 +250,12 @@ static json_t *module_json(const struct module *m, json_t *stats)
 	for (size_t i = 0; i < m->req.n_dependencies; i++)
 		json_array_append_new(deps, json_string(m->req.dependencies[i]));
 	json_object_set_new(j, "dependencies", deps);
+	if (m->req.notification)
+		json_object_set_new(j, "notifications",
+		                    json_pack("{s:s, s:I, s:I, s:I}", "to", m->req.notification,
+		                              "sent", (json_int_t)m->notify.sent, "dropped",
+		                              (json_int_t)m->notify.dropped, "failed",
+		                              (json_int_t)m->notify.failed));
 	return j;
 }
 
