@@ -32,3 +32,7 @@ int cli_module_main(int argc, char **argv);
 
 /* Runs `netserv viz ...` (the NetMonitor visualizer) with argv[0] == "viz". */
 int cli_viz_main(int argc, char **argv);
+
+/* `netserv notifications --listen ADDR:PORT [--count N]`: prints the
+ * notifications a node sends, one line each. Returns a CLI_* status. */
+int cli_notify_main(int argc, char **argv);
