@@ -22,9 +22,9 @@ int cli_keys_main(int argc, char **argv);
 
 struct ncm_msg;
 /* Signs m in place with the secret key in key_path (timestamp, nonce,
- * signature) when it is a SETUP, REMOVE or TRIGGER that is not signed yet and
- * key_path is set. Returns 1 when signed, 0 when left alone, or a negative
- * errno after printing why. */
+ * signature) when it is a SETUP, REMOVE or TRIGGER, or a PROBE naming its
+ * user, that is not signed yet and key_path is set. Returns 1 when signed, 0 when left alone, or a
+ * negative errno after printing why. */
 int cli_sign_request(struct ncm_msg *m, const char *key_path);
 
 /* Runs `netserv module ...` with argv[0] == "module"; returns an exit code. */
@@ -32,3 +32,7 @@ int cli_module_main(int argc, char **argv);
 
 /* Runs `netserv viz ...` (the NetMonitor visualizer) with argv[0] == "viz". */
 int cli_viz_main(int argc, char **argv);
+
+/* `netserv notifications --listen ADDR:PORT [--count N]`: prints the
+ * notifications a node sends, one line each. Returns a CLI_* status. */
+int cli_notify_main(int argc, char **argv);

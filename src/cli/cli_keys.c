@@ -114,8 +114,9 @@ int cli_sign_request(struct ncm_msg *m, const char *key_path)
 	if (!key_path || !*key_path)
 		return 0;
 	if (m->method != NCM_METHOD_SETUP && m->method != NCM_METHOD_REMOVE &&
-	    m->method != NCM_METHOD_TRIGGER)
-		return 0;
+	    m->method != NCM_METHOD_TRIGGER &&
+	    (m->method != NCM_METHOD_PROBE || !ncm_get(m, "user")))
+		return 0; /* a PROBE is signed when it names its user */
 	const char *sig = ncm_get(m, "signature");
 	if (sig && *sig)
 		return 0; /* signed already: sent as it is */

@@ -35,7 +35,8 @@ static const char signal_usage[] =
         "      --probe ITEMS       PROBE: what to report, e.g. node,capabilities,modules\n"
         "  -H, --header NAME:VALUE any other header (repeatable: timestamp, nonce, ...)\n"
         "SETUP and REMOVE are signed with the secret key in $NETSERV_KEY when set\n"
-        "(netserv keygen; a request given signed with --ncm goes as it is).\n"
+        "(netserv keygen; a request given signed with --ncm goes as it is); so is a\n"
+        "PROBE with --user, and its answer shows that publisher's modules' log lines.\n"
         "\n"
         "Options:\n"
         "  -t, --to ADDRESS        the user's IPv4 or IPv6 address (required)\n"
@@ -353,7 +354,7 @@ int cli_signal_main(int argc, char **argv)
 			return CLI_ERR_USAGE;
 		}
 		int r = 0;
-		if (user && method != NCM_METHOD_PROBE)
+		if (user) /* a PROBE with --user is signed: it sees its modules' logs */
 			r = ncm_add(m, "user", user);
 		for (size_t i = 0; r == 0 && i < n_fields; i++)
 			r = ncm_add(m, fields[i].name, fields[i].value);

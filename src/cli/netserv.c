@@ -21,6 +21,8 @@ static const char usage[] =
         "  module build SRC.c... -o MOD.wasm\n"
         "                      compile a module with the SDK (needs clang and lld)\n"
         "  viz [--port N]      show NetMonitor reports live (a page on localhost)\n"
+        "  notifications --listen ADDR:PORT [--count N]\n"
+        "                      print the notifications nodes send about your modules\n"
         "  help                show this help\n"
         "\n"
         "Run 'netserv COMMAND --help' for a command's options.\n"
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
 		return cli_module_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "keygen") || !strcmp(cmd, "sign") || !strcmp(cmd, "verify"))
 		return cli_keys_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "notifications"))
+		return cli_notify_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "viz"))
 		return cli_viz_main(argc - 1, argv + 1);
 	fprintf(stderr, "netserv: unknown command '%s'\n\n%s", cmd, usage);

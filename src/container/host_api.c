@@ -42,7 +42,6 @@ static uint8_t *mem_at(struct mod *m, uint32_t ptr, uint32_t len)
 void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32 len)
 {
 	IMPORT_BEGIN(ctx);
-	static const char *const names[] = {"err", "warn", "info", "debug"};
 	const uint8_t *p = mem_at(m, ptr, len);
 	uint64_t now = modhost_now_ns();
 	uint32_t rate = m->h->lim.log_per_s;
@@ -52,6 +51,7 @@ void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32
 	m->log_refill_ns = now;
 	if (m->log_tokens < 1.0) {
 		m->log_suppressed++;
+		logring_suppress(&m->logs);
 		modhost_import_leave();
 		return;
 	}
@@ -62,8 +62,12 @@ void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32
 	for (size_t i = 0; i < n; i++)
 		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	line[n] = '\0';
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	logring_add(&m->logs, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
+	            (const char *)p, len);
 	fprintf(stderr, "module %s%s%s %s: %s%s\n", m->h->owner, m->h->owner[0] ? "/" : "", m->name,
-	        names[level < 4 ? level : 3], line, len > n ? "..." : "");
+	        logring_level_name(level), line, len > n ? "..." : "");
 	modhost_import_leave();
 }
 

@@ -346,11 +346,17 @@ static int instance_create(struct mod *m, char *err, size_t errlen)
 		}
 	}
 	if (m->g->init) {
+		uint64_t lines_before = m->log_lines;
 		if (wasm_call(m, CALL_INIT, 0, &v) < 0)
 			goto trapped;
 		if (v != 0) {
-			snprintf(err, err ? errlen : 0, "ns_init() refused to start (returned %d)",
-			         (int32_t)v);
+			/* Its last log line says why, as a rule: the publisher sees it
+			 * (only a line this ns_init() wrote). */
+			const char *last =
+			        m->log_lines > lines_before ? logring_last(&m->logs) : NULL;
+			snprintf(err, err ? errlen : 0,
+			         "ns_init() refused to start (returned %d)%s%s", (int32_t)v,
+			         last ? ": " : "", last ? last : "");
 			instance_discard(m);
 			return -ECANCELED;
 		}
@@ -739,6 +745,19 @@ json_t *modhost_stats(struct modhost *h)
 		if (m->failed)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
 		modhost_socks_stats(m, j);
+		json_object_set_new(j, "log_lines", json_integer((json_int_t)m->log_lines));
+		json_object_set_new(j, "log_suppressed",
+		                    json_integer((json_int_t)m->log_suppressed));
+		json_object_set_new(j, "logs_dropped",
+		                    json_integer((json_int_t)logring_dropped(&m->logs)));
+		json_t *logs = json_array();
+		const struct logring_line *l;
+		for (uint32_t i = 0; (l = logring_get(&m->logs, i)); i++)
+			json_array_append_new(logs, json_pack("{s:I, s:s, s:s}", "time_ms",
+			                                      (json_int_t)l->time_ms, "level",
+			                                      logring_level_name(l->level), "text",
+			                                      l->text));
+		json_object_set_new(j, "logs", logs);
 		json_array_append_new(arr, j);
 	}
 	return arr;

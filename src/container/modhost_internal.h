@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "container/modhost.h"
+#include "lib/logring.h"
 #include "wasm-rt.h"
 
 /* The integer names wasm2c uses in the import prototypes (abi/host_api.h). */
@@ -98,6 +99,9 @@ struct mod {
 	char last_trap[160];
 	uint64_t trap_times_ms[32]; /* ring of recent trap times */
 	uint32_t trap_ring_pos;
+
+	/* its recent log lines, for its publisher (stats "logs") */
+	struct logring logs;
 
 	/* log rate limit (token bucket) */
 	double log_tokens;

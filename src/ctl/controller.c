@@ -109,6 +109,8 @@ static int module_new(struct controller *c, struct ncm_msg *msg, struct ncm_requ
                       struct module **ret, char *err, size_t errlen)
 {
 	struct module *m = calloc(1, sizeof(*m));
+	if (m)
+		m->notify = (struct notify_state)NOTIFY_STATE_INIT;
 	int r = 0;
 	if (!m) {
 		ncm_free(msg);
@@ -888,11 +890,14 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 		return;
 	case NCM_METHOD_PROBE:
 		c->counters.probe++;
-		ctl_report_request(c, msg, &req, reply, ctx);
+		/* Signed by its user (the guard verified it): that publisher
+		 * sees its own modules' log lines. */
+		ctl_report_request(c, msg, &req, c->s.guard && req.user && req.signature, reply,
+		                   ctx);
 		return;
 	case NCM_METHOD_STATUS:
 		c->counters.status++;
-		ctl_report_request(c, msg, NULL, reply, ctx);
+		ctl_report_request(c, msg, NULL, false, reply, ctx);
 		return;
 	case NCM_METHOD_TRIGGER:
 		c->counters.errors++;
@@ -1009,6 +1014,38 @@ static void forget(struct controller *c, void *ctx)
 	}
 }
 
+static void notify_one(struct controller *c, struct module *m, const char *what, const char *reason)
+{
+	if (!m->req.notification)
+		return;
+	struct notify_event e = {.node = c->node_id,
+	                         .user = m->req.user,
+	                         .module = mod_name(m),
+	                         .event = what,
+	                         .reason = reason,
+	                         .time_ms = now_unix_ms()};
+	int r = notifier_send(c->notifier, m->req.notification, &m->notify, &e);
+	if (r < 0 && r != -EAGAIN)
+		log_debug("notification of %s/%s (%s) not sent: %s", m->req.user, mod_name(m), what,
+		          strerror(-r));
+}
+
+void ctl_notify(struct controller *c, const char *user, const char *module, const char *what,
+                const char *reason)
+{
+	static const char *const told[] = {"active",  "failed",  "trap",
+	                                   "removed", "expired", "restarted"};
+	bool tell = false;
+	for (size_t i = 0; i < ARRAY_SIZE(told); i++)
+		tell = tell || strcmp(what, told[i]) == 0;
+	if (!tell || !user || !c->notifier)
+		return;
+	for (struct module *m = c->modules; m; m = m->next) {
+		if (strcmp(m->req.user, user) == 0 && (!module || strcmp(mod_name(m), module) == 0))
+			notify_one(c, m, what, reason);
+	}
+}
+
 static void on_runtime_event(void *ctx, const char *user, const char *module,
                              enum runtime_event event, const char *reason)
 {
@@ -1061,6 +1098,11 @@ int controller_new(struct evloop *loop, const struct ctl_settings *s, struct sto
 	c->fwd = fwd;
 	c->started_at = now_unix_ms();
 	if (ctl_events_init(&c->events, CTL_EVENTS_DEFAULT) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	if (notifier_new(&c->notifier) < 0) {
+		ctl_events_done(&c->events);
 		free(c);
 		return -ENOMEM;
 	}
@@ -1117,6 +1159,7 @@ struct controller *controller_free(struct controller *c)
 		free(w);
 	}
 	ctl_report_free(c);
+	c->notifier = notifier_free(c->notifier);
 	while (c->tracks) {
 		struct req_track *t = c->tracks;
 		c->tracks = t->next;

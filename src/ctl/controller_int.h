@@ -10,6 +10,7 @@
 
 #include "ctl/controller.h"
 #include "ctl/events.h"
+#include "ctl/notify.h"
 #include "ctl/runtime.h"
 #include "fwd/fwd.h"
 #include "lib/prom.h"
@@ -57,6 +58,7 @@ struct module {
 	bool filter_installed;
 	uint64_t phase_t0; /* evloop_now_ms() at the start of the fetch or compile */
 	struct waiter *waiters;
+	struct notify_state notify; /* its notifications (SETUP notification:) */
 	struct module *next;
 };
 
@@ -64,6 +66,7 @@ struct stats_req {
 	struct controller *c;
 	enum ncm_method method;  /* STATUS or PROBE */
 	struct ncm_request req;  /* PROBE: what was asked */
+	bool by_user;            /* PROBE signed by req.user: it sees its modules' logs */
 	ctl_reply_fn *reply;     /* NULL once forgotten */
 	ctl_metrics_fn *metrics; /* method NCM_METHOD_NONE: a metrics request */
 	bool json;               /* ... for the STATUS JSON instead (controller_status) */
@@ -124,7 +127,8 @@ struct controller {
 	size_t n_req_counts;
 	uint64_t req_counts_other; /* answered when the table was full */
 	struct prom_histogram fetch_seconds, compile_seconds;
-	struct ctl_events events; /* recent events (STATUS "events") */
+	struct ctl_events events;  /* recent events (STATUS "events") */
+	struct notifier *notifier; /* the publishers' notifications (ctl/notify.h) */
 };
 
 static inline int64_t now_unix_ms(void)
@@ -147,11 +151,20 @@ static inline const char *mod_name(const struct module *m)
 	return m->req.target;
 }
 
-/* Records an event in the ring of recent events (ctl/events.h). */
+/* Sends a module's event to the destination its SETUP names in
+ * `notification:` (ctl/notify.h), for the events a publisher is told about:
+ * active, failed, trap, removed, expired, and restarted (module NULL: each
+ * module of user). Never blocks; failures are counted, not reported. */
+void ctl_notify(struct controller *c, const char *user, const char *module, const char *what,
+                const char *reason);
+
+/* Records an event in the ring of recent events (ctl/events.h), and tells
+ * the publisher (ctl_notify). */
 static inline void ctl_event(struct controller *c, const char *user, const char *module,
                              const char *what, const char *reason)
 {
 	ctl_events_add(&c->events, now_unix_ms(), user, module, what, reason);
+	ctl_notify(c, user, module, what, reason);
 }
 
 static inline uint32_t ttl_remaining_s(const struct module *m)
@@ -166,7 +179,7 @@ static inline uint32_t ttl_remaining_s(const struct module *m)
  * called exactly once unless ctl_report_forget(ctx)). A PROBE's decoded
  * fields are moved from *req (NULL for STATUS). */
 void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
-                        ctl_reply_fn *reply, void *ctx);
+                        bool by_user, ctl_reply_fn *reply, void *ctx);
 
 /* Drops the answers still owed to ctx. */
 void ctl_report_forget(struct controller *c, void *ctx);

@@ -39,8 +39,42 @@ static void capabilities(const struct controller *c, char *buf, size_t len)
 
 static json_t *status_json(struct controller *c, json_t *stats);
 
-static void probe_answer(struct controller *c, const struct ncm_request *req, json_t *stats,
-                         ctl_reply_fn *reply, void *ctx)
+/* A module's recent log lines, for its own publisher only: the newest
+ * PROBE_LOG_LINES of them, at most PROBE_LOG_BYTES per module (a PROBE's
+ * answer travels back along the path with every node's entry). */
+#define PROBE_LOG_LINES 16
+#define PROBE_LOG_BYTES 2048
+
+static void probe_logs(struct ncm_msg *r, const char *module, json_t *rt)
+{
+	json_t *logs = json_object_get(rt, "logs");
+	size_t n = json_array_size(logs), first = n > PROBE_LOG_LINES ? n - PROBE_LOG_LINES : 0;
+	size_t bytes = 0;
+	/* Newest first within the budget, then written oldest first. */
+	for (size_t i = n; i > first; i--) {
+		const char *t =
+		        json_string_value(json_object_get(json_array_get(logs, i - 1), "text"));
+		bytes += t ? strlen(t) : 0;
+		if (bytes > PROBE_LOG_BYTES) {
+			first = i;
+			break;
+		}
+	}
+	for (size_t i = first; i < n; i++) {
+		json_t *l = json_array_get(logs, i);
+		const char *level = json_string_value(json_object_get(l, "level"));
+		const char *text = json_string_value(json_object_get(l, "text"));
+		if (level && text)
+			ncm_addf(r, "module-log", "%s %s: %s", module, level, text);
+	}
+	json_int_t dropped = json_integer_value(json_object_get(rt, "logs_dropped"));
+	if (dropped || first)
+		ncm_addf(r, "module-logs-dropped", "%s %lld", module,
+		         (long long)dropped + (long long)first);
+}
+
+static void probe_answer(struct controller *c, const struct ncm_request *req, bool by_user,
+                         json_t *stats, ctl_reply_fn *reply, void *ctx)
 {
 	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
 	if (!r) {
@@ -77,6 +111,8 @@ static void probe_answer(struct controller *c, const struct ncm_request *req, js
 				ncm_addf(r, "module-reason", "%s %s", mod_name(m), m->reason);
 			if (!rt)
 				continue;
+			if (by_user && strcmp(m->req.user, req->user) == 0)
+				probe_logs(r, mod_name(m), rt);
 			ncm_addf(r, "module-stats", "%s packets=%lld dropped=%lld traps=%lld",
 			         mod_name(m),
 			         (long long)json_integer_value(json_object_get(rt, "packets")),
@@ -140,7 +176,7 @@ static void on_stats(void *ctx, json_t *stats)
 			metrics_answer(sr->c, stats, sr->metrics, sr->ctx);
 	} else if (sr->reply) {
 		if (sr->method == NCM_METHOD_PROBE)
-			probe_answer(sr->c, &sr->req, stats, sr->reply, sr->ctx);
+			probe_answer(sr->c, &sr->req, sr->by_user, stats, sr->reply, sr->ctx);
 		else
 			status_answer(sr->c, stats, sr->reply, sr->ctx);
 	}
@@ -150,7 +186,7 @@ static void on_stats(void *ctx, json_t *stats)
 
 /* STATUS and PROBE: fetch the runtime's statistics, then answer. */
 void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct ncm_request *req,
-                        ctl_reply_fn *reply, void *ctx)
+                        bool by_user, ctl_reply_fn *reply, void *ctx)
 {
 	struct stats_req *sr = calloc(1, sizeof(*sr));
 	if (!sr) {
@@ -163,6 +199,7 @@ void ctl_report_request(struct controller *c, const struct ncm_msg *msg, struct 
 	}
 	sr->c = c;
 	sr->method = msg->method;
+	sr->by_user = by_user && sr->req.user;
 	sr->reply = reply;
 	sr->ctx = ctx;
 	sr->next = c->stats_reqs;
@@ -218,6 +255,12 @@ static json_t *module_json(const struct module *m, json_t *stats)
 	for (size_t i = 0; i < m->req.n_dependencies; i++)
 		json_array_append_new(deps, json_string(m->req.dependencies[i]));
 	json_object_set_new(j, "dependencies", deps);
+	if (m->req.notification)
+		json_object_set_new(j, "notifications",
+		                    json_pack("{s:s, s:I, s:I, s:I}", "to", m->req.notification,
+		                              "sent", (json_int_t)m->notify.sent, "dropped",
+		                              (json_int_t)m->notify.dropped, "failed",
+		                              (json_int_t)m->notify.failed));
 	return j;
 }
 

@@ -1,6 +1,7 @@
 /* The controller's gatekeeper: authentication, replay, policy (guard.h). */
 #include "ctl/guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "policy/auth.h"
+#include "ctl/notify.h"
 #include "ctl/rrc.h"
 #include "ctl/store.h"
 #include "lib/errbuf.h"
@@ -207,7 +209,11 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
                        const struct ncm_request *request, char *err, size_t errlen)
 {
 	if (msg->method != NCM_METHOD_SETUP && msg->method != NCM_METHOD_REMOVE &&
-	    msg->method != NCM_METHOD_TRIGGER)
+	    msg->method != NCM_METHOD_TRIGGER && msg->method != NCM_METHOD_PROBE)
+		return 0;
+	/* A PROBE is anonymous unless it names its user and is signed; then it
+	 * is checked as a SETUP is, and its publisher sees more (its logs). */
+	if (msg->method == NCM_METHOD_PROBE && (!request->user || !request->signature))
 		return 0;
 	const char *method = ncm_method_name(msg->method);
 	const struct ncm_request req = *request; /* borrowed: not freed here */
@@ -336,6 +342,31 @@ static int rrc_address(const struct ncm_msg *msg, struct ncm_prefix *ret)
 	return 1;
 }
 
+/* The destination of a SETUP's notifications must be one its modules may
+ * send to: inside send_destinations when given, else inside its prefixes
+ * (the node must not be made to send to anyone a publisher names). Returns
+ * 0, 400 (malformed, or not supported) or 403. */
+static int check_notification(const struct ns_policy *p, const struct ncm_request *req, char *err,
+                              size_t errlen)
+{
+	struct notify_dest d;
+	if (!req->notification)
+		return 0;
+	if (notify_dest_parse(req->notification, &d, err, errlen) < 0)
+		return NCM_BAD_REQUEST;
+	const struct policy_prefixes *allowed = p->has_send_dst ? &p->send_dst : &p->prefixes;
+	if (!policy_addr_allowed(allowed, d.family, d.addr)) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(d.family, d.addr, a, sizeof(a));
+		snprintf(err, err ? errlen : 0,
+		         "header 'notification': %s is not a destination %s may send to on this "
+		         "node (its %s)",
+		         a, req->user, p->has_send_dst ? "send_destinations" : "prefixes");
+		return NCM_FORBIDDEN;
+	}
+	return 0;
+}
+
 /* The policy checks shared by authorize and recheck; proven may be NULL.
  * Returns 0, 400 or 403 with the reason in err; counts and logs nothing. */
 static int check_policy(const struct ns_policy *p, const struct ncm_msg *msg,
@@ -357,7 +388,7 @@ static int check_policy(const struct ns_policy *p, const struct ncm_msg *msg,
 		snprintf(err, err ? errlen : 0, "%s", why);
 		return NCM_FORBIDDEN;
 	}
-	return 0;
+	return check_notification(p, req, err, errlen);
 }
 
 int guard_authorize_setup(struct guard *g, const struct guard_setup *s, guard_done_fn *done,

@@ -81,7 +81,8 @@ unsigned guard_max_modules(const struct guard *g, const char *user);
 /* Cancels pending checks (no callbacks) and frees; NULL allowed. */
 struct guard *guard_free(struct guard *g);
 
-/* Authenticates a SETUP, REMOVE or TRIGGER (0 for other methods) whose
+/* Authenticates a SETUP, REMOVE or TRIGGER, or a PROBE that names its user
+ * and is signed (0 for an anonymous PROBE and for other methods), whose
  * fields the caller decoded (req, borrowed). Returns 0 or an NCM status with
  * the reason in err. A request that passes has its nonce remembered: the
  * same bytes are refused (401) from then on. */
