@@ -579,4 +579,7 @@ int ns_pkt_fixup(uint8_t *pkt, uint32_t len);
 }
 #endif
 
+/* --- Helpers: text, addresses, checksums, packets, typed properties ------ */
+#include "netserv_util.h"
+
 #endif /* NETSERV_H */
