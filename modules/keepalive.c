@@ -25,8 +25,9 @@
  *   server       the SIP server's address (IPv4 or IPv6); if set, only
  *                packets to it are inspected (else any destination)
  *   server_port  its port, default 5060
- *   answer       which keep-alives to answer, a list separated by '+' or
- *                ' ' of notify, options, crlf, stun; default all four
+ *   answer       which keep-alives to answer, a list separated by '+', ' '
+ *                or ',' (escaped in the SETUP: `\,`) of notify, options,
+ *                crlf, stun; default all four
  *   reply        1 (default) answers and drops; 0 finds the keep-alives
  *                (the whole message parsed) but neither answers nor drops
  *                them: they are forwarded (the papers' benchmark set-up,
@@ -60,28 +61,28 @@ static int32_t c_inspected, c_notify, c_options, c_crlf, c_stun, c_answered, c_p
 static uint8_t answer_pkt[60 + 8 + 4096];
 static char answer_sip[4096];
 
+/* The keep-alives named in s, separated by '+', ' ' or ','; 0 for an
+ * empty list or an unknown name. */
 static uint32_t parse_answer(const char *s)
 {
-	uint32_t mask = 0, i = 0;
-	while (s[i]) {
-		while (s[i] == '+' || s[i] == ' ')
+	static const char *const names[] = {"notify", "options", "crlf", "stun"}; /* bits 0..3 */
+	uint32_t mask = 0;
+	struct ns_str rest = ns_str_c(s);
+	while (rest.len) {
+		uint32_t i = 0;
+		while (i < rest.len && rest.p[i] != '+' && rest.p[i] != ' ' && rest.p[i] != ',')
 			i++;
-		uint32_t a = i;
-		while (s[i] && s[i] != '+' && s[i] != ' ')
-			i++;
-		struct sip_str w = {s + a, i - a};
-		if (w.len == 0)
-			break;
-		if (sip_ieq(w, "notify"))
-			mask |= ANSWER_NOTIFY;
-		else if (sip_ieq(w, "options"))
-			mask |= ANSWER_OPTIONS;
-		else if (sip_ieq(w, "crlf"))
-			mask |= ANSWER_CRLF;
-		else if (sip_ieq(w, "stun"))
-			mask |= ANSWER_STUN;
-		else
+		struct ns_str name = {rest.p, i};
+		uint32_t skip = i < rest.len ? i + 1 : i;
+		rest = (struct ns_str){rest.p + skip, rest.len - skip};
+		if (name.len == 0)
+			continue;
+		uint32_t k = 0;
+		while (k < 4 && !ns_str_ieq(name, names[k]))
+			k++;
+		if (k == 4)
 			return 0;
+		mask |= 1u << k;
 	}
 	return mask;
 }
@@ -89,18 +90,14 @@ static uint32_t parse_answer(const char *s)
 int32_t ns_init(void)
 {
 	char buf[64];
-	server_version = 0;
-	if (ns_prop_get("server", buf, sizeof(buf)) >= 0) {
-		int v = sip_ip_parse((struct sip_str){buf, ns_strlen(buf)}, server);
-		if (v == 0) {
-			ns_logf(NS_LOG_ERR, "keepalive: property server is not an address: %s",
-			        buf);
-			return -NS_EINVAL;
-		}
-		server_version = (uint8_t)v;
+	uint64_t port;
+	int v = ns_prop_addr("server", server);
+	if (v < 0) {
+		ns_logs(NS_LOG_ERR, "keepalive: property server is not an address");
+		return -NS_EINVAL;
 	}
-	uint32_t port = ns_prop_u32("server_port", 5060);
-	if (port == 0 || port > 65535) {
+	server_version = (uint8_t)v; /* 0: any destination */
+	if (ns_prop_uint("server_port", 1, 65535, 5060, &port) < 0) {
 		ns_logs(NS_LOG_ERR, "keepalive: property server_port must be 1..65535");
 		return -NS_EINVAL;
 	}
@@ -116,9 +113,14 @@ int32_t ns_init(void)
 			return -NS_EINVAL;
 		}
 	}
-	reply = ns_prop_is("reply", "build") ? REPLY_BUILD
-	        : ns_prop_u32("reply", 1)    ? REPLY_YES
-	                                     : REPLY_NO;
+	bool yes = true;
+	if (ns_prop_is("reply", "build"))
+		reply = REPLY_BUILD;
+	else if (ns_prop_bool("reply", true, &yes) < 0) {
+		ns_logs(NS_LOG_ERR, "keepalive: property reply must be 1, 0 or build");
+		return -NS_EINVAL;
+	} else
+		reply = yes ? REPLY_YES : REPLY_NO;
 	ip_id = (uint16_t)ns_clock_ns();
 	c_inspected = ns_counter_id("inspected");
 	c_notify = ns_counter_id("notify");
@@ -229,9 +231,12 @@ int32_t ns_packet(uint32_t len)
 	int n = 0;
 	if (ans_len && reply != REPLY_NO) {
 		/* from the server (the request's destination) to the client */
-		n = sip_udp_packet(answer_pkt, sizeof(answer_pkt), ip.version, ip.dst, ip.src,
-		                   udp.dport, from.port, (const uint8_t *)answer_sip, ans_len,
-		                   ip_id++);
+		struct ns_flow f;
+		if (ns_flow_reply(&f, pkt, len) < 0)
+			return NS_ACCEPT;
+		f.dport = from.port; /* where the server would answer */
+		f.ip_id = ip_id++;
+		n = ns_build_packet(answer_pkt, sizeof(answer_pkt), &f, answer_sip, ans_len);
 		if (n < 0)
 			return NS_ACCEPT;
 	}

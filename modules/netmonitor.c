@@ -22,8 +22,6 @@
  * reports, datagrams, send_errors. */
 #include <netserv.h>
 
-#include "sip.h" /* for sip_ip_parse */
-
 #define FLOW_SLOTS   4096 /* a power of two */
 #define FLOW_MAX     3072 /* keep the table at most 3/4 full */
 #define TIMER_REPORT 1
@@ -55,7 +53,8 @@ static bool label_ok(const char *s)
 	uint32_t n = 0;
 	for (; s[n]; n++) {
 		char c = s[n];
-		if (!sip_is_alnum(c) && c != '.' && c != '_' && c != '-')
+		bool alnum = ns_is_digit(c) || (ns_lower(c) >= 'a' && ns_lower(c) <= 'z');
+		if (!alnum && c != '.' && c != '_' && c != '-')
 			return false;
 	}
 	return n > 0 && n < sizeof(label);
@@ -63,19 +62,18 @@ static bool label_ok(const char *s)
 
 int32_t ns_init(void)
 {
-	char buf[64];
+	uint64_t port;
 	ns_memset(flows, 0, sizeof(flows));
 	n_flows = seq = 0;
 	total_pkts = total_bytes = 0;
-	if (ns_prop_get("visualizer_ip", buf, sizeof(buf)) < 0 ||
-	    !(viz_version =
-	              (uint8_t)sip_ip_parse((struct sip_str){buf, ns_strlen(buf)}, viz_addr))) {
+	int v = ns_prop_addr("visualizer_ip", viz_addr);
+	if (v <= 0) {
 		ns_logs(NS_LOG_ERR, "netmonitor: property visualizer_ip (an IPv4 or IPv6 address) "
 		                    "is required");
 		return -NS_EINVAL;
 	}
-	uint32_t port = ns_prop_u32("visualizer_port", 0);
-	if (port == 0 || port > 65535) {
+	viz_version = (uint8_t)v;
+	if (ns_prop_uint("visualizer_port", 1, 65535, 0, &port) < 0 || port == 0) {
 		ns_logs(NS_LOG_ERR, "netmonitor: property visualizer_port (1..65535) is required");
 		return -NS_EINVAL;
 	}

@@ -86,20 +86,16 @@ static char out_sip[4096];
 
 int32_t ns_init(void)
 {
-	char buf[64];
 	ns_memset(servers, 0, sizeof(servers));
 	ns_memset(cache, 0, sizeof(cache));
-	server_version = 0;
-	if (ns_prop_get("server", buf, sizeof(buf)) >= 0) {
-		int v = sip_ip_parse((struct sip_str){buf, ns_strlen(buf)}, server);
-		if (!v) {
-			ns_logf(NS_LOG_ERR, "overload: property server is not an address: %s", buf);
-			return -NS_EINVAL;
-		}
-		server_version = (uint8_t)v;
+	uint64_t port;
+	int v = ns_prop_addr("server", server);
+	if (v < 0) {
+		ns_logs(NS_LOG_ERR, "overload: property server is not an address");
+		return -NS_EINVAL;
 	}
-	uint32_t port = ns_prop_u32("server_port", 5060);
-	if (port == 0 || port > 65535) {
+	server_version = (uint8_t)v; /* 0: any destination */
+	if (ns_prop_uint("server_port", 1, 65535, 5060, &port) < 0) {
 		ns_logs(NS_LOG_ERR, "overload: property server_port must be 1..65535");
 		return -NS_EINVAL;
 	}
@@ -294,18 +290,23 @@ static bool shed(struct server_state *s)
 }
 
 /* Sends the 503 for a shed INVITE from the server's address. */
-static void reject(const struct ns_ip *ip, const struct ns_udp *udp, const struct sip_msg *m)
+static void reject(const uint8_t *pkt, uint32_t len, const struct ns_ip *ip,
+                   const struct ns_udp *udp, const struct sip_msg *m)
 {
 	struct sip_peer from = {ip->version, ip->src, udp->sport};
+	struct ns_flow f;
 	char tag[48], extra[40];
 	sip_make_tag(tag, "nsoc", m);
 	ns_snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry_after);
 	int n = sip_build_answer(out_sip, sizeof(out_sip), m, &from, 503, "Service Unavailable",
 	                         tag, extra);
-	if (n > 0)
-		n = sip_udp_packet(out_pkt, sizeof(out_pkt), ip->version, ip->dst, ip->src,
-		                   udp->dport, sip_response_port(m, &from),
-		                   (const uint8_t *)out_sip, (uint32_t)n, ip_id++);
+	if (n > 0 && ns_flow_reply(&f, pkt, len) == 0) {
+		f.dport = sip_response_port(m, &from);
+		f.ip_id = ip_id++;
+		n = ns_build_packet(out_pkt, sizeof(out_pkt), &f, out_sip, (uint32_t)n);
+	} else {
+		n = -1;
+	}
 	if (n < 0 || ns_send_packet(out_pkt, (uint32_t)n) < 0)
 		ns_counter_add(c_send_failed, 1);
 }
@@ -376,7 +377,7 @@ static int32_t request(uint8_t *pkt, const struct ns_ip *ip, const struct ns_udp
 		}
 		if (!admit) {
 			if (act_reject) {
-				reject(ip, udp, m);
+				reject(pkt, ip->len, ip, udp, m);
 				ns_counter_add(c_rejected, 1);
 			} else {
 				ns_counter_add(c_dropped, 1);

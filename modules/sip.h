@@ -10,27 +10,23 @@
  *   - a builder of the stateless answer a server would send (Via copied with
  *     received/rport, From, To with a tag, Call-ID, CSeq, Content-Length: 0);
  *   - the RFC 5626 keep-alives that are not SIP messages (a CRLF ping, a STUN
- *     Binding request) and the STUN Binding success answer;
- *   - a builder of whole IPv4/IPv6 UDP packets with their checksums, for
- *     ns_send_packet.
+ *     Binding request) and the STUN Binding success answer.
  *
- * Header-only and freestanding (no libc, no import): the modules include it,
- * and tests/unit/test_sip.c compiles the very same code natively. Nothing
+ * Addresses, checksums, whole packets and the string view come from the SDK
+ * (netserv_util.h): struct sip_str is its struct ns_str. Header-only and
+ * freestanding (no libc): the modules include it, and tests/unit/test_sip.c
+ * compiles the very same code natively with the SDK. Nothing
  * allocates. A struct sip_str points into the caller's buffer, which must
  * outlive it. Every scan is bounded by the lengths given; nothing reads past
  * them, whatever the bytes. */
 #ifndef NETSERV_MODULES_SIP_H
 #define NETSERV_MODULES_SIP_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include <netserv.h>
 
-/* A piece of the message: len bytes at p (not NUL-terminated). */
-struct sip_str {
-	const char *p;
-	uint32_t len;
-};
+/* A piece of the message: len bytes at p (not NUL-terminated): the SDK's
+ * string view. */
+#define sip_str ns_str
 
 /* Results of sip_parse (0 is success). */
 enum sip_err {
@@ -67,7 +63,7 @@ struct sip_msg {
 
 static inline char sip_lower(char c)
 {
-	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+	return ns_lower(c);
 }
 
 static inline bool sip_is_ws(char c)
@@ -77,7 +73,7 @@ static inline bool sip_is_ws(char c)
 
 static inline bool sip_is_digit(char c)
 {
-	return c >= '0' && c <= '9';
+	return ns_is_digit(c);
 }
 
 static inline bool sip_is_alnum(char c)
@@ -109,20 +105,13 @@ static inline bool sip_is_token(char c)
 
 static inline uint32_t sip_cstrlen(const char *s)
 {
-	uint32_t n = 0;
-	while (s[n])
-		n++;
-	return n;
+	return ns_strlen(s);
 }
 
 /* True if s equals the C string lit, ignoring ASCII case. */
 static inline bool sip_ieq(struct sip_str s, const char *lit)
 {
-	uint32_t i = 0;
-	for (; i < s.len; i++)
-		if (!lit[i] || sip_lower(s.p[i]) != sip_lower(lit[i]))
-			return false;
-	return lit[i] == '\0';
+	return ns_str_ieq(s, lit);
 }
 
 /* True if s equals the C string lit exactly. */
@@ -137,40 +126,21 @@ static inline bool sip_eq(struct sip_str s, const char *lit)
 
 static inline bool sip_str_eq(struct sip_str a, struct sip_str b)
 {
-	if (a.len != b.len)
-		return false;
-	for (uint32_t i = 0; i < a.len; i++)
-		if (a.p[i] != b.p[i])
-			return false;
-	return true;
+	return ns_str_eq(a, b);
 }
 
 /* Trims blanks (SP, HT, CR, LF: folded values) at both ends. */
 static inline struct sip_str sip_trim(struct sip_str s)
 {
-	while (s.len && (sip_is_ws(s.p[0]) || s.p[0] == '\r' || s.p[0] == '\n')) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len &&
-	       (sip_is_ws(s.p[s.len - 1]) || s.p[s.len - 1] == '\r' || s.p[s.len - 1] == '\n'))
-		s.len--;
-	return s;
+	return ns_str_trim(s);
 }
 
 /* Parses a decimal number of 1..10 digits that fits in 32 bits. Returns
  * false for anything else (empty, a sign, other characters, overflow). */
 static inline bool sip_u32(struct sip_str s, uint32_t *ret)
 {
-	uint64_t v = 0;
-	if (s.len == 0 || s.len > 10)
-		return false;
-	for (uint32_t i = 0; i < s.len; i++) {
-		if (!sip_is_digit(s.p[i]))
-			return false;
-		v = v * 10 + (uint64_t)(s.p[i] - '0');
-	}
-	if (v > 0xffffffffu)
+	uint64_t v;
+	if (s.len > 10 || ns_str_uint(s, 0xffffffffu, &v) < 0)
 		return false;
 	*ret = (uint32_t)v;
 	return true;
@@ -715,108 +685,11 @@ static inline bool sip_via_parse(struct sip_str v, struct sip_via *via)
 
 /* --- Addresses ----------------------------------------------------------- */
 
-/* Parses an IPv4 (dotted quad) or IPv6 (RFC 4291 text, "::" and a trailing
- * dotted quad allowed) address into out (4 or 16 bytes). Returns 4 or 6 (the
- * version), or 0 if s is not an address. */
+/* Parses an IPv4 or IPv6 address (the SDK's ns_addr_parse) into out.
+ * Returns 4 or 6 (the version), or 0 if s is not an address. */
 static inline int sip_ip_parse(struct sip_str s, uint8_t out[16])
 {
-	bool has_colon = false;
-	for (uint32_t i = 0; i < s.len; i++)
-		has_colon |= s.p[i] == ':';
-	if (!has_colon) {
-		uint32_t i = 0;
-		for (int k = 0; k < 4; k++) {
-			uint32_t v = 0, d = 0;
-			while (i < s.len && sip_is_digit(s.p[i]) && d < 4) {
-				v = v * 10 + (uint32_t)(s.p[i++] - '0');
-				d++;
-			}
-			if (d == 0 || d > 3 || v > 255)
-				return 0;
-			out[k] = (uint8_t)v;
-			if (k < 3) {
-				if (i >= s.len || s.p[i] != '.')
-					return 0;
-				i++;
-			}
-		}
-		return i == s.len ? 4 : 0;
-	}
-	uint16_t words[8];
-	int n = 0, gap = -1;
-	uint32_t i = 0;
-	if (s.len >= 2 && s.p[0] == ':' && s.p[1] == ':') {
-		gap = 0;
-		i = 2;
-	} else if (s.len >= 1 && s.p[0] == ':') {
-		return 0;
-	}
-	while (i < s.len) {
-		if (n >= 8)
-			return 0;
-		/* a dotted quad ends the address */
-		uint32_t e = i;
-		bool dot = false;
-		while (e < s.len && s.p[e] != ':') {
-			dot |= s.p[e] == '.';
-			e++;
-		}
-		if (dot) {
-			uint8_t v4[16];
-			if (e != s.len || n > 6 ||
-			    sip_ip_parse((struct sip_str){s.p + i, e - i}, v4) != 4)
-				return 0;
-			words[n++] = (uint16_t)(v4[0] << 8 | v4[1]);
-			words[n++] = (uint16_t)(v4[2] << 8 | v4[3]);
-			i = e;
-			break;
-		}
-		uint32_t v = 0, d = 0;
-		while (i < s.len && d < 5) {
-			char c = sip_lower(s.p[i]);
-			if (sip_is_digit(c))
-				v = v * 16 + (uint32_t)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v = v * 16 + (uint32_t)(c - 'a' + 10);
-			else
-				break;
-			i++;
-			d++;
-		}
-		if (d == 0 || d > 4)
-			return 0;
-		words[n++] = (uint16_t)v;
-		if (i == s.len)
-			break;
-		if (s.p[i] != ':')
-			return 0;
-		i++;
-		if (i < s.len && s.p[i] == ':') {
-			if (gap >= 0)
-				return 0;
-			gap = n;
-			i++;
-		} else if (i == s.len) {
-			return 0; /* a trailing single ':' */
-		}
-	}
-	if (gap < 0 && n != 8)
-		return 0;
-	if (gap >= 0 && n > 7)
-		return 0;
-	int fill = 8 - n, o = 0;
-	for (int k = 0; k < n; k++) {
-		if (k == gap)
-			for (int z = 0; z < fill; z++, o++)
-				out[2 * o] = out[2 * o + 1] = 0;
-		out[2 * o] = (uint8_t)(words[k] >> 8);
-		out[2 * o + 1] = (uint8_t)words[k];
-		o++;
-	}
-	if (gap == n)
-		for (; o < 8; o++)
-			out[2 * o] = out[2 * o + 1] = 0;
-	return 6;
+	return ns_addr_parse(s, out);
 }
 
 /* --- Writing ------------------------------------------------------------- */
@@ -887,48 +760,12 @@ static inline void sip_put_hex32(struct sip_out *o, uint32_t v)
 	sip_put(o, d, 8);
 }
 
-/* Writes an address in text: dotted quad, or RFC 5952 IPv6 (lower case, the
- * longest run of two or more zero groups as "::"). */
+/* Writes an address in text (the SDK's ns_fmt_ip: RFC 5952 for IPv6). */
 static inline void sip_put_ip(struct sip_out *o, uint8_t version, const uint8_t *a)
 {
-	static const char hex[] = "0123456789abcdef";
-	if (version == 4) {
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				sip_put(o, ".", 1);
-			sip_put_u32(o, a[i]);
-		}
-		return;
-	}
-	int best = -1, best_len = 1;
-	for (int i = 0; i < 8;) {
-		int j = i;
-		while (j < 8 && !a[2 * j] && !a[2 * j + 1])
-			j++;
-		if (j - i > best_len) {
-			best = i;
-			best_len = j - i;
-		}
-		i = j > i ? j : i + 1;
-	}
-	for (int i = 0; i < 8; i++) {
-		if (i == best) {
-			sip_put(o, "::", 2);
-			i += best_len - 1;
-			continue;
-		}
-		if (i && i != best + best_len)
-			sip_put(o, ":", 1);
-		uint32_t w = (uint32_t)a[2 * i] << 8 | a[2 * i + 1];
-		char d[4];
-		int n = 0;
-		do {
-			d[n++] = hex[w & 15];
-			w >>= 4;
-		} while (w);
-		while (n)
-			sip_put(o, &d[--n], 1);
-	}
+	char text[NS_IP_STRLEN];
+	int n = ns_fmt_ip(text, sizeof(text), version, a);
+	sip_put(o, text, (uint32_t)(n < (int)sizeof(text) ? n : (int)sizeof(text) - 1));
 }
 
 /* --- Answers -------------------------------------------------------------- */
@@ -1151,92 +988,6 @@ static inline int stun_binding_success(uint8_t *out, uint32_t cap, const uint8_t
 	a[7] = (uint8_t)xport;
 	for (uint32_t i = 0; i < alen; i++)
 		a[8 + i] = from->addr[i] ^ out[4 + i]; /* cookie, then transaction id */
-	return (int)total;
-}
-
-/* --- Packets ------------------------------------------------------------- */
-
-static inline uint32_t sip__csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
-{
-	uint32_t i = 0;
-	for (; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (i < len)
-		sum += (uint32_t)p[i] << 8;
-	return sum;
-}
-
-static inline uint16_t sip__csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* Writes a whole IPv4 (version 4) or IPv6 (version 6) UDP packet from src
- * sport to dst dport carrying payload[0..plen) into out: IPv4 header of 20
- * bytes (DF, TTL 64, identification ip_id, header checksum), or IPv6 header
- * of 40 (hop limit 64), and a UDP header with its checksum. Returns the
- * packet's length, or -1 if it does not fit in cap (or in an IP packet). */
-static inline int sip_udp_packet(uint8_t *out, uint32_t cap, uint8_t version, const uint8_t *src,
-                                 const uint8_t *dst, uint16_t sport, uint16_t dport,
-                                 const uint8_t *payload, uint32_t plen, uint16_t ip_id)
-{
-	uint32_t iph = version == 4 ? 20 : 40, alen = version == 4 ? 4 : 16;
-	uint32_t ulen = 8 + plen, total = iph + ulen;
-	if ((version != 4 && version != 6) || total > cap || total > 65535 ||
-	    (version == 6 && ulen > 65535))
-		return -1;
-	uint8_t *ip = out, *udp = out + iph;
-	__builtin_memmove(udp + 8, payload, plen);
-	if (version == 4) {
-		ip[0] = 0x45;
-		ip[1] = 0;
-		ip[2] = (uint8_t)(total >> 8);
-		ip[3] = (uint8_t)total;
-		ip[4] = (uint8_t)(ip_id >> 8);
-		ip[5] = (uint8_t)ip_id;
-		ip[6] = 0x40; /* DF */
-		ip[7] = 0;
-		ip[8] = 64;
-		ip[9] = 17;
-		ip[10] = ip[11] = 0;
-		for (int i = 0; i < 4; i++) {
-			ip[12 + i] = src[i];
-			ip[16 + i] = dst[i];
-		}
-		uint16_t c = sip__csum_fold(sip__csum_add(0, ip, 20));
-		ip[10] = (uint8_t)(c >> 8);
-		ip[11] = (uint8_t)c;
-	} else {
-		ip[0] = 0x60;
-		ip[1] = ip[2] = ip[3] = 0;
-		ip[4] = (uint8_t)(ulen >> 8);
-		ip[5] = (uint8_t)ulen;
-		ip[6] = 17;
-		ip[7] = 64;
-		for (int i = 0; i < 16; i++) {
-			ip[8 + i] = src[i];
-			ip[24 + i] = dst[i];
-		}
-	}
-	udp[0] = (uint8_t)(sport >> 8);
-	udp[1] = (uint8_t)sport;
-	udp[2] = (uint8_t)(dport >> 8);
-	udp[3] = (uint8_t)dport;
-	udp[4] = (uint8_t)(ulen >> 8);
-	udp[5] = (uint8_t)ulen;
-	udp[6] = udp[7] = 0;
-	/* pseudo-header: addresses, protocol, UDP length */
-	uint32_t sum = sip__csum_add(0, src, alen);
-	sum = sip__csum_add(sum, dst, alen);
-	sum += 17 + ulen;
-	sum = sip__csum_add(sum, udp, ulen);
-	uint16_t c = sip__csum_fold(sum);
-	if (c == 0)
-		c = 0xffff; /* 0 means "no checksum" in UDP over IPv4, and is invalid over IPv6 */
-	udp[6] = (uint8_t)(c >> 8);
-	udp[7] = (uint8_t)c;
 	return (int)total;
 }
 

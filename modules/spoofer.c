@@ -13,45 +13,15 @@ static uint16_t dport;
 static bool configured;
 static int32_t c_sent, c_refused, c_failed;
 
-/* Parses a dotted quad; returns whether it is one. */
-static bool parse_ipv4(const char *s, uint8_t out[4])
-{
-	uint32_t part = 0, n = 0, digits = 0;
-	for (;; s++) {
-		if (*s >= '0' && *s <= '9') {
-			part = part * 10 + (uint32_t)(*s - '0');
-			if (++digits > 3 || part > 255)
-				return false;
-		} else if (*s == '.' || *s == '\0') {
-			if (!digits || n >= 4)
-				return false;
-			out[n++] = (uint8_t)part;
-			part = digits = 0;
-			if (*s == '\0')
-				break;
-		} else {
-			return false;
-		}
-	}
-	return n == 4;
-}
-
 int32_t ns_init(void)
 {
-	char a[32], b[32];
 	c_sent = ns_counter_id("sent");
 	c_refused = ns_counter_id("refused");
 	c_failed = ns_counter_id("failed");
 	dport = (uint16_t)ns_prop_u32("dport", 9);
-	configured = ns_prop_get("src", a, sizeof(a) - 1) > 0 &&
-	             ns_prop_get("dst", b, sizeof(b) - 1) > 0;
-	if (!configured)
-		return 0;
-	int32_t la = ns_prop_get("src", a, sizeof(a) - 1),
-	        lb = ns_prop_get("dst", b, sizeof(b) - 1);
-	a[la] = '\0';
-	b[lb] = '\0';
-	if (!parse_ipv4(a, src) || !parse_ipv4(b, dst)) {
+	int a = ns_prop_addr("src", src), b = ns_prop_addr("dst", dst);
+	configured = a != 0 && b != 0;
+	if (a < 0 || b < 0 || (configured && (a != 4 || b != 4))) {
 		ns_logs(NS_LOG_ERR, "spoofer: src and dst must be IPv4 addresses");
 		return -1;
 	}
@@ -64,17 +34,11 @@ int32_t ns_packet(uint32_t len)
 	if (!configured)
 		return NS_ACCEPT;
 	static const char payload[] = "netserv spoofer";
+	struct ns_flow f = {.version = 4, .proto = NS_IPPROTO_UDP, .sport = 40000, .dport = dport};
+	ns_memcpy(f.src, src, 4);
+	ns_memcpy(f.dst, dst, 4);
 	uint8_t pkt[28 + sizeof(payload) - 1];
-	ns_memset(pkt, 0, sizeof(pkt));
-	pkt[0] = 0x45;
-	pkt[8] = 64;
-	pkt[9] = NS_IPPROTO_UDP;
-	ns_memcpy(pkt + 12, src, 4);
-	ns_memcpy(pkt + 16, dst, 4);
-	ns_put_be16(pkt + 20, 40000);
-	ns_put_be16(pkt + 22, dport);
-	ns_memcpy(pkt + 28, payload, sizeof(payload) - 1);
-	ns_pkt_fixup(pkt, sizeof(pkt));
+	ns_build_packet(pkt, sizeof(pkt), &f, payload, sizeof(payload) - 1);
 	int32_t r = ns_send_packet(pkt, sizeof(pkt));
 	if (r == 0)
 		ns_counter_add(c_sent, 1);

@@ -707,4 +707,7 @@ static inline int32_t ns_sock_name(uint32_t id, struct ns_sockaddr *local, struc
 }
 #endif
 
+/* --- Helpers: text, addresses, checksums, packets, typed properties ------ */
+#include "netserv_util.h"
+
 #endif /* NETSERV_H */

@@ -1,6 +1,6 @@
 /* `netserv module build`: compiles C sources into a NetServ module (.wasm)
  * with clang for wasm32, freestanding, against the SDK (netserv.h and
- * netserv_sdk.c). Runs clang directly (fork/execv, no shell). */
+ * netserv_sdk.c and netserv_util.c). Runs clang directly (fork/execv, no shell). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,7 +38,7 @@ static const char module_usage[] =
         "\n"
         "Compiles C sources into a NetServ module: WebAssembly (wasm32), freestanding\n"
         "(no libc), against the SDK header <netserv.h>, with the SDK's netserv_sdk.c\n"
-        "linked in. Needs clang and lld (wasm-ld).\n"
+        "and netserv_util.c linked in. Needs clang and lld (wasm-ld).\n"
         "\n"
         "Options:\n"
         "  -o, --output FILE       the module to write (required)\n"
@@ -53,7 +53,8 @@ static const char module_usage[] =
         "  -h, --help              show this help\n"
         "\n"
         "Environment:\n"
-        "  NETSERV_SDK_DIR  the SDK (with include/netserv.h and src/netserv_sdk.c);\n"
+        "  NETSERV_SDK_DIR  the SDK (include/netserv.h, src/netserv_sdk.c and\n"
+        "                   src/netserv_util.c);\n"
         "                   default: <bin>/../share/netserv/sdk, then the source tree\n"
         "  NETSERV_CLANG    the clang to run (default: clang in PATH)\n"
         "\n"
@@ -137,6 +138,9 @@ static bool sdk_dir_ok(const char *dir)
 	if (access(p, R_OK) != 0)
 		return false;
 	snprintf(p, sizeof(p), "%s/src/netserv_sdk.c", dir);
+	if (access(p, R_OK) != 0)
+		return false;
+	snprintf(p, sizeof(p), "%s/src/netserv_util.c", dir);
 	return access(p, R_OK) == 0;
 }
 
@@ -151,7 +155,7 @@ static char *find_sdk(void)
 			return strdup(env);
 		fprintf(stderr,
 		        "netserv: NETSERV_SDK_DIR=%s is not an SDK (needs include/netserv.h and "
-		        "src/netserv_sdk.c)\n",
+		        "src/netserv_sdk.c, src/netserv_util.c)\n",
 		        env);
 		return NULL;
 	}
@@ -307,6 +311,7 @@ static int build_command(const struct build_opts *o, const char *clang, const ch
 	for (size_t i = 0; i < o->sources.n; i++)
 		r |= strv_pushf(cmd, "%s", o->sources.v[i]);
 	r |= strv_pushf(cmd, "%s/src/netserv_sdk.c", sdk);
+	r |= strv_pushf(cmd, "%s/src/netserv_util.c", sdk);
 	r |= strv_pushf(cmd, "-o");
 	r |= strv_pushf(cmd, "%s", o->output);
 	/* Linker: a library-like module (no _start), the shadow stack first in

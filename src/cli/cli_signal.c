@@ -31,7 +31,8 @@ static const char signal_usage[] =
         "      --filter-port N[-M] ... its destination port(s)\n"
         "      --filter-src PREFIX ... its source prefix\n"
         "      --filter-dst PREFIX ... its destination prefix\n"
-        "      --property K=V      a property for the module (repeatable)\n"
+        "      --property K=V      a property for the module (repeatable); V is sent\n"
+        "                          escaped, so it may hold commas\n"
         "      --probe ITEMS       PROBE: what to report, e.g. node,capabilities,modules\n"
         "  -H, --header NAME:VALUE any other header (repeatable: timestamp, nonce, ...)\n"
         "SETUP and REMOVE are signed with the secret key in $NETSERV_KEY when set\n"
@@ -212,16 +213,27 @@ int cli_signal_main(int argc, char **argv)
 		case OPT_FDST:
 			FIELD("filter-dst", optarg);
 			break;
-		case OPT_PROPERTY:
-			if (strlen(props) + strlen(optarg) + 2 > sizeof(props)) {
+		case OPT_PROPERTY: {
+			/* K=V: the value is escaped (docs/protocol.md), so it may hold
+			 * commas, backslashes, any byte */
+			const char *eq = strchr(optarg, '=');
+			size_t used = strlen(props);
+			int n;
+			if (!eq) {
+				fprintf(stderr, "netserv: --property wants KEY=VALUE\n");
+				return CLI_ERR_USAGE;
+			}
+			n = snprintf(props + used, sizeof(props) - used, "%s%.*s=", used ? "," : "",
+			             (int)(eq - optarg), optarg);
+			if (n < 0 || (size_t)n >= sizeof(props) - used ||
+			    ncm_prop_escape(eq + 1, props + used + n,
+			                    sizeof(props) - used - (size_t)n) < 0) {
 				fprintf(stderr, "netserv: properties too long\n");
 				return CLI_ERR_USAGE;
 			}
-			if (props[0])
-				strcat(props, ",");
-			strcat(props, optarg);
 			have_fields = true;
 			break;
+		}
 		case OPT_PROBE:
 			FIELD("probe", optarg);
 			break;

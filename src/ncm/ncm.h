@@ -234,5 +234,15 @@ const char *ncm_proto_name(uint8_t proto);
 /* Formats a module hash as "sha256:<hex>" into buf (at least 72 bytes). */
 char *ncm_hash_format(const uint8_t hash[32], char *buf, size_t len);
 
+/* Decodes the escapes of a property value s[0..n) (`\,` `\\` `\xHH`,
+ * docs/protocol.md) into *ret, a malloc'd C string the caller frees. Returns
+ * 0, -EBADMSG (a lone backslash, an unknown escape, \x00) or -ENOMEM. */
+int ncm_prop_unescape(const char *s, size_t n, char **ret);
+
+/* Writes value escaped for a `properties:` header into buf (cap bytes, NUL
+ * included): `,` and `\` escaped with a backslash, control bytes and a blank
+ * at either end as \xHH. Returns the length, or -ENOSPC if it does not fit. */
+int ncm_prop_escape(const char *value, char *buf, size_t cap);
+
 /* Returns the value of property `key`, or NULL. */
 const char *ncm_request_property(const struct ncm_request *r, const char *key);

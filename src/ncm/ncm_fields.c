@@ -105,10 +105,26 @@ static bool is_visible(unsigned char c)
 
 /* Calls fn on each comma-separated item of v, trimmed of blanks. Stops at the
  * first non-zero return and returns it. */
-static int for_each_item(const char *v, int (*fn)(const char *s, size_t n, void *ctx), void *ctx)
+/* The first comma of p that no backslash escapes (escapes: ncm_escape.c),
+ * or NULL. */
+static const char *unescaped_comma(const char *p)
+{
+	for (; *p; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == ',')
+			return p;
+	}
+	return NULL;
+}
+
+/* Calls fn on each comma-separated item of v, blanks around it removed; with
+ * `escapes`, a comma after a backslash does not separate. */
+static int for_each_item(const char *v, bool escapes, int (*fn)(const char *s, size_t n, void *ctx),
+                         void *ctx)
 {
 	for (const char *p = v;;) {
-		const char *comma = strchr(p, ',');
+		const char *comma = escapes ? unescaped_comma(p) : strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
 		const char *s = p;
 		int r;
@@ -226,7 +242,7 @@ static int field_dependencies(struct ncm_request *r, const char *v, const char *
 	r->dependencies = calloc(NCM_MAX_DEPENDENCIES, sizeof(*r->dependencies));
 	if (!r->dependencies)
 		return -ENOMEM;
-	e = for_each_item(v, add_dependency, r);
+	e = for_each_item(v, false, add_dependency, r);
 	if (e == -EBADMSG)
 		*why = "want a comma-separated list of module ids";
 	else if (e == -EMSGSIZE)
@@ -474,7 +490,13 @@ static int add_property(const char *s, size_t n, void *ctx)
 		return -EMSGSIZE;
 	p = &r->properties[r->n_properties];
 	p->key = strndup(s, kn);
-	p->value = strndup(val, vn);
+	p->value = NULL;
+	int e = ncm_prop_unescape(val, vn, &p->value);
+	if (e == -EBADMSG) {
+		free(p->key);
+		p->key = NULL;
+		return -EILSEQ;
+	}
 	if (!p->key || !p->value) {
 		free(p->key);
 		free(p->value);
@@ -492,13 +514,15 @@ static int field_properties(struct ncm_request *r, const char *v, const char **w
 	r->properties = calloc(NCM_MAX_PROPERTIES, sizeof(*r->properties));
 	if (!r->properties)
 		return -ENOMEM;
-	e = for_each_item(v, add_property, r);
+	e = for_each_item(v, true, add_property, r);
 	if (e == -EBADMSG)
 		*why = "want key=value,key=value with keys of [A-Za-z0-9_.-]";
 	else if (e == -EEXIST)
 		*why = "repeated key";
 	else if (e == -EMSGSIZE)
 		*why = "more than 32 properties";
+	else if (e == -EILSEQ)
+		*why = "a bad escape in a value (\\, \\\\ and \\xHH are the escapes)";
 	return e == -ENOMEM || e == 0 ? e : -EBADMSG;
 }
 
@@ -545,7 +569,7 @@ static int check_word(const char *s, size_t n, _unused_ void *ctx)
 
 static int field_probe(struct ncm_request *r, const char *v, const char **why)
 {
-	if (strlen(v) > MAX_PROBE || for_each_item(v, check_word, NULL) != 0) {
+	if (strlen(v) > MAX_PROBE || for_each_item(v, false, check_word, NULL) != 0) {
 		*why = "want comma-separated words of [A-Za-z0-9_.-]";
 		return -EBADMSG;
 	}

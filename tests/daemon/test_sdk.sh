@@ -327,8 +327,8 @@ check "a bad NETSERV_SDK_DIR fails (1) and says so" \
 # The installed layout: <prefix>/bin/netserv finds <prefix>/share/netserv/sdk.
 mkdir -p "$T/prefix/bin" "$T/prefix/share/netserv/sdk/include" "$T/prefix/share/netserv/sdk/src"
 cp "$NETSERV" "$T/prefix/bin/netserv"
-cp "$SDK/include/netserv.h" "$T/prefix/share/netserv/sdk/include/"
-cp "$SDK/src/netserv_sdk.c" "$T/prefix/share/netserv/sdk/src/"
+cp "$SDK/include/netserv.h" "$SDK/include/netserv_util.h" "$T/prefix/share/netserv/sdk/include/"
+cp "$SDK/src/netserv_sdk.c" "$SDK/src/netserv_util.c" "$T/prefix/share/netserv/sdk/src/"
 out=$(env -u NETSERV_SDK_DIR "$T/prefix/bin/netserv" module build -v "$T/all.c" -o "$T/i.wasm" 2>&1)
 check "an installed netserv uses <bin>/../share/netserv/sdk" \
 	bash -c 'grep -q -- "-I$2/prefix/share/netserv/sdk/include" <<<"$1"' _ "$out" "$T"

@@ -692,6 +692,78 @@ static void test_prefix_api(void **state)
 	assert_int_equal(ncm_prefix_parse(NULL, &p), -EINVAL);
 }
 
+/* The escapes of property values: \, \\ and \xHH; a comma after a backslash
+ * does not separate; anything else after a backslash is refused. */
+static void test_property_escapes(void **state)
+{
+	struct ncm_request q;
+
+	decode_setup("properties:list=a\\,b\\,c, path=C:\\\\x\\\\ ,nl=1\\x0a2,"
+	             "sp=\\x20pad\\x09,pct=100%,hex=\\x41\\x7e,z=\\,",
+	             &q);
+	assert_int_equal(q.n_properties, 7);
+	assert_string_equal(ncm_request_property(&q, "list"), "a,b,c");
+	assert_string_equal(ncm_request_property(&q, "path"), "C:\\x\\");
+	assert_string_equal(ncm_request_property(&q, "nl"), "1\n2");
+	assert_string_equal(ncm_request_property(&q, "sp"), " pad\t");
+	assert_string_equal(ncm_request_property(&q, "pct"), "100%");
+	assert_string_equal(ncm_request_property(&q, "hex"), "A~");
+	assert_string_equal(ncm_request_property(&q, "z"), ",");
+	ncm_request_done(&q);
+
+	/* an escaped backslash before a comma: the comma separates */
+	decode_setup("properties:a=x\\\\,b=y", &q);
+	assert_int_equal(q.n_properties, 2);
+	assert_string_equal(ncm_request_property(&q, "a"), "x\\");
+	assert_string_equal(ncm_request_property(&q, "b"), "y");
+	ncm_request_done(&q);
+
+	decode_setup_fails("properties:a=x\\", "'properties'");
+	decode_setup_fails("properties:a=x\\y", "'properties'");
+	decode_setup_fails("properties:a=\\x0", "'properties'");
+	decode_setup_fails("properties:a=\\xg0", "'properties'");
+	decode_setup_fails("properties:a=\\x00", "'properties'");
+	decode_setup_fails("properties:a=\\=", "'properties'");
+	decode_setup_fails("properties:a\\,b=1", "'properties'"); /* keys carry no escapes */
+}
+
+/* ncm_prop_escape() and the decoder agree on every byte but NUL. */
+static void test_property_escape_roundtrip(void **state)
+{
+	char value[300], esc[1300], *back, line[1400];
+	size_t n = 0;
+	struct ncm_request q;
+
+	for (int c = 1; c < 256; c++)
+		value[n++] = (char)c;
+	value[n] = '\0';
+	int len = ncm_prop_escape(value, esc, sizeof(esc));
+	assert_int_equal(len, (int)strlen(esc));
+	for (int i = 0; esc[i]; i++) /* no control byte, no unescaped comma */
+		assert_true((unsigned char)esc[i] >= 0x20 && esc[i] != 0x7f &&
+		            (esc[i] != ',' || esc[i - 1] == '\\'));
+	assert_int_equal(ncm_prop_unescape(esc, strlen(esc), &back), 0);
+	assert_string_equal(back, value);
+	free(back);
+	snprintf(line, sizeof(line), "properties:all=%s", esc);
+	decode_setup(line, &q);
+	assert_string_equal(ncm_request_property(&q, "all"), value);
+	ncm_request_done(&q);
+	/* through a whole SETUP, blanks at both ends kept */
+	assert_true(ncm_prop_escape(" a,b\\c ", esc, sizeof(esc)) > 0);
+	assert_string_equal(esc, "\\x20a\\,b\\\\c\\x20");
+	snprintf(line, sizeof(line), "properties:v=%s,w=1", esc);
+	decode_setup(line, &q);
+	assert_string_equal(ncm_request_property(&q, "v"), " a,b\\c ");
+	assert_string_equal(ncm_request_property(&q, "w"), "1");
+	ncm_request_done(&q);
+	/* too small a buffer */
+	assert_int_equal(ncm_prop_escape("a,b", esc, 4), -ENOSPC);
+	assert_int_equal(ncm_prop_escape("a,b", esc, 5), 4);
+	assert_int_equal(ncm_prop_escape("", esc, 1), 0);
+	assert_int_equal(ncm_prop_escape("x", esc, 1), -ENOSPC);
+}
+
 static void test_field_notification(void **state)
 {
 	struct ncm_request q;
@@ -1470,6 +1542,8 @@ int main(void)
 	        cmocka_unit_test(test_prefix_api),
 	        cmocka_unit_test(test_field_notification),
 	        cmocka_unit_test(test_field_properties),
+	        cmocka_unit_test(test_property_escapes),
+	        cmocka_unit_test(test_property_escape_roundtrip),
 	        cmocka_unit_test(test_field_timestamp_nonce_signature),
 	        cmocka_unit_test(test_field_probe),
 	        cmocka_unit_test(test_decode_rules),

@@ -3,8 +3,8 @@
  * compact header names, any case, LF-only lines, folded lines, several Via
  * values), on malformed ones (each error), the answers (byte for byte),
  * received/rport, tags, Via parameters (RFC 7339 oc), addresses against
- * inet_pton/inet_ntop, the RFC 5626 keep-alives, the crafted UDP packets'
- * checksums, and a fuzz-like run: every truncation and many random
+ * inet_pton/inet_ntop, the RFC 5626 keep-alives (the packets that carry the
+ * answers are the SDK's: test_sdk_util.c), and a fuzz-like run: every truncation and many random
  * mutations of the sample messages, each in a buffer of its exact size (so
  * that ASan sees any read past it), with the answer to every message that
  * parses parsed again. */
@@ -422,46 +422,6 @@ static void test_keepalives(void **state)
 		assert_int_equal(out[28 + i] ^ req[4 + i], v6[i]);
 }
 
-/* The one's complement sum over data, folded (0xffff for a correct packet). */
-static uint16_t sum16(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static void test_udp_packet(void **state)
-{
-	uint8_t pkt[2048], src4[4] = {10, 2, 0, 2}, src6[16], dst6[16];
-	const uint8_t payload[] = "SIP/2.0 200 OK\r\n\r\n";
-	int n = sip_udp_packet(pkt, sizeof(pkt), 4, src4, client4, 5060, 5061, payload, 18, 7);
-	assert_int_equal(n, 20 + 8 + 18);
-	assert_int_equal(pkt[0], 0x45);
-	assert_int_equal(pkt[2] << 8 | pkt[3], n);
-	assert_int_equal(sum16(0, pkt, 20), 0xffff); /* header checksum */
-	uint8_t pseudo[12] = {10, 2, 0, 2, 10, 1, 0, 2, 0, 17, 0, (uint8_t)(n - 20)};
-	assert_int_equal(sum16(sum16(0, pseudo, 12), pkt + 20, (size_t)n - 20), 0xffff);
-	assert_int_equal(pkt[20] << 8 | pkt[21], 5060);
-	assert_int_equal(pkt[22] << 8 | pkt[23], 5061);
-	assert_memory_equal(pkt + 28, payload, 18);
-
-	inet_pton(AF_INET6, "fd00:2::2", src6);
-	inet_pton(AF_INET6, "fd00:1::2", dst6);
-	n = sip_udp_packet(pkt, sizeof(pkt), 6, src6, dst6, 5060, 5061, payload, 18, 0);
-	assert_int_equal(n, 40 + 8 + 18);
-	assert_int_equal(pkt[4] << 8 | pkt[5], 26);
-	uint8_t p6[40] = {0};
-	memcpy(p6, src6, 16);
-	memcpy(p6 + 16, dst6, 16);
-	p6[35] = 26;
-	p6[39] = 17;
-	assert_int_equal(sum16(sum16(0, p6, 40), pkt + 40, 26), 0xffff);
-	assert_int_equal(sip_udp_packet(pkt, 65, 6, src6, dst6, 1, 2, payload, 18, 0), -1);
-	assert_int_equal(sip_udp_packet(pkt, sizeof(pkt), 5, src6, dst6, 1, 2, payload, 18, 0), -1);
-}
-
 /* Checks everything the modules do with one message; buf is exactly len
  * bytes long (malloc'd), so that ASan reports any read past it. */
 static void exercise(const char *buf, uint32_t len)
@@ -589,8 +549,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_answer_notify),
 	        cmocka_unit_test(test_answer_compact),  cmocka_unit_test(test_answer_received),
 	        cmocka_unit_test(test_via_insert),      cmocka_unit_test(test_ip),
-	        cmocka_unit_test(test_keepalives),      cmocka_unit_test(test_udp_packet),
-	        cmocka_unit_test(test_fuzzlike),
+	        cmocka_unit_test(test_keepalives),      cmocka_unit_test(test_fuzzlike),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
