@@ -47,7 +47,7 @@ struct rw {
 	size_t n_pubs;
 	uint16_t queue_base;
 	bool queues; /* publishers read NFQUEUE queues */
-	char building_blocks[512];
+	char building_blocks[1024];
 	runtime_event_fn *event;
 	void *event_ctx;
 	struct rw_job *jobs;
@@ -376,6 +376,16 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)
 			used += (size_t)n;
 	}
+	/* ... and the building blocks by name ("http/1"): what `dependencies:` names. */
+#define RW_BLOCK(name, list)                                                                       \
+	do {                                                                                       \
+		int n = snprintf(rw->building_blocks + used, sizeof(rw->building_blocks) - used,   \
+		                 ",%s", name);                                                     \
+		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)                       \
+			used += (size_t)n;                                                         \
+	} while (0);
+	NS_BUILDING_BLOCKS(RW_BLOCK)
+#undef RW_BLOCK
 	int r = aot_new(loop, &cfg->aot, &rw->aot, err, errlen);
 	if (r < 0) {
 		runtime_wasm_free(rw);
