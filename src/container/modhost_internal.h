@@ -63,6 +63,7 @@ struct mod {
 	struct mod_counter counters[MOD_MAX_COUNTERS];
 	uint32_t n_counters;
 	struct mod_timer timers[MOD_MAX_TIMERS];
+	struct http_mod *http; /* its http/1 servers and requests, or NULL */
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
@@ -111,6 +112,15 @@ void modhost_timer_fire(struct mod *m, uint32_t id);
 
 /* Cancels every timer of a module. */
 void modhost_timers_cancel(struct mod *m);
+
+/* Returns host memory for [ptr, ptr+len) of the module's memory, or traps
+ * the module (call only from an import, between enter and leave). */
+uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len);
+
+/* Calls the module's ns_http(req, event) with traps and the time budget
+ * armed. Returns 0, -ENOENT (no instance or no export), or -EFAULT if it
+ * trapped (handled: its requests failed, the module re-instantiated). */
+int modhost_http_call(struct mod *m, uint32_t req, uint32_t event);
 
 /* Opens the sockets the send imports use. */
 void modhost_sockets_open(struct modhost *h);

@@ -31,8 +31,10 @@
 
 /* Default send limits of a publisher (send_rate, send_bytes): packets and
  * bytes per second, all its modules together. */
-#define POLICY_DEFAULT_SEND_PPS   1000u
-#define POLICY_DEFAULT_SEND_BYTES (1024u * 1024u)
+#define POLICY_DEFAULT_SEND_PPS 1000u
+/* Connections one http/1 server of a publisher's module may hold. */
+#define POLICY_DEFAULT_HTTP_CONNECTIONS 128u
+#define POLICY_DEFAULT_SEND_BYTES       (1024u * 1024u)
 
 /* Default max_modules of a publisher: one publisher alone cannot fill the
  * node's [modules] max_modules (256 by default). */
@@ -78,6 +80,7 @@ struct ns_policy {
 	struct policy_prefixes send_dst; /* where its modules may send */
 	uint32_t send_pps;               /* send_rate: packets/s, 0 = no limit */
 	uint64_t send_bytes_per_s;       /* send_bytes: bytes/s, 0 = no limit */
+	uint32_t http_connections;       /* per http/1 server (1..200) */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
@@ -88,7 +91,8 @@ void policy_defaults(struct ns_policy *p);
 
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
- * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes. Returns 1 when applied,
+ * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes,
+ * http_connections. Returns 1 when applied,
  * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 

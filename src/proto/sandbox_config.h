@@ -24,6 +24,7 @@ struct sandbox_config {
 	char send_destinations[POLICY_TEXT_LEN];
 	uint32_t send_pps;
 	uint64_t send_bytes_per_s;
+	uint32_t http_connections; /* per http/1 server (policy http_connections) */
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults
