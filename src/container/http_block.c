@@ -563,7 +563,7 @@ static int server_start(struct http_mod *hm, uint32_t family, uint16_t port)
 	s->index = hm->n_srv;
 	s->port = port;
 	s->epfd = -1;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	if (family == NS_IPV6)
 		flags |= MHD_USE_IPv6;
 	else if (family == 0)
