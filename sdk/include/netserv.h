@@ -703,6 +703,123 @@ static inline int32_t ns_sock_name(uint32_t id, struct ns_sockaddr *local, struc
 	return ns_import_sock_name(id, local, peer);
 }
 
+/* --- HTTP (http/1) ----------------------------------------------------------- */
+
+/* The http/1 building block: the node runs an HTTP/1.1 server for the module
+ * (SETUP `dependencies: http/1` and `listen: tcp:PORT`); the module answers
+ * requests through ns_http() and never parses HTTP itself. */
+
+/* Events passed to ns_http(), one at a time. */
+#define NS_HTTP_REQUEST  1u /* request line and headers are in */
+#define NS_HTTP_BODY     2u /* a piece of the body can be read (ns_http_body_read) */
+#define NS_HTTP_END      3u /* the request is complete */
+#define NS_HTTP_WRITABLE 4u /* room again after ns_http_write() took less than given */
+#define NS_HTTP_CLOSED   5u /* the client went away before the response was done */
+
+/* What ns_http_info() returns. */
+#define NS_HTTP_METHOD  0u /* "GET", "HEAD", "POST", ... */
+#define NS_HTTP_TARGET  1u /* the request target as sent: "/path?query" */
+#define NS_HTTP_VERSION 2u /* "HTTP/1.1" */
+#define NS_HTTP_PEER    3u /* the client's address, a struct ns_sockaddr */
+#define NS_HTTP_SERVER  4u /* the server id it came to (4 bytes, little-endian) */
+
+#define NS_EALREADY 114 /* a response was given already */
+
+/* Called for each event of request `req` (enum above). A response may be
+ * given at any event, or later (from a timer): the connection waits. Once a
+ * whole response is given (ns_http_respond, or ns_http_end of a streamed
+ * one) the module hears no more of that request; a trap while handling it
+ * answers it 500. */
+NS_EXPORT(ns_http) void ns_http(uint32_t req, uint32_t event);
+
+NS_IMPORT(ns_http_listen) int32_t ns_import_http_listen(uint32_t family, uint32_t port);
+NS_IMPORT(ns_http_info)
+int32_t ns_import_http_info(uint32_t req, uint32_t what, void *buf, uint32_t cap);
+NS_IMPORT(ns_http_header)
+int32_t ns_import_http_header(uint32_t req, const char *name, uint32_t name_len, char *buf,
+                              uint32_t cap);
+NS_IMPORT(ns_http_body_read) int32_t ns_import_http_body_read(uint32_t req, void *buf, uint32_t cap);
+NS_IMPORT(ns_http_respond)
+int32_t ns_import_http_respond(uint32_t req, uint32_t status, const char *headers, uint32_t hlen,
+                               const void *body, uint32_t blen);
+NS_IMPORT(ns_http_respond_start)
+int32_t ns_import_http_respond_start(uint32_t req, uint32_t status, const char *headers,
+                                     uint32_t hlen);
+NS_IMPORT(ns_http_write) int32_t ns_import_http_write(uint32_t req, const void *buf, uint32_t len);
+NS_IMPORT(ns_http_end) int32_t ns_import_http_end(uint32_t req);
+
+/* Serves HTTP on `port` (one of the publisher's listen ports) for `family`
+ * (0: IPv4 and IPv6, NS_IPV4, NS_IPV6); call it from ns_init(). The same
+ * port again returns the same id. Returns the server id, or -NS_EPERM (not a
+ * listen port of the publisher), -NS_EINVAL (no ns_http export), or the
+ * error of the bind. */
+static inline int32_t ns_http_listen(uint32_t family, uint16_t port)
+{
+	return ns_import_http_listen(family, port);
+}
+
+/* Copies the request's method, target, version, peer or server (NS_HTTP_*
+ * above) into buf (not NUL-terminated). Returns the length, -NS_ENOSPC if
+ * it does not fit in cap, or -NS_ENOENT for no such request. */
+static inline int32_t ns_http_info(uint32_t req, uint32_t what, void *buf, uint32_t cap)
+{
+	return ns_import_http_info(req, what, buf, cap);
+}
+
+/* Copies the value of request header `name` (case-insensitive; the first
+ * if repeated) into buf as a C string. Returns its length, -NS_ENOENT if the
+ * request has no such header, -NS_ENOSPC if it does not fit. */
+static inline int32_t ns_http_header(uint32_t req, const char *name, char *buf, uint32_t cap)
+{
+	if (cap == 0)
+		return -NS_ENOSPC;
+	int32_t n = ns_import_http_header(req, name, ns_strlen(name), buf, cap - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Reads up to cap bytes of the request body received so far. Returns the
+ * count (0: nothing now; NS_HTTP_BODY or NS_HTTP_END follows). */
+static inline int32_t ns_http_body_read(uint32_t req, void *buf, uint32_t cap)
+{
+	return ns_import_http_body_read(req, buf, cap);
+}
+
+/* Answers with a whole response: status, headers as "Name: value" lines
+ * separated by "\r\n" or "\n" (NULL: none; Content-Length and Date are
+ * added), and the body (copied). A HEAD request gets the headers only.
+ * Returns 0, -NS_EALREADY, -NS_EINVAL (bad status or header line). */
+static inline int32_t ns_http_respond(uint32_t req, uint32_t status, const char *headers,
+                                      const void *body, uint32_t blen)
+{
+	return ns_import_http_respond(req, status, headers, headers ? ns_strlen(headers) : 0, body,
+	                              blen);
+}
+
+/* Starts a streamed response (chunked): its body comes from ns_http_write()
+ * until ns_http_end(). Returns 0, -NS_EALREADY, -NS_EINVAL. */
+static inline int32_t ns_http_respond_start(uint32_t req, uint32_t status, const char *headers)
+{
+	return ns_import_http_respond_start(req, status, headers,
+	                                    headers ? ns_strlen(headers) : 0);
+}
+
+/* Appends to a streamed response's body: the node buffers at most 64 KiB per
+ * response (a slow client holds no more). Returns the bytes taken (fewer
+ * than len: NS_HTTP_WRITABLE follows when there is room), or -NS_EAGAIN when
+ * the buffer is full. */
+static inline int32_t ns_http_write(uint32_t req, const void *buf, uint32_t len)
+{
+	return ns_import_http_write(req, buf, len);
+}
+
+/* Ends a streamed response (what was written still goes out). Returns 0. */
+static inline int32_t ns_http_end(uint32_t req)
+{
+	return ns_import_http_end(req);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,9 @@
 #ifndef NS_HAS_ns_socket
 #define NS_HAS_ns_socket 0
 #endif
+#ifndef NS_HAS_ns_http
+#define NS_HAS_ns_http 0
+#endif
 
 /* The host's prototypes, from the one list: if the module imports a function
  * with another signature, these conflict with mod.h and the build fails. */
@@ -54,7 +57,7 @@ NS_HOST_IMPORTS(NS_GLUE_IMPORT)
 
 /* This file wraps each entry of NS_MODULE_EXPORTS by hand: keep it in step. */
 #define NS_GLUE_COUNT(name, res, params, req) +1
-_Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 7,
+_Static_assert(0 NS_MODULE_EXPORTS(NS_GLUE_COUNT) == 8,
                "NS_MODULE_EXPORTS changed: update abi/glue.c");
 #undef NS_GLUE_COUNT
 
@@ -146,6 +149,15 @@ static void glue_socket(void *inst, uint32_t id, uint32_t events)
 #define glue_socket NULL
 #endif
 
+#if NS_HAS_ns_http
+static void glue_http(void *inst, uint32_t req, uint32_t event)
+{
+	Z_modZ_ns_http(inst, req, event);
+}
+#else
+#define glue_http NULL
+#endif
+
 __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .abi = NS_GLUE_ABI,
         .instance_size = sizeof(Z_mod_instance_t),
@@ -160,4 +172,5 @@ __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .packet = glue_packet,
         .timer = glue_timer,
         .socket = glue_socket,
+        .http = glue_http,
 };

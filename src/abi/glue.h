@@ -29,6 +29,7 @@ struct ns_glue {
 	uint32_t (*packet)(void *inst, uint32_t len);
 	void (*timer)(void *inst, uint32_t id);
 	void (*socket)(void *inst, uint32_t id, uint32_t events); /* since glue ABI 2 */
+	void (*http)(void *inst, uint32_t req, uint32_t event);   /* since glue ABI 2 */
 };
 
 /* The symbol every compiled module exports. */

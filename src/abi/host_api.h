@@ -76,6 +76,32 @@ enum ns_sock_event {
 	NS_SOCK_ERROR = 16,
 };
 
+/* Events passed to a module's ns_http(req, event) (http/1), one at a time.
+ * REQUEST: the request line and headers are in (ns_http_info, ns_http_header);
+ * BODY: a piece of the request body can be read (ns_http_body_read); END: the
+ * request is complete (a response may be given then, or later, e.g. from a
+ * timer); WRITABLE: room again in a streamed response's buffer after
+ * ns_http_write took less than it was given; CLOSED: the connection went away
+ * before the response was complete: the id is no longer valid. Once the
+ * module has given a whole response (ns_http_respond or ns_http_end), it
+ * hears no more of that request. */
+enum ns_http_event {
+	NS_HTTP_REQUEST = 1,
+	NS_HTTP_BODY = 2,
+	NS_HTTP_END = 3,
+	NS_HTTP_WRITABLE = 4,
+	NS_HTTP_CLOSED = 5,
+};
+
+/* What ns_http_info returns about a request. */
+enum ns_http_info_kind {
+	NS_HTTP_METHOD = 0,  /* "GET", "POST", ... */
+	NS_HTTP_TARGET = 1,  /* the request target as sent: path and query ("/a?b=c") */
+	NS_HTTP_VERSION = 2, /* "HTTP/1.1" */
+	NS_HTTP_PEER = 3,    /* the client's address: a struct ns_sockaddr */
+	NS_HTTP_SERVER = 4,  /* the server id (of ns_http_listen) it came to: 4 bytes LE */
+};
+
 /* X(name, result_wasm, params_wasm, c_result, c_params)
  * c_params start with the host context pointer, as wasm2c generates them.
  *
@@ -134,13 +160,48 @@ enum ns_sock_event {
 	/* ns_sock_name(id, local, peer) -> 0: the addresses (0: not wanted) */                    \
 	X(ns_sock_name, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))
 
+/* http/1 (ABI 2): an HTTP/1.1 server run by the container (libmicrohttpd):
+ * the module sees requests through its ns_http export and answers them with
+ * these calls; it never parses HTTP. Request ids are valid from REQUEST until
+ * the response is complete or CLOSED. Every call returns a negative errno on
+ * failure: -EPERM (policy), -ENOENT (no such request, or no such header),
+ * -EINVAL, -EALREADY (a response was given already), -ENOSPC (buf too small),
+ * -EAGAIN (a streamed response's buffer is full). Headers given to the respond
+ * calls are text, "Name: value" lines separated by "\r\n" or "\n". */
+#define NS_IMPORTS_HTTP(X)                                                                         \
+	/* ns_http_listen(family, port) -> server id: serve HTTP on one of the                     \
+	 * publisher's listen ports (family 0: IPv4 and IPv6, NS_IPV4, NS_IPV6);                   \
+	 * the same port again returns the same id (after a trap, too) */                          \
+	X(ns_http_listen, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))               \
+	/* ns_http_info(req, what, buf, cap) -> length: enum ns_http_info_kind */                  \
+	X(ns_http_info, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))     \
+	/* ns_http_header(req, name, name_len, buf, cap) -> value length, -ENOENT                  \
+	 * (name case-insensitive; repeated headers: the first) */                                 \
+	X(ns_http_header, "i", "iiiii", u32,                                                       \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32))                                \
+	/* ns_http_body_read(req, buf, cap) -> bytes (0: nothing more now) */                      \
+	X(ns_http_body_read, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))      \
+	/* ns_http_respond(req, status, headers, hlen, body, blen) -> 0: a whole                   \
+	 * response (copied; HEAD gets the headers only) */                                        \
+	X(ns_http_respond, "i", "iiiiii", u32,                                                     \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32, u32))                           \
+	/* ns_http_respond_start(req, status, headers, hlen) -> 0: a streamed                      \
+	 * response (chunked), its body from ns_http_write, until ns_http_end */                   \
+	X(ns_http_respond_start, "i", "iiii", u32,                                                 \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32))                                     \
+	/* ns_http_write(req, buf, len) -> bytes taken (into a bounded buffer;                     \
+	 * WRITABLE follows when it took less than len), -EAGAIN when full */                      \
+	X(ns_http_write, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))          \
+	/* ns_http_end(req) -> 0: the streamed response is complete */                             \
+	X(ns_http_end, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
+
 /* The building blocks, each an optional set of imports that a SETUP can
  * require with `dependencies:` and that PROBE and STATUS list:
  * B(name, imports-list). */
-#define NS_BUILDING_BLOCKS(B) B("socket/1", NS_IMPORTS_SOCKET)
+#define NS_BUILDING_BLOCKS(B) B("socket/1", NS_IMPORTS_SOCKET) B("http/1", NS_IMPORTS_HTTP)
 
 /* Every import, in one list (the validator's and the glue's order). */
-#define NS_HOST_IMPORTS(X) NS_IMPORTS_CORE(X) NS_IMPORTS_SOCKET(X)
+#define NS_HOST_IMPORTS(X) NS_IMPORTS_CORE(X) NS_IMPORTS_SOCKET(X) NS_IMPORTS_HTTP(X)
 
 /* X(name, result_wasm, params_wasm, required) — functions a module exports.
  * A module also exports its memory as "memory". */
@@ -151,4 +212,5 @@ enum ns_sock_event {
 	X(ns_packet_buffer, "i", "", 0) /* address of NS_PACKET_MAX bytes for packets */           \
 	X(ns_packet, "i", "i", 0)       /* (len) -> enum ns_verdict; needs ns_packet_buffer */     \
 	X(ns_timer, "", "i", 0)         /* (timer id) */                                           \
-	X(ns_socket, "", "ii", 0)       /* (socket id, enum ns_sock_event bits) (ABI 2) */
+	X(ns_socket, "", "ii", 0)       /* (socket id, enum ns_sock_event bits) (ABI 2) */         \
+	X(ns_http, "", "ii", 0)         /* (request id, enum ns_http_event) (ABI 2, http/1) */

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "container/http_block.h"
 #include "container/listen.h"
 #include "container/modhost.h"
 #include "container/sandbox.h"
@@ -306,6 +307,8 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 		reply_err(c, seq, r, "sandbox: %s", err);
 		return;
 	}
+	struct http_block_limits hl = {.connections = a.sandbox.http_connections};
+	http_block_configure(&c->sb, &hl);
 	uint32_t keep = sandbox_keep_caps(&c->sb, c->nfq != NULL);
 	r = sandbox_enter(&a, keep, err, sizeof(err));
 	if (r < 0) {
@@ -339,8 +342,8 @@ static int install_module(struct container *c, const struct proto_install *m, in
 	if (r < 0)
 		return r;
 	const char *listen = json_string_value(json_object_get(m->properties, "netserv.listen"));
-	/* A server module opens its own sockets; for the others the container
-	 * answers on the declared ports (container/listen.h). */
+	/* A server module (http/1, socket/1) opens its ports itself, from ns_init
+	 * (they are checked against the same policy): no placeholder for it. */
 	if (listen && *listen && !modhost_is_server(c->host, m->module)) {
 		struct mod_sockets *ms = calloc(1, sizeof(*ms));
 		r = ms ? listener_set_open(c->loop, &c->sb, c->user, m->module, listen, &ms->set,

@@ -19,8 +19,7 @@
 #define DECLARE_IMPORT(name, rw, pw, cret, cparams) cret Z_netservZ_##name cparams;
 NS_HOST_IMPORTS(DECLARE_IMPORT)
 
-/* Returns host memory for [ptr, ptr+len) of the module, or traps. */
-static uint8_t *mem_at(struct mod *m, uint32_t ptr, uint32_t len)
+uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len)
 {
 	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
 		modhost_import_leave();
@@ -28,6 +27,8 @@ static uint8_t *mem_at(struct mod *m, uint32_t ptr, uint32_t len)
 	}
 	return m->mem->data + ptr;
 }
+
+#define mem_at modhost_mem_at
 
 #define IMPORT_BEGIN(ctx)                                                                          \
 	struct mod *m = (ctx)->m;                                                                  \

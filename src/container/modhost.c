@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container/http_block.h"
 #include "container/modhost_internal.h"
 #include "container/pkt_filter.h"
 #include "lib/evloop.h"
@@ -154,9 +155,10 @@ enum call_kind {
 	CALL_PACKET,
 	CALL_TIMER,
 	CALL_SOCKET,
+	CALL_HTTP,
 };
 
-/* The second argument of a CALL_SOCKET (calls never nest). */
+/* The second argument of calls that take two (CALL_SOCKET, CALL_HTTP). */
 static uint32_t g_call_arg2;
 
 static const char *call_name(enum call_kind kind);
@@ -261,6 +263,8 @@ static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint3
 		break;
 	case CALL_SOCKET:
 		m->g->socket(m->inst, arg, g_call_arg2);
+	case CALL_HTTP:
+		m->g->http(m->inst, arg, g_call_arg2);
 		break;
 	}
 	g_in_wasm = 0;
@@ -281,6 +285,7 @@ static const char *call_name(enum call_kind kind)
 	        [CALL_PACKET] = "ns_packet",
 	        [CALL_TIMER] = "ns_timer",
 	        [CALL_SOCKET] = "ns_socket",
+	        [CALL_HTTP] = "ns_http",
 	};
 	return names[kind];
 }
@@ -291,6 +296,7 @@ static void mod_fail(struct mod *m, const char *reason)
 	snprintf(m->fail_reason, sizeof(m->fail_reason), "%s", reason);
 	modhost_timers_cancel(m);
 	instance_discard(m);
+	http_block_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_FAILED, m->fail_reason);
 }
@@ -407,9 +413,11 @@ static void mod_trapped(struct mod *m, int trap, enum call_kind kind)
 		snprintf(m->last_trap, sizeof(m->last_trap), "trap in %s: %s", call_name(kind),
 		         wasm_rt_strerror((wasm_rt_trap_t)trap));
 	}
-	/* The instance's stack pointer is corrupt after a trap: discard it. */
+	/* The instance's stack pointer is corrupt after a trap: discard it, and
+	 * with it the requests it was answering (they get a 500). */
 	modhost_timers_cancel(m);
 	instance_discard(m);
+	http_block_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_TRAP, m->last_trap);
 	if (kind == CALL_INSTANTIATE || kind == CALL_ABI || kind == CALL_INIT ||
@@ -454,6 +462,24 @@ void modhost_timers_cancel(struct mod *m)
 		m->timers[i].t = evloop_timer_cancel(m->h->loop, m->timers[i].t);
 }
 
+/* ---- http/1 ------------------------------------------------------------------ */
+
+int modhost_http_call(struct mod *m, uint32_t req, uint32_t event)
+{
+	if (m->failed || !m->inst || !m->g->http)
+		return -ENOENT;
+	g_call_arg2 = event;
+	return wasm_call(m, CALL_HTTP, req, NULL);
+}
+
+bool modhost_is_server(struct modhost *h, const char *name)
+{
+	for (struct mod *m = h->mods; m; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m->g->http || m->g->socket;
+	return false;
+}
+
 /* ---- loading ----------------------------------------------------------------- */
 
 static struct mod *mod_find(struct modhost *h, const char *name)
@@ -472,6 +498,7 @@ static void mod_free(struct mod *m)
 		return;
 	modhost_timers_cancel(m);
 	instance_discard(m);
+	http_block_mod_free(m);
 	/* No instance refers to the object any more (wasm2c's runtime copies the
 	 * function types a module registers). */
 	if (m->dl_acquired)

@@ -126,6 +126,10 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 int modhost_modified_ok(modhost_send_policy_fn *policy, void *ctx, const char *module,
                         const uint8_t *orig, uint32_t orig_len, const uint8_t *pkt, uint32_t len);
 
+/* Whether the module `name` serves by itself (exports ns_http or
+ * ns_socket): the container opens no placeholder listeners for it. */
+bool modhost_is_server(struct modhost *h, const char *name);
+
 /* Returns the number of modules that take packets. */
 size_t modhost_packet_modules(const struct modhost *h);
 

@@ -86,7 +86,8 @@ struct mod {
 	struct mod_timer timers[MOD_MAX_TIMERS];
 	struct mod_sock **socks; /* by id; NULL slots are free */
 	uint32_t n_socks_cap;
-	uint32_t n_socks; /* open */
+	uint32_t n_socks;      /* open */
+	struct http_mod *http; /* its http/1 servers and requests, or NULL */
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
@@ -139,18 +140,6 @@ struct modhost {
 void modhost_import_enter(void);
 void modhost_import_leave(void);
 
-/* Returns host memory for [ptr, ptr+len) of the module, or traps (as an
- * out-of-bounds access would): for imports, between IMPORT_BEGIN and
- * IMPORT_RETURN. */
-static inline uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len)
-{
-	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
-		modhost_import_leave();
-		wasm_rt_trap(WASM_RT_TRAP_OOB);
-	}
-	return m->mem->data + ptr;
-}
-
 /* Monotonic clock in ns. */
 uint64_t modhost_now_ns(void);
 
@@ -159,6 +148,10 @@ void modhost_timer_fire(struct mod *m, uint32_t id);
 
 /* Cancels every timer of a module. */
 void modhost_timers_cancel(struct mod *m);
+
+/* Returns host memory for [ptr, ptr+len) of the module's memory, or traps
+ * the module (call only from an import, between enter and leave). */
+uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len);
 
 /* Calls the module's ns_socket(id, events) with traps and the budget armed.
  * Returns 0, or -EFAULT if it trapped (the module's sockets are then gone). */
@@ -169,6 +162,11 @@ void modhost_socks_close_all(struct mod *m);
 
 /* Adds the module's sockets to its statistics object. */
 void modhost_socks_stats(struct mod *m, json_t *j);
+
+/* Calls the module's ns_http(req, event) with traps and the time budget
+ * armed. Returns 0, -ENOENT (no instance or no export), or -EFAULT if it
+ * trapped (handled: its requests failed, the module re-instantiated). */
+int modhost_http_call(struct mod *m, uint32_t req, uint32_t event);
 
 /* Opens the sockets the send imports use. */
 void modhost_sockets_open(struct modhost *h);

@@ -270,6 +270,11 @@ static const char *const allowed[] = {
         "getsockopt",
         "connect",
         "shutdown",
+        /* http/1 (libmicrohttpd): its epoll set, its wake-up eventfd for
+         * resumed connections, socket options */
+        "epoll_create1",
+        "eventfd2",
+        "getsockopt",
         /* time, signals (the time-budget tick, traps), threads' basics */
         "clock_gettime",
         "clock_getres",

@@ -220,11 +220,17 @@ static int field_ttl(struct ncm_request *r, const char *v, const char **why)
 	return 0;
 }
 
+/* A dependency names a module or a building block ("http/1"). */
+static bool is_dependency_char(unsigned char c)
+{
+	return is_module_char(c) || c == '/';
+}
+
 static int add_dependency(const char *s, size_t n, void *ctx)
 {
 	struct ncm_request *r = ctx;
 
-	if (n == 0 || n > NCM_MAX_TARGET || !all_of(s, n, is_module_char))
+	if (n == 0 || n > NCM_MAX_TARGET || !all_of(s, n, is_dependency_char))
 		return -EBADMSG;
 	if (r->n_dependencies >= NCM_MAX_DEPENDENCIES)
 		return -EMSGSIZE;
@@ -244,7 +250,7 @@ static int field_dependencies(struct ncm_request *r, const char *v, const char *
 		return -ENOMEM;
 	e = for_each_item(v, false, add_dependency, r);
 	if (e == -EBADMSG)
-		*why = "want a comma-separated list of module ids";
+		*why = "want a comma-separated list of module ids and building blocks";
 	else if (e == -EMSGSIZE)
 		*why = "more than 16 dependencies";
 	return e == -EMSGSIZE ? -EBADMSG : e;

@@ -18,6 +18,7 @@ void policy_defaults(struct ns_policy *p)
 	p->ports.any = true;
 	p->require_hash = -1;
 	p->send_pps = POLICY_DEFAULT_SEND_PPS;
+	p->http_connections = POLICY_DEFAULT_HTTP_CONNECTIONS;
 	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
 	p->max_modules = POLICY_DEFAULT_MAX_MODULES;
 	p->max_sockets = POLICY_DEFAULT_MAX_SOCKETS;
@@ -544,6 +545,15 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 			p->send_bytes_per_s = v * mult;
 		else
 			p->send_pps = (uint32_t)v;
+	} else if (strcmp(key, "http_connections") == 0) {
+		/* below the container's open-file limit (256) */
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+		r = (*value >= '0' && *value <= '9' && !*end && v >= 1 && v <= 200) ? 0 : -EINVAL;
+		if (r < 0)
+			snprintf(why, sizeof(why), "'%s' is not a number in 1..200", value);
+		else
+			p->http_connections = (uint32_t)v;
 	} else if (strcmp(key, "require_hash") == 0 || strcmp(key, "rrc") == 0) {
 		bool b;
 		r = parse_bool(value, &b);

@@ -34,6 +34,8 @@
 #define POLICY_DEFAULT_SEND_PPS    1000u
 #define POLICY_DEFAULT_SEND_BYTES  (1024u * 1024u)
 #define POLICY_DEFAULT_MAX_SOCKETS 1024u
+/* Connections one http/1 server of a publisher's module may hold. */
+#define POLICY_DEFAULT_HTTP_CONNECTIONS 128u
 
 /* Default max_modules of a publisher: one publisher alone cannot fill the
  * node's [modules] max_modules (256 by default). */
@@ -84,6 +86,7 @@ struct ns_policy {
 	struct policy_prefixes connect; /* where its sockets may connect and send */
 	uint32_t max_sockets;           /* sockets and connections, all modules together */
 	uint64_t socket_bytes_per_s;    /* socket_bytes: bytes/s sent, 0 = no limit */
+	uint32_t http_connections;      /* per http/1 server (1..200) */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
@@ -95,7 +98,7 @@ void policy_defaults(struct ns_policy *p);
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
  * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes,
- * connect_destinations, max_sockets, socket_bytes. Returns 1 when applied,
+ * connect_destinations, max_sockets, socket_bytes, http_connections. Returns 1 when applied,
  * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 

@@ -6,14 +6,15 @@
 
 json_t *sandbox_config_to_json(const struct sandbox_config *c)
 {
-	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I}", "seccomp",
-	                 !c->no_seccomp, "landlock", !c->no_landlock, "dir", c->dir, "netns",
-	                 c->netns, "source_prefixes", c->source_prefixes, "listen_ports",
+	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I}",
+	                 "seccomp", !c->no_seccomp, "landlock", !c->no_landlock, "dir", c->dir,
+	                 "netns", c->netns, "source_prefixes", c->source_prefixes, "listen_ports",
 	                 c->listen_ports, "send_destinations", c->send_destinations, "send_pps",
 	                 (json_int_t)c->send_pps, "send_bytes_per_s",
 	                 (json_int_t)c->send_bytes_per_s, "connect_destinations",
 	                 c->connect_destinations, "max_sockets", (json_int_t)c->max_sockets,
-	                 "socket_bytes_per_s", (json_int_t)c->socket_bytes_per_s);
+	                 "socket_bytes_per_s", (json_int_t)c->socket_bytes_per_s,
+	                 "http_connections", (json_int_t)c->http_connections);
 }
 
 static void copy_str(json_t *j, const char *key, char *buf, size_t len)
@@ -56,4 +57,9 @@ void sandbox_config_from_json(json_t *j, struct sandbox_config *ret)
 	ret->socket_bytes_per_s = json_is_integer(v) && json_integer_value(v) >= 0
 	                                  ? (uint64_t)json_integer_value(v)
 	                                  : 0;
+	v = json_object_get(j, "http_connections");
+	ret->http_connections =
+	        json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 200
+	                ? (uint32_t)json_integer_value(v)
+	                : POLICY_DEFAULT_HTTP_CONNECTIONS;
 }

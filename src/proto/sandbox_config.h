@@ -30,6 +30,7 @@ struct sandbox_config {
 	char connect_destinations[POLICY_TEXT_LEN];
 	uint32_t max_sockets;
 	uint64_t socket_bytes_per_s;
+	uint32_t http_connections; /* per http/1 server (policy http_connections) */
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults

@@ -375,7 +375,8 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)
 			used += (size_t)n;
 	}
-	/* and the building blocks by name ("socket/1", ...) */
+	/* and the building blocks by name ("socket/1", "http/1", ...): what
+	 * `dependencies:` names */
 #define RW_BLOCK(name, list)                                                                       \
 	do {                                                                                       \
 		int n = snprintf(rw->building_blocks + used, sizeof(rw->building_blocks) - used,   \

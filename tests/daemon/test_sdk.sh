@@ -221,6 +221,18 @@ void ns_socket(uint32_t id, uint32_t events)
 	ns_sock_close(id);
 }
 
+void ns_http(uint32_t req, uint32_t event)
+{
+	char m[16], h[64];
+	uint8_t body[64];
+	if (event == NS_HTTP_REQUEST && ns_http_info(req, NS_HTTP_METHOD, m, sizeof(m)) > 0 &&
+	    ns_http_header(req, "Host", h, sizeof(h)) >= 0)
+		ns_http_respond(req, 200, "Content-Type: text/plain", "ok\n", 3);
+	else if (event == NS_HTTP_END && ns_http_body_read(req, body, sizeof(body)) >= 0 &&
+	         ns_http_respond_start(req, 200, 0) == 0 && ns_http_write(req, body, 1) > 0)
+		ns_http_end(req);
+}
+
 void ns_timer(uint32_t id)
 {
 	struct ns_sockaddr to = {NS_IPV4, 7, {127, 0, 0, 1}};
@@ -228,6 +240,7 @@ void ns_timer(uint32_t id)
 	ns_log(NS_LOG_DEBUG, "tick", 4 + 0 * id);
 	if (ns_sock_listen(NS_SOCK_TCP, NS_IPV4, 8080) < 0)
 		ns_sock_connect(NS_SOCK_UDP, &to);
+	ns_http_listen(0, 8081);
 }
 
 int32_t ns_packet(uint32_t len)
@@ -262,7 +275,7 @@ else
 	not_ok "its imports are exactly NS_HOST_IMPORTS, with the same wasm signatures"
 	sed 's/^/# /' "$T/imports.diff"
 fi
-for e in memory ns_abi_version ns_packet_buffer ns_packet ns_init ns_fini ns_timer; do
+for e in memory ns_abi_version ns_packet_buffer ns_packet ns_init ns_fini ns_timer ns_socket ns_http; do
 	check "it exports $e" grep -qE "^export $e " "$T/all.sum"
 done
 bad_sig=
@@ -273,7 +286,7 @@ done <"$T/abi_exports"
 check "exported functions have the signatures of NS_MODULE_EXPORTS${bad_sig:+:$bad_sig}" \
 	test -z "$bad_sig"
 check "it exports nothing else" \
-	bash -c '! grep "^export " "$1" | grep -qvE "^export (memory|ns_abi_version|ns_packet_buffer|ns_packet|ns_init|ns_fini|ns_timer|ns_socket) "' _ "$T/all.sum"
+	bash -c '! grep "^export " "$1" | grep -qvE "^export (memory|ns_abi_version|ns_packet_buffer|ns_packet|ns_init|ns_fini|ns_timer|ns_socket|ns_http) "' _ "$T/all.sum"
 check "default memory limit is 16 MiB (256 pages)" grep -qE '^memory [0-9]+ 256$' "$T/all.sum"
 
 # Run the exports without parameters in wabt's interpreter (imports stubbed).

@@ -461,7 +461,12 @@ static void test_field_dependencies(void **state)
 
 	decode_setup_fails("dependencies:a,,b", "'dependencies'");
 	decode_setup_fails("dependencies:a,", "'dependencies'");
-	decode_setup_fails("dependencies:a/b", "'dependencies'");
+	decode_setup_fails("dependencies:a\\b", "'dependencies'");
+	/* building blocks are named NAME/VERSION */
+	decode_setup("dependencies:http/1,socket/1", &q);
+	assert_int_equal(q.n_dependencies, 2);
+	assert_string_equal(q.dependencies[0], "http/1");
+	ncm_request_done(&q);
 	decode_setup_fails("dependencies:a b", "'dependencies'");
 }
 

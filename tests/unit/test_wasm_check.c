@@ -124,10 +124,10 @@ static void test_ok_full(void **state)
 	assert_int_equal(res.exports, WASM_BIT(WASM_EXPORT_COUNT) - 1);
 	assert_int_equal(res.imports, WASM_BIT(WASM_IMPORT_COUNT) - 1);
 	assert_int_equal(res.n_imports, WASM_IMPORT_COUNT);
-	assert_int_equal(res.n_functions, 9);
+	assert_int_equal(res.n_functions, 10);
 	assert_int_equal(res.n_tables, 1);
 	assert_int_equal(res.n_globals, 3);
-	assert_int_equal(res.n_exports, 10);
+	assert_int_equal(res.n_exports, 11);
 	assert_int_equal(res.memory_initial, 2);
 	assert_int_equal(res.memory_max, 16);
 	assert_true(res.has_start);
