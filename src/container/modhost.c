@@ -263,6 +263,7 @@ static int wasm_call(struct mod *m, enum call_kind kind_arg, uint32_t arg, uint3
 		break;
 	case CALL_SOCKET:
 		m->g->socket(m->inst, arg, g_call_arg2);
+		break;
 	case CALL_HTTP:
 		m->g->http(m->inst, arg, g_call_arg2);
 		break;
@@ -470,14 +471,6 @@ int modhost_http_call(struct mod *m, uint32_t req, uint32_t event)
 		return -ENOENT;
 	g_call_arg2 = event;
 	return wasm_call(m, CALL_HTTP, req, NULL);
-}
-
-bool modhost_is_server(struct modhost *h, const char *name)
-{
-	for (struct mod *m = h->mods; m; m = m->next)
-		if (strcmp(m->name, name) == 0)
-			return m->g->http || m->g->socket;
-	return false;
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -801,7 +794,7 @@ bool modhost_is_server(const struct modhost *h, const char *name)
 {
 	for (const struct mod *m = h->mods; m; m = m->next)
 		if (strcmp(m->name, name) == 0)
-			return m->g->socket != NULL;
+			return m->g->socket || m->g->http;
 	return false;
 }
 

@@ -75,8 +75,9 @@ typedef int modhost_sock_policy_fn(void *ctx, const char *module, enum modhost_s
  * operation is refused with -EPERM. */
 void modhost_set_socket_policy(struct modhost *h, modhost_sock_policy_fn *fn);
 
-/* Returns whether the module takes socket events (exports ns_socket): it
- * opens its own listening sockets. false for an unknown name. */
+/* Returns whether the module serves by itself (exports ns_socket or
+ * ns_http): it opens its own ports, and the container opens no placeholder
+ * listeners for it. false for an unknown name. */
 bool modhost_is_server(const struct modhost *h, const char *name);
 
 /* Names the publisher the modules run for: their log lines carry it
@@ -126,9 +127,6 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 int modhost_modified_ok(modhost_send_policy_fn *policy, void *ctx, const char *module,
                         const uint8_t *orig, uint32_t orig_len, const uint8_t *pkt, uint32_t len);
 
-/* Whether the module `name` serves by itself (exports ns_http or
- * ns_socket): the container opens no placeholder listeners for it. */
-bool modhost_is_server(struct modhost *h, const char *name);
 
 /* Returns the number of modules that take packets. */
 size_t modhost_packet_modules(const struct modhost *h);
