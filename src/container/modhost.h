@@ -59,6 +59,12 @@ typedef int modhost_send_policy_fn(void *ctx, const char *module, int family, co
  * write lines that read as another's. Copied; "" until set. */
 void modhost_set_owner(struct modhost *h, const char *owner);
 
+struct objstore;
+
+/* Gives the modules the publisher's object store (storage/1; borrowed, NULL:
+ * none, and the storage imports return -EPERM). */
+void modhost_set_store(struct modhost *h, struct objstore *store);
+
 /* Creates the module host (one per process). Returns 0 or a negative errno
  * with the reason in err. */
 int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,

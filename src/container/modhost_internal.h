@@ -96,6 +96,7 @@ struct modhost {
 	/* the publisher's send rate limit (lim.send_pps, send_bytes_per_s) */
 	double send_pkt_tokens, send_byte_tokens;
 	uint64_t send_refill_ns;
+	struct objstore *store; /* storage/1 (modhost_set_store), or NULL */
 };
 
 /* Monotonic clock in ns. */
@@ -114,3 +115,25 @@ void modhost_timers_cancel(struct mod *m);
 
 /* Opens the sockets the send imports use. */
 void modhost_sockets_open(struct modhost *h);
+
+/* Returns host memory for [ptr, ptr+len) of the module, or traps (as an
+ * out-of-bounds access of the module would). For the imports only. */
+static inline uint8_t *mem_at(struct mod *m, uint32_t ptr, uint32_t len)
+{
+	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
+		modhost_import_leave();
+		wasm_rt_trap(WASM_RT_TRAP_OOB);
+	}
+	return m->mem->data + ptr;
+}
+
+/* An import's first statement (defines m) and its way out with a result. */
+#define IMPORT_BEGIN(ctx)                                                                          \
+	struct mod *m = (ctx)->m;                                                                  \
+	modhost_import_enter()
+#define IMPORT_RETURN(v)                                                                           \
+	do {                                                                                       \
+		uint32_t _v = (uint32_t)(v);                                                       \
+		modhost_import_leave();                                                            \
+		return _v;                                                                         \
+	} while (0)

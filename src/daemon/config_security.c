@@ -116,6 +116,7 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 			                       sizeof(sb->send_destinations));
 		sb->send_pps = pol->send_pps;
 		sb->send_bytes_per_s = pol->send_bytes_per_s;
+		sb->storage_quota = pol->storage_quota;
 		sb->no_seccomp = !cfg->security.seccomp;
 		sb->no_landlock = !cfg->security.landlock;
 		if ((size_t)snprintf(sb->dir, sizeof(sb->dir), "%s/containers/%s", cfg->state_dir,

@@ -24,6 +24,7 @@ struct sandbox_config {
 	char send_destinations[POLICY_TEXT_LEN];
 	uint32_t send_pps;
 	uint64_t send_bytes_per_s;
+	uint64_t storage_quota; /* storage/1 bytes (policy storage_quota), 0: no storage */
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults

@@ -47,7 +47,7 @@ struct rw {
 	size_t n_pubs;
 	uint16_t queue_base;
 	bool queues; /* publishers read NFQUEUE queues */
-	char building_blocks[512];
+	char building_blocks[1024];
 	runtime_event_fn *event;
 	void *event_ctx;
 	struct rw_job *jobs;
@@ -244,6 +244,11 @@ static int rw_remove(void *rtp, const char *user, const char *module_id)
 	return supervisor_remove(rw->sup, user, module_id, NULL, NULL);
 }
 
+static int rw_purge(void *rtp, const char *user, const char *module_id)
+{
+	return supervisor_purge(((struct rw *)rtp)->sup, user, module_id);
+}
+
 static const char *rw_building_blocks(void *rtp)
 {
 	return ((struct rw *)rtp)->building_blocks;
@@ -353,6 +358,7 @@ const struct runtime_ops runtime_wasm_ops = {
         .name = "wasm",
         .install = rw_install,
         .remove = rw_remove,
+        .purge = rw_purge,
         .building_blocks = rw_building_blocks,
         .stats = rw_stats,
         .forget = rw_forget,
@@ -376,6 +382,15 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)
 			used += (size_t)n;
 	}
+#define RW_BLOCK(name, list)                                                                       \
+	do {                                                                                       \
+		int n = snprintf(rw->building_blocks + used, sizeof(rw->building_blocks) - used,   \
+		                 ",%s", name);                                                     \
+		if (n > 0 && (size_t)n < sizeof(rw->building_blocks) - used)                       \
+			used += (size_t)n;                                                         \
+	} while (0);
+	NS_BUILDING_BLOCKS(RW_BLOCK)
+#undef RW_BLOCK
 	int r = aot_new(loop, &cfg->aot, &rw->aot, err, errlen);
 	if (r < 0) {
 		runtime_wasm_free(rw);
