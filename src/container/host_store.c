@@ -11,6 +11,13 @@
 #define DECLARE_IMPORT(name, rw, pw, cret, cparams) cret Z_netservZ_##name cparams;
 NS_IMPORTS_STORAGE(DECLARE_IMPORT)
 
+/* Here rather than in modhost.c: the container calls it, which links these
+ * imports (a static library's object nobody calls would be left out). */
+void modhost_set_store(struct modhost *h, struct objstore *store)
+{
+	h->store = store;
+}
+
 /* Results of the store as an import's i32 (sizes stay below 2^31). */
 static u32 result(int64_t r)
 {

@@ -722,11 +722,6 @@ json_t *modhost_stats(struct modhost *h)
 
 /* ---- life ------------------------------------------------------------------------- */
 
-void modhost_set_store(struct modhost *h, struct objstore *store)
-{
-	h->store = store;
-}
-
 void modhost_set_owner(struct modhost *h, const char *owner)
 {
 	snprintf(h->owner, sizeof(h->owner), "%s", owner ? owner : "");

@@ -83,6 +83,12 @@ static bool is_module_char(unsigned char c)
 	return is_alnum(c) || c == '.' || c == '_' || c == '+' || c == ':' || c == '*' || c == '-';
 }
 
+/* A dependency: a module id, or a building block "name/version". */
+static bool is_dependency_char(unsigned char c)
+{
+	return is_module_char(c) || c == '/';
+}
+
 static bool is_user_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
@@ -208,7 +214,7 @@ static int add_dependency(const char *s, size_t n, void *ctx)
 {
 	struct ncm_request *r = ctx;
 
-	if (n == 0 || n > NCM_MAX_TARGET || !all_of(s, n, is_module_char))
+	if (n == 0 || n > NCM_MAX_TARGET || !all_of(s, n, is_dependency_char))
 		return -EBADMSG;
 	if (r->n_dependencies >= NCM_MAX_DEPENDENCIES)
 		return -EMSGSIZE;
@@ -228,7 +234,7 @@ static int field_dependencies(struct ncm_request *r, const char *v, const char *
 		return -ENOMEM;
 	e = for_each_item(v, add_dependency, r);
 	if (e == -EBADMSG)
-		*why = "want a comma-separated list of module ids";
+		*why = "want a comma-separated list of module ids and building blocks";
 	else if (e == -EMSGSIZE)
 		*why = "more than 16 dependencies";
 	return e == -EMSGSIZE ? -EBADMSG : e;
