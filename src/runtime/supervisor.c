@@ -1024,7 +1024,7 @@ int supervisor_remove(struct supervisor *s, const char *user, const char *module
 	}
 	if (!pub->ct)
 		return known ? 0 : -ENOENT;
-	struct proto_remove rm;
+	struct proto_remove rm = {0};
 	if (strlen(module) >= sizeof(rm.module))
 		return -ENOENT;
 	snprintf(rm.module, sizeof(rm.module), "%s", module);
