@@ -738,7 +738,8 @@ int32_t ns_import_http_info(uint32_t req, uint32_t what, void *buf, uint32_t cap
 NS_IMPORT(ns_http_header)
 int32_t ns_import_http_header(uint32_t req, const char *name, uint32_t name_len, char *buf,
                               uint32_t cap);
-NS_IMPORT(ns_http_body_read) int32_t ns_import_http_body_read(uint32_t req, void *buf, uint32_t cap);
+NS_IMPORT(ns_http_body_read)
+int32_t ns_import_http_body_read(uint32_t req, void *buf, uint32_t cap);
 NS_IMPORT(ns_http_respond)
 int32_t ns_import_http_respond(uint32_t req, uint32_t status, const char *headers, uint32_t hlen,
                                const void *body, uint32_t blen);
@@ -801,8 +802,7 @@ static inline int32_t ns_http_respond(uint32_t req, uint32_t status, const char 
  * until ns_http_end(). Returns 0, -NS_EALREADY, -NS_EINVAL. */
 static inline int32_t ns_http_respond_start(uint32_t req, uint32_t status, const char *headers)
 {
-	return ns_import_http_respond_start(req, status, headers,
-	                                    headers ? ns_strlen(headers) : 0);
+	return ns_import_http_respond_start(req, status, headers, headers ? ns_strlen(headers) : 0);
 }
 
 /* Appends to a streamed response's body: the node buffers at most 64 KiB per
@@ -818,6 +818,150 @@ static inline int32_t ns_http_write(uint32_t req, const void *buf, uint32_t len)
 static inline int32_t ns_http_end(uint32_t req)
 {
 	return ns_import_http_end(req);
+}
+
+/* --- Crypto (crypto/1) ----------------------------------------------------
+ * Hashes and HMACs computed by the node (OpenSSL), a constant-time
+ * comparison, and CRC-32 in the module itself. SETUP with
+ * `dependencies: crypto/1` to run only on nodes that have them. */
+
+/* Algorithms of ns_hash() and ns_hmac(). */
+enum ns_hash_alg { NS_MD5 = 1, NS_SHA1 = 2, NS_SHA256 = 3, NS_SHA512 = 4 };
+#define NS_MD5_LEN    16
+#define NS_SHA1_LEN   20
+#define NS_SHA256_LEN 32
+#define NS_SHA512_LEN 64
+#define NS_HASH_MAX   64 /* the longest digest */
+
+NS_IMPORT(ns_hash)
+int32_t ns_import_hash(uint32_t alg, const void *data, uint32_t len, void *out);
+NS_IMPORT(ns_hmac)
+int32_t ns_import_hmac(uint32_t alg, const void *key, uint32_t key_len, const void *data,
+                       uint32_t len, void *out);
+NS_IMPORT(ns_ct_equal) int32_t ns_import_ct_equal(const void *a, const void *b, uint32_t len);
+
+/* Writes the digest of data into out (room for the algorithm's length; out
+ * may be data). Returns the digest length or -NS_EINVAL (unknown alg). */
+static inline int32_t ns_hash(enum ns_hash_alg alg, const void *data, uint32_t len, void *out)
+{
+	return ns_import_hash((uint32_t)alg, data, len, out);
+}
+
+/* Writes HMAC(key, data) with alg's hash into out. Returns its length or
+ * -NS_EINVAL. TURN's MESSAGE-INTEGRITY: NS_SHA1, key MD5("user:realm:pass"). */
+static inline int32_t ns_hmac(enum ns_hash_alg alg, const void *key, uint32_t key_len,
+                              const void *data, uint32_t len, void *out)
+{
+	return ns_import_hmac((uint32_t)alg, key, key_len, data, len, out);
+}
+
+/* Whether a and b hold the same len bytes, in a time that depends only on
+ * len (compare MACs and passwords with this, not memcmp). */
+static inline bool ns_ct_equal(const void *a, const void *b, uint32_t len)
+{
+	return ns_import_ct_equal(a, b, len) == 1;
+}
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib and STUN's FINGERPRINT use it),
+ * computed in the module: pass 0 first, then the previous result to go on.
+ * STUN FINGERPRINT = ns_crc32(0, msg, len) ^ 0x5354554e. */
+static inline uint32_t ns_crc32(uint32_t crc, const void *data, uint32_t len)
+{
+	const uint8_t *p = (const uint8_t *)data;
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+/* --- Storage (storage/1) ---------------------------------------------------
+ * Objects on the node's disk, kept across the module's restarts and deleted
+ * when the module is removed; the module's own namespace of keys; a quota
+ * per publisher (its policy's storage_quota, all its modules together).
+ * SETUP with `dependencies: storage/1`. Keys: 1..NS_STORE_KEY_MAX bytes of
+ * [A-Za-z0-9._-], not starting with '.'. Errors: -NS_EINVAL (bad key),
+ * -NS_ENOENT (no such object), -NS_ENOSPC (quota or full disk), -NS_EFBIG
+ * (object over NS_STORE_OBJECT_MAX), -NS_EPERM (no storage for this
+ * publisher), -NS_EIO. */
+
+#define NS_STORE_KEY_MAX    128
+#define NS_STORE_OBJECT_MAX (1u << 30)
+#define NS_EIO              5
+#define NS_EFBIG            27
+
+/* What ns_store_usage() fills. */
+struct ns_store_usage {
+	uint64_t used;  /* bytes the publisher's modules store together */
+	uint64_t quota; /* the publisher's storage_quota */
+};
+
+NS_IMPORT(ns_store_put)
+int32_t ns_import_store_put(const char *key, uint32_t key_len, const void *data, uint32_t len);
+NS_IMPORT(ns_store_append)
+int32_t ns_import_store_append(const char *key, uint32_t key_len, const void *data, uint32_t len);
+NS_IMPORT(ns_store_read)
+int32_t ns_import_store_read(const char *key, uint32_t key_len, uint32_t offset, void *buf,
+                             uint32_t cap);
+NS_IMPORT(ns_store_size) int32_t ns_import_store_size(const char *key, uint32_t key_len);
+NS_IMPORT(ns_store_delete) int32_t ns_import_store_delete(const char *key, uint32_t key_len);
+NS_IMPORT(ns_store_next)
+int32_t ns_import_store_next(const char *after, uint32_t after_len, char *buf, uint32_t cap);
+NS_IMPORT(ns_store_usage) int32_t ns_import_store_usage(struct ns_store_usage *usage);
+
+/* Creates or replaces the object `key` (a string) with data, atomically: a
+ * reader sees the old or the new bytes, also after a crash. Returns 0. */
+static inline int32_t ns_store_put(const char *key, const void *data, uint32_t len)
+{
+	return ns_import_store_put(key, ns_strlen(key), data, len);
+}
+
+/* Appends data (created if missing). Returns the new size; on failure
+ * nothing was appended. */
+static inline int32_t ns_store_append(const char *key, const void *data, uint32_t len)
+{
+	return ns_import_store_append(key, ns_strlen(key), data, len);
+}
+
+/* Reads up to cap bytes from offset. Returns the bytes read (0 at the end). */
+static inline int32_t ns_store_read(const char *key, uint32_t offset, void *buf, uint32_t cap)
+{
+	return ns_import_store_read(key, ns_strlen(key), offset, buf, cap);
+}
+
+/* Returns the object's size or -NS_ENOENT. */
+static inline int32_t ns_store_size(const char *key)
+{
+	return ns_import_store_size(key, ns_strlen(key));
+}
+
+/* Deletes the object. Returns 0 or -NS_ENOENT. */
+static inline int32_t ns_store_delete(const char *key)
+{
+	return ns_import_store_delete(key, ns_strlen(key));
+}
+
+/* Iterates the module's keys in byte order: writes the first key greater
+ * than `after` ("" or NULL: the first key) into buf as a string (cap bytes;
+ * NS_STORE_KEY_MAX + 1 always do). Returns its length, -NS_ENOENT past the
+ * last, -NS_ENOSPC when buf is too small. */
+static inline int32_t ns_store_next(const char *after, char *buf, uint32_t cap)
+{
+	if (cap == 0)
+		return -NS_ENOSPC;
+	int32_t n = ns_import_store_next(after ? after : "", after ? ns_strlen(after) : 0, buf,
+	                                 cap - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Fills what the publisher stores and may store. Returns 0. */
+static inline int32_t ns_store_usage(struct ns_store_usage *usage)
+{
+	return ns_import_store_usage(usage);
 }
 
 #ifdef __cplusplus

@@ -102,6 +102,23 @@ enum ns_http_info_kind {
 	NS_HTTP_SERVER = 4,  /* the server id (of ns_http_listen) it came to: 4 bytes LE */
 };
 
+/* Algorithms of ns_hash and ns_hmac (crypto/1) and their digest lengths:
+ * MD5 16, SHA-1 20, SHA-256 32, SHA-512 64 bytes. */
+enum ns_hash_alg { NS_MD5 = 1, NS_SHA1 = 2, NS_SHA256 = 3, NS_SHA512 = 4 };
+#define NS_HASH_MAX 64 /* the longest digest */
+
+/* storage/1: a key is 1..NS_STORE_KEY_MAX bytes of [A-Za-z0-9._-], not
+ * starting with '.'; an object holds at most NS_STORE_OBJECT_MAX bytes. */
+#define NS_STORE_KEY_MAX    128
+#define NS_STORE_OBJECT_MAX (1u << 30)
+
+/* What ns_store_usage() writes into module memory (little-endian): the bytes
+ * the publisher's modules store together and the publisher's quota. */
+struct ns_store_usage {
+	uint64_t used;
+	uint64_t quota;
+};
+
 /* X(name, result_wasm, params_wasm, c_result, c_params)
  * c_params start with the host context pointer, as wasm2c generates them.
  *
@@ -194,14 +211,54 @@ enum ns_http_info_kind {
 	X(ns_http_write, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))          \
 	/* ns_http_end(req) -> 0: the streamed response is complete */                             \
 	X(ns_http_end, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
+/* crypto/1 (ABI 2): hashes, HMACs, constant-time comparison (OpenSSL's
+ * libcrypto in the container). alg is an enum ns_hash_alg; out receives the
+ * digest (its length: the result). -EINVAL for an unknown algorithm. */
+#define NS_IMPORTS_CRYPTO(X)                                                                       \
+	/* ns_hash(alg, data, len, out) -> digest length */                                        \
+	X(ns_hash, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))          \
+	/* ns_hmac(alg, key, key_len, data, len, out) -> digest length */                          \
+	X(ns_hmac, "i", "iiiiii", u32,                                                             \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32, u32))                           \
+	/* ns_ct_equal(a, b, len) -> 1 if equal, else 0, in time that depends on len only */       \
+	X(ns_ct_equal, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))
+
+/* storage/1 (ABI 2): the publisher's object store on the node's disk, one
+ * namespace of keys per module, a quota per publisher (policy storage_quota).
+ * Objects survive the module's instances and its container's restarts and
+ * are deleted when the module is removed. Errors: -EINVAL (bad key, offset
+ * or length), -ENOENT (no such object), -ENOSPC (quota, object size limit or
+ * a full disk), -EPERM (the publisher has no storage), -EIO. */
+#define NS_IMPORTS_STORAGE(X)                                                                      \
+	/* ns_store_put(key, key_len, data, len) -> 0: creates or replaces (atomically) */         \
+	X(ns_store_put, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))     \
+	/* ns_store_append(key, key_len, data, len) -> the new size (creates) */                   \
+	X(ns_store_append, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))  \
+	/* ns_store_read(key, key_len, offset, buf, cap) -> bytes read (0 at the end) */           \
+	X(ns_store_read, "i", "iiiii", u32,                                                        \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32))                                \
+	/* ns_store_size(key, key_len) -> the object's size */                                     \
+	X(ns_store_size, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))                \
+	/* ns_store_delete(key, key_len) -> 0 */                                                   \
+	X(ns_store_delete, "i", "ii", u32, (struct Z_netserv_instance_t *, u32, u32))              \
+	/* ns_store_next(after, after_len, buf, cap) -> length of the first key greater            \
+	 * than `after` (after_len 0: the first key), -ENOENT past the last */                     \
+	X(ns_store_next, "i", "iiii", u32, (struct Z_netserv_instance_t *, u32, u32, u32, u32))    \
+	/* ns_store_usage(ptr) -> 0: writes struct ns_store_usage at ptr */                        \
+	X(ns_store_usage, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
 
 /* The building blocks, each an optional set of imports that a SETUP can
  * require with `dependencies:` and that PROBE and STATUS list:
  * B(name, imports-list). */
-#define NS_BUILDING_BLOCKS(B) B("socket/1", NS_IMPORTS_SOCKET) B("http/1", NS_IMPORTS_HTTP)
+#define NS_BUILDING_BLOCKS(B)                                                                      \
+	B("socket/1", NS_IMPORTS_SOCKET)                                                           \
+	B("http/1", NS_IMPORTS_HTTP)                                                               \
+	B("crypto/1", NS_IMPORTS_CRYPTO) B("storage/1", NS_IMPORTS_STORAGE)
 
 /* Every import, in one list (the validator's and the glue's order). */
-#define NS_HOST_IMPORTS(X) NS_IMPORTS_CORE(X) NS_IMPORTS_SOCKET(X) NS_IMPORTS_HTTP(X)
+#define NS_HOST_IMPORTS(X)                                                                         \
+	NS_IMPORTS_CORE(X)                                                                         \
+	NS_IMPORTS_SOCKET(X) NS_IMPORTS_HTTP(X) NS_IMPORTS_CRYPTO(X) NS_IMPORTS_STORAGE(X)
 
 /* X(name, result_wasm, params_wasm, required) — functions a module exports.
  * A module also exports its memory as "memory". */

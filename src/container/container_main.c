@@ -3,6 +3,7 @@
  * ASSIGN (whose publisher it serves: drops to its uid, applies limits),
  * INSTALL, REMOVE, STATS, PING and PACKET, and runs the modules. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -20,9 +21,11 @@
 #include <unistd.h>
 
 #include "container/http_block.h"
+#include "container/host_crypto.h"
 #include "container/listen.h"
 #include "container/modhost.h"
 #include "container/sandbox.h"
+#include "container/store_objects.h"
 #include "fwd/nfq.h"
 #include "proto/busy.h"
 #include "proto/cmsg.h"
@@ -48,6 +51,7 @@ struct container {
 
 	struct sandbox sb;         /* hardening and the send/listen policy */
 	struct mod_sockets *socks; /* modules' listening sockets */
+	struct objstore *store;    /* storage/1, or NULL (no quota, no directory) */
 };
 
 /* The listening sockets opened for one module (container/listen.h). */
@@ -309,6 +313,16 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	}
 	struct http_block_limits hl = {.connections = a.sandbox.http_connections};
 	http_block_configure(&c->sb, &hl);
+	if (host_crypto_init() < 0) {
+		reply_err(c, seq, -EIO, "libcrypto does not work");
+		return;
+	}
+	/* The store's directory, opened as root like the sandbox's (the
+	 * publisher's uid may not reach it by path); its files are made as the
+	 * publisher, once the sandbox is in force. */
+	_cleanup_close_ int store_dir = a.sandbox.storage_quota && c->sb.dir_fd >= 0
+	                                        ? fcntl(c->sb.dir_fd, F_DUPFD_CLOEXEC, 3)
+	                                        : -1;
 	uint32_t keep = sandbox_keep_caps(&c->sb, c->nfq != NULL);
 	r = sandbox_enter(&a, keep, err, sizeof(err));
 	if (r < 0) {
@@ -319,6 +333,13 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	if (r < 0) {
 		reply_err(c, seq, r, "sandbox: %s", err);
 		return;
+	}
+	if (store_dir >= 0) {
+		r = objstore_open(store_dir, a.sandbox.storage_quota, &c->store);
+		if (r < 0)
+			fprintf(stderr, "netserv-container: %s: no object store: %s\n", c->user,
+			        strerror(-r));
+		modhost_set_store(c->host, c->store);
 	}
 	c->assigned = true;
 	json_t *reply = json_pack("{s:s}", "sandbox", c->sb.applied);
@@ -480,6 +501,15 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 				r = modhost_remove(c->host, rm.module);
 				if (r < 0)
 					snprintf(why, sizeof(why), "no module %s", rm.module);
+				/* Removed for good: its objects go too (it may
+				 * have been taken out of service before). */
+				int pr = rm.purge && c->store ? objstore_purge(c->store, rm.module)
+				                              : 0;
+				if (rm.purge)
+					r = pr;
+				if (pr < 0)
+					snprintf(why, sizeof(why), "deleting the objects of %s: %s",
+					         rm.module, strerror(-pr));
 			}
 			if (r < 0)
 				reply_err(c, h.seq, r, "%s", why);
@@ -551,6 +581,7 @@ int main(int argc, char **argv)
 	while (c.socks)
 		module_sockets_close(&c, c.socks->module);
 	modhost_free(c.host);
+	objstore_close(c.store);
 	evloop_free(c.loop);
 	free(c.buf);
 	free(c.pkt);

@@ -19,27 +19,6 @@
 #define DECLARE_IMPORT(name, rw, pw, cret, cparams) cret Z_netservZ_##name cparams;
 NS_HOST_IMPORTS(DECLARE_IMPORT)
 
-uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len)
-{
-	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
-		modhost_import_leave();
-		wasm_rt_trap(WASM_RT_TRAP_OOB);
-	}
-	return m->mem->data + ptr;
-}
-
-#define mem_at modhost_mem_at
-
-#define IMPORT_BEGIN(ctx)                                                                          \
-	struct mod *m = (ctx)->m;                                                                  \
-	modhost_import_enter()
-#define IMPORT_RETURN(v)                                                                           \
-	do {                                                                                       \
-		uint32_t _v = (uint32_t)(v);                                                       \
-		modhost_import_leave();                                                            \
-		return _v;                                                                         \
-	} while (0)
-
 void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32 len)
 {
 	IMPORT_BEGIN(ctx);

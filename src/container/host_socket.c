@@ -361,16 +361,6 @@ static void sock_rate_spent(struct mod_sock *s, size_t n)
 
 /* ---- the imports ------------------------------------------------------------------ */
 
-#define IMPORT_BEGIN(ctx)                                                                          \
-	struct mod *m = (ctx)->m;                                                                  \
-	modhost_import_enter()
-#define IMPORT_RETURN(v)                                                                           \
-	do {                                                                                       \
-		uint32_t _v = (uint32_t)(v);                                                       \
-		modhost_import_leave();                                                            \
-		return _v;                                                                         \
-	} while (0)
-
 /* Whether one more socket fits the publisher's limit (counted as refused). */
 static bool sock_room(struct mod *m)
 {
@@ -428,7 +418,7 @@ u32 Z_netservZ_ns_sock_listen(struct Z_netserv_instance_t *ctx, u32 type, u32 fa
 u32 Z_netservZ_ns_sock_connect(struct Z_netserv_instance_t *ctx, u32 type, u32 to)
 {
 	IMPORT_BEGIN(ctx);
-	const uint8_t *p = modhost_mem_at(m, to, NS_SOCKADDR_LEN);
+	const uint8_t *p = mem_at(m, to, NS_SOCKADDR_LEN);
 	struct sockaddr_storage ss;
 	int sl = sa_from_ns(p, &ss);
 	if (sl < 0 || (type != NS_SOCK_TCP && type != NS_SOCK_UDP))
@@ -472,7 +462,7 @@ u32 Z_netservZ_ns_sock_connect(struct Z_netserv_instance_t *ctx, u32 type, u32 t
 u32 Z_netservZ_ns_sock_accept(struct Z_netserv_instance_t *ctx, u32 id, u32 peer)
 {
 	IMPORT_BEGIN(ctx);
-	uint8_t *out = peer ? modhost_mem_at(m, peer, NS_SOCKADDR_LEN) : NULL;
+	uint8_t *out = peer ? mem_at(m, peer, NS_SOCKADDR_LEN) : NULL;
 	struct mod_sock *s = sock_get(m, id);
 	if (!s)
 		IMPORT_RETURN(-EBADF);
@@ -512,8 +502,8 @@ u32 Z_netservZ_ns_sock_accept(struct Z_netserv_instance_t *ctx, u32 id, u32 peer
 u32 Z_netservZ_ns_sock_recv(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u32 cap, u32 from)
 {
 	IMPORT_BEGIN(ctx);
-	uint8_t *b = modhost_mem_at(m, buf, cap);
-	uint8_t *f = from ? modhost_mem_at(m, from, NS_SOCKADDR_LEN) : NULL;
+	uint8_t *b = mem_at(m, buf, cap);
+	uint8_t *f = from ? mem_at(m, from, NS_SOCKADDR_LEN) : NULL;
 	struct mod_sock *s = sock_get(m, id);
 	if (!s)
 		IMPORT_RETURN(-EBADF);
@@ -550,8 +540,8 @@ u32 Z_netservZ_ns_sock_recv(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u
 u32 Z_netservZ_ns_sock_send(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u32 len, u32 to)
 {
 	IMPORT_BEGIN(ctx);
-	const uint8_t *b = modhost_mem_at(m, buf, len);
-	const uint8_t *t = to ? modhost_mem_at(m, to, NS_SOCKADDR_LEN) : NULL;
+	const uint8_t *b = mem_at(m, buf, len);
+	const uint8_t *t = to ? mem_at(m, to, NS_SOCKADDR_LEN) : NULL;
 	struct mod_sock *s = sock_get(m, id);
 	if (!s)
 		IMPORT_RETURN(-EBADF);
@@ -636,8 +626,8 @@ u32 Z_netservZ_ns_sock_close(struct Z_netserv_instance_t *ctx, u32 id)
 u32 Z_netservZ_ns_sock_name(struct Z_netserv_instance_t *ctx, u32 id, u32 local, u32 peer)
 {
 	IMPORT_BEGIN(ctx);
-	uint8_t *l = local ? modhost_mem_at(m, local, NS_SOCKADDR_LEN) : NULL;
-	uint8_t *p = peer ? modhost_mem_at(m, peer, NS_SOCKADDR_LEN) : NULL;
+	uint8_t *l = local ? mem_at(m, local, NS_SOCKADDR_LEN) : NULL;
+	uint8_t *p = peer ? mem_at(m, peer, NS_SOCKADDR_LEN) : NULL;
 	struct mod_sock *s = sock_get(m, id);
 	if (!s)
 		IMPORT_RETURN(-EBADF);

@@ -603,16 +603,6 @@ static int server_start(struct http_mod *hm, uint32_t family, uint16_t port)
 #define DECLARE_IMPORT(name, rw, pw, cret, cparams) cret Z_netservZ_##name cparams;
 NS_IMPORTS_HTTP(DECLARE_IMPORT)
 
-#define IMPORT_BEGIN(ctx)                                                                          \
-	struct mod *m = (ctx)->m;                                                                  \
-	modhost_import_enter()
-#define IMPORT_RETURN(v)                                                                           \
-	do {                                                                                       \
-		uint32_t _v = (uint32_t)(v);                                                       \
-		modhost_import_leave();                                                            \
-		return _v;                                                                         \
-	} while (0)
-
 u32 Z_netservZ_ns_http_listen(struct Z_netserv_instance_t *ctx, u32 family, u32 port)
 {
 	IMPORT_BEGIN(ctx);
@@ -637,7 +627,7 @@ u32 Z_netservZ_ns_http_listen(struct Z_netserv_instance_t *ctx, u32 family, u32 
 /* Copies n bytes to the module's buf (cap bytes): the length, or -ENOSPC. */
 static int32_t copy_out(struct mod *m, uint32_t buf, uint32_t cap, const void *src, size_t n)
 {
-	uint8_t *out = modhost_mem_at(m, buf, cap);
+	uint8_t *out = mem_at(m, buf, cap);
 	if (n > cap)
 		return -ENOSPC;
 	memcpy(out, src, n);
@@ -695,7 +685,7 @@ u32 Z_netservZ_ns_http_header(struct Z_netserv_instance_t *ctx, u32 req, u32 nam
                               u32 buf, u32 cap)
 {
 	IMPORT_BEGIN(ctx);
-	const uint8_t *p = modhost_mem_at(m, name, name_len);
+	const uint8_t *p = mem_at(m, name, name_len);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);
@@ -713,7 +703,7 @@ u32 Z_netservZ_ns_http_header(struct Z_netserv_instance_t *ctx, u32 req, u32 nam
 u32 Z_netservZ_ns_http_body_read(struct Z_netserv_instance_t *ctx, u32 req, u32 buf, u32 cap)
 {
 	IMPORT_BEGIN(ctx);
-	uint8_t *out = modhost_mem_at(m, buf, cap);
+	uint8_t *out = mem_at(m, buf, cap);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);
@@ -731,7 +721,7 @@ u32 Z_netservZ_ns_http_body_read(struct Z_netserv_instance_t *ctx, u32 req, u32 
 static int response_prepare(struct mod *m, struct http_req *q, u32 status, u32 headers, u32 hlen,
                             struct MHD_Response *r)
 {
-	const char *h = (const char *)modhost_mem_at(m, headers, hlen);
+	const char *h = (const char *)mem_at(m, headers, hlen);
 	if (!r)
 		return -ENOMEM;
 	int n = http_headers_parse(h, hlen, add_header, r);
@@ -750,8 +740,8 @@ u32 Z_netservZ_ns_http_respond(struct Z_netserv_instance_t *ctx, u32 req, u32 st
                                u32 hlen, u32 body, u32 blen)
 {
 	IMPORT_BEGIN(ctx);
-	const uint8_t *b = modhost_mem_at(m, body, blen);
-	modhost_mem_at(m, headers, hlen);
+	const uint8_t *b = mem_at(m, body, blen);
+	mem_at(m, headers, hlen);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);
@@ -768,7 +758,7 @@ u32 Z_netservZ_ns_http_respond_start(struct Z_netserv_instance_t *ctx, u32 req, 
                                      u32 headers, u32 hlen)
 {
 	IMPORT_BEGIN(ctx);
-	modhost_mem_at(m, headers, hlen);
+	mem_at(m, headers, hlen);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);
@@ -792,7 +782,7 @@ u32 Z_netservZ_ns_http_respond_start(struct Z_netserv_instance_t *ctx, u32 req, 
 u32 Z_netservZ_ns_http_write(struct Z_netserv_instance_t *ctx, u32 req, u32 buf, u32 len)
 {
 	IMPORT_BEGIN(ctx);
-	const uint8_t *p = modhost_mem_at(m, buf, len);
+	const uint8_t *p = mem_at(m, buf, len);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);

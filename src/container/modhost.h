@@ -85,6 +85,12 @@ bool modhost_is_server(const struct modhost *h, const char *name);
  * write lines that read as another's. Copied; "" until set. */
 void modhost_set_owner(struct modhost *h, const char *owner);
 
+struct objstore;
+
+/* Gives the modules the publisher's object store (storage/1; borrowed, NULL:
+ * none, and the storage imports return -EPERM). */
+void modhost_set_store(struct modhost *h, struct objstore *store);
+
 /* Creates the module host (one per process). Returns 0 or a negative errno
  * with the reason in err. */
 int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_event_fn *event,
@@ -126,7 +132,6 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
  * Returns 0, -EINVAL (malformed) or the policy's negative errno. */
 int modhost_modified_ok(modhost_send_policy_fn *policy, void *ctx, const char *module,
                         const uint8_t *orig, uint32_t orig_len, const uint8_t *pkt, uint32_t len);
-
 
 /* Returns the number of modules that take packets. */
 size_t modhost_packet_modules(const struct modhost *h);

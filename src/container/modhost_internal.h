@@ -133,6 +133,7 @@ struct modhost {
 	double sock_byte_tokens;
 	uint64_t sock_refill_ns;
 	struct evloop_timer *sock_rate_timer; /* delivers WRITABLE after a rate wait */
+	struct objstore *store;               /* storage/1 (modhost_set_store), or NULL */
 };
 
 /* Marks entry into / exit from host code called by a module (an import);
@@ -148,10 +149,6 @@ void modhost_timer_fire(struct mod *m, uint32_t id);
 
 /* Cancels every timer of a module. */
 void modhost_timers_cancel(struct mod *m);
-
-/* Returns host memory for [ptr, ptr+len) of the module's memory, or traps
- * the module (call only from an import, between enter and leave). */
-uint8_t *modhost_mem_at(struct mod *m, uint32_t ptr, uint32_t len);
 
 /* Calls the module's ns_socket(id, events) with traps and the budget armed.
  * Returns 0, or -EFAULT if it trapped (the module's sockets are then gone). */
@@ -170,3 +167,25 @@ int modhost_http_call(struct mod *m, uint32_t req, uint32_t event);
 
 /* Opens the sockets the send imports use. */
 void modhost_sockets_open(struct modhost *h);
+
+/* Returns host memory for [ptr, ptr+len) of the module, or traps (as an
+ * out-of-bounds access of the module would). For the imports only. */
+static inline uint8_t *mem_at(struct mod *m, uint32_t ptr, uint32_t len)
+{
+	if (!m->mem || (uint64_t)ptr + len > m->mem->size) {
+		modhost_import_leave();
+		wasm_rt_trap(WASM_RT_TRAP_OOB);
+	}
+	return m->mem->data + ptr;
+}
+
+/* An import's first statement (defines m) and its way out with a result. */
+#define IMPORT_BEGIN(ctx)                                                                          \
+	struct mod *m = (ctx)->m;                                                                  \
+	modhost_import_enter()
+#define IMPORT_RETURN(v)                                                                           \
+	do {                                                                                       \
+		uint32_t _v = (uint32_t)(v);                                                       \
+		modhost_import_leave();                                                            \
+		return _v;                                                                         \
+	} while (0)

@@ -245,6 +245,12 @@ static const char *const allowed[] = {
         "openat",
         "memfd_create",
         "ftruncate",
+        /* the object store (storage/1), in the own directory only (landlock) */
+        "mkdirat",
+        "unlinkat",
+        "renameat",
+        "renameat2",
+        "getdents64",
         "mmap",
         "mprotect",
         "munmap",
@@ -325,7 +331,6 @@ static const char *const allowed[] = {
         "dup2",
         "dup3",
         "pipe2",
-        "getdents64",
 #endif
 };
 

@@ -257,12 +257,16 @@ static void module_uninstall(struct module *m)
 	m->rt_installed = false;
 }
 
-/* Removes a module completely: runtime, forwarding, store, table. */
-static int module_destroy(struct module *m, int waiter_code, const char *why)
+/* Removes a module completely: runtime, forwarding, store, table; with
+ * purge (gone for good, not replaced) also what it stored on the node. */
+static int module_destroy(struct module *m, bool purge, int waiter_code, const char *why)
 {
 	struct controller *c = m->c;
 	m->state = MOD_REMOVING;
 	module_uninstall(m);
+	if (purge && c->rt_ops->purge && c->rt_ops->purge(c->rt, m->req.user, mod_name(m)) < 0)
+		log_warn("module %s/%s: cannot delete its stored objects", m->req.user,
+		         mod_name(m));
 	while (m->waiters) {
 		struct waiter *w = m->waiters;
 		m->waiters = w->next;
@@ -294,7 +298,8 @@ static void on_expiry(struct evloop *loop, void *ctx)
 			log_info("module %s/%s expired (ttl)", m->req.user, mod_name(m));
 			c->counters.expired++;
 			ctl_event(c, m->req.user, mod_name(m), "expired", NULL);
-			module_destroy(m, NCM_CONFLICT, "module expired before it was installed");
+			module_destroy(m, true, NCM_CONFLICT,
+			               "module expired before it was installed");
 		}
 		m = next;
 	}
@@ -738,7 +743,7 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 		log_info("module %s/%s replaced by a new SETUP", old->req.user, mod_name(old));
 		ctl_event(c, old->req.user, mod_name(old), "replaced", "by a newer SETUP");
 		m->created_at = old->created_at;
-		module_destroy(old, NCM_CONFLICT, "replaced by a newer SETUP");
+		module_destroy(old, false, NCM_CONFLICT, "replaced by a newer SETUP");
 	} else if (c->n_modules >= c->s.max_modules) {
 		char why[96];
 		snprintf(why, sizeof(why), "node full: %u modules installed", c->s.max_modules);
@@ -790,7 +795,8 @@ static void handle_remove(struct controller *c, const struct ncm_request *req, c
 	}
 	log_info("module %s/%s removed", req->user, req->target);
 	ctl_event(c, req->user, req->target, "removed", NULL);
-	int r = module_destroy(m, NCM_CONFLICT, "removed by a REMOVE before it was installed");
+	int r = module_destroy(m, true, NCM_CONFLICT,
+	                       "removed by a REMOVE before it was installed");
 	expiry_rearm(c);
 	if (r < 0) {
 		ncm_free(resp);
@@ -947,7 +953,7 @@ void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_re
 		log_notice("module %s/%s %s by the operator", user, mod_name(m), done);
 		if (remove) {
 			ctl_event(c, user, mod_name(m), "removed", "by the operator");
-			module_destroy(m, NCM_CONFLICT, "removed by the operator");
+			module_destroy(m, true, NCM_CONFLICT, "removed by the operator");
 		} else if (suspend) {
 			ctl_event(c, user, mod_name(m), "failed", suspended);
 			module_uninstall(m);

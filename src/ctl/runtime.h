@@ -81,6 +81,12 @@ struct runtime_ops {
 	 * is not called). Returns 0 or -ENOENT. */
 	int (*remove)(void *rt, const char *user, const char *module_id);
 
+	/* Deletes what a module stored on the node (storage/1 objects): called
+	 * after `remove` when the module is gone for good (REMOVE, expiry, the
+	 * operator), not when a newer SETUP replaces it. May be NULL. Returns 0
+	 * or a negative errno. */
+	int (*purge)(void *rt, const char *user, const char *module_id);
+
 	/* Returns the comma-separated building blocks modules may import. */
 	const char *(*building_blocks)(void *rt);
 

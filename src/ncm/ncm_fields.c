@@ -83,6 +83,12 @@ static bool is_module_char(unsigned char c)
 	return is_alnum(c) || c == '.' || c == '_' || c == '+' || c == ':' || c == '*' || c == '-';
 }
 
+/* A dependency: a module id, or a building block "name/version". */
+static bool is_dependency_char(unsigned char c)
+{
+	return is_module_char(c) || c == '/';
+}
+
 static bool is_user_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
@@ -218,12 +224,6 @@ static int field_ttl(struct ncm_request *r, const char *v, const char **why)
 	r->ttl = (uint32_t)t;
 	r->has_ttl = true;
 	return 0;
-}
-
-/* A dependency names a module or a building block ("http/1"). */
-static bool is_dependency_char(unsigned char c)
-{
-	return is_module_char(c) || c == '/';
 }
 
 static int add_dependency(const char *s, size_t n, void *ctx)

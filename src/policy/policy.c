@@ -22,6 +22,7 @@ void policy_defaults(struct ns_policy *p)
 	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
 	p->max_modules = POLICY_DEFAULT_MAX_MODULES;
 	p->max_sockets = POLICY_DEFAULT_MAX_SOCKETS;
+	p->storage_quota = POLICY_DEFAULT_STORAGE_QUOTA;
 }
 
 const struct policy_prefixes *policy_connect(const struct ns_policy *p)
@@ -523,7 +524,8 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 		r = policy_parse_prefixes(value, &p->send_dst, why, sizeof(why));
 		p->has_send_dst = r == 0;
 	} else if (strcmp(key, "send_rate") == 0 || strcmp(key, "send_bytes") == 0 ||
-	           strcmp(key, "socket_bytes") == 0) {
+	           strcmp(key, "socket_bytes") == 0 || strcmp(key, "storage_quota") == 0) {
+		bool quota = key[1] == 't';
 		bool bytes = strcmp(key, "send_rate") != 0;
 		uint64_t mult = 1;
 		char *end;
@@ -534,11 +536,13 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 			mult = 1024 * 1024, end++;
 		else if (bytes && (*end == 'g' || *end == 'G'))
 			mult = 1024 * 1024 * 1024, end++;
-		uint64_t max = bytes ? (1ull << 40) : 10000000ull;
+		uint64_t max = quota ? (1ull << 50) : bytes ? (1ull << 40) : 10000000ull;
 		r = (*value >= '0' && *value <= '9' && !*end && v <= max / mult) ? 0 : -EINVAL;
 		if (r < 0)
 			snprintf(why, sizeof(why), "'%s' is not a number in 0..%llu%s", value,
 			         (unsigned long long)max, bytes ? " (K, M, G allowed)" : "");
+		else if (quota)
+			p->storage_quota = v * mult;
 		else if (key[1] == 'o')
 			p->socket_bytes_per_s = v * mult;
 		else if (bytes)

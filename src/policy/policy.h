@@ -41,6 +41,10 @@
  * node's [modules] max_modules (256 by default). */
 #define POLICY_DEFAULT_MAX_MODULES 32u
 
+/* Default storage_quota of a publisher: bytes its modules may keep in the
+ * node's object store (storage/1), all together. */
+#define POLICY_DEFAULT_STORAGE_QUOTA (64ull * 1024 * 1024)
+
 /* Property keys that start with this are the node's (e.g. netserv.listen). */
 #define POLICY_RESERVED_PREFIX "netserv."
 
@@ -87,18 +91,21 @@ struct ns_policy {
 	uint32_t max_sockets;           /* sockets and connections, all modules together */
 	uint64_t socket_bytes_per_s;    /* socket_bytes: bytes/s sent, 0 = no limit */
 	uint32_t http_connections;      /* per http/1 server (1..200) */
+	uint64_t storage_quota;         /* storage/1 bytes, 0 = no storage */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,
  * max_modules POLICY_DEFAULT_MAX_MODULES, require_hash -1, rrc off, sends to
  * any destination at
- * POLICY_DEFAULT_SEND_PPS and POLICY_DEFAULT_SEND_BYTES. */
+ * POLICY_DEFAULT_SEND_PPS and POLICY_DEFAULT_SEND_BYTES, storage_quota
+ * POLICY_DEFAULT_STORAGE_QUOTA. */
 void policy_defaults(struct ns_policy *p);
 
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
  * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes,
- * connect_destinations, max_sockets, socket_bytes, http_connections. Returns 1 when applied,
+ * connect_destinations, max_sockets, socket_bytes, http_connections,
+ * storage_quota. Returns 1 when applied,
  * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 

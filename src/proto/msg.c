@@ -181,7 +181,7 @@ void proto_install_clear(struct proto_install *m)
 
 json_t *proto_remove_to_json(const struct proto_remove *m)
 {
-	return json_pack("{s:s}", "module", m->module);
+	return json_pack("{s:s, s:b}", "module", m->module, "purge", m->purge);
 }
 
 int proto_remove_from_json(json_t *j, struct proto_remove *ret, char *err, size_t errlen)
@@ -191,6 +191,7 @@ int proto_remove_from_json(json_t *j, struct proto_remove *ret, char *err, size_
 
 	if (r < 0)
 		return r;
+	m.purge = json_is_true(json_object_get(j, "purge"));
 	*ret = m;
 	return 0;
 }

@@ -73,6 +73,8 @@ void proto_install_clear(struct proto_install *m);
 /* REMOVE (-> container). */
 struct proto_remove {
 	char module[NCM_MAX_TARGET + 1];
+	bool purge; /* removed for good: delete its stored objects (storage/1)
+	               too, even if it is not installed (any more) */
 };
 
 json_t *proto_remove_to_json(const struct proto_remove *m);

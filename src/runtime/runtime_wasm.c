@@ -243,6 +243,11 @@ static int rw_remove(void *rtp, const char *user, const char *module_id)
 	return supervisor_remove(rw->sup, user, module_id, NULL, NULL);
 }
 
+static int rw_purge(void *rtp, const char *user, const char *module_id)
+{
+	return supervisor_purge(((struct rw *)rtp)->sup, user, module_id);
+}
+
 static const char *rw_building_blocks(void *rtp)
 {
 	return ((struct rw *)rtp)->building_blocks;
@@ -352,6 +357,7 @@ const struct runtime_ops runtime_wasm_ops = {
         .name = "wasm",
         .install = rw_install,
         .remove = rw_remove,
+        .purge = rw_purge,
         .building_blocks = rw_building_blocks,
         .stats = rw_stats,
         .forget = rw_forget,

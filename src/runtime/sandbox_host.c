@@ -1,6 +1,7 @@
 /* The node's side of container sandboxes (see sandbox_host.h). */
 #include "runtime/sandbox_host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -166,4 +167,32 @@ void sandbox_host_cleanup(const struct sup_publisher *p)
 	sandbox_host_ifname(p->ct.sandbox.netns, ifname);
 	run_ip(true, "netns", "del", p->ct.sandbox.netns, NULL);
 	run_ip(true, "link", "del", ifname, NULL);
+}
+
+int sandbox_host_purge(const struct sup_publisher *p, const char *module)
+{
+	const char *dir = p->ct.sandbox.dir;
+	if (!dir[0] || !module[0] || strchr(module, '/') || module[0] == '.')
+		return dir[0] ? -EINVAL : 0;
+	char path[sizeof(p->ct.sandbox.dir) + 160];
+	if ((size_t)snprintf(path, sizeof(path), "%s/store/m.%s", dir, module) >= sizeof(path))
+		return -EINVAL;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    unlinkat(fd, e->d_name, 0) < 0 && !r)
+			r = -errno;
+	closedir(d);
+	if (rmdir(path) < 0 && !r)
+		r = -errno;
+	return r;
 }

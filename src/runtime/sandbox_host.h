@@ -25,5 +25,10 @@ int sandbox_host_prepare(const struct sup_publisher *p, char *err, size_t errlen
  * stays (it will hold the publisher's data). */
 void sandbox_host_cleanup(const struct sup_publisher *p);
 
+/* Deletes module's objects from p's store (<dir>/store/m.<module>, the
+ * layout of container/store_objects.h) from the node's side, while p has no
+ * container. Returns 0 (also when there are none) or a negative errno. */
+int sandbox_host_purge(const struct sup_publisher *p, const char *module);
+
 /* The node's end of the veth pair of a namespace name ("nsv" + 8 hex). */
 void sandbox_host_ifname(const char *netns, char buf[16]);

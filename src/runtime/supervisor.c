@@ -19,6 +19,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime/sandbox_host.h"
 
 struct supervisor_container;
 
@@ -1027,11 +1028,34 @@ int supervisor_remove(struct supervisor *s, const char *user, const char *module
 	}
 	if (!pub->ct)
 		return known ? 0 : -ENOENT;
-	struct proto_remove rm;
+	struct proto_remove rm = {0};
 	if (strlen(module) >= sizeof(rm.module))
 		return -ENOENT;
 	snprintf(rm.module, sizeof(rm.module), "%s", module);
 	struct pending *p = pending_new(reply, ctx);
+	json_t *j = proto_remove_to_json(&rm);
+	if (!p || !j) {
+		free(p);
+		json_decref(j);
+		return -ENOMEM;
+	}
+	int r = ct_request_json(pub->ct, CMSG_REMOVE, j, -1, p);
+	json_decref(j);
+	return r;
+}
+
+int supervisor_purge(struct supervisor *s, const char *user, const char *module)
+{
+	struct publisher *pub = pub_find(s, user);
+	if (!pub)
+		return -ENOENT;
+	struct proto_remove rm = {.purge = true};
+	if (strlen(module) >= sizeof(rm.module))
+		return -EINVAL;
+	snprintf(rm.module, sizeof(rm.module), "%s", module);
+	if (!pub->ct) /* between two containers: nobody writes there now */
+		return sandbox_host_purge(&pub->cfg, module);
+	struct pending *p = pending_new(NULL, NULL);
 	json_t *j = proto_remove_to_json(&rm);
 	if (!p || !j) {
 		free(p);

@@ -85,6 +85,11 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,
                       sup_reply_fn *reply, void *ctx);
 
+/* Deletes what a module removed for good stored (storage/1): its container
+ * does it (after the module's REMOVE), or, between two containers, the node.
+ * Returns 0 or a negative errno. */
+int supervisor_purge(struct supervisor *s, const char *user, const char *module);
+
 /* Asks for user's container statistics (JSON). */
 int supervisor_stats(struct supervisor *s, const char *user, sup_reply_fn *reply, void *ctx);
 

@@ -96,6 +96,12 @@ int main(int argc, char **argv)
 		E(ENOTSUP);
 		E(EHOSTUNREACH);
 		E(EAFNOSUPPORT);
+		E(EIO);
+		E(EFBIG);
+		printf("-DH_MD5=%d -DH_SHA1=%d -DH_SHA256=%d -DH_SHA512=%d -DH_HASH_MAX=%d ", NS_MD5,
+		       NS_SHA1, NS_SHA256, NS_SHA512, NS_HASH_MAX);
+		printf("-DH_STORE_KEY_MAX=%d -DH_STORE_OBJECT_MAX=%u -DH_STORE_USAGE_SIZE=%zu ",
+		       NS_STORE_KEY_MAX, NS_STORE_OBJECT_MAX, sizeof(struct ns_store_usage));
 		printf("\n");
 		return 0;
 	}
@@ -157,6 +163,16 @@ EQ(NS_EMSGSIZE, H_EMSGSIZE)
 EQ(NS_ENOTSUP, H_ENOTSUP)
 EQ(NS_EHOSTUNREACH, H_EHOSTUNREACH)
 EQ(NS_EAFNOSUPPORT, H_EAFNOSUPPORT)
+EQ(NS_EIO, H_EIO)
+EQ(NS_EFBIG, H_EFBIG)
+EQ(NS_MD5, H_MD5)
+EQ(NS_SHA1, H_SHA1)
+EQ(NS_SHA256, H_SHA256)
+EQ(NS_SHA512, H_SHA512)
+EQ(NS_HASH_MAX, H_HASH_MAX)
+EQ(NS_STORE_KEY_MAX, H_STORE_KEY_MAX)
+EQ(NS_STORE_OBJECT_MAX, H_STORE_OBJECT_MAX)
+EQ(sizeof(struct ns_store_usage), H_STORE_USAGE_SIZE)
 EOF
 # shellcheck disable=SC2086
 if out=$(clang --target=wasm32 -ffreestanding -nostdlibinc -fsyntax-only -I"$SDK/include" \
@@ -208,6 +224,7 @@ int32_t ns_init(void)
 void ns_fini(void)
 {
 	ns_timer_cancel(1);
+	ns_store_delete("count");
 }
 
 void ns_socket(uint32_t id, uint32_t events)
@@ -248,7 +265,17 @@ int32_t ns_packet(uint32_t len)
 	struct ns_pkt_meta meta;
 	struct ns_ip ip;
 	uint8_t *pkt = ns_pkt_data();
+	uint8_t d[NS_HASH_MAX], h[NS_HASH_MAX];
+	char key[NS_STORE_KEY_MAX + 1];
+	struct ns_store_usage u;
 	ns_counter_add(c_pk, 1);
+	if (ns_hash(NS_SHA256, pkt, len, d) == NS_SHA256_LEN &&
+	    ns_hmac(NS_SHA1, d, 16, pkt, len, h) == NS_SHA1_LEN && !ns_ct_equal(d, h, 20) &&
+	    ns_crc32(0, pkt, len) != 0 && ns_store_append("log", d, 32) > 0 &&
+	    ns_store_put("count", h, 4) == 0 && ns_store_read("count", 0, d, 4) == 4 &&
+	    ns_store_size("log") > 0 && ns_store_next(NULL, key, sizeof(key)) > 0 &&
+	    ns_store_usage(&u) == 0 && u.used > u.quota)
+		return NS_DROP;
 	if (ns_pkt_meta(&meta) == 0 && meta.hook == NS_HOOK_FORWARD && len > 40) {
 		ns_send_packet(pkt, len);
 		if (ns_ip_parse(pkt, len, &ip) == 0 && ns_pkt_set_len(len - 1) == 0 &&

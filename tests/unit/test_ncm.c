@@ -445,6 +445,13 @@ static void test_field_dependencies(void **state)
 	ncm_request_done(&q);
 	assert_null(q.dependencies);
 
+	/* building blocks: name/version */
+	decode_setup("dependencies:storage/1,crypto/1", &q);
+	assert_int_equal(q.n_dependencies, 2);
+	assert_string_equal(q.dependencies[0], "storage/1");
+	assert_string_equal(q.dependencies[1], "crypto/1");
+	ncm_request_done(&q);
+
 	decode_setup("dependencies:", &q);
 	assert_int_equal(q.n_dependencies, 0);
 	ncm_request_done(&q);

@@ -32,6 +32,18 @@
   (import "netserv" "ns_http_respond_start" (func (param i32 i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_write" (func (param i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_end" (func (param i32) (result i32)))
+  ;; crypto/1
+  (import "netserv" "ns_hash" (func (param i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_hmac" (func (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_ct_equal" (func (param i32 i32 i32) (result i32)))
+  ;; storage/1
+  (import "netserv" "ns_store_put" (func (param i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_store_append" (func (param i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_store_read" (func (param i32 i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_store_size" (func (param i32 i32) (result i32)))
+  (import "netserv" "ns_store_delete" (func (param i32 i32) (result i32)))
+  (import "netserv" "ns_store_next" (func (param i32 i32 i32 i32) (result i32)))
+  (import "netserv" "ns_store_usage" (func (param i32) (result i32)))
   (table 2 2 funcref)
   (elem (i32.const 0) $start $fini)
   (memory (export "memory") 2 16)
