@@ -377,6 +377,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		q->method = method;
 		q->version = version;
 		deliver(q, NS_HTTP_REQUEST);
+		/* libmicrohttpd calls again, with the body or, for a request without
+		 * one, with nothing: a response queued on this first call would make
+		 * it close the connection (no keep-alive). */
+		return MHD_YES;
 	} else if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;

@@ -137,6 +137,9 @@ check "GET / answers hello" serving
 out=$(get -i "$URL/")
 check "GET / is 200 text/plain with Content-Length: 6" \
 	bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && grep -qi "^Content-Type: text/plain" <<<"$1" && grep -qi "^Content-Length: 6" <<<"$1"' _ "$out"
+out=$(get -v "$URL/" "$URL/" 2>&1)
+check "two requests on one connection: keep-alive, no 'Connection: close'" \
+	bash -c 'grep -q "Re-using existing connection" <<<"$1" && ! grep -qi "^< Connection: close" <<<"$1"' _ "$out"
 c0=$(get "$URL/counts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
 blast 100
 c1=$(get "$URL/counts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
