@@ -53,6 +53,8 @@ static const char run_usage[] =
         "                          crafted) into a pcap file (raw IP)\n"
         "  -x, --hex               print modified and crafted packets as hex\n"
         "      --after MS          run the clock MS ms past the last packet (timers)\n"
+        "  -q, --quiet             print only the packets that were not accepted\n"
+        "                          unchanged or that made the module log or send\n"
         "      --json              one JSON object per line instead of text\n"
         "  -h, --help              show this help\n"
         "\n"
@@ -66,7 +68,7 @@ static const char run_usage[] =
         "compiled or loaded, or the capture could not be read; 2 usage error.\n";
 
 struct run {
-	bool hex, json;
+	bool hex, json, quiet;
 	FILE *out;           /* stdout */
 	FILE *ev;            /* where events go now: a packet's buffer, or out */
 	char *ev_buf;        /* the current packet's events (open_memstream) */
@@ -488,6 +490,14 @@ static void run_packet(struct run *r, struct modhost *h, uint64_t n, const uint8
 	if (v != NS_DROP)
 		dump_packet(r, buf, out_len);
 	double t = (double)(r->now_ns - r->start_ns) / 1e9;
+	if (r->quiet && v == NS_ACCEPT &&
+	    (r->json ? json_array_size(r->ev_json) == 0 : !r->ev_buf || !*r->ev_buf)) {
+		json_decref(r->ev_json);
+		r->ev_json = NULL;
+		free(r->ev_buf);
+		r->ev_buf = NULL;
+		return;
+	}
 	if (r->json) {
 		json_t *j =
 		        json_pack("{s:I, s:f, s:s, s:s, s:o}", "packet", (json_int_t)n, "time", t,
@@ -576,10 +586,15 @@ static void module_name(const char *path, char *buf, size_t len)
 int cli_module_run_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"pcap", required_argument, NULL, 'r'},  {"property", required_argument, NULL, 'p'},
-	        {"out", required_argument, NULL, 'w'},   {"hex", no_argument, NULL, 'x'},
-	        {"after", required_argument, NULL, 'A'}, {"json", no_argument, NULL, 'J'},
-	        {"help", no_argument, NULL, 'h'},        {0},
+	        {"pcap", required_argument, NULL, 'r'},
+	        {"property", required_argument, NULL, 'p'},
+	        {"out", required_argument, NULL, 'w'},
+	        {"hex", no_argument, NULL, 'x'},
+	        {"after", required_argument, NULL, 'A'},
+	        {"json", no_argument, NULL, 'J'},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	struct run r = {.out = stdout, .ev = stdout, .phase = "init"};
 	const char *pcap_path = NULL, *out_path = NULL;
@@ -593,7 +608,7 @@ int cli_module_run_main(int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:p:w:xh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:p:w:xqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			pcap_path = optarg;
@@ -632,6 +647,9 @@ int cli_module_run_main(int argc, char **argv)
 			break;
 		case 'J':
 			r.json = true;
+			break;
+		case 'q':
+			r.quiet = true;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
