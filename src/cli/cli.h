@@ -30,6 +30,12 @@ int cli_sign_request(struct ncm_msg *m, const char *key_path);
 /* Runs `netserv module ...` with argv[0] == "module"; returns an exit code. */
 int cli_module_main(int argc, char **argv);
 
+/* Runs `netserv module run ...` with argv[0] == "run" (cli_module_run.c). */
+int cli_module_run_main(int argc, char **argv);
+
+/* Runs `netserv module test ...` with argv[0] == "test" (cli_module_test.c). */
+int cli_module_test_main(int argc, char **argv);
+
 /* Runs `netserv viz ...` (the NetMonitor visualizer) with argv[0] == "viz". */
 int cli_viz_main(int argc, char **argv);
 

@@ -65,7 +65,10 @@ static const char module_cmd_usage[] =
         "Usage: netserv module COMMAND [ARGS...]\n"
         "\n"
         "Commands:\n"
-        "  build SRC.c... -o MOD.wasm   compile a module (see 'netserv module build --help')\n";
+        "  build SRC.c... -o MOD.wasm   compile a module (see 'netserv module build --help')\n"
+        "  run MOD.wasm --pcap IN.pcap  run a module offline on a capture (see 'netserv module\n"
+        "                               run --help')\n"
+        "  test [-m MOD.wasm] DIR       run a directory of offline cases ('module test --help')\n";
 
 /* --- argument vector ------------------------------------------------------ */
 
@@ -504,6 +507,10 @@ int cli_module_main(int argc, char **argv)
 	}
 	if (!strcmp(sub, "build"))
 		return module_build(argc - 1, argv + 1);
+	if (!strcmp(sub, "run"))
+		return cli_module_run_main(argc - 1, argv + 1);
+	if (!strcmp(sub, "test"))
+		return cli_module_test_main(argc - 1, argv + 1);
 	fprintf(stderr, "netserv: module: unknown command '%s'\n\n%s", sub, module_cmd_usage);
 	return CLI_ERR_USAGE;
 }

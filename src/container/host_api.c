@@ -42,12 +42,12 @@ void Z_netservZ_ns_log(struct Z_netserv_instance_t *ctx, u32 level, u32 ptr, u32
 	for (size_t i = 0; i < n; i++)
 		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	line[n] = '\0';
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	logring_add(&m->logs, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
-	            (const char *)p, len);
-	fprintf(stderr, "module %s%s%s %s: %s%s\n", m->h->owner, m->h->owner[0] ? "/" : "", m->name,
-	        logring_level_name(level), line, len > n ? "..." : "");
+	logring_add(&m->logs, (int64_t)modhost_time_ms(), level, (const char *)p, len);
+	if (m->h->off.log)
+		m->h->off.log(m->h->off.ctx, m->name, level, line);
+	else
+		fprintf(stderr, "module %s%s%s %s: %s%s\n", m->h->owner, m->h->owner[0] ? "/" : "",
+		        m->name, logring_level_name(level), line, len > n ? "..." : "");
 	modhost_import_leave();
 }
 
@@ -60,9 +60,7 @@ u64 Z_netservZ_ns_clock_ns(struct Z_netserv_instance_t *ctx)
 u64 Z_netservZ_ns_time_ms(struct Z_netserv_instance_t *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (u64)ts.tv_sec * 1000u + (u64)ts.tv_nsec / 1000000u;
+	return modhost_time_ms();
 }
 
 static void on_module_timer(struct evloop *loop, void *arg);
@@ -106,6 +104,12 @@ u32 Z_netservZ_ns_timer_set(struct Z_netserv_instance_t *ctx, u32 id, u32 delay_
 	struct mod_timer *t = &m->timers[id];
 	t->t = evloop_timer_cancel(m->h->loop, t->t);
 	t->period_ms = periodic ? delay_ms : 0;
+	if (m->h->offline) {
+		/* virtual time: modhost_clock_advance() fires it */
+		t->due_ms = modhost_now_ns() / 1000000u + delay_ms;
+		t->armed = true;
+		IMPORT_RETURN(0);
+	}
 	t->due_ms = evloop_now_ms() + delay_ms;
 	t->t = evloop_timer_add(m->h->loop, delay_ms, on_module_timer, t);
 	IMPORT_RETURN(t->t ? 0 : -ENOMEM);
@@ -116,9 +120,10 @@ u32 Z_netservZ_ns_timer_cancel(struct Z_netserv_instance_t *ctx, u32 id)
 	IMPORT_BEGIN(ctx);
 	if (id >= MOD_MAX_TIMERS)
 		IMPORT_RETURN(-EINVAL);
-	if (!m->timers[id].t)
+	if (!m->timers[id].t && !m->timers[id].armed)
 		IMPORT_RETURN(-ENOENT);
 	m->timers[id].t = evloop_timer_cancel(m->h->loop, m->timers[id].t);
+	m->timers[id].armed = false;
 	IMPORT_RETURN(0);
 }
 
@@ -232,6 +237,16 @@ static int send_admit(struct mod *m, uint32_t bytes)
 	return 0;
 }
 
+/* Offline (modhost_set_offline): hands an admitted send to the caller
+ * instead of the network. Returns 0. */
+static int sent_offline(struct mod *m, const struct modhost_send *s)
+{
+	if (m->h->off.sent)
+		m->h->off.sent(m->h->off.ctx, m->name, s);
+	m->sends++;
+	return 0;
+}
+
 u32 Z_netservZ_ns_send_udp(struct Z_netserv_instance_t *ctx, u32 family, u32 addr, u32 dport,
                            u32 sport, u32 data, u32 len)
 {
@@ -250,6 +265,16 @@ u32 Z_netservZ_ns_send_udp(struct Z_netserv_instance_t *ctx, u32 family, u32 add
 	/* counted on the wire: payload, UDP and IP headers */
 	if ((r = send_admit(m, len + 8 + (family == 4 ? 20 : 40))) < 0)
 		IMPORT_RETURN(r);
+	if (m->h->offline) {
+		struct modhost_send s = {.udp = true,
+		                         .family = af,
+		                         .dst = a,
+		                         .dport = (uint16_t)dport,
+		                         .sport = (uint16_t)sport,
+		                         .data = payload,
+		                         .len = len};
+		IMPORT_RETURN(sent_offline(m, &s));
+	}
 	int fd = family == 4 ? m->h->udp4 : m->h->udp6;
 	if (fd < 0)
 		IMPORT_RETURN(-EAFNOSUPPORT);
@@ -288,10 +313,15 @@ u32 Z_netservZ_ns_send_packet(struct Z_netserv_instance_t *ctx, u32 data, u32 le
 			m->sends_refused++;
 			IMPORT_RETURN(r);
 		}
-		if (m->h->raw4 < 0)
+		if (m->h->raw4 < 0 && !m->h->offline)
 			IMPORT_RETURN(-EPERM);
 		if ((r = send_admit(m, len)) < 0)
 			IMPORT_RETURN(r);
+		if (m->h->offline) {
+			struct modhost_send s = {
+			        .family = AF_INET, .dst = p + 16, .data = p, .len = len};
+			IMPORT_RETURN(sent_offline(m, &s));
+		}
 		struct sockaddr_in sa = {.sin_family = AF_INET};
 		memcpy(&sa.sin_addr, p + 16, 4);
 		n = sendto(m->h->raw4, p, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
@@ -303,10 +333,15 @@ u32 Z_netservZ_ns_send_packet(struct Z_netserv_instance_t *ctx, u32 data, u32 le
 			m->sends_refused++;
 			IMPORT_RETURN(r);
 		}
-		if (m->h->raw6 < 0)
+		if (m->h->raw6 < 0 && !m->h->offline)
 			IMPORT_RETURN(-EPERM);
 		if ((r = send_admit(m, len)) < 0)
 			IMPORT_RETURN(r);
+		if (m->h->offline) {
+			struct modhost_send s = {
+			        .family = AF_INET6, .dst = p + 24, .data = p, .len = len};
+			IMPORT_RETURN(sent_offline(m, &s));
+		}
 		struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
 		memcpy(&sa.sin6_addr, p + 24, 16);
 		n = sendto(m->h->raw6, p, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));

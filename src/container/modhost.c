@@ -43,11 +43,64 @@ void modhost_set_busy_page(struct proto_busy *page)
 	g_busy = page;
 }
 
+/* Virtual time (modhost_set_offline): process-wide, as the host is. */
+static bool g_virtual;
+static uint64_t g_vmono_ns, g_vmono_base_ns, g_vreal_base_ms;
+
 uint64_t modhost_now_ns(void)
 {
+	if (g_virtual)
+		return g_vmono_ns;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t modhost_time_ms(void)
+{
+	if (g_virtual)
+		return g_vreal_base_ms + (g_vmono_ns - g_vmono_base_ns) / 1000000u;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void modhost_set_offline(struct modhost *h, const struct modhost_offline *o)
+{
+	h->offline = true;
+	h->off = *o;
+	g_virtual = true;
+	g_vmono_ns = g_vmono_base_ns = o->mono_ns;
+	g_vreal_base_ms = o->real_ms;
+	/* the rate limits start full, at the virtual time */
+	h->send_refill_ns = h->sock_refill_ns = o->mono_ns;
+}
+
+uint64_t modhost_clock_advance(struct modhost *h, uint64_t mono_ns)
+{
+	if (!h->offline)
+		return 0;
+	uint64_t calls = 0;
+	for (;;) {
+		struct mod_timer *next = NULL;
+		for (struct mod *m = h->mods; m; m = m->next)
+			for (size_t i = 0; i < MOD_MAX_TIMERS; i++)
+				if (m->timers[i].armed &&
+				    (!next || m->timers[i].due_ms < next->due_ms))
+					next = &m->timers[i];
+		if (!next || next->due_ms > mono_ns / 1000000u)
+			break;
+		if (next->due_ms * 1000000u > g_vmono_ns)
+			g_vmono_ns = next->due_ms * 1000000u;
+		/* re-armed before the call, so that the callback may cancel it */
+		next->armed = next->period_ms != 0;
+		next->due_ms += next->period_ms;
+		modhost_timer_fire(next->m, next->id);
+		calls++;
+	}
+	if (mono_ns > g_vmono_ns)
+		g_vmono_ns = mono_ns;
+	return calls;
 }
 
 void modhost_import_enter(void)
@@ -459,8 +512,10 @@ int modhost_socket_call(struct mod *m, uint32_t id, uint32_t events)
 
 void modhost_timers_cancel(struct mod *m)
 {
-	for (size_t i = 0; i < MOD_MAX_TIMERS; i++)
+	for (size_t i = 0; i < MOD_MAX_TIMERS; i++) {
 		m->timers[i].t = evloop_timer_cancel(m->h->loop, m->timers[i].t);
+		m->timers[i].armed = false;
+	}
 }
 
 /* ---- http/1 ------------------------------------------------------------------ */
@@ -855,5 +910,6 @@ struct modhost *modhost_free(struct modhost *h)
 	safe_close(h->raw6);
 	free(h);
 	g_host_created = false;
+	g_virtual = false;
 	return NULL;
 }

@@ -138,3 +138,41 @@ size_t modhost_packet_modules(const struct modhost *h);
 
 /* Returns per-module statistics as a new JSON array (caller owns). */
 json_t *modhost_stats(struct modhost *h);
+
+/* ---- offline runs (netserv module run) --------------------------------------
+ * The same module host without a node: a virtual clock, and sends and log
+ * lines handed to the caller instead of the network and stderr. */
+
+/* A send a module made (ns_send_udp: `udp`, the payload to dst:dport from
+ * sport; ns_send_packet: a whole IP packet in data). Pointers valid during
+ * the call. */
+struct modhost_send {
+	bool udp;
+	int family;         /* AF_INET or AF_INET6 */
+	const uint8_t *dst; /* 4 or 16 bytes (ns_send_packet: the packet's) */
+	uint16_t dport, sport;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct modhost_offline {
+	/* Called for every send the policy and rate limits admit, instead of
+	 * sending it (it counts as sent). */
+	void (*sent)(void *ctx, const char *module, const struct modhost_send *s);
+	/* Called for every log line the rate limit admits, instead of stderr. */
+	void (*log)(void *ctx, const char *module, uint32_t level, const char *line);
+	void *ctx;
+	uint64_t mono_ns; /* the virtual monotonic clock's start (ns_clock_ns) */
+	uint64_t real_ms; /* the wall clock at that instant (ns_time_ms) */
+};
+
+/* Makes the host offline (before any modhost_install): from now on the
+ * modules' clocks, timers and rate limits run on virtual time, which only
+ * modhost_clock_advance() moves; sends and log lines go to `o`'s callbacks
+ * (copied). */
+void modhost_set_offline(struct modhost *h, const struct modhost_offline *o);
+
+/* Moves virtual time forward to mono_ns (never back), firing the timers due
+ * until then in order of due time, each with the clock at its due time.
+ * Returns the number of timer calls; 0 when the host is not offline. */
+uint64_t modhost_clock_advance(struct modhost *h, uint64_t mono_ns);

@@ -29,8 +29,10 @@ struct mod_timer {
 	struct mod *m;
 	uint32_t id;
 	uint32_t period_ms; /* 0: one-shot */
-	uint64_t due_ms;    /* when it should fire (evloop_now_ms clock) */
+	uint64_t due_ms;    /* when it should fire (evloop_now_ms clock; offline:
+	                       modhost_now_ns() / 1e6) */
 	struct evloop_timer *t;
+	bool armed; /* offline: set, and fired by modhost_clock_advance() */
 };
 
 /* One socket of a module (host_socket.c). */
@@ -134,6 +136,8 @@ struct modhost {
 	uint64_t sock_refill_ns;
 	struct evloop_timer *sock_rate_timer; /* delivers WRITABLE after a rate wait */
 	struct objstore *store;               /* storage/1 (modhost_set_store), or NULL */
+	bool offline;                         /* modhost_set_offline() */
+	struct modhost_offline off;
 };
 
 /* Marks entry into / exit from host code called by a module (an import);
@@ -141,8 +145,11 @@ struct modhost {
 void modhost_import_enter(void);
 void modhost_import_leave(void);
 
-/* Monotonic clock in ns. */
+/* Monotonic clock in ns (offline: the virtual one). */
 uint64_t modhost_now_ns(void);
+
+/* Wall clock in ms (offline: the virtual one). */
+uint64_t modhost_time_ms(void);
 
 /* Runs a module's timer entry (from the event loop). */
 void modhost_timer_fire(struct mod *m, uint32_t id);
