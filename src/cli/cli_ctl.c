@@ -267,8 +267,22 @@ static void print_status_text(json_t *st)
 		       json_string_value(json_object_get(m, "user")),
 		       json_string_value(json_object_get(m, "module")),
 		       json_string_value(json_object_get(m, "state")),
-		       (long long)json_integer_value(json_object_get(m, "ttl_remaining")), pkts, traps,
-		       reason ? reason : "");
+		       (long long)json_integer_value(json_object_get(m, "ttl_remaining")), pkts,
+		       traps, reason ? reason : "");
+		/* A server module's ports and connections (socket/1). */
+		json_t *socks = json_object_get(rt, "sockets");
+		if (socks) {
+			size_t k;
+			json_t *p;
+			printf("%-12s   sockets: listening", "");
+			json_array_foreach(json_object_get(socks, "listening"), k, p)
+			        printf("%s%s", k ? "," : " ", json_string_value(p));
+			printf(" connections=%lld refused=%lld\n",
+			       (long long)json_integer_value(json_object_get(socks, "connections")),
+			       (long long)json_integer_value(json_object_get(socks, "refused")) +
+			               json_integer_value(
+			                       json_object_get(socks, "connections_refused")));
+		}
 		/* The module's own counters (ns_counter_*), on the next line. */
 		json_t *counters = json_object_get(rt, "counters");
 		if (json_object_size(counters) == 0)

@@ -118,6 +118,25 @@ static void probe_answer(struct controller *c, const struct ncm_request *req, bo
 			         (long long)json_integer_value(json_object_get(rt, "packets")),
 			         (long long)json_integer_value(json_object_get(rt, "dropped")),
 			         (long long)json_integer_value(json_object_get(rt, "traps")));
+			json_t *socks = json_object_get(rt, "sockets");
+			if (socks) {
+				/* a server module's ports and connections (socket/1) */
+				char ports[256] = "";
+				size_t used = 0, i;
+				json_t *p;
+				json_array_foreach(json_object_get(socks, "listening"), i, p)
+				{
+					int k = snprintf(ports + used, sizeof(ports) - used, "%s%s",
+					                 used ? "," : "", json_string_value(p));
+					if (k < 0 || (size_t)k >= sizeof(ports) - used)
+						break;
+					used += (size_t)k;
+				}
+				ncm_addf(r, "module-sockets", "%s listening=%s connections=%lld",
+				         mod_name(m), used ? ports : "-",
+				         (long long)json_integer_value(
+				                 json_object_get(socks, "connections")));
+			}
 			const char *name;
 			json_t *v;
 			unsigned n = 0;

@@ -8,7 +8,8 @@
 # at SETUP, -EPERM at run time); a module that never reads is not flooded;
 # a killed container listens again within a second, a killed netservd
 # brings the module and its sockets back; two publishers serve the same port
-# from namespaces of their own.
+# (tcp-echo on 7, http-hello on 80) from namespaces of their own; status and
+# PROBE show a module's sockets.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -75,13 +76,13 @@ listen_ports = tcp:7,udp:7,tcp:7001,tcp:7002
 max_sockets = 1002
 [publisher alice]
 uid = 65532
-listen_ports = tcp:7
+listen_ports = tcp:7,tcp:80
 netns = yes
 netns_address = 10.$NET.1.2/24
 netns_gateway = 10.$NET.1.1
 [publisher carol]
 uid = 65531
-listen_ports = tcp:7
+listen_ports = tcp:7,tcp:80
 netns = yes
 netns_address = 10.$NET.2.2/24
 netns_gateway = 10.$NET.2.1
@@ -179,6 +180,19 @@ check "1,000 concurrent connections all get their bytes back ($out)" \
 	grep -q '^opened 1000 echoed 1000 refused 0 reset 0 mismatched 0 timeout 0$' <<<"$out"
 out=$(topo_exec client python3 "$here/../lib/echo_load.py" "$R6" 7 200 --hold --timeout 20)
 check "... and 200 over IPv6 ($out)" grep -q ' echoed 200 ' <<<"$out"
+# status and PROBE show the sockets while connections are open
+topo_exec client bash -c "exec 3<>/dev/tcp/$R4/7; sleep 3" &
+held=$!
+one_open() { [ "$(socks janedoe/NetServ.apps.TcpEcho_1 connections)" = 1 ]; }
+check "status counts an open connection" wait_until 3 one_open
+out=$(ctl status)
+check "text status shows the listening sockets and the connection" \
+	grep -qE '^ +sockets: listening (tcp:7,tcp6:7|tcp6:7,tcp:7) connections=1 ' <<<"$out"
+out=$(printf 'PROBE * NETSERV/0.1\nprobe:modules\n\n' | ctl send -)
+check "PROBE shows them too" \
+	grep -qE '^module-sockets:NetServ.apps.TcpEcho_1 listening=(tcp:7,tcp6:7|tcp6:7,tcp:7) connections=1$' <<<"$out"
+kill "$held" 2>/dev/null
+wait "$held" 2>/dev/null
 conns_back() { [ "$(socks janedoe/NetServ.apps.TcpEcho_1 connections)" = 0 ]; }
 check "the clients' connections are closed at the module too" wait_until 5 conns_back
 
@@ -263,6 +277,14 @@ check "alice's tcp-echo answers on 10.$NET.1.2:7 ('$a')" test "$a" = to-alice
 check "carol's tcp-echo answers on 10.$NET.2.2:7 ('$c')" test "$c" = to-carol
 check "alice's module saw only her bytes" \
 	test "$(rt alice/NetServ.apps.Echo_1 x bytes)" = 9
+for u in alice carol; do
+	out=$(setup $u NetServ.apps.Web_1 http_hello "listen:tcp:80
+dependencies:http/1")
+	check "$u's http-hello on port 80 deploys (200)" grep -q '^NETSERV/0.1 200' <<<"$out"
+done
+web() { topo_exec router curl -s -m 3 "http://$1/"; }
+web_up() { [ "$(web 10.$NET.1.2)" = hello ] && [ "$(web 10.$NET.2.2)" = hello ]; }
+check "both publishers' http-hello answer on port 80 of their own addresses" wait_until 5 web_up
 
 kill -TERM "$DPID"
 wait "$DPID"
