@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "container/http_block.h"
+#include "container/http_fetch.h"
 #include "container/modhost_internal.h"
 #include "container/pkt_filter.h"
 #include "lib/evloop.h"
@@ -298,6 +299,7 @@ static void mod_fail(struct mod *m, const char *reason)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_instance_lost(m);
+	http_fetch_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_FAILED, m->fail_reason);
 }
@@ -419,6 +421,7 @@ static void mod_trapped(struct mod *m, int trap, enum call_kind kind)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_instance_lost(m);
+	http_fetch_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_TRAP, m->last_trap);
 	if (kind == CALL_INSTANTIATE || kind == CALL_ABI || kind == CALL_INIT ||
@@ -492,6 +495,7 @@ static void mod_free(struct mod *m)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_mod_free(m);
+	http_fetch_mod_free(m);
 	/* No instance refers to the object any more (wasm2c's runtime copies the
 	 * function types a module registers). */
 	if (m->dl_acquired)

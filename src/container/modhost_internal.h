@@ -88,6 +88,7 @@ struct mod {
 	uint32_t n_socks_cap;
 	uint32_t n_socks;      /* open */
 	struct http_mod *http; /* its http/1 servers and requests, or NULL */
+	struct fetch_mod *fetch; /* its outbound fetches (http_fetch.c), or NULL */
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
