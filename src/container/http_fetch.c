@@ -158,6 +158,20 @@ void http_fetch_mod_free(struct mod *m)
 	m->fetch = NULL;
 }
 
+void http_fetch_stats(struct mod *m, json_t *j)
+{
+	if (!m->fetches && !m->fetch_refused)
+		return;
+	uint32_t running = 0;
+	for (uint32_t i = 0; m->fetch && i < FETCH_MAX; i++)
+		running += m->fetch->slots[i] != NULL;
+	json_object_set_new(
+	        j, "fetches",
+	        json_pack("{s:I, s:I, s:I, s:I, s:I}", "started", (json_int_t)m->fetches, "refused",
+	                  (json_int_t)m->fetch_refused, "running", (json_int_t)running, "bytes",
+	                  (json_int_t)m->fetch_bytes, "pauses", (json_int_t)m->fetch_pauses));
+}
+
 /* ---- libcurl's callbacks (no calls into the module from here) ---------------- */
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
@@ -193,6 +207,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	size_t len = size * n;
 	if (f->len - f->off >= FETCH_BUF) {
 		f->paused = true; /* libcurl keeps these bytes and offers them again */
+		f->fm->m->fetch_pauses++;
 		return CURL_WRITEFUNC_PAUSE;
 	}
 	if (f->off) {
@@ -361,7 +376,7 @@ u32 Z_netservZ_ns_http_fetch(struct Z_netserv_instance_t *ctx, u32 method, u32 u
 	int r = url_check(us);
 	if (r < 0) {
 		if (r == -EPERM)
-			m->sock_conn_refused++;
+			m->fetch_refused++;
 		IMPORT_RETURN(r);
 	}
 	if (!m->fetch && !(m->fetch = calloc(1, sizeof(*m->fetch))))
@@ -417,7 +432,7 @@ u32 Z_netservZ_ns_http_fetch(struct Z_netserv_instance_t *ctx, u32 method, u32 u
 	}
 	f->running = true;
 	fm->slots[slot] = f;
-	m->sock_opened++;
+	m->fetches++;
 	IMPORT_RETURN(f->id);
 }
 
@@ -504,7 +519,7 @@ u32 Z_netservZ_ns_http_fetch_read(struct Z_netserv_instance_t *ctx, u32 id, u32 
 	}
 	if (f->len > f->off || f->done)
 		kick(f->fm);
-	m->sock_bytes_in += n;
+	m->fetch_bytes += n;
 	IMPORT_RETURN(n);
 }
 

@@ -17,6 +17,7 @@
  * (CURL_WRITEFUNC_PAUSE) and TCP holds the origin back; reading resumes it. */
 #pragma once
 
+#include <jansson.h>
 #include <stdint.h>
 
 struct evloop;
@@ -39,6 +40,10 @@ int http_fetch_configure(struct evloop *loop, const struct sandbox *sb);
 /* Cancels every fetch of a module (its instance is gone: a new one does not
  * know their ids). */
 void http_fetch_instance_lost(struct mod *m);
+
+/* Adds the module's fetches to its statistics object ("fetches": started,
+ * refused by the policy, running, body bytes read, pauses for backpressure). */
+void http_fetch_stats(struct mod *m, json_t *j);
 
 /* The module is being unloaded: cancels its fetches and frees their state. */
 void http_fetch_mod_free(struct mod *m);

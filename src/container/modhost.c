@@ -769,6 +769,7 @@ json_t *modhost_stats(struct modhost *h)
 		if (m->failed)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
 		modhost_socks_stats(m, j);
+		http_fetch_stats(m, j);
 		json_object_set_new(j, "log_lines", json_integer((json_int_t)m->log_lines));
 		json_object_set_new(j, "log_suppressed",
 		                    json_integer((json_int_t)m->log_suppressed));

@@ -295,6 +295,23 @@ refused() { grep -q "ActiveCDN_2 warn: activecdn: cannot fetch http://$CLIENT:80
 wait_until 3 refused
 check "... ns_http_fetch returned -EPERM (the module logged error 1)" refused
 
+# --- backpressure: a module that reads its fetch slowly ------------------------------------
+MOD3=NetServ.test.Fetcher_1
+cp "$B/modules/fetcher.wasm" "$WORK/fetcher.wasm"
+out=$(printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:sha256:%s\ndependencies:http/1\nproperties:url=http://%s:8000/q/3,chunk=16384,every_ms=2\n\n' \
+	$MOD3 "$WORK/fetcher.wasm" "$(sha256sum "$WORK/fetcher.wasm" | cut -d' ' -f1)" "$ORIGIN" |
+	NETSERV_KEY=$WORK/janedoe.key ctl send -)
+check "the fetcher test module installs ($(code "$out"))" test "$(code "$out")" = 200
+fc() { status "((mods.get('janedoe/$MOD3') or {}).get('runtime') or {}).get('counters', {}).get('$1', -1)"; }
+fetched() { [ "$(fc done)" = 1 ]; }
+wait_until 20 fetched
+crc=$(python3 -c 'import sys, zlib; print(zlib.crc32(open(sys.argv[1], "rb").read()) & 0x7fffffff)' "$WWW/q/3")
+check "a slowly read 2 MiB fetch completes: status 200, result 0, $(fc bytes) bytes, CRC $(fc crc) = $crc" \
+	test "$(fc done)" = 1 -a "$(fc status)" = 200 -a "$(fc result)" = 0 -a "$(fc bytes)" = 2097152 -a "$(fc crc)" = "$crc"
+pauses=$(status "((mods.get('janedoe/$MOD3') or {}).get('runtime') or {}).get('fetches', {}).get('pauses', -1)")
+check "... and the node paused the transfer while the module did not read ($pauses pauses)" \
+	test "$pauses" -gt 0
+
 # --- the origin down ------------------------------------------------------------------------
 topo_exec origin nginx -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" -s stop >/dev/null 2>&1
 wait "$NPID" 2>/dev/null
