@@ -715,6 +715,10 @@ static inline int32_t ns_sock_name(uint32_t id, struct ns_sockaddr *local, struc
 #define NS_HTTP_END      3u /* the request is complete */
 #define NS_HTTP_WRITABLE 4u /* room again after ns_http_write() took less than given */
 #define NS_HTTP_CLOSED   5u /* the client went away before the response was done */
+/* Events of the module's own fetches (ns_http_fetch), the id being the fetch's. */
+#define NS_HTTP_FETCH_HEADERS 16u /* status and headers in: ns_http_fetch_info/_header */
+#define NS_HTTP_FETCH_DATA    17u /* body bytes to read (again only after a read) */
+#define NS_HTTP_FETCH_DONE    18u /* over: all read, or failed; the id dies after it */
 
 /* What ns_http_info() returns. */
 #define NS_HTTP_METHOD  0u /* "GET", "HEAD", "POST", ... */
@@ -818,6 +822,78 @@ static inline int32_t ns_http_write(uint32_t req, const void *buf, uint32_t len)
 static inline int32_t ns_http_end(uint32_t req)
 {
 	return ns_import_http_end(req);
+}
+
+/* --- Fetching (http/1) ---------------------------------------------------------
+ * A module fetches from an HTTP origin; the node runs the transfer (libcurl,
+ * in the container's event loop) and hands the response over as it arrives.
+ * Only http:// URLs whose host is a numeric address (IPv4, or IPv6 in
+ * brackets) inside the publisher's connect_destinations: the node resolves
+ * no names (send a name in a "Host:" header). No redirects are followed. */
+
+#define NS_FETCH_GET  0u
+#define NS_FETCH_HEAD 1u
+/* What ns_http_fetch_info() returns. */
+#define NS_FETCH_STATUS  0u /* the HTTP status (the result itself), 0 before HEADERS */
+#define NS_FETCH_RESULT  1u /* 0: done; -NS_EINPROGRESS; or why it failed (-NS_E*) */
+#define NS_FETCH_HEADERS 2u /* the response's header lines, as text, into buf */
+
+#define NS_EPROTO          71
+#define NS_EPROTONOSUPPORT 93
+
+NS_IMPORT(ns_http_fetch)
+int32_t ns_import_http_fetch(uint32_t method, const char *url, uint32_t url_len,
+                             const char *headers, uint32_t hlen);
+NS_IMPORT(ns_http_fetch_info)
+int32_t ns_import_http_fetch_info(uint32_t id, uint32_t what, void *buf, uint32_t cap);
+NS_IMPORT(ns_http_fetch_header)
+int32_t ns_import_http_fetch_header(uint32_t id, const char *name, uint32_t name_len, char *buf,
+                                    uint32_t cap);
+NS_IMPORT(ns_http_fetch_read)
+int32_t ns_import_http_fetch_read(uint32_t id, void *buf, uint32_t cap);
+NS_IMPORT(ns_http_fetch_cancel) int32_t ns_import_http_fetch_cancel(uint32_t id);
+
+/* Starts fetching url (a C string) with method NS_FETCH_GET or NS_FETCH_HEAD
+ * and extra request headers ("Name: value" lines, NULL: none). Events
+ * follow through ns_http(id, NS_HTTP_FETCH_*). Returns the fetch id, or
+ * -NS_EPERM (outside connect_destinations), -NS_EHOSTUNREACH (a host name),
+ * -NS_EPROTONOSUPPORT (not http://), -NS_EINVAL, -NS_EMFILE (too many). */
+static inline int32_t ns_http_fetch(uint32_t method, const char *url, const char *headers)
+{
+	return ns_import_http_fetch(method, url, ns_strlen(url), headers,
+	                            headers ? ns_strlen(headers) : 0);
+}
+
+/* NS_FETCH_STATUS, NS_FETCH_RESULT (returned), NS_FETCH_HEADERS (copied into
+ * buf: its length or -NS_ENOSPC). -NS_ENOENT for no such fetch. */
+static inline int32_t ns_http_fetch_info(uint32_t id, uint32_t what, void *buf, uint32_t cap)
+{
+	return ns_import_http_fetch_info(id, what, buf, cap);
+}
+
+/* A response header's value (case-insensitive name, the first if repeated)
+ * as a C string: its length, -NS_ENOENT, -NS_ENOSPC. */
+static inline int32_t ns_http_fetch_header(uint32_t id, const char *name, char *buf, uint32_t cap)
+{
+	if (cap == 0)
+		return -NS_ENOSPC;
+	int32_t n = ns_import_http_fetch_header(id, name, ns_strlen(name), buf, cap - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Reads body bytes received so far (0: none now). While the module does not
+ * read, the node buffers at most 64 KiB and then pauses the transfer. */
+static inline int32_t ns_http_fetch_read(uint32_t id, void *buf, uint32_t cap)
+{
+	return ns_import_http_fetch_read(id, buf, cap);
+}
+
+/* Stops a fetch; its id dies at once (no DONE). Returns 0 or -NS_ENOENT. */
+static inline int32_t ns_http_fetch_cancel(uint32_t id)
+{
+	return ns_import_http_fetch_cancel(id);
 }
 
 /* --- Crypto (crypto/1) ----------------------------------------------------

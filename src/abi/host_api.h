@@ -91,6 +91,26 @@ enum ns_http_event {
 	NS_HTTP_END = 3,
 	NS_HTTP_WRITABLE = 4,
 	NS_HTTP_CLOSED = 5,
+	/* Outbound fetches (ns_http_fetch), the id being the fetch's: HEADERS:
+	 * the final response's status and headers are in (ns_http_fetch_info,
+	 * ns_http_fetch_header); DATA: body bytes can be read
+	 * (ns_http_fetch_read), reported once and not again until the module
+	 * reads; DONE: the transfer is over and every byte was read, or it
+	 * failed (NS_FETCH_RESULT says which); the id dies when the call
+	 * returns. */
+	NS_HTTP_FETCH_HEADERS = 16,
+	NS_HTTP_FETCH_DATA = 17,
+	NS_HTTP_FETCH_DONE = 18,
+};
+
+/* Methods of ns_http_fetch. */
+enum ns_fetch_method { NS_FETCH_GET = 0, NS_FETCH_HEAD = 1 };
+
+/* What ns_http_fetch_info returns about a fetch. */
+enum ns_fetch_info_kind {
+	NS_FETCH_STATUS = 0,  /* the HTTP status (the result), 0 before HEADERS */
+	NS_FETCH_RESULT = 1,  /* 0 done, -EINPROGRESS, or why it failed (-errno) */
+	NS_FETCH_HEADERS = 2, /* the response's header lines as text into buf */
 };
 
 /* What ns_http_info returns about a request. */
@@ -210,7 +230,21 @@ struct ns_store_usage {
 	 * WRITABLE follows when it took less than len), -EAGAIN when full */                      \
 	X(ns_http_write, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))          \
 	/* ns_http_end(req) -> 0: the streamed response is complete */                             \
-	X(ns_http_end, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
+	X(ns_http_end, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                        \
+	/* ns_http_fetch(method, url, url_len, headers, hlen) -> fetch id: an http://              \
+	 * URL with a numeric host inside the publisher's connect_destinations */                  \
+	X(ns_http_fetch, "i", "iiiii", u32,                                                        \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32))                                \
+	/* ns_http_fetch_info(id, what, buf, cap) -> enum ns_fetch_info_kind */                    \
+	X(ns_http_fetch_info, "i", "iiii", u32,                                                    \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32))                                     \
+	/* ns_http_fetch_header(id, name, name_len, buf, cap) -> value length */                   \
+	X(ns_http_fetch_header, "i", "iiiii", u32,                                                 \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32))                                \
+	/* ns_http_fetch_read(id, buf, cap) -> body bytes (0: none now) */                         \
+	X(ns_http_fetch_read, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))     \
+	/* ns_http_fetch_cancel(id) -> 0: stops it; the id dies (no DONE) */                       \
+	X(ns_http_fetch_cancel, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
 /* crypto/1 (ABI 2): hashes, HMACs, constant-time comparison (OpenSSL's
  * libcrypto in the container). alg is an enum ns_hash_alg; out receives the
  * digest (its length: the result). -EINVAL for an unknown algorithm. */

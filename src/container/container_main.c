@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "container/http_block.h"
+#include "container/http_fetch.h"
 #include "container/host_crypto.h"
 #include "container/listen.h"
 #include "container/modhost.h"
@@ -313,6 +314,12 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	}
 	struct http_block_limits hl = {.connections = a.sandbox.http_connections};
 	http_block_configure(&c->sb, &hl);
+	/* libcurl for ns_http_fetch, before the lockdown (its initialisation) */
+	r = http_fetch_configure(c->loop, &c->sb);
+	if (r < 0) {
+		reply_err(c, seq, r, "libcurl does not work");
+		return;
+	}
 	if (host_crypto_init() < 0) {
 		reply_err(c, seq, -EIO, "libcrypto does not work");
 		return;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -148,6 +149,30 @@ int http_headers_parse(const char *text, size_t len, http_header_fn *fn, void *c
 static int add_header(void *ctx, const char *name, const char *value)
 {
 	return MHD_add_response_header(ctx, name, value) == MHD_YES ? 0 : -EINVAL;
+}
+
+/* A streamed response's headers: Content-Length is the response's size
+ * (libmicrohttpd writes the header itself), the others are added. */
+static int add_header_streamed(void *ctx, const char *name, const char *value)
+{
+	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		return 0;
+	return add_header(ctx, name, value);
+}
+
+/* Finds a Content-Length among a streamed response's headers. */
+static int find_length(void *ctx, const char *name, const char *value)
+{
+	uint64_t *len = ctx;
+	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (!*value || *end || errno || v >= MHD_SIZE_UNKNOWN || *len != MHD_SIZE_UNKNOWN)
+		return -EINVAL; /* not a number, or two of them */
+	*len = v;
+	return 0;
 }
 
 /* ---- requests ----------------------------------------------------------------- */
@@ -723,12 +748,12 @@ u32 Z_netservZ_ns_http_body_read(struct Z_netserv_instance_t *ctx, u32 req, u32 
 
 /* The response for status and the module's header text, or a negative errno. */
 static int response_prepare(struct mod *m, struct http_req *q, u32 status, u32 headers, u32 hlen,
-                            struct MHD_Response *r)
+                            struct MHD_Response *r, http_header_fn *add)
 {
 	const char *h = (const char *)mem_at(m, headers, hlen);
 	if (!r)
 		return -ENOMEM;
-	int n = http_headers_parse(h, hlen, add_header, r);
+	int n = http_headers_parse(h, hlen, add, r);
 	if (n < 0) {
 		MHD_destroy_response(r);
 		return n;
@@ -755,14 +780,14 @@ u32 Z_netservZ_ns_http_respond(struct Z_netserv_instance_t *ctx, u32 req, u32 st
 		IMPORT_RETURN(-EINVAL);
 	struct MHD_Response *r =
 	        MHD_create_response_from_buffer(blen, (void *)b, MHD_RESPMEM_MUST_COPY);
-	IMPORT_RETURN(response_prepare(m, q, status, headers, hlen, r));
+	IMPORT_RETURN(response_prepare(m, q, status, headers, hlen, r, add_header));
 }
 
 u32 Z_netservZ_ns_http_respond_start(struct Z_netserv_instance_t *ctx, u32 req, u32 status,
                                      u32 headers, u32 hlen)
 {
 	IMPORT_BEGIN(ctx);
-	mem_at(m, headers, hlen);
+	const char *h = (const char *)mem_at(m, headers, hlen);
 	struct http_req *q = req_find(m, req);
 	if (!q || !q->started)
 		IMPORT_RETURN(-ENOENT);
@@ -770,12 +795,16 @@ u32 Z_netservZ_ns_http_respond_start(struct Z_netserv_instance_t *ctx, u32 req, 
 		IMPORT_RETURN(-EALREADY);
 	if (status < 100 || status > 999)
 		IMPORT_RETURN(-EINVAL);
-	q->out = malloc(HTTP_STREAM_BUF);
-	if (!q->out)
+	/* A Content-Length from the module: that many bytes, not chunked. */
+	uint64_t length = MHD_SIZE_UNKNOWN;
+	int n = http_headers_parse(h, hlen, find_length, &length);
+	if (n < 0)
+		IMPORT_RETURN(n);
+	if (!q->out && !(q->out = malloc(HTTP_STREAM_BUF)))
 		IMPORT_RETURN(-ENOMEM);
 	struct MHD_Response *r =
-	        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, on_read, q, NULL);
-	int ret = response_prepare(m, q, status, headers, hlen, r);
+	        MHD_create_response_from_callback(length, 16 * 1024, on_read, q, NULL);
+	int ret = response_prepare(m, q, status, headers, hlen, r, add_header_streamed);
 	if (ret == 0) {
 		q->streaming = true;
 		q->responded = false; /* it still hears WRITABLE and CLOSED */

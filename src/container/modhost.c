@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "container/http_block.h"
+#include "container/http_fetch.h"
 #include "container/modhost_internal.h"
 #include "container/pkt_filter.h"
 #include "lib/evloop.h"
@@ -351,6 +352,7 @@ static void mod_fail(struct mod *m, const char *reason)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_instance_lost(m);
+	http_fetch_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_FAILED, m->fail_reason);
 }
@@ -472,6 +474,7 @@ static void mod_trapped(struct mod *m, int trap, enum call_kind kind)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_instance_lost(m);
+	http_fetch_instance_lost(m);
 	if (m->h->event)
 		m->h->event(m->h->ctx, m->name, PROTO_EVENT_TRAP, m->last_trap);
 	if (kind == CALL_INSTANTIATE || kind == CALL_ABI || kind == CALL_INIT ||
@@ -547,6 +550,7 @@ static void mod_free(struct mod *m)
 	modhost_timers_cancel(m);
 	instance_discard(m);
 	http_block_mod_free(m);
+	http_fetch_mod_free(m);
 	/* No instance refers to the object any more (wasm2c's runtime copies the
 	 * function types a module registers). */
 	if (m->dl_acquired)
@@ -820,6 +824,7 @@ json_t *modhost_stats(struct modhost *h)
 		if (m->failed)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
 		modhost_socks_stats(m, j);
+		http_fetch_stats(m, j);
 		json_object_set_new(j, "log_lines", json_integer((json_int_t)m->log_lines));
 		json_object_set_new(j, "log_suppressed",
 		                    json_integer((json_int_t)m->log_suppressed));

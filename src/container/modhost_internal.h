@@ -90,6 +90,7 @@ struct mod {
 	uint32_t n_socks_cap;
 	uint32_t n_socks;      /* open */
 	struct http_mod *http; /* its http/1 servers and requests, or NULL */
+	struct fetch_mod *fetch; /* its outbound fetches (http_fetch.c), or NULL */
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
@@ -99,6 +100,7 @@ struct mod {
 	uint64_t policy_drops;  /* modified packets dropped: malformed or foreign source */
 	uint64_t sock_opened, sock_refused, sock_accepted, sock_conn_refused, sock_events;
 	uint64_t sock_bytes_in, sock_bytes_out, sock_dgrams_in, sock_dgrams_out;
+	uint64_t fetches, fetch_refused, fetch_bytes, fetch_pauses; /* http_fetch.c */
 	char last_trap[160];
 	uint64_t trap_times_ms[32]; /* ring of recent trap times */
 	uint32_t trap_ring_pos;

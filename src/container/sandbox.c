@@ -281,6 +281,10 @@ static const char *const allowed[] = {
         "epoll_create1",
         "eventfd2",
         "getsockopt",
+        /* http/1's fetches (libcurl): a zero-timeout poll on a connection
+         * before reusing it, and on its multi handle's wake-up pair */
+        "poll",
+        "ppoll",
         /* time, signals (the time-budget tick, traps), threads' basics */
         "clock_gettime",
         "clock_getres",

@@ -100,6 +100,12 @@ int main(int argc, char **argv)
 		E(EFBIG);
 		printf("-DH_MD5=%d -DH_SHA1=%d -DH_SHA256=%d -DH_SHA512=%d -DH_HASH_MAX=%d ", NS_MD5,
 		       NS_SHA1, NS_SHA256, NS_SHA512, NS_HASH_MAX);
+		printf("-DH_FETCH_HEADERS=%d -DH_FETCH_DATA=%d -DH_FETCH_DONE=%d ",
+		       NS_HTTP_FETCH_HEADERS, NS_HTTP_FETCH_DATA, NS_HTTP_FETCH_DONE);
+		printf("-DH_FETCH_GET=%d -DH_FETCH_HEAD=%d -DH_FETCH_STATUS=%d -DH_FETCH_RESULT=%d "
+		       "-DH_FETCH_HDRS=%d ",
+		       NS_FETCH_GET, NS_FETCH_HEAD, NS_FETCH_STATUS, NS_FETCH_RESULT,
+		       NS_FETCH_HEADERS);
 		printf("-DH_STORE_KEY_MAX=%d -DH_STORE_OBJECT_MAX=%u -DH_STORE_USAGE_SIZE=%zu ",
 		       NS_STORE_KEY_MAX, NS_STORE_OBJECT_MAX, sizeof(struct ns_store_usage));
 		printf("\n");
@@ -173,6 +179,14 @@ EQ(NS_HASH_MAX, H_HASH_MAX)
 EQ(NS_STORE_KEY_MAX, H_STORE_KEY_MAX)
 EQ(NS_STORE_OBJECT_MAX, H_STORE_OBJECT_MAX)
 EQ(sizeof(struct ns_store_usage), H_STORE_USAGE_SIZE)
+EQ(NS_HTTP_FETCH_HEADERS, H_FETCH_HEADERS)
+EQ(NS_HTTP_FETCH_DATA, H_FETCH_DATA)
+EQ(NS_HTTP_FETCH_DONE, H_FETCH_DONE)
+EQ(NS_FETCH_GET, H_FETCH_GET)
+EQ(NS_FETCH_HEAD, H_FETCH_HEAD)
+EQ(NS_FETCH_STATUS, H_FETCH_STATUS)
+EQ(NS_FETCH_RESULT, H_FETCH_RESULT)
+EQ(NS_FETCH_HEADERS, H_FETCH_HDRS)
 EOF
 # shellcheck disable=SC2086
 if out=$(clang --target=wasm32 -ffreestanding -nostdlibinc -fsyntax-only -I"$SDK/include" \
@@ -248,6 +262,12 @@ void ns_http(uint32_t req, uint32_t event)
 	else if (event == NS_HTTP_END && ns_http_body_read(req, body, sizeof(body)) >= 0 &&
 	         ns_http_respond_start(req, 200, 0) == 0 && ns_http_write(req, body, 1) > 0)
 		ns_http_end(req);
+	else if (event == NS_HTTP_FETCH_DATA && ns_http_fetch_read(req, body, sizeof(body)) > 0 &&
+	         ns_http_fetch_info(req, NS_FETCH_HEADERS, body, sizeof(body)) >= 0 &&
+	         ns_http_fetch_header(req, "ETag", h, sizeof(h)) >= 0)
+		ns_http_fetch_cancel(req);
+	else if (event == NS_HTTP_FETCH_DONE)
+		ns_http_fetch(NS_FETCH_GET, "http://192.0.2.1/", "Host: x");
 }
 
 void ns_timer(uint32_t id)
