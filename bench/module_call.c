@@ -246,7 +246,7 @@ static void measure_rss(struct rss_row *rows, size_t n)
 		if (!rows[i].module)
 			continue;
 		struct reply r = {0};
-		if (supervisor_install(s, rows[i].user, rows[i].module, rows[i].so, NULL, NULL,
+		if (supervisor_install(s, rows[i].user, rows[i].module, rows[i].so, NULL, NULL, 0,
 		                       on_reply, &r) < 0 ||
 		    !run_until(&r.done, 10000) || r.status < 0)
 			die(rows[i].module, r.error[0] ? r.error : "install failed");
@@ -525,7 +525,7 @@ static void measure_module(struct modhost *h, const char *name, const char *so,
 	char err[256];
 	struct target t[N_SIZES];
 	memset(t, 0, sizeof(t));
-	if (modhost_install(h, name, so, -1, NULL, NULL, err, sizeof(err)) < 0)
+	if (modhost_install(h, name, so, -1, NULL, NULL, 0, err, sizeof(err)) < 0)
 		die(so, err);
 	struct native_mod *nm = NULL;
 	if (native_mod_load(native_so, &nm, err, sizeof(err)) < 0)

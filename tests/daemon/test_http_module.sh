@@ -160,16 +160,27 @@ n=$(get "$URL/big" | wc -c)
 check "GET /big streams 4 MiB ($n bytes)" test "$n" -eq $((4 << 20))
 
 # --- load: no errors, memory bounded -------------------------------------------------
+# The growth allowed from idle to loaded: 100 connections' buffers and
+# pools; an AddressSanitizer build adds its allocator's metadata and shadow
+# memory for them (measured: +13 MiB), so it gets more room. Flat under load
+# is the second check: a second run of the same load must not grow it (by
+# more than 2 MiB; ASan's 4 MiB quarantine, set above, fills meanwhile).
 cpid=$(rt $MOD container_pid)
+grow_max=8192 flat_max=2048
+ldd "$B/netserv-container" 2>/dev/null | grep -q libasan && grow_max=32768 flat_max=$((2048 + 4096 + 1024))
 rss0=$(rss_kb "$cpid")
+in_sender wrk -t 1 -c 100 -d 2s "$URL/" >"$WORK/wrk0" 2>&1
+rss1=$(rss_kb "$cpid")
 in_sender wrk -t 1 -c 100 -d 3s "$URL/" >"$WORK/wrk" 2>&1
 reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk")
-errs=$(grep -E 'Socket errors|Non-2xx' "$WORK/wrk" | tr '\n' ' ')
-rss1=$(rss_kb "$cpid")
-check "wrk -c 100 -d 3s: ${reqs:-0} requests, no errors${errs:+ ($errs)}" \
+errs=$(cat "$WORK/wrk0" "$WORK/wrk" | grep -E 'Socket errors|Non-2xx' | tr '\n' ' ')
+rss_load=$(rss_kb "$cpid")
+check "wrk -c 100, 2 s and then 3 s: ${reqs:-0} requests in the second, no errors${errs:+ ($errs)}" \
 	test "${reqs:-0}" -gt 1000 -a -z "$errs"
-check "container RSS before and after stays within 8 MiB (${rss0} kB -> ${rss1} kB)" \
-	test -n "$rss0" -a -n "$rss1" -a "$((${rss1:-0} - ${rss0:-0}))" -lt 8192
+check "container RSS from idle to loaded stays within $((grow_max / 1024)) MiB (${rss0} kB -> ${rss1} kB)" \
+	test -n "$rss0" -a -n "$rss1" -a "$((${rss1:-0} - ${rss0:-0}))" -lt "$grow_max"
+check "and stays flat under more load: the second run adds less than $((flat_max / 1024)) MiB (${rss1} kB -> ${rss_load} kB)" \
+	test -n "$rss_load" -a "$((${rss_load:-0} - ${rss1:-0}))" -lt "$flat_max"
 
 # A slow reader of /big: the streamed body waits for it in bounded buffers.
 in_sender python3 - "$RTR" "$PORT" >"$WORK/slow" 2>&1 <<'PY' &
@@ -188,8 +199,8 @@ spid=$!
 sleep 1
 rss2=$(rss_kb "$cpid")
 wait $spid
-check "a slow reader of a 4 MiB stream keeps the container within 8 MiB of before ($rss0 kB -> $rss2 kB)" \
-	test -n "$rss2" -a "$((${rss2:-0} - ${rss0:-0}))" -lt 8192
+check "a slow reader of a 4 MiB stream keeps the container within 4 MiB of what the load left ($rss_load kB -> $rss2 kB)" \
+	test -n "$rss2" -a "$((${rss2:-0} - ${rss_load:-0}))" -lt 4096
 
 # --- slow loris ---------------------------------------------------------------------
 in_sender python3 - "$RTR" "$PORT" >"$WORK/loris" 2>&1 <<'PY' &
