@@ -35,7 +35,8 @@
 #define STUN_MAX_ATTRS 64 /* attributes in one message (more: malformed) */
 #define STUN_CD_HDR    4  /* ChannelData header */
 #define STUN_CHAN_MIN  0x4000
-#define STUN_CHAN_MAX  0x4fff /* RFC 8656 §12 (RFC 5766 allowed up to 0x7ffe) */
+#define STUN_CHAN_MAX                                                                              \
+	0x7fff /* RFC 5766 (RFC 8656 narrowed it to 0x4fff; coturn uses the old range) */
 
 /* Classes and methods. */
 enum stun_class {

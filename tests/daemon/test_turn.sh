@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The Media Relay (modules/turn.c, issue #15): client -- router -- server in
+# network namespaces, netservd in the router, the TURN module deployed by a
+# signed SETUP. coturn's clients (Debian package coturn) against it:
+# turnutils_uclient over UDP and TCP, with channels and with Send/Data
+# indications, long-term and TURN REST credentials, IPv4 and IPv6 relays,
+# exchanging data with turnutils_peer in the server namespace with no loss;
+# turnutils_stunclient gets its reflexive address. Refusals, with a small
+# client of our own (tests/lib/turn_client.py): wrong password (401), stale
+# nonce (438), expired REST credential (401), a peer without permission
+# (dropped), the allocation quota (486), the bandwidth quota (dropped),
+# malformed STUN (dropped), none of them a crash. SIGKILL of the container:
+# allocations are lost (437), clients allocate again and go on.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/tap.sh"
+source "$here/../lib/topo.sh"
+source "$here/../lib/wait.sh"
+B=${NETSERV_BUILD:?}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 0
+fi
+for t in turnutils_uclient turnutils_peer turnutils_stunclient; do
+	if ! command -v $t >/dev/null; then
+		echo "1..0 # SKIP $t missing (package coturn; scripts/install-deps installs it)"
+		exit 0
+	fi
+done
+
+WORK=$(mktemp -d /tmp/netserv-turn.XXXXXX)
+chmod 0711 "$WORK"
+SOCK=$WORK/admin.sock
+DPID=
+cleanup_turn() {
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	topo_destroy
+	cgroups_remove "$CG"
+	[ -n "${KEEP_LOG:-}" ] && cp "$WORK/netservd.log" "$KEEP_LOG"
+	rm -rf "$WORK"
+}
+trap cleanup_turn EXIT
+
+topo_create client router server || { not_ok "topology"; tap_done; exit 1; }
+R4=$(topo_addr router toward client)
+R6=$(topo_addr -6 router toward client)
+RS4=$(topo_addr router toward server)
+RS6=$(topo_addr -6 router toward server)
+SRV=$(topo_addr server)
+SRV6=$(topo_addr -6 server)
+CG=netserv-turn-$TOPO_TAG
+MOD=NetServ.apps.MediaRelay_1
+SECRET=north-wind-$RANDOM
+
+mkdir -p "$WORK/keys"
+"$B/netserv" keygen -d "$WORK" janedoe >/dev/null && cp "$WORK/janedoe.pub" "$WORK/keys/"
+
+cat >"$WORK/netservd.conf" <<EOC
+[node]
+id = turn-router
+state_dir = $WORK/state
+admin_socket = $SOCK
+[log]
+level = debug
+[fetch]
+protocols = file
+[forwarding]
+driver = none
+[containers]
+cgroup = $CG
+heartbeat_ms = 200
+pool_size = 0
+[security]
+keys_dir = $WORK/keys
+[publisher janedoe]
+uid = 65534
+prefixes = $SRV/32
+listen_ports = udp:3478,tcp:3478,udp:49152-49251
+connect_destinations = $SRV/32, $SRV6/128
+max_sockets = 300
+EOC
+
+ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
+
+start_daemon() {
+	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
+		>>"$WORK/netservd.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 1 200); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	diag "netservd did not start:"
+	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
+	return 1
+}
+
+status() {
+	ctl status --json | python3 -c "import json,sys
+s = json.load(sys.stdin)
+mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
+print($1)"
+}
+ctr() { # COUNTER: the module's counter (-1 if none)
+	status "((mods.get('janedoe/$MOD') or {}).get('runtime') or {}).get('counters', {}).get('$1', -1)"
+}
+
+setup() { # PROPERTIES
+	local path=$WORK/turn.wasm hash
+	cp "$B/modules/turn.wasm" "$path"
+	hash=sha256:$(sha256sum "$path" | cut -d' ' -f1)
+	printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:%s\nlisten:udp:3478,tcp:3478\ndependencies:socket/1,crypto/1\nproperties:%s\n\n' \
+		"$MOD" "$path" "$hash" "$1" | NETSERV_KEY=$WORK/janedoe.key ctl send -
+}
+remove() {
+	printf 'REMOVE %s NETSERV/0.1\nuser:janedoe\n\n' "$MOD" | NETSERV_KEY=$WORK/janedoe.key ctl send -
+}
+
+start_daemon || { tap_done; exit 1; }
+topo_spawn server turnutils_peer -L "$SRV" -p 3480 >/dev/null 2>&1
+topo_spawn server turnutils_peer -L "$SRV6" -p 3480 >/dev/null 2>&1
+
+PROPS="realm=netserv.test,users=alice:wonderland bob:builder,secret=$SECRET,relay_ip4=$RS4,relay_ip6=$RS6,relay_ports=49152-49251"
+out=$(setup "$PROPS")
+check "the TURN module deploys (200)" grep -q '^NETSERV/0.1 200' <<<"$out" ||
+	diag "$out"
+
+# --- coturn's clients ---------------------------------------------------------------------------
+stun_answers() {
+	topo_exec client timeout 3 turnutils_stunclient "$R4" >"$WORK/stun.out" 2>&1
+	grep -q "UDP reflexive addr: $(topo_addr client):" "$WORK/stun.out"
+}
+check "turnutils_stunclient gets its reflexive address" wait_until 5 stun_answers ||
+	sed 's/^/#   /' "$WORK/stun.out"
+
+# uclient LABEL ARGS...: runs turnutils_uclient from the client namespace
+# (2 clients, 172-byte messages, 100 each 10 ms apart, no RTCP) and checks
+# that every message came back through the relay from turnutils_peer.
+uclient() {
+	local label=$1 o
+	shift
+	o=$WORK/uclient-${label//[^A-Za-z0-9]/_}.out
+	topo_exec client timeout 60 turnutils_uclient -c -m 2 -n 100 -l 172 -z 10 "$@" >"$o" 2>&1
+	local rc=$? sent recv lost
+	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\).*/\1/p' "$o" | tail -1)
+	recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "$o" | tail -1)
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$o" | tail -1)
+	if [ "$rc" -eq 0 ] && [ "${sent:-0}" -ge 200 ] && [ "${recv:-0}" = "$sent" ] &&
+		[ "${lost:-1}" = 0 ]; then
+		ok "uclient $label: $recv of $sent messages came back, none lost"
+	else
+		not_ok "uclient $label (rc $rc, sent ${sent:-?}, received ${recv:-?}, lost ${lost:-?})"
+		grep -iE "error|fail|lost|tot_" "$o" | tail -8 | sed 's/^/#   /'
+	fi
+}
+uclient "UDP, channels, long-term" -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient "UDP, Send/Data indications" -s -u bob -w builder -e "$SRV" -r 3480 "$R4"
+uclient "TCP, channels" -t -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient "TCP, Send/Data indications" -t -s -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient "UDP, REST credentials (-W secret)" -W "$SECRET" -u carol -e "$SRV" -r 3480 "$R4"
+uclient "TCP, REST credentials, Send/Data" -t -s -W "$SECRET" -u dave -e "$SRV" -r 3480 "$R4"
+uclient "IPv6 client, IPv6 relay (-x)" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R6"
+uclient "IPv4 client, IPv6 relay (-x)" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R4"
+a=$(ctr allocations)
+check "the module counted the allocations ($a >= 16)" test "$a" -ge 16
+p=$(ctr to_peer_packets)
+c=$(ctr to_client_packets)
+check "... and the relayed packets each way ($p to peers, $c to clients; >= 1600)" \
+	test "$p" -ge 1600 -a "$c" -ge 1600
+
+# --- refusals -----------------------------------------------------------------------------------
+tc() { topo_exec client timeout 40 python3 "$here/../lib/turn_client.py" "$@" 2>&1; }
+f=$(ctr auth_failures)
+out=$(tc "$R4" 3478 wrongpass alice not-the-password)
+check "a wrong password gets 401 ($out)" test "$out" = "wrongpass 401"
+out=$(tc --tcp "$R4" 3478 wrongpass alice not-the-password)
+check "... over TCP too ($out)" test "$out" = "wrongpass 401"
+out=$(tc "$R4" 3478 wrongpass mallory wonderland)
+check "an unknown user gets 401 ($out)" test "$out" = "wrongpass 401"
+out=$(tc "$R4" 3478 rest "$SECRET" erin -10)
+check "an expired REST credential gets 401 ($out)" test "$out" = "rest 401"
+out=$(tc "$R4" 3478 rest "not-$SECRET" erin 600)
+check "a REST credential from another secret gets 401 ($out)" test "$out" = "rest 401"
+out=$(tc "$R4" 3478 rest "$SECRET" erin 600)
+check "a valid REST credential allocates ($out)" test "$out" = "rest 200"
+f2=$(ctr auth_failures)
+check "auth failures are counted ($f -> $f2)" test "$f2" -ge $((f + 5))
+out=$(tc "$R4" 3478 permission alice wonderland "$SRV" 3480)
+check "a Send to a peer without permission is dropped, with one it is relayed ($out)" \
+	test "$out" = "permission before=nodata after=data"
+check "... counted as a permission drop" test "$(ctr permission_drops)" -ge 1
+# a peer that sends to a relay address without a permission: dropped
+topo_exec server bash -c "for p in \$(seq 49152 49251); do echo x >/dev/udp/$RS4/\$p; done" \
+	2>/dev/null
+pd() { [ "$(ctr permission_drops)" -ge 3 ]; }
+check "datagrams from peers without permission are dropped and counted" wait_until 3 pd
+m=$(ctr malformed)
+out=$(tc "$R4" 3478 malformed alice wonderland)
+check "malformed STUN over UDP gets no answer, and Binding still works ($out)" \
+	test "$out" = "malformed answers=0 binding=200"
+out=$(tc --tcp "$R4" 3478 malformed alice wonderland)
+check "... over TCP too ($out)" test "$out" = "malformed answers=0 binding=200"
+check "... counted ($(ctr malformed) > $m)" test "$(ctr malformed)" -gt "$m"
+
+# --- SIGKILL of the container ----------------------------------------------------------------------
+pid=$(status "mods['janedoe/$MOD']['runtime']['container_pid']")
+rm -f "$WORK/go"
+topo_exec client timeout 60 python3 "$here/../lib/turn_client.py" "$R4" 3478 restart alice \
+	wonderland "$SRV" 3480 "$WORK/go" >"$WORK/restart.out" 2>&1 &
+RPID=$!
+check "a client allocates before the kill" wait_line "$WORK/restart.out" '^allocated' 10
+if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ]; then
+	kill -KILL "$pid"
+fi
+check "the module answers again after SIGKILL of its container" wait_until 10 stun_answers
+touch "$WORK/go"
+wait "$RPID"
+out=$(tail -1 "$WORK/restart.out")
+check "the allocation was lost (437), the client allocated again and relays ($out)" \
+	test "$out" = "restart refresh=437 realloc=200 echo=data"
+uclient "after the restart" -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+
+# --- quotas and nonces: the module again with small limits --------------------------------------------
+remove >/dev/null
+out=$(setup "$PROPS,max_allocations=2,nonce_lifetime=2,bandwidth=3440")
+check "redeployed with max_allocations=2, nonce_lifetime=2 s, bandwidth 3440 B/s (200)" \
+	grep -q '^NETSERV/0.1 200' <<<"$out"
+out=$(tc "$R4" 3478 quota alice wonderland 3)
+check "the third allocation gets 486 ($out)" test "$out" = "quota 200 200 486"
+check "... counted" test "$(ctr quota_refusals)" -ge 1
+out=$(tc "$R4" 3478 stale alice wonderland)
+ms=${out##*after=}
+check "a nonce is good until it expires, then 438 ($out)" \
+	test "${out% after=*}" = "stale first=200 later=438" -a "$ms" -ge 1000 -a "$ms" -lt 6000
+check "... counted" test "$(ctr stale_nonces)" -ge 1
+p0=$(ctr to_peer_packets)
+out=$(tc "$R4" 3478 bandwidth alice wonderland "$SRV" 3480 100)
+e=$(sed -n 's/.*echoed=\([0-9]*\).*/\1/p' <<<"$out")
+p1=$(ctr to_peer_packets)
+# both directions count: about 3440 / 172 = 20 datagrams pass, out and back together
+t=$((p1 - p0 + ${e:-100}))
+check "100 x 172 bytes at once through a 3440 B/s allocation: about 20 relayed ($t; $out)" \
+	test "$t" -ge 15 -a "$t" -le 30
+check "... the rest counted as bandwidth drops" test "$(ctr bandwidth_drops)" -ge 70
+node_answers() { ctl status >/dev/null 2>&1; }
+check "the node still answers" node_answers
+check "the module never trapped" test "$(status "mods['janedoe/$MOD']['runtime'].get('traps', 0)")" = 0
+
+kill -TERM "$DPID"
+wait "$DPID"
+rc=$?
+DPID=
+check "netservd exits cleanly (status $rc)" test "$rc" -eq 0
+tap_done
