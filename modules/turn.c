@@ -160,9 +160,13 @@ static void flush_counters(void)
 		}
 }
 
+/* The monotonic clock in ms, read once per event (an import call saved per
+ * datagram; an event handles at most 256 of them per socket). */
+static uint64_t ev_now;
+
 static uint64_t now_ms(void)
 {
-	return ns_clock_ns() / 1000000u;
+	return ev_now;
 }
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -971,12 +975,11 @@ static void relay_event(int32_t s)
 			                           (uint32_t)n, a->tcp);
 			ok = fl > 0 && to_client(a->tcp, a->sock, &a->client, f, (uint32_t)fl);
 		} else {
-			static const uint8_t zero_tid[STUN_TID_LEN];
-			uint8_t tid[STUN_TID_LEN];
-			uint32_t x = (uint32_t)now ^ (uint32_t)k;
-			ns_memcpy(tid, zero_tid, sizeof(tid));
-			ns_put_be32(tid, x);
-			ns_put_be32(tid + 4, (uint32_t)(ns_clock_ns() >> 7));
+			/* an indication's transaction id only has to differ */
+			static uint32_t data_seq;
+			uint8_t tid[STUN_TID_LEN] = {0};
+			ns_put_be32(tid, (uint32_t)now);
+			ns_put_be32(tid + 4, ++data_seq);
 			struct stun_builder b;
 			stun_begin(&b, txbuf, sizeof(txbuf), TURN_DATA, STUN_INDICATION, tid);
 			stun_put_addr(&b, STUN_A_XOR_PEER_ADDRESS, &peer, true);
@@ -1094,6 +1097,7 @@ void ns_socket(uint32_t id, uint32_t events)
 	int32_t s = (int32_t)id;
 	if (s < 0 || s >= MAX_SOCK)
 		return;
+	ev_now = ns_clock_ns() / 1000000u;
 	switch (sock_role[s]) {
 	case R_UDP_LISTEN:
 		for (int k = 0; k < 256; k++) {
@@ -1123,7 +1127,7 @@ void ns_timer(uint32_t id)
 {
 	if (id != TIMER_SWEEP)
 		return;
-	uint64_t now = now_ms();
+	uint64_t now = ev_now = ns_clock_ns() / 1000000u;
 	for (int32_t i = 0; i < MAX_ALLOCS; i++) {
 		struct alloc *a = &allocs[i];
 		if (!a->used)
