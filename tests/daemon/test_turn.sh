@@ -9,7 +9,8 @@
 # client of our own (tests/lib/turn_client.py): wrong password (401), stale
 # nonce (438), expired REST credential (401), a peer without permission
 # (dropped), the allocation quota (486), the bandwidth quota (dropped),
-# malformed STUN (dropped), none of them a crash. SIGKILL of the container:
+# malformed STUN (dropped), none of them a crash. Two libnice agents
+# (tests/turn/nice_relay.c) gather relay candidates and exchange data. SIGKILL of the container:
 # allocations are lost (437), clients allocate again and go on.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -77,7 +78,7 @@ keys_dir = $WORK/keys
 uid = 65534
 prefixes = $SRV/32
 listen_ports = udp:3478,tcp:3478,udp:49152-49251
-connect_destinations = $SRV/32, $SRV6/128
+connect_destinations = $SRV/32, $SRV6/128, $RS4/32
 max_sockets = 300
 EOC
 
@@ -169,6 +170,17 @@ p=$(ctr to_peer_packets)
 c=$(ctr to_client_packets)
 check "... and the relayed packets each way ($p to peers, $c to clients; >= 1600)" \
 	test "$p" -ge 1600 -a "$c" -ge 1600
+
+# libnice: two ICE agents forced to relay, each gathering a relay candidate
+# from the module; their checks and data go relay to relay (the peers are
+# the relayed addresses: connect_destinations has the router's own address).
+if [ -x "$B/nice_relay" ]; then
+	out=$(topo_exec client timeout 30 "$B/nice_relay" "$R4" 3478 alice wonderland 50 2>&1 | tail -1)
+	check "libnice agents gather relay candidates and exchange 50 messages through the module ($out)" \
+		grep -q "^relay a=$RS4:[0-9]* b=$RS4:[0-9]* selected=relay received=50/50$" <<<"$out"
+else
+	ok "libnice agents through the module # SKIP nice_relay not built (libnice-dev missing)"
+fi
 
 # --- refusals -----------------------------------------------------------------------------------
 tc() { topo_exec client timeout 40 python3 "$here/../lib/turn_client.py" "$@" 2>&1; }
