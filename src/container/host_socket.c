@@ -36,7 +36,9 @@ struct sock_peer {
 	uint64_t seen_ms;
 	uint16_t port;
 	uint8_t family;
+	bool has_local;
 	uint8_t addr[16];
+	uint8_t local[16]; /* the address it sent to: answers go from there */
 };
 
 struct sock_peers {
@@ -130,25 +132,106 @@ static struct sock_peer *peer_slot(struct sock_peers *t, const struct sockaddr_s
 	return &t->v[h % SOCK_PEERS];
 }
 
-static void peer_note(struct mod_sock *s, const struct sockaddr_storage *ss)
+/* Notes a source; local: the address it sent to (NULL if unknown). */
+static void peer_note(struct mod_sock *s, const struct sockaddr_storage *ss, const uint8_t *local)
 {
 	if (!s->peers && !(s->peers = calloc(1, sizeof(*s->peers))))
 		return;
 	struct sock_peer *p = peer_slot(s->peers, ss);
+	size_t n = ss->ss_family == AF_INET ? 4 : 16;
 	p->family = (uint8_t)ss->ss_family;
 	p->port = sa_port(ss);
-	memcpy(p->addr, sa_addr(ss), ss->ss_family == AF_INET ? 4 : 16);
+	memcpy(p->addr, sa_addr(ss), n);
+	p->has_local = local != NULL;
+	if (local)
+		memcpy(p->local, local, n);
 	p->seen_ms = evloop_now_ms();
 }
 
-static bool peer_known(const struct mod_sock *s, const struct sockaddr_storage *ss)
+/* The entry of a source seen in the last SOCK_PEER_TTL_MS, or NULL. */
+static const struct sock_peer *peer_known(const struct mod_sock *s,
+                                          const struct sockaddr_storage *ss)
 {
 	if (!s->peers)
-		return false;
+		return NULL;
 	const struct sock_peer *p = peer_slot(s->peers, ss);
-	return p->seen_ms && p->family == ss->ss_family && p->port == sa_port(ss) &&
-	       memcmp(p->addr, sa_addr(ss), ss->ss_family == AF_INET ? 4 : 16) == 0 &&
-	       evloop_now_ms() - p->seen_ms <= SOCK_PEER_TTL_MS;
+	bool ok = p->seen_ms && p->family == ss->ss_family && p->port == sa_port(ss) &&
+	          memcmp(p->addr, sa_addr(ss), ss->ss_family == AF_INET ? 4 : 16) == 0 &&
+	          evloop_now_ms() - p->seen_ms <= SOCK_PEER_TTL_MS;
+	return ok ? p : NULL;
+}
+
+/* A UDP socket bound to every address answers a source from the address it
+ * sent to (not the one the routing would pick, which a client that sent to
+ * another of the node's addresses would drop): the destination comes with
+ * each datagram (IP_PKTINFO, IPV6_RECVPKTINFO) and goes back as the source
+ * of the answers. */
+union pktinfo_cmsg {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+static ssize_t udp_recv(int fd, void *b, size_t cap, struct sockaddr_storage *ss, uint8_t local[16],
+                        bool *has_local)
+{
+	struct iovec iov = {b, cap};
+	union pktinfo_cmsg c;
+	struct msghdr mh = {.msg_name = ss,
+	                    .msg_namelen = sizeof(*ss),
+	                    .msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.buf,
+	                    .msg_controllen = sizeof(c.buf)};
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	*has_local = false;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(h), sizeof(pi));
+			memcpy(local, &pi.ipi_addr, 4);
+			*has_local = true;
+		} else if (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(h), sizeof(pi));
+			memcpy(local, &pi.ipi6_addr, 16);
+			*has_local = true;
+		}
+	}
+	return n;
+}
+
+static ssize_t udp_send_from(int fd, const void *b, size_t len, const struct sockaddr_storage *ss,
+                             socklen_t sl, const uint8_t *local)
+{
+	struct iovec iov = {(void *)b, len};
+	union pktinfo_cmsg c;
+	memset(&c, 0, sizeof(c));
+	struct msghdr mh = {.msg_name = (void *)ss,
+	                    .msg_namelen = sl,
+	                    .msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.buf};
+	struct cmsghdr *h = (struct cmsghdr *)c.buf;
+	if (ss->ss_family == AF_INET) {
+		struct in_pktinfo pi = {0};
+		memcpy(&pi.ipi_spec_dst, local, 4);
+		h->cmsg_level = IPPROTO_IP;
+		h->cmsg_type = IP_PKTINFO;
+		h->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(h), &pi, sizeof(pi));
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = {0};
+		memcpy(&pi.ipi6_addr, local, 16);
+		h->cmsg_level = IPPROTO_IPV6;
+		h->cmsg_type = IPV6_PKTINFO;
+		h->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(h), &pi, sizeof(pi));
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+	}
+	return sendmsg(fd, &mh, MSG_DONTWAIT);
 }
 
 /* ---- the table -------------------------------------------------------------- */
@@ -406,6 +489,9 @@ u32 Z_netservZ_ns_sock_listen(struct Z_netserv_instance_t *ctx, u32 type, u32 fa
 		in6->sin6_port = htons((uint16_t)port);
 		sl = sizeof(*in6);
 	}
+	if (type == NS_SOCK_UDP) /* answers go from the address asked (udp_recv) */
+		setsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+		           af == AF_INET ? IP_PKTINFO : IPV6_RECVPKTINFO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    (type == NS_SOCK_TCP && listen(fd, 1024) < 0)) {
 		r = -errno;
@@ -519,12 +605,13 @@ u32 Z_netservZ_ns_sock_recv(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u
 	ssize_t n;
 	if (s->type == NS_SOCK_UDP) {
 		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		n = recvfrom(s->fd, b, cap, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+		uint8_t local[16];
+		bool has_local;
+		n = udp_recv(s->fd, b, cap, &ss, local, &has_local);
 		if (n >= 0) {
 			m->sock_dgrams_in++;
 			if (!s->connected)
-				peer_note(s, &ss);
+				peer_note(s, &ss, has_local ? local : NULL);
 			if (f)
 				sa_to_ns(&ss, f);
 		}
@@ -553,6 +640,7 @@ u32 Z_netservZ_ns_sock_send(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u
 		len = 0x7fffffff;
 	struct sockaddr_storage ss;
 	int sl = 0;
+	const struct sock_peer *peer = NULL;
 	if (s->type == NS_SOCK_UDP) {
 		if (t) {
 			if ((sl = sa_from_ns(t, &ss)) < 0)
@@ -560,7 +648,7 @@ u32 Z_netservZ_ns_sock_send(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u
 			if ((ss.ss_family == AF_INET) != (s->family == NS_IPV4))
 				IMPORT_RETURN(-EAFNOSUPPORT);
 			/* an answer to who sent, or a destination of its own */
-			if (!peer_known(s, &ss)) {
+			if (!(peer = peer_known(s, &ss))) {
 				int r = policy_ask(m, MODHOST_SOCK_CONNECT, NS_SOCK_UDP, &ss,
 				                   sa_port(&ss));
 				if (r < 0) {
@@ -578,11 +666,17 @@ u32 Z_netservZ_ns_sock_send(struct Z_netserv_instance_t *ctx, u32 id, u32 buf, u
 	if (take == 0 && len > 0)
 		IMPORT_RETURN(-EAGAIN);
 	ssize_t n;
-	if (s->type == NS_SOCK_UDP)
-		n = sendto(s->fd, b, take, MSG_DONTWAIT, sl ? (struct sockaddr *)&ss : NULL,
-		           (socklen_t)sl);
-	else
+	if (s->type == NS_SOCK_UDP) {
+		bool from = peer && peer->has_local;
+		n = from ? udp_send_from(s->fd, b, take, &ss, (socklen_t)sl, peer->local) : -1;
+		/* as the routing picks: no address asked, or one that cannot be a
+		 * source (EINVAL: a broadcast address, say) */
+		if (!from || (n < 0 && errno == EINVAL))
+			n = sendto(s->fd, b, take, MSG_DONTWAIT, sl ? (struct sockaddr *)&ss : NULL,
+			           (socklen_t)sl);
+	} else {
 		n = send(s->fd, b, take, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
 	if (n < 0) {
 		int e = errno == EWOULDBLOCK ? EAGAIN : errno;
 		if (e == EAGAIN) {

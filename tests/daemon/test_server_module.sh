@@ -156,7 +156,14 @@ a=$(udp_echo "$R4" hello-udp4)
 check "udp-echo answers a socat client over IPv4 ('$a')" test "$a" = hello-udp4
 a=$(udp_echo "[$R6]" hello-udp6)
 check "udp-echo answers a socat client over IPv6 ('$a')" test "$a" = hello-udp6
-check "its counters saw both datagrams" test "$(rt janedoe/NetServ.apps.UdpEcho_1 x datagrams)" = 2
+# the router's address on the other side: the answer must come from it
+# (from the address routing picks, the client's connected socket drops it)
+a=$(udp_echo "$(topo_addr router toward server)" hello-far4)
+check "udp-echo answers from the address asked: the router's far IPv4 address ('$a')" \
+	test "$a" = hello-far4
+a=$(udp_echo "[$(topo_addr -6 router toward server)]" hello-far6)
+check "... and its far IPv6 address ('$a')" test "$a" = hello-far6
+check "its counters saw the four datagrams" test "$(rt janedoe/NetServ.apps.UdpEcho_1 x datagrams)" = 4
 l=$(status "sorted(mods['janedoe/NetServ.apps.UdpEcho_1']['runtime']['sockets']['listening'])")
 check "status lists its listening sockets ($l)" test "$l" = "['udp6:7', 'udp:7']"
 out=$(remove janedoe NetServ.apps.UdpEcho_1)
