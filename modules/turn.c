@@ -28,8 +28,11 @@
  * Properties:
  *   port            client port, UDP and TCP, IPv4 and IPv6 (3478)
  *   relay_ports     LO-HI, the relayed transport addresses' ports (49152-49407)
- *   relay_ip4       the IPv4 address given as XOR-RELAYED-ADDRESS (required
- *                   for IPv4 relaying unless clients come over TCP)
+ *   relay_ip4       the IPv4 address given as XOR-RELAYED-ADDRESS; without
+ *                   it, the node's address toward the client (the local
+ *                   address of a TCP client's connection; for UDP, of a
+ *                   socket connected to the client, which needs the client
+ *                   inside connect_destinations)
  *   relay_ip6       the same for IPv6
  *   realm           (netserv)
  *   users           "name:password name:password ..." (static long-term users)
@@ -644,6 +647,17 @@ static void do_allocate(struct req *r, int32_t existing)
 		struct ns_sockaddr local;
 		have = ns_sock_name((uint32_t)r->sock, &local, 0) == 0;
 		ns_memcpy(rip, local.addr, 16);
+	} else if (r->client.family == family) {
+		/* the node's address toward the client: a UDP socket "connected"
+		 * to it (no datagram is sent) names the address the routing
+		 * picks; the client must be inside connect_destinations */
+		int32_t cs = ns_sock_connect(NS_SOCK_UDP, &r->client);
+		if (cs >= 0) {
+			struct ns_sockaddr local;
+			have = ns_sock_name((uint32_t)cs, &local, 0) == 0;
+			ns_memcpy(rip, local.addr, 16);
+			ns_sock_close((uint32_t)cs);
+		}
 	}
 	if (!have) {
 		respond_error(r, 440, "Address Family not Supported", false);
