@@ -8,8 +8,9 @@
 #                   run; ends with
 #                   "N passed, N failed, N skipped" (a skip is not a pass)
 #   make demo       the end-to-end demo (scripts/demo)
-#   make demo SCENARIO=keepalive|overload|netmonitor
-#                   a SIP application in namespaces (scripts/demo-SCENARIO, root)
+#   make demo SCENARIO=keepalive|overload|netmonitor|media-relay
+#                   a SIP application, or the Media Relay, in namespaces
+#                   (scripts/demo-SCENARIO, root)
 #   make bench      bench/module-call: module call cost and container memory;
 #                   bench/forwarding (root): the packet path on a router;
 #                   bench/signaling (root): netserv setup on 1, 3, 5 nodes

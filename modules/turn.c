@@ -34,6 +34,11 @@
  *                   socket connected to the client, which needs the client
  *                   inside connect_destinations)
  *   relay_ip6       the same for IPv6
+ *   relay_toward    an address (e.g. the publisher's): without relay_ip4/6,
+ *                   the relayed address of that family is the node's address
+ *                   toward it (the source its relay sockets' datagrams to
+ *                   peers across the network take); it must be inside
+ *                   connect_destinations
  *   realm           (netserv)
  *   users           "name:password name:password ..." (static long-term users)
  *   secret          the TURN REST shared secret (coturn's static-auth-secret)
@@ -116,6 +121,7 @@ static uint32_t n_users, n_allocs;
 static uint16_t cfg_port, relay_lo, relay_hi, relay_next;
 static bool have_ip4, have_ip6;
 static uint8_t relay_ip4[4], relay_ip6[16];
+static struct ns_sockaddr toward; /* relay_toward: family 0 if none */
 static char realm[128], secret[256];
 static uint32_t realm_len, secret_len;
 static uint32_t nonce_lifetime, max_lifetime, max_allocs, bandwidth;
@@ -604,6 +610,21 @@ static void alloc_success(struct req *r, struct alloc *a)
 	respond_finish(r, &b);
 }
 
+/* The node's address toward `to`: a UDP socket "connected" to it (no
+ * datagram is sent) names the address the routing picks; `to` must be
+ * inside connect_destinations. */
+static bool local_toward(const struct ns_sockaddr *to, uint8_t out[16])
+{
+	int32_t cs = ns_sock_connect(NS_SOCK_UDP, to);
+	if (cs < 0)
+		return false;
+	struct ns_sockaddr local;
+	bool ok = ns_sock_name((uint32_t)cs, &local, 0) == 0;
+	ns_memcpy(out, local.addr, 16);
+	ns_sock_close((uint32_t)cs);
+	return ok;
+}
+
 static void do_allocate(struct req *r, int32_t existing)
 {
 	struct stun_msg *m = r->m;
@@ -643,21 +664,14 @@ static void do_allocate(struct req *r, int32_t existing)
 	if (have) {
 		ns_memcpy(rip, family == NS_IPV4 ? relay_ip4 : relay_ip6,
 		          family == NS_IPV4 ? 4 : 16);
+	} else if (toward.family == family) {
+		have = local_toward(&toward, rip);
 	} else if (r->tcp && r->client.family == family) {
 		struct ns_sockaddr local;
 		have = ns_sock_name((uint32_t)r->sock, &local, 0) == 0;
 		ns_memcpy(rip, local.addr, 16);
 	} else if (r->client.family == family) {
-		/* the node's address toward the client: a UDP socket "connected"
-		 * to it (no datagram is sent) names the address the routing
-		 * picks; the client must be inside connect_destinations */
-		int32_t cs = ns_sock_connect(NS_SOCK_UDP, &r->client);
-		if (cs >= 0) {
-			struct ns_sockaddr local;
-			have = ns_sock_name((uint32_t)cs, &local, 0) == 0;
-			ns_memcpy(rip, local.addr, 16);
-			ns_sock_close((uint32_t)cs);
-		}
+		have = local_toward(&r->client, rip);
 	}
 	if (!have) {
 		respond_error(r, 440, "Address Family not Supported", false);
@@ -1211,6 +1225,12 @@ int32_t ns_init(void)
 	ns_memcpy(relay_ip4, a, 4);
 	have_ip6 = ns_prop_addr("relay_ip6", a) == 6;
 	ns_memcpy(relay_ip6, a, 16);
+	int fam = ns_prop_addr("relay_toward", a);
+	if (fam) {
+		toward.family = fam == 4 ? NS_IPV4 : NS_IPV6;
+		toward.port = 9;
+		ns_memcpy(toward.addr, a, 16);
+	}
 	if (ns_prop_str("realm", realm, sizeof(realm), "netserv") < 0) {
 		ns_logs(NS_LOG_ERR, "bad property realm");
 		return -NS_EINVAL;

@@ -16,6 +16,10 @@ Scenarios:
   bandwidth USER PASS PEER PORT N -> "bandwidth sent=N echoed=M"
   malformed USER PASS          -> "malformed answers=N binding=CODE"
   restart USER PASS PEER PORT GOFILE -> "restart refresh=CODE realloc=CODE echo=data|nodata"
+  media USER PASS MYFILE PEERFILE COUNT -> "media relay=IP:PORT sent=N received=M"
+      allocates, writes its relayed address to MYFILE, waits for the other
+      party's in PEERFILE, binds a channel to it and sends COUNT RTP-sized
+      (172-byte) packets, 50 a second, counting what arrives from it
 """
 import base64
 import binascii
@@ -292,6 +296,43 @@ def main():
         echo = data_back(c, b"again")
         print("restart refresh=%s realloc=%s echo=%s" % (ref["code"] if ref else "none", code(re),
                                                          "data" if echo else "nodata"))
+    elif scen == "media":
+        c.login(a[0], a[1])
+        r = c.allocate()
+        if r is None or r["code"] != 200:
+            print("media allocate", code(r))
+            return 1
+        x = r["attrs"][A_RELAYED]
+        port = struct.unpack("!H", x[2:4])[0] ^ 0x2112
+        ip = socket.inet_ntoa(bytes(b ^ m for b, m in zip(x[4:8], struct.pack("!I", MAGIC))))
+        with open(a[2] + ".tmp", "w") as f:
+            f.write("%s %d\n" % (ip, port))
+        os.rename(a[2] + ".tmp", a[2])
+        deadline = time.time() + 30
+        while not os.path.exists(a[3]) and time.time() < deadline:
+            time.sleep(0.05)
+        pip, pport = open(a[3]).read().split()
+        peer = xaddr(pip, int(pport), b"\0" * 12)
+        r = c.transact(CHANBIND, [(A_CHANNEL, b"\x40\x00\0\0"), (A_PEER, peer)])
+        n, got = int(a[4]), 0
+        t0 = time.time()
+        for i in range(n):
+            c.send(struct.pack("!HH", 0x4000, 172) + (b"rtp-%05d" % i) + b"\0" * 163)
+            while True:
+                left = t0 + (i + 1) * 0.02 - time.time()
+                if left <= 0:
+                    break
+                d = c.recv(left)
+                if d and (d[:4] == b"\x40\x00\x00\xac" or (parse(d) or {}).get("method") == DATA):
+                    got += 1
+        deadline = time.time() + 1
+        while time.time() < deadline:
+            d = c.recv(deadline - time.time())
+            if d is None:
+                break
+            if d[:4] == b"\x40\x00\x00\xac" or (parse(d) or {}).get("method") == DATA:
+                got += 1
+        print("media relay=%s:%d sent=%d received=%d" % (ip, port, n, got))
     else:
         print("unknown scenario", scen)
         return 2
