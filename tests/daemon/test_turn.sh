@@ -55,7 +55,9 @@ MOD=NetServ.apps.MediaRelay_1
 SECRET=north-wind-$RANDOM
 
 mkdir -p "$WORK/keys"
-"$B/netserv" keygen -d "$WORK" janedoe >/dev/null && cp "$WORK/janedoe.pub" "$WORK/keys/"
+for u in janedoe bob; do
+	"$B/netserv" keygen -d "$WORK" $u >/dev/null && cp "$WORK/$u.pub" "$WORK/keys/"
+done
 
 cat >"$WORK/netservd.conf" <<EOC
 [node]
@@ -80,6 +82,9 @@ prefixes = $SRV/32
 listen_ports = udp:3478,tcp:3478,udp:49152-49251
 connect_destinations = $SRV/32, $SRV6/128, $RS4/32
 max_sockets = 300
+[publisher bob]
+uid = 65533
+listen_ports = udp:7
 EOC
 
 ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
@@ -256,6 +261,62 @@ t=$((p1 - p0 + ${e:-100}))
 check "100 x 172 bytes at once through a 3440 B/s allocation: about 20 relayed ($t; $out)" \
 	test "$t" -ge 15 -a "$t" -le 30
 check "... the rest counted as bandwidth drops" test "$(ctr bandwidth_drops)" -ge 70
+# --- a flood of Allocates at janedoe's relay does not starve another publisher ----------------------
+# bob's udp-echo, in his own container, answers paced datagrams while a
+# client floods janedoe's relay with Allocates for 4 s (each answered 401).
+ep=$WORK/udp_echo.wasm
+cp "$B/modules/udp_echo.wasm" "$ep"
+out=$(printf 'SETUP NetServ.apps.Echo_1 NETSERV/0.1\nuser:bob\nurl:file://%s\nmodule-hash:sha256:%s\nlisten:udp:7\n\n' \
+	"$ep" "$(sha256sum "$ep" | cut -d' ' -f1)" | NETSERV_KEY=$WORK/bob.key ctl send -)
+check "bob's udp-echo deploys beside the relay (200)" grep -q '^NETSERV/0.1 200' <<<"$out"
+dgrams_in() { status "(((mods.get('janedoe/$MOD') or {}).get('runtime') or {}).get('sockets') or {}).get('datagrams_in', -1)"; }
+a0=$(dgrams_in)
+topo_exec client timeout 10 python3 - "$R4" >"$WORK/flood.out" 2>&1 <<'PY' &
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+attr = struct.pack("!HHBBH", 0x0019, 4, 17, 0, 0)  # REQUESTED-TRANSPORT: UDP
+n, end = 0, time.monotonic() + 4
+while time.monotonic() < end:
+    msg = struct.pack("!HHI", 0x0003, len(attr), 0x2112A442) + os.urandom(12) + attr
+    try:
+        s.sendto(msg, (sys.argv[1], 3478))
+        n += 1
+    except BlockingIOError:
+        time.sleep(0.0005)
+    try:
+        while s.recv(2048):
+            pass
+    except BlockingIOError:
+        pass
+print("sent", n)
+PY
+flood=$!
+echo_probe() {
+	topo_exec client timeout 10 python3 - "$R4" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+got = 0
+for i in range(200):
+    s.sendto(b"probe %d" % i, (sys.argv[1], 7))
+    try:
+        if s.recv(64) == b"probe %d" % i:
+            got += 1
+    except socket.timeout:
+        pass
+    time.sleep(0.01)
+print(got)
+PY
+}
+flood_running() { grep -q . "$WORK/flood.out" && return 1; [ "$(dgrams_in)" -gt "$((a0 + 1000))" ]; }
+wait_until 3 flood_running
+got=$(echo_probe)
+wait "$flood"
+a1=$(dgrams_in)
+check "during a flood of $((a1 - a0)) Allocates at janedoe's relay ($(cat "$WORK/flood.out")), bob's udp-echo answered $got of 200 (>= 190)" \
+	test "$((a1 - a0))" -ge 1000 -a "${got:-0}" -ge 190
+
 node_answers() { ctl status >/dev/null 2>&1; }
 check "the node still answers" node_answers
 check "the module never trapped" test "$(status "mods['janedoe/$MOD']['runtime'].get('traps', 0)")" = 0
