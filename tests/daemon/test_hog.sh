@@ -16,6 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
+source "$here/../lib/router_node.sh"
 source "$here/../lib/wait.sh"
 B=${NETSERV_BUILD:?}
 
@@ -88,29 +89,8 @@ prefixes = any
 nice = 0
 EOC
 
-ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
 as() { NETSERV_KEY=$WORK/$1.key ctl send -; }
 
-start_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
-		>>"$WORK/netservd.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 1 200); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	diag "netservd did not start:"
-	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
-	return 1
-}
-
-status() {
-	ctl status --json | python3 -c "import json,sys
-s = json.load(sys.stdin)
-mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
-print($1)"
-}
 state_of() { status "(mods.get('$1') or {}).get('state')"; }
 counter_of() { # USER/MODULE COUNTER
 	status "((mods.get('$1') or {}).get('runtime') or {}).get('counters', {}).get('$2', -1)"

@@ -9,6 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
+source "$here/../lib/router_node.sh"
 B=${NETSERV_BUILD:?}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -93,20 +94,7 @@ ${1:-}
 EOC
 }
 
-ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
 rx() { topo_exec router "$@"; } # in the router's namespace (its loopback)
-
-start_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
-		>>"$WORK/netservd.log" 2>&1 &
-	DPID=$!
-	if wait_until 10 ctl status >/dev/null 2>&1; then
-		return 0
-	fi
-	diag "netservd did not start:"
-	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
-	return 1
-}
 
 stop_daemon() {
 	local rc=0

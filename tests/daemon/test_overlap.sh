@@ -16,6 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
+source "$here/../lib/router_node.sh"
 source "$here/../lib/wait.sh"
 B=${NETSERV_BUILD:?}
 
@@ -79,27 +80,8 @@ uid = 65533
 prefixes = $SND/32
 EOC
 
-ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
 as() { NETSERV_KEY=$WORK/$1.key ctl send -; }
 
-start_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
-		>>"$WORK/netservd.log" 2>&1 &
-	DPID=$!
-	ready() { ctl status >/dev/null 2>&1 || { kill -0 "$DPID" 2>/dev/null || return 0; false; }; }
-	wait_until 10 ready && ctl status >/dev/null 2>&1 && return 0
-	diag "netservd did not start:"
-	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
-	return 1
-}
-
-status() {
-	ctl status --json | python3 -c "import json,sys
-s = json.load(sys.stdin)
-mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
-print($1)"
-}
-rt() { status "((mods.get('$1') or {}).get('runtime') or {}).get('$2', -1)"; }
 mod() { status "(mods.get('$1') or {}).get('$2', '')"; }
 
 # setup USER ID [HEADER LINES]: deploys build/modules/counter.wasm.

@@ -7,6 +7,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
+source "$here/../lib/router_node.sh"
 B=${NETSERV_BUILD:?}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -64,29 +65,7 @@ nice = 0
 prefixes = any
 EOC
 
-ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
-
-start_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
-		>>"$WORK/netservd.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 1 100); do
-		ctl status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	diag "netservd did not start:"
-	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
-	return 1
-}
-
 # status EXPR: python expression over s (status JSON) and mods.
-status() {
-	ctl status --json | python3 -c "import json,sys
-s = json.load(sys.stdin)
-mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
-print($1)"
-}
-
 counter_of() { # MODULE COUNTER
 	status "((mods.get('janedoe/$1') or {}).get('runtime') or {}).get('counters', {}).get('$2', -1)"
 }
