@@ -479,9 +479,98 @@ static int parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
+/* The numeric keys of a publisher's section: range, and whether the value is
+ * a size (K, M, G suffixes, powers of 1024). */
+enum num_key_id {
+	NK_MAX_MODULES,
+	NK_MAX_SOCKETS,
+	NK_SEND_RATE,
+	NK_SEND_BYTES,
+	NK_SOCKET_BYTES,
+	NK_STORAGE_QUOTA,
+	NK_HTTP_CONNECTIONS, /* below the container's open-file limit (256) */
+};
+
+struct num_key {
+	const char *name;
+	enum num_key_id id;
+	uint64_t min, max;
+	bool size;
+};
+
+static const struct num_key num_keys[] = {
+        {"max_modules", NK_MAX_MODULES, 0, 100000, false},
+        {"max_sockets", NK_MAX_SOCKETS, 0, 100000, false},
+        {"send_rate", NK_SEND_RATE, 0, 10000000, false},
+        {"send_bytes", NK_SEND_BYTES, 0, 1ull << 40, true},
+        {"socket_bytes", NK_SOCKET_BYTES, 0, 1ull << 40, true},
+        {"storage_quota", NK_STORAGE_QUOTA, 0, 1ull << 50, true},
+        {"http_connections", NK_HTTP_CONNECTIONS, 1, 200, false},
+};
+
+static const struct num_key *num_key_find(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(num_keys); i++)
+		if (strcmp(key, num_keys[i].name) == 0)
+			return &num_keys[i];
+	return NULL;
+}
+
+/* Parses a decimal number in the key's range (a size may end in K, M or G).
+ * Returns 0 or -EINVAL with the reason in why. */
+static int num_parse(const char *value, const struct num_key *k, uint64_t *ret, char *why,
+                     size_t whylen)
+{
+	uint64_t mult = 1;
+	char *end;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (k->size && (*end == 'k' || *end == 'K'))
+		mult = 1024, end++;
+	else if (k->size && (*end == 'm' || *end == 'M'))
+		mult = 1024 * 1024, end++;
+	else if (k->size && (*end == 'g' || *end == 'G'))
+		mult = 1024 * 1024 * 1024, end++;
+	if (*value < '0' || *value > '9' || *end || v > k->max / mult || v * mult < k->min) {
+		snprintf(why, whylen, "'%s' is not a number in %llu..%llu%s", value,
+		         (unsigned long long)k->min, (unsigned long long)k->max,
+		         k->size ? " (K, M, G allowed)" : "");
+		return -EINVAL;
+	}
+	*ret = v * mult;
+	return 0;
+}
+
+static void num_key_store(struct ns_policy *p, enum num_key_id id, uint64_t v)
+{
+	switch (id) {
+	case NK_MAX_MODULES:
+		p->max_modules = (uint32_t)v;
+		break;
+	case NK_MAX_SOCKETS:
+		p->max_sockets = (uint32_t)v;
+		break;
+	case NK_SEND_RATE:
+		p->send_pps = (uint32_t)v;
+		break;
+	case NK_SEND_BYTES:
+		p->send_bytes_per_s = v;
+		break;
+	case NK_SOCKET_BYTES:
+		p->socket_bytes_per_s = v;
+		break;
+	case NK_STORAGE_QUOTA:
+		p->storage_quota = v;
+		break;
+	case NK_HTTP_CONNECTIONS:
+		p->http_connections = (uint32_t)v;
+		break;
+	}
+}
+
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen)
 {
 	char why[200];
+	const struct num_key *nk;
 	int r;
 	if (strcmp(key, "prefixes") == 0) {
 		r = policy_parse_prefixes(value, &p->prefixes, why, sizeof(why));
@@ -507,63 +596,23 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 	} else if (strcmp(key, "listen_ports") == 0) {
 		r = policy_parse_listen_ports(value, &p->listen_tcp, &p->listen_udp, why,
 		                              sizeof(why));
-	} else if (strcmp(key, "max_modules") == 0 || strcmp(key, "max_sockets") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-		r = (*value && !*end && *value != '-' && v <= 100000) ? 0 : -EINVAL;
-		if (r < 0)
-			snprintf(why, sizeof(why), "'%s' is not a number in 0..100000", value);
-		else if (key[4] == 'm')
-			p->max_modules = (uint32_t)v;
-		else
-			p->max_sockets = (uint32_t)v;
 	} else if (strcmp(key, "connect_destinations") == 0) {
 		r = policy_parse_prefixes(value, &p->connect, why, sizeof(why));
 		p->has_connect = r == 0;
 	} else if (strcmp(key, "send_destinations") == 0) {
 		r = policy_parse_prefixes(value, &p->send_dst, why, sizeof(why));
 		p->has_send_dst = r == 0;
-	} else if (strcmp(key, "send_rate") == 0 || strcmp(key, "send_bytes") == 0 ||
-	           strcmp(key, "socket_bytes") == 0 || strcmp(key, "storage_quota") == 0) {
-		bool quota = key[1] == 't';
-		bool bytes = strcmp(key, "send_rate") != 0;
-		uint64_t mult = 1;
-		char *end;
-		unsigned long long v = strtoull(value, &end, 10);
-		if (bytes && (*end == 'k' || *end == 'K'))
-			mult = 1024, end++;
-		else if (bytes && (*end == 'm' || *end == 'M'))
-			mult = 1024 * 1024, end++;
-		else if (bytes && (*end == 'g' || *end == 'G'))
-			mult = 1024 * 1024 * 1024, end++;
-		uint64_t max = quota ? (1ull << 50) : bytes ? (1ull << 40) : 10000000ull;
-		r = (*value >= '0' && *value <= '9' && !*end && v <= max / mult) ? 0 : -EINVAL;
-		if (r < 0)
-			snprintf(why, sizeof(why), "'%s' is not a number in 0..%llu%s", value,
-			         (unsigned long long)max, bytes ? " (K, M, G allowed)" : "");
-		else if (quota)
-			p->storage_quota = v * mult;
-		else if (key[1] == 'o')
-			p->socket_bytes_per_s = v * mult;
-		else if (bytes)
-			p->send_bytes_per_s = v * mult;
-		else
-			p->send_pps = (uint32_t)v;
-	} else if (strcmp(key, "http_connections") == 0) {
-		/* below the container's open-file limit (256) */
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-		r = (*value >= '0' && *value <= '9' && !*end && v >= 1 && v <= 200) ? 0 : -EINVAL;
-		if (r < 0)
-			snprintf(why, sizeof(why), "'%s' is not a number in 1..200", value);
-		else
-			p->http_connections = (uint32_t)v;
+	} else if ((nk = num_key_find(key))) {
+		uint64_t v;
+		r = num_parse(value, nk, &v, why, sizeof(why));
+		if (r == 0)
+			num_key_store(p, nk->id, v);
 	} else if (strcmp(key, "require_hash") == 0 || strcmp(key, "rrc") == 0) {
 		bool b;
 		r = parse_bool(value, &b);
 		if (r < 0)
 			snprintf(why, sizeof(why), "'%s' is not yes or no", value);
-		else if (key[0] == 'r' && key[1] == 'e')
+		else if (strcmp(key, "require_hash") == 0)
 			p->require_hash = b;
 		else
 			p->rrc = b;
