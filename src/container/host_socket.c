@@ -45,9 +45,6 @@ struct sock_peers {
 	struct sock_peer v[SOCK_PEERS];
 };
 
-/* An ns_sockaddr as it lies in module memory (little-endian). */
-#define NS_SOCKADDR_LEN 24
-
 /* ---- memory and addresses ------------------------------------------------ */
 
 static uint32_t get_le32(const uint8_t *p)
@@ -87,22 +84,28 @@ static int sa_from_ns(const uint8_t *p, struct sockaddr_storage *ss)
 	return -EINVAL;
 }
 
-/* Writes a kernel address as an ns_sockaddr (an IPv4-mapped IPv6 address
- * stays IPv6: the socket is IPv6-only). */
-static void sa_to_ns(const struct sockaddr_storage *ss, uint8_t *p)
+void modhost_sockaddr_encode(const struct sockaddr *sa, uint8_t *p)
 {
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	memset(p, 0, NS_SOCKADDR_LEN);
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 		put_le32(p, NS_IPV4);
 		put_le32(p + 4, ntohs(in->sin_port));
 		memcpy(p + 8, &in->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		put_le32(p, NS_IPV6);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *a = (const uint8_t *)&in6->sin6_addr;
+		bool v4 = memcmp(a, mapped, sizeof(mapped)) == 0; /* a dual-stack socket's */
+		put_le32(p, v4 ? NS_IPV4 : NS_IPV6);
 		put_le32(p + 4, ntohs(in6->sin6_port));
-		memcpy(p + 8, &in6->sin6_addr, 16);
+		memcpy(p + 8, v4 ? a + 12 : a, v4 ? 4 : 16);
 	}
+}
+
+static void sa_to_ns(const struct sockaddr_storage *ss, uint8_t *p)
+{
+	modhost_sockaddr_encode((const struct sockaddr *)ss, p);
 }
 
 static const uint8_t *sa_addr(const struct sockaddr_storage *ss)

@@ -677,29 +677,11 @@ u32 Z_netservZ_ns_http_info(struct Z_netserv_instance_t *ctx, u32 req, u32 what,
 	case NS_HTTP_VERSION:
 		IMPORT_RETURN(copy_out(m, buf, cap, q->version, strlen(q->version)));
 	case NS_HTTP_PEER: {
-		struct ns_sockaddr a = {0};
+		uint8_t a[NS_SOCKADDR_LEN];
 		const union MHD_ConnectionInfo *ci =
 		        MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-		if (sa && sa->sa_family == AF_INET) {
-			const struct sockaddr_in *s4 = (const void *)sa;
-			a.family = NS_IPV4;
-			a.port = ntohs(s4->sin_port);
-			memcpy(a.addr, &s4->sin_addr, 4);
-		} else if (sa && sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 = (const void *)sa;
-			static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-			                                   0, 0, 0, 0, 0xff, 0xff};
-			a.port = ntohs(s6->sin6_port);
-			if (memcmp(&s6->sin6_addr, mapped, 12) == 0) {
-				a.family = NS_IPV4;
-				memcpy(a.addr, (const uint8_t *)&s6->sin6_addr + 12, 4);
-			} else {
-				a.family = NS_IPV6;
-				memcpy(a.addr, &s6->sin6_addr, 16);
-			}
-		}
-		IMPORT_RETURN(copy_out(m, buf, cap, &a, sizeof(a)));
+		modhost_sockaddr_encode(ci ? ci->client_addr : NULL, a);
+		IMPORT_RETURN(copy_out(m, buf, cap, a, sizeof(a)));
 	}
 	case NS_HTTP_SERVER: {
 		uint8_t le[4] = {(uint8_t)q->srv->index, 0, 0, 0};

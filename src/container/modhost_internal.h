@@ -88,8 +88,8 @@ struct mod {
 	struct mod_timer timers[MOD_MAX_TIMERS];
 	struct mod_sock **socks; /* by id; NULL slots are free */
 	uint32_t n_socks_cap;
-	uint32_t n_socks;      /* open */
-	struct http_mod *http; /* its http/1 servers and requests, or NULL */
+	uint32_t n_socks;        /* open */
+	struct http_mod *http;   /* its http/1 servers and requests, or NULL */
 	struct fetch_mod *fetch; /* its outbound fetches (http_fetch.c), or NULL */
 
 	/* statistics */
@@ -165,6 +165,16 @@ int modhost_socket_call(struct mod *m, uint32_t id, uint32_t events);
 
 /* Closes every socket of a module (its instance is going). */
 void modhost_socks_close_all(struct mod *m);
+
+/* The size of a struct ns_sockaddr in module memory. */
+#define NS_SOCKADDR_LEN 24
+_Static_assert(sizeof(struct ns_sockaddr) == NS_SOCKADDR_LEN, "struct ns_sockaddr is 24 bytes");
+
+struct sockaddr;
+/* Writes the kernel address sa (NULL or another family: all zero) as the
+ * ABI's struct ns_sockaddr, little-endian, into out (NS_SOCKADDR_LEN bytes);
+ * an IPv4-mapped IPv6 address becomes IPv4. */
+void modhost_sockaddr_encode(const struct sockaddr *sa, uint8_t *out);
 
 /* Adds the module's sockets to its statistics object. */
 void modhost_socks_stats(struct mod *m, json_t *j);
