@@ -91,12 +91,8 @@ static int32_t c_hits, c_misses, c_from_cache, c_from_origin, c_evictions, c_rev
 static void key_of(const char *target, uint32_t len, char *out)
 {
 	uint8_t d[NS_SHA256_LEN];
-	static const char hex[] = "0123456789abcdef";
 	ns_hash(NS_SHA256, target, len, d);
-	for (int i = 0; i < NS_SHA256_LEN; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
+	ns_hex(out, d, NS_SHA256_LEN);
 	out[2 * NS_SHA256_LEN] = '\0';
 }
 

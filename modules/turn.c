@@ -195,15 +195,6 @@ static uint32_t addr_hash(int32_t sock, const struct ns_sockaddr *a)
 	return h % HASH_SIZE;
 }
 
-static void hex(char *out, const uint8_t *in, uint32_t n)
-{
-	static const char d[] = "0123456789abcdef";
-	for (uint32_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-}
-
 static uint32_t base64(char *out, const uint8_t *in, uint32_t n)
 {
 	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -230,11 +221,11 @@ static void make_nonce(char out[NONCE_LEN], uint32_t expiry, const struct ns_soc
 {
 	uint8_t in[4 + 16], mac[NS_HASH_MAX], e[4];
 	ns_put_be32(e, expiry);
-	hex(out, e, 4);
+	ns_hex(out, e, 4);
 	ns_memcpy(in, e, 4);
 	ns_memcpy(in + 4, client->addr, 16);
 	ns_hmac(NS_SHA1, nonce_key, sizeof(nonce_key), in, sizeof(in), mac);
-	hex(out + 8, mac, 8);
+	ns_hex(out + 8, mac, 8);
 }
 
 /* 1: valid, 0: stale (well formed, expired), -1: not ours */

@@ -70,6 +70,9 @@ bool ns_str_split(struct ns_str *rest, char sep, struct ns_str *tok);
  * (empty, other characters), -NS_ERANGE (above max, or beyond 64 bits). */
 int ns_str_uint(struct ns_str s, uint64_t max, uint64_t *v);
 
+/* Writes the n bytes of in as 2n lowercase hex digits into out (no NUL). */
+void ns_hex(char *out, const void *in, uint32_t n);
+
 /* --- IP addresses in text ----------------------------------------------------- */
 
 /* Parses an IPv4 dotted quad (exactly four decimal parts, 0..255, at most 3

@@ -81,6 +81,16 @@ int ns_str_uint(struct ns_str s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+void ns_hex(char *out, const void *in, uint32_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = (const uint8_t *)in;
+	for (uint32_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+}
+
 /* --- Addresses ------------------------------------------------------------------ */
 
 static int parse_ipv4(struct ns_str s, uint8_t out[4])

@@ -96,6 +96,17 @@ static void test_str_uint(void **state)
 
 /* --- addresses ---------------------------------------------------------------- */
 
+static void test_hex(void **state)
+{
+	(void)state;
+	char out[9] = "--------";
+	const uint8_t in[4] = {0x00, 0x9f, 0xa0, 0xff};
+	ns_hex(out, in, 4);
+	assert_string_equal(out, "009fa0ff");
+	ns_hex(out, in, 0); /* writes nothing */
+	assert_string_equal(out, "009fa0ff");
+}
+
 static void test_addr_roundtrip(void **state)
 {
 	(void)state;
@@ -482,11 +493,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_str_split_trim), cmocka_unit_test(test_str_case),
-	        cmocka_unit_test(test_str_uint),       cmocka_unit_test(test_addr_roundtrip),
-	        cmocka_unit_test(test_addr_malformed), cmocka_unit_test(test_csum_known),
-	        cmocka_unit_test(test_csum_linux),     cmocka_unit_test(test_reply_udp4),
-	        cmocka_unit_test(test_build_udp6),     cmocka_unit_test(test_reply_tcp),
-	        cmocka_unit_test(test_props),
+	        cmocka_unit_test(test_str_uint),       cmocka_unit_test(test_hex),
+	        cmocka_unit_test(test_addr_roundtrip), cmocka_unit_test(test_addr_malformed),
+	        cmocka_unit_test(test_csum_known),     cmocka_unit_test(test_csum_linux),
+	        cmocka_unit_test(test_reply_udp4),     cmocka_unit_test(test_build_udp6),
+	        cmocka_unit_test(test_reply_tcp),      cmocka_unit_test(test_props),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
