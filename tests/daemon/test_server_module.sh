@@ -14,6 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
+source "$here/../lib/router_node.sh"
 source "$here/../lib/wait.sh"
 B=${NETSERV_BUILD:?}
 
@@ -48,7 +49,7 @@ CG=netserv-srv-$TOPO_TAG
 NET=$((100 + RANDOM % 100))
 
 mkdir -p "$WORK/keys"
-for u in janedoe alice carol; do
+for u in janedoe alice carol dave; do
 	"$B/netserv" keygen -d "$WORK" "$u" >/dev/null && cp "$WORK/$u.pub" "$WORK/keys/"
 done
 
@@ -72,8 +73,12 @@ keys_dir = $WORK/keys
 [publisher janedoe]
 uid = 65534
 prefixes = $SRV/32
-listen_ports = tcp:7,udp:7,tcp:7001,tcp:7002
+listen_ports = tcp:7,udp:7,tcp:7001,tcp:7002,udp:7003
 max_sockets = 1002
+[publisher dave]
+uid = 65530
+listen_ports = tcp:7004
+socket_bytes = 100K
 [publisher alice]
 uid = 65532
 listen_ports = tcp:7,tcp:80
@@ -87,37 +92,6 @@ netns = yes
 netns_address = 10.$NET.2.2/24
 netns_gateway = 10.$NET.2.1
 EOC
-
-ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
-
-start_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$B/netservd" -c "$WORK/netservd.conf" \
-		>>"$WORK/netservd.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 1 200); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	diag "netservd did not start:"
-	tail -20 "$WORK/netservd.log" | sed 's/^/#   /'
-	return 1
-}
-
-status() {
-	ctl status --json | python3 -c "import json,sys
-s = json.load(sys.stdin)
-mods = {m['user'] + '/' + m['module']: m for m in s['modules']}
-print($1)"
-}
-
-rt() { # USER/MODULE FIELD [COUNTER]: a runtime statistic (-1 if none)
-	if [ -n "${3:-}" ]; then
-		status "((mods.get('$1') or {}).get('runtime') or {}).get('counters', {}).get('$3', -1)"
-	else
-		status "((mods.get('$1') or {}).get('runtime') or {}).get('$2', -1)"
-	fi
-}
 
 socks() { # USER/MODULE FIELD: a socket statistic (-1 if none)
 	status "(((mods.get('$1') or {}).get('runtime') or {}).get('sockets') or {}).get('$2', -1)"
@@ -256,7 +230,32 @@ out=$(setup janedoe NetServ.apps.Conn_2 sock_abuse "properties:mode=connect,to4=
 connected() { [ "$(rt janedoe/NetServ.apps.Conn_2 x connected)" -ge 2 ]; }
 check "connecting to its own prefix (the default connect destinations) works" wait_until 5 connected
 remove janedoe NetServ.apps.Conn_1 >/dev/null
+out=$(setup janedoe NetServ.apps.Udp_1 sock_abuse "properties:mode=udpsend,to4=$cli_num,port=7003")
+check "a module sending UDP unasked outside connect_destinations deploys" grep -q '^NETSERV/0.1 200' <<<"$out"
+send_eperm() { [ "$(rt janedoe/NetServ.apps.Udp_1 x send_eperm)" -ge 3 ]; }
+check "... and every datagram is refused with -EPERM" wait_until 3 send_eperm
+check "... none sent" test "$(rt janedoe/NetServ.apps.Udp_1 x send_ok)" = 0
+remove janedoe NetServ.apps.Udp_1 >/dev/null
+out=$(setup janedoe NetServ.apps.Udp_2 sock_abuse "properties:mode=udpsend,to4=$srv_num,port=7003")
+send_ok() { [ "$(rt janedoe/NetServ.apps.Udp_2 x send_ok)" -ge 3 ]; }
+check "sending UDP unasked to its own prefix works" wait_until 3 send_ok
+remove janedoe NetServ.apps.Udp_2 >/dev/null
 remove janedoe NetServ.apps.Conn_2 >/dev/null
+
+# --- the publisher's socket byte rate (dave: socket_bytes = 100K) ------------------------------
+out=$(setup dave NetServ.apps.SlowEcho_1 tcp_echo "listen:tcp:7004
+properties:port=7004")
+check "dave's tcp-echo deploys (200)" grep -q '^NETSERV/0.1 200' <<<"$out"
+data=$(head -c 300000 /dev/urandom | base64 -w0) # 400,000 bytes
+now_ms
+t0=$NOW_MS
+a=$(topo_exec client timeout 20 socat -T 8 - "TCP:$R4:7004" <<<"$data" 2>/dev/null)
+now_ms
+ms=$((NOW_MS - t0))
+# 400,001 bytes at 100 KiB/s after a bucket one second deep (100 KiB): no
+# less than ~2.9 s (unlimited, janedoe's 300 KB above take milliseconds)
+check "400 KB come back unchanged at dave's 100 KiB/s: in $ms ms (>= 2500)" \
+	test "$a" = "$data" -a "$ms" -ge 2500
 
 # --- a module that never reads ----------------------------------------------------------------
 out=$(setup janedoe NetServ.apps.NoRead_1 sock_abuse "properties:mode=noread,port=7001")
