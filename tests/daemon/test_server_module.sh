@@ -249,12 +249,12 @@ check "dave's tcp-echo deploys (200)" grep -q '^NETSERV/0.1 200' <<<"$out"
 data=$(head -c 300000 /dev/urandom | base64 -w0) # 400,000 bytes
 now_ms
 t0=$NOW_MS
-a=$(topo_exec client timeout 20 socat -T 8 - "TCP:$R4:7004" <<<"$data" 2>/dev/null)
+a=$(topo_exec client timeout 20 socat -t 15 -T 8 - "TCP:$R4:7004" <<<"$data" 2>/dev/null)
 now_ms
 ms=$((NOW_MS - t0))
 # 400,001 bytes at 100 KiB/s after a bucket one second deep (100 KiB): no
 # less than ~2.9 s (unlimited, janedoe's 300 KB above take milliseconds)
-check "400 KB come back unchanged at dave's 100 KiB/s: in $ms ms (>= 2500)" \
+check "400 KB come back unchanged (${#a} of ${#data} bytes) at dave's 100 KiB/s: in $ms ms (>= 2500)" \
 	test "$a" = "$data" -a "$ms" -ge 2500
 
 # --- a module that never reads ----------------------------------------------------------------
