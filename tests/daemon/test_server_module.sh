@@ -77,7 +77,7 @@ listen_ports = tcp:7,udp:7,tcp:7001,tcp:7002,udp:7003
 max_sockets = 1002
 [publisher dave]
 uid = 65530
-listen_ports = tcp:7004
+listen_ports = tcp:7004,tcp:7
 socket_bytes = 100K
 [publisher alice]
 uid = 65532
@@ -270,6 +270,15 @@ ev=$(rt janedoe/NetServ.apps.NoRead_1 x accepted)
 check "it accepted the connection ($ev) and the node still answers" test "$ev" -ge 1
 a=$(tcp_echo "$R4" others-fine)
 check "the same publisher's tcp-echo still answers ('$a')" test "$a" = others-fine
+
+# --- two publishers on one port in the node's namespace: the second bind fails -----------------
+out=$(setup dave NetServ.apps.Echo_2 tcp_echo "listen:tcp:7")
+check "a second publisher's listen on janedoe's port 7 is refused at ns_init (4xx)" \
+	grep -q '^NETSERV/0.1 4' <<<"$out"
+check "... with the module's own reason: the bind's -EADDRINUSE (-98)" \
+	grep -q 'cannot listen on tcp port 7 (-98)' <<<"$out"
+a=$(tcp_echo "$R4" still-janedoe)
+check "janedoe's tcp-echo on port 7 still answers ('$a')" test "$a" = still-janedoe
 
 # --- two publishers on one port, each in its own namespace -----------------------------------
 for u in alice carol; do
