@@ -278,7 +278,7 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
 		goto out;
 	}
 	r = store_nonce_use(g->store, req.user, req.nonce, req.timestamp + g->window_s + 1, now,
-	                    why, sizeof(why));
+	                    msg->method == NCM_METHOD_REMOVE, why, sizeof(why));
 	if (r == -EEXIST) {
 		code = refuse(g, &g->n.replayed, NCM_UNAUTHORIZED, err, errlen,
 		              "%s of %s: replayed request (nonce %s already used)", method,

@@ -474,19 +474,22 @@ static void test_nonces(void **state)
 	snprintf(dir, sizeof(dir), "%s/nonces", tmpdir);
 	struct store *st = NULL;
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 500, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 600, err, sizeof(err)),
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 500, false, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 600, false, err, sizeof(err)),
 	                 -EEXIST);
 	/* Nonces are per publisher. */
-	assert_int_equal(store_nonce_use(st, "bob", "n1", 1000, 600, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "bob", "n1", 1000, 600, false, err, sizeof(err)), 0);
 	store_close(st);
 	/* Remembered across a restart ... */
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 700, err, sizeof(err)),
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 700, false, err, sizeof(err)),
 	                 -EEXIST);
 	/* ... until their time is up; then forgotten (the window refuses them). */
-	assert_int_equal(store_nonce_use(st, "janedoe", "n2", 2000, 1000, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 2000, 1000, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n2", 2000, 1000, false, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 2000, 1000, false, err, sizeof(err)),
+	                 0);
 	store_close(st);
 	char db[160];
 	snprintf(db, sizeof(db), "%s/netserv.db", dir);
@@ -518,7 +521,7 @@ static void test_schema_migration(void **state)
 	sqlite3_close(h);
 	struct store *st = NULL;
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n", 10, 1, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n", 10, 1, false, err, sizeof(err)), 0);
 	struct store_module *rows;
 	size_t n;
 	assert_int_equal(store_module_list(st, &rows, &n, err, sizeof(err)), 0);
