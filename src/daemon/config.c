@@ -72,6 +72,8 @@ static const struct directive directives[] = {
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
         OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
+        OTHER("security", "accept_unbound_signatures", DIR_BOOL,
+              security.accept_unbound_signatures),
         STR("security", "keys_dir", security.keys_dir),
         U32("security", "timestamp_window", security.timestamp_window_s, 10, 86400),
         U32("security", "rrc_port", security.rrc_port, 1, 65535),
@@ -485,6 +487,7 @@ static const char *const live_settings[] = {
         "modules.require_hash",
         "containers.uid_base", /* only the default uid of publishers: compared per publisher */
         "security.require_signatures",
+        "security.accept_unbound_signatures",
         "security.keys_dir",
         "security.timestamp_window",
 };

@@ -87,6 +87,7 @@ static void guard_config_of(const struct ns_config *cfg, struct guard_publisher 
 		gpubs[i] = (struct guard_publisher){cfg->publishers[i].ct.user, &cfg->policies[i]};
 	*gc = (struct guard_config){
 	        .require_signatures = cfg->security.require_signatures,
+	        .accept_unbound = cfg->security.accept_unbound_signatures,
 	        .keys_dir = cfg->security.keys_dir,
 	        .window_s = cfg->security.timestamp_window_s,
 	        .require_hash = cfg->require_hash,
@@ -455,6 +456,9 @@ int main(int argc, char **argv)
 	}
 	s.guard = guard;
 	node.guard = guard;
+	if (cfg.security.accept_unbound_signatures)
+		log_warn("security: [security] accept_unbound_signatures = yes: a captured signed "
+		         "request without signal-to can be replayed toward other users");
 	if (!cfg.security.require_signatures)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");

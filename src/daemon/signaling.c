@@ -21,9 +21,12 @@ struct signaling {
 	bool rule;
 };
 
-static void ctl_submit(void *ctl, const struct ncm_msg *req, nslp_answer_fn *answer, void *actx)
+static void ctl_submit(void *ctl, const struct ncm_msg *req, const struct gist_flow *flow,
+                       nslp_answer_fn *answer, void *actx)
 {
-	controller_submit(ctl, req, answer, actx);
+	struct ncm_prefix dst = {.family = flow->family, .len = flow->dst_prefix};
+	memcpy(dst.addr, flow->dst, sizeof(dst.addr));
+	controller_submit(ctl, req, &dst, answer, actx);
 }
 
 static void ctl_forget(void *ctl, void *actx)
