@@ -520,6 +520,8 @@ int main(int argc, char **argv)
 			log_err("%s", err);
 			goto out;
 		}
+		if (sig)
+			metrics_set_extra(metrics, signaling_metrics, sig);
 		log_info("metrics: http://%s/metrics", cfg.metrics_listen.text);
 	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
