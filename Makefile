@@ -21,7 +21,8 @@
 #                   beside it as netservd.conf.dist)
 #   make uninstall  removes what make install installed (not an edited
 #                   configuration, not the node's state)
-#   make deb        the Debian package build-deb/netserv_VERSION_ARCH.deb
+#   make deb        the Debian packages build-deb/netserv_VERSION_ARCH.deb,
+#                   libnetserv-client0_... and libnetserv-client-dev_...
 #                   (scripts/mkdeb; docs/build.md)
 #   make format     clang-format every C file
 

@@ -33,6 +33,9 @@ static const char sign_usage[] =
         "  -k, --key KEY           secret key file (default $NETSERV_KEY)\n"
         "  -t, --timestamp SECS    sign with this unix time instead of now\n"
         "  -N, --nonce NONCE       use this nonce instead of a fresh one\n"
+        "      --to PREFIX         bind it to the users it signals toward: signal-to\n"
+        "                          (an address or prefix); nodes that receive it by\n"
+        "                          GIST act only on a path toward PREFIX\n"
         "      --rrc-address ADDR  prove control of ADDR by reverse routability: adds\n"
         "                          rrc-address and rrc-password; serve the password\n"
         "                          (printed on stderr) at the URL shown\n"
@@ -202,7 +205,7 @@ static int cmd_keygen(int argc, char **argv)
 	return CLI_OK;
 }
 
-enum { OPT_RRC_ADDRESS = 256, OPT_RRC_PASSWORD };
+enum { OPT_RRC_ADDRESS = 256, OPT_RRC_PASSWORD, OPT_TO };
 
 static int cmd_sign(int argc, char **argv)
 {
@@ -212,10 +215,12 @@ static int cmd_sign(int argc, char **argv)
 	        {"nonce", required_argument, NULL, 'N'},
 	        {"rrc-address", required_argument, NULL, OPT_RRC_ADDRESS},
 	        {"rrc-password", required_argument, NULL, OPT_RRC_PASSWORD},
+	        {"to", required_argument, NULL, OPT_TO},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	const char *key = getenv("NETSERV_KEY"), *nonce = NULL, *rrc_addr = NULL, *rrc_pw = NULL;
+	const char *key = getenv("NETSERV_KEY"), *nonce = NULL, *rrc_addr = NULL, *rrc_pw = NULL,
+	           *to = NULL;
 	long long ts = -1;
 	int c;
 	optind = 1;
@@ -242,6 +247,17 @@ static int cmd_sign(int argc, char **argv)
 		case OPT_RRC_PASSWORD:
 			rrc_pw = optarg;
 			break;
+		case OPT_TO: {
+			struct ncm_prefix p;
+			if (ncm_prefix_parse(optarg, &p) < 0 || p.family == 0) {
+				fprintf(stderr,
+				        "netserv: sign: bad --to '%s' (an address or prefix)\n",
+				        optarg);
+				return CLI_ERR_USAGE;
+			}
+			to = optarg;
+			break;
+		}
 		case 'h':
 			fputs(sign_usage, stdout);
 			return CLI_OK;
@@ -259,6 +275,11 @@ static int cmd_sign(int argc, char **argv)
 	struct ncm_msg *m = parse_input(argv[optind]);
 	if (!m)
 		return CLI_ERR_USAGE;
+	if (to && ncm_set(m, AUTH_BINDING_HEADER, to) < 0) {
+		fprintf(stderr, "netserv: sign: cannot add %s\n", AUTH_BINDING_HEADER);
+		ncm_free(m);
+		return CLI_ERR_USAGE;
+	}
 	char fresh[AUTH_NONCE_LEN + 1];
 	if (rrc_addr) {
 		if (!rrc_pw) {

@@ -18,7 +18,9 @@
  *     netserv_result_free(res);
  *
  * The request is the NCM text of docs/protocol.md (signed by the caller if
- * the nodes require it: the signature travels unchanged). Each call runs its
+ * the nodes require it: the signature travels unchanged; a signed request
+ * carries `signal-to: <to>` among the signed headers, else the nodes refuse
+ * it, docs/security.md). Each call runs its
  * own GIST querier (an ephemeral UDP port, no privileges needed) and blocks
  * until the response, an error, or the timeout; calls are independent and
  * may run in parallel threads. Link with -lnetserv-client. */

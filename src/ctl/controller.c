@@ -841,11 +841,12 @@ static void tracked_reply(void *ctx, struct ncm_msg *response)
 	free(t);
 }
 
-static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply, void *ctx);
+static void submit(struct controller *c, const struct ncm_msg *msg,
+                   const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
 
 /* Every request is answered through a req_track, to count its response. */
-void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
-                       void *ctx)
+void controller_submit(struct controller *c, const struct ncm_msg *req,
+                       const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
 {
 	struct req_track *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -857,10 +858,11 @@ void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_repl
 	*t = (struct req_track){.c = c, .method = req->method, .reply = reply, .ctx = ctx};
 	t->next = c->tracks;
 	c->tracks = t;
-	submit(c, req, tracked_reply, t);
+	submit(c, req, path_dst, tracked_reply, t);
 }
 
-static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply, void *ctx)
+static void submit(struct controller *c, const struct ncm_msg *msg,
+                   const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
 {
 	/* Decoded once, here; the guard and the handlers take the fields. */
 	_cleanup_(ncm_request_done) struct ncm_request req = {0};
@@ -877,7 +879,7 @@ static void submit(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn
 		}
 	}
 	if (c->s.guard) { /* SETUP, REMOVE, TRIGGER: whoever sent them, by any path */
-		int code = guard_authenticate(c->s.guard, msg, &req, why, sizeof(why));
+		int code = guard_authenticate(c->s.guard, msg, &req, path_dst, why, sizeof(why));
 		if (code) {
 			c->counters.errors++;
 			ctl_event(c, ncm_get(msg, "user"), msg->target, "refused", why);

@@ -76,10 +76,13 @@ int controller_reload(struct controller *c, const struct ctl_settings *s);
 void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_reply_fn *reply,
                          void *ctx);
 
-/* Handles one request. `reply` is called exactly once, before this returns
- * or later from the event loop, unless controller_forget(ctx) runs first. */
-void controller_submit(struct controller *c, const struct ncm_msg *req, ctl_reply_fn *reply,
-                       void *ctx);
+/* Handles one request. path_dst is the flow destination of the GIST MRI
+ * that carried it (NULL for the admin socket): a signed request acts only
+ * where it was signed for (guard_authenticate()). `reply` is called exactly
+ * once, before this returns or later from the event loop, unless
+ * controller_forget(ctx) runs first. */
+void controller_submit(struct controller *c, const struct ncm_msg *req,
+                       const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
 
 /* Drops every pending reply addressed to ctx (its requester went away). */
 void controller_forget(struct controller *c, void *ctx);

@@ -32,13 +32,14 @@ struct pending {
 
 struct counters {
 	uint64_t authenticated, unsigned_refused, bad_signature, unknown_key, stale, replayed,
-	        unknown_user, forbidden, missing_dependency, rrc_passed, rrc_failed;
+	        unknown_user, forbidden, missing_dependency, rrc_passed, rrc_failed, misdirected;
 };
 
 struct guard {
 	struct evloop *loop;
 	struct store *store;
 	bool require_signatures;
+	bool accept_unbound;
 	bool require_hash;
 	uint32_t window_s;
 	char *keys_dir;
@@ -172,6 +173,7 @@ int guard_reload(struct guard *g, const struct guard_config *cfg)
 	g->n_pubs = cfg->n_publishers;
 	g->keys_dir = keys_dir;
 	g->require_signatures = cfg->require_signatures;
+	g->accept_unbound = cfg->accept_unbound;
 	g->require_hash = cfg->require_hash;
 	g->window_s = cfg->window_s ? cfg->window_s : 300;
 	return 0;
@@ -206,7 +208,8 @@ struct guard *guard_free(struct guard *g)
 /* ---- authentication ---------------------------------------------------------- */
 
 int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
-                       const struct ncm_request *request, char *err, size_t errlen)
+                       const struct ncm_request *request, const struct ncm_prefix *path_dst,
+                       char *err, size_t errlen)
 {
 	if (msg->method != NCM_METHOD_SETUP && msg->method != NCM_METHOD_REMOVE &&
 	    msg->method != NCM_METHOD_TRIGGER && msg->method != NCM_METHOD_PROBE)
@@ -267,6 +270,20 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
 		              method, req.user);
 		goto out;
 	}
+	/* Where it may act: the destination it was signed for must hold the
+	 * destination of the path it came by (a captured SETUP re-aimed at
+	 * other users is refused before its nonce is recorded). */
+	r = auth_check_binding(msg, path_dst, why, sizeof(why));
+	if (r == -ENOENT && g->accept_unbound)
+		r = 0;
+	if (r < 0) {
+		code = refuse(g, &g->n.misdirected, NCM_FORBIDDEN, err, errlen, "%s of %s: %s%s",
+		              method, req.user, why,
+		              r == -ENOENT ? "; this node refuses unbound signatures "
+		                             "([security] accept_unbound_signatures = no)"
+		                           : "");
+		goto out;
+	}
 	int64_t now = (int64_t)time(NULL);
 	int64_t age = now - req.timestamp;
 	if (age > (int64_t)g->window_s || -age > (int64_t)g->window_s) {
@@ -278,7 +295,7 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
 		goto out;
 	}
 	r = store_nonce_use(g->store, req.user, req.nonce, req.timestamp + g->window_s + 1, now,
-	                    why, sizeof(why));
+	                    msg->method == NCM_METHOD_REMOVE, why, sizeof(why));
 	if (r == -EEXIST) {
 		code = refuse(g, &g->n.replayed, NCM_UNAUTHORIZED, err, errlen,
 		              "%s of %s: replayed request (nonce %s already used)", method,
@@ -517,15 +534,16 @@ bool guard_filter_by_destination(const struct guard *g, const struct ncm_msg *ms
 json_t *guard_status(const struct guard *g)
 {
 	json_t *c = json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "authenticated",
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "authenticated",
 	        (json_int_t)g->n.authenticated, "unsigned", (json_int_t)g->n.unsigned_refused,
 	        "bad_signature", (json_int_t)g->n.bad_signature, "unknown_key",
 	        (json_int_t)g->n.unknown_key, "stale", (json_int_t)g->n.stale, "replayed",
 	        (json_int_t)g->n.replayed, "unknown_user", (json_int_t)g->n.unknown_user,
 	        "forbidden", (json_int_t)g->n.forbidden, "missing_dependency",
 	        (json_int_t)g->n.missing_dependency, "rrc_passed", (json_int_t)g->n.rrc_passed,
-	        "rrc_failed", (json_int_t)g->n.rrc_failed);
-	return json_pack("{s:b, s:i, s:s, s:o}", "require_signatures", g->require_signatures,
-	                 "timestamp_window_s", (int)g->window_s, "keys_dir", g->keys_dir,
-	                 "counters", c);
+	        "rrc_failed", (json_int_t)g->n.rrc_failed, "misdirected",
+	        (json_int_t)g->n.misdirected);
+	return json_pack("{s:b, s:b, s:i, s:s, s:o}", "require_signatures", g->require_signatures,
+	                 "accept_unbound_signatures", g->accept_unbound, "timestamp_window_s",
+	                 (int)g->window_s, "keys_dir", g->keys_dir, "counters", c);
 }

@@ -38,6 +38,7 @@ struct guard_publisher {
 
 struct guard_config {
 	bool require_signatures; /* refuse unsigned SETUP/REMOVE/TRIGGER (401) */
+	bool accept_unbound;     /* accept signed requests without signal-to by GIST */
 	const char *keys_dir;    /* <keys_dir>/<user>.pub */
 	uint32_t window_s;       /* accepted |now - timestamp| */
 	bool require_hash;       /* the node's [modules] require_hash */
@@ -83,11 +84,13 @@ struct guard *guard_free(struct guard *g);
 
 /* Authenticates a SETUP, REMOVE or TRIGGER, or a PROBE that names its user
  * and is signed (0 for an anonymous PROBE and for other methods), whose
- * fields the caller decoded (req, borrowed). Returns 0 or an NCM status with
- * the reason in err. A request that passes has its nonce remembered: the
- * same bytes are refused (401) from then on. */
+ * fields the caller decoded (req, borrowed). path_dst is the flow destination
+ * of the GIST MRI that carried it (NULL from the admin socket): a signed
+ * request must be bound to it (auth_check_binding(), 403). Returns 0 or an
+ * NCM status with the reason in err. A request that passes has its nonce
+ * remembered: the same bytes are refused (401) from then on. */
 int guard_authenticate(struct guard *g, const struct ncm_msg *msg, const struct ncm_request *req,
-                       char *err, size_t errlen);
+                       const struct ncm_prefix *path_dst, char *err, size_t errlen);
 
 /* Authorizes an authenticated SETUP. Returns 0 (allowed), an NCM status with
  * the reason in err, or GUARD_PENDING: a reverse-routability check runs and

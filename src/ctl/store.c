@@ -8,7 +8,14 @@
  *
  * Filter prefixes are stored as columns. The address family is stored as the IP
  * version (0 = any, 4, 6) rather than the platform's AF_* value, so the file
- * means the same thing on every system. */
+ * means the same thing on every system.
+ *
+ * Removals must work on a full disk (docs/operations.md): beside the database
+ * lies netserv.reserve, STORE_RESERVE_BYTES of zeros written at open time.
+ * When a removal (a module's delete, a REMOVE's nonce) fails because the file
+ * system is full, the reserve is deleted, which is logged once, and the write
+ * retried; the reserve is written again by the next store operation that
+ * finds room for it. */
 #include "ctl/store.h"
 
 #include <errno.h>
@@ -24,11 +31,14 @@
 #include <sqlite3.h>
 
 #include "lib/errbuf.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #define STORE_DB_NAME        "netserv.db"
 #define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT   5000 /* ms */
+#define STORE_RESERVE_NAME   "netserv.reserve"
+#define STORE_RESERVE_BYTES  (1024 * 1024)
 
 /* Schema version 1. Applied inside a transaction together with the version. */
 static const char schema_v1[] = "CREATE TABLE modules ("
@@ -101,6 +111,8 @@ static const char sql_nonce_add[] =
 struct store {
 	sqlite3 *db;
 	bool was_empty; /* the file existed with 0 bytes */
+	char *reserve;  /* path of the reserve file */
+	bool reserved;  /* the reserve file is there, whole */
 	sqlite3_stmt *put;
 	sqlite3_stmt *set_state;
 	sqlite3_stmt *set_expiry;
@@ -114,11 +126,62 @@ struct store {
 
 /* ---- Errors ---------------------------------------------------------------- */
 
-/* "store: <what>: <sqlite message>", returns -EIO. */
+/* "store: <what>: <sqlite message>", returns -ENOSPC when the file system
+ * is full (SQLITE_FULL), else -EIO. */
 static int sql_err(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
-	return err_set(err, errlen, -EIO, "store: %s: %s", what,
+	int code = db && sqlite3_errcode(db) == SQLITE_FULL ? -ENOSPC : -EIO;
+	return err_set(err, errlen, code, "store: %s: %s", what,
 	               db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* ---- The reserve ------------------------------------------------------------ */
+
+/* Writes the reserve file (through a temporary name, so that a half-written
+ * one never counts) unless it is there. Quiet: on a full disk it is simply
+ * not there yet. */
+static void reserve_make(struct store *st)
+{
+	static const char zeros[64 * 1024];
+	char tmp[PATH_MAX];
+	struct stat sb;
+
+	if (st->reserved)
+		return;
+	if (stat(st->reserve, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size >= STORE_RESERVE_BYTES) {
+		st->reserved = true;
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.new", st->reserve);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	bool ok = true;
+	for (size_t done = 0; ok && done < STORE_RESERVE_BYTES; done += sizeof(zeros))
+		ok = write(fd, zeros, sizeof(zeros)) == (ssize_t)sizeof(zeros);
+	ok = ok && fsync(fd) == 0;
+	close(fd);
+	if (ok && rename(tmp, st->reserve) == 0) {
+		st->reserved = true;
+		return;
+	}
+	unlink(tmp);
+}
+
+/* Frees the reserve after a removal found the disk full; returns whether
+ * there was one to free (then the write is worth trying again). */
+static bool reserve_release(struct store *st, const char *what)
+{
+	if (!st->reserved)
+		return false;
+	st->reserved = false;
+	if (unlink(st->reserve) < 0)
+		return false;
+	log_warn("state: the node's disk is full: %s uses the store's reserve (%d KiB, %s); "
+	         "it is written again when there is room",
+	         what, STORE_RESERVE_BYTES / 1024, st->reserve);
+	return true;
 }
 
 /* Resets a statement and drops its bindings (they may point at caller memory)
@@ -310,6 +373,7 @@ struct store *store_close(struct store *st)
 	sqlite3_finalize(st->nonce_add);
 	/* Every statement is finalized, so this cannot fail with SQLITE_BUSY. */
 	sqlite3_close(st->db);
+	free(st->reserve);
 	free(st);
 	return NULL;
 }
@@ -388,6 +452,16 @@ int store_open(const char *dir, struct store **ret, char *err, size_t errlen)
 	    (r = prepare(st->db, sql_nonce_expire, &st->nonce_expire, err, errlen)) < 0 ||
 	    (r = prepare(st->db, sql_nonce_add, &st->nonce_add, err, errlen)) < 0)
 		return r;
+
+	if (asprintf(&st->reserve, "%s/%s", dir, STORE_RESERVE_NAME) < 0) {
+		st->reserve = NULL;
+		return err_set(err, errlen, -ENOMEM, "store: out of memory");
+	}
+	reserve_make(st);
+	if (!st->reserved)
+		log_warn("state: cannot write the store's reserve %s (is the disk full?); a "
+		         "removal on a full disk may fail until it is there",
+		         st->reserve);
 
 	*ret = TAKE_PTR(st);
 	return 0;
@@ -480,6 +554,8 @@ int store_module_put(struct store *st, const struct store_module *m, char *err, 
 	if (!m)
 		return err_set(err, errlen, -EINVAL, "store: no module");
 	r = check_key(st, m->user, m->module_id, err, errlen);
+	if (r == 0)
+		reserve_make(st);
 	if (r < 0)
 		return r;
 	if (!m->state)
@@ -581,6 +657,10 @@ int store_module_delete(struct store *st, const char *user, const char *module_i
 	if (bind_key(s, user, module_id) != SQLITE_OK)
 		return sql_err(st->db, err, errlen, "delete module: bind");
 	r = step_done(st, s, "delete module", err, errlen);
+	if (r == -ENOSPC && reserve_release(st, "a module's removal")) {
+		sqlite3_reset(s);
+		r = step_done(st, s, "delete module", err, errlen);
+	}
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -603,13 +683,11 @@ int store_module_delete_expired(struct store *st, int64_t now, char *err, size_t
 
 /* ---- Nonces ------------------------------------------------------------------ */
 
-int store_nonce_use(struct store *st, const char *user, const char *nonce, int64_t expires_at,
-                    int64_t now, char *err, size_t errlen)
+/* One try of store_nonce_use(): forget the old nonces, remember this one. */
+static int nonce_use_once(struct store *st, const char *user, const char *nonce, int64_t expires_at,
+                          int64_t now, char *err, size_t errlen)
 {
 	int r;
-
-	if (!st || !user || !nonce)
-		return err_set(err, errlen, -EINVAL, "store: missing store, user or nonce");
 	{
 		_cleanup_reset_ sqlite3_stmt *s = st->nonce_expire;
 
@@ -628,6 +706,19 @@ int store_nonce_use(struct store *st, const char *user, const char *nonce, int64
 	if (r < 0)
 		return r;
 	return r == 0 ? err_set(err, errlen, -EEXIST, "store: nonce already used") : 0;
+}
+
+int store_nonce_use(struct store *st, const char *user, const char *nonce, int64_t expires_at,
+                    int64_t now, bool removal, char *err, size_t errlen)
+{
+	if (!st || !user || !nonce)
+		return err_set(err, errlen, -EINVAL, "store: missing store, user or nonce");
+	if (!removal)
+		reserve_make(st);
+	int r = nonce_use_once(st, user, nonce, expires_at, now, err, errlen);
+	if (r == -ENOSPC && removal && reserve_release(st, "a REMOVE's nonce"))
+		r = nonce_use_once(st, user, nonce, expires_at, now, err, errlen);
+	return r;
 }
 
 void store_module_done(struct store_module *m)

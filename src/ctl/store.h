@@ -59,7 +59,9 @@ int store_module_set_state(struct store *st, const char *user, const char *modul
 int store_module_set_expiry(struct store *st, const char *user, const char *module_id,
                             int64_t expires_at, char *err, size_t errlen);
 
-/* Deletes one module. Returns -ENOENT if absent. */
+/* Deletes one module. Returns -ENOENT if absent. On a full file system
+ * (-ENOSPC) it uses the store's reserve (netserv.reserve, logged once) and
+ * tries again: removals do not depend on free space. */
 int store_module_delete(struct store *st, const char *user, const char *module_id, char *err,
                         size_t errlen);
 
@@ -80,9 +82,12 @@ int store_module_delete_expired(struct store *st, int64_t now, char *err, size_t
 /* Replay protection: remembers that `user` used `nonce`, until expires_at
  * (unix seconds), after forgetting every nonce whose time is up (expires_at <=
  * now). Returns 0 when the nonce was new (durable on return), -EEXIST when it
- * is remembered already (a replay), or another negative errno. */
+ * is remembered already (a replay), or another negative errno (-ENOSPC: the
+ * disk is full). A removal's nonce (a REMOVE) may use the store's reserve as
+ * store_module_delete() does; any other use first writes the reserve again
+ * if it was used. */
 int store_nonce_use(struct store *st, const char *user, const char *nonce, int64_t expires_at,
-                    int64_t now, char *err, size_t errlen);
+                    int64_t now, bool removal, char *err, size_t errlen);
 
 /* Releases the strings of one row and zeroes it. */
 void store_module_done(struct store_module *m);

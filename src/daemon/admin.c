@@ -133,7 +133,7 @@ static void conn_request(struct admin_conn *conn, size_t len)
 	if (ncm_get(req, "operator"))
 		controller_operator(conn->a->ctl, req, on_reply, conn);
 	else
-		controller_submit(conn->a->ctl, req, on_reply, conn);
+		controller_submit(conn->a->ctl, req, NULL, on_reply, conn);
 	ncm_free(req);
 }
 

@@ -66,12 +66,15 @@ static const struct directive directives[] = {
         U32("containers", "restart_window", restart_window_s, 1, 86400),
         U32("containers", "install_wait_ms", install_wait_ms, 100, 600000),
         STR("containers", "cgroup", cgroup_prefix),
+        STR("containers", "cgroup_delegated", cgroup_delegated),
         U32("containers", "queue_base", queue_base, 0, 65000),
         U32("containers", "uid_base", uid_base, 1000, 4000000000u),
         STR("forwarding", "driver", fwd_driver),
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
         OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
+        OTHER("security", "accept_unbound_signatures", DIR_BOOL,
+              security.accept_unbound_signatures),
         STR("security", "keys_dir", security.keys_dir),
         U32("security", "timestamp_window", security.timestamp_window_s, 10, 86400),
         U32("security", "rrc_port", security.rrc_port, 1, 65535),
@@ -138,6 +141,7 @@ void config_defaults(struct ns_config *cfg)
 	cfg->restart_window_s = 60;
 	cfg->install_wait_ms = 10000;
 	snprintf(cfg->cgroup_prefix, sizeof(cfg->cgroup_prefix), "netserv");
+	snprintf(cfg->cgroup_delegated, sizeof(cfg->cgroup_delegated), "auto");
 	cfg->queue_base = 1000;
 	cfg->uid_base = 20000;
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
@@ -433,6 +437,14 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 		for (size_t i = 0; i < pc->cfg->n_publishers; i++)
 			if (pc->cfg->publishers[i].ct.gid == -2)
 				pc->cfg->publishers[i].ct.gid = pc->cfg->publishers[i].ct.uid;
+		if (strcmp(pc->cfg->cgroup_delegated, "auto") != 0 &&
+		    strcmp(pc->cfg->cgroup_delegated, "yes") != 0 &&
+		    strcmp(pc->cfg->cgroup_delegated, "no") != 0) {
+			snprintf(err, err ? errlen : 0,
+			         "%s: [containers] cgroup_delegated '%s' is not auto, yes or no",
+			         name, pc->cfg->cgroup_delegated);
+			return -EINVAL;
+		}
 		if (strcmp(pc->cfg->runtime, "wasm") != 0 &&
 		    strcmp(pc->cfg->runtime, "none") != 0) {
 			snprintf(err, err ? errlen : 0,
@@ -485,6 +497,7 @@ static const char *const live_settings[] = {
         "modules.require_hash",
         "containers.uid_base", /* only the default uid of publishers: compared per publisher */
         "security.require_signatures",
+        "security.accept_unbound_signatures",
         "security.keys_dir",
         "security.timestamp_window",
 };

@@ -50,8 +50,9 @@ struct ns_config {
 	uint32_t restart_window_s; /* ... this window before it fails */
 	uint32_t install_wait_ms;  /* an install waits this long for a restart */
 	char cgroup_prefix[64];
-	uint32_t queue_base; /* NFQUEUE number of the first publisher */
-	uint32_t uid_base;   /* default uid of publisher i: uid_base + i */
+	char cgroup_delegated[8]; /* auto, yes, no: cgroup_delegate() */
+	uint32_t queue_base;      /* NFQUEUE number of the first publisher */
+	uint32_t uid_base;        /* default uid of publisher i: uid_base + i */
 	/* [forwarding] */
 	char fwd_driver[16]; /* "netfilter" or "none" */
 	char fwd_chain_prefix[32];

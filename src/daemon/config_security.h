@@ -15,10 +15,11 @@ struct ns_config;
 
 struct ns_security {
 	/* [security] */
-	bool require_signatures;     /* refuse unsigned SETUP/REMOVE/TRIGGER */
-	char keys_dir[PATH_MAX];     /* <keys_dir>/<user>.pub */
-	uint32_t timestamp_window_s; /* accepted |now - timestamp| */
-	uint32_t rrc_port;           /* reverse-routability check: HTTP port */
+	bool require_signatures;        /* refuse unsigned SETUP/REMOVE/TRIGGER */
+	bool accept_unbound_signatures; /* by GIST, accept signed requests without signal-to */
+	char keys_dir[PATH_MAX];        /* <keys_dir>/<user>.pub */
+	uint32_t timestamp_window_s;    /* accepted |now - timestamp| */
+	uint32_t rrc_port;              /* reverse-routability check: HTTP port */
 	uint32_t rrc_timeout_s;
 	/* [containers] */
 	bool seccomp;  /* the system-call allowlist */

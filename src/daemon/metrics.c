@@ -26,6 +26,7 @@
 #include "daemon/dashboard.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/prom.h"
 
 #define METRICS_PATH         "/metrics"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -59,6 +60,8 @@ struct metrics {
 	int epfd;
 	struct evloop_timer *timer;
 	struct scrape *scrapes;
+	metrics_extra_fn *extra;
+	void *extra_ctx;
 	char last_err[160]; /* libmicrohttpd's last message, for start-up errors */
 };
 
@@ -95,9 +98,35 @@ static void on_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	run(ctx);
 }
 
+void metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx)
+{
+	m->extra = fn;
+	m->extra_ctx = ctx;
+}
+
+/* Appends the extra families to a scrape's text (taking it): -ENOMEM leaves
+ * the text as it was. */
+static int add_extra(struct metrics *m, char **text, size_t *len)
+{
+	struct prom_buf b = {0};
+	prom_printf(&b, "%.*s", (int)*len, *text);
+	m->extra(m->extra_ctx, &b);
+	char *all = NULL;
+	size_t n = 0;
+	int r = prom_buf_finish(&b, &all, &n);
+	if (r < 0)
+		return r;
+	free(*text);
+	*text = all;
+	*len = n;
+	return 0;
+}
+
 static void on_metrics(void *ctx, int status, char *text, size_t len)
 {
 	struct scrape *s = ctx;
+	if (status == 0 && text && !s->status_json && s->m->extra)
+		add_extra(s->m, &text, &len);
 	s->state = SCRAPE_DONE;
 	s->status = status;
 	s->text = text;

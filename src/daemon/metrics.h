@@ -20,6 +20,14 @@ struct ns_listen;
 int metrics_new(struct evloop *loop, struct controller *ctl, const struct ns_listen *l,
                 struct metrics **ret, char *err, size_t errlen);
 
+struct prom_buf;
+/* What metrics other than the controller's append to each scrape. */
+typedef void metrics_extra_fn(void *ctx, struct prom_buf *b);
+
+/* Adds fn(ctx, ...) to every GET /metrics answer, after the controller's
+ * families (e.g. signaling_metrics()); one at most (a new one replaces it). */
+void metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx);
+
 /* Answers pending scrapes with 503, closes every connection and the socket;
  * NULL allowed. Returns NULL. */
 struct metrics *metrics_free(struct metrics *m);

@@ -15,6 +15,7 @@
 #include "ctl/guard.h"
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
+#include "runtime/cgroup.h"
 #include "runtime/runtime_wasm.h"
 #include "runtime/sandbox_host.h"
 #include "daemon/admin.h"
@@ -87,6 +88,7 @@ static void guard_config_of(const struct ns_config *cfg, struct guard_publisher 
 		gpubs[i] = (struct guard_publisher){cfg->publishers[i].ct.user, &cfg->policies[i]};
 	*gc = (struct guard_config){
 	        .require_signatures = cfg->security.require_signatures,
+	        .accept_unbound = cfg->security.accept_unbound_signatures,
 	        .keys_dir = cfg->security.keys_dir,
 	        .window_s = cfg->security.timestamp_window_s,
 	        .require_hash = cfg->require_hash,
@@ -312,13 +314,27 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	char runtime_buf[PATH_MAX];
 	const char *runtime_dir = find_runtime_dir(runtime_buf, sizeof(runtime_buf));
 	log_info("module compiler: runtime sources from %s", runtime_dir);
+	/* Under systemd's Delegate=yes: netservd in a leaf of its subtree, the
+	 * containers' groups beside it (cgroup_delegate()). */
+	char base[512], prefix[sizeof(base) + sizeof(cfg->cgroup_prefix) + 1];
+	int r = cgroup_delegate(cfg->cgroup_delegated, "netservd", base, sizeof(base), err, errlen);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		snprintf(prefix, sizeof(prefix), "%s/%s", base, cfg->cgroup_prefix);
+		log_info("cgroups: delegated subtree /%s: netservd in /%s/netservd, containers in "
+		         "/%s",
+		         base, base, prefix);
+	} else {
+		snprintf(prefix, sizeof(prefix), "%s", cfg->cgroup_prefix);
+	}
 	struct runtime_wasm_config rc = {
 	        .aot = {.cache_dir = so_dir,
 	                .runtime_dir = runtime_dir,
 	                .user = cfg->compile_user,
 	                .time_limit_ms = cfg->compile_timeout_s * 1000},
 	        .sup = {.container_bin = program,
-	                .cgroup_prefix = cfg->cgroup_prefix,
+	                .cgroup_prefix = prefix,
 	                .heartbeat_ms = cfg->heartbeat_ms,
 	                .pool_size = cfg->pool_size,
 	                .restart_limit = cfg->restart_limit,
@@ -455,6 +471,9 @@ int main(int argc, char **argv)
 	}
 	s.guard = guard;
 	node.guard = guard;
+	if (cfg.security.accept_unbound_signatures)
+		log_warn("security: [security] accept_unbound_signatures = yes: a captured signed "
+		         "request without signal-to can be replayed toward other users");
 	if (!cfg.security.require_signatures)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");
@@ -516,6 +535,8 @@ int main(int argc, char **argv)
 			log_err("%s", err);
 			goto out;
 		}
+		if (sig)
+			metrics_set_extra(metrics, signaling_metrics, sig);
 		log_info("metrics: http://%s/metrics", cfg.metrics_listen.text);
 	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,

@@ -8,6 +8,7 @@
 
 #include "gist/gist_api.h"
 #include "lib/log.h"
+#include "lib/prom.h"
 #include "nslp/nslp.h"
 #include "nslp/nslp_node.h"
 
@@ -21,9 +22,12 @@ struct signaling {
 	bool rule;
 };
 
-static void ctl_submit(void *ctl, const struct ncm_msg *req, nslp_answer_fn *answer, void *actx)
+static void ctl_submit(void *ctl, const struct ncm_msg *req, const struct gist_flow *flow,
+                       nslp_answer_fn *answer, void *actx)
 {
-	controller_submit(ctl, req, answer, actx);
+	struct ncm_prefix dst = {.family = flow->family, .len = flow->dst_prefix};
+	memcpy(dst.addr, flow->dst, sizeof(dst.addr));
+	controller_submit(ctl, req, &dst, answer, actx);
 }
 
 static void ctl_forget(void *ctl, void *actx)
@@ -108,4 +112,73 @@ struct signaling *signaling_stop(struct signaling *s)
 	nslp_node_free(s->nslp);
 	free(s);
 	return NULL;
+}
+
+/* ---- Metrics ------------------------------------------------------------------ */
+
+static void counter(struct prom_buf *b, const char *name, const char *help, uint64_t v)
+{
+	prom_family(b, name, "counter", help);
+	prom_sample_u64(b, name, NULL, 0, v);
+}
+
+void signaling_metrics(void *ctx, struct prom_buf *b)
+{
+	/* The wire's message types, in their order (gist_stats.sent[]). */
+	static const char *const types[GIST_STATS_TYPES] = {"query", "response", "confirm",
+	                                                    "data",  "error",    "ma_hello"};
+	const struct signaling *s = ctx;
+	struct gist_stats g;
+	struct nslp_node_stats ns;
+	gist_get_stats(s->gist, &g);
+	nslp_node_get_stats(s->nslp, &ns);
+
+	prom_family(b, "netserv_gist_messaging_associations", "gauge",
+	            "GIST messaging associations (TCP, one per peer) now, by state.");
+	struct prom_label l[] = {{"state", "connecting"}};
+	prom_sample_u64(b, "netserv_gist_messaging_associations", l, 1, g.mas_connecting);
+	l[0].value = "established";
+	prom_sample_u64(b, "netserv_gist_messaging_associations", l, 1,
+	                g.mas_open - g.mas_connecting);
+	prom_family(b, "netserv_gist_routing_states", "gauge",
+	            "GIST routing states (flow and session toward a peer) now.");
+	prom_sample_u64(b, "netserv_gist_routing_states", NULL, 0, g.routing_states);
+	prom_family(b, "netserv_gist_messages_sent_total", "counter",
+	            "GIST messages sent (over UDP, or queued on a messaging association), by "
+	            "type; type=\"error\" counts the GIST Errors this node sent.");
+	for (size_t i = 0; i < GIST_STATS_TYPES; i++) {
+		l[0] = (struct prom_label){"type", types[i]};
+		prom_sample_u64(b, "netserv_gist_messages_sent_total", l, 1, g.sent[i]);
+	}
+	prom_family(b, "netserv_gist_messages_received_total", "counter",
+	            "GIST messages received and decoded, by type.");
+	for (size_t i = 0; i < GIST_STATS_TYPES; i++) {
+		l[0] = (struct prom_label){"type", types[i]};
+		prom_sample_u64(b, "netserv_gist_messages_received_total", l, 1, g.received[i]);
+	}
+	counter(b, "netserv_gist_retransmissions_total",
+	        "GIST Query retransmissions (no Response within the back-off).", g.retransmissions);
+	counter(b, "netserv_gist_queries_relayed_total",
+	        "Intercepted GIST Queries of another NSLP passed on unchanged.", g.queries_relayed);
+	prom_family(b, "netserv_gist_last_node_total", "counter",
+	            "Times this node found it was the last GIST node toward a flow's "
+	            "destination, by how.");
+	l[0] = (struct prom_label){"by", "icmp"};
+	prom_sample_u64(b, "netserv_gist_last_node_total", l, 1, g.last_node_icmp);
+	l[0].value = "timeout";
+	prom_sample_u64(b, "netserv_gist_last_node_total", l, 1, g.last_node_timeout);
+	counter(b, "netserv_nslp_requests_total",
+	        "NetServ NSLP requests received by signaling (SETUP, REMOVE, PROBE, TRIGGER).",
+	        ns.requests);
+	counter(b, "netserv_nslp_malformed_total", "NetServ NSLP messages that did not decode.",
+	        ns.malformed);
+	counter(b, "netserv_nslp_forwarded_total",
+	        "NetServ NSLP requests passed on to the next node.", ns.forwarded);
+	counter(b, "netserv_nslp_responses_total", "NetServ NSLP responses sent upstream.",
+	        ns.responses);
+	counter(b, "netserv_nslp_timeouts_total",
+	        "NetServ NSLP answers sent without the next node's (response timeout).",
+	        ns.timeouts);
+	prom_family(b, "netserv_nslp_sessions", "gauge", "NetServ NSLP sessions now.");
+	prom_sample_u64(b, "netserv_nslp_sessions", NULL, 0, ns.sessions);
 }

@@ -22,3 +22,8 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 
 /* Removes the rule, stops GIST, then the NSLP; NULL allowed. Returns NULL. */
 struct signaling *signaling_stop(struct signaling *s);
+
+struct prom_buf;
+/* Appends the GIST and NSLP metrics (docs/operations.md) of s (a struct
+ * signaling *, as a void * for metrics_set_extra()) to b. */
+void signaling_metrics(void *s, struct prom_buf *b);

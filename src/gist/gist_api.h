@@ -149,11 +149,17 @@ int gist_send(struct gist_node *n, uint16_t nslpid, const uint8_t sid[16],
 /* Makes a new random Session ID. */
 void gist_new_sid(uint8_t sid[16]);
 
-/* Counters for status and tests. */
+/* Counters for status, metrics and tests. */
+#define GIST_STATS_TYPES 6 /* Query, Response, Confirm, Data, Error, MA-Hello */
 struct gist_stats {
 	uint64_t queries_sent, queries_received, queries_relayed, responses, confirms;
 	uint64_t data_sent, data_received, errors_sent, errors_received;
 	uint64_t retransmissions, last_node_icmp, last_node_timeout, routing_states;
-	uint64_t mas_open;
+	uint64_t mas_open;       /* messaging associations now (connecting ones too) */
+	uint64_t mas_connecting; /* ... of which the TCP connect has not finished */
+	/* Messages by type (the wire's numbers, 0 = Query ... 5 = MA-Hello): sent
+	 * (handed to UDP, or queued on a messaging association) and received
+	 * (decoded). */
+	uint64_t sent[GIST_STATS_TYPES], received[GIST_STATS_TYPES];
 };
 void gist_get_stats(const struct gist_node *n, struct gist_stats *ret);

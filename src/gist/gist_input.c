@@ -321,6 +321,8 @@ void gist_input(struct gist_node *n, const uint8_t *buf, size_t len, const struc
 			gist_send_error(n, rx, NULL, &ge);
 		return;
 	}
+	if (m.hdr.type < GIST_STATS_TYPES)
+		n->st.received[m.hdr.type]++;
 	switch (m.hdr.type) {
 	case GIST_QUERY:
 		on_query(n, &m, rx);

@@ -335,6 +335,14 @@ int gist_ma_open(struct gist_node *n, const struct sockaddr_storage *peer, struc
 	return 0;
 }
 
+uint64_t gist_ma_connecting(const struct gist_node *n)
+{
+	uint64_t k = 0;
+	for (const struct gist_ma *ma = n->mas; ma; ma = ma->next)
+		k += !ma->dead && ma->connecting;
+	return k;
+}
+
 int gist_ma_send(struct gist_ma *ma, struct gist_msg *m, uint16_t nslpid, uint32_t handle,
                  char *err, size_t errlen)
 {
@@ -366,6 +374,8 @@ int gist_ma_send(struct gist_ma *ma, struct gist_msg *m, uint16_t nslpid, uint32
 	*ma->wq_tail = c;
 	ma->wq_tail = &c->next;
 	ma->wq_bytes += c->len;
+	if (m->hdr.type < GIST_STATS_TYPES)
+		ma->node->st.sent[m->hdr.type]++;
 	ma->last_tx = evloop_now_ms();
 	if (m->hdr.type != GIST_MA_HELLO)
 		ma->last_use = ma->last_tx;

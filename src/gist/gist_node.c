@@ -40,6 +40,7 @@ void gist_new_sid(uint8_t sid[16])
 void gist_get_stats(const struct gist_node *n, struct gist_stats *ret)
 {
 	*ret = n->st;
+	ret->mas_connecting = gist_ma_connecting(n);
 }
 
 struct gist_reg *gist_reg_find(const struct gist_node *n, uint16_t nslpid)

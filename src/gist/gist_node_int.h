@@ -225,6 +225,8 @@ int gist_ma_send(struct gist_ma *ma, struct gist_msg *m, uint16_t nslpid, uint32
 void gist_ma_ref(struct gist_ma *ma);
 void gist_ma_unref(struct gist_ma *ma);
 bool gist_ma_usable(const struct gist_ma *ma);
+/* The node's messaging associations whose TCP connect is not done yet. */
+uint64_t gist_ma_connecting(const struct gist_node *n);
 /* Records what a Stack-Configuration-Data said about the peer's hold time
  * and a Peer Identity for the MA. */
 void gist_ma_peer_info(struct gist_ma *ma, uint32_t hold_ms);

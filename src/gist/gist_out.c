@@ -214,7 +214,10 @@ int gist_udp_send(struct gist_node *n, const struct sockaddr_storage *to, struct
 	len = gist_encode(m, n->txbuf, sizeof(n->txbuf), NULL, 0);
 	if (len < 0)
 		return (int)len;
-	return udp_sendto(n, fd, to, n->txbuf, (size_t)len, router_alert, m->hdr.nslpid);
+	int r = udp_sendto(n, fd, to, n->txbuf, (size_t)len, router_alert, m->hdr.nslpid);
+	if (r == 0 && m->hdr.type < GIST_STATS_TYPES)
+		n->st.sent[m->hdr.type]++;
+	return r;
 }
 
 int gist_peer_send(struct gist_node *n, const struct gist_peer *p, struct gist_msg *m,

@@ -251,7 +251,7 @@ static void own_start(struct session *s, const struct ncm_msg *req)
 		e->probed = strdup(probe);
 	s->want_own = true;
 	s->own_pending = true;
-	n->ops->submit(n->ctl, req, on_answer, s);
+	n->ops->submit(n->ctl, req, &s->flow, on_answer, s);
 }
 
 /* ---- The next node ------------------------------------------------------------------- */

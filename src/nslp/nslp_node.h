@@ -30,6 +30,8 @@
 
 #include "ncm/ncm.h"
 
+struct gist_flow; /* gist/gist_api.h */
+
 struct evloop;
 struct gist_node;
 struct nslp_node;
@@ -39,7 +41,9 @@ struct nslp_node;
  * (ownership passes) exactly once, unless forget(actx) runs first. */
 typedef void nslp_answer_fn(void *actx, struct ncm_msg *response);
 struct nslp_ctl_ops {
-	void (*submit)(void *ctl, const struct ncm_msg *req, nslp_answer_fn *answer, void *actx);
+	/* flow: the MRI of the message that carried req (its path) */
+	void (*submit)(void *ctl, const struct ncm_msg *req, const struct gist_flow *flow,
+	               nslp_answer_fn *answer, void *actx);
 	void (*forget)(void *ctl, void *actx);
 };
 

@@ -15,6 +15,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/util.h"
+#include "policy/policy.h"
 
 int auth_init(void)
 {
@@ -253,5 +254,35 @@ int auth_verify(const struct ncm_msg *m, const uint8_t pk[AUTH_PUBLIC_LEN], char
 	free(canon);
 	if (r != 0)
 		return err_set(err, errlen, -EACCES, "signature does not verify");
+	return 0;
+}
+
+int auth_check_binding(const struct ncm_msg *m, const struct ncm_prefix *dst, char *err,
+                       size_t errlen)
+{
+	const char *to = ncm_get(m, AUTH_BINDING_HEADER);
+	char want[64], got[64];
+	struct ncm_prefix bound;
+
+	if (!dst)
+		return 0;
+	if (!to || !*to)
+		return err_set(
+		        err, errlen, -ENOENT,
+		        "the signature is not bound to a destination (no " AUTH_BINDING_HEADER
+		        " header)");
+	if (ncm_prefix_parse(to, &bound) < 0 || bound.family == 0)
+		return err_set(err, errlen, -EINVAL,
+		               "header '" AUTH_BINDING_HEADER
+		               "': want an address or prefix, not '%.64s'",
+		               to);
+	ncm_prefix_format(&bound, want, sizeof(want));
+	ncm_prefix_format(dst, got, sizeof(got));
+	if (!policy_prefix_within(dst, &bound))
+		return err_set(
+		        err, errlen, -EPERM,
+		        "signed for %s toward %s, but it arrived on a path toward %s (a request "
+		        "re-aimed at other users?)",
+		        AUTH_BINDING_HEADER, want, got);
 	return 0;
 }

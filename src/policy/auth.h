@@ -27,6 +27,9 @@
 #define AUTH_SECRET_TAG "netserv-ed25519-secret"
 #define AUTH_KEY_TEXT   256 /* room for either key file's text */
 #define AUTH_NONCE_LEN  22  /* 16 random bytes, base64url without padding */
+/* The signed header naming where a request may act: the address or prefix
+ * of the users it signals toward (the flow destination of its GIST MRI). */
+#define AUTH_BINDING_HEADER "signal-to"
 
 /* Initializes libsodium (idempotent). Returns 0 or -EIO. */
 int auth_init(void);
@@ -70,3 +73,12 @@ int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t time
  * it does not verify. The reason is in err. */
 int auth_verify(const struct ncm_msg *m, const uint8_t pk[AUTH_PUBLIC_LEN], char *err,
                 size_t errlen);
+
+/* Checks that a (verified) request may act where it arrived: dst is the flow
+ * destination of the GIST MRI that carried it (NULL: it came by no path, e.g.
+ * the admin socket: 0). Its signal-to header must hold dst (an address or a
+ * prefix at least as long). Returns 0; -ENOENT if there is no signal-to (an
+ * unbound signature); -EINVAL if it is not a prefix; -EPERM if dst lies
+ * outside it. The reason is in err. */
+int auth_check_binding(const struct ncm_msg *m, const struct ncm_prefix *dst, char *err,
+                       size_t errlen);

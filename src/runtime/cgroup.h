@@ -18,6 +18,21 @@ enum cg_mode { CG_NONE, CG_V1, CG_V2 };
 /* Returns which cgroup flavour the host offers (and where). */
 enum cg_mode cgroup_detect(void);
 
+/* Delegation (systemd's Delegate=yes; docs/operations.md): want is "no",
+ * "yes" or "auto" (delegated when the process's cgroup on the unified
+ * hierarchy carries the xattr trusted.delegate or user.delegate = 1, as
+ * systemd sets it). When delegated, moves the calling process into
+ * <its cgroup>/<leaf> (in each v1 hierarchy: memory, pids, cpu), enables
+ * memory, pids and cpu in <its cgroup>/cgroup.subtree_control (v2: the "no
+ * internal processes" rule wants the leaf first), writes its cgroup's path
+ * (relative to the hierarchy's root, e.g. "system.slice/netserv.service")
+ * into base and returns 1; groups are then made below base. Returns 0 (base
+ * "") when not delegated, or a negative errno with the reason in err (a
+ * "yes" that cannot be done: the root cgroup, v1 paths that differ, no
+ * controllers, other processes in the cgroup). */
+int cgroup_delegate(const char *want, const char *leaf, char *base, size_t baselen, char *err,
+                    size_t errlen);
+
 /* Creates (or reuses) the group `name` (e.g. "netserv-1234/janedoe"), writes
  * the limits and moves pid into it. Returns 0, or a negative errno with the
  * reason in err; -ENOTSUP when the host has no usable controllers. */

@@ -126,7 +126,11 @@ check "netservd exits cleanly" test $? -eq 0
 
 # --- on -----------------------------------------------------------------------
 write_conf "[metrics]
-listen = 127.0.0.1:$MPORT"
+listen = 127.0.0.1:$MPORT
+[signaling]
+enable = yes
+t1_ms = 100
+t2_ms = 800"
 start_daemon || { not_ok "netservd starts with [metrics]"; tap_done; exit 1; }
 URL=http://127.0.0.1:$MPORT/metrics
 check "with [metrics], netservd listens on 127.0.0.1:$MPORT" \
@@ -165,8 +169,8 @@ else
 	not_ok "promtool check metrics passes"
 	sed 's/^/#   /' "$WORK/promtool.out" | head -20
 fi
-metric() { # SERIES-PREFIX: the value of the first line starting with it
-	grep -F -- "$1" "$WORK/metrics.txt" | head -1 | awk '{print $NF}'
+metric() { # SERIES-PREFIX: the value of the first sample line starting with it
+	grep -v '^#' "$WORK/metrics.txt" | grep -F -- "$1" | head -1 | awk '{print $NF}'
 }
 L="publisher=\"janedoe\",module=\"$MOD\""
 check "netserv_module_packets_total{$L} is $N" \
@@ -181,6 +185,33 @@ check "the compile time histogram has one observation" \
 	test "$(metric 'netserv_module_compile_duration_seconds_count')" = 1
 check "no container restarts" \
 	test "$(metric 'netserv_container_restarts_total{publisher="janedoe"}')" = 0
+
+# --- GIST and NSLP: a signaling PROBE from the sender, through the router --------
+gq='netserv_gist_messages_received_total{type="query"}'
+check "GIST and NSLP families are there before any signaling ($gq $(metric "$gq"))" \
+	bash -c '[ "$1" = 0 ] && [ "$2" = 0 ] && [ -n "$3" ]' _ "$(metric "$gq")" \
+	"$(metric 'netserv_nslp_requests_total ')" \
+	"$(metric 'netserv_gist_messaging_associations{state="established"}')"
+out=$(topo_exec sender env NETSERV_KEY= "$B/netserv" probe --to "$RCV" --timeout 20 2>&1)
+check "a signaling PROBE toward the receiver is answered by the router" \
+	grep -q 'metrics-router' <<<"$out" || sed 's/^/#   /' <<<"$out"
+rx curl -sS -m 5 -o "$WORK/metrics.txt" "$URL"
+if promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1; then
+	ok "promtool check metrics passes with the GIST series moved"
+else
+	not_ok "promtool check metrics passes with the GIST series moved"
+	sed 's/^/#   /' "$WORK/promtool.out" | head -20
+fi
+ge1() { [ "${1:-0}" -ge 1 ] 2>/dev/null; }
+for s in "$gq" 'netserv_gist_messages_sent_total{type="response"}' \
+	'netserv_gist_messages_received_total{type="data"}' 'netserv_nslp_requests_total ' \
+	'netserv_nslp_responses_total ' 'netserv_requests_total{method="probe",code="200"}'; do
+	check "after the PROBE, ${s% } >= 1 (got $(metric "$s"))" ge1 "$(metric "$s")"
+done
+check "the router sent no GIST Error (got $(metric 'netserv_gist_messages_sent_total{type="error"}'))" \
+	test "$(metric 'netserv_gist_messages_sent_total{type="error"}')" = 0
+check "netserv_gist_retransmissions_total is exported ($(metric 'netserv_gist_retransmissions_total '))" \
+	test -n "$(metric 'netserv_gist_retransmissions_total ')"
 
 # --- bad requests ---------------------------------------------------------------
 code() { rx curl -s -m 5 -o /dev/null -w '%{http_code}' "$@"; }

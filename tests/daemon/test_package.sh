@@ -5,7 +5,10 @@
 # and a notify socket of our own for Type=notify, systemd-analyze verify, a
 # signed SETUP against the packaged node, a reinstall keeping an edited
 # conffile, apt remove (no rule, cgroup or process left), apt purge (no state,
-# no configuration). Everything it installs is purged on exit, even on failure.
+# no configuration). The publisher's client library packages
+# (libnetserv-client0, libnetserv-client-dev): lintian, a program built with
+# `pkg-config --cflags --libs netserv-client` links and runs. Everything it
+# installs is purged on exit, even on failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -21,9 +24,11 @@ command -v dpkg-deb >/dev/null && command -v apt-get >/dev/null || skip_all "not
 if [ -n "${NETSERV_BUILD:-}" ] && grep -q '^NETSERV_SANITIZE:BOOL=ON' "$NETSERV_BUILD/CMakeCache.txt" 2>/dev/null; then
 	skip_all "the package is tested with the normal build only"
 fi
-if dpkg-query -W -f='${Status}' netserv 2>/dev/null | grep -q 'ok installed\|config-files'; then
-	skip_all "a netserv package is already installed here; not touching it"
-fi
+PKGS=(netserv libnetserv-client0 libnetserv-client-dev)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed\|config-files'; }
+for p in "${PKGS[@]}"; do
+	installed "$p" && skip_all "a $p package is already installed here; not touching it"
+done
 
 TEST_DIR=$(mktemp -d /tmp/netserv-pkgtest.XXXXXX)
 CONF=$TEST_DIR/netservd.conf
@@ -75,9 +80,11 @@ cleanup() {
 		kill -KILL "$NOTIFY_PID" 2>/dev/null
 		wait "$NOTIFY_PID" 2>/dev/null
 	fi
-	if dpkg-query -W -f='${Status}' netserv 2>/dev/null | grep -q 'ok installed\|config-files'; then
-		"${APT[@]}" purge netserv >/dev/null 2>&1 || dpkg --purge netserv >/dev/null 2>&1
-	fi
+	for p in libnetserv-client-dev libnetserv-client0 netserv; do
+		if installed "$p"; then
+			"${APT[@]}" purge "$p" >/dev/null 2>&1 || dpkg --purge "$p" >/dev/null 2>&1
+		fi
+	done
 	drop_chains
 	for d in $(cg_dirs); do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
 	rm -rf "$TEST_DIR"
@@ -86,17 +93,22 @@ trap cleanup EXIT
 trap "exit 1" INT TERM
 
 # --- build and lint -----------------------------------------------------------
-deb=$("$top/scripts/mkdeb" "$top/build-deb" 2>"$TEST_DIR/mkdeb.err")
-if [ -z "$deb" ] || [ ! -f "$deb" ]; then
+debs=$("$top/scripts/mkdeb" "$top/build-deb" 2>"$TEST_DIR/mkdeb.err")
+deb=$(grep -m1 '/netserv_[^/]*\.deb$' <<<"$debs")
+libdeb=$(grep -m1 '/libnetserv-client0_[^/]*\.deb$' <<<"$debs")
+devdeb=$(grep -m1 '/libnetserv-client-dev_[^/]*\.deb$' <<<"$debs")
+check "mkdeb writes no warning" test ! -s "$TEST_DIR/mkdeb.err"
+sed 's/^/#   /' "$TEST_DIR/mkdeb.err"
+if [ -z "$deb" ] || [ ! -f "$deb" ] || [ ! -f "$libdeb" ] || [ ! -f "$devdeb" ]; then
 	not_ok "scripts/mkdeb builds the package"
 	sed 's/^/#   /' "$TEST_DIR/mkdeb.err"
 	tap_done
 	exit 1
 fi
-ok "scripts/mkdeb builds $(basename "$deb")"
+ok "scripts/mkdeb builds $(basename "$deb") $(basename "$libdeb") $(basename "$devdeb")"
 
 if command -v lintian >/dev/null; then
-	lint=$(lintian --pedantic -I "$deb" 2>&1 | grep -v 'running with root privileges')
+	lint=$(lintian --pedantic -I "$deb" "$libdeb" "$devdeb" 2>&1 | grep -v 'running with root privileges')
 	[ -n "$lint" ] && sed 's/^/# lintian: /' <<<"$lint"
 	check "lintian reports no error" bash -c '! grep -q "^E: " <<<"$1"' _ "$lint"
 	# The warnings left are each explained in docs/build.md; a new one fails.
@@ -255,6 +267,40 @@ check "no netfilter rule left" bash -c "! iptables-save | grep -q '$CHAINS'"
 check "no cgroup left" test -z "$(cg_dirs)"
 check "remove keeps the configuration and the state" test -f /etc/netserv/netservd.conf -a -d /var/lib/netserv
 check "netservd logged a clean stop" grep -q 'stopped' "$LOG"
+
+# --- the client library: a program built against the installed packages ---------
+if "${APT[@]}" install "$libdeb" "$devdeb" >"$TEST_DIR/apt.log" 2>&1; then
+	ok "apt install libnetserv-client0 libnetserv-client-dev"
+else
+	not_ok "apt install libnetserv-client0 libnetserv-client-dev"
+	tail -n 20 "$TEST_DIR/apt.log" | sed 's/^/#   /'
+fi
+example=/usr/share/doc/libnetserv-client-dev/examples/netserv-client-example.c
+# shellcheck disable=SC2046
+if cc -Wall -Werror "$example" $(pkg-config --cflags --libs netserv-client) \
+	-o "$TEST_DIR/client-example" 2>"$TEST_DIR/cc.log"; then
+	ok "the example builds with pkg-config --cflags --libs netserv-client"
+else
+	not_ok "the example builds with pkg-config --cflags --libs netserv-client"
+	sed 's/^/#   /' "$TEST_DIR/cc.log"
+fi
+check "it uses the packaged libnetserv-client.so.0" \
+	bash -c 'ldd "$1" | grep -Eq "libnetserv-client.so.0 => (/usr)?/lib/[^ ]*/libnetserv-client.so.0 "' \
+	_ "$TEST_DIR/client-example"
+"$TEST_DIR/client-example" >"$TEST_DIR/ex.out" 2>&1
+rc=$?
+check "it runs (usage, status 2: $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "^usage: " "$2"' _ "$rc" "$TEST_DIR/ex.out"
+# A real call: a PROBE toward a documentation address from a private
+# network namespace with only loopback (no route: the library says so).
+out=$(unshare -n "$TEST_DIR/client-example" 192.0.2.7 janedoe http://x/c.wasm sha256:00 2>&1)
+rc=$?
+check "a call into the library answers (status 3: $rc; $(head -1 <<<"$out"))" test "$rc" = 3
+check "libnetserv-client0 declares its symbols and shlibs" \
+	bash -c 'dpkg-deb -I "$1" symbols | grep -q "^ netserv_client_send@Base" && dpkg-deb -I "$1" shlibs | grep -q "^libnetserv-client 0 "' _ "$libdeb"
+"${APT[@]}" purge libnetserv-client-dev libnetserv-client0 >"$TEST_DIR/apt.log" 2>&1
+check "apt purge of the library leaves no file" \
+	bash -c '! ls /usr/lib/*/libnetserv-client.so* /usr/include/netserv/netserv_client.h 2>/dev/null | grep -q .'
 
 # --- purge ----------------------------------------------------------------------
 "${APT[@]}" purge netserv >"$TEST_DIR/apt.log" 2>&1

@@ -244,7 +244,7 @@ if [ "$SIGNING" = yes ]; then
 	sig_start_node r3 || not_ok "r3 restarts with signatures required"
 	printf 'SETUP NetServ.apps.Signed_1.0 NETSERV/0.1\nuser:janedoe\nurl:%s\nmodule-hash:%s\nttl:600\n\n' \
 		"$URL" "$HASH" >"$SIG_WORK/signed.in"
-	"$B/netserv" sign -k "$SIG_WORK/keys/janedoe.key" "$SIG_WORK/signed.in" >"$SIG_WORK/signed.ncm"
+	"$B/netserv" sign -k "$SIG_WORK/keys/janedoe.key" --to "$USER_ADDR" "$SIG_WORK/signed.in" >"$SIG_WORK/signed.ncm"
 	# Changed after signing: the ttl (r3 must refuse it).
 	sed 's/^ttl:600$/ttl:601/; s/^nonce:.*/nonce:AAAAAAAAAAAAAAAAAAAA/' "$SIG_WORK/signed.ncm" \
 		>"$SIG_WORK/tampered.ncm"
@@ -256,7 +256,7 @@ if [ "$SIGNING" = yes ]; then
 	check "the signed SETUP, carried as NSLP objects, verifies on r3: all install ($(field "[n['code'] for n in nodes]"))" \
 		test "$rc/$(field "[n['code'] for n in nodes]")" = "0/[200, 200, 200]"
 	printf 'REMOVE NetServ.apps.Signed_1.0 NETSERV/0.1\nuser:janedoe\n\n' |
-		"$B/netserv" sign -k "$SIG_WORK/keys/janedoe.key" - >"$SIG_WORK/remove.ncm"
+		"$B/netserv" sign -k "$SIG_WORK/keys/janedoe.key" --to "$USER_ADDR" - >"$SIG_WORK/remove.ncm"
 	out=$(sig_pub remove --to "$USER_ADDR" --ncm "$SIG_WORK/remove.ncm" --json --timeout 30)
 	check "a signed REMOVE takes it off the three nodes" \
 		test "$?/$(field "[n['code'] for n in nodes]")" = "0/[200, 200, 200]"

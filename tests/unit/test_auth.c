@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "policy/auth.h"
@@ -474,19 +475,22 @@ static void test_nonces(void **state)
 	snprintf(dir, sizeof(dir), "%s/nonces", tmpdir);
 	struct store *st = NULL;
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 500, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 600, err, sizeof(err)),
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 500, false, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 600, false, err, sizeof(err)),
 	                 -EEXIST);
 	/* Nonces are per publisher. */
-	assert_int_equal(store_nonce_use(st, "bob", "n1", 1000, 600, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "bob", "n1", 1000, 600, false, err, sizeof(err)), 0);
 	store_close(st);
 	/* Remembered across a restart ... */
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 700, err, sizeof(err)),
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 1000, 700, false, err, sizeof(err)),
 	                 -EEXIST);
 	/* ... until their time is up; then forgotten (the window refuses them). */
-	assert_int_equal(store_nonce_use(st, "janedoe", "n2", 2000, 1000, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 2000, 1000, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n2", 2000, 1000, false, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n1", 2000, 1000, false, err, sizeof(err)),
+	                 0);
 	store_close(st);
 	char db[160];
 	snprintf(db, sizeof(db), "%s/netserv.db", dir);
@@ -518,7 +522,7 @@ static void test_schema_migration(void **state)
 	sqlite3_close(h);
 	struct store *st = NULL;
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_nonce_use(st, "janedoe", "n", 10, 1, err, sizeof(err)), 0);
+	assert_int_equal(store_nonce_use(st, "janedoe", "n", 10, 1, false, err, sizeof(err)), 0);
 	struct store_module *rows;
 	size_t n;
 	assert_int_equal(store_module_list(st, &rows, &n, err, sizeof(err)), 0);
@@ -537,7 +541,10 @@ struct gfix {
 	struct guard *g;
 	uint8_t sk[AUTH_SECRET_LEN], bob_sk[AUTH_SECRET_LEN];
 	struct ns_policy pol[2];
+	const struct ncm_prefix *path_dst; /* the MRI destination (NULL: admin socket) */
 };
+
+static bool gfix_accept_unbound; /* [security] accept_unbound_signatures */
 
 static void gfix_open(struct gfix *f, bool require)
 {
@@ -562,6 +569,7 @@ static void gfix_open(struct gfix *f, bool require)
 	assert_int_equal(policy_set(&f->pol[0], "max_modules", "2", err, sizeof(err)), 1);
 	struct guard_publisher pubs[2] = {{"janedoe", &f->pol[0]}, {"bob", &f->pol[1]}};
 	struct guard_config cfg = {.require_signatures = require,
+	                           .accept_unbound = gfix_accept_unbound,
 	                           .keys_dir = keys,
 	                           .window_s = 60,
 	                           .publishers = pubs,
@@ -586,7 +594,7 @@ static int auth_text(struct gfix *f, const char *text, const uint8_t *sk, int64_
 	struct ncm_request req;
 	int r = ncm_request_decode(m, &req, err, errlen);
 	if (r == 0) {
-		r = guard_authenticate(f->g, m, &req, err, errlen);
+		r = guard_authenticate(f->g, m, &req, f->path_dst, err, errlen);
 		ncm_request_done(&req);
 	} else {
 		r = NCM_BAD_REQUEST; /* what controller_submit() answers */
@@ -642,6 +650,95 @@ static void test_guard_authenticate(void **state)
 	assert_int_equal(auth_text(&f, setup_text, NULL, 0, NULL, err, sizeof(err)), 0);
 	assert_int_equal(auth_text(&f, setup_text, f.bob_sk, now, NULL, err, sizeof(err)), 401);
 	assert_int_equal(auth_text(&f, mallory, NULL, 0, NULL, err, sizeof(err)), 403);
+	gfix_close(&f);
+}
+
+/* auth_check_binding(): where a signed request may act. */
+static void test_auth_binding(void **state)
+{
+	char err[NCM_ERR_LEN];
+	struct ncm_prefix user, other, user6, wide;
+	assert_int_equal(ncm_prefix_parse("192.0.2.7", &user), 0);
+	assert_int_equal(ncm_prefix_parse("198.51.100.9", &other), 0);
+	assert_int_equal(ncm_prefix_parse("2001:db8::7", &user6), 0);
+	assert_int_equal(ncm_prefix_parse("192.0.2.0/24", &wide), 0);
+	struct ncm_msg *m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:192.0.2.7\n\n");
+	assert_int_equal(auth_check_binding(m, NULL, err, sizeof(err)), 0); /* no path */
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), 0);
+	assert_int_equal(auth_check_binding(m, &other, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "arrived on a path toward 198.51.100.9"));
+	assert_int_equal(auth_check_binding(m, &user6, err, sizeof(err)), -EPERM);
+	/* A path toward the whole /24 is not inside one address. */
+	assert_int_equal(auth_check_binding(m, &wide, err, sizeof(err)), -EPERM);
+	ncm_free(m);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:192.0.2.0/24\n\n");
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), 0);
+	assert_int_equal(auth_check_binding(m, &wide, err, sizeof(err)), 0);
+	assert_int_equal(auth_check_binding(m, &other, err, sizeof(err)), -EPERM);
+	ncm_free(m);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\n\n");
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "not bound"));
+	ncm_free(m);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:any\n\n");
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), -EINVAL);
+	ncm_free(m);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:192.0.2.7/33\n\n");
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), -EINVAL);
+	ncm_free(m);
+}
+
+/* The guard: a signed request that came by GIST acts only where it was
+ * signed for; the binding is covered by the signature. */
+static void test_guard_binding(void **state)
+{
+	struct gfix f;
+	char err[NCM_ERR_LEN];
+	int64_t now = (int64_t)time(NULL);
+	struct ncm_prefix user, other;
+	assert_int_equal(ncm_prefix_parse("192.0.2.7", &user), 0);
+	assert_int_equal(ncm_prefix_parse("198.51.100.9", &other), 0);
+	static const char bound[] = "SETUP NetServ.apps.Counter_1.0 NETSERV/0.1\nuser:janedoe\n"
+	                            "url:http://192.0.2.1/c.wasm\nsignal-to:192.0.2.7\n\n";
+	gfix_open(&f, true);
+	f.path_dst = &user;
+	assert_int_equal(auth_text(&f, bound, f.sk, now, "nonce-b1", err, sizeof(err)), 0);
+	/* The same bytes again on the same path: a replay (401). */
+	assert_int_equal(auth_text(&f, bound, f.sk, now, "nonce-b1", err, sizeof(err)), 401);
+	assert_non_null(strstr(err, "replayed"));
+	/* Re-aimed at another user: 403, and its nonce is not spent. */
+	f.path_dst = &other;
+	assert_int_equal(auth_text(&f, bound, f.sk, now, "nonce-b2", err, sizeof(err)), 403);
+	assert_non_null(strstr(err, "signal-to toward 192.0.2.7"));
+	f.path_dst = &user;
+	assert_int_equal(auth_text(&f, bound, f.sk, now, "nonce-b2", err, sizeof(err)), 0);
+	/* Unbound: refused by GIST, accepted from the admin socket. */
+	assert_int_equal(auth_text(&f, setup_text, f.sk, now, NULL, err, sizeof(err)), 403);
+	assert_non_null(strstr(err, "refuses unbound signatures"));
+	f.path_dst = NULL;
+	assert_int_equal(auth_text(&f, setup_text, f.sk, now, NULL, err, sizeof(err)), 0);
+	/* signal-to is signed: changing it breaks the signature. */
+	struct ncm_msg *m = parse(bound);
+	assert_int_equal(auth_sign(m, f.sk, now, "nonce-b3", err, sizeof(err)), 0);
+	assert_int_equal(ncm_set(m, "signal-to", "198.51.100.9"), 0);
+	uint8_t pk[AUTH_PUBLIC_LEN];
+	crypto_sign_ed25519_sk_to_pk(pk, f.sk);
+	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), -EACCES);
+	ncm_free(m);
+	json_t *s = guard_status(f.g);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(s, "counters"), "misdirected")),
+	        2);
+	json_decref(s);
+	gfix_close(&f);
+
+	/* accept_unbound_signatures = yes: an unbound one passes by GIST. */
+	gfix_accept_unbound = true;
+	gfix_open(&f, true);
+	gfix_accept_unbound = false;
+	f.path_dst = &other;
+	assert_int_equal(auth_text(&f, setup_text, f.sk, now, NULL, err, sizeof(err)), 0);
+	assert_int_equal(auth_text(&f, bound, f.sk, now, NULL, err, sizeof(err)), 403);
 	gfix_close(&f);
 }
 
@@ -944,6 +1041,8 @@ int main(void)
 	        cmocka_unit_test(test_nonces),
 	        cmocka_unit_test(test_schema_migration),
 	        cmocka_unit_test(test_guard_authenticate),
+	        cmocka_unit_test(test_auth_binding),
+	        cmocka_unit_test(test_guard_binding),
 	        cmocka_unit_test(test_guard_authorize),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_filters_overlap),

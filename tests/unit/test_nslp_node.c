@@ -42,6 +42,7 @@ struct fake_ctl {
 	int big;        /* PROBE answers carry this many 300-byte headers */
 	uint32_t delay_ms;
 	int n_setup, n_remove, n_probe;
+	uint8_t last_dst[16]; /* the MRI destination of the last request */
 	struct pending *p;
 };
 
@@ -62,10 +63,12 @@ static void on_pending(struct evloop *loop, void *ctx)
 	free(p);
 }
 
-static void ctl_submit(void *ctl, const struct ncm_msg *req, nslp_answer_fn *answer, void *actx)
+static void ctl_submit(void *ctl, const struct ncm_msg *req, const struct gist_flow *flow,
+                       nslp_answer_fn *answer, void *actx)
 {
 	struct fake_ctl *c = ctl;
 	struct ncm_msg *r;
+	memcpy(c->last_dst, flow->dst, sizeof(c->last_dst));
 	switch (req->method) {
 	case NCM_METHOD_SETUP:
 		c->n_setup++;
@@ -320,9 +323,14 @@ static void test_setup_refused_is_reported(void **state)
 	assert_entry(&net.resp->entries[2], "router-c", 200, true);
 	assert_int_equal(net.resp->code, 403);
 	assert_string_equal(net.resp->reason, "router-b: filter outside the user's prefixes");
-	/* The refusal did not stop the request: every node got it. */
-	for (int i = 0; i < 3; i++)
+	/* The refusal did not stop the request: every node got it, with the
+	 * MRI it travelled on (the user's address: what a signature binds). */
+	uint8_t user[16];
+	fake_gist_user_addr(user);
+	for (int i = 0; i < 3; i++) {
 		assert_int_equal(net.ctl[i].n_setup, 1);
+		assert_memory_equal(net.ctl[i].last_dst, user, 4);
+	}
 	net_down(&net);
 }
 
