@@ -797,6 +797,7 @@ static void on_request(uint32_t req)
 	e->size = NO_SIZE;
 	e->used = ++lru_clock;
 	c->e = ei;
+	ns_logf(NS_LOG_INFO, "activecdn: miss %s: fetching it from the origin", e->target);
 	int32_t id = origin_fetch(e, false);
 	if (id < 0) {
 		e->fetch = -1;

@@ -88,6 +88,14 @@ static bool is_node(const char *addr)
 	return false;
 }
 
+/* path is the module's, served here (--module-url under --origin-url). */
+static bool is_module(const char *path)
+{
+	size_t ol = strlen(cfg->origin_url);
+	return strncmp(cfg->module_url, cfg->origin_url, ol) == 0 &&
+	       strcmp(cfg->module_url + ol, path) == 0;
+}
+
 static void node_url(const char *addr, const char *path, char *url, size_t cap)
 {
 	bool v6 = strchr(addr, ':') != NULL;
@@ -102,7 +110,10 @@ enum route_kind regions_route(const char *client, const char *path, char *url, s
 	*deploy = false;
 	for (size_t i = 0; i < cfg->n_direct; i++)
 		if (strncmp(path, cfg->direct[i], strlen(cfg->direct[i])) == 0) {
-			origin_log("direct client=%s path=%s", client, path);
+			if (is_module(path))
+				origin_log("step=4 module-download node=%s path=%s", client, path);
+			else
+				origin_log("direct client=%s path=%s", client, path);
 			return ROUTE_DIRECT;
 		}
 	if (!region_of(client, prefix, sizeof(prefix)))
@@ -214,6 +225,8 @@ static struct netserv_result *send_toward(const char *label, enum ncm_method met
 	if (!text)
 		return NULL;
 	struct netserv_client_options o = {.to = client, .timeout_ms = cfg->timeout_ms};
+	origin_log("%s %s toward=%s module=%s: sending", label, ncm_method_name(method), client,
+	           cfg->module);
 	int r = netserv_client_send(&o, text, len, &res, err, sizeof(err));
 	free(text);
 	if (r < 0) {
