@@ -582,8 +582,24 @@ static void on_fetch_headers(uint32_t id)
 	if (ns_http_fetch_header(id, "Content-Length", v, sizeof(v)) > 0) {
 		const char *p = v;
 		uint32_t len;
-		if (parse_u32(&p, &len) && !*p && len < NS_STORE_OBJECT_MAX)
+		struct ns_store_usage u;
+		if (parse_u32(&p, &len) && !*p) {
+			/* larger than the store takes: a clear 502 now rather than a
+			 * body cut at the quota */
+			if (len >= NS_STORE_OBJECT_MAX ||
+			    (ns_store_usage(&u) == 0 && (uint64_t)len + META_SIZE > u.quota)) {
+				ns_logf(NS_LOG_WARN,
+				        "activecdn: %s: Content-Length %s is more than the store "
+				        "takes",
+				        e->target, v);
+				ns_counter_add(c_origin_errors, 1);
+				e->fetch = -1;
+				ns_http_fetch_cancel(id);
+				entry_fail(ei, 502);
+				return;
+			}
 			e->size = len;
+		}
 	}
 	if (ns_http_fetch_header(id, "ETag", e->etag, ETAG_MAX) < 0)
 		e->etag[0] = '\0';
