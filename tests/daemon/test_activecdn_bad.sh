@@ -177,6 +177,22 @@ check "... the module evicted to make room ($(c evictions) evictions)" test "$(c
 r=$(get -o "$WORK/m5" -w '%{http_code}' "$U/ok/many-2000")
 check "... and the last one is still served ($r)" test "$r" = 200
 
+# --- a full quota: two 3 MB downloads at once under 4 MiB, neither evictable ----------------
+get -o "$WORK/f1" -w '%{http_code} %{size_download}\n' "$U/slow/one" >"$WORK/f1.out" 2>&1 &
+f1=$!
+first_in() { [ "$(fetches /slow/one)" = 1 ]; }
+wait_until 5 first_in
+r2=$(get -o "$WORK/f2" -w '%{http_code} %{size_download}' "$U/slow/two"; echo " rc=$?")
+wait "$f1"
+r1=$(cat "$WORK/f1.out")
+check "the first of two 3 MB downloads that cannot both fit gets its whole object ($r1)" \
+	test "$r1" = "200 3000000"
+check "... the second a clear error: 502, or a body cut short of its Content-Length ($r2)" \
+	bash -c '[[ "$1" == "502 "* ]] || [[ "$1" == "200 "*" rc=18" ]]' _ "$r2"
+r=$(get -o /dev/null -D "$WORK/hf" -w '%{http_code} %{size_download}' "$U/slow/one")
+check "... the first is cached (a hit: $r)" \
+	bash -c '[ "$1" = "200 3000000" ] && grep -qi "^X-Cache: HIT" "$2"' _ "$r" "$WORK/hf"
+
 # --- after all that -------------------------------------------------------------------------
 check "the stalled fetch ends as an origin error (libcurl's 30 s low-speed limit)" \
 	wait_line "$WORK/netservd.log" "activecdn: fetching /stall failed: error" 40

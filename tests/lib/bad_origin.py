@@ -11,6 +11,7 @@ request is logged to LOG as "GET PATH" and, when its connection ends,
   /long       Content-Length 2000, then 1000 bytes and close (says more)
   /huge       Content-Length 5 GiB of zeros, generated, until the peer closes
   /huge-chunked  the same without a length (chunked), endless
+  /slow/NAME  200, 3000000 bytes derived from NAME at about 1 MB/s
   anything else: 404"""
 import hashlib
 import socket
@@ -58,6 +59,13 @@ def serve(conn, logpath):
             b = body_of(path)
             conn.sendall(head("200 OK", len(b)) + b)
             sent = len(b)
+        elif path.startswith("/slow/"):
+            b = body_of(path) * 3000
+            conn.sendall(head("200 OK", len(b)))
+            for i in range(0, len(b), 100000):
+                conn.sendall(b[i:i + 100000])
+                sent += 100000
+                time.sleep(0.1)
         elif path == "/stall":
             conn.sendall(head("200 OK", 1000000) + zeros[:10000])
             sent = 10000
