@@ -442,8 +442,11 @@ static void client_pump(struct client *c)
 			return; /* waiting for the origin */
 		uint32_t want = lim - c->pos < IOBUF ? lim - c->pos : IOBUF;
 		int32_t r = ns_store_read(k, c->pos, iobuf, want);
-		if (r <= 0)
-			break; /* gone: cut */
+		if (r <= 0) { /* gone: the client must see an incomplete body */
+			ns_http_abort(c->req);
+			client_free(c);
+			return;
+		}
 		int32_t w = ns_http_write(c->req, iobuf, (uint32_t)r);
 		if (w <= 0)
 			return; /* WRITABLE follows */
@@ -458,7 +461,7 @@ static void client_pump(struct client *c)
 }
 
 /* The entry's download failed: clients not started get 502, the others are
- * cut short. */
+ * cut short (ns_http_abort: they see an incomplete body). */
 static void entry_fail(int32_t ei, uint32_t status)
 {
 	for (uint32_t i = 0; i < CLIENTS; i++) {
@@ -469,7 +472,7 @@ static void entry_fail(int32_t ei, uint32_t status)
 			respond_text(c->req, status,
 			             status == 502 ? "bad gateway\n" : "origin error\n");
 		else
-			ns_http_end(c->req);
+			ns_http_abort(c->req); /* an incomplete body, not one that looks whole */
 		c->used = false;
 	}
 	entry_drop(&entries[ei]);
@@ -567,7 +570,7 @@ static void on_fetch_headers(uint32_t id)
 		char k[NS_STORE_KEY_MAX];
 		for (uint32_t i = 0; i < CLIENTS; i++)
 			if (clients[i].used && clients[i].e == ei && clients[i].started) {
-				ns_http_end(clients[i].req); /* an old copy being read: cut */
+				ns_http_abort(clients[i].req); /* an old copy being read: cut */
 				clients[i].used = false;
 			}
 		obj_key(e, 'b', k);
