@@ -98,12 +98,13 @@ static int number(const char *opt, const char *s, unsigned long long min, unsign
 /* "ADDR:PORT" or "[ADDR6]:PORT" into cfg. */
 static int parse_listen(char *s, struct origin_config *cfg)
 {
-	char *colon = strrchr(s, ':');
-	unsigned long long port;
-	if (!colon || colon == s)
+	char *colon = strrchr(s, ':'), *end;
+	if (!colon || colon == s || colon[1] < '0' || colon[1] > '9')
 		return -EINVAL;
 	*colon = '\0';
-	if (number("--listen", colon + 1, 1, 65535, &port) < 0)
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end || errno || port < 1 || port > 65535)
 		return -EINVAL;
 	if (s[0] == '[' && colon[-1] == ']') {
 		colon[-1] = '\0';
@@ -263,7 +264,9 @@ static int parse_options(int argc, char **argv, struct origin_config *cfg)
 		                "--module-hash are required (--help)\n");
 		return -EINVAL;
 	}
-	if (parse_listen(listen, cfg) < 0) {
+	static char listen_copy[128]; /* parse_listen cuts it; argv stays as given */
+	if (strlen(listen) >= sizeof(listen_copy) ||
+	    parse_listen(strcpy(listen_copy, listen), cfg) < 0) {
 		fprintf(stderr, "netserv-origin: --listen wants ADDRESS:PORT, not '%s'\n", listen);
 		return -EINVAL;
 	}
