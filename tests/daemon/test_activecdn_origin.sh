@@ -12,7 +12,7 @@
 # the cached part of a half-cached object (sha256 of every response equals
 # the origin's); the periodic PROBE forgets a node whose module is gone and
 # the next request deploys again; SIGUSR1 sends REMOVE; bad HTTP input to
-# the origin gets 4xx.
+# the origin gets 4xx; a module whose TTL expires is forgotten too.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -235,5 +235,24 @@ check "no deployment toward the plain router's region succeeded (no node on that
 check "the origin is still running" kill -0 "$OPID"
 kill_pid TERM "$OPID"
 check "SIGTERM: it stops cleanly (exit 0)" wait "$OPID"
+OPID=
+
+# --- TTL expiry: a module of 4 s is forgotten by the periodic PROBE ---------------------------
+OLOG=$SIG_WORK/origin2.log
+ip netns exec "$(topo_ns origin)" "$B/netserv-origin" --root "$W" --listen "$ORIGIN:8000" \
+	--publisher janedoe --key "$SIG_WORK/keys/janedoe.key" \
+	--module-url "http://$ORIGIN:8000/netserv/activecdn.wasm" --module-hash "$HASH" \
+	--direct /netserv/ --probe-interval 1 --module-ttl 4 --timeout 20 2>"$OLOG" &
+OPID=$!
+TOPO_PIDS+=("$OPID")
+check "a second origin with --module-ttl 4 starts" wait_line "$OLOG" "serving $W" 5
+r=$(get "$C1" -o /dev/null -w '%{http_code} %{num_redirects}' -L "http://$ORIGIN:8000/video.ts")
+check "... serves user 1 itself ($r)" test "$r" = "200 0"
+check "... and deploys the module again" wait_line "$OLOG" "step=6 active" 30
+check "the module expires on the node after its 4 s, and the periodic PROBE forgets it" \
+	wait_line "$OLOG" "forget region=${C1%.*}.0/24 node=node: the module is gone" 20
+check "... it is gone from the node" wait_until 5 gone
+kill_pid TERM "$OPID"
+check "SIGTERM: the second origin stops cleanly" wait "$OPID"
 OPID=
 tap_done
