@@ -8,9 +8,10 @@
 #                   run; ends with
 #                   "N passed, N failed, N skipped" (a skip is not a pass)
 #   make demo       the end-to-end demo (scripts/demo)
-#   make demo SCENARIO=keepalive|overload|netmonitor|media-relay
+#   make demo SCENARIO=keepalive|overload|netmonitor|media-relay|activecdn
 #                   a SIP application, or the Media Relay, in namespaces
-#                   (scripts/demo-SCENARIO, root)
+#                   (scripts/demo-SCENARIO, root; activecdn: netserv-origin
+#                   and a cached video, a frame saved as a PNG)
 #   make bench      bench/module-call: module call cost and container memory;
 #                   bench/forwarding (root): the packet path on a router;
 #                   bench/signaling (root): netserv setup on 1, 3, 5 nodes
@@ -50,7 +51,7 @@ build-asan: deps
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
 		-DNETSERV_SANITIZE=ON -DNETSERV_FUZZ=ON -DNETSERV_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_nslp fuzz_sip fuzz_stun fuzz_pkt_filter fuzz_gist_node
+	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_nslp fuzz_sip fuzz_stun fuzz_pkt_filter fuzz_gist_node fuzz_origin_http
 
 test: build build-asan build-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all build build-asan build-fuzz

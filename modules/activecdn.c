@@ -442,8 +442,11 @@ static void client_pump(struct client *c)
 			return; /* waiting for the origin */
 		uint32_t want = lim - c->pos < IOBUF ? lim - c->pos : IOBUF;
 		int32_t r = ns_store_read(k, c->pos, iobuf, want);
-		if (r <= 0)
-			break; /* gone: cut */
+		if (r <= 0) { /* gone: the client must see an incomplete body */
+			ns_http_abort(c->req);
+			client_free(c);
+			return;
+		}
 		int32_t w = ns_http_write(c->req, iobuf, (uint32_t)r);
 		if (w <= 0)
 			return; /* WRITABLE follows */
@@ -458,7 +461,7 @@ static void client_pump(struct client *c)
 }
 
 /* The entry's download failed: clients not started get 502, the others are
- * cut short. */
+ * cut short (ns_http_abort: they see an incomplete body). */
 static void entry_fail(int32_t ei, uint32_t status)
 {
 	for (uint32_t i = 0; i < CLIENTS; i++) {
@@ -469,7 +472,7 @@ static void entry_fail(int32_t ei, uint32_t status)
 			respond_text(c->req, status,
 			             status == 502 ? "bad gateway\n" : "origin error\n");
 		else
-			ns_http_end(c->req);
+			ns_http_abort(c->req); /* an incomplete body, not one that looks whole */
 		c->used = false;
 	}
 	entry_drop(&entries[ei]);
@@ -567,7 +570,7 @@ static void on_fetch_headers(uint32_t id)
 		char k[NS_STORE_KEY_MAX];
 		for (uint32_t i = 0; i < CLIENTS; i++)
 			if (clients[i].used && clients[i].e == ei && clients[i].started) {
-				ns_http_end(clients[i].req); /* an old copy being read: cut */
+				ns_http_abort(clients[i].req); /* an old copy being read: cut */
 				clients[i].used = false;
 			}
 		obj_key(e, 'b', k);
@@ -582,8 +585,24 @@ static void on_fetch_headers(uint32_t id)
 	if (ns_http_fetch_header(id, "Content-Length", v, sizeof(v)) > 0) {
 		const char *p = v;
 		uint32_t len;
-		if (parse_u32(&p, &len) && !*p && len < NS_STORE_OBJECT_MAX)
+		struct ns_store_usage u;
+		if (parse_u32(&p, &len) && !*p) {
+			/* larger than the store takes: a clear 502 now rather than a
+			 * body cut at the quota */
+			if (len >= NS_STORE_OBJECT_MAX ||
+			    (ns_store_usage(&u) == 0 && (uint64_t)len + META_SIZE > u.quota)) {
+				ns_logf(NS_LOG_WARN,
+				        "activecdn: %s: Content-Length %s is more than the store "
+				        "takes",
+				        e->target, v);
+				ns_counter_add(c_origin_errors, 1);
+				e->fetch = -1;
+				ns_http_fetch_cancel(id);
+				entry_fail(ei, 502);
+				return;
+			}
 			e->size = len;
+		}
 	}
 	if (ns_http_fetch_header(id, "ETag", e->etag, ETAG_MAX) < 0)
 		e->etag[0] = '\0';
@@ -797,6 +816,7 @@ static void on_request(uint32_t req)
 	e->size = NO_SIZE;
 	e->used = ++lru_clock;
 	c->e = ei;
+	ns_logf(NS_LOG_INFO, "activecdn: miss %s: fetching it from the origin", e->target);
 	int32_t id = origin_fetch(e, false);
 	if (id < 0) {
 		e->fetch = -1;

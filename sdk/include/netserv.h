@@ -752,6 +752,7 @@ int32_t ns_import_http_respond_start(uint32_t req, uint32_t status, const char *
                                      uint32_t hlen);
 NS_IMPORT(ns_http_write) int32_t ns_import_http_write(uint32_t req, const void *buf, uint32_t len);
 NS_IMPORT(ns_http_end) int32_t ns_import_http_end(uint32_t req);
+NS_IMPORT(ns_http_abort) int32_t ns_import_http_abort(uint32_t req);
 
 /* Serves HTTP on `port` (one of the publisher's listen ports) for `family`
  * (0: IPv4 and IPv6, NS_IPV4, NS_IPV6); call it from ns_init(). The same
@@ -822,6 +823,16 @@ static inline int32_t ns_http_write(uint32_t req, const void *buf, uint32_t len)
 static inline int32_t ns_http_end(uint32_t req)
 {
 	return ns_import_http_end(req);
+}
+
+/* Breaks off a streamed response: the node closes the connection without
+ * completing it, so that the client sees an incomplete body (not a chunked
+ * response that looks whole). For a response that cannot be finished (its
+ * source failed). Returns 0, -NS_ENOENT, -NS_EINVAL (not a streamed response
+ * in progress). */
+static inline int32_t ns_http_abort(uint32_t req)
+{
+	return ns_import_http_abort(req);
 }
 
 /* --- Fetching (http/1) ---------------------------------------------------------

@@ -231,6 +231,9 @@ struct ns_store_usage {
 	X(ns_http_write, "i", "iii", u32, (struct Z_netserv_instance_t *, u32, u32, u32))          \
 	/* ns_http_end(req) -> 0: the streamed response is complete */                             \
 	X(ns_http_end, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                        \
+	/* ns_http_abort(req) -> 0: a streamed response breaks off (the connection                 \
+	 * closes without completing it: the client sees an incomplete body) */                    \
+	X(ns_http_abort, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                      \
 	/* ns_http_fetch(method, url, url_len, headers, hlen) -> fetch id: an http://              \
 	 * URL with a numeric host inside the publisher's connect_destinations */                  \
 	X(ns_http_fetch, "i", "iiiii", u32,                                                        \

@@ -58,6 +58,7 @@ struct http_req {
 	bool responded; /* the module gave its response (or lost it): it hears no more */
 	bool suspended;
 	bool streaming, stream_end, stream_err;
+	bool stream_abort; /* ns_http_abort: what is buffered goes, then the connection breaks */
 	bool want_writable, writable_due;
 	unsigned fail_status;         /* non-zero: answer this instead of the module */
 	struct MHD_Response *pending; /* to queue at the next chance */
@@ -471,7 +472,8 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 		return (ssize_t)n;
 	}
 	if (q->stream_end)
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return q->stream_abort ? MHD_CONTENT_READER_END_WITH_ERROR
+		                       : MHD_CONTENT_READER_END_OF_STREAM;
 	/* Nothing to send: wait for ns_http_write or ns_http_end. */
 	if (q->want_writable && !q->writable_due) {
 		q->want_writable = false;
@@ -824,6 +826,21 @@ u32 Z_netservZ_ns_http_end(struct Z_netserv_instance_t *ctx, u32 req)
 	if (!q->streaming || q->stream_end)
 		IMPORT_RETURN(-EINVAL);
 	q->stream_end = true;
+	q->responded = true;
+	resume(q);
+	IMPORT_RETURN(0);
+}
+
+u32 Z_netservZ_ns_http_abort(struct Z_netserv_instance_t *ctx, u32 req)
+{
+	IMPORT_BEGIN(ctx);
+	struct http_req *q = req_find(m, req);
+	if (!q || !q->started)
+		IMPORT_RETURN(-ENOENT);
+	if (!q->streaming || q->stream_end || q->stream_err)
+		IMPORT_RETURN(-EINVAL);
+	q->stream_end = true; /* on_read: what is buffered, then END_WITH_ERROR */
+	q->stream_abort = true;
 	q->responded = true;
 	resume(q);
 	IMPORT_RETURN(0);

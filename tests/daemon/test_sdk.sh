@@ -268,6 +268,8 @@ void ns_http(uint32_t req, uint32_t event)
 		ns_http_fetch_cancel(req);
 	else if (event == NS_HTTP_FETCH_DONE)
 		ns_http_fetch(NS_FETCH_GET, "http://192.0.2.1/", "Host: x");
+	else if (event == NS_HTTP_WRITABLE)
+		ns_http_abort(req);
 }
 
 void ns_timer(uint32_t id)
