@@ -324,6 +324,7 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 		reply_err(c, seq, -EIO, "libcrypto does not work");
 		return;
 	}
+	modhost_media_init();
 	/* The store's directory, opened as root like the sandbox's (the
 	 * publisher's uid may not reach it by path); its files are made as the
 	 * publisher, once the sandbox is in force. */

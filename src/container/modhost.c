@@ -109,6 +109,12 @@ void modhost_import_enter(void)
 	g_in_import = 1;
 }
 
+void modhost_budget_restart(void)
+{
+	g_timed_out = 0;
+	g_call_seq++; /* the tick counts from zero again */
+}
+
 void modhost_import_leave(void)
 {
 	g_in_import = 0;
@@ -825,6 +831,12 @@ json_t *modhost_stats(struct modhost *h)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
 		modhost_socks_stats(m, j);
 		http_fetch_stats(m, j);
+		if (m->media_calls || m->media_failures)
+			json_object_set_new(j, "media",
+			                    json_pack("{s:I, s:I, s:I}", "calls",
+			                              (json_int_t)m->media_calls, "failures",
+			                              (json_int_t)m->media_failures, "ms",
+			                              (json_int_t)m->media_ms));
 		json_object_set_new(j, "log_lines", json_integer((json_int_t)m->log_lines));
 		json_object_set_new(j, "log_suppressed",
 		                    json_integer((json_int_t)m->log_suppressed));

@@ -87,6 +87,9 @@ void modhost_set_owner(struct modhost *h, const char *owner);
 
 struct objstore;
 
+/* Prepares media/1 (host_media.c) before the sandbox is in force. */
+void modhost_media_init(void);
+
 /* Gives the modules the publisher's object store (storage/1; borrowed, NULL:
  * none, and the storage imports return -EPERM). */
 void modhost_set_store(struct modhost *h, struct objstore *store);
