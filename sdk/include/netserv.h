@@ -1043,8 +1043,9 @@ static inline int32_t ns_store_usage(struct ns_store_usage *usage)
 /* --- Media (media/1) -------------------------------------------------------
  * Video processing with FFmpeg's libraries on the node, in the publisher's
  * container. SETUP with `dependencies: media/1`. The call blocks the
- * publisher's container while it works (up to NS_MEDIA_TIME_MS; that time
- * does not count against the module's time budget). Errors: -NS_EINVAL (not
+ * publisher's container while it works: one module call (an event) may
+ * spend up to NS_MEDIA_TIME_MS in media calls in all; that time does not
+ * count against its time budget, its own time does. Errors: -NS_EINVAL (not
  * a decodable MPEG-TS with H.264 video; text empty, too long or not UTF-8),
  * -NS_ENOTSUP (another video codec or pixel format), -NS_EFBIG (input or
  * picture too big, too many frames, or out_cap too small), -NS_ETIME (over

@@ -31,13 +31,14 @@ struct host_media_text {
 
 /* Draws t on every video frame of the MPEG-TS segment in[0..len) and writes
  * the re-encoded segment (video with libx264, other streams copied, every
- * timestamp kept) into a new buffer of at most cap bytes (*out, free() it).
+ * timestamp kept) into a new buffer of at most cap bytes (*out, free() it),
+ * within time_ms of wall-clock time (at most HOST_MEDIA_TIME_MS).
  * Returns its length, or -EINVAL (not a decodable MPEG-TS with H.264 video,
  * or bad text), -ENOTSUP (another video codec or pixel format), -EFBIG
  * (input, picture, frames or the output over their limits), -ETIME (over
- * HOST_MEDIA_TIME_MS), -ENOENT (no font), -ENOMEM, -EIO. */
+ * the time), -ENOENT (no font), -ENOMEM. */
 int64_t host_media_overlay(const uint8_t *in, size_t len, const struct host_media_text *t,
-                           size_t cap, uint8_t **out);
+                           size_t cap, uint32_t time_ms, uint8_t **out);
 
 /* Quiets FFmpeg's log (its messages would reach the node's log per call;
  * failures are returned as errors). Call once before the first overlay. */

@@ -1,7 +1,9 @@
 /* media/1: the import (abi/host_api.h) over host_media.c. Every pointer and
  * length is checked against the module's memory (a bad one traps). The work
  * runs in the container's only thread, bounded by host_media.h's limits
- * instead of the module's time budget, which starts again afterwards. */
+ * instead of the module's time budget: the time spent in media calls, at
+ * most NS_MEDIA_TIME_MS per module call in all, does not count against the
+ * budget; the module's own time does. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,11 @@ void modhost_media_init(void)
 	host_media_init();
 }
 
+/* The media time the current module call has used (a call may spend at
+ * most NS_MEDIA_TIME_MS in media calls, all together). */
+static uint32_t g_seq;
+static uint64_t g_used_ns;
+
 u32 Z_netservZ_ns_media_overlay_text(struct Z_netserv_instance_t *ctx, u32 in, u32 in_len, u32 out,
                                      u32 out_cap, u32 text, u32 text_len, u32 x, u32 y, u32 size)
 {
@@ -27,17 +34,28 @@ u32 Z_netservZ_ns_media_overlay_text(struct Z_netserv_instance_t *ctx, u32 in, u
 	uint8_t *pout = mem_at(m, out, out_cap);
 	const char *ptext = (const char *)mem_at(m, text, text_len);
 	struct host_media_text t = {ptext, text_len, x, y, size};
-	uint8_t *res = NULL;
-	uint64_t t0 = modhost_now_ns();
-	int64_t n = host_media_overlay(pin, in_len, &t, out_cap, &res);
-	m->media_ms += (modhost_now_ns() - t0) / 1000000u;
-	if (n >= 0) {
-		memcpy(pout, res, (size_t)n);
-		m->media_calls++;
-	} else {
-		m->media_failures++;
+	if (modhost_call_seq() != g_seq) {
+		g_seq = modhost_call_seq();
+		g_used_ns = 0;
 	}
+	uint8_t *res = NULL;
+	int64_t n = -ETIME; /* this module call has used its media time */
+	uint64_t spent = 0;
+	if (g_used_ns / 1000000u < NS_MEDIA_TIME_MS) {
+		uint32_t left_ms = NS_MEDIA_TIME_MS - (uint32_t)(g_used_ns / 1000000u);
+		uint32_t ticks = modhost_budget_pause();
+		uint64_t t0 = modhost_now_ns();
+		n = host_media_overlay(pin, in_len, &t, out_cap, left_ms, &res);
+		spent = modhost_now_ns() - t0;
+		modhost_budget_resume(ticks);
+	}
+	g_used_ns += spent;
+	m->media_ms += spent / 1000000u;
+	m->media_calls++;
+	if (n >= 0)
+		memcpy(pout, res, (size_t)n);
+	else
+		m->media_failures++;
 	free(res);
-	modhost_budget_restart();
 	IMPORT_RETURN((int32_t)n);
 }

@@ -109,10 +109,24 @@ void modhost_import_enter(void)
 	g_in_import = 1;
 }
 
-void modhost_budget_restart(void)
+uint32_t modhost_call_seq(void)
 {
+	return g_call_seq;
+}
+
+uint32_t modhost_budget_pause(void)
+{
+	/* Ticks of an earlier call are not this call's (the tick resets them). */
+	if (*(volatile uint32_t *)&g_tick_seen_seq != g_call_seq)
+		return 0;
+	return *(volatile uint32_t *)&g_tick_count;
+}
+
+void modhost_budget_resume(uint32_t ticks)
+{
+	*(volatile uint32_t *)&g_tick_seen_seq = g_call_seq;
+	*(volatile uint32_t *)&g_tick_count = ticks;
 	g_timed_out = 0;
-	g_call_seq++; /* the tick counts from zero again */
 }
 
 void modhost_import_leave(void)

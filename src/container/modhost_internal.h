@@ -148,9 +148,16 @@ struct modhost {
 void modhost_import_enter(void);
 void modhost_import_leave(void);
 
-/* Gives the running call its whole time budget again: for an import that
- * bounds its own work (media/1), so that this work does not count. */
-void modhost_budget_restart(void);
+/* For an import that bounds its own work (media/1): the time between
+ * modhost_budget_pause() and modhost_budget_resume(its result) does not
+ * count against the running call's time budget; the module's own time
+ * before and after does. */
+uint32_t modhost_budget_pause(void);
+void modhost_budget_resume(uint32_t ticks);
+
+/* Changes on every call into a module (tells one call's imports from the
+ * next one's). */
+uint32_t modhost_call_seq(void);
 
 /* Monotonic clock in ns (offline: the virtual one). */
 uint64_t modhost_now_ns(void);

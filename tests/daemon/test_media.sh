@@ -146,6 +146,10 @@ uid = 65534
 prefixes = $ORIGIN/32
 listen_ports = tcp:8080
 storage_quota = 32M
+; a module call's budget far below a segment's processing (~0.1 s): the
+; media call must not count against it; FFmpeg under the cgroup's memory
+budget_ms = 20
+memory = 256M
 EOC
 
 ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
@@ -280,7 +284,13 @@ check "a garbage .ts is served as the origin sent it ($(cat "$WORK/garbage.code"
 	bash -c '[ "$(cat "$1")" = 200 ] && cmp -s "$2" "$3"' _ "$WORK/garbage.code" "$WORK/garbage" "$WWW/hls/garbage.ts"
 check "... and counted: watermark_failures = 1 ($(counter watermark_failures))" \
 	test "$(counter watermark_failures)" = 1
-check "the module never trapped (traps $(rt traps))" test "$(rt traps)" = 0
+check "the module never trapped nor overran its 20 ms budget (traps $(rt traps), timeouts $(rt timeouts))" \
+	test "$(rt traps)" = 0 -a "$(rt timeouts)" = 0
+media=$(status "((mods.get('janedoe/$MOD') or {}).get('runtime') or {}).get('media')")
+diag "media/1 statistics: $media"
+check "media/1 statistics: $((NSEG + 1)) calls, 1 failure" \
+	python3 -c "import ast, sys; m = ast.literal_eval(sys.argv[1]); sys.exit(not (m['calls'] == $NSEG + 1 and m['failures'] == 1))" "$media"
+check "no container was killed (netservd's log)" bash -c '! grep -q "killed by signal" "$1"' _ "$WORK/netservd.log"
 get -D "$WORK/h0" -o "$WORK/again0.ts" "$URL/hls/seg0.ts"
 check "it still serves: seg0 again is a hit with the watermarked bytes" \
 	bash -c 'grep -qi "^X-Cache: HIT" "$1" && cmp -s "$2" "$3"' _ "$WORK/h0" "$WORK/again0.ts" "$WORK/node0.ts"

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = 256u << 10;
 	struct host_media_text t = {"fuzz \xc3\xa9", 7, 4, 4, 0};
 	uint8_t *out = NULL;
-	int64_t n = host_media_overlay(data, size, &t, 4u << 20, &out);
+	int64_t n = host_media_overlay(data, size, &t, 4u << 20, HOST_MEDIA_TIME_MS, &out);
 	if (n < 0 && n != -EINVAL && n != -ENOTSUP && n != -EFBIG && n != -ETIME && n != -ENOMEM &&
 	    n != -ENOENT)
 		abort(); /* an error host_media.h does not list */

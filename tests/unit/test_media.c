@@ -149,7 +149,7 @@ static void test_overlay(void **state)
 	struct host_media_text t = text("Madrid 21\xc2\xb0"
 	                                "C");
 	uint8_t *out = NULL;
-	int64_t n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out);
+	int64_t n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out);
 	assert_true(n > 0);
 	struct decoded a, b;
 	decode_all(tiny, tiny_len, &a);
@@ -182,16 +182,21 @@ static void test_bad_input(void **state)
 	srand(7);
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)rand();
-	assert_int_equal(host_media_overlay(junk, sizeof(junk), &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(
+	        host_media_overlay(junk, sizeof(junk), &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	        -EINVAL);
 	assert_null(out);
-	assert_int_equal(host_media_overlay(junk, 0, &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(host_media_overlay(junk, 0, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	                 -EINVAL);
 	/* TS packets (sync bytes) with nothing decodable */
 	for (size_t i = 0; i < sizeof(junk); i += 188)
 		junk[i] = 0x47;
-	assert_int_equal(host_media_overlay(junk, sizeof(junk), &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(
+	        host_media_overlay(junk, sizeof(junk), &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	        -EINVAL);
 	/* truncated: an error or a shorter segment, never a crash */
 	for (size_t cut = 188; cut < tiny_len; cut += 188 * 7) {
-		int64_t n = host_media_overlay(tiny, cut, &t, 1u << 20, &out);
+		int64_t n = host_media_overlay(tiny, cut, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out);
 		if (!(n == -EINVAL || n == -ENOTSUP || n > 0))
 			fail_msg("cut at %zu: %lld", cut, (long long)n);
 		free(out);
@@ -201,7 +206,7 @@ static void test_bad_input(void **state)
 	memcpy(bad, tiny, tiny_len);
 	for (size_t i = 400; i < tiny_len; i += 97)
 		bad[i] ^= 0x5a;
-	int64_t n = host_media_overlay(bad, tiny_len, &t, 1u << 20, &out);
+	int64_t n = host_media_overlay(bad, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out);
 	if (!(n == -EINVAL || n == -ENOTSUP || n > 0))
 		fail_msg("corrupted segment: %lld", (long long)n);
 	free(out);
@@ -212,30 +217,40 @@ static void test_limits(void **state)
 {
 	uint8_t *out = NULL;
 	struct host_media_text t = text("x");
-	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1000, &out), -EFBIG);
-	assert_int_equal(host_media_overlay(tiny, HOST_MEDIA_INPUT_MAX + 1, &t, 1u << 20, &out),
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1000, HOST_MEDIA_TIME_MS, &out),
+	                 -EFBIG);
+	assert_int_equal(host_media_overlay(tiny, HOST_MEDIA_INPUT_MAX + 1, &t, 1u << 20,
+	                                    HOST_MEDIA_TIME_MS, &out),
 	                 -EFBIG);
 	t = text("");
-	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	                 -EINVAL);
 	t = text("bad \xc3\x28 utf-8");
-	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	                 -EINVAL);
 	t = text("nul");
 	t.text_len = 4; /* the NUL too */
-	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	                 -EINVAL);
 	char longer[HOST_MEDIA_TEXT_MAX + 2];
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = 0;
 	t = text(longer);
-	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out), -EINVAL);
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out),
+	                 -EINVAL);
+	/* the time limit (0 ms: over at the first check) */
+	t = text("x");
+	assert_int_equal(host_media_overlay(tiny, tiny_len, &t, 1u << 20, 0, &out), -ETIME);
+	assert_null(out);
 	/* filter syntax and expansions are drawn as text, not interpreted */
 	t = text("%{localtime}:x=1,y=2;[a]drawbox");
-	int64_t n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out);
+	int64_t n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out);
 	assert_true(n > 0);
 	free(out);
 	/* a position outside the frame: nothing drawn, still a segment */
 	t = text("x");
 	t.x = 5000;
-	n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, &out);
+	n = host_media_overlay(tiny, tiny_len, &t, 1u << 20, HOST_MEDIA_TIME_MS, &out);
 	assert_true(n > 0);
 	free(out);
 	assert_null(NULL);
@@ -260,6 +275,7 @@ static void test_import(void **state)
 	assert_int_equal(mod.media_calls, 1);
 	r = Z_netservZ_ns_media_overlay_text(&mod.ctx, 1024, 100, out, 512 * 1024, 0, 4, 0, 0, 0);
 	assert_int_equal((int32_t)r, -EINVAL);
+	assert_int_equal(mod.media_calls, 2);
 	assert_int_equal(mod.media_failures, 1);
 	r = Z_netservZ_ns_media_overlay_text(&mod.ctx, 1024, (u32)tiny_len, out, 100, 0, 4, 0, 0,
 	                                     0);
