@@ -42,8 +42,9 @@
  * written after that: a restart meanwhile fetches it again); every client
  * gets the processed segment. Clients of a segment still downloading or
  * being processed wait for it (no origin bytes are ever served for it). A
- * segment that cannot be processed (not H.264, over WM_MAX bytes, ...) is
- * served as the origin sent it and counted in watermark_failures. Playlists
+ * segment that cannot be processed (not H.264, the time limit, ...) is
+ * served as the origin sent it, and one over WM_MAX bytes is not processed
+ * and is served as it downloads; both count in watermark_failures. Playlists
  * and other objects pass unchanged. */
 #include <netserv.h>
 
@@ -542,6 +543,14 @@ static int32_t origin_fetch(struct entry *e, bool conditional)
 	return id;
 }
 
+/* A segment that will not be watermarked: counted, served as it comes. */
+static void media_skip(struct entry *e, const char *why)
+{
+	ns_logf(NS_LOG_WARN, "activecdn: not watermarking %s: %s (served as is)", e->target, why);
+	ns_counter_add(c_wm_failures, 1);
+	e->media = false;
+}
+
 /* A segment to watermark: its path ends in ".ts" or it is video/mp2t. */
 static bool is_segment(const struct entry *e)
 {
@@ -636,6 +645,8 @@ static void on_fetch_headers(uint32_t id)
 	e->status = 200;
 	e->headers_in = true;
 	e->media = is_segment(e);
+	if (e->media && e->size != NO_SIZE && e->size > WM_MAX)
+		media_skip(e, "too large"); /* streamed as it comes */
 	if (e->size != NO_SIZE)
 		make_room(e, e->size);
 	if (!e->media) /* a segment's clients wait for the processed bytes */
@@ -664,6 +675,10 @@ static void on_fetch_data(uint32_t id)
 			return;
 		}
 		e->have = (uint32_t)r;
+	}
+	if (e->media && e->have > WM_MAX) { /* no Content-Length, and too large */
+		media_skip(e, "too large");
+		start_all(ei);
 	}
 	wake(ei);
 }

@@ -79,6 +79,7 @@ fi
 NSEG=$(grep -c '\.ts$' "$WWW/hls/index.m3u8")
 check "ffmpeg made an HLS stream of $NSEG segments" test "$NSEG" -ge 3
 head -c 50000 /dev/urandom >"$WWW/hls/garbage.ts"
+head -c $((5 << 20)) /dev/urandom >"$WWW/hls/big.ts" # over activecdn's 4 MiB
 chmod -R a+rX "$WWW"
 cat >"$WORK/nginx.conf" <<EOC
 worker_processes 1;
@@ -284,6 +285,9 @@ check "a garbage .ts is served as the origin sent it ($(cat "$WORK/garbage.code"
 	bash -c '[ "$(cat "$1")" = 200 ] && cmp -s "$2" "$3"' _ "$WORK/garbage.code" "$WORK/garbage" "$WWW/hls/garbage.ts"
 check "... and counted: watermark_failures = 1 ($(counter watermark_failures))" \
 	test "$(counter watermark_failures)" = 1
+get -o "$WORK/big" "$URL/hls/big.ts"
+check "a .ts over 4 MiB is streamed as the origin sent it, counted (failures $(counter watermark_failures))" \
+	bash -c 'cmp -s "$1" "$2" && [ "$3" = 2 ]' _ "$WORK/big" "$WWW/hls/big.ts" "$(counter watermark_failures)"
 check "the module never trapped nor overran its 20 ms budget (traps $(rt traps), timeouts $(rt timeouts))" \
 	test "$(rt traps)" = 0 -a "$(rt timeouts)" = 0
 media=$(status "((mods.get('janedoe/$MOD') or {}).get('runtime') or {}).get('media')")
