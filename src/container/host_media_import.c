@@ -44,9 +44,11 @@ u32 Z_netservZ_ns_media_overlay_text(struct Z_netserv_instance_t *ctx, u32 in, u
 	if (g_used_ns / 1000000u < NS_MEDIA_TIME_MS) {
 		uint32_t left_ms = NS_MEDIA_TIME_MS - (uint32_t)(g_used_ns / 1000000u);
 		uint32_t ticks = modhost_budget_pause();
+		modhost_busy_media(true);
 		uint64_t t0 = modhost_now_ns();
 		n = host_media_overlay(pin, in_len, &t, out_cap, left_ms, &res);
 		spent = modhost_now_ns() - t0;
+		modhost_busy_media(false);
 		modhost_budget_resume(ticks);
 	}
 	g_used_ns += spent;

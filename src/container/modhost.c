@@ -109,6 +109,12 @@ void modhost_import_enter(void)
 	g_in_import = 1;
 }
 
+void modhost_busy_media(bool on)
+{
+	if (g_busy)
+		g_busy->media = on;
+}
+
 uint32_t modhost_call_seq(void)
 {
 	return g_call_seq;

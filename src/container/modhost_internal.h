@@ -155,6 +155,11 @@ void modhost_import_leave(void);
 uint32_t modhost_budget_pause(void);
 void modhost_budget_resume(uint32_t ticks);
 
+/* Tells the supervisor (the busy page) that a media/1 call runs (on) or
+ * ended, so that it waits that much longer before calling the container
+ * hung. */
+void modhost_busy_media(bool on);
+
 /* Changes on every call into a module (tells one call's imports from the
  * next one's). */
 uint32_t modhost_call_seq(void);
