@@ -1042,7 +1042,8 @@ static inline int32_t ns_store_usage(struct ns_store_usage *usage)
 
 /* --- Media (media/1) -------------------------------------------------------
  * Video processing with FFmpeg's libraries on the node, in the publisher's
- * container. SETUP with `dependencies: media/1`. The call blocks the
+ * container. SETUP with `dependencies: media/1`; the node's policy must
+ * grant it to the publisher (else -NS_EPERM). The call blocks the
  * publisher's container while it works: one module call (an event) may
  * spend up to NS_MEDIA_TIME_MS in media calls in all; that time does not
  * count against its time budget, its own time does. Errors: -NS_EINVAL (not

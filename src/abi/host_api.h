@@ -287,11 +287,13 @@ struct ns_store_usage {
  * on every frame (video re-encoded, other streams copied, timestamps kept),
  * goes to out. The call blocks the publisher's container while it works:
  * one module call may spend NS_MEDIA_TIME_MS of wall-clock time in media
- * calls in all, which does not count against its time budget. Errors: -EINVAL (not a decodable
- * MPEG-TS with H.264 video; text empty, over NS_MEDIA_TEXT_MAX bytes or not UTF-8), -ENOTSUP
- * (another video codec or pixel format), -EFBIG (input or picture too big, too many frames, or the
- * result does not fit in out_cap), -ETIME (over the time limit), -ENOENT (the node lacks the font),
- * -ENOMEM. */
+ * calls in all, which does not count against its time budget. Errors:
+ * -EPERM (the publisher's policy does not grant media/1), -EINVAL (not a
+ * decodable MPEG-TS with H.264 video; text empty, over NS_MEDIA_TEXT_MAX
+ * bytes or not UTF-8), -ENOTSUP (another video codec or pixel format),
+ * -EFBIG (input or picture too big, too many frames, or the result does not
+ * fit in out_cap), -ETIME (over the time limit), -ENOENT (the node lacks the
+ * font), -ENOMEM. */
 #define NS_MEDIA_INPUT_MAX (32u << 20)
 #define NS_MEDIA_TEXT_MAX  256
 #define NS_MEDIA_TIME_MS   2000

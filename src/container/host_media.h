@@ -40,6 +40,11 @@ struct host_media_text {
 int64_t host_media_overlay(const uint8_t *in, size_t len, const struct host_media_text *t,
                            size_t cap, uint32_t time_ms, uint8_t **out);
 
+/* host_media_overlay's type, for netserv-media.so's users (dlsym). */
+typedef int64_t host_media_overlay_fn(const uint8_t *in, size_t len,
+                                      const struct host_media_text *t, size_t cap, uint32_t time_ms,
+                                      uint8_t **out);
+
 /* Quiets FFmpeg's log (its messages would reach the node's log per call;
  * failures are returned as errors). Call once before the first overlay. */
 void host_media_init(void);

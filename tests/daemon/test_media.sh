@@ -157,6 +157,8 @@ storage_quota = 32M
 ; media call must not count against it; FFmpeg under the cgroup's memory
 budget_ms = 20
 memory = 256M
+; media/1 is granted per publisher (FFmpeg is loaded into its container)
+media = yes
 EOC
 
 ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }

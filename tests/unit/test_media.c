@@ -264,6 +264,14 @@ static struct mod mod = {.h = &host, .name = "mod1", .mem = &mem};
 
 static void test_import(void **state)
 {
+	/* without media/1 (the publisher's policy): -EPERM */
+	modhost_media_use(NULL);
+	memcpy(mem_data + 1024, tiny, tiny_len);
+	assert_int_equal((int32_t)Z_netservZ_ns_media_overlay_text(
+	                         &mod.ctx, 1024, (u32)tiny_len, 65536, 512 * 1024, 0, 4, 0, 0, 0),
+	                 -EPERM);
+	mod.media_calls = mod.media_failures = 0;
+	modhost_media_use(host_media_overlay);
 	const char *s = "GEC9";
 	memcpy(mem_data, s, 4);
 	memcpy(mem_data + 1024, tiny, tiny_len);
