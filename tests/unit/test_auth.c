@@ -690,6 +690,11 @@ static void test_guard_authorize(void **state)
 	                           err, sizeof(err)),
 	                 422);
 	assert_non_null(strstr(err, "ns_magic"));
+	/* media/1 only for a publisher whose policy grants it (default no) */
+	assert_int_equal(
+	        authorize(&f, SETUP_WITH("dependencies:media/1\n"), 0, "media/1", err, sizeof(err)),
+	        403);
+	assert_non_null(strstr(err, "media = yes"));
 	assert_int_equal(authorize(&f, SETUP_WITH("listen:tcp:80\n"), 0, "", err, sizeof(err)),
 	                 403);
 	assert_int_equal(authorize(&f, SETUP_WITH("listen:ftp:21\n"), 0, "", err, sizeof(err)),
