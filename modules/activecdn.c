@@ -8,7 +8,14 @@
  *                                  tcp port of the SETUP's listen: header)
  *   default_max_age=S              freshness of a response without max-age
  *                                  (seconds, default 60)
- * SETUP with `dependencies: http/1,crypto/1,storage/1` and `listen: tcp:PORT`.
+ *   watermark=TEXT                 draw TEXT (UTF-8; commas escaped as `\,`)
+ *                                  on the video of every MPEG-TS segment
+ *                                  (media/1), as the papers' GEC9 demo did
+ *   watermark_x=N, watermark_y=N   its top-left corner (pixels, default 16)
+ *   watermark_size=N               its height (pixels, default: a tenth of
+ *                                  the frame's)
+ * SETUP with `dependencies: http/1,crypto/1,storage/1` and `listen: tcp:PORT`
+ * (with watermark: also media/1).
  *
  * GET and HEAD; single byte ranges (RFC 9110 §14: bytes=a-b, a-, -n; a
  * multi-range request gets the whole object), also of an object still
@@ -26,7 +33,19 @@
  * dropped). The publisher's storage_quota bounds them: the least recently
  * used objects are evicted to make room. Counters: hits, misses,
  * bytes_from_cache, bytes_from_origin, evictions, revalidations,
- * not_modified, origin_errors. */
+ * not_modified, origin_errors, and with watermark: watermarked,
+ * watermark_failures.
+ *
+ * Watermarking: a segment (a target whose path ends in ".ts", or a response
+ * of Content-Type video/mp2t) is processed once, when the origin's bytes are
+ * all in the store, and the processed bytes replace them (the metadata is
+ * written after that: a restart meanwhile fetches it again); every client
+ * gets the processed segment. Clients of a segment still downloading or
+ * being processed wait for it (no origin bytes are ever served for it). A
+ * segment that cannot be processed (not H.264, the time limit, ...) is
+ * served as the origin sent it, and one over WM_MAX bytes is not processed
+ * and is served as it downloads; both count in watermark_failures. Playlists
+ * and other objects pass unchanged. */
 #include <netserv.h>
 
 #define ENTRIES   256
@@ -39,6 +58,8 @@
 #define NO_END    0xffffffffu
 #define NO_SIZE   0xffffffffu
 #define META_SIZE 2048
+#define WM_MAX    (4u << 20) /* the largest segment watermarked (memory: 16 MiB) */
+#define WM_TEXT   NS_MEDIA_TEXT_MAX
 
 enum state {
 	E_FREE = 0,
@@ -57,6 +78,7 @@ struct entry {
 	uint32_t have;    /* body bytes in the store */
 	bool no_store;    /* served, then forgotten */
 	bool headers_in;  /* the clients may start */
+	bool media;       /* a segment to watermark when complete: clients wait */
 	uint64_t expires; /* ns_time_ms() until which it is fresh */
 	uint64_t used;    /* LRU clock */
 	char etag[ETAG_MAX], last_modified[64], type[TYPE_MAX], cc[CC_MAX];
@@ -84,7 +106,10 @@ static char origin[URL_MAX], origin_host[256];
 static uint32_t default_max_age = 60;
 static uint64_t lru_clock;
 static int32_t c_hits, c_misses, c_from_cache, c_from_origin, c_evictions, c_revalidations,
-        c_not_modified, c_origin_errors;
+        c_not_modified, c_origin_errors, c_watermarked, c_wm_failures;
+static char wm_text[WM_TEXT + 1]; /* empty: no watermarking */
+static uint32_t wm_x = 16, wm_y = 16, wm_size;
+static uint8_t wm_in[WM_MAX], wm_out[WM_MAX];
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -521,6 +546,30 @@ static int32_t origin_fetch(struct entry *e, bool conditional)
 	return id;
 }
 
+/* A segment that will not be watermarked: counted, served as it comes. */
+static void media_skip(struct entry *e, const char *why)
+{
+	ns_logf(NS_LOG_WARN, "activecdn: not watermarking %s: %s (served as is)", e->target, why);
+	ns_counter_add(c_wm_failures, 1);
+	e->media = false;
+}
+
+/* A segment to watermark: its path ends in ".ts" or it is video/mp2t. */
+static bool is_segment(const struct entry *e)
+{
+	if (!wm_text[0])
+		return false;
+	uint32_t n = 0;
+	while (e->target[n] && e->target[n] != '?')
+		n++;
+	if (n >= 3 && ns_memcmp(e->target + n - 3, ".ts", 3) == 0)
+		return true;
+	char t[TYPE_MAX];
+	copy_str(t, sizeof(t), e->type);
+	lower(t);
+	return ns_memcmp(t, "video/mp2t", 10) == 0 && (t[10] == '\0' || t[10] == ';');
+}
+
 static void read_freshness(struct entry *e, uint32_t id)
 {
 	char cc[CC_MAX];
@@ -614,9 +663,13 @@ static void on_fetch_headers(uint32_t id)
 	read_freshness(e, id);
 	e->status = 200;
 	e->headers_in = true;
+	e->media = is_segment(e);
+	if (e->media && e->size != NO_SIZE && e->size > WM_MAX)
+		media_skip(e, "too large"); /* streamed as it comes */
 	if (e->size != NO_SIZE)
 		make_room(e, e->size);
-	start_all(ei);
+	if (!e->media) /* a segment's clients wait for the processed bytes */
+		start_all(ei);
 }
 
 static void on_fetch_data(uint32_t id)
@@ -642,7 +695,35 @@ static void on_fetch_data(uint32_t id)
 		}
 		e->have = (uint32_t)r;
 	}
+	if (e->media && e->have > WM_MAX) { /* no Content-Length, and too large */
+		media_skip(e, "too large");
+		start_all(ei);
+	}
 	wake(ei);
+}
+
+/* Replaces e's complete body in the store by the watermarked one (media/1);
+ * on failure it stays as the origin sent it. */
+static void watermark(struct entry *e)
+{
+	char k[NS_STORE_KEY_MAX];
+	obj_key(e, 'b', k);
+	int32_t r = -NS_EFBIG;
+	if (e->have <= WM_MAX && ns_store_read(k, 0, wm_in, e->have) == (int32_t)e->have)
+		r = ns_media_overlay_text(wm_in, e->have, wm_out, WM_MAX, wm_text, wm_x, wm_y,
+		                          wm_size);
+	if (r > 0 && (uint32_t)r > e->have)
+		make_room(e, (uint32_t)r - e->have);
+	if (r > 0)
+		r = ns_store_put(k, wm_out, (uint32_t)r) == 0 ? r : -NS_ENOSPC;
+	if (r <= 0) {
+		ns_logf(NS_LOG_WARN, "activecdn: cannot watermark %s: error %d (served as is)",
+		        e->target, -r);
+		ns_counter_add(c_wm_failures, 1);
+		return;
+	}
+	e->size = e->have = (uint32_t)r;
+	ns_counter_add(c_watermarked, 1);
 }
 
 static void on_fetch_done(uint32_t id)
@@ -664,9 +745,15 @@ static void on_fetch_done(uint32_t id)
 		return;
 	}
 	e->size = e->have;
+	bool waited = e->media; /* its clients wait for the processed bytes */
+	if (e->media)
+		watermark(e);
+	e->media = false;
 	e->state = E_COMPLETE;
 	if (!e->no_store)
 		meta_write(e);
+	if (waited)
+		start_all(ei);
 	wake(ei);
 	if (e->no_store && !readers(ei))
 		entry_drop(e);
@@ -796,7 +883,8 @@ static void on_request(uint32_t req)
 		if (ei >= 0) {
 			c->hit = true;
 			ns_counter_add(c_hits, 1);
-			if (e->state == E_COMPLETE || (e->state == E_FETCHING && e->headers_in))
+			if (e->state == E_COMPLETE ||
+			    (e->state == E_FETCHING && e->headers_in && !e->media))
 				client_pump(c);
 			return;
 		}
@@ -896,6 +984,22 @@ int32_t ns_init(void)
 		return -NS_EINVAL;
 	}
 	default_max_age = (uint32_t)age;
+	if (ns_prop_str("watermark", wm_text, sizeof(wm_text), "") < 0) {
+		ns_logs(NS_LOG_ERR, "activecdn: property watermark is too long");
+		return -NS_EINVAL;
+	}
+	uint64_t x, y, size;
+	if (ns_prop_uint("watermark_x", 0, 16384, 16, &x) < 0 ||
+	    ns_prop_uint("watermark_y", 0, 16384, 16, &y) < 0 ||
+	    ns_prop_uint("watermark_size", 0, 1024, 0, &size) < 0) {
+		ns_logs(NS_LOG_ERR, "activecdn: bad property watermark_x, _y or _size");
+		return -NS_EINVAL;
+	}
+	wm_x = (uint32_t)x, wm_y = (uint32_t)y, wm_size = (uint32_t)size;
+	if (wm_text[0]) {
+		c_watermarked = ns_counter_id("watermarked");
+		c_wm_failures = ns_counter_id("watermark_failures");
+	}
 	load_store();
 	uint16_t port = (uint16_t)ns_prop_u32("port", listen_port());
 	int32_t r = ns_http_listen(0, port);

@@ -1051,6 +1051,42 @@ static inline int32_t ns_store_usage(struct ns_store_usage *usage)
 	return ns_import_store_usage(usage);
 }
 
+/* --- Media (media/1) -------------------------------------------------------
+ * Video processing with FFmpeg's libraries on the node, in the publisher's
+ * container. SETUP with `dependencies: media/1`; the node's policy must
+ * grant it to the publisher (else -NS_EPERM). The call blocks the
+ * publisher's container while it works: one module call (an event) may
+ * spend up to NS_MEDIA_TIME_MS in media calls in all; that time does not
+ * count against its time budget, its own time does. Errors: -NS_EINVAL (not
+ * a decodable MPEG-TS with H.264 video; text empty, too long or not UTF-8),
+ * -NS_ENOTSUP (another video codec or pixel format), -NS_EFBIG (input or
+ * picture too big, too many frames, or out_cap too small), -NS_ETIME (over
+ * the time limit), -NS_ENOENT (the node lacks the font), -NS_ENOMEM. */
+
+#define NS_MEDIA_INPUT_MAX (32u << 20) /* bytes of one segment */
+#define NS_MEDIA_TEXT_MAX  256         /* bytes of text */
+#define NS_MEDIA_TIME_MS   2000        /* one call's wall-clock limit */
+#define NS_ETIME           62
+
+NS_IMPORT(ns_media_overlay_text)
+int32_t ns_import_media_overlay_text(const void *in, uint32_t in_len, void *out, uint32_t out_cap,
+                                     const char *text, uint32_t text_len, uint32_t x, uint32_t y,
+                                     uint32_t size);
+
+/* Draws text (a UTF-8 string, white on a dark box) at (x, y) pixels from the
+ * top-left corner, size pixels high (0: a tenth of the frame's height), on
+ * every video frame of the MPEG-TS segment in[0..in_len) and writes the
+ * segment again into out (at most out_cap bytes): video re-encoded (H.264),
+ * audio and other streams copied, every timestamp kept, so that it plays in
+ * its HLS playlist as the original did. Returns the output's length. */
+static inline int32_t ns_media_overlay_text(const void *in, uint32_t in_len, void *out,
+                                            uint32_t out_cap, const char *text, uint32_t x,
+                                            uint32_t y, uint32_t size)
+{
+	return ns_import_media_overlay_text(in, in_len, out, out_cap, text, ns_strlen(text), x, y,
+	                                    size);
+}
+
 #ifdef __cplusplus
 }
 #endif

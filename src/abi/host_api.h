@@ -284,18 +284,43 @@ struct ns_store_usage {
 	/* ns_store_usage(ptr) -> 0: writes struct ns_store_usage at ptr */                        \
 	X(ns_store_usage, "i", "i", u32, (struct Z_netserv_instance_t *, u32))
 
+/* media/1 (ABI 2): video processing with FFmpeg's libraries in the
+ * container. in is an MPEG-TS segment with H.264 video (at most
+ * NS_MEDIA_INPUT_MAX bytes); the result, the same segment with the text drawn
+ * on every frame (video re-encoded, other streams copied, timestamps kept),
+ * goes to out. The call blocks the publisher's container while it works:
+ * one module call may spend NS_MEDIA_TIME_MS of wall-clock time in media
+ * calls in all, which does not count against its time budget. Errors:
+ * -EPERM (the publisher's policy does not grant media/1), -EINVAL (not a
+ * decodable MPEG-TS with H.264 video; text empty, over NS_MEDIA_TEXT_MAX
+ * bytes or not UTF-8), -ENOTSUP (another video codec or pixel format),
+ * -EFBIG (input or picture too big, too many frames, or the result does not
+ * fit in out_cap), -ETIME (over the time limit), -ENOENT (the node lacks the
+ * font), -ENOMEM. */
+#define NS_MEDIA_INPUT_MAX (32u << 20)
+#define NS_MEDIA_TEXT_MAX  256
+#define NS_MEDIA_TIME_MS   2000
+#define NS_IMPORTS_MEDIA(X)                                                                        \
+	/* ns_media_overlay_text(in, in_len, out, out_cap, text, text_len, x, y, size)             \
+	 * -> the output's length: text (UTF-8) drawn at (x, y) pixels from the top-left,          \
+	 * size pixels high (0: a tenth of the frame's height), white on a dark box */             \
+	X(ns_media_overlay_text, "i", "iiiiiiiii", u32,                                            \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32, u32, u32, u32, u32))
+
 /* The building blocks, each an optional set of imports that a SETUP can
  * require with `dependencies:` and that PROBE and STATUS list:
  * B(name, imports-list). */
 #define NS_BUILDING_BLOCKS(B)                                                                      \
 	B("socket/1", NS_IMPORTS_SOCKET)                                                           \
 	B("http/1", NS_IMPORTS_HTTP)                                                               \
-	B("crypto/1", NS_IMPORTS_CRYPTO) B("storage/1", NS_IMPORTS_STORAGE)
+	B("crypto/1", NS_IMPORTS_CRYPTO)                                                           \
+	B("storage/1", NS_IMPORTS_STORAGE) B("media/1", NS_IMPORTS_MEDIA)
 
 /* Every import, in one list (the validator's and the glue's order). */
 #define NS_HOST_IMPORTS(X)                                                                         \
 	NS_IMPORTS_CORE(X)                                                                         \
-	NS_IMPORTS_SOCKET(X) NS_IMPORTS_HTTP(X) NS_IMPORTS_CRYPTO(X) NS_IMPORTS_STORAGE(X)
+	NS_IMPORTS_SOCKET(X)                                                                       \
+	NS_IMPORTS_HTTP(X) NS_IMPORTS_CRYPTO(X) NS_IMPORTS_STORAGE(X) NS_IMPORTS_MEDIA(X)
 
 /* X(name, result_wasm, params_wasm, required) — functions a module exports.
  * A module also exports its memory as "memory". */

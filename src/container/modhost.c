@@ -109,6 +109,32 @@ void modhost_import_enter(void)
 	g_in_import = 1;
 }
 
+void modhost_busy_media(bool on)
+{
+	if (g_busy)
+		g_busy->media = on;
+}
+
+uint32_t modhost_call_seq(void)
+{
+	return g_call_seq;
+}
+
+uint32_t modhost_budget_pause(void)
+{
+	/* Ticks of an earlier call are not this call's (the tick resets them). */
+	if (*(volatile uint32_t *)&g_tick_seen_seq != g_call_seq)
+		return 0;
+	return *(volatile uint32_t *)&g_tick_count;
+}
+
+void modhost_budget_resume(uint32_t ticks)
+{
+	*(volatile uint32_t *)&g_tick_seen_seq = g_call_seq;
+	*(volatile uint32_t *)&g_tick_count = ticks;
+	g_timed_out = 0;
+}
+
 void modhost_import_leave(void)
 {
 	g_in_import = 0;
@@ -829,6 +855,12 @@ json_t *modhost_stats(struct modhost *h)
 			json_object_set_new(j, "reason", json_string(m->fail_reason));
 		modhost_socks_stats(m, j);
 		http_fetch_stats(m, j);
+		if (m->media_calls || m->media_failures)
+			json_object_set_new(j, "media",
+			                    json_pack("{s:I, s:I, s:I}", "calls",
+			                              (json_int_t)m->media_calls, "failures",
+			                              (json_int_t)m->media_failures, "ms",
+			                              (json_int_t)m->media_ms));
 		json_object_set_new(j, "log_lines", json_integer((json_int_t)m->log_lines));
 		json_object_set_new(j, "log_suppressed",
 		                    json_integer((json_int_t)m->log_suppressed));

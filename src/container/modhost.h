@@ -87,6 +87,17 @@ void modhost_set_owner(struct modhost *h, const char *owner);
 
 struct objstore;
 
+/* Loads media/1 (netserv-media.so, beside the container program: FFmpeg's
+ * libraries) before the sandbox is in force; without it media calls return
+ * -EPERM. Returns 0 or -errno with err set. */
+int modhost_media_load(char *err, size_t errlen);
+
+struct host_media_text;
+/* Makes the media calls use fn (host_media.h's host_media_overlay; for
+ * tests that link it). */
+void modhost_media_use(int64_t (*fn)(const uint8_t *, size_t, const struct host_media_text *,
+                                     size_t, uint32_t, uint8_t **));
+
 /* Gives the modules the publisher's object store (storage/1; borrowed, NULL:
  * none, and the storage imports return -EPERM). */
 void modhost_set_store(struct modhost *h, struct objstore *store);

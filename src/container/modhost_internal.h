@@ -101,6 +101,7 @@ struct mod {
 	uint64_t sock_opened, sock_refused, sock_accepted, sock_conn_refused, sock_events;
 	uint64_t sock_bytes_in, sock_bytes_out, sock_dgrams_in, sock_dgrams_out;
 	uint64_t fetches, fetch_refused, fetch_bytes, fetch_pauses; /* http_fetch.c */
+	uint64_t media_calls, media_failures, media_ms;             /* media/1 */
 	char last_trap[160];
 	uint64_t trap_times_ms[32]; /* ring of recent trap times */
 	uint32_t trap_ring_pos;
@@ -146,6 +147,22 @@ struct modhost {
  * import_leave() stops the module if its time budget ran out meanwhile. */
 void modhost_import_enter(void);
 void modhost_import_leave(void);
+
+/* For an import that bounds its own work (media/1): the time between
+ * modhost_budget_pause() and modhost_budget_resume(its result) does not
+ * count against the running call's time budget; the module's own time
+ * before and after does. */
+uint32_t modhost_budget_pause(void);
+void modhost_budget_resume(uint32_t ticks);
+
+/* Tells the supervisor (the busy page) that a media/1 call runs (on) or
+ * ended, so that it waits that much longer before calling the container
+ * hung. */
+void modhost_busy_media(bool on);
+
+/* Changes on every call into a module (tells one call's imports from the
+ * next one's). */
+uint32_t modhost_call_seq(void);
 
 /* Monotonic clock in ns (offline: the virtual one). */
 uint64_t modhost_now_ns(void);

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "container/host_media.h"
 #include "lib/errbuf.h"
 #include "lib/util.h"
 
@@ -194,6 +195,11 @@ static int landlock_apply(struct sandbox *sb, char *err, size_t errlen)
 	                LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR);
 	if (r < 0)
 		return err_set(err, errlen, r, "landlock: /proc/self: %s", strerror(-r));
+	/* media/1's font, read-only (drawtext opens it on every call); a node
+	 * without it answers media calls with -ENOENT. */
+	r = ll_add_path(rs, -1, HOST_MEDIA_FONT, LANDLOCK_ACCESS_FS_READ_FILE);
+	if (r < 0 && r != -ENOENT)
+		return err_set(err, errlen, r, "landlock: %s: %s", HOST_MEDIA_FONT, strerror(-r));
 	if (abi >= 4) {
 		unsigned rules = 0;
 		for (size_t i = 0; i < sb->listen_tcp.n; i++)

@@ -428,6 +428,11 @@ int guard_authorize_setup(struct guard *g, const struct guard_setup *s, guard_do
 	                              s->installed, s->installed_ctx, why, sizeof(why)) < 0)
 		return refuse(g, &g->n.missing_dependency, NCM_UNPROCESSABLE, err, errlen, "%s",
 		              why);
+	for (size_t i = 0; i < req->n_dependencies; i++)
+		if (strcmp(req->dependencies[i], "media/1") == 0 && !p->media)
+			return refuse(g, &g->n.forbidden, NCM_FORBIDDEN, err, errlen,
+			              "the policy of %s does not grant media/1 (media = yes)",
+			              req->user);
 	struct ncm_prefix addr;
 	int has_rrc = rrc_address(s->msg, &addr);
 	if (has_rrc < 0) {

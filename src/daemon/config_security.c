@@ -126,6 +126,7 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 		sb->socket_bytes_per_s = pol->socket_bytes_per_s;
 		sb->http_connections = pol->http_connections;
 		sb->storage_quota = pol->storage_quota;
+		sb->media = pol->media;
 		sb->no_seccomp = !cfg->security.seccomp;
 		sb->no_landlock = !cfg->security.landlock;
 		if ((size_t)snprintf(sb->dir, sizeof(sb->dir), "%s/containers/%s", cfg->state_dir,

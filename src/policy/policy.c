@@ -607,13 +607,16 @@ int policy_set(struct ns_policy *p, const char *key, const char *value, char *er
 		r = num_parse(value, nk, &v, why, sizeof(why));
 		if (r == 0)
 			num_key_store(p, nk->id, v);
-	} else if (strcmp(key, "require_hash") == 0 || strcmp(key, "rrc") == 0) {
+	} else if (strcmp(key, "require_hash") == 0 || strcmp(key, "rrc") == 0 ||
+	           strcmp(key, "media") == 0) {
 		bool b;
 		r = parse_bool(value, &b);
 		if (r < 0)
 			snprintf(why, sizeof(why), "'%s' is not yes or no", value);
 		else if (strcmp(key, "require_hash") == 0)
 			p->require_hash = b;
+		else if (strcmp(key, "media") == 0)
+			p->media = b;
 		else
 			p->rrc = b;
 	} else {

@@ -92,6 +92,7 @@ struct ns_policy {
 	uint64_t socket_bytes_per_s;    /* socket_bytes: bytes/s sent, 0 = no limit */
 	uint32_t http_connections;      /* per http/1 server (1..200) */
 	uint64_t storage_quota;         /* storage/1 bytes, 0 = no storage */
+	bool media; /* media/1: FFmpeg loaded into its container (policy media, default no) */
 };
 
 /* Fills the defaults: no prefixes, any protocol and port, no listen ports,

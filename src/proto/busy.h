@@ -22,6 +22,8 @@ struct proto_busy {
 	volatile char call[16];                   /* "ns_packet", "ns_timer", ... */
 	volatile char module[NCM_MAX_TARGET + 1]; /* the last module that ran (kept
 	                                             while running is 0) */
+	volatile uint32_t media;                  /* 1 inside a media/1 call: the supervisor waits
+	                                             up to NS_MEDIA_TIME_MS longer for a ping */
 };
 
 _Static_assert(sizeof(struct proto_busy) <= PROTO_BUSY_SIZE, "busy page");

@@ -7,14 +7,15 @@
 json_t *sandbox_config_to_json(const struct sandbox_config *c)
 {
 	return json_pack(
-	        "{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I}", "seccomp",
-	        !c->no_seccomp, "landlock", !c->no_landlock, "dir", c->dir, "netns", c->netns,
-	        "source_prefixes", c->source_prefixes, "listen_ports", c->listen_ports,
+	        "{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b}",
+	        "seccomp", !c->no_seccomp, "landlock", !c->no_landlock, "dir", c->dir, "netns",
+	        c->netns, "source_prefixes", c->source_prefixes, "listen_ports", c->listen_ports,
 	        "send_destinations", c->send_destinations, "send_pps", (json_int_t)c->send_pps,
 	        "send_bytes_per_s", (json_int_t)c->send_bytes_per_s, "connect_destinations",
 	        c->connect_destinations, "max_sockets", (json_int_t)c->max_sockets,
 	        "socket_bytes_per_s", (json_int_t)c->socket_bytes_per_s, "http_connections",
-	        (json_int_t)c->http_connections, "storage_quota", (json_int_t)c->storage_quota);
+	        (json_int_t)c->http_connections, "storage_quota", (json_int_t)c->storage_quota,
+	        "media", c->media);
 }
 
 static void copy_str(json_t *j, const char *key, char *buf, size_t len)
@@ -30,6 +31,7 @@ void sandbox_config_from_json(json_t *j, struct sandbox_config *ret)
 	ret->no_seccomp = json_is_false(v);
 	v = json_object_get(j, "landlock");
 	ret->no_landlock = json_is_false(v);
+	ret->media = json_is_true(json_object_get(j, "media"));
 	copy_str(j, "dir", ret->dir, sizeof(ret->dir));
 	copy_str(j, "netns", ret->netns, sizeof(ret->netns));
 	copy_str(j, "source_prefixes", ret->source_prefixes, sizeof(ret->source_prefixes));

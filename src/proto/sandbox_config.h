@@ -32,6 +32,7 @@ struct sandbox_config {
 	uint64_t socket_bytes_per_s;
 	uint32_t http_connections; /* per http/1 server (policy http_connections) */
 	uint64_t storage_quota;    /* storage/1 bytes (policy storage_quota), 0: no storage */
+	bool media;                /* media/1: load FFmpeg (policy media) */
 };
 
 /* The ASSIGN message's "sandbox" object and back. from_json fills defaults

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "abi/host_api.h"
 #include "proto/busy.h"
 #include "proto/cmsg.h"
 #include "lib/evloop.h"
@@ -69,6 +70,7 @@ struct supervisor_container {
 	struct queued *queue;
 	bool ping_outstanding;
 	uint64_t ping_sent_ms;
+	bool ping_media;         /* the container was seen in a media/1 call meanwhile */
 	bool restart;            /* a restart: reinstall the publisher's modules */
 	bool hung;               /* killed because it stopped answering */
 	struct proto_busy *busy; /* which module runs (proto/busy.h), or NULL */
@@ -733,7 +735,13 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 		if (ct->state != CT_READY && ct->state != CT_IDLE)
 			continue;
 		if (ct->ping_outstanding) {
-			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms) {
+			/* A media/1 call blocks its container up to NS_MEDIA_TIME_MS:
+			 * seen once while this ping waits, it gets that much more
+			 * (bounded: the container is not trusted). */
+			if (ct->busy && ct->busy->media)
+				ct->ping_media = true;
+			uint64_t grace = ct->ping_media ? NS_MEDIA_TIME_MS : 0;
+			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms + grace) {
 				log_warn("container %s (pid %d) stopped answering: killing it",
 				         ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid);
 				ct->hung = true;
@@ -746,6 +754,7 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 			continue;
 		p->internal = on_pong;
 		ct->ping_outstanding = true;
+		ct->ping_media = false;
 		ct->ping_sent_ms = now;
 		if (ct_request(ct, CMSG_PING, NULL, 0, -1, p) < 0)
 			ct->ping_outstanding = false;

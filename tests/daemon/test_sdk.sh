@@ -98,6 +98,7 @@ int main(int argc, char **argv)
 		E(EAFNOSUPPORT);
 		E(EIO);
 		E(EFBIG);
+		E(ETIME);
 		printf("-DH_MD5=%d -DH_SHA1=%d -DH_SHA256=%d -DH_SHA512=%d -DH_HASH_MAX=%d ", NS_MD5,
 		       NS_SHA1, NS_SHA256, NS_SHA512, NS_HASH_MAX);
 		printf("-DH_FETCH_HEADERS=%d -DH_FETCH_DATA=%d -DH_FETCH_DONE=%d ",
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
 		       NS_FETCH_HEADERS);
 		printf("-DH_STORE_KEY_MAX=%d -DH_STORE_OBJECT_MAX=%u -DH_STORE_USAGE_SIZE=%zu ",
 		       NS_STORE_KEY_MAX, NS_STORE_OBJECT_MAX, sizeof(struct ns_store_usage));
+		printf("-DH_MEDIA_INPUT_MAX=%u -DH_MEDIA_TEXT_MAX=%d -DH_MEDIA_TIME_MS=%d ",
+		       NS_MEDIA_INPUT_MAX, NS_MEDIA_TEXT_MAX, NS_MEDIA_TIME_MS);
 		printf("\n");
 		return 0;
 	}
@@ -171,6 +174,7 @@ EQ(NS_EHOSTUNREACH, H_EHOSTUNREACH)
 EQ(NS_EAFNOSUPPORT, H_EAFNOSUPPORT)
 EQ(NS_EIO, H_EIO)
 EQ(NS_EFBIG, H_EFBIG)
+EQ(NS_ETIME, H_ETIME)
 EQ(NS_MD5, H_MD5)
 EQ(NS_SHA1, H_SHA1)
 EQ(NS_SHA256, H_SHA256)
@@ -179,6 +183,9 @@ EQ(NS_HASH_MAX, H_HASH_MAX)
 EQ(NS_STORE_KEY_MAX, H_STORE_KEY_MAX)
 EQ(NS_STORE_OBJECT_MAX, H_STORE_OBJECT_MAX)
 EQ(sizeof(struct ns_store_usage), H_STORE_USAGE_SIZE)
+EQ(NS_MEDIA_INPUT_MAX, H_MEDIA_INPUT_MAX)
+EQ(NS_MEDIA_TEXT_MAX, H_MEDIA_TEXT_MAX)
+EQ(NS_MEDIA_TIME_MS, H_MEDIA_TIME_MS)
 EQ(NS_HTTP_FETCH_HEADERS, H_FETCH_HEADERS)
 EQ(NS_HTTP_FETCH_DATA, H_FETCH_DATA)
 EQ(NS_HTTP_FETCH_DONE, H_FETCH_DONE)
@@ -296,7 +303,8 @@ int32_t ns_packet(uint32_t len)
 	    ns_crc32(0, pkt, len) != 0 && ns_store_append("log", d, 32) > 0 &&
 	    ns_store_put("count", h, 4) == 0 && ns_store_read("count", 0, d, 4) == 4 &&
 	    ns_store_size("log") > 0 && ns_store_next(NULL, key, sizeof(key)) > 0 &&
-	    ns_store_usage(&u) == 0 && u.used > u.quota)
+	    ns_store_usage(&u) == 0 && u.used > u.quota &&
+	    ns_media_overlay_text(pkt, len, d, sizeof(d), "x", 0, 0, 0) > 0)
 		return NS_DROP;
 	if (ns_pkt_meta(&meta) == 0 && meta.hook == NS_HOOK_FORWARD && len > 40) {
 		ns_send_packet(pkt, len);

@@ -787,6 +787,11 @@ static void test_guard_authorize(void **state)
 	                           err, sizeof(err)),
 	                 422);
 	assert_non_null(strstr(err, "ns_magic"));
+	/* media/1 only for a publisher whose policy grants it (default no) */
+	assert_int_equal(
+	        authorize(&f, SETUP_WITH("dependencies:media/1\n"), 0, "media/1", err, sizeof(err)),
+	        403);
+	assert_non_null(strstr(err, "media = yes"));
 	assert_int_equal(authorize(&f, SETUP_WITH("listen:tcp:80\n"), 0, "", err, sizeof(err)),
 	                 403);
 	assert_int_equal(authorize(&f, SETUP_WITH("listen:ftp:21\n"), 0, "", err, sizeof(err)),
@@ -989,6 +994,7 @@ static void test_config(void **state)
 	                      "source_prefixes = 192.0.2.10\nfilter_protocols = udp\n"
 	                      "filter_ports = 5060\nlisten_ports = tcp:80, udp:5060\n"
 	                      "max_modules = 3\nrequire_hash = yes\nrrc = yes\nnetns = yes\n"
+	                      "media = yes\n"
 	                      "netns_address = 10.77.1.2/24\nnetns_gateway = 10.77.1.1\n",
 	                      err, sizeof(err)),
 	                 0);
@@ -1005,9 +1011,11 @@ static void test_config(void **state)
 	assert_string_equal(sb->netns, "ns-jane");
 	assert_string_equal(sb->source_prefixes, "192.0.2.10/32");
 	assert_string_equal(sb->listen_ports, "tcp:80,udp:5060");
+	assert_true(c->policies[0].media && sb->media); /* media/1 granted */
 	/* Without source_prefixes, crafted packets may use the prefixes. */
 	assert_int_equal(load(c, "[publisher jane]\nprefixes = 192.0.2.0/24\n", err, sizeof(err)),
 	                 0);
+	assert_false(c->publishers[0].ct.sandbox.media); /* media/1: default no */
 	assert_string_equal(c->publishers[0].ct.sandbox.source_prefixes, "192.0.2.0/24");
 	assert_string_equal(c->publishers[0].ct.sandbox.netns, "");
 	/* Errors name the file, line and key. */

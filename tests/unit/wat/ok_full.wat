@@ -50,6 +50,8 @@
   (import "netserv" "ns_store_delete" (func (param i32 i32) (result i32)))
   (import "netserv" "ns_store_next" (func (param i32 i32 i32 i32) (result i32)))
   (import "netserv" "ns_store_usage" (func (param i32) (result i32)))
+  ;; media/1
+  (import "netserv" "ns_media_overlay_text" (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (table 2 2 funcref)
   (elem (i32.const 0) $start $fini)
   (memory (export "memory") 2 16)
