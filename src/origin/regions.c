@@ -156,8 +156,9 @@ enum route_kind regions_route(const char *client, const char *path, char *url, s
 /* ---- signaling ---------------------------------------------------------------- */
 
 /* The request `method` for the module, signed with the publisher's key when
- * there is one; NULL (logged) on failure. Caller frees. */
-static char *request(enum ncm_method method, size_t *len)
+ * there is one and then bound to `to` (signal-to); NULL (logged) on failure.
+ * Caller frees. */
+static char *request(enum ncm_method method, const char *to, size_t *len)
 {
 	struct ncm_msg *m = ncm_request_new(method, cfg->module);
 	char *text = NULL, err[NCM_ERR_LEN];
@@ -200,7 +201,11 @@ static char *request(enum ncm_method method, size_t *len)
 	}
 	if (r == 0 && cfg->key_path && method != NCM_METHOD_PROBE) {
 		uint8_t sk[AUTH_SECRET_LEN];
-		r = auth_load_secret(cfg->key_path, sk, err, sizeof(err));
+		/* bound to the user it signals toward: nodes refuse a signature
+		 * without it, and a captured copy cannot be aimed at others */
+		r = ncm_add(m, AUTH_BINDING_HEADER, to);
+		if (r == 0)
+			r = auth_load_secret(cfg->key_path, sk, err, sizeof(err));
 		if (r == 0)
 			r = auth_sign(m, sk, -1, NULL, err, sizeof(err));
 		memset(sk, 0, sizeof(sk));
@@ -220,7 +225,7 @@ static struct netserv_result *send_toward(const char *label, enum ncm_method met
                                           const char *client)
 {
 	size_t len = 0;
-	char *text = request(method, &len), err[NETSERV_CLIENT_ERR_LEN];
+	char *text = request(method, client, &len), err[NETSERV_CLIENT_ERR_LEN];
 	struct netserv_result *res = NULL;
 	if (!text)
 		return NULL;
