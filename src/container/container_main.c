@@ -307,6 +307,10 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 		reply_err(c, seq, r, "packet queue: %s", err);
 		return;
 	}
+#ifdef NETSERV_CONTAINER_TESTING
+	if (c->nfq)
+		container_testing_set_queue(nfq_loop_fd(c->nfq), -1);
+#endif
 	r = sandbox_init(&c->sb, &a.sandbox, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "sandbox: %s", err);
