@@ -175,7 +175,7 @@ wait_until 3 test "$(ran "verdict $QA")" -ge 1
 check "bob's container ran 'verdict $QA'" test "$(ran "verdict $QA")" -ge 1
 refused() { grep -q "security: container bob sent on its verdict channel what is not a verdict for its queue" "$WORK/netservd.log"; }
 check "netservd refuses it and says so once" wait_until 2 refused
-r=$(status "[c for c in s['containers'] if c.get('user') == 'bob'][0].get('verdicts_refused', -1)")
+r=$(status "([c for c in s['containers'] if c.get('publisher') == 'bob'] or [{}])[0].get('verdicts_refused', -1)")
 check "... and counts it (verdicts_refused $r)" test "$r" -ge 1
 
 # (a) alice's queue while her container restarts, bob binding it 1000 times a second
