@@ -339,9 +339,14 @@ static void ct_assign(struct supervisor_container *ct)
 	int fds[2] = {-1, -1};
 	int32_t queue = pub->cfg.ct.queue;
 	int r = 0;
+	struct verdict_relay_sched sched = {
+	        .batch = pub->cfg.ct.batch,
+	        .cpu = (int)pub->cfg.ct.cpu,
+	        .rt_priority = (int)pub->cfg.ct.rt_priority,
+	};
 	if (queue >= 0 && !ct->relay &&
-	    (r = verdict_relay_open(s->loop, pub->cfg.ct.user, (uint16_t)queue, pub->cfg.ct.batch,
-	                            &ct->relay, fds, err, sizeof(err))) < 0)
+	    (r = verdict_relay_open(s->loop, pub->cfg.ct.user, (uint16_t)queue, &sched, &ct->relay,
+	                            fds, err, sizeof(err))) < 0)
 		log_err("container %s: packet queue %d: %s", pub->cfg.ct.user, (int)queue, err);
 	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
 	if (text) {
