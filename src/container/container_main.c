@@ -148,11 +148,10 @@ static int sandbox_enter(const struct proto_assign *a, uint32_t keep, char *err,
 	if (a->uid > 0) {
 		gid_t gid = (gid_t)(a->gid >= 0 ? a->gid : a->uid);
 		uid_t uid = (uid_t)a->uid;
-		/* Keep only what the packet path needs across the uid change
-		 * (sandbox_keep_caps(): CAP_NET_ADMIN for NFQUEUE verdicts when
-		 * there is a queue; crafted packets need no CAP_NET_RAW, their
-		 * sockets are open already); every other capability goes, from
-		 * the bounding set too. */
+		/* Keep only what sandbox_keep_caps() says across the uid change
+		 * (CAP_NET_BIND_SERVICE for a low listen port, at most: the queue
+		 * is netservd's, crafted packets' sockets are open already);
+		 * every other capability goes, from the bounding set too. */
 		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 			if (cap >= 32 || !(keep & (1u << cap)))
 				prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
@@ -238,20 +237,30 @@ static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *
 		fprintf(stderr, "container %s: packet queue failed: %s\n", c->user, strerror(-r));
 }
 
-/* Binds the publisher's queue (needs CAP_NET_ADMIN: before the uid drop). */
-static int queues_open(struct container *c, const struct proto_assign *a, char *err, size_t errlen)
+/* Reads the publisher's queue on the socket netservd bound (qfd), and sends
+ * the verdicts to netservd on the channel (vfd), which checks and relays
+ * them: the container has no capability, and the kernel takes verdicts only
+ * from a sender with CAP_NET_ADMIN. Takes both fds. */
+static int queues_open(struct container *c, const struct proto_assign *a, int qfd, int vfd,
+                       char *err, size_t errlen)
 {
-	if (a->queue < 0)
+	if (a->queue < 0) {
+		safe_close(qfd);
+		safe_close(vfd);
 		return 0;
+	}
 	uint16_t queue = (uint16_t)a->queue;
 	struct nfq_config cfg = {
 	        .queues = &queue,
 	        .n_queues = 1,
 	        .batch = a->batch,
 	};
-	int r = nfq_loop_open(&cfg, on_nfq_packet, c, &c->nfq, err, errlen);
+	int r = nfq_loop_adopt(&cfg, qfd, vfd, on_nfq_packet, c, &c->nfq, err, errlen);
 	if (r < 0)
 		return r;
+#ifdef NETSERV_CONTAINER_TESTING
+	container_testing_set_queue(qfd, vfd);
+#endif
 	return evloop_add_fd(c->loop, nfq_loop_fd(c->nfq), EPOLLIN, on_nfq_readable, c);
 }
 
@@ -269,7 +278,7 @@ static json_t *nfq_stats_json(const struct container *c)
 	                 "rounds", (json_int_t)st.rounds);
 }
 
-static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
+static void cmd_assign(struct container *c, uint32_t seq, json_t *j, int *fds)
 {
 	if (c->assigned) {
 		reply_err(c, seq, -EALREADY, "container already serves %s", c->user);
@@ -302,7 +311,8 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	modhost_set_busy_page(c->busy);
 	modhost_set_owner(c->host, c->user);
 	modhost_set_socket_policy(c->host, sock_policy);
-	r = queues_open(c, &a, err, sizeof(err));
+	r = queues_open(c, &a, fds[0], fds[1], err, sizeof(err));
+	fds[0] = fds[1] = -1;
 	if (r < 0) {
 		reply_err(c, seq, r, "packet queue: %s", err);
 		return;
@@ -334,7 +344,7 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j)
 	_cleanup_close_ int store_dir = a.sandbox.storage_quota && c->sb.dir_fd >= 0
 	                                        ? fcntl(c->sb.dir_fd, F_DUPFD_CLOEXEC, 3)
 	                                        : -1;
-	uint32_t keep = sandbox_keep_caps(&c->sb, c->nfq != NULL);
+	uint32_t keep = sandbox_keep_caps(&c->sb);
 	r = sandbox_enter(&a, keep, err, sizeof(err));
 	if (r < 0) {
 		reply_err(c, seq, r, "%s", err);
@@ -462,8 +472,9 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	for (;;) {
 		struct cmsg_hdr h;
 		int err;
-		_cleanup_close_ int passed = -1;
-		const uint8_t *payload = cmsg_recv_fd(fd, c->buf, CMSG_MAX, &h, &err, &passed);
+		int fds[2];
+		const uint8_t *payload = cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, 2);
+		_cleanup_close_ int passed = fds[0], passed2 = fds[1];
 		if (!payload) {
 			if (err == -EAGAIN)
 				return;
@@ -497,9 +508,12 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 			continue;
 		}
 		switch (h.type) {
-		case CMSG_ASSIGN:
-			cmd_assign(c, h.seq, j);
+		case CMSG_ASSIGN: {
+			int pass[2] = {passed, passed2}; /* taken */
+			passed = passed2 = -1;
+			cmd_assign(c, h.seq, j, pass);
 			break;
+		}
 		case CMSG_INSTALL:
 			cmd_install(c, h.seq, j, passed);
 			break;

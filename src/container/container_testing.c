@@ -10,6 +10,14 @@
  *   NSTEST create NAME   create NAME (relative: the container's directory)
  *   NSTEST bind PORT     bind a TCP socket to PORT: landlock allows only the
  *                        publisher's listen ports
+ *   NSTEST nfq-bind N    on the container's queue socket: bind NFQUEUE queue N
+ *                        (the kernel answers on that socket; see whether it
+ *                        took in /proc/net/netfilter/nfnetlink_queue)
+ *   NSTEST nft NAME      on the container's queue socket: an nf_tables batch
+ *                        that creates table inet NAME (see `nft list tables`)
+ *   NSTEST verdict N     an NFQUEUE verdict (accept, packet id 1) for queue N,
+ *                        on the verdict channel if it has one, else on the
+ *                        queue socket
  *
  * The packet comes back (PACKET reply, or NFQUEUE verdict) replaced by the
  * text "NSTEST-RESULT <command>: <errno>" (0 for success). */
@@ -23,6 +31,92 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netlink.h>
+
+static int queue_fd = -1, verdict_fd = -1;
+
+void container_testing_set_queue(int nl_fd, int vfd)
+{
+	queue_fd = nl_fd;
+	verdict_fd = vfd;
+}
+
+/* Appends a netlink message header + nfgenmsg at buf + *off. */
+static struct nlmsghdr *msg_put(uint8_t *buf, size_t *off, uint16_t type, uint16_t flags,
+                                uint8_t family, uint16_t res_id)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)(buf + *off);
+	h->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	h->nlmsg_type = type;
+	h->nlmsg_flags = flags;
+	h->nlmsg_seq = 1;
+	h->nlmsg_pid = 0;
+	struct nfgenmsg *g = (struct nfgenmsg *)(buf + *off + NLMSG_HDRLEN);
+	g->nfgen_family = family;
+	g->version = NFNETLINK_V0;
+	g->res_id = htons(res_id);
+	return h;
+}
+
+static void attr_put(struct nlmsghdr *h, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)((uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len));
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	memcpy((uint8_t *)a + NLA_HDRLEN, data, len);
+	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* Sends buf[0 .. len) on fd; returns 0 or an errno. */
+static int send_raw(int fd, const uint8_t *buf, size_t len)
+{
+	if (fd < 0)
+		return EBADF;
+	return send(fd, buf, len, MSG_DONTWAIT) < 0 ? errno : 0;
+}
+
+static int cmd_nfq_bind(unsigned queue)
+{
+	uint8_t buf[256] = {0};
+	size_t off = 0;
+	struct nlmsghdr *h = msg_put(buf, &off, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG,
+	                             NLM_F_REQUEST, AF_UNSPEC, (uint16_t)queue);
+	struct nfqnl_msg_config_cmd cmd = {.command = NFQNL_CFG_CMD_BIND};
+	attr_put(h, NFQA_CFG_CMD, &cmd, sizeof(cmd));
+	return send_raw(queue_fd, buf, h->nlmsg_len);
+}
+
+static int cmd_nft(const char *name)
+{
+	uint8_t buf[512] = {0};
+	size_t off = 0;
+	struct nlmsghdr *h = msg_put(buf, &off, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+	                             NFNL_SUBSYS_NFTABLES);
+	off += h->nlmsg_len;
+	h = msg_put(buf, &off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE,
+	            NLM_F_REQUEST | NLM_F_CREATE, NFPROTO_INET, 0);
+	attr_put(h, NFTA_TABLE_NAME, name, (uint16_t)(strlen(name) + 1));
+	off += h->nlmsg_len;
+	h = msg_put(buf, &off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+	off += h->nlmsg_len;
+	return send_raw(queue_fd, buf, off);
+}
+
+static int cmd_verdict(unsigned queue)
+{
+	uint8_t buf[256] = {0};
+	size_t off = 0;
+	struct nlmsghdr *h = msg_put(buf, &off, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT,
+	                             NLM_F_REQUEST, AF_UNSPEC, (uint16_t)queue);
+	struct nfqnl_msg_verdict_hdr vh = {.verdict = htonl(NF_ACCEPT), .id = htonl(1)};
+	attr_put(h, NFQA_VERDICT_HDR, &vh, sizeof(vh));
+	return send_raw(verdict_fd >= 0 ? verdict_fd : queue_fd, buf, h->nlmsg_len);
+}
 
 bool container_testing_packet(uint8_t *data, uint32_t *len, uint32_t cap)
 {
@@ -68,6 +162,12 @@ bool container_testing_packet(uint8_t *data, uint32_t *len, uint32_t cap)
 			result = errno;
 		if (fd >= 0)
 			close(fd);
+	} else if (strncmp(cmd, "nfq-bind ", 9) == 0) {
+		result = cmd_nfq_bind((unsigned)atoi(cmd + 9));
+	} else if (strncmp(cmd, "nft ", 4) == 0) {
+		result = cmd_nft(cmd + 4);
+	} else if (strncmp(cmd, "verdict ", 8) == 0) {
+		result = cmd_verdict((unsigned)atoi(cmd + 8));
 	} else {
 		result = EINVAL;
 	}

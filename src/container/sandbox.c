@@ -67,11 +67,9 @@ int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err
 	return 0;
 }
 
-uint32_t sandbox_keep_caps(const struct sandbox *sb, bool has_queue)
+uint32_t sandbox_keep_caps(const struct sandbox *sb)
 {
 	uint32_t keep = 0;
-	if (has_queue)
-		keep |= 1u << CAP_NET_ADMIN;
 	/* Ports below 1024 in the node's namespace; in its own namespace the
 	 * node made every port unprivileged (ip_unprivileged_port_start = 0). */
 	if (!sb->in_netns) {

@@ -3,10 +3,10 @@
  *   - an optional network namespace of its own (the papers' lxc mode) with
  *     its own address, joined before the uid drop; the packet queue and the
  *     send sockets, opened earlier, stay in the node's namespace;
- *   - capabilities: only CAP_NET_ADMIN (NFQUEUE verdicts are checked against
- *     the sender) when the container has a queue, CAP_NET_BIND_SERVICE when it
- *     must listen on a port below 1024 in the node's namespace; nothing else,
- *     in no set (bounding, ambient, inheritable);
+ *   - capabilities: none, but CAP_NET_BIND_SERVICE when it must listen on a
+ *     port below 1024 in the node's namespace; in no set (bounding, ambient,
+ *     inheritable). Its packet queue is bound by netservd, which sends its
+ *     verdicts (runtime/verdict_relay.h);
  *   - landlock: files only in the container's own directory (and reading its
  *     own /proc/<pid>); TCP binds only on its allowed listen ports, no TCP
  *     connects unless its policy names connect_destinations (landlock
@@ -47,8 +47,10 @@ struct sandbox {
  * with the reason. */
 int sandbox_init(struct sandbox *sb, const struct sandbox_config *cfg, char *err, size_t errlen);
 
-/* The capabilities to keep across the uid drop, as a CAP_* bit mask. */
-uint32_t sandbox_keep_caps(const struct sandbox *sb, bool has_queue);
+/* The capabilities to keep across the uid drop, as a CAP_* bit mask:
+ * CAP_NET_BIND_SERVICE for a listen port below 1024 outside a namespace of
+ * its own, else none. */
+uint32_t sandbox_keep_caps(const struct sandbox *sb);
 
 /* After the uid drop: enters the own directory, drops capabilities to `keep`
  * in every set, applies landlock and then the seccomp filter. Landlock that

@@ -436,6 +436,9 @@ static const struct module_metric publisher_metrics[] = {
          "past the container, fail-open)."},
         {"queue.verdict_errors", "netserv_queue_verdict_errors_total", "counter", 1,
          "Verdicts the kernel refused."},
+        {"verdicts_refused", "netserv_queue_refused_verdicts_total", "counter", 1,
+         "Datagrams the container sent on its verdict channel that netservd refused (not "
+         "verdicts for its own queue)."},
 };
 
 static json_t *json_path(json_t *obj, const char *key)

@@ -22,8 +22,8 @@
 
 #define RCVBUF_DEFAULT (8u << 20)
 #define SNDBUF         (1u << 20)
-#define SEND_BUF       (256u << 10) /* verdict messages per send, at most */
-#define SLOT_EXTRA     2048         /* netlink and attribute headers around a packet */
+#define SEND_BUF       NFQ_VERDICT_DGRAM_MAX /* verdict messages per send, at most */
+#define SLOT_EXTRA     2048                  /* netlink and attribute headers around a packet */
 
 /* One packet of the current round, waiting for its verdict. */
 struct pending {
@@ -35,8 +35,9 @@ struct pending {
 };
 
 struct nfq_loop {
-	struct mnl_socket *nl;
+	struct mnl_socket *nl; /* NULL when adopted (nfq_loop_adopt()) */
 	int fd;
+	int verdict_fd; /* adopted: verdicts go here instead of on fd; else -1 */
 	nfq_packet_fn *fn;
 	void *ctx;
 	unsigned batch;
@@ -58,17 +59,17 @@ struct nfq_loop {
 /* ---- configuration -------------------------------------------------------- */
 
 /* Sends one config message with an ACK request and waits for the ACK. */
-static int config_send(struct nfq_loop *q, struct nlmsghdr *nlh, uint32_t seq)
+static int config_send(struct mnl_socket *nl, struct nlmsghdr *nlh, uint32_t seq)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	unsigned portid = mnl_socket_get_portid(q->nl);
+	unsigned portid = mnl_socket_get_portid(nl);
 
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(q->nl, buf, sizeof(buf));
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -82,7 +83,7 @@ static int config_send(struct nfq_loop *q, struct nlmsghdr *nlh, uint32_t seq)
 	}
 }
 
-static int queue_setup(struct nfq_loop *q, uint16_t num, const struct nfq_config *cfg,
+static int queue_setup(struct mnl_socket *nl, uint16_t num, const struct nfq_config *cfg,
                        uint32_t *seq, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -91,7 +92,7 @@ static int queue_setup(struct nfq_loop *q, uint16_t num, const struct nfq_config
 
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, num);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
-	if ((r = config_send(q, nlh, ++*seq)) < 0) {
+	if ((r = config_send(nl, nlh, ++*seq)) < 0) {
 		if (r == -EBUSY)
 			return err_set(err, errlen, r, "queue %u is bound by another process", num);
 		if (r == -EPERM)
@@ -109,7 +110,7 @@ static int queue_setup(struct nfq_loop *q, uint16_t num, const struct nfq_config
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
 	if (cfg->queue_maxlen)
 		nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen);
-	if ((r = config_send(q, nlh, ++*seq)) < 0)
+	if ((r = config_send(nl, nlh, ++*seq)) < 0)
 		return err_set(err, errlen, r, "configuring queue %u: %s", num, strerror(-r));
 	return 0;
 }
@@ -121,14 +122,11 @@ static void set_buffer(int fd, int force_opt, int opt, uint32_t bytes)
 		setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
 }
 
-int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, struct nfq_loop **ret,
-                  char *err, size_t errlen)
+static int config_check(const struct nfq_config *cfg, nfq_packet_fn *fn, bool need_fn, char *err,
+                        size_t errlen)
 {
-	struct nfq_loop *q;
-	uint32_t seq = (uint32_t)time(NULL);
-	int r;
-
-	if (!cfg || !fn || cfg->n_queues == 0 || cfg->n_queues > NFQ_MAX_QUEUES || !cfg->queues)
+	if (!cfg || (need_fn && !fn) || cfg->n_queues == 0 || cfg->n_queues > NFQ_MAX_QUEUES ||
+	    !cfg->queues)
 		return err_set(err, errlen, -EINVAL, "want 1..%d queues and a callback",
 		               NFQ_MAX_QUEUES);
 	if (cfg->batch > NFQ_MAX_BATCH)
@@ -142,11 +140,50 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
 			if (cfg->queues[i] == cfg->queues[j])
 				return err_set(err, errlen, -EINVAL, "queue %u given twice",
 				               cfg->queues[i]);
+	return 0;
+}
 
-	q = calloc(1, sizeof(*q));
+/* Opens the netlink socket, binds and configures the queues of cfg, and makes
+ * it non-blocking. Returns 0 with the socket in *ret, or a negative errno. */
+static int socket_open(const struct nfq_config *cfg, struct mnl_socket **ret, char *err,
+                       size_t errlen)
+{
+	uint32_t seq = (uint32_t)time(NULL);
+	int r;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return err_set(err, errlen, -errno, "netlink socket: %s", strerror(errno));
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return err_set(err, errlen, r, "netlink bind: %s", strerror(-r));
+	}
+	int fd = mnl_socket_get_fd(nl);
+	set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf ? cfg->rcvbuf : RCVBUF_DEFAULT);
+	set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, SNDBUF);
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		if ((r = queue_setup(nl, cfg->queues[i], cfg, &seq, err, errlen)) < 0) {
+			mnl_socket_close(nl);
+			return r;
+		}
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return err_set(err, errlen, r, "fcntl: %s", strerror(-r));
+	}
+	*ret = nl;
+	return 0;
+}
+
+/* Allocates a loop for cfg (checked) with its buffers; no socket yet. */
+static struct nfq_loop *loop_new(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx)
+{
+	struct nfq_loop *q = calloc(1, sizeof(*q));
 	if (!q)
-		return err_set(err, errlen, -ENOMEM, "out of memory");
+		return NULL;
 	q->fd = -1;
+	q->verdict_fd = -1;
 	q->fn = fn;
 	q->ctx = ctx;
 	q->batch = cfg->batch ? cfg->batch : NFQ_DEFAULT_BATCH;
@@ -161,37 +198,65 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
 	q->iov = calloc(q->batch, sizeof(*q->iov));
 	q->pend = calloc(q->max_pend, sizeof(*q->pend));
 	q->sbuf = malloc(SEND_BUF);
-	if (!q->slots || !q->msgs || !q->iov || !q->pend || !q->sbuf) {
-		nfq_loop_close(q);
-		return err_set(err, errlen, -ENOMEM, "out of memory");
-	}
+	if (!q->slots || !q->msgs || !q->iov || !q->pend || !q->sbuf)
+		return nfq_loop_close(q);
+	return q;
+}
 
-	q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!q->nl) {
-		r = -errno;
+int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, struct nfq_loop **ret,
+                  char *err, size_t errlen)
+{
+	int r = config_check(cfg, fn, true, err, errlen);
+	if (r < 0)
+		return r;
+	struct nfq_loop *q = loop_new(cfg, fn, ctx);
+	if (!q)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	if ((r = socket_open(cfg, &q->nl, err, errlen)) < 0) {
 		nfq_loop_close(q);
-		return err_set(err, errlen, r, "netlink socket: %s", strerror(-r));
-	}
-	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		nfq_loop_close(q);
-		return err_set(err, errlen, r, "netlink bind: %s", strerror(-r));
+		return r;
 	}
 	q->fd = mnl_socket_get_fd(q->nl);
-	set_buffer(q->fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf ? cfg->rcvbuf : RCVBUF_DEFAULT);
-	set_buffer(q->fd, SO_SNDBUFFORCE, SO_SNDBUF, SNDBUF);
+	*ret = q;
+	return 0;
+}
 
-	for (size_t i = 0; i < q->n_queues; i++) {
-		if ((r = queue_setup(q, q->queues[i], cfg, &seq, err, errlen)) < 0) {
-			nfq_loop_close(q);
-			return r;
-		}
-	}
-	if (fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK) < 0) {
-		r = -errno;
-		nfq_loop_close(q);
+int nfq_queue_bind(const struct nfq_config *cfg, char *err, size_t errlen)
+{
+	struct mnl_socket *nl;
+	int r = config_check(cfg, NULL, false, err, errlen);
+	if (r < 0 || (r = socket_open(cfg, &nl, err, errlen)) < 0)
+		return r;
+	/* libmnl's handle owns its fd: keep a duplicate, close the handle. */
+	int fd = fcntl(mnl_socket_get_fd(nl), F_DUPFD_CLOEXEC, 3);
+	r = -errno;
+	mnl_socket_close(nl);
+	if (fd < 0)
 		return err_set(err, errlen, r, "fcntl: %s", strerror(-r));
+	return fd;
+}
+
+int nfq_loop_adopt(const struct nfq_config *cfg, int nl_fd, int verdict_fd, nfq_packet_fn *fn,
+                   void *ctx, struct nfq_loop **ret, char *err, size_t errlen)
+{
+	int r = config_check(cfg, fn, true, err, errlen);
+	if (r == 0 && (nl_fd < 0 || verdict_fd < 0))
+		r = err_set(err, errlen, -EBADF, "no queue socket or verdict channel");
+	if (r < 0) {
+		if (nl_fd >= 0)
+			close(nl_fd);
+		if (verdict_fd >= 0)
+			close(verdict_fd);
+		return r;
 	}
+	struct nfq_loop *q = loop_new(cfg, fn, ctx);
+	if (!q) {
+		close(nl_fd);
+		close(verdict_fd);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	q->fd = nl_fd;
+	q->verdict_fd = verdict_fd;
 	*ret = q;
 	return 0;
 }
@@ -202,6 +267,10 @@ struct nfq_loop *nfq_loop_close(struct nfq_loop *q)
 		return NULL;
 	if (q->nl)
 		mnl_socket_close(q->nl);
+	else if (q->fd >= 0)
+		close(q->fd);
+	if (q->verdict_fd >= 0)
+		close(q->verdict_fd);
 	free(q->slots);
 	free(q->msgs);
 	free(q->iov);
@@ -231,7 +300,11 @@ static int send_flush(struct nfq_loop *q)
 	q->sbuf_len = 0;
 	q->st.sends++;
 	for (;;) {
-		if (mnl_socket_sendto(q->nl, q->sbuf, len) >= 0)
+		/* Adopted: one datagram to the queue's owner, which relays it
+		 * (blocking: a slow relay holds the loop back, it loses nothing). */
+		ssize_t n = q->verdict_fd >= 0 ? send(q->verdict_fd, q->sbuf, len, MSG_NOSIGNAL)
+		                               : mnl_socket_sendto(q->nl, q->sbuf, len);
+		if (n >= 0)
 			return 0;
 		if (errno != EINTR)
 			return -errno;

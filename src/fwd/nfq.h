@@ -107,6 +107,25 @@ struct nfq_stats {
 int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, struct nfq_loop **ret,
                   char *err, size_t errlen);
 
+/* Opens a netlink socket, binds each queue of cfg (-EBUSY if another socket
+ * holds one) and configures them as nfq_loop_open() does, non-blocking, for a
+ * process without CAP_NET_ADMIN to read with nfq_loop_adopt() while the
+ * caller relays its verdicts. Needs CAP_NET_ADMIN. Returns the socket (close
+ * every copy to unbind) or a negative errno with the reason in err. */
+int nfq_queue_bind(const struct nfq_config *cfg, char *err, size_t errlen);
+
+/* Like nfq_loop_open() on a socket nfq_queue_bind() made for cfg->queues:
+ * receives on nl_fd, and sends each round's verdict messages as one datagram
+ * on verdict_fd (blocking), to the socket's owner, which checks them
+ * (nfq_relay_check()) and sends them on its copy of nl_fd: the kernel takes
+ * verdicts only from a sender with CAP_NET_ADMIN. Takes both fds (closed on
+ * failure too). Returns 0 or a negative errno with the reason in err. */
+int nfq_loop_adopt(const struct nfq_config *cfg, int nl_fd, int verdict_fd, nfq_packet_fn *fn,
+                   void *ctx, struct nfq_loop **ret, char *err, size_t errlen);
+
+/* Largest datagram nfq_loop_adopt() sends on its verdict channel. */
+#define NFQ_VERDICT_DGRAM_MAX (256u << 10)
+
 /* Closes the socket (the kernel unbinds the queues; with --queue-bypass the
  * traffic then flows past) and frees; NULL allowed. Returns NULL. */
 struct nfq_loop *nfq_loop_close(struct nfq_loop *q);

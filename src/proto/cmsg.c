@@ -16,24 +16,32 @@ int cmsg_send(int fd, uint32_t type, uint32_t seq, int32_t status, const void *p
 int cmsg_send_fd(int fd, uint32_t type, uint32_t seq, int32_t status, const void *payload,
                  size_t len, int pass_fd)
 {
+	return cmsg_send_fds(fd, type, seq, status, payload, len, &pass_fd, pass_fd >= 0 ? 1 : 0);
+}
+
+int cmsg_send_fds(int fd, uint32_t type, uint32_t seq, int32_t status, const void *payload,
+                  size_t len, const int *fds, size_t nfds)
+{
 	if (len > CMSG_MAX - sizeof(struct cmsg_hdr))
 		return -EMSGSIZE;
+	if (nfds > CMSG_MAX_FDS)
+		return -EINVAL;
 	struct cmsg_hdr h = {.type = type, .seq = seq, .status = status, .len = (uint32_t)len};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, len}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * CMSG_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
-	if (pass_fd >= 0) {
+	if (nfds) {
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
 		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
@@ -66,8 +74,23 @@ const uint8_t *cmsg_recv(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr,
 const uint8_t *cmsg_recv_fd(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr, int *err,
                             int *ret_fd)
 {
+	return cmsg_recv_fds(fd, buf, cap, hdr, err, ret_fd, 1);
+}
+
+static void fds_close(int *fds, size_t max)
+{
+	for (size_t i = 0; i < max; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+const uint8_t *cmsg_recv_fds(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr, int *err,
+                             int *fds, size_t max)
+{
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * CMSG_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {buf, cap};
@@ -76,7 +99,9 @@ const uint8_t *cmsg_recv_fd(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *h
 	                    .msg_control = ctl.buf,
 	                    .msg_controllen = sizeof(ctl.buf)};
 	ssize_t n;
-	*ret_fd = -1;
+	size_t got_n = 0;
+	for (size_t i = 0; i < max; i++)
+		fds[i] = -1;
 	do
 		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -88,8 +113,8 @@ const uint8_t *cmsg_recv_fd(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *h
 			for (size_t i = 0; i < nfds; i++) {
 				int got;
 				memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*ret_fd < 0)
-					*ret_fd = got;
+				if (got_n < max)
+					fds[got_n++] = got;
 				else
 					close(got);
 			}
@@ -115,9 +140,7 @@ const uint8_t *cmsg_recv_fd(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *h
 	*err = 0;
 	return buf + sizeof(*hdr);
 bad:
-	if (*ret_fd >= 0)
-		close(*ret_fd);
-	*ret_fd = -1;
+	fds_close(fds, max);
 	return NULL;
 }
 

@@ -12,7 +12,8 @@
 
 enum cmsg_type {
 	CMSG_HELLO = 1,   /* container -> supervisor at start: {"pid"} */
-	CMSG_ASSIGN = 2,  /* -> container: publisher, uid/gid, limits, queues */
+	CMSG_ASSIGN = 2,  /* -> container: publisher, uid/gid, limits, queue; with a queue, its
+	                   * socket (bound by netservd) and the verdict channel's end */
 	CMSG_INSTALL = 3, /* -> container: {"module","so","properties"} + the .so's fd */
 	CMSG_REMOVE = 4,  /* -> container: {"module"} */
 	CMSG_STATS = 5,   /* -> container: {} ; reply: stats JSON */
@@ -46,6 +47,14 @@ int cmsg_send(int fd, uint32_t type, uint32_t seq, int32_t status, const void *p
 int cmsg_send_fd(int fd, uint32_t type, uint32_t seq, int32_t status, const void *payload,
                  size_t len, int pass_fd);
 
+/* File descriptors one message may carry, at most. */
+#define CMSG_MAX_FDS 4
+
+/* Like cmsg_send(), passing the nfds (<= CMSG_MAX_FDS) file descriptors fds
+ * along in one SCM_RIGHTS message. */
+int cmsg_send_fds(int fd, uint32_t type, uint32_t seq, int32_t status, const void *payload,
+                  size_t len, const int *fds, size_t nfds);
+
 /* Sends a message whose payload is `j` serialized (NULL: empty object). */
 int cmsg_send_json(int fd, uint32_t type, uint32_t seq, int32_t status, const json_t *j);
 
@@ -59,6 +68,12 @@ const uint8_t *cmsg_recv(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr,
  * none came; the caller owns it). */
 const uint8_t *cmsg_recv_fd(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr, int *err,
                             int *ret_fd);
+
+/* Like cmsg_recv(); stores the passed file descriptors in fds[0 .. max) in
+ * their order (-1 where none came; more than max are closed; the caller owns
+ * them). */
+const uint8_t *cmsg_recv_fds(int fd, uint8_t *buf, size_t cap, struct cmsg_hdr *hdr, int *err,
+                             int *fds, size_t max);
 
 /* Parses a JSON payload; returns a new reference or NULL. */
 json_t *cmsg_json(const uint8_t *payload, size_t len);

@@ -292,10 +292,11 @@ static void on_container_stats(void *ctx, int status, json_t *reply, const uint8
 		}
 		/* The container's own: key "user" (runtime.h). */
 		unsigned starts = supervisor_starts(st->rw->sup, user);
-		json_t *ct =
-		        json_pack("{s:O?, s:O?, s:I}", "rss_kb", json_object_get(reply, "rss_kb"),
-		                  "queue", json_object_get(reply, "queue"), "restarts",
-		                  (json_int_t)(starts ? starts - 1 : 0));
+		json_t *ct = json_pack("{s:O?, s:O?, s:I, s:I}", "rss_kb",
+		                       json_object_get(reply, "rss_kb"), "queue",
+		                       json_object_get(reply, "queue"), "restarts",
+		                       (json_int_t)(starts ? starts - 1 : 0), "verdicts_refused",
+		                       (json_int_t)supervisor_verdicts_refused(st->rw->sup, user));
 		if (ct)
 			json_object_set_new(st->acc, user, ct);
 	}

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "runtime/sandbox_host.h"
+#include "runtime/verdict_relay.h"
 
 struct supervisor_container;
 
@@ -70,10 +71,11 @@ struct supervisor_container {
 	struct queued *queue;
 	bool ping_outstanding;
 	uint64_t ping_sent_ms;
-	bool ping_media;         /* the container was seen in a media/1 call meanwhile */
-	bool restart;            /* a restart: reinstall the publisher's modules */
-	bool hung;               /* killed because it stopped answering */
-	struct proto_busy *busy; /* which module runs (proto/busy.h), or NULL */
+	bool ping_media;             /* the container was seen in a media/1 call meanwhile */
+	bool restart;                /* a restart: reinstall the publisher's modules */
+	bool hung;                   /* killed because it stopped answering */
+	struct proto_busy *busy;     /* which module runs (proto/busy.h), or NULL */
+	struct verdict_relay *relay; /* its packet queue, held here; or NULL */
 	struct supervisor_container *next;
 };
 
@@ -84,6 +86,7 @@ struct publisher {
 	struct installed *mods; /* load order */
 	struct queued *waiting; /* INSTALLs waiting for a container to restart */
 	unsigned starts;
+	uint64_t verdicts_refused; /* by its containers before the current one */
 	uint64_t crash_ms[5];
 	unsigned crash_pos;
 	char last_exit[128]; /* how the previous container ended */
@@ -332,8 +335,37 @@ static void ct_assign(struct supervisor_container *ct)
 	}
 	p->internal = on_assigned;
 	ct->state = CT_ASSIGNING;
-	if (ct_request_json(ct, CMSG_ASSIGN, j, -1, p) < 0)
+	/* The publisher's queue is bound here, not in the container (which has
+	 * no capability): it gets a copy to read, and a channel for its
+	 * verdicts, which this process checks and sends (verdict_relay.h). */
+	int fds[2] = {-1, -1};
+	int32_t queue = pub->cfg.ct.queue;
+	int r = 0;
+	struct verdict_relay_sched sched = {
+	        .batch = pub->cfg.ct.batch,
+	        .cpu = (int)pub->cfg.ct.cpu,
+	        .rt_priority = (int)pub->cfg.ct.rt_priority,
+	};
+	if (queue >= 0 && !ct->relay &&
+	    (r = verdict_relay_open(s->loop, pub->cfg.ct.user, (uint16_t)queue, &sched, &ct->relay,
+	                            fds, err, sizeof(err))) < 0)
+		log_err("container %s: packet queue %d: %s", pub->cfg.ct.user, (int)queue, err);
+	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
+	if (text) {
+		p->seq = ++ct->next_seq;
+		r = cmsg_send_fds(ct->fd, CMSG_ASSIGN, p->seq, 0, text, strlen(text), fds,
+		                  fds[0] >= 0 ? 2 : 0);
+	}
+	if (text && r == 0) {
+		p->next = ct->pending;
+		ct->pending = p;
+	} else {
+		free(p);
 		kill(ct->pid, SIGKILL);
+	}
+	free(text);
+	safe_close(fds[0]);
+	safe_close(fds[1]);
 	json_decref(j);
 }
 
@@ -461,6 +493,7 @@ static void ct_free(struct supervisor_container *ct)
 	}
 	if (ct->busy)
 		munmap(ct->busy, PROTO_BUSY_SIZE);
+	verdict_relay_close(ct->relay);
 	free(ct);
 }
 
@@ -548,6 +581,14 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 	int wstatus = 0;
 	waitpid(ct->pid, &wstatus, 0);
 	ct->pidfd = safe_close(ct->pidfd);
+	/* Its copy of the queue socket is gone with it: closing ours unbinds the
+	 * queue now, and --queue-bypass lets the traffic through. */
+	if (ct->relay && ct->pub) {
+		struct verdict_relay_stats st;
+		verdict_relay_stats(ct->relay, &st);
+		ct->pub->verdicts_refused += st.refused;
+	}
+	ct->relay = verdict_relay_close(ct->relay);
 	char how[64];
 	if (WIFSIGNALED(wstatus))
 		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(wstatus),
@@ -1123,6 +1164,15 @@ pid_t supervisor_pid(const struct supervisor *s, const char *user)
 	return pub && pub->ct && pub->ct->state == CT_READY ? pub->ct->pid : 0;
 }
 
+uint64_t supervisor_verdicts_refused(const struct supervisor *s, const char *user)
+{
+	const struct publisher *pub = pub_find(s, user);
+	struct verdict_relay_stats st = {0};
+	if (pub && pub->ct && pub->ct->relay)
+		verdict_relay_stats(pub->ct->relay, &st);
+	return (pub ? pub->verdicts_refused : 0) + st.refused;
+}
+
 unsigned supervisor_starts(const struct supervisor *s, const char *user)
 {
 	const struct publisher *pub = pub_find(s, user);
@@ -1133,11 +1183,21 @@ json_t *supervisor_status(const struct supervisor *s)
 {
 	static const char *const states[] = {"starting", "idle", "assigning", "ready", "dead"};
 	json_t *arr = json_array();
-	for (const struct supervisor_container *ct = s->cts; ct; ct = ct->next)
-		json_array_append_new(arr, json_pack("{s:s?, s:i, s:s, s:i}", "user",
-		                                     ct->pub ? ct->pub->cfg.ct.user : NULL, "pid",
-		                                     (int)ct->pid, "state", states[ct->state],
-		                                     "starts", ct->pub ? (int)ct->pub->starts : 0));
+	for (const struct supervisor_container *ct = s->cts; ct; ct = ct->next) {
+		json_t *c = json_pack("{s:s?, s:i, s:s, s:i}", "user",
+		                      ct->pub ? ct->pub->cfg.ct.user : NULL, "pid", (int)ct->pid,
+		                      "state", states[ct->state], "starts",
+		                      ct->pub ? (int)ct->pub->starts : 0);
+		if (c && ct->relay) {
+			struct verdict_relay_stats st;
+			verdict_relay_stats(ct->relay, &st);
+			json_object_set_new(c, "verdicts_relayed",
+			                    json_integer((json_int_t)st.datagrams));
+			json_object_set_new(c, "verdicts_refused",
+			                    json_integer((json_int_t)st.refused));
+		}
+		json_array_append_new(arr, c);
+	}
 	return arr;
 }
 

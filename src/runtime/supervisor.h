@@ -101,6 +101,10 @@ int supervisor_packet(struct supervisor *s, const char *user, const uint8_t *dat
 /* Returns the pid of user's container (0 if none is running). */
 pid_t supervisor_pid(const struct supervisor *s, const char *user);
 
+/* Returns how many datagrams user's containers sent on their verdict
+ * channel that netservd refused (runtime/verdict_relay.h), all together. */
+uint64_t supervisor_verdicts_refused(const struct supervisor *s, const char *user);
+
 /* Returns how many times user's container was (re)started. */
 unsigned supervisor_starts(const struct supervisor *s, const char *user);
 

@@ -185,6 +185,8 @@ check "the compile time histogram has one observation" \
 	test "$(metric 'netserv_module_compile_duration_seconds_count')" = 1
 check "no container restarts" \
 	test "$(metric 'netserv_container_restarts_total{publisher="janedoe"}')" = 0
+check "no verdict refused by the relay (netserv_queue_refused_verdicts_total 0)" \
+	test "$(metric 'netserv_queue_refused_verdicts_total{publisher="janedoe"}')" = 0
 
 # --- GIST and NSLP: a signaling PROBE from the sender, through the router --------
 gq='netserv_gist_messages_received_total{type="query"}'
