@@ -23,9 +23,10 @@
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 
-#define OUT_MAX     (4u * 1024 * 1024) /* queued bytes before we give up */
-#define TABLE_MAX   4096
-#define XID_BARRIER 0x4e530000u /* our xids start here */
+#define OUT_MAX          (4u * 1024 * 1024) /* queued bytes before we give up */
+#define TABLE_MAX        4096
+#define XID_BARRIER      0x4e530000u /* our xids start here */
+#define READS_PER_WAKEUP 4           /* reads of up to 128 KiB per EPOLLIN */
 
 enum state {
 	ST_NONE,
@@ -184,9 +185,15 @@ int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n)
 
 	if (n > TABLE_MAX)
 		return -E2BIG;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		ssize_t len;
+
 		if (msgs[i].hdr.type != OFPT_FLOW_MOD && msgs[i].hdr.type != OFPT_GROUP_MOD)
 			return -EINVAL;
+		len = of_encode(&msgs[i], NULL, 0, NULL, 0); /* refused now, not at connect */
+		if (len < 0)
+			return (int)len;
+	}
 	t = calloc(n ? n : 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -310,7 +317,9 @@ static void on_io(struct evloop *loop, int fd, uint32_t events, void *ctx)
 		flush_out(c);
 	if (c->fd != fd || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	for (;;) {
+	/* Bounded work per wakeup: a switch that floods us (PACKET_INs) cannot
+	 * keep the loop from its other fds; epoll calls again for the rest. */
+	for (int reads = 0; reads < READS_PER_WAKEUP; reads++) {
 		size_t room;
 		uint8_t *dst = of_rx_space(c->rx, &room);
 		const uint8_t *msg;

@@ -12,7 +12,9 @@
  *
  * One switch at a time: a new connection replaces the current one (a
  * switch that restarted while its old connection still looked alive).
- * Nothing here logs: events reach the owner through the callbacks. */
+ * Nothing here logs: events reach the owner through the callbacks, which
+ * must not free the connection. A decoded message handed to on_msg points
+ * into the receive buffer: valid during the call only. */
 #pragma once
 
 #include <stdbool.h>
@@ -55,7 +57,8 @@ uint16_t of_conn_port(const struct of_conn *c);
 /* Sets the table (FLOW_MOD and GROUP_MOD messages, copied; groups first is
  * not required: they are sent before the flows). Installed now if a switch
  * is connected, else at its connection. Returns 0, -E2BIG (more than 4096
- * messages), -EINVAL (another message type) or -ENOMEM. */
+ * messages), -EINVAL (another message type), an encoding error of a
+ * message (of_encode()), or -ENOMEM. */
 int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n);
 
 /* Sends one message to the connected switch (xid 0 gets one assigned).

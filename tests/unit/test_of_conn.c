@@ -2,7 +2,8 @@
  * scripted switch on loopback: the handshake and the order in which the table
  * is sent, BARRIER confirmation, echoes both ways, the dead-switch timeout,
  * bad input (each resets the connection with its reason; the listener stays),
- * a new connection replacing the current one, address errors. The same code
+ * a flood of PACKET_INs, a new connection replacing the current one,
+ * address errors. The same code
  * against a real Open vSwitch: tests/daemon/test_openflow_ovs.sh. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -460,6 +461,59 @@ static void test_replaced(void **state)
 	ctl_stop();
 }
 
+static bool never(void *arg)
+{
+	return false;
+}
+
+/* 20000 PACKET_INs as fast as the socket takes them: every one reaches
+ * on_msg, the connection stays, an echo is still answered. */
+static void test_packet_in_flood(void **state)
+{
+	enum { N = 20000 };
+	static const uint8_t frame[60] = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00};
+	uint8_t one[256], *all;
+	struct of_msg m;
+	size_t len, off = 0;
+	ssize_t n;
+	int i;
+
+	ctl_start(0, 0, 0);
+	handshake();
+	of_msg_init(&m, OFPT_PACKET_IN, 0);
+	m.packet_in.total_len = sizeof(frame);
+	m.packet_in.match.fields = OF_M_IN_PORT;
+	m.packet_in.match.in_port = 1;
+	m.packet_in.data.p = frame;
+	m.packet_in.data.len = sizeof(frame);
+	n = of_encode(&m, one, sizeof(one), NULL, 0);
+	assert_true(n > 0);
+	len = (size_t)n * N;
+	all = malloc(len);
+	for (i = 0; i < N; i++)
+		memcpy(all + (size_t)i * (size_t)n, one, (size_t)n);
+	for (uint64_t end = evloop_now_ms() + 20000; off < len && evloop_now_ms() < end;) {
+		ssize_t k = send(S.fd, all + off, len - off, MSG_NOSIGNAL);
+
+		if (k > 0)
+			off += (size_t)k;
+		loop_wait_until(C.loop, never, NULL, 1);
+	}
+	free(all);
+	assert_int_equal(off, len);
+	assert_true(wait_count(&C.msgs, N, 10000));
+	assert_int_equal(C.msgs, N);
+	assert_int_equal(C.down, 0);
+	assert_true(of_conn_ready(C.c));
+	S.n = 0;
+	of_msg_init(&m, OFPT_ECHO_REQUEST, 99);
+	sw_send(&m);
+	i = sw_wait(OFPT_ECHO_REPLY);
+	assert_int_equal(S.xid[i], 99);
+	sw_close();
+	ctl_stop();
+}
+
 static void test_config_errors(void **state)
 {
 	struct of_conn_cfg cfg = {.listen = "localhost"};
@@ -483,6 +537,9 @@ static void test_config_errors(void **state)
 	/* Only FLOW_MOD and GROUP_MOD make a table; nothing to send to yet. */
 	of_msg_init(&m, OFPT_PACKET_OUT, 0);
 	assert_int_equal(of_conn_set_table(c, &m, 1), -EINVAL);
+	of_msg_init(&m, OFPT_FLOW_MOD, 0);
+	m.flow_mod.match.fields = OF_M_UDP_DST; /* without its prerequisites */
+	assert_int_equal(of_conn_set_table(c, &m, 1), -EINVAL);
 	assert_int_equal(of_conn_send(c, &m), -ENOTCONN);
 	assert_false(of_conn_ready(c));
 	of_conn_free(c);
@@ -497,6 +554,7 @@ int main(void)
 	        cmocka_unit_test(test_echo),
 	        cmocka_unit_test(test_bad_input),
 	        cmocka_unit_test(test_replaced),
+	        cmocka_unit_test(test_packet_in_flood),
 	        cmocka_unit_test(test_config_errors),
 	};
 
