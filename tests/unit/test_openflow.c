@@ -4,6 +4,8 @@
  *     tests/openflow/golden/enc-NAME.hex, and `ovs-ofctl ofp-print` must
  *     print exactly enc-NAME.txt for them (no decode error, nothing left
  *     over); skipped only where ovs-ofctl is not installed;
+ *   - Wireshark's openflow_v4 dissector (tshark) decodes every sample
+ *     without an expert error or warning (skipped without tshark);
  *   - messages Open vSwitch produced (golden/ovs-NAME.hex, captured from
  *     ovs-vswitchd 3.1 by tests/openflow/capture-golden),
  *     decoded with their fields checked;
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fwd/of_wire.h"
 #include "../openflow/of_samples.h"
@@ -258,6 +261,102 @@ static void test_ovs_parses(void **state)
 	assert_string_equal(got, want);
 	free(want);
 	free(got);
+}
+
+/* ---- Wireshark's openflow_v4 dissector parses what we encode --------------------- */
+
+static void put32le(FILE *f, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	fwrite(b, 1, 4, f);
+}
+
+/* Writes every sample as one TCP segment to port 6653 (one flow, consecutive
+ * sequence numbers) into a pcap file. */
+static void write_pcap(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	uint32_t seq = 1;
+
+	assert_non_null(f);
+	put32le(f, 0xa1b2c3d4);
+	put32le(f, 0x00040002); /* version 2.4 */
+	put32le(f, 0);
+	put32le(f, 0);
+	put32le(f, 65535);
+	put32le(f, 1); /* Ethernet */
+	for (size_t i = 0; i < OF_N_SAMPLES; i++) {
+		uint8_t pkt[14 + 20 + 20];
+		ssize_t n = encode_sample(&of_samples[i], enc1, sizeof(enc1));
+		size_t iplen = 40 + (size_t)n;
+
+		assert_true(n > 0);
+		memset(pkt, 0, sizeof(pkt));
+		memcpy(pkt, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+		pkt[14] = 0x45;
+		pkt[16] = (uint8_t)(iplen >> 8), pkt[17] = (uint8_t)iplen;
+		pkt[22] = 64, pkt[23] = 6;
+		memcpy(pkt + 26, "\x7f\0\0\x01\x7f\0\0\x01", 8);
+		pkt[34] = 0xc0, pkt[35] = 0x00; /* sport 49152 */
+		pkt[36] = OF_TCP_PORT >> 8, pkt[37] = OF_TCP_PORT & 0xff;
+		pkt[38] = (uint8_t)(seq >> 24), pkt[39] = (uint8_t)(seq >> 16);
+		pkt[40] = (uint8_t)(seq >> 8), pkt[41] = (uint8_t)seq;
+		pkt[46] = 0x50, pkt[47] = 0x18; /* 20 bytes, PSH ACK */
+		pkt[48] = 0xff, pkt[49] = 0xff;
+		seq += (uint32_t)n;
+		put32le(f, (uint32_t)i + 1);
+		put32le(f, 0);
+		put32le(f, (uint32_t)(sizeof(pkt) + (size_t)n));
+		put32le(f, (uint32_t)(sizeof(pkt) + (size_t)n));
+		fwrite(pkt, 1, sizeof(pkt), f);
+		fwrite(enc1, 1, (size_t)n, f);
+	}
+	fclose(f);
+}
+
+static void test_tshark_parses(void **state)
+{
+	char dir[] = "/tmp/test_openflow.XXXXXX", path[64], cmd[256], line[1024];
+	int frames = 0, of13 = 0, bad = 0;
+	FILE *p;
+
+	if (system("tshark --version >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/of.pcap", dir);
+	write_pcap(path);
+	/* One line per frame: its number, its protocols, Wireshark's expert
+	 * messages (a malformed field is an expert error). */
+	snprintf(cmd, sizeof(cmd),
+	         "tshark -n -r %s -T fields -E separator='|' -e frame.number "
+	         "-e frame.protocols -e _ws.expert.severity -e _ws.malformed 2>&1",
+	         path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (line[0] < '1' || line[0] > '9') { /* "Running as user root..." */
+			print_message("tshark: %s", line);
+			continue;
+		}
+		frames++;
+		if (strstr(line, "openflow_v4"))
+			of13++;
+		/* Severity 8388608 is "error" (malformed); 6291456 "warning". */
+		if (strstr(line, "8388608") || strstr(line, "malformed") ||
+		    strstr(line, "6291456")) {
+			print_message("tshark: %s", line);
+			bad++;
+		}
+	}
+	pclose(p);
+	if (getenv("TEST_OPENFLOW_KEEP_PCAP"))
+		print_message("kept %s\n", path);
+	else
+		unlink(path), rmdir(dir);
+	assert_int_equal(frames, (int)OF_N_SAMPLES);
+	assert_int_equal(of13, (int)OF_N_SAMPLES);
+	assert_int_equal(bad, 0);
 }
 
 /* ---- Golden: we parse what Open vSwitch produced -------------------------------- */
@@ -714,6 +813,7 @@ int main(int argc, char **argv)
 		                                                        (void *)&of_samples[i]);
 		tests[n++].name = names[i];
 	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tshark_parses);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ovs_switch_messages);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncated);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_bitflips);
