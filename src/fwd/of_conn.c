@@ -53,6 +53,8 @@ struct of_conn {
 	bool echo_out;
 	struct evloop_timer *timer;
 	uint32_t next_xid, barrier_xid;
+	uint32_t sync_xid;  /* the first xid of the table's batch */
+	unsigned n_refused; /* ERRORs about the batch before its barrier */
 	struct of_msg *table;
 	size_t n_table;
 };
@@ -151,6 +153,8 @@ static void install_table(struct of_conn *c)
 	struct of_msg m;
 	int r = 0;
 
+	c->sync_xid = c->next_xid;
+	c->n_refused = 0;
 	of_msg_init(&m, OFPT_FLOW_MOD, 0);
 	m.flow_mod.command = OFPFC_DELETE;
 	m.flow_mod.table_id = OFPTT_ALL;
@@ -288,9 +292,14 @@ static void handle(struct of_conn *c, const uint8_t *buf, size_t len)
 		if (c->st == ST_SYNCING && m.hdr.xid == c->barrier_xid) {
 			c->st = ST_READY;
 			if (c->cfg.on_ready)
-				c->cfg.on_ready(c, c->dpid, c->cfg.ctx);
+				c->cfg.on_ready(c, c->dpid, c->n_refused, c->cfg.ctx);
 			return;
 		}
+		break;
+	case OFPT_ERROR:
+		/* xids wrap: the batch is [sync_xid, barrier_xid). */
+		if (c->st == ST_SYNCING && m.hdr.xid - c->sync_xid < c->barrier_xid - c->sync_xid)
+			c->n_refused++;
 		break;
 	case OFPT_FEATURES_REQUEST:
 	case OFPT_SET_CONFIG:

@@ -32,8 +32,10 @@ struct of_conn_cfg {
 	unsigned echo_timeout_ms;     /* silence that declares the switch dead (0: 3000) */
 	size_t max_msg;               /* cap on a received message (0: OF_MAX_MSG) */
 	uint64_t cookie, cookie_mask; /* our flows: deleted at every connect */
-	/* The table was confirmed by a BARRIER_REPLY (after each connect). */
-	void (*on_ready)(struct of_conn *c, uint64_t dpid, void *ctx);
+	/* The table was confirmed by a BARRIER_REPLY (after each connect);
+	 * n_refused: how many of its messages the switch answered with an
+	 * ERROR (also handed to on_msg); 0 means all of it is in place. */
+	void (*on_ready)(struct of_conn *c, uint64_t dpid, unsigned n_refused, void *ctx);
 	/* The connection closed; why says what happened (the switch's or ours). */
 	void (*on_down)(struct of_conn *c, const char *why, void *ctx);
 	/* Any other message from the switch (PACKET_IN, FLOW_REMOVED, ERROR,

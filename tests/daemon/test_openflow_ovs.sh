@@ -85,7 +85,7 @@ stop_ctl() {
 }
 
 # ready_count: how many times the current controller saw its table confirmed.
-ready_count() { grep -c '^ready dpid=0000000000000abc' "$CTL_OUT"; }
+ready_count() { grep -c '^ready dpid=0000000000000abc refused=0$' "$CTL_OUT"; }
 ready_at_least() { [ "$(ready_count)" -ge "$1" ]; }
 
 # table_once: each of our flows and the group exactly once, nothing else.
@@ -147,8 +147,8 @@ fi
 
 check "of_ctl listens on 127.0.0.1:6653" start_ctl
 vsctl set-controller br0 tcp:127.0.0.1:6653 -- set controller br0 max_backoff=1000
-if wait_line "$CTL_OUT" '^ready dpid=0000000000000abc' 15; then
-	ok "the switch connected: HELLO, FEATURES (dpid 0xabc), table confirmed by BARRIER"
+if wait_line "$CTL_OUT" '^ready dpid=0000000000000abc refused=0$' 15; then
+	ok "the switch connected: HELLO, FEATURES (dpid 0xabc), table confirmed by BARRIER, nothing refused"
 else
 	not_ok "the switch connected and the table was confirmed"
 	show_table
@@ -165,7 +165,7 @@ fi
 stop_ctl
 check "flows stay while the controller is away (fail-mode secure)" table_once
 check "a new controller starts" start_ctl
-if wait_line "$CTL_OUT" '^ready dpid=0000000000000abc' 15 && table_once; then
+if wait_line "$CTL_OUT" '^ready dpid=0000000000000abc refused=0$' 15 && table_once; then
 	ok "the switch reconnected, got the table again, no duplicates"
 else
 	not_ok "the table after a controller restart"

@@ -2,7 +2,7 @@
  * on an event loop, with a fixed table: a select group 1 over the
  * --group-ports, IPv4 and IPv6 UDP to port 270 -> --flow-port (priority
  * 100), UDP to 7000 -> group 1, everything else NORMAL (priority 0). Prints
- * one line per event on stdout: "ready dpid=HEX", "down: REASON",
+ * one line per event on stdout: "ready dpid=HEX refused=N", "down: REASON",
  * "msg TYPE". Runs until SIGTERM or SIGINT.
  *   of_ctl --listen ADDR:PORT --flow-port N --group-ports A,B,C
  *          [--echo-interval MS] [--echo-timeout MS] [--max-msg BYTES] */
@@ -20,9 +20,9 @@
 
 #define COOKIE 0x4e53000000000000ull
 
-static void on_ready(struct of_conn *c, uint64_t dpid, void *ctx)
+static void on_ready(struct of_conn *c, uint64_t dpid, unsigned n_refused, void *ctx)
 {
-	printf("ready dpid=%016llx\n", (unsigned long long)dpid);
+	printf("ready dpid=%016llx refused=%u\n", (unsigned long long)dpid, n_refused);
 }
 
 static void on_down(struct of_conn *c, const char *why, void *ctx)

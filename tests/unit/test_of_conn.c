@@ -34,6 +34,7 @@ struct ctl {
 	struct of_conn *c;
 	int ready;
 	uint64_t dpid;
+	unsigned refused;
 	int down;
 	char why[OF_ERR_LEN];
 	int msgs;
@@ -53,10 +54,11 @@ struct sw {
 static struct ctl C;
 static struct sw S;
 
-static void on_ready(struct of_conn *c, uint64_t dpid, void *ctx)
+static void on_ready(struct of_conn *c, uint64_t dpid, unsigned n_refused, void *ctx)
 {
 	C.ready++;
 	C.dpid = dpid;
+	C.refused = n_refused;
 }
 
 static void on_down(struct of_conn *c, const char *why, void *ctx)
@@ -298,10 +300,15 @@ static void test_handshake_table_order(void **state)
 	sw_send(&m);
 	assert_true(wait_count(&C.msgs, 1, 1000)); /* handed to on_msg */
 	assert_int_equal(C.ready, 0);
+	/* The switch refuses the second flow: reported with the confirmation. */
+	of_error_about(&m, OFPET_FLOW_MOD_FAILED, 0, NULL, 0);
+	m.hdr.xid = S.xid[7];
+	sw_send(&m);
 	of_msg_init(&m, OFPT_BARRIER_REPLY, S.xid[i]);
 	sw_send(&m);
 	assert_true(wait_count(&C.ready, 1, 2000));
 	assert_true(C.dpid == DPID);
+	assert_int_equal(C.refused, 1);
 
 	/* A new table while ready: sent again, confirmed again. */
 	{
@@ -315,6 +322,7 @@ static void test_handshake_table_order(void **state)
 		of_msg_init(&m, OFPT_BARRIER_REPLY, S.xid[i]);
 		sw_send(&m);
 		assert_true(wait_count(&C.ready, 2, 2000));
+		assert_int_equal(C.refused, 0);
 	}
 	assert_int_equal(C.down, 0);
 	sw_close();
