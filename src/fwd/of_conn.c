@@ -469,6 +469,9 @@ int of_conn_new(struct evloop *loop, const struct of_conn_cfg *cfg, struct of_co
 	if (!cfg->listen || parse_addr(cfg->listen, &ss, &sl) < 0)
 		return err_set(err, errlen, -EINVAL, "bad listen address \"%s\" (ADDR:PORT)",
 		               cfg->listen ? cfg->listen : "");
+	if ((cfg->echo_timeout_ms ? cfg->echo_timeout_ms : 3000) <=
+	    (cfg->echo_interval_ms ? cfg->echo_interval_ms : 1000))
+		return err_set(err, errlen, -EINVAL, "echo timeout must exceed the echo interval");
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_set(err, errlen, -ENOMEM, "out of memory");

@@ -44,9 +44,10 @@ struct of_conn_cfg {
 	void *ctx;
 };
 
-/* Starts listening on cfg->listen (cfg is copied, not the string's owner:
- * it is copied too). Returns 0 and *ret, or a negative errno with the reason
- * in err (a bad address, the port in use). */
+/* Starts listening on cfg->listen (*cfg and the address string are copied).
+ * Returns 0 and *ret, or a negative errno with the reason in err: -EINVAL
+ * (a bad address, an echo timeout not above the interval), the port in use,
+ * -ENOMEM. */
 int of_conn_new(struct evloop *loop, const struct of_conn_cfg *cfg, struct of_conn **ret, char *err,
                 size_t errlen);
 

@@ -535,6 +535,12 @@ static void test_config_errors(void **state)
 	assert_non_null(strstr(err, "localhost"));
 	cfg.listen = "127.0.0.1:70000";
 	assert_int_equal(of_conn_new(loop, &cfg, &c, NULL, 0), -EINVAL);
+	cfg.listen = "127.0.0.1:0";
+	cfg.echo_interval_ms = 500;
+	cfg.echo_timeout_ms = 500;
+	assert_int_equal(of_conn_new(loop, &cfg, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "echo"));
+	cfg.echo_interval_ms = cfg.echo_timeout_ms = 0;
 	cfg.listen = "[::1";
 	assert_int_equal(of_conn_new(loop, &cfg, &c, NULL, 0), -EINVAL);
 	cfg.listen = "127.0.0.1:0";
