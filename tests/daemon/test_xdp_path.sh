@@ -100,7 +100,9 @@ got=$(count_at_receiver "$PK" "$DST4" "$N")
 check "IPv4 UDP to port $PK (the kernel's): $got of $N at the receiver" [ "${got:-0}" -eq "$N" ]
 
 topo_kill "$FWD_PID" TERM
+rc=$?
 FWD_PID=
+check "xsk_fwd ended cleanly on SIGTERM (status $rc)" [ "$rc" -eq 0 ]
 sed 's/^/# /' "$work/fwd1"
 fwd=$(stat_of "$work/fwd1" forwarded)
 red=$(stat_of "$work/fwd1" xdp_redirected)
