@@ -59,12 +59,12 @@ start_fwd() { # LOG
 }
 stat_of() { grep -v "^progress" "$1" | sed -n "s/.*\b$2=\([0-9-]*\).*/\1/p" | head -n 1; }
 
-# count_at_receiver PORT FAMILY-ADDR COUNT [RATE]: sends COUNT datagrams from
-# the sender and prints how many the receiver got.
+# count_at_receiver PORT FAMILY-ADDR COUNT [RATE [NODE]]: sends COUNT
+# datagrams from the sender and prints how many the receiver (or NODE) got.
 count_at_receiver() {
-	local port=$1 addr=$2 n=$3 rate=${4:-20000} log
-	log=$work/count.$port
-	topo_spawn rcv "$NETSERV_BUILD/udpcount" -p "$port" -t 30 -i 1000 >"$log" 2>&1
+	local port=$1 addr=$2 n=$3 rate=${4:-20000} node=${5:-rcv} log
+	log=$work/count.$port.$node
+	topo_spawn "$node" "$NETSERV_BUILD/udpcount" -p "$port" -t 30 -i 1000 >"$log" 2>&1
 	local pid=$TOPO_LAST_PID
 	wait_line "$log" '^ready' 5 || {
 		echo 0
@@ -98,6 +98,10 @@ hl6=$(ttl_count ip6tables)
 check "IPv6: all $N arrived with hop limit 63 (got $hl6)" [ "${hl6:-0}" -eq "$N" ]
 got=$(count_at_receiver "$PK" "$DST4" "$N")
 check "IPv4 UDP to port $PK (the kernel's): $got of $N at the receiver" [ "${got:-0}" -eq "$N" ]
+# Matching, but addressed to the router itself: the FIB does not forward
+# it, the kernel delivers it.
+got=$(count_at_receiver "$PX" "$(topo_addr -4 rtr toward snd)" 500 20000 rtr)
+check "IPv4 UDP to port $PX of the router itself: $got of 500 delivered there" [ "${got:-0}" -eq 500 ]
 
 topo_kill "$FWD_PID" TERM
 rc=$?
@@ -110,6 +114,8 @@ passed=$(stat_of "$work/fwd1" xdp_passed)
 check "user space forwarded the $((2 * N)) to port $PX (forwarded=$fwd, redirected=$red)" \
 	eval '[ "${fwd:-0}" -eq $((2 * N)) ] && [ "${red:-0}" -eq $((2 * N)) ]'
 check "the $N to port $PK went to the kernel (xdp passed=$passed)" [ "${passed:-0}" -ge "$N" ]
+nf=$(stat_of "$work/fwd1" xdp_not_forwarded)
+check "the 500 to the router matched but were not forwarded (not_forwarded=$nf)" [ "${nf:-0}" -eq 500 ]
 check "detached cleanly, no pins left (detach=$(stat_of "$work/fwd1" detach) pins=$(stat_of "$work/fwd1" pins))" \
 	eval '[ "$(stat_of "$work/fwd1" detach)" = 0 ] && [ "$(stat_of "$work/fwd1" pins)" = 0 ]'
 check "no XDP program on $IN after detaching" bash -c \
