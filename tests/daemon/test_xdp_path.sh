@@ -7,7 +7,12 @@
 # another port is forwarded by the kernel (XDP_PASS); detaching leaves no XDP
 # program and no pins; SIGKILL of the forwarder while traffic flows: the
 # socket leaves the XSKMAP and the traffic goes back to the kernel (the loss
-# in that window is reported). Needs root; skips otherwise.
+# in that window is reported). Then the same split as netservd and a
+# container will have it (xsk_fwd -a): the privileged parent attaches and
+# makes the sockets, an unprivileged child (uid 65534, no capabilities)
+# adopts them and forwards; SIGKILL of the child: the parent empties the slot
+# and the kernel takes the traffic back (loss reported). Needs root; skips
+# otherwise.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -49,13 +54,15 @@ ttl_count() { # iptables|ip6tables: packets with TTL 63 at the receiver
 # xsk_fwd runs in a mount namespace of its own (ip netns exec makes one)
 # with a bpffs of its own for libxdp: gone when it exits.
 FWD_PID=
-start_fwd() { # LOG
-	: >"$1"
+start_fwd() { # LOG [-a]
+	local log=$1
+	shift
+	: >"$log"
 	topo_spawn rtr sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' _ \
-		"$NETSERV_BUILD/xsk_fwd" "$NETSERV_BUILD/netserv_xdp.bpf.o" "$IN" "$OUT" "$PX" \
-		>"$1" 2>&1
+		"$NETSERV_BUILD/xsk_fwd" "$@" "$NETSERV_BUILD/netserv_xdp.bpf.o" "$IN" "$OUT" "$PX" \
+		>"$log" 2>&1
 	FWD_PID=$TOPO_LAST_PID
-	wait_line "$1" '^ready' 10
+	wait_line "$log" '^ready' 10
 }
 stat_of() { grep -v "^progress" "$1" | sed -n "s/.*\b$2=\([0-9-]*\).*/\1/p" | head -n 1; }
 
@@ -152,5 +159,43 @@ check "XDP program still on $IN, fail-open" bash -c \
 topo_exec rtr ip link set dev "$IN" xdp off
 check "removed: no XDP program on $IN" bash -c \
 	"! ip -n $(topo_ns rtr) link show $IN | grep -q xdp"
+
+# ---- split: a privileged maker, an unprivileged forwarder ----------------
+if start_fwd "$work/fwd3" -a && wait_line "$work/fwd3" '^adopted uid=65534' 10; then
+	ok "the child adopted the sockets as uid 65534"
+else
+	not_ok "the child adopted the sockets as uid 65534"
+	sed 's/^/#   /' "$work/fwd3"
+fi
+got=$(count_at_receiver "$PX" "$DST4" "$N")
+check "split: IPv4 UDP to port $PX: $got of $N at the receiver" [ "${got:-0}" -eq "$N" ]
+child=$(pgrep -P "$FWD_PID" | head -n 1)
+log=$work/count.kill2
+topo_spawn rcv "$NETSERV_BUILD/udpcount" -p "$PX" -t 30 -i 1000 >"$log" 2>&1
+cnt=$TOPO_LAST_PID
+wait_line "$log" '^ready' 5
+topo_spawn snd "$NETSERV_BUILD/udpblast" -d "$DST4" -p "$PX" -n "$M" -s 100 -r "$RATE" \
+	>"$work/blast.kill2" 2>&1
+blast=$TOPO_LAST_PID
+fwd3_progress() { [ "$(grep '^progress' "$work/fwd3" | tail -n 1 | sed 's/.*=//')" -ge $((N + 5000)) ] 2>/dev/null; }
+check "split: the child forwards the load before the kill" wait_until 10 fwd3_progress
+if [ -n "$child" ] && [ "$child" -gt 1 ]; then
+	kill -KILL "$child"
+fi
+wait "$blast"
+wait_line "$log" '^received=' 10
+topo_kill "$cnt"
+got=$(stat_of "$log" received)
+lost=$((M - ${got:-0}))
+diag "split fail-open at $RATE pps: $got of $M arrived, $lost lost after SIGKILL of the child"
+check "split: the parent emptied the slot ($(grep '^child exited' "$work/fwd3"))" \
+	grep -q '^child exited .* cleared=0' "$work/fwd3"
+check "split: after SIGKILL the kernel forwards: lost $lost of $M (<= 2048)" \
+	eval '[ "${got:-0}" -gt $((M / 2)) ] && [ "$lost" -le 2048 ]'
+topo_kill "$FWD_PID" TERM
+rc=$?
+FWD_PID=
+check "split: the parent ended cleanly and detached (status $rc)" [ "$rc" -eq 0 ]
+check "split: no XDP program on $IN" bash -c "! ip -n $(topo_ns rtr) link show $IN | grep -q xdp"
 
 tap_done

@@ -1,5 +1,6 @@
 /* AF_XDP sockets with libxdp's xsk API. */
 #include "fwd/xdp/xsk.h"
+#include "fwd/xdp/xsk_int.h"
 
 #include <errno.h>
 #include <linux/if_xdp.h>
@@ -11,24 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xdp/xsk.h>
-
-#define FRAME_SIZE 2048u
-#define RX_FRAMES  2048u /* all in the fill ring at the start */
-#define TX_FRAMES  2048u
-#define N_FRAMES   (RX_FRAMES + TX_FRAMES)
-#define RING       2048u
-
-struct nsxsk {
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	struct xsk_ring_prod fill, tx;
-	struct xsk_ring_cons comp, rx;
-	uint8_t *buf;
-	uint64_t free_tx[TX_FRAMES]; /* a stack of free transmit frames */
-	uint32_t n_free_tx;
-	uint32_t tx_outstanding;
-	struct nsxsk_stats st;
-};
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -48,10 +31,23 @@ int nsxsk_open(const char *ifname, uint32_t queue, struct nsxsk **ret, char *err
 
 	if (!x)
 		return -ENOMEM;
-	x->buf = mmap(NULL, (size_t)N_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE,
-	              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* The UMEM in a memfd, so that another process (the publisher's
+	 * container) can map the same frames (nsxsk_adopt). */
+	x->fd = -1;
+	x->umem_fd = memfd_create("netserv-umem", MFD_CLOEXEC);
+	if (x->umem_fd < 0 || ftruncate(x->umem_fd, (off_t)N_FRAMES * FRAME_SIZE) < 0) {
+		r = -errno;
+		if (x->umem_fd >= 0)
+			close(x->umem_fd);
+		free(x);
+		seterr(err, errlen, "memfd for the UMEM: %s", strerror(-r));
+		return r;
+	}
+	x->buf = mmap(NULL, (size_t)N_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	              x->umem_fd, 0);
 	if (x->buf == MAP_FAILED) {
 		r = -errno;
+		close(x->umem_fd);
 		free(x);
 		seterr(err, errlen, "mmap of the UMEM: %s", strerror(-r));
 		return r;
@@ -78,6 +74,7 @@ int nsxsk_open(const char *ifname, uint32_t queue, struct nsxsk **ret, char *err
 		       strerror(-r));
 		goto fail;
 	}
+	x->fd = xsk_socket__fd(x->xsk);
 	uint32_t idx;
 	if (xsk_ring_prod__reserve(&x->fill, RX_FRAMES, &idx) != RX_FRAMES) {
 		r = -ENOSPC;
@@ -98,7 +95,12 @@ fail:
 
 int nsxsk_fd(const struct nsxsk *x)
 {
-	return xsk_socket__fd(x->xsk);
+	return x->fd;
+}
+
+int nsxsk_umem_fd(const struct nsxsk *x)
+{
+	return x->umem_fd;
 }
 
 unsigned nsxsk_rx(struct nsxsk *x, struct nsxsk_frame *out, unsigned n)
@@ -177,7 +179,7 @@ unsigned nsxsk_tx_copy(struct nsxsk *x, const struct nsxsk_frame *f, unsigned n)
 	/* Copy mode transmits only when asked. EAGAIN, EBUSY, ENOBUFS: the
 	 * kernel is behind; the frames stay queued for the next kick. */
 	if (x->tx_outstanding)
-		(void)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+		(void)sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 	return k;
 }
 
@@ -185,7 +187,7 @@ void nsxsk_tx_kick(struct nsxsk *x)
 {
 	reclaim(x);
 	if (x->tx_outstanding)
-		(void)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+		(void)sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
 int nsxsk_get_stats(struct nsxsk *x, struct nsxsk_stats *ret)
@@ -193,7 +195,7 @@ int nsxsk_get_stats(struct nsxsk *x, struct nsxsk_stats *ret)
 	struct xdp_statistics s;
 	socklen_t len = sizeof(s);
 
-	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &s, &len) < 0)
+	if (getsockopt(x->fd, SOL_XDP, XDP_STATISTICS, &s, &len) < 0)
 		return -errno;
 	*ret = x->st;
 	ret->rx_dropped = s.rx_dropped;
@@ -208,9 +210,16 @@ void nsxsk_close(struct nsxsk *x)
 		return;
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
+	else if (x->fd >= 0)
+		close(x->fd); /* adopted */
 	if (x->umem)
 		xsk_umem__delete(x->umem);
+	for (int i = 0; i < 4; i++)
+		if (x->maps[i])
+			munmap(x->maps[i], x->map_len[i]);
 	if (x->buf && x->buf != MAP_FAILED)
 		munmap(x->buf, (size_t)N_FRAMES * FRAME_SIZE);
+	if (x->umem_fd >= 0)
+		close(x->umem_fd);
 	free(x);
 }

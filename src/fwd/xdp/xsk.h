@@ -31,6 +31,20 @@ int nsxsk_open(const char *ifname, uint32_t queue, struct nsxsk **ret, char *err
 /* The socket's descriptor: for the XSKMAP, and for poll(). */
 int nsxsk_fd(const struct nsxsk *x);
 
+/* The UMEM's memfd: with nsxsk_fd, what another process needs to adopt the
+ * socket (nsxsk_adopt). */
+int nsxsk_umem_fd(const struct nsxsk *x);
+
+/* Takes over, in another process, a socket that nsxsk_open made: maps the
+ * UMEM (umem_fd) and the socket's four rings (xsk_fd), both received from
+ * the maker (SCM_RIGHTS, or inherited). Needs no capability. The maker must
+ * not use the socket's rings any more; the fill ring is as nsxsk_open left
+ * it (all receive frames in it) and every transmit frame is free. On
+ * success the descriptors belong to *ret (nsxsk_close closes them); on
+ * failure they stay the caller's. Returns 0 or a negative errno with the
+ * reason in err. */
+int nsxsk_adopt(int xsk_fd, int umem_fd, struct nsxsk **ret, char *err, size_t errlen);
+
 /* Takes up to n received frames from the rx ring into out[]. Returns how many. */
 unsigned nsxsk_rx(struct nsxsk *x, struct nsxsk_frame *out, unsigned n);
 
