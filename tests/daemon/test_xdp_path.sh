@@ -161,10 +161,10 @@ check "removed: no XDP program on $IN" bash -c \
 	"! ip -n $(topo_ns rtr) link show $IN | grep -q xdp"
 
 # ---- split: a privileged maker, an unprivileged forwarder ----------------
-if start_fwd "$work/fwd3" -a && wait_line "$work/fwd3" '^adopted uid=65534' 10; then
-	ok "the child adopted the sockets as uid 65534"
+if start_fwd "$work/fwd3" -a && wait_line "$work/fwd3" '^adopted uid=65534 capeff=0+$' 10; then
+	ok "the child adopted the sockets as uid 65534 without capabilities"
 else
-	not_ok "the child adopted the sockets as uid 65534"
+	not_ok "the child adopted the sockets as uid 65534 without capabilities"
 	sed 's/^/#   /' "$work/fwd3"
 fi
 got=$(count_at_receiver "$PX" "$DST4" "$N")

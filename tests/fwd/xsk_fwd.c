@@ -12,8 +12,8 @@
  * descriptors it inherits (nsxsk_adopt) and forwards; this process keeps its
  * descriptors, and when the child dies it empties the child's XSKMAP slot
  * (the socket stays open in this process, so the kernel would not) and
- * prints "child exited status=S slot cleared". The child prints "adopted
- * uid=U" when it forwards.
+ * prints "child exited status=S slot cleared=R". The child prints "adopted
+ * uid=U capeff=HEX" (its effective capabilities) when it forwards.
  *
  * Prints "ready mode=native|generic" once attached. On SIGTERM/SIGINT it
  * detaches and prints "forwarded=N no_meta=N expired=N bad=N tx_full=N
@@ -134,7 +134,14 @@ static int child_main(char **argv)
 		fprintf(stderr, "xsk_fwd child: %s\n", err);
 		return 1;
 	}
-	printf("adopted uid=%d\n", (int)getuid());
+	char line[256], caps[64] = "?";
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %63s", caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	printf("adopted uid=%d capeff=%s\n", (int)getuid(), caps);
 	fflush(stdout);
 	forward_loop(in, out, atoi(argv[4]));
 	nsxsk_close(in);
