@@ -269,6 +269,29 @@ static void test_other_frames(void **state)
 	expect(&f, NOMATCH);
 }
 
+/* Replacing the rules switches between the two sets: the new rules hold,
+ * none of the old ones, also after several replacements of different sizes. */
+static void test_replace_rules(void **state)
+{
+	struct ncm_filter a[2] = {filter(17, 7000, 7000, NULL, NULL),
+	                          filter(17, 7100, 7100, NULL, NULL)};
+	struct ncm_filter b = filter(17, 8000, 8000, NULL, NULL);
+	struct frame f7, f71, f8;
+	ip4(&f7, 17, "10.1.0.1", "10.2.0.2", 7000, 10);
+	ip4(&f71, 17, "10.1.0.1", "10.2.0.2", 7100, 10);
+	ip4(&f8, 17, "10.1.0.1", "10.2.0.2", 8000, 10);
+	for (int round = 0; round < 3; round++) {
+		set_filters(a, 2);
+		expect(&f7, MATCH);
+		expect(&f71, MATCH);
+		expect(&f8, NOMATCH);
+		set_filters(&b, 1);
+		expect(&f7, NOMATCH);
+		expect(&f71, NOMATCH);
+		expect(&f8, MATCH);
+	}
+}
+
 static void test_rule_from_filter(void **state)
 {
 	struct netserv_xdp_rule r;
@@ -310,6 +333,7 @@ int main(void)
 	        cmocka_unit_test(test_options_padding_ttl),
 	        cmocka_unit_test(test_fragments_and_exthdrs),
 	        cmocka_unit_test(test_other_frames),
+	        cmocka_unit_test(test_replace_rules),
 	        cmocka_unit_test(test_rule_from_filter),
 	};
 	r = cmocka_run_group_tests(tests, NULL, NULL);

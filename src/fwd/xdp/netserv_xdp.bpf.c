@@ -27,7 +27,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NETSERV_XDP_MAX_RULES);
+	__uint(max_entries, 2 * NETSERV_XDP_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct netserv_xdp_rule);
 } netserv_rules SEC(".maps");
@@ -216,13 +216,15 @@ int netserv_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	struct netserv_xdp_config *cfg = bpf_map_lookup_elem(&netserv_config, &zero);
-	__u32 n = cfg ? cfg->n_rules : 0;
+	__u32 set = cfg && cfg->active ? 1 : 0;
+	__u32 n = cfg ? cfg->n_rules[set] : 0;
 	const struct netserv_xdp_rule *hit = 0;
 	__u32 i;
 	for (i = 0; i < NETSERV_XDP_MAX_RULES; i++) {
 		if (i >= n)
 			break;
-		const struct netserv_xdp_rule *r = bpf_map_lookup_elem(&netserv_rules, &i);
+		__u32 key = set * NETSERV_XDP_MAX_RULES + i;
+		const struct netserv_xdp_rule *r = bpf_map_lookup_elem(&netserv_rules, &key);
 		if (!r)
 			break;
 		if (rule_match(r, &p)) {

@@ -28,11 +28,14 @@ struct netserv_xdp_rule {
 	__u32 xsk_queues; /* how many (one per rx queue); 0: the rule is off */
 };
 
-/* The program's settings: the rules map's entry 0 is rule 0, and so on; the
- * config map's entry 0 says how many of them are in use. */
+/* The program's settings. The rules map holds two sets of
+ * NETSERV_XDP_MAX_RULES rules: set s is entries [s * MAX, s * MAX + n[s]).
+ * The program matches the active set; user space writes the other one and
+ * then flips `active`, so that a frame never sees a set half written. */
 struct netserv_xdp_config {
-	__u32 n_rules; /* rules [0, n_rules) are matched, in order */
-	__u32 flags;   /* reserved, 0 */
+	__u32 active;     /* 0 or 1 */
+	__u32 n_rules[2]; /* rules in use in each set, matched in order */
+	__u32 flags;      /* reserved, 0 */
 };
 
 /* Put before a redirected frame (bpf_xdp_adjust_meta): the kernel FIB's

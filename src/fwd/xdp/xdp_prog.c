@@ -169,16 +169,15 @@ int nsxdp_set_rules(struct nsxdp_prog *p, const struct netserv_xdp_rule *rules, 
 		return -EBADF;
 	if (bpf_map_lookup_elem(p->config_fd, &zero, &cfg) < 0)
 		return -errno;
-	/* Shrinking: the count first, then the entries. */
-	if (n < cfg.n_rules) {
-		struct netserv_xdp_config c = {.n_rules = (__u32)n};
-		if (bpf_map_update_elem(p->config_fd, &zero, &c, BPF_ANY) < 0)
+	/* Write the set the program does not read, then switch to it. */
+	__u32 next = cfg.active ? 0 : 1;
+	for (__u32 i = 0; i < n; i++) {
+		__u32 key = next * NETSERV_XDP_MAX_RULES + i;
+		if (bpf_map_update_elem(p->rules_fd, &key, &rules[i], BPF_ANY) < 0)
 			return -errno;
 	}
-	for (__u32 i = 0; i < n; i++)
-		if (bpf_map_update_elem(p->rules_fd, &i, &rules[i], BPF_ANY) < 0)
-			return -errno;
-	cfg.n_rules = (__u32)n;
+	cfg.n_rules[next] = (__u32)n;
+	cfg.active = next;
 	cfg.flags = 0;
 	if (bpf_map_update_elem(p->config_fd, &zero, &cfg, BPF_ANY) < 0)
 		return -errno;

@@ -31,10 +31,11 @@ const char *nsxdp_mode(const struct nsxdp_prog *p);
  * p is freed either way. NULL is a no-op. */
 int nsxdp_close(struct nsxdp_prog *p);
 
-/* Replaces the rules: rules[0..n) matched in order (n <= NETSERV_XDP_MAX_RULES).
- * The rules are written before the count grows and after it shrinks, so a
- * frame sees either the old or the new count over valid entries. Returns 0 or
- * a negative errno. */
+/* Replaces the rules: rules[0..n) matched in order (n <= NETSERV_XDP_MAX_RULES),
+ * written into the set the program does not use and switched to at once: a
+ * frame sees the old rules or the new ones. Not for concurrent callers; two
+ * replacements must be further apart than one frame's matching (they are:
+ * microseconds). Returns 0 or a negative errno. */
 int nsxdp_set_rules(struct nsxdp_prog *p, const struct netserv_xdp_rule *rules, size_t n);
 
 /* Puts the AF_XDP socket xsk_fd into XSKMAP slot `slot`. Returns 0 or a
