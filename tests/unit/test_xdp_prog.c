@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include "fwd/xdp/xdp_prog.h"
 #include "fwd/xdp/xdp_rule.h"
+#include "fwd/xdp/xdp_sample.h"
 
 static struct nsxdp_prog *prog;
 
@@ -292,6 +294,77 @@ static void test_replace_rules(void **state)
 	}
 }
 
+struct got_samples {
+	int n;
+	struct netserv_xdp_sample s[8];
+};
+
+static void on_sample(void *ctx, const struct netserv_xdp_sample *s)
+{
+	struct got_samples *g = ctx;
+	if (g->n < 8)
+		g->s[g->n] = *s;
+	g->n++;
+}
+
+/* A sampling rule: one in 4 matching frames copied (its first 64 bytes, or
+ * all of a shorter one) to the samples ring, every frame passed on. */
+static void test_sampling(void **state)
+{
+	struct ncm_filter fl[2] = {filter(17, 7000, 7000, NULL, NULL),
+	                           filter(17, 5060, 5060, NULL, NULL)};
+	struct netserv_xdp_rule r[2];
+	struct got_samples got = {0};
+	struct nsxdp_sampler *sm;
+	uint64_t c[NETSERV_XDP_N_COUNTERS], hits;
+	struct frame f, small;
+
+	/* The turns are counted per CPU: stay on one for exact counts. */
+	cpu_set_t old, one;
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(nsxdp_rule_sampling(&fl[0], 0, 64, &r[0]), -EINVAL);
+	assert_int_equal(nsxdp_rule_sampling(&fl[0], 4, 0, &r[0]), -EINVAL);
+	assert_int_equal(nsxdp_rule_sampling(&fl[0], 4, NETSERV_XDP_SNAP_MAX + 1, &r[0]), -EINVAL);
+	assert_int_equal(nsxdp_rule_from_filter(&fl[0], 0, 1, &r[0]), 0);
+	assert_int_equal(nsxdp_rule_sampling(&fl[1], 4, 64, &r[1]), 0);
+	assert_int_equal(nsxdp_set_rules(prog, r, 2), 0);
+	assert_int_equal(nsxdp_sampler_open(prog, on_sample, &got, &sm), 0);
+	assert_int_equal(nsxdp_counters_reset(prog), 0);
+	ip4(&f, 17, "10.1.0.1", "10.2.0.2", 5060, 100);
+	for (int i = 0; i < 8; i++) {
+		f.b[14 + 28 + 99] = (uint8_t)i; /* the last byte: not in the snap */
+		assert_int_equal(nsxdp_test_run(prog, f.b, f.len, 0, 0), XDP_PASS);
+	}
+	ip4(&small, 17, "10.1.0.1", "10.2.0.2", 5060, 2); /* 44 bytes < 64 */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(nsxdp_test_run(prog, small.b, small.len, 0, 0), XDP_PASS);
+	assert_int_equal(nsxdp_counters(prog, c), 0);
+	assert_int_equal(c[NETSERV_XDP_MATCHED], 12);
+	assert_int_equal(c[NETSERV_XDP_SAMPLED], 3);
+	assert_int_equal(c[NETSERV_XDP_UNSAMPLED], 9);
+	assert_int_equal(c[NETSERV_XDP_NOT_FWD] + c[NETSERV_XDP_REDIRECTED], 0);
+	assert_int_equal(nsxdp_rule_hits(prog, 1, &hits), 0);
+	assert_int_equal(hits, 12);
+	assert_int_equal(nsxdp_rule_hits(prog, 0, &hits), 0);
+	assert_int_equal(hits, 0);
+	assert_int_equal(nsxdp_sampler_poll(sm, 0), 3);
+	assert_int_equal(got.n, 3);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(got.s[i].rule, 1);
+		assert_int_equal(got.s[i].len, f.len);
+		assert_int_equal(got.s[i].caplen, 64);
+		assert_memory_equal(got.s[i].data, f.b, 64);
+	}
+	assert_int_equal(got.s[2].len, small.len);
+	assert_int_equal(got.s[2].caplen, small.len);
+	assert_memory_equal(got.s[2].data, small.b, small.len);
+	nsxdp_sampler_close(sm);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 static void test_rule_from_filter(void **state)
 {
 	struct netserv_xdp_rule r;
@@ -334,6 +407,7 @@ int main(void)
 	        cmocka_unit_test(test_fragments_and_exthdrs),
 	        cmocka_unit_test(test_other_frames),
 	        cmocka_unit_test(test_replace_rules),
+	        cmocka_unit_test(test_sampling),
 	        cmocka_unit_test(test_rule_from_filter),
 	};
 	r = cmocka_run_group_tests(tests, NULL, NULL);

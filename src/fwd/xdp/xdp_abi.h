@@ -25,7 +25,23 @@ struct netserv_xdp_rule {
 	__u32 dst_net[4];
 	__u32 dst_mask[4];
 	__u32 xsk_base;   /* first XSKMAP index of the owner's sockets */
-	__u32 xsk_queues; /* how many (one per rx queue); 0: the rule is off */
+	__u32 xsk_queues; /* how many (one per rx queue); 0: no redirect */
+	/* A sampling rule (monitoring): sample_n > 0 copies the first `snap`
+	 * bytes of one in sample_n matching frames to the samples ring, and
+	 * every matching frame goes on to the kernel at once (XDP_PASS). A
+	 * rule with neither sockets nor sampling is off. */
+	__u32 sample_n;
+	__u32 snap; /* 1..NETSERV_XDP_SNAP_MAX */
+};
+
+/* One sampled frame in the samples ring (a BPF ring buffer). */
+#define NETSERV_XDP_SNAP_MAX 256
+struct netserv_xdp_sample {
+	__u32 rule;    /* index of the rule in its set */
+	__u32 len;     /* the frame's length */
+	__u32 caplen;  /* bytes in data: min(len, the rule's snap) */
+	__u32 ifindex; /* where it came in */
+	__u8 data[NETSERV_XDP_SNAP_MAX];
 };
 
 /* The program's settings. The rules map holds two sets of
@@ -56,15 +72,18 @@ struct netserv_xdp_meta {
 
 /* Per-CPU counters (the counters map, an array of __u64 per CPU). */
 enum netserv_xdp_counter {
-	NETSERV_XDP_RX,         /* every frame the program saw */
-	NETSERV_XDP_MATCHED,    /* matched a rule */
-	NETSERV_XDP_REDIRECTED, /* matched and redirected to a socket */
-	NETSERV_XDP_NO_SOCKET,  /* matched, no socket in the slot: kernel */
-	NETSERV_XDP_NOT_FWD,    /* matched, not forwarded by FIB / TTL <= 1: kernel */
-	NETSERV_XDP_PASSED,     /* well-formed, no rule matched: kernel */
-	NETSERV_XDP_MALFORMED,  /* truncated or inconsistent headers: kernel */
-	NETSERV_XDP_FRAGMENT,   /* IPv4 or IPv6 fragment: kernel */
-	NETSERV_XDP_EXTHDR,     /* IPv6 extension header: kernel */
-	NETSERV_XDP_OTHER,      /* not IPv4/IPv6 (ARP, VLAN-tagged, ...): kernel */
+	NETSERV_XDP_RX,          /* every frame the program saw */
+	NETSERV_XDP_MATCHED,     /* matched a rule */
+	NETSERV_XDP_REDIRECTED,  /* matched and redirected to a socket */
+	NETSERV_XDP_NO_SOCKET,   /* matched, no socket in the slot: kernel */
+	NETSERV_XDP_NOT_FWD,     /* matched, not forwarded by FIB / TTL <= 1: kernel */
+	NETSERV_XDP_PASSED,      /* well-formed, no rule matched: kernel */
+	NETSERV_XDP_MALFORMED,   /* truncated or inconsistent headers: kernel */
+	NETSERV_XDP_FRAGMENT,    /* IPv4 or IPv6 fragment: kernel */
+	NETSERV_XDP_EXTHDR,      /* IPv6 extension header: kernel */
+	NETSERV_XDP_OTHER,       /* not IPv4/IPv6 (ARP, VLAN-tagged, ...): kernel */
+	NETSERV_XDP_SAMPLED,     /* matched a sampling rule, copied to the ring: kernel */
+	NETSERV_XDP_SAMPLE_LOST, /* to be copied, but the ring was full: kernel */
+	NETSERV_XDP_UNSAMPLED,   /* matched a sampling rule, not this one's turn: kernel */
 	NETSERV_XDP_N_COUNTERS
 };

@@ -15,7 +15,7 @@ struct nsxdp_prog {
 	struct xdp_program *prog;
 	int ifindex; /* 0: not attached */
 	enum xdp_attach_mode mode;
-	int rules_fd, config_fd, xsks_fd, counters_fd;
+	int rules_fd, config_fd, xsks_fd, counters_fd, hits_fd, samples_fd;
 	int loaded_here; /* loaded by nsxdp_load (not by libxdp's attach) */
 };
 
@@ -30,6 +30,9 @@ static const char *const counter_names[NETSERV_XDP_N_COUNTERS] = {
         [NETSERV_XDP_FRAGMENT] = "fragment",
         [NETSERV_XDP_EXTHDR] = "ipv6_exthdr",
         [NETSERV_XDP_OTHER] = "other",
+        [NETSERV_XDP_SAMPLED] = "sampled",
+        [NETSERV_XDP_SAMPLE_LOST] = "sample_lost",
+        [NETSERV_XDP_UNSAMPLED] = "unsampled",
 };
 
 const char *nsxdp_counter_name(unsigned i)
@@ -69,7 +72,7 @@ int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t 
 	struct nsxdp_prog *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->rules_fd = p->config_fd = p->xsks_fd = p->counters_fd = -1;
+	p->rules_fd = p->config_fd = p->xsks_fd = p->counters_fd = p->hits_fd = p->samples_fd = -1;
 	p->prog = xdp_program__open_file(obj_path, "xdp", NULL);
 	long e = libxdp_get_error(p->prog);
 	if (e) {
@@ -84,11 +87,12 @@ int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t 
 static int find_maps(struct nsxdp_prog *p, char *err, size_t errlen)
 {
 	struct bpf_object *obj = xdp_program__bpf_obj(p->prog);
-	const char *names[] = {"netserv_rules", "netserv_config", "netserv_xsks",
-	                       "netserv_counters"};
-	int *fds[] = {&p->rules_fd, &p->config_fd, &p->xsks_fd, &p->counters_fd};
+	const char *names[] = {"netserv_rules",    "netserv_config",    "netserv_xsks",
+	                       "netserv_counters", "netserv_rule_hits", "netserv_samples"};
+	int *fds[] = {&p->rules_fd,    &p->config_fd, &p->xsks_fd,
+	              &p->counters_fd, &p->hits_fd,   &p->samples_fd};
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		*fds[i] = obj ? bpf_object__find_map_fd_by_name(obj, names[i]) : -ENOENT;
 		if (*fds[i] < 0) {
 			seterr(err, errlen, "the program has no map %s", names[i]);
@@ -169,19 +173,62 @@ int nsxdp_set_rules(struct nsxdp_prog *p, const struct netserv_xdp_rule *rules, 
 		return -EBADF;
 	if (bpf_map_lookup_elem(p->config_fd, &zero, &cfg) < 0)
 		return -errno;
-	/* Write the set the program does not read, then switch to it. */
+	/* Write the set the program does not read, then switch to it; its
+	 * rules' hit counts start from zero. */
 	__u32 next = cfg.active ? 0 : 1;
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	uint64_t *zero_hits = calloc((size_t)ncpu, sizeof(uint64_t));
+	if (!zero_hits)
+		return -ENOMEM;
 	for (__u32 i = 0; i < n; i++) {
 		__u32 key = next * NETSERV_XDP_MAX_RULES + i;
-		if (bpf_map_update_elem(p->rules_fd, &key, &rules[i], BPF_ANY) < 0)
-			return -errno;
+		if (bpf_map_update_elem(p->rules_fd, &key, &rules[i], BPF_ANY) < 0 ||
+		    bpf_map_update_elem(p->hits_fd, &key, zero_hits, BPF_ANY) < 0) {
+			int r = -errno;
+			free(zero_hits);
+			return r;
+		}
 	}
+	free(zero_hits);
 	cfg.n_rules[next] = (__u32)n;
 	cfg.active = next;
 	cfg.flags = 0;
 	if (bpf_map_update_elem(p->config_fd, &zero, &cfg, BPF_ANY) < 0)
 		return -errno;
 	return 0;
+}
+
+int nsxdp_rule_hits(struct nsxdp_prog *p, uint32_t rule, uint64_t *ret)
+{
+	__u32 zero = 0;
+	struct netserv_xdp_config cfg;
+
+	if (rule >= NETSERV_XDP_MAX_RULES)
+		return -EINVAL;
+	if (p->hits_fd < 0)
+		return -EBADF;
+	if (bpf_map_lookup_elem(p->config_fd, &zero, &cfg) < 0)
+		return -errno;
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	__u32 key = (cfg.active ? NETSERV_XDP_MAX_RULES : 0) + rule;
+	int r = bpf_map_lookup_elem(p->hits_fd, &key, v) < 0 ? -errno : 0;
+	*ret = 0;
+	for (int c = 0; r == 0 && c < ncpu; c++)
+		*ret += v[c];
+	free(v);
+	return r;
+}
+
+int nsxdp_samples_fd(const struct nsxdp_prog *p)
+{
+	return p->samples_fd;
 }
 
 int nsxdp_set_xsk(struct nsxdp_prog *p, uint32_t slot, int xsk_fd)

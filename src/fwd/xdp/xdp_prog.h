@@ -38,6 +38,14 @@ int nsxdp_close(struct nsxdp_prog *p);
  * microseconds). Returns 0 or a negative errno. */
 int nsxdp_set_rules(struct nsxdp_prog *p, const struct netserv_xdp_rule *rules, size_t n);
 
+/* How many frames rule `rule` of the current rules matched since they were
+ * set, into *ret. Returns 0 or a negative errno. */
+int nsxdp_rule_hits(struct nsxdp_prog *p, uint32_t rule, uint64_t *ret);
+
+/* The samples ring's map descriptor (a BPF ring buffer of struct
+ * netserv_xdp_sample; xdp_sample.h reads it), or -1 before loading. */
+int nsxdp_samples_fd(const struct nsxdp_prog *p);
+
 /* Puts the AF_XDP socket xsk_fd into XSKMAP slot `slot`. Returns 0 or a
  * negative errno. */
 int nsxdp_set_xsk(struct nsxdp_prog *p, uint32_t slot, int xsk_fd);

@@ -35,15 +35,12 @@ static int prefix_rule(const struct ncm_prefix *p, __u8 *family, __u32 net[4], _
 	return 0;
 }
 
-int nsxdp_rule_from_filter(const struct ncm_filter *f, uint32_t xsk_base, uint32_t queues,
-                           struct netserv_xdp_rule *ret)
+/* The match part of a rule. */
+static int match_rule(const struct ncm_filter *f, struct netserv_xdp_rule *ret)
 {
 	struct netserv_xdp_rule r;
 
 	memset(&r, 0, sizeof(r));
-	if (queues == 0 || xsk_base >= NETSERV_XDP_MAX_XSKS ||
-	    queues > NETSERV_XDP_MAX_XSKS - xsk_base)
-		return -EINVAL;
 	if (f->port_lo && f->port_hi < f->port_lo)
 		return -EINVAL;
 	if (prefix_rule(&f->src, &r.src_family, r.src_net, r.src_mask) < 0 ||
@@ -55,8 +52,37 @@ int nsxdp_rule_from_filter(const struct ncm_filter *f, uint32_t xsk_base, uint32
 		r.port_lo = f->port_lo;
 		r.port_hi = f->port_hi;
 	}
+	*ret = r;
+	return 0;
+}
+
+int nsxdp_rule_from_filter(const struct ncm_filter *f, uint32_t xsk_base, uint32_t queues,
+                           struct netserv_xdp_rule *ret)
+{
+	struct netserv_xdp_rule r;
+
+	if (queues == 0 || xsk_base >= NETSERV_XDP_MAX_XSKS ||
+	    queues > NETSERV_XDP_MAX_XSKS - xsk_base)
+		return -EINVAL;
+	if (match_rule(f, &r) < 0)
+		return -EINVAL;
 	r.xsk_base = xsk_base;
 	r.xsk_queues = queues;
+	*ret = r;
+	return 0;
+}
+
+int nsxdp_rule_sampling(const struct ncm_filter *f, uint32_t n, uint32_t snap,
+                        struct netserv_xdp_rule *ret)
+{
+	struct netserv_xdp_rule r;
+
+	if (n == 0 || snap == 0 || snap > NETSERV_XDP_SNAP_MAX)
+		return -EINVAL;
+	if (match_rule(f, &r) < 0)
+		return -EINVAL;
+	r.sample_n = n;
+	r.snap = snap;
 	*ret = r;
 	return 0;
 }

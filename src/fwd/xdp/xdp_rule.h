@@ -14,3 +14,10 @@
  * inverted port range, or slots outside the XSKMAP. */
 int nsxdp_rule_from_filter(const struct ncm_filter *f, uint32_t xsk_base, uint32_t queues,
                            struct netserv_xdp_rule *ret);
+
+/* Fills *ret from f as a sampling rule: the first `snap` bytes of one in
+ * every `n` matching frames go to the samples ring, and every matching frame
+ * goes on to the kernel. Returns 0, or -EINVAL for a bad filter (as above),
+ * n = 0, or snap outside 1..NETSERV_XDP_SNAP_MAX. */
+int nsxdp_rule_sampling(const struct ncm_filter *f, uint32_t n, uint32_t snap,
+                        struct netserv_xdp_rule *ret);
