@@ -4,8 +4,9 @@
 # filter's port (IPv4 and IPv6) is redirected by the XDP program to an AF_XDP
 # socket and forwarded in user space (counted at the receiver, TTL/hop limit
 # decremented, checksums valid: the receiver's kernel checks them); UDP to
-# another port is forwarded by the kernel (XDP_PASS); detaching leaves no XDP
-# program and no pins; SIGKILL of the forwarder while traffic flows: the
+# another port is forwarded by the kernel (XDP_PASS); UDP to a third port is
+# sampled (1 in 10 copied to the samples ring and read) and forwarded by the
+# kernel; detaching leaves no XDP program and no pins; SIGKILL of the forwarder while traffic flows: the
 # socket leaves the XSKMAP and the traffic goes back to the kernel (the loss
 # in that window is reported). Then the same split as netservd and a
 # container will have it (xsk_fwd -a): the privileged parent attaches and
@@ -35,6 +36,7 @@ DST4=$(topo_addr -4 rcv)
 DST6=$(topo_addr -6 rcv)
 PX=7000 # the filter's port: user space
 PK=7001 # another port: the kernel
+PS=7002 # sampled 1 in 10, forwarded by the kernel
 N=2000
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT # topo's trap runs this, then tears down
@@ -85,7 +87,7 @@ count_at_receiver() {
 }
 
 # ---- forwarded in user space, and by the kernel -------------------------
-if start_fwd "$work/fwd1"; then
+if start_fwd "$work/fwd1" -s "10:$PS"; then
 	ok "xsk_fwd attached ($(head -n 1 "$work/fwd1"))"
 else
 	not_ok "xsk_fwd attached"
@@ -105,6 +107,9 @@ hl6=$(ttl_count ip6tables)
 check "IPv6: all $N arrived with hop limit 63 (got $hl6)" [ "${hl6:-0}" -eq "$N" ]
 got=$(count_at_receiver "$PK" "$DST4" "$N")
 check "IPv4 UDP to port $PK (the kernel's): $got of $N at the receiver" [ "${got:-0}" -eq "$N" ]
+got=$(count_at_receiver "$PS" "$DST4" "$N")
+check "IPv4 UDP to port $PS (sampled): $got of $N at the receiver" [ "${got:-0}" -eq "$N" ]
+
 # Matching, but addressed to the router itself: the FIB does not forward
 # it, the kernel delivers it.
 got=$(count_at_receiver "$PX" "$(topo_addr -4 rtr toward snd)" 500 20000 rtr)
@@ -121,6 +126,11 @@ passed=$(stat_of "$work/fwd1" xdp_passed)
 check "user space forwarded the $((2 * N)) to port $PX (forwarded=$fwd, redirected=$red)" \
 	eval '[ "${fwd:-0}" -eq $((2 * N)) ] && [ "${red:-0}" -eq $((2 * N)) ]'
 check "the $N to port $PK went to the kernel (xdp passed=$passed)" [ "${passed:-0}" -ge "$N" ]
+smp=$(stat_of "$work/fwd1" samples)
+xs=$(stat_of "$work/fwd1" xdp_sampled)
+# One in 10 per CPU: 200, or a little less if the NAPI thread moved.
+check "1 in 10 of the $N to port $PS sampled and read (samples=$smp, xdp sampled=$xs)" \
+	eval '[ "${smp:-0}" -ge $((N / 10 - 2)) ] && [ "${smp:-0}" -le $((N / 10)) ] && [ "$smp" = "$xs" ]'
 nf=$(stat_of "$work/fwd1" xdp_not_forwarded)
 check "the 500 to the router matched but were not forwarded (not_forwarded=$nf)" [ "${nf:-0}" -eq 500 ]
 check "detached cleanly, no pins left (detach=$(stat_of "$work/fwd1" detach) pins=$(stat_of "$work/fwd1" pins))" \

@@ -4,8 +4,11 @@
  * queue 0 and forwards them in user space (nsxdp_forward_frame) out of the
  * AF_XDP socket on OUT_IF's queue 0; everything else the kernel forwards.
  *
- *   xsk_fwd [-a] [-c CPU] OBJ IN_IF OUT_IF PORT
+ *   xsk_fwd [-a] [-c CPU] [-s N:SPORT] OBJ IN_IF OUT_IF PORT
  *
+ * -s: also a sampling rule: one in N UDP datagrams to SPORT has its first 64
+ * bytes copied to the samples ring (read here and counted: "samples=N" at
+ * the end), all of them forwarded by the kernel. Not with -a.
  * -a: as netservd and a container will split the work: this process attaches
  * the program and makes the sockets, then starts itself again as a child
  * under uid/gid 65534 with no capabilities, which adopts the sockets from the
@@ -42,6 +45,7 @@
 #include "fwd/xdp/xdp_fwd.h"
 #include "fwd/xdp/xdp_prog.h"
 #include "fwd/xdp/xdp_rule.h"
+#include "fwd/xdp/xdp_sample.h"
 #include "fwd/xdp/xsk.h"
 
 #define BATCH 64
@@ -70,11 +74,19 @@ static int count_pins(void)
 
 /* Forwards what arrives on in out of out until SIGTERM/SIGINT; prints the
  * progress lines and the "forwarded=" line. */
-static void forward_loop(struct nsxsk *in, struct nsxsk *out, int out_if)
+static uint64_t n_samples;
+
+static void on_sample(void *ctx, const struct netserv_xdp_sample *s)
+{
+	n_samples++;
+}
+
+static void forward_loop(struct nsxsk *in, struct nsxsk *out, int out_if, struct nsxdp_sampler *sm)
 {
 	uint64_t forwarded = 0, no_meta = 0, expired = 0, bad = 0;
 	struct nsxsk_frame rx[BATCH], tx[BATCH];
-	struct pollfd pfd = {.fd = nsxsk_fd(in), .events = POLLIN};
+	struct pollfd pfd[2] = {{.fd = nsxsk_fd(in), .events = POLLIN},
+	                        {.fd = sm ? nsxdp_sampler_fd(sm) : -1, .events = POLLIN}};
 	uint64_t shown = 0;
 	struct timespec last = {0}, now;
 	while (!stop) {
@@ -90,7 +102,9 @@ static void forward_loop(struct nsxsk *in, struct nsxsk *out, int out_if)
 		unsigned n = nsxsk_rx(in, rx, BATCH), k = 0;
 		if (n == 0) {
 			nsxsk_tx_kick(out);
-			poll(&pfd, 1, 100);
+			if (sm)
+				nsxdp_sampler_poll(sm, 0);
+			poll(pfd, 2, 100);
 			continue;
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -143,7 +157,7 @@ static int child_main(char **argv)
 		fclose(f);
 	printf("adopted uid=%d capeff=%s\n", (int)getuid(), caps);
 	fflush(stdout);
-	forward_loop(in, out, atoi(argv[4]));
+	forward_loop(in, out, atoi(argv[4]), NULL);
 	nsxsk_close(in);
 	nsxsk_close(out);
 	return 0;
@@ -185,9 +199,13 @@ int main(int argc, char **argv)
 		signal(SIGINT, on_signal);
 		return child_main(argv + 2);
 	}
-	while ((o = getopt(argc, argv, "+ac:")) != -1) {
+	unsigned sample_n = 0, sample_port = 0;
+	while ((o = getopt(argc, argv, "+ac:s:")) != -1) {
 		if (o == 'a')
 			split = 1;
+		else if (o == 's' && sscanf(optarg, "%u:%u", &sample_n, &sample_port) == 2 &&
+		         sample_port > 0 && sample_port < 65536)
+			;
 		else if (o == 'c')
 			cpu = atoi(optarg);
 		else
@@ -229,10 +247,14 @@ int main(int argc, char **argv)
 		/* One filter: UDP to the port, IPv4 and IPv6. */
 		struct ncm_filter f4 = {
 		        .proto = 17, .port_lo = (uint16_t)port, .port_hi = (uint16_t)port};
-		struct netserv_xdp_rule rule;
-		r = nsxdp_rule_from_filter(&f4, 0, 1, &rule);
+		struct netserv_xdp_rule rule[2];
+		r = nsxdp_rule_from_filter(&f4, 0, 1, &rule[0]);
+		if (r == 0 && sample_n) {
+			f4.port_lo = f4.port_hi = (uint16_t)sample_port;
+			r = nsxdp_rule_sampling(&f4, sample_n, 64, &rule[1]);
+		}
 		if (r == 0)
-			r = nsxdp_set_rules(prog, &rule, 1);
+			r = nsxdp_set_rules(prog, rule, sample_n ? 2 : 1);
 		if (r < 0)
 			snprintf(err, sizeof(err), "rules: %s", strerror(-r));
 	}
@@ -247,7 +269,15 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	if (!split) {
-		forward_loop(in, out, out_if);
+		struct nsxdp_sampler *sm = NULL;
+		if (sample_n && (r = nsxdp_sampler_open(prog, on_sample, NULL, &sm)) < 0)
+			fprintf(stderr, "xsk_fwd: sampler: %s\n", strerror(-r));
+		forward_loop(in, out, out_if, sm);
+		if (sm) {
+			nsxdp_sampler_poll(sm, 0);
+			printf("samples=%llu\n", (unsigned long long)n_samples);
+			nsxdp_sampler_close(sm);
+		}
 	} else {
 		pid_t child = start_child(in, out, out_if);
 		int pfd = child > 0 ? (int)syscall(SYS_pidfd_open, child, 0) : -1;
