@@ -136,6 +136,20 @@ static void forward_loop(struct nsxsk *in, struct nsxsk *out, int out_if, struct
 	fflush(stdout);
 }
 
+/* Opens a socket on queue 0; a queue that a socket of an exited process
+ * still holds for a moment (its release is deferred) answers EBUSY: tried
+ * again for up to a second. */
+static int open_retry(const char *ifname, struct nsxsk **ret, char *err, size_t errlen)
+{
+	int r = -EBUSY;
+	for (int i = 0; i < 50 && r == -EBUSY; i++) {
+		if (i)
+			poll(NULL, 0, 20);
+		r = nsxsk_open(ifname, 0, ret, err, errlen);
+	}
+	return r;
+}
+
 /* The child of -a: xsk_fwd --child IN_FD IN_UMEM OUT_FD OUT_UMEM OUT_IFINDEX. */
 static int child_main(char **argv)
 {
@@ -235,9 +249,9 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = nsxdp_attach(prog, in_if, 1, err, sizeof(err));
 	if (r == 0)
-		r = nsxsk_open(argv[2], 0, &in, err, sizeof(err));
+		r = open_retry(argv[2], &in, err, sizeof(err));
 	if (r == 0)
-		r = nsxsk_open(argv[3], 0, &out, err, sizeof(err));
+		r = open_retry(argv[3], &out, err, sizeof(err));
 	if (r == 0) {
 		r = nsxdp_set_xsk(prog, 0, nsxsk_fd(in));
 		if (r < 0)

@@ -247,7 +247,11 @@ static __always_inline int sample(struct xdp_md *ctx, const struct netserv_xdp_r
 		if (bpf_xdp_load_bytes(ctx, 0, s->data, (__u32)c) == 0)
 			s->caplen = (__u32)c;
 	}
-	bpf_ringbuf_submit(s, 0);
+	/* Wake the reader once a batch waits, not for every sample: it also
+	 * reads on a timer, so a lone sample waits at most that long. */
+	__u64 avail = bpf_ringbuf_query(&netserv_samples, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(s, avail >= NETSERV_XDP_SAMPLE_BATCH * sizeof(*s) ? BPF_RB_FORCE_WAKEUP
+	                                                                     : BPF_RB_NO_WAKEUP);
 	count(NETSERV_XDP_SAMPLED);
 	return XDP_PASS;
 }

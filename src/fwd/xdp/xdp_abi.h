@@ -34,8 +34,11 @@ struct netserv_xdp_rule {
 	__u32 snap; /* 1..NETSERV_XDP_SNAP_MAX */
 };
 
-/* One sampled frame in the samples ring (a BPF ring buffer). */
-#define NETSERV_XDP_SNAP_MAX 256
+/* One sampled frame in the samples ring (a BPF ring buffer). The reader is
+ * woken when NETSERV_XDP_SAMPLE_BATCH samples wait; it must also read on a
+ * timer (xdp_sample.h). */
+#define NETSERV_XDP_SNAP_MAX     256
+#define NETSERV_XDP_SAMPLE_BATCH 32
 struct netserv_xdp_sample {
 	__u32 rule;    /* index of the rule in its set */
 	__u32 len;     /* the frame's length */

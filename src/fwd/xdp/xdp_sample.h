@@ -15,7 +15,8 @@ typedef void (*nsxdp_sample_fn)(void *ctx, const struct netserv_xdp_sample *s);
 int nsxdp_sampler_open(struct nsxdp_prog *p, nsxdp_sample_fn fn, void *ctx,
                        struct nsxdp_sampler **ret);
 
-/* A descriptor that polls readable when samples wait (for an event loop). */
+/* A descriptor that polls readable when NETSERV_XDP_SAMPLE_BATCH samples
+ * wait (for an event loop): read on a timer too, for the last few. */
 int nsxdp_sampler_fd(const struct nsxdp_sampler *s);
 
 /* Hands the waiting samples to fn, waiting up to timeout_ms (0: not at all)
