@@ -29,7 +29,11 @@ for t in xsk_fwd udpblast udpcount netserv_xdp.bpf.o; do
 done
 source "$here/../lib/topo.sh"
 
+# Set before topo_create: topo's own EXIT trap runs it, then tears down.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 topo_create snd rtr rcv || { not_ok "topology created"; tap_done; exit 1; }
+
 IN=$(topo_if rtr toward snd)
 OUT=$(topo_if rtr toward rcv)
 DST4=$(topo_addr -4 rcv)
@@ -38,8 +42,6 @@ PX=7000 # the filter's port: user space
 PK=7001 # another port: the kernel
 PS=7002 # sampled 1 in 10, forwarded by the kernel
 N=2000
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT # topo's trap runs this, then tears down
 diag "router $(topo_ns rtr): in $IN, out $OUT"
 
 # The sender's veth would hand the router frames with the UDP checksum not
