@@ -753,6 +753,10 @@ int32_t ns_import_http_respond_start(uint32_t req, uint32_t status, const char *
 NS_IMPORT(ns_http_write) int32_t ns_import_http_write(uint32_t req, const void *buf, uint32_t len);
 NS_IMPORT(ns_http_end) int32_t ns_import_http_end(uint32_t req);
 NS_IMPORT(ns_http_abort) int32_t ns_import_http_abort(uint32_t req);
+NS_IMPORT(ns_http_respond_stored)
+int32_t ns_import_http_respond_stored(uint32_t req, uint32_t status, const char *headers,
+                                      uint32_t hlen, const char *key, uint32_t key_len,
+                                      uint32_t offset, uint32_t len);
 
 /* Serves HTTP on `port` (one of the publisher's listen ports) for `family`
  * (0: IPv4 and IPv6, NS_IPV4, NS_IPV6); call it from ns_init(). The same
@@ -833,6 +837,22 @@ static inline int32_t ns_http_end(uint32_t req)
 static inline int32_t ns_http_abort(uint32_t req)
 {
 	return ns_import_http_abort(req);
+}
+
+/* A whole response whose body is `len` bytes of the module's stored object
+ * `key` (storage/1) from `offset`: the node sends them from the file itself
+ * (sendfile), without copying them through the module; a HEAD request gets
+ * the headers only. Content-Length is len (one in headers is ignored). The
+ * body is the object as it is now: replacing or deleting it afterwards does
+ * not change a response under way. Returns 0, -NS_ENOENT (no such request or
+ * object), -NS_EALREADY, -NS_EINVAL (bad status or header line, or the range
+ * is not inside the object), -NS_EPERM (no storage). */
+static inline int32_t ns_http_respond_stored(uint32_t req, uint32_t status, const char *headers,
+                                             const char *key, uint32_t offset, uint32_t len)
+{
+	return ns_import_http_respond_stored(req, status, headers,
+	                                     headers ? ns_strlen(headers) : 0, key,
+	                                     ns_strlen(key), offset, len);
 }
 
 /* --- Fetching (http/1) ---------------------------------------------------------

@@ -234,6 +234,11 @@ struct ns_store_usage {
 	/* ns_http_abort(req) -> 0: a streamed response breaks off (the connection                 \
 	 * closes without completing it: the client sees an incomplete body) */                    \
 	X(ns_http_abort, "i", "i", u32, (struct Z_netserv_instance_t *, u32))                      \
+	/* ns_http_respond_stored(req, status, headers, hlen, key, key_len, offset,                \
+	 * len) -> 0: a whole response whose body is len bytes of the module's                     \
+	 * stored object key from offset, sent by the node from the file (storage/1) */           \
+	X(ns_http_respond_stored, "i", "iiiiiiii", u32,                                            \
+	  (struct Z_netserv_instance_t *, u32, u32, u32, u32, u32, u32, u32, u32))                 \
 	/* ns_http_fetch(method, url, url_len, headers, hlen) -> fetch id: an http://              \
 	 * URL with a numeric host inside the publisher's connect_destinations */                  \
 	X(ns_http_fetch, "i", "iiiii", u32,                                                        \

@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,11 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "container/modhost_internal.h"
 #include "container/sandbox.h"
+#include "container/store_objects.h"
 #include "lib/evloop.h"
 #include "abi/glue.h"
 
@@ -599,6 +602,12 @@ static int server_start(struct http_mod *hm, uint32_t family, uint16_t port)
 		flags |= MHD_USE_IPv6;
 	else if (family == 0)
 		flags |= MHD_USE_DUAL_STACK;
+	/* Where SIGPIPE is ignored (the container ignores it), libmicrohttpd may
+	 * send stored objects with sendfile(), which cannot suppress it per call;
+	 * otherwise it reads them into its buffer and sends them itself. */
+	struct sigaction pipe_act;
+	int pipe_ignored =
+	        sigaction(SIGPIPE, NULL, &pipe_act) == 0 && pipe_act.sa_handler == SIG_IGN;
 	for (int attempt = 0; attempt < 2 && !s->d; attempt++) {
 		errno = 0;
 		s->d = MHD_start_daemon(
@@ -607,7 +616,8 @@ static int server_start(struct http_mod *hm, uint32_t family, uint16_t port)
 		        (unsigned)g_lim.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		        (size_t)g_lim.conn_memory, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-		        on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+		        on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+		        MHD_OPTION_SIGPIPE_HANDLED_BY_APP, pipe_ignored, MHD_OPTION_END);
 		/* No IPv6 here: family 0 falls back to IPv4 only. */
 		if (!s->d && family == 0 && (flags & MHD_USE_DUAL_STACK))
 			flags &= ~(unsigned)MHD_USE_DUAL_STACK;
@@ -765,6 +775,38 @@ u32 Z_netservZ_ns_http_respond(struct Z_netserv_instance_t *ctx, u32 req, u32 st
 	struct MHD_Response *r =
 	        MHD_create_response_from_buffer(blen, (void *)b, MHD_RESPMEM_MUST_COPY);
 	IMPORT_RETURN(response_prepare(m, q, status, headers, hlen, r, add_header));
+}
+
+u32 Z_netservZ_ns_http_respond_stored(struct Z_netserv_instance_t *ctx, u32 req, u32 status,
+                                      u32 headers, u32 hlen, u32 key, u32 key_len, u32 offset,
+                                      u32 len)
+{
+	IMPORT_BEGIN(ctx);
+	const char *k = (const char *)mem_at(m, key, key_len);
+	mem_at(m, headers, hlen);
+	struct http_req *q = req_find(m, req);
+	if (!q || !q->started)
+		IMPORT_RETURN(-ENOENT);
+	if (q->responded || q->streaming)
+		IMPORT_RETURN(-EALREADY);
+	if (status < 100 || status > 999)
+		IMPORT_RETURN(-EINVAL);
+	if (!m->h->store)
+		IMPORT_RETURN(-EPERM);
+	uint64_t size;
+	int fd = objstore_open_read(m->h->store, m->name, k, key_len, &size);
+	if (fd < 0)
+		IMPORT_RETURN(fd);
+	if ((uint64_t)offset + len > size) {
+		close(fd);
+		IMPORT_RETURN(-EINVAL);
+	}
+	/* libmicrohttpd sends it with sendfile() and closes fd with the response;
+	 * Content-Length is len (a module's own is ignored, as when streamed). */
+	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (!r)
+		close(fd);
+	IMPORT_RETURN(response_prepare(m, q, status, headers, hlen, r, add_header_streamed));
 }
 
 u32 Z_netservZ_ns_http_respond_start(struct Z_netserv_instance_t *ctx, u32 req, u32 status,

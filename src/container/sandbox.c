@@ -285,6 +285,8 @@ static const char *const allowed[] = {
         "epoll_create1",
         "eventfd2",
         "getsockopt",
+        /* http/1's responses from stored objects (ns_http_respond_stored) */
+        "sendfile",
         /* http/1's fetches (libcurl): a zero-timeout poll on a connection
          * before reusing it, and on its multi handle's wake-up pair */
         "poll",

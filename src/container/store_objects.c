@@ -289,6 +289,26 @@ int64_t objstore_read(struct objstore *s, const char *module, const char *key, s
 	return (int64_t)got;
 }
 
+int objstore_open_read(struct objstore *s, const char *module, const char *key, size_t key_len,
+                       uint64_t *size)
+{
+	struct obj_path p;
+	int r = obj_path(&p, module, key, key_len);
+	if (r < 0)
+		return r;
+	int fd = openat(s->fd, p.file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOENT : -errno;
+	struct stat st;
+	r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -ENOENT : 0;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
 int64_t objstore_size(struct objstore *s, const char *module, const char *key, size_t key_len)
 {
 	struct obj_path p;

@@ -46,6 +46,12 @@ int64_t objstore_append(struct objstore *s, const char *module, const char *key,
 int64_t objstore_read(struct objstore *s, const char *module, const char *key, size_t key_len,
                       uint64_t off, void *buf, size_t cap);
 
+/* Opens the object for reading: returns a file descriptor (the caller's to
+ * close; it keeps the bytes it opened even if the object is replaced or
+ * deleted meanwhile) and its size in *size, or -EINVAL, -ENOENT, -errno. */
+int objstore_open_read(struct objstore *s, const char *module, const char *key, size_t key_len,
+                       uint64_t *size);
+
 /* Returns the object's size, -EINVAL or -ENOENT. */
 int64_t objstore_size(struct objstore *s, const char *module, const char *key, size_t key_len);
 

@@ -277,6 +277,8 @@ void ns_http(uint32_t req, uint32_t event)
 		ns_http_fetch(NS_FETCH_GET, "http://192.0.2.1/", "Host: x");
 	else if (event == NS_HTTP_WRITABLE)
 		ns_http_abort(req);
+	else if (event == NS_HTTP_CLOSED)
+		ns_http_respond_stored(req, 200, "Content-Type: text/plain", "obj", 0, 1);
 }
 
 void ns_timer(uint32_t id)

@@ -33,6 +33,7 @@
   (import "netserv" "ns_http_write" (func (param i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_end" (func (param i32) (result i32)))
   (import "netserv" "ns_http_abort" (func (param i32) (result i32)))
+  (import "netserv" "ns_http_respond_stored" (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_fetch" (func (param i32 i32 i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_fetch_info" (func (param i32 i32 i32 i32) (result i32)))
   (import "netserv" "ns_http_fetch_header" (func (param i32 i32 i32 i32 i32) (result i32)))
