@@ -78,7 +78,7 @@ keys_dir = $WORK/keys
 [publisher janedoe]
 uid = 65534
 prefixes = $RCV/32
-listen_ports = tcp:$PORT
+listen_ports = tcp:$PORT,tcp:$((PORT + 1))
 http_connections = 150
 EOC
 
@@ -245,6 +245,31 @@ wait_until 3 logged
 check "... and ns_http_listen returned -EPERM (the module logged error 1)" logged
 st=$(in_sender curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$RTR:9090/")
 check "nothing serves tcp:9090 ($st)" test "$st" = 000
+
+# --- responses from stored objects (ns_http_respond_stored) -------------------------------
+path=$WORK/stored_http.wasm
+cp "$B/modules/stored_http.wasm" "$path"
+out=$(printf 'SETUP NetServ.apps.Stored_1 NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:sha256:%s\nlisten:tcp:%s\ndependencies:http/1,storage/1\nproperties:port=%s\n\n' \
+	"$path" "$(sha256sum "$path" | cut -d' ' -f1)" $((PORT + 1)) $((PORT + 1)) |
+	NETSERV_KEY=$WORK/janedoe.key ctl send -)
+check "stored_http deploys on tcp:$((PORT + 1)) ($(code "$out"))" test "$(code "$out")" = 200
+S=http://$RTR:$((PORT + 1))
+a=$(get -i "$S/whole" | tr -d '\r')
+check "a stored object as the whole response: 200, Content-Length 10, its bytes" \
+	bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && grep -qi "^content-length: 10$" <<<"$1" &&
+		test "$(tail -1 <<<"$1")" = 0123456789' _ "$a"
+a=$(get -I "$S/whole" | tr -d '\r')
+check "HEAD: its headers, Content-Length 10" \
+	bash -c 'grep -qi "^content-length: 10$" <<<"$1"' _ "$a"
+a=$(get -i "$S/range" | tr -d '\r')
+check "a part of it from an offset: 206, Content-Length 3, '234'" \
+	bash -c 'grep -q "^HTTP/1.1 206" <<<"$1" && grep -qi "^content-length: 3$" <<<"$1" &&
+		test "$(tail -1 <<<"$1")" = 234' _ "$a"
+check "a range past the object's end is refused with -EINVAL" test "$(get "$S/beyond")" = "error 22"
+check "an object that does not exist: -ENOENT" test "$(get "$S/missing")" = "error 2"
+check "replaced right after the call: the response keeps the bytes it started with" \
+	test "$(get "$S/replaced")" = 0123456789
+check "... and the next one has the new bytes" test "$(get "$S/now")" = ABCDEFGHIJ
 
 # --- a killed container serves again ------------------------------------------------------
 cpid=$(rt $MOD container_pid)
