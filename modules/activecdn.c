@@ -736,6 +736,7 @@ static void watermark(struct entry *e)
 	}
 	e->size = e->have = (uint32_t)r;
 	ns_counter_add(c_watermarked, 1);
+	ns_logf(NS_LOG_INFO, "activecdn: watermarked %s (%u bytes)", e->target, e->size);
 }
 
 static void on_fetch_done(uint32_t id)

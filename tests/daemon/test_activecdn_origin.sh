@@ -4,8 +4,8 @@
 # netserv-origin in the origin serves the files and the module (--direct
 # /netserv/), paced at 4 MB/s; netservd with signaling (signatures required)
 # on the node. Checks: the eleven steps of figure 7 in order across the
-# origin's and the node's logs (step 11, custom processing, is the
-# watermark's: not here); the third user's cache hit leaves no request in
+# origin's and the node's logs (step 11: the module draws a watermark on the
+# H.264 video, media/1); the third user's cache hit leaves no request in
 # the origin's log; a 20 MB object: the first client through the node gets
 # its first byte long before the paced origin can have sent the last one,
 # five concurrent clients cause one origin fetch, ranges inside and beyond
@@ -71,7 +71,7 @@ mkdir -p "$SIG_WORK/keys" "$SIG_WORK/www/netserv"
 "$B/netserv" keygen -d "$SIG_WORK/keys" janedoe >/dev/null
 SIG_KEYS_DIR=$SIG_WORK/keys
 SIG_REQUIRE_SIGNATURES=yes
-sig_start_node node $'[publisher janedoe]\nlisten_ports = tcp:8080\nconnect_destinations = '"$ORIGIN"$'/32\nstorage_quota = 100M'
+sig_start_node node $'[publisher janedoe]\nlisten_ports = tcp:8080\nconnect_destinations = '"$ORIGIN"$'/32\nstorage_quota = 100M\nmedia = yes'
 node_up() { sig_ctl node status >/dev/null; }
 check "netservd with signaling (signatures required) starts on the node" node_up
 
@@ -79,7 +79,9 @@ check "netservd with signaling (signatures required) starts on the node" node_up
 W=$SIG_WORK/www
 cp "$B/modules/activecdn.wasm" "$W/netserv/activecdn.wasm"
 HASH=sha256:$(sha256sum "$W/netserv/activecdn.wasm" | cut -d' ' -f1)
-head -c 300000 /dev/urandom >"$W/video.ts"
+# a real H.264 segment: the module draws the watermark on it (figure 7, step 11)
+ffmpeg -loglevel error -f lavfi -i testsrc=size=320x240:rate=25 -t 2 -c:v libx264 -pix_fmt yuv420p \
+	-f mpegts "$W/video.ts" || diag "ffmpeg could not make video.ts"
 head -c $((20 << 20)) /dev/urandom >"$W/big"
 head -c $((20 << 20)) /dev/urandom >"$W/big2"
 chmod -R a+rX "$W"
@@ -87,7 +89,8 @@ OLOG=$SIG_WORK/origin.log
 ip netns exec "$(topo_ns origin)" "$B/netserv-origin" --root "$W" --listen "$ORIGIN:8000" \
 	--publisher janedoe --key "$SIG_WORK/keys/janedoe.key" \
 	--module-url "http://$ORIGIN:8000/netserv/activecdn.wasm" --module-hash "$HASH" \
-	--direct /netserv/ --probe-interval 2 --retry 2 --rate 4M --timeout 20 2>"$OLOG" &
+	--direct /netserv/ --probe-interval 2 --retry 2 --rate 4M --timeout 20 \
+	--property "watermark=Test City, 3 C" 2>"$OLOG" &
 OPID=$!
 TOPO_PIDS+=("$OPID")
 check "netserv-origin starts" wait_line "$OLOG" "serving $W on $ORIGIN port 8000" 5
@@ -117,15 +120,18 @@ diag "the node's address on the path: $NODE"
 r=$(get "$C2" -L -D "$SIG_WORK/h2" -o "$SIG_WORK/b2" -w '%{http_code} %{num_redirects} %{url_effective}' "http://$ORIGIN:8000/video.ts")
 check "user 2 ($C2, same /24) is redirected to the node ($r)" \
 	test "$r" = "200 1 http://$NODE:8080/video.ts"
-check "... gets the origin's file from the node (X-Cache: MISS)" \
+check "... gets the video from the node (X-Cache: MISS)" \
 	bash -c 'grep -qi "^X-Cache: MISS" "$1"' _ "$SIG_WORK/h2"
-check "... the same bytes" same "$SIG_WORK/b2" video.ts
+check "... processed by the node: not the origin's bytes, a video ffprobe reads" \
+	bash -c '! cmp -s "$1" "$2" && ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$1" | grep -qx h264' \
+	_ "$SIG_WORK/b2" "$W/video.ts"
 
 # --- the third user: a cache hit, the origin sees only the redirect -------------------------
 r=$(get "$C3" -L -D "$SIG_WORK/h3" -o "$SIG_WORK/b3" -w '%{http_code} %{num_redirects}' "http://$ORIGIN:8000/video.ts")
 check "user 3 ($C3) is redirected and gets a cache hit ($r)" \
 	bash -c '[ "$1" = "200 1" ] && grep -qi "^X-Cache: HIT" "$2"' _ "$r" "$SIG_WORK/h3"
-check "... the same bytes" same "$SIG_WORK/b3" video.ts
+check "... the same processed bytes as user 2 (watermarked once, when cached)" \
+	cmp -s "$SIG_WORK/b3" "$SIG_WORK/b2"
 check "the origin served /video.ts to the node once ($(count "step=10 node-fetch node=$NODE path=/video.ts$"))" \
 	test "$(count "step=10 node-fetch node=$NODE path=/video.ts$")" = 1
 check "... and user 3's request to the origin was only redirected" \
@@ -145,11 +151,11 @@ out=$(python3 "$here/../lib/log_order.py" origin="$OLOG" node="$SIG_WORK/node/lo
 	"origin:step=7 request client=$C2 path=/video.ts" \
 	"origin:step=8 redirect client=$C2 to=http://$NODE:8080/video.ts" \
 	"node:activecdn: miss /video.ts: fetching it from the origin" \
-	"origin:step=10 node-fetch node=$NODE path=/video.ts" 2>&1)
+	"origin:step=10 node-fetch node=$NODE path=/video.ts" \
+	"node:activecdn: watermarked /video.ts" 2>&1)
 rc=$?
-check "figure 7's steps 1-10 happen in order in the origin's and the node's logs" test $rc = 0
+check "figure 7's eleven steps happen in order in the origin's and the node's logs" test $rc = 0
 sed 's/^/#   /' <<<"$out"
-diag "step 11 (the module processes the content) is the watermark's (media/1): not checked here"
 
 # --- a 20 MB object through the node (the origin sends 4 MB/s: 5 s) -------------------------
 U=http://$NODE:8080
