@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,6 +135,7 @@ static void reload(struct node *n)
 	config_defaults(next);
 	if (config_load(next, n->config_path, err, sizeof(err)) < 0) {
 		log_err("reload refused, the running configuration is kept: %s", err);
+		config_free(next);
 		free(next);
 		return;
 	}
@@ -159,14 +161,18 @@ static void reload(struct node *n)
 			*p = *old;
 		}
 	}
-	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	struct guard_publisher *gpubs = calloc(next->n_publishers + 1, sizeof(*gpubs));
 	struct guard_config gc;
-	guard_config_of(next, gpubs, &gc);
-	if (guard_reload(n->guard, &gc) < 0) {
+	if (gpubs)
+		guard_config_of(next, gpubs, &gc);
+	if (!gpubs || guard_reload(n->guard, &gc) < 0) {
 		log_err("reload: out of memory; the running configuration is kept");
+		free(gpubs);
+		config_free(next);
 		free(next);
 		return;
 	}
+	free(gpubs);
 	struct ctl_settings s = ctl_settings_of(next, n->guard);
 	int removed = controller_reload(n->ctl, &s);
 	for (size_t i = 0; i < cur->n_publishers; i++) {
@@ -199,7 +205,7 @@ static void reload(struct node *n)
 	}
 	if (!n->debug)
 		log_setup("netservd", next->log_level, next->log_syslog);
-	*cur = *next;
+	config_move(cur, next);
 	free(next);
 	if (n->rt)
 		n->sandboxes = sandboxes;
@@ -299,6 +305,37 @@ static unsigned fwd_hooks(const char *list)
 	return flags;
 }
 
+/* File descriptors netservd holds per container (its control socket, its
+ * pidfd, its NFQUEUE socket) and beside them (database, sockets, fetches). */
+#define FDS_PER_CONTAINER 4
+#define FDS_BASE          1024
+
+/* Raises RLIMIT_NOFILE to what n containers need (the soft limit, and the
+ * hard one when root may). Returns 0 or a negative errno with the reason. */
+static int raise_fd_limit(size_t n, char *err, size_t errlen)
+{
+	rlim_t need = (rlim_t)n * FDS_PER_CONTAINER + FDS_BASE;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = need;
+	if (rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		int e = errno;
+		snprintf(
+		        err, errlen,
+		        "%zu publishers need %llu open files, and RLIMIT_NOFILE cannot be raised "
+		        "to "
+		        "that: %s (raise LimitNOFILE= or ulimit -n, or configure fewer publishers)",
+		        n, (unsigned long long)need, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void **ret, char *err,
                          size_t errlen)
 {
@@ -375,11 +412,13 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "netservd: %s\n", err);
+		config_free(&cfg);
 		return 1;
 	}
 	if (check_only) {
 		config_warnings(&cfg, config_path, warn_stderr, NULL);
 		printf("netservd: %s: configuration OK\n", config_path);
+		config_free(&cfg);
 		return 0;
 	}
 	log_setup("netservd", debug ? LOG_LVL_DEBUG : cfg.log_level, cfg.log_syslog);
@@ -445,10 +484,15 @@ int main(int argc, char **argv)
 		fwd_ops = &fwd_netfilter_ops;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
 	}
-	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	struct guard_publisher *gpubs = calloc(cfg.n_publishers + 1, sizeof(*gpubs));
+	if (!gpubs) {
+		log_err("cannot start the security checks: out of memory");
+		goto out;
+	}
 	struct guard_config gc;
 	guard_config_of(&cfg, gpubs, &gc);
 	r = guard_new(loop, &gc, store, &guard, err, sizeof(err));
+	free(gpubs);
 	if (r < 0) {
 		log_err("cannot start the security checks: %s", err);
 		goto out;
@@ -459,6 +503,11 @@ int main(int argc, char **argv)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");
 	if (strcmp(cfg.runtime, "wasm") == 0) {
+		r = raise_fd_limit(cfg.n_publishers + cfg.pool_size, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot start the containers: %s", err);
+			goto out;
+		}
 		for (; sandboxes < cfg.n_publishers; sandboxes++) {
 			r = sandbox_host_prepare(&cfg.publishers[sandboxes], err, sizeof(err));
 			if (r < 0) {
@@ -545,5 +594,6 @@ out:
 	if (loop && sigfd >= 0)
 		evloop_del_fd(loop, sigfd);
 	evloop_free(loop);
+	config_free(&cfg);
 	return exit_code;
 }
