@@ -61,6 +61,7 @@ static const struct directive directives[] = {
         STR("modules", "compile_user", compile_user),
         STR("containers", "program", container_program),
         U32("containers", "pool_size", pool_size, 0, 64),
+        OTHER("containers", "zygote", DIR_BOOL, zygote),
         U32("containers", "heartbeat_ms", heartbeat_ms, 50, 60000),
         U32("containers", "restart_limit", restart_limit, 1, 32),
         U32("containers", "restart_window", restart_window_s, 1, 86400),
@@ -133,6 +134,7 @@ void config_defaults(struct ns_config *cfg)
 	cfg->compile_timeout_s = 120;
 	snprintf(cfg->compile_user, sizeof(cfg->compile_user), "nobody");
 	cfg->pool_size = 1;
+	cfg->zygote = true;
 	cfg->heartbeat_ms = 1000;
 	cfg->restart_limit = 3;
 	cfg->restart_window_s = 60;

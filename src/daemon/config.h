@@ -48,6 +48,7 @@ struct ns_config {
 	/* [containers] */
 	char container_program[PATH_MAX]; /* "" = netserv-container beside netservd */
 	uint32_t pool_size;               /* spare containers kept pre-forked */
+	bool zygote;                      /* fork containers from one zygote */
 	uint32_t heartbeat_ms;
 	uint32_t restart_limit;    /* restarts a module may cause within ... */
 	uint32_t restart_window_s; /* ... this window before it fails */
