@@ -1,5 +1,9 @@
 /* The container zygote: forks containers on netservd's request (see
- * proto/zygote.h). Single-threaded, holds nothing but its control socket. */
+ * proto/zygote.h). Single-threaded, holds nothing but its control socket.
+ * The raw clone3 runs no fork handlers and leaves glibc's cached tid of the
+ * zygote in the child's thread descriptor; glibc (>= 2.34) asks the kernel
+ * for the tid where it signals itself (raise, abort), and the container's
+ * timers are process-directed. */
 #include "container/zygote.h"
 
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "container/host_crypto.h"
 #include "proto/zygote.h"
 
 /* In the new container: the fds where a fresh one finds them. */
@@ -32,6 +37,10 @@ int zygote_run(int ctl_fd, int *busy_fd)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "netserv-zygote");
+	/* OpenSSL's configuration and algorithm tables, loaded once here, are
+	 * shared by every container (each would load its own at ASSIGN). */
+	if (host_crypto_init() < 0)
+		fprintf(stderr, "netserv-container: zygote: cannot initialise libcrypto\n");
 	for (;;) {
 		int ctl, busy;
 		int r = zygote_recv_spawn(ctl_fd, &ctl, &busy);
