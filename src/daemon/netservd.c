@@ -310,11 +310,12 @@ static unsigned fwd_hooks(const char *list)
 #define FDS_PER_CONTAINER 4
 #define FDS_BASE          1024
 
-/* Raises RLIMIT_NOFILE to what n containers need (the soft limit, and the
- * hard one when root may). Returns 0 or a negative errno with the reason. */
-static int raise_fd_limit(size_t n, char *err, size_t errlen)
+/* Raises RLIMIT_NOFILE to what the containers of n publishers and spares
+ * need (the soft limit, and the hard one when root may). Returns 0 or a
+ * negative errno with the reason. */
+static int raise_fd_limit(size_t n, size_t spares, char *err, size_t errlen)
 {
-	rlim_t need = (rlim_t)n * FDS_PER_CONTAINER + FDS_BASE;
+	rlim_t need = (rlim_t)(n + spares) * FDS_PER_CONTAINER + FDS_BASE;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
@@ -325,12 +326,11 @@ static int raise_fd_limit(size_t n, char *err, size_t errlen)
 		rl.rlim_max = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		int e = errno;
-		snprintf(
-		        err, errlen,
-		        "%zu publishers need %llu open files, and RLIMIT_NOFILE cannot be raised "
-		        "to "
-		        "that: %s (raise LimitNOFILE= or ulimit -n, or configure fewer publishers)",
-		        n, (unsigned long long)need, strerror(e));
+		snprintf(err, errlen,
+		         "%zu publishers (and %zu spare containers) need %llu open files, and "
+		         "RLIMIT_NOFILE cannot be raised to that: %s (raise LimitNOFILE= or ulimit "
+		         "-n, or configure fewer publishers)",
+		         n, spares, (unsigned long long)need, strerror(e));
 		return -e;
 	}
 	return 0;
@@ -504,7 +504,7 @@ int main(int argc, char **argv)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");
 	if (strcmp(cfg.runtime, "wasm") == 0) {
-		r = raise_fd_limit(cfg.n_publishers + cfg.pool_size, err, sizeof(err));
+		r = raise_fd_limit(cfg.n_publishers, cfg.pool_size, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start the containers: %s", err);
 			goto out;

@@ -156,4 +156,14 @@ many_config 600 65000 >"$TEST_DIR/queues.conf"
 out=$("$NETSERVD" -t -c "$TEST_DIR/queues.conf" 2>&1)
 check "queue_base + publishers past 65535 is a configuration error" \
 	grep -q 'queue_base 65000 with 600 publishers needs NFQUEUE numbers up to 65599, past 65535' <<<"$out"
+# Open files it may not raise its limit to: a clear error, no start.
+if command -v setpriv >/dev/null && command -v prlimit >/dev/null; then
+	out=$(nsenter --net="/run/netns/$NS" prlimit --nofile=256:256 setpriv --bounding-set=-sys_resource \
+		--inh-caps=-sys_resource "$NETSERVD" -c "$CONF" 2>&1)
+	rc=$?
+	check "without the open files $N containers need, netservd refuses to start, saying why" \
+		test "$rc" = 1 -a "$(grep -c "$N publishers (and 1 spare containers) need $((N * 4 + 4 + 1024)) open files, and RLIMIT_NOFILE cannot be raised" <<<"$out")" = 1
+else
+	ok "# SKIP no setpriv or prlimit"
+fi
 tap_done
