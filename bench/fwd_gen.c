@@ -4,8 +4,10 @@
  * SECONDS, so that the sender's own IP stack does not limit the load.
  *
  *   fwd_gen -i IF -m DSTMAC -s SRCIP -d DSTIP -p PORT [-l BYTES] [-r RATE]
- *           [-t SECONDS] [-b BURST] [-c CPU]
+ *           [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS]
  *
+ * -n spreads the frames evenly, in turn, over FLOWS destination ports PORT ..
+ * PORT + FLOWS - 1 (default 1; bench/containers: one per publisher).
  * -l is the UDP payload length (default 64); -r 0 (the default) sends as fast
  * as the socket takes frames. Frames leave in bursts of at most BURST
  * (default 32) and at most 50 us worth of the rate. When the sender falls
@@ -14,9 +16,8 @@
  * schedule moves on, and the time counts (the achieved rate is lower). A
  * frame the device refuses (ENOBUFS: the receiving veth's ring is full) is
  * counted, not retried: to the router it is a packet lost at its input. The
- * source port is PORT + 1. Prints "sent=N refused=R seconds=T late=L" (L:
- * times the schedule moved on); exit status 0, 1 on a system error, 2 on bad
- * usage. */
+ * source port is PORT + 1 (PORT - 1 with -n above 1). Prints "sent=N refused=R seconds=T late=L"
+ * (L: times the schedule moved on); exit status 0, 1 on a system error, 2 on bad usage. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #define MAX_BURST   64
+#define MAX_FLOWS   4096
 #define LAG_NS      200000 /* behind schedule by more than this: move it on */
 #define MAX_PAYLOAD 1472   /* one 1500-byte MTU */
 #define HDR_LEN     (sizeof(struct ether_header) + sizeof(struct iphdr) + sizeof(struct udphdr))
@@ -51,6 +53,7 @@ struct gen_opts {
 	double seconds;   /* how long to send */
 	unsigned burst;   /* frames per sendmmsg, at most */
 	int cpu;          /* CPU to run on, -1: any */
+	unsigned flows;   /* destination ports port .. port + flows - 1 */
 };
 
 static uint64_t now_ns(void)
@@ -63,7 +66,7 @@ static uint64_t now_ns(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fwd_gen -i IF -m DSTMAC -s SRCIP -d DSTIP -p PORT [-l BYTES] "
-	                "[-r RATE] [-t SECONDS] [-b BURST] [-c CPU]\n");
+	                "[-r RATE] [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS]\n");
 	exit(2);
 }
 
@@ -87,8 +90,8 @@ static void parse_args(int argc, char **argv, struct gen_opts *o)
 	int c;
 	bool have_mac = false, have_src = false, have_dst = false;
 
-	*o = (struct gen_opts){.payload = 64, .seconds = 1.0, .burst = 32, .cpu = -1};
-	while ((c = getopt(argc, argv, "i:m:s:d:p:l:r:t:b:c:")) != -1) {
+	*o = (struct gen_opts){.payload = 64, .seconds = 1.0, .burst = 32, .cpu = -1, .flows = 1};
+	while ((c = getopt(argc, argv, "i:m:s:d:p:l:r:t:b:c:n:")) != -1) {
 		switch (c) {
 		case 'i':
 			o->ifname = optarg;
@@ -120,13 +123,17 @@ static void parse_args(int argc, char **argv, struct gen_opts *o)
 		case 'c':
 			o->cpu = atoi(optarg);
 			break;
+		case 'n':
+			o->flows = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (!o->ifname || !have_mac || !have_src || !have_dst || o->port == 0 || o->port == 65535 ||
 	    o->payload < 1 || o->payload > MAX_PAYLOAD || o->seconds <= 0 || o->burst < 1 ||
-	    o->burst > MAX_BURST)
+	    o->burst > MAX_BURST || o->flows < 1 || o->flows > MAX_FLOWS ||
+	    (uint32_t)o->port + o->flows > 65535 || (o->flows > 1 && o->port < 2))
 		usage();
 }
 
@@ -143,9 +150,10 @@ static uint16_t ip_checksum(const void *data, size_t len)
 	return htons((uint16_t)~sum);
 }
 
-/* Writes one Ethernet/IPv4/UDP frame into buf; returns its length. The UDP
- * checksum is 0 (none), which IPv4 allows. */
-static size_t build_frame(const struct gen_opts *o, const uint8_t src_mac[ETH_ALEN], uint8_t *buf)
+/* Writes one Ethernet/IPv4/UDP frame to port o->port + flow into buf;
+ * returns its length. The UDP checksum is 0 (none), which IPv4 allows. */
+static size_t build_frame(const struct gen_opts *o, const uint8_t src_mac[ETH_ALEN], unsigned flow,
+                          uint8_t *buf)
 {
 	struct ether_header *eth = (struct ether_header *)buf;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -167,8 +175,8 @@ static size_t build_frame(const struct gen_opts *o, const uint8_t src_mac[ETH_AL
 	};
 	ip->check = ip_checksum(ip, sizeof(*ip));
 	*udp = (struct udphdr){
-	        .source = htons((uint16_t)(o->port + 1)),
-	        .dest = htons(o->port),
+	        .source = htons((uint16_t)(o->flows > 1 ? o->port - 1 : o->port + 1)),
+	        .dest = htons((uint16_t)(o->port + flow)),
 	        .len = htons((uint16_t)(sizeof(*udp) + o->payload)),
 	};
 	memset(payload, 'b', o->payload);
@@ -239,13 +247,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* Every slot sends the same frame: nothing in it changes per packet. */
-	static uint8_t frame[HDR_LEN + MAX_PAYLOAD];
-	size_t len = build_frame(&o, src_mac, frame);
-	struct iovec iov = {.iov_base = frame, .iov_len = len};
+	/* One frame per flow, built once: nothing in them changes per packet. */
+	uint8_t *frames = calloc(o.flows, HDR_LEN + MAX_PAYLOAD);
+	struct iovec *iovs = calloc(o.flows, sizeof(*iovs));
+	if (!frames || !iovs) {
+		fprintf(stderr, "fwd_gen: out of memory\n");
+		return 1;
+	}
+	for (unsigned f = 0; f < o.flows; f++) {
+		uint8_t *frame = frames + (size_t)f * (HDR_LEN + MAX_PAYLOAD);
+		iovs[f] = (struct iovec){.iov_base = frame,
+		                         .iov_len = build_frame(&o, src_mac, f, frame)};
+	}
+	unsigned next_flow = 0; /* the flows take turns, frame by frame */
 	struct mmsghdr msgs[MAX_BURST];
 	for (unsigned i = 0; i < MAX_BURST; i++)
-		msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov, .msg_iovlen = 1}};
+		msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iovs[0], .msg_iovlen = 1}};
 
 	/* Paced: exactly rate * seconds frames, each burst when its first frame
 	 * is due. Unpaced: until the time is up. */
@@ -278,6 +295,12 @@ int main(int argc, char **argv)
 		unsigned n = burst, off = 0;
 		if (total - done < n)
 			n = (unsigned)(total - done);
+		if (o.flows > 1) {
+			for (unsigned i = 0; i < n; i++) {
+				msgs[i].msg_hdr.msg_iov = &iovs[next_flow];
+				next_flow = next_flow + 1 == o.flows ? 0 : next_flow + 1;
+			}
+		}
 		while (off < n) {
 			int k = sendmmsg(fd, msgs + off, n - off, 0);
 			if (k < 0) {
@@ -300,5 +323,7 @@ int main(int argc, char **argv)
 	printf("sent=%llu refused=%llu seconds=%.4f late=%llu\n", (unsigned long long)sent,
 	       (unsigned long long)refused, secs, (unsigned long long)late);
 	close(fd);
+	free(frames);
+	free(iovs);
 	return 0;
 }

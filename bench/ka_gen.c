@@ -3,9 +3,10 @@
  * forwarding benchmark (bench/forwarding-keepalive). The same options and
  * output as fwd_gen; -l is the UDP payload length (at least KA_MIN_LEN).
  *
- * It is fwd_gen.c itself, compiled with its send call wrapped: every slot of
- * fwd_gen sends one frame, and the wrapper writes the NOTIFY into that frame
- * before the first send (the UDP checksum stays 0: none, as fwd_gen's). */
+ * It is fwd_gen.c itself, compiled with its send call wrapped: fwd_gen sends
+ * one prebuilt frame per flow (-n), and the wrapper writes the NOTIFY into
+ * each frame before its first send (the UDP checksum stays 0: none, as
+ * fwd_gen's). */
 #include <sys/socket.h>
 
 #include "ka_sip.h"
@@ -17,15 +18,17 @@ static int ka_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags);
 
 static int ka_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
 {
-	static bool ready;
-	if (!ready && n > 0) {
-		struct iovec *iov = msgs[0].msg_hdr.msg_iov;
-		if (iov->iov_len <= HDR_LEN ||
-		    ka_notify((char *)iov->iov_base + HDR_LEN, iov->iov_len - HDR_LEN, 1) < 0) {
+	/* A frame fwd_gen built still starts its payload with 'a': the NOTIFY
+	 * goes in once per frame (one per flow with -n), then it is left alone. */
+	for (unsigned i = 0; i < n; i++) {
+		struct iovec *iov = msgs[i].msg_hdr.msg_iov;
+		char *payload = (char *)iov->iov_base + HDR_LEN;
+		if (iov->iov_len <= HDR_LEN || payload[0] != 'a')
+			continue;
+		if (ka_notify(payload, iov->iov_len - HDR_LEN, 1) < 0) {
 			fprintf(stderr, "ka_gen: -l must be %d..%d\n", KA_MIN_LEN, MAX_PAYLOAD);
 			exit(2);
 		}
-		ready = true;
 	}
 	return sendmmsg(fd, msgs, n, flags);
 }

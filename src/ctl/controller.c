@@ -1153,10 +1153,13 @@ struct controller *controller_free(struct controller *c)
 {
 	if (!c)
 		return NULL;
+	/* The modules are not uninstalled one by one (a rule change each: 35 ms,
+	 * 35 s for 1,000): the runtime and the forwarding plane, freed next by
+	 * their owner, stop every container and delete the chains whole, and
+	 * the store keeps the modules for the next start. */
 	while (c->modules) {
 		struct module *m = c->modules;
 		c->modules = m->next;
-		module_uninstall(m);
 		module_free(m);
 	}
 	while (c->authorizing) {

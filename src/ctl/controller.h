@@ -45,7 +45,9 @@ int controller_new(struct evloop *loop, const struct ctl_settings *s, struct sto
                    const struct runtime_ops *rt_ops, void *rt, const struct fwd_ops *fwd_ops,
                    void *fwd, struct controller **ret, char *err, size_t errlen);
 
-/* Cancels pending work (pending requests get no reply) and frees; NULL ok. */
+/* Cancels pending work (pending requests get no reply) and frees; NULL ok.
+ * Installed modules are left to the runtime and the forwarding plane, which
+ * the caller frees next (they tear down everything at once). */
 struct controller *controller_free(struct controller *c);
 
 /* Loads the store: drops expired modules, reinstalls the others. Returns the

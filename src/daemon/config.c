@@ -61,6 +61,7 @@ static const struct directive directives[] = {
         STR("modules", "compile_user", compile_user),
         STR("containers", "program", container_program),
         U32("containers", "pool_size", pool_size, 0, 64),
+        OTHER("containers", "zygote", DIR_BOOL, zygote),
         U32("containers", "heartbeat_ms", heartbeat_ms, 50, 60000),
         U32("containers", "restart_limit", restart_limit, 1, 32),
         U32("containers", "restart_window", restart_window_s, 1, 86400),
@@ -136,6 +137,7 @@ void config_defaults(struct ns_config *cfg)
 	cfg->compile_timeout_s = 120;
 	snprintf(cfg->compile_user, sizeof(cfg->compile_user), "nobody");
 	cfg->pool_size = 1;
+	cfg->zygote = true;
 	cfg->heartbeat_ms = 1000;
 	cfg->restart_limit = 3;
 	cfg->restart_window_s = 60;
@@ -157,6 +159,52 @@ void config_defaults(struct ns_config *cfg)
 	cfg->sig_icmp = true;
 	cfg->sig_router_alert6 = true; /* NSIS-ka intercepts IPv6 Queries only with it */
 	cfg->sig_response_timeout_s = 60;
+}
+
+void config_free(struct ns_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->publishers);
+	free(cfg->policies);
+	free(cfg->security.netns);
+	cfg->publishers = NULL;
+	cfg->policies = NULL;
+	cfg->security.netns = NULL;
+	cfg->n_publishers = cfg->n_alloc = 0;
+}
+
+void config_move(struct ns_config *to, struct ns_config *from)
+{
+	config_free(to);
+	*to = *from;
+	from->publishers = NULL;
+	from->policies = NULL;
+	from->security.netns = NULL;
+	from->n_publishers = from->n_alloc = 0;
+}
+
+/* Room for one more publisher: the three arrays grow together. */
+static int publishers_grow(struct ns_config *cfg)
+{
+	if (cfg->n_publishers < cfg->n_alloc)
+		return 0;
+	size_t n = cfg->n_alloc ? cfg->n_alloc * 2 : 16;
+	if (n > NS_MAX_PUBLISHERS)
+		n = NS_MAX_PUBLISHERS;
+	struct sup_publisher *pubs = realloc(cfg->publishers, n * sizeof(*pubs));
+	if (pubs)
+		cfg->publishers = pubs;
+	struct ns_policy *pols = realloc(cfg->policies, n * sizeof(*pols));
+	if (pols)
+		cfg->policies = pols;
+	bool *netns = realloc(cfg->security.netns, n * sizeof(*netns));
+	if (netns)
+		cfg->security.netns = netns;
+	if (!pubs || !pols || !netns)
+		return -ENOMEM;
+	cfg->n_alloc = n;
+	return 0;
 }
 
 /* Defaults of a publisher section; the uid comes from its position. */
@@ -372,7 +420,10 @@ static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char
 		return 0;
 	}
 	struct sup_publisher *p = NULL;
-	for (size_t i = 0; i < cfg->n_publishers; i++)
+	/* A section's keys come one after the other: try the last one first. */
+	if (cfg->n_publishers && strcmp(cfg->publishers[cfg->n_publishers - 1].ct.user, name) == 0)
+		p = &cfg->publishers[cfg->n_publishers - 1];
+	for (size_t i = 0; !p && i < cfg->n_publishers; i++)
 		if (strcmp(cfg->publishers[i].ct.user, name) == 0)
 			p = &cfg->publishers[i];
 	if (!p) {
@@ -380,6 +431,10 @@ static int on_publisher_entry(struct parse_ctx *pc, const char *name, const char
 			snprintf(pc->msg, sizeof(pc->msg),
 			         "[publisher %s]: more than %d publishers (the node's limit)", name,
 			         NS_MAX_PUBLISHERS);
+			return 0;
+		}
+		if (publishers_grow(cfg) < 0) {
+			snprintf(pc->msg, sizeof(pc->msg), "[publisher %s]: out of memory", name);
 			return 0;
 		}
 		p = &cfg->publishers[cfg->n_publishers];
@@ -455,6 +510,17 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 		if (!pc->cfg->state_dir[0] || !pc->cfg->admin_socket[0]) {
 			snprintf(err, err ? errlen : 0,
 			         "%s: [node] state_dir and admin_socket must not be empty", name);
+			return -EINVAL;
+		}
+		/* Publisher i reads NFQUEUE queue_base + i (runtime/runtime_wasm.h). */
+		uint64_t last_queue = (uint64_t)pc->cfg->queue_base + pc->cfg->n_publishers;
+		if (pc->cfg->n_publishers && last_queue - 1 > UINT16_MAX) {
+			snprintf(err, err ? errlen : 0,
+			         "%s: [containers] queue_base %u with %zu publishers needs NFQUEUE "
+			         "numbers up to %llu, past 65535: lower queue_base to at most %zu",
+			         name, pc->cfg->queue_base, pc->cfg->n_publishers,
+			         (unsigned long long)(last_queue - 1),
+			         (size_t)UINT16_MAX + 1 - pc->cfg->n_publishers);
 			return -EINVAL;
 		}
 		if (config_security_finish(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
@@ -590,8 +656,8 @@ int config_warnings(const struct ns_config *cfg, const char *path, config_warn_f
 		char name[96];
 		int line;
 		bool has_keys;
-	} secs[NS_MAX_PUBLISHERS + 32];
-	size_t n_secs = 0;
+	} *secs = calloc(cfg->n_publishers + 64, sizeof(*secs));
+	size_t n_secs = 0, max_secs = secs ? cfg->n_publishers + 64 : 0;
 	FILE *f = fopen(path, "re");
 	if (f) {
 		char buf[1024];
@@ -622,7 +688,7 @@ int config_warnings(const struct ns_config *cfg, const char *path, config_warn_f
 				n++;
 				break;
 			}
-			if (n_secs < ARRAY_SIZE(secs)) {
+			if (n_secs < max_secs) {
 				snprintf(secs[n_secs].name, sizeof(secs[n_secs].name), "%s", name);
 				secs[n_secs].line = line;
 				secs[n_secs].has_keys = false;
@@ -655,6 +721,7 @@ int config_warnings(const struct ns_config *cfg, const char *path, config_warn_f
 			      path, secs[i].line, secs[i].name);
 		n++;
 	}
+	free(secs);
 	const char *kd = cfg->security.keys_dir;
 	if (access(kd, R_OK | X_OK) < 0) {
 		warnf(warn, ctx, "[security] keys_dir %s: %s: no publisher can sign a request", kd,

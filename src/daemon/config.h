@@ -12,7 +12,10 @@
 #include "lib/log.h"
 #include "runtime/supervisor.h"
 
-#define NS_MAX_PUBLISHERS 64
+/* The most [publisher NAME] sections a node takes (docs/operations.md
+ * "Many publishers"): each is a container, a uid, a cgroup, an NFQUEUE
+ * number and a few file descriptors. The arrays grow with the file. */
+#define NS_MAX_PUBLISHERS 4096
 
 /* An address to listen on, "IPv4:PORT" or "[IPv6]:PORT" (numeric). */
 struct ns_listen {
@@ -45,6 +48,7 @@ struct ns_config {
 	/* [containers] */
 	char container_program[PATH_MAX]; /* "" = netserv-container beside netservd */
 	uint32_t pool_size;               /* spare containers kept pre-forked */
+	bool zygote;                      /* fork containers from one zygote */
 	uint32_t heartbeat_ms;
 	uint32_t restart_limit;    /* restarts a module may cause within ... */
 	uint32_t restart_window_s; /* ... this window before it fails */
@@ -71,14 +75,22 @@ struct ns_config {
 	struct ns_listen metrics_listen;
 	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */
 	struct ns_security security;
-	/* [publisher NAME] sections; policies[i] is publishers[i]'s (policy/policy.h) */
-	struct ns_policy policies[NS_MAX_PUBLISHERS];
-	struct sup_publisher publishers[NS_MAX_PUBLISHERS];
-	size_t n_publishers;
+	/* [publisher NAME] sections; policies[i] is publishers[i]'s (policy/policy.h);
+	 * allocated as the file is read (config_free), n_alloc entries each */
+	struct ns_policy *policies;
+	struct sup_publisher *publishers;
+	size_t n_publishers, n_alloc;
 };
 
-/* Fills *cfg with the built-in defaults. */
+/* Fills *cfg with the built-in defaults (no publishers; nothing to free yet). */
 void config_defaults(struct ns_config *cfg);
+
+/* Frees the publisher arrays of a config filled by config_defaults and
+ * config_load; the config is then empty of publishers. NULL allowed. */
+void config_free(struct ns_config *cfg);
+
+/* Moves *from into *to (freeing what *to held); *from is left empty. */
+void config_move(struct ns_config *to, struct ns_config *from);
 
 /* Reads an INI file over the values already in *cfg. Unknown sections or keys
  * and bad values are errors. Returns 0, or a negative errno with

@@ -11,8 +11,6 @@
 #include "daemon/config.h"
 #include "paths.h"
 
-_Static_assert(NS_SEC_MAX_PUBLISHERS == NS_MAX_PUBLISHERS, "publisher arrays differ");
-
 void config_security_defaults(struct ns_config *cfg)
 {
 	struct ns_security *s = &cfg->security;

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_SEC_MAX_PUBLISHERS 64 /* = NS_MAX_PUBLISHERS */
-
 struct ns_config;
 
 struct ns_security {
@@ -24,8 +22,8 @@ struct ns_security {
 	/* [containers] */
 	bool seccomp;  /* the system-call allowlist */
 	bool landlock; /* file and port confinement */
-	/* [publisher NAME] netns = yes */
-	bool netns[NS_SEC_MAX_PUBLISHERS];
+	/* [publisher NAME] netns = yes; one per publisher (config.h's n_alloc) */
+	bool *netns;
 };
 
 /* Fills the defaults of [security] and [containers] security keys. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,6 +137,7 @@ static void reload(struct node *n)
 	config_defaults(next);
 	if (config_load(next, n->config_path, err, sizeof(err)) < 0) {
 		log_err("reload refused, the running configuration is kept: %s", err);
+		config_free(next);
 		free(next);
 		return;
 	}
@@ -161,14 +163,18 @@ static void reload(struct node *n)
 			*p = *old;
 		}
 	}
-	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	struct guard_publisher *gpubs = calloc(next->n_publishers + 1, sizeof(*gpubs));
 	struct guard_config gc;
-	guard_config_of(next, gpubs, &gc);
-	if (guard_reload(n->guard, &gc) < 0) {
+	if (gpubs)
+		guard_config_of(next, gpubs, &gc);
+	if (!gpubs || guard_reload(n->guard, &gc) < 0) {
 		log_err("reload: out of memory; the running configuration is kept");
+		free(gpubs);
+		config_free(next);
 		free(next);
 		return;
 	}
+	free(gpubs);
 	struct ctl_settings s = ctl_settings_of(next, n->guard);
 	int removed = controller_reload(n->ctl, &s);
 	for (size_t i = 0; i < cur->n_publishers; i++) {
@@ -201,7 +207,7 @@ static void reload(struct node *n)
 	}
 	if (!n->debug)
 		log_setup("netservd", next->log_level, next->log_syslog);
-	*cur = *next;
+	config_move(cur, next);
 	free(next);
 	if (n->rt)
 		n->sandboxes = sandboxes;
@@ -301,6 +307,37 @@ static unsigned fwd_hooks(const char *list)
 	return flags;
 }
 
+/* File descriptors netservd holds per container (its control socket, its
+ * pidfd, its NFQUEUE socket) and beside them (database, sockets, fetches). */
+#define FDS_PER_CONTAINER 4
+#define FDS_BASE          1024
+
+/* Raises RLIMIT_NOFILE to what the containers of n publishers and spares
+ * need (the soft limit, and the hard one when root may). Returns 0 or a
+ * negative errno with the reason. */
+static int raise_fd_limit(size_t n, size_t spares, char *err, size_t errlen)
+{
+	rlim_t need = (rlim_t)(n + spares) * FDS_PER_CONTAINER + FDS_BASE;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = need;
+	if (rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		int e = errno;
+		snprintf(err, errlen,
+		         "%zu publishers (and %zu spare containers) need %llu open files, and "
+		         "RLIMIT_NOFILE cannot be raised to that: %s (raise LimitNOFILE= or ulimit "
+		         "-n, or configure fewer publishers)",
+		         n, spares, (unsigned long long)need, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void **ret, char *err,
                          size_t errlen)
 {
@@ -339,7 +376,8 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	                .pool_size = cfg->pool_size,
 	                .restart_limit = cfg->restart_limit,
 	                .restart_window_s = cfg->restart_window_s,
-	                .install_wait_ms = cfg->install_wait_ms},
+	                .install_wait_ms = cfg->install_wait_ms,
+	                .exec_each = !cfg->zygote},
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
@@ -391,11 +429,13 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "netservd: %s\n", err);
+		config_free(&cfg);
 		return 1;
 	}
 	if (check_only) {
 		config_warnings(&cfg, config_path, warn_stderr, NULL);
 		printf("netservd: %s: configuration OK\n", config_path);
+		config_free(&cfg);
 		return 0;
 	}
 	log_setup("netservd", debug ? LOG_LVL_DEBUG : cfg.log_level, cfg.log_syslog);
@@ -461,10 +501,15 @@ int main(int argc, char **argv)
 		fwd_ops = &fwd_netfilter_ops;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
 	}
-	struct guard_publisher gpubs[NS_MAX_PUBLISHERS];
+	struct guard_publisher *gpubs = calloc(cfg.n_publishers + 1, sizeof(*gpubs));
+	if (!gpubs) {
+		log_err("cannot start the security checks: out of memory");
+		goto out;
+	}
 	struct guard_config gc;
 	guard_config_of(&cfg, gpubs, &gc);
 	r = guard_new(loop, &gc, store, &guard, err, sizeof(err));
+	free(gpubs);
 	if (r < 0) {
 		log_err("cannot start the security checks: %s", err);
 		goto out;
@@ -478,6 +523,11 @@ int main(int argc, char **argv)
 		log_warn("security: [security] require_signatures = no: unsigned requests are "
 		         "accepted");
 	if (strcmp(cfg.runtime, "wasm") == 0) {
+		r = raise_fd_limit(cfg.n_publishers, cfg.pool_size, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot start the containers: %s", err);
+			goto out;
+		}
 		for (; sandboxes < cfg.n_publishers; sandboxes++) {
 			r = sandbox_host_prepare(&cfg.publishers[sandboxes], err, sizeof(err));
 			if (r < 0) {
@@ -566,5 +616,6 @@ out:
 	if (loop && sigfd >= 0)
 		evloop_del_fd(loop, sigfd);
 	evloop_free(loop);
+	config_free(&cfg);
 	return exit_code;
 }

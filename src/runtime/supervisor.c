@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "runtime/sandbox_host.h"
 #include "runtime/verdict_relay.h"
+#include "runtime/zygote_host.h"
 
 struct supervisor_container;
 
@@ -109,6 +110,7 @@ struct supervisor {
 	struct supervisor_container *cts; /* every live container */
 	struct evloop_timer *heartbeat;
 	uint8_t *rxbuf;
+	struct zygote_host zygote; /* forks the containers; fd -1: we do */
 };
 
 static void ct_dead(struct supervisor_container *ct, const char *why);
@@ -663,7 +665,16 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-	pid_t pid = fork();
+	pid_t pid = -1;
+	if (s->zygote.fd >= 0) {
+		pid = zygote_host_spawn(&s->zygote, sv[1], busy_fd);
+		if (pid < 0 && s->zygote.fd < 0)
+			log_warn("supervisor: the container zygote failed (%s): containers are "
+			         "started with fork and exec from now on",
+			         strerror(-pid));
+	}
+	if (pid < 0)
+		pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(sv[0]);
@@ -839,6 +850,7 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 	struct supervisor *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->zygote.fd = -1;
 	s->loop = loop;
 	s->container_bin = strdup(cfg->container_bin);
 	s->cgroup_prefix = strdup(cfg->cgroup_prefix ? cfg->cgroup_prefix : "netserv");
@@ -857,6 +869,10 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 		return -ENOMEM;
 	}
 	s->heartbeat = evloop_timer_add(loop, s->heartbeat_ms, on_heartbeat, s);
+	if (!cfg->exec_each && zygote_host_start(&s->zygote, s->container_bin, err, errlen) < 0)
+		log_warn("supervisor: no container zygote (%s): containers are started with fork "
+		         "and exec",
+		         err);
 	spares_refill(s);
 	*ret = s;
 	return 0;
@@ -866,6 +882,11 @@ struct supervisor *supervisor_free(struct supervisor *s)
 {
 	if (!s)
 		return NULL;
+	zygote_host_stop(&s->zygote);
+	/* All at once: their exits overlap instead of one wait after another. */
+	for (struct supervisor_container *ct = s->cts; ct; ct = ct->next)
+		if (ct->state != CT_DEAD)
+			kill(ct->pid, SIGKILL);
 	while (s->cts) {
 		struct supervisor_container *ct = s->cts;
 		struct publisher *pub = ct->pub;

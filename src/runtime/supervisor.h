@@ -38,6 +38,11 @@ struct sup_config {
 	/* An INSTALL that comes while the publisher's container restarts waits
 	 * this long for it (0: 10 s), then fails with -ETIMEDOUT. */
 	uint32_t install_wait_ms;
+	/* true: fork and exec every container; false: fork them from one
+	 * pre-started netserv-container --zygote (runtime/zygote_host.h), which
+	 * is faster and shares its libraries' relocated pages, at the price of
+	 * one address-space layout for all containers. */
+	bool exec_each;
 };
 
 /* A reply to a request: status 0 or a negative errno; `reply` is the JSON

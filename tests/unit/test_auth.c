@@ -972,6 +972,7 @@ static void test_filter_lists_overlap(void **state)
 
 static int load(struct ns_config *c, const char *text, char *err, size_t errlen)
 {
+	config_free(c);
 	config_defaults(c);
 	return config_load_string(c, "t.conf", text, err, errlen);
 }
@@ -1034,6 +1035,7 @@ static void test_config(void **state)
 	                 -EINVAL);
 	assert_int_equal(load(c, "[security]\ntimestamp_window = 1\n", err, sizeof(err)), -EINVAL);
 	assert_int_equal(load(c, "[security]\nbogus = 1\n", err, sizeof(err)), -EINVAL);
+	config_free(c);
 	free(c);
 }
 

@@ -6,12 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon/config.h"
+
+static char *many_publishers(const char *head, int n);
 
 static void test_defaults(void **state)
 {
@@ -68,6 +71,34 @@ static void test_full_file(void **state)
 	assert_false(c.require_hash);
 	assert_true(c.sig_router_alert);
 	assert_false(c.sig_router_alert6);
+	config_free(&c);
+}
+
+static void test_many_publishers(void **state)
+{
+	/* 4096 publishers (the limit), the last queue 65535 exactly */
+	char *text = many_publishers("[containers]\nqueue_base = 61440\nuid_base = 100000\n", 4096);
+	struct ns_config c;
+	char err[256] = "";
+	config_defaults(&c);
+	int r = config_load_string(&c, "many.conf", text, err, sizeof(err));
+	if (r < 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_publishers, 4096);
+	assert_string_equal(c.publishers[4095].ct.user, "p4095");
+	assert_int_equal(c.publishers[4095].ct.uid, 100000 + 4095);
+	assert_int_equal(c.publishers[4095].ct.nice, 5);
+	assert_false(c.security.netns[4095]);
+	/* a config moved into another leaves the first empty */
+	struct ns_config d;
+	config_defaults(&d);
+	config_move(&d, &c);
+	assert_int_equal(c.n_publishers, 0);
+	assert_null(c.publishers);
+	assert_int_equal(d.n_publishers, 4096);
+	config_free(&d);
+	config_free(&c);
+	free(text);
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -76,8 +107,21 @@ static void expect_error(const char *text, const char *needle)
 	char err[256] = "";
 	config_defaults(&c);
 	assert_true(config_load_string(&c, "bad.conf", text, err, sizeof(err)) < 0);
+	config_free(&c);
 	if (!strstr(err, needle))
 		fail_msg("error '%s' does not contain '%s'", err, needle);
+}
+
+/* n publishers p0 .. p(n-1), one key each, after `head`; the caller frees. */
+static char *many_publishers(const char *head, int n)
+{
+	size_t len = strlen(head) + (size_t)n * 32 + 1;
+	char *text = malloc(len), *p = text;
+	assert_non_null(text);
+	p += sprintf(p, "%s", head);
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "[publisher p%d]\nnice = 5\n", i);
+	return text;
 }
 
 static void test_errors(void **state)
@@ -94,11 +138,19 @@ static void test_errors(void **state)
 	expect_error("[modules]\ndefault_ttl = 100\nmax_ttl = 50\n", "larger than max_ttl");
 	expect_error("[node]\nstate_dir =\n", "must not be empty");
 	expect_error("[node\nid = x\n", "bad.conf:1:");
-	{ /* the 65th publisher */
-		char text[65 * 48] = "", *p = text;
-		for (int i = 0; i < 65; i++)
-			p += sprintf(p, "[publisher p%d]\nnice = 5\n", i);
-		expect_error(text, "[publisher p64]: more than 64 publishers");
+	{ /* the 4097th publisher */
+		char *text = many_publishers("", 4097);
+		expect_error(text,
+		             "[publisher p4096]: more than 4096 publishers (the node's limit)");
+		free(text);
+	}
+	{ /* NFQUEUE numbers past 65535 */
+		char *text = many_publishers("[containers]\nqueue_base = 65000\n", 537);
+		expect_error(text,
+		             "[containers] queue_base 65000 with 537 publishers needs NFQUEUE "
+		             "numbers up to 65536, past 65535: lower queue_base to at most "
+		             "64999");
+		free(text);
 	}
 	expect_error("[metrics]\nlisten = 127.0.0.1\n", "bad.conf:2: [metrics] listen: "
 	                                                "'127.0.0.1' is not ADDRESS:PORT");
@@ -157,6 +209,7 @@ static void test_sample_config_parses(void **state)
 	char err[256];
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, SOURCE_DIR "/etc/netservd.conf", err, sizeof(err)), 0);
+	config_free(&c);
 }
 
 static void test_publishers(void **state)
@@ -184,6 +237,7 @@ static void test_publishers(void **state)
 	assert_int_equal(c.publishers[1].ct.uid, 4242);
 	assert_int_equal(c.publishers[1].ct.gid, 4242);
 	assert_int_equal(c.publishers[1].ct.budget_ms, 20);
+	config_free(&c);
 	expect_error("[publisher Bad-Name]\nuid = 1\n", "not a valid user name");
 	expect_error("[publisher x]\ncolour = red\n",
 	             "unknown key 'colour' in section [publisher x]");
@@ -220,6 +274,7 @@ int main(void)
 	        cmocka_unit_test(test_errors),          cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_metrics_listen),  cmocka_unit_test(test_sample_config_parses),
 	        cmocka_unit_test(test_sizes_and_bools), cmocka_unit_test(test_publishers),
+	        cmocka_unit_test(test_many_publishers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
