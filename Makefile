@@ -30,7 +30,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 
 .PHONY: all build build-asan build-fuzz deps test demo install uninstall deb format clean
 
