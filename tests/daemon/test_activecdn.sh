@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
 source "$here/../lib/wait.sh"
+source "$here/../lib/nginx_origin.sh"
 B=${NETSERV_BUILD:?}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -69,42 +70,14 @@ for i in 1 2 3 4; do head -c $((2 << 20)) /dev/urandom >"$WWW/q/$i"; done
 head -c $((3 << 20)) /dev/urandom >"$WWW/slow/big"
 head -c $((3 << 20)) /dev/urandom >"$WWW/slow/big2"
 chmod -R a+rX "$WWW"
-cat >"$WORK/nginx.conf" <<EOC
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-user nobody nogroup;
-events { worker_connections 256; }
-http {
-	access_log $WORK/nginx/access.log;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
-	default_type application/octet-stream;
-	server {
-		listen $ORIGIN:8000;
-		root $WWW;
-		location / { add_header Cache-Control "max-age=3600"; }
+nginx_origin_conf 'location / { add_header Cache-Control "max-age=3600"; }
 		location /short/ { add_header Cache-Control "max-age=2"; }
 		location /nostore/ { add_header Cache-Control "no-store"; }
-		location /slow/ { limit_rate 1m; add_header Cache-Control "max-age=3600"; }
-	}
-}
-EOC
-topo_exec origin nginx -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" \
-	>"$WORK/nginx/out" 2>&1 &
-NPID=$!
-origin_up() { topo_exec router curl -s -m 1 -o /dev/null "http://$ORIGIN:8000/small"; }
-if ! wait_until 10 origin_up; then
-	not_ok "nginx serves in the origin"
-	sed 's/^/#   /' "$WORK/nginx/out" "$WORK/nginx/error.log" 2>/dev/null | tail -20
+		location /slow/ { limit_rate 1m; add_header Cache-Control "max-age=3600"; }'
+nginx_origin_start /small || {
 	tap_done
 	exit 1
-fi
-: >"$WORK/nginx/access.log" # forget the probe above
+}
 # origin_hits PATH [STATUS]: the origin's log lines for PATH (with STATUS).
 origin_hits() { grep -cE "\"GET $1 HTTP/1.1\" ${2:-[0-9]+} " "$WORK/nginx/access.log"; }
 

@@ -19,6 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
 source "$here/../lib/wait.sh"
+source "$here/../lib/nginx_origin.sh"
 B=${NETSERV_BUILD:?}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -87,40 +88,11 @@ head -c $((5 << 20)) /dev/urandom >"$WWW/hls/big.ts" # over activecdn's 4 MiB
 ffmpeg -nostdin -v error -f lavfi -i testsrc=size=1280x720:rate=25 -t 3 -c:v libx264 \
 	-preset veryfast -g 75 -pix_fmt yuv420p -f mpegts "$WWW/hls/slow.ts"
 chmod -R a+rX "$WWW"
-cat >"$WORK/nginx.conf" <<EOC
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-user nobody nogroup;
-events { worker_connections 64; }
-http {
-	access_log $WORK/nginx/access.log;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
-	types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
-	default_type application/octet-stream;
-	server {
-		listen $ORIGIN:8000;
-		root $WWW;
-		location / { add_header Cache-Control "max-age=3600"; }
-	}
-}
-EOC
-topo_exec origin nginx -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" \
-	>"$WORK/nginx/out" 2>&1 &
-NPID=$!
-origin_up() { topo_exec router curl -s -m 1 -o /dev/null "http://$ORIGIN:8000/hls/index.m3u8"; }
-if ! wait_until 10 origin_up; then
-	not_ok "nginx serves in the origin"
-	sed 's/^/#   /' "$WORK/nginx/out" "$WORK/nginx/error.log" 2>/dev/null | tail -20
+nginx_origin_conf 'location / { add_header Cache-Control "max-age=3600"; }' 'types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }'
+nginx_origin_start /hls/index.m3u8 || {
 	tap_done
 	exit 1
-fi
-: >"$WORK/nginx/access.log" # forget the probe above
+}
 # origin_hits PATH: the origin's log lines for GET PATH.
 origin_hits() { grep -cE "\"GET $1 HTTP/1.1\" " "$WORK/nginx/access.log"; }
 
