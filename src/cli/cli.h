@@ -21,11 +21,12 @@ int cli_signal_main(int argc, char **argv);
 int cli_keys_main(int argc, char **argv);
 
 struct ncm_msg;
-/* Signs m in place with the secret key in key_path (timestamp, nonce,
- * signature) when it is a SETUP, REMOVE or TRIGGER, or a PROBE naming its
- * user, that is not signed yet and key_path is set. Returns 1 when signed, 0 when left alone, or a
+/* Signs m in place with the secret key in key_path (signal-to `to` unless it
+ * names one or to is NULL, timestamp, nonce, signature; auth_sign) when it is
+ * a SETUP, REMOVE or TRIGGER, or a PROBE naming its user, that is not signed
+ * yet and key_path is set. Returns 1 when signed, 0 when left alone, or a
  * negative errno after printing why. */
-int cli_sign_request(struct ncm_msg *m, const char *key_path);
+int cli_sign_request(struct ncm_msg *m, const char *key_path, const char *to);
 
 /* Runs `netserv module ...` with argv[0] == "module"; returns an exit code. */
 int cli_module_main(int argc, char **argv);

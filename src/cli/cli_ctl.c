@@ -210,7 +210,7 @@ static int cmd_send(const struct ctl_opts *o, int argc, char **argv)
 		 * (the node says what is wrong with it). */
 		struct ncm_msg *m = NULL;
 		if (ncm_parse(req, len, &m, NULL, 0) == 0) {
-			int r = cli_sign_request(m, o->key);
+			int r = cli_sign_request(m, o->key, NULL);
 			char *wire = NULL;
 			size_t wire_len = 0;
 			if (r > 0 && ncm_serialize(m, &wire, &wire_len) == 0) {

@@ -112,7 +112,7 @@ static int print_msg(const struct ncm_msg *m)
 	return CLI_OK;
 }
 
-int cli_sign_request(struct ncm_msg *m, const char *key_path)
+int cli_sign_request(struct ncm_msg *m, const char *key_path, const char *to)
 {
 	if (!key_path || !*key_path)
 		return 0;
@@ -130,7 +130,7 @@ int cli_sign_request(struct ncm_msg *m, const char *key_path)
 		fprintf(stderr, "netserv: %s\n", err);
 		return r;
 	}
-	r = auth_sign(m, sk, -1, NULL, err, sizeof(err));
+	r = auth_sign(m, sk, to, -1, NULL, err, sizeof(err));
 	sodium_memzero(sk, sizeof(sk));
 	if (r < 0) {
 		fprintf(stderr, "netserv: cannot sign: %s\n", err);
@@ -275,11 +275,8 @@ static int cmd_sign(int argc, char **argv)
 	struct ncm_msg *m = parse_input(argv[optind]);
 	if (!m)
 		return CLI_ERR_USAGE;
-	if (to && ncm_set(m, AUTH_BINDING_HEADER, to) < 0) {
-		fprintf(stderr, "netserv: sign: cannot add %s\n", AUTH_BINDING_HEADER);
-		ncm_free(m);
-		return CLI_ERR_USAGE;
-	}
+	if (to) /* --to replaces what the request named */
+		ncm_del(m, AUTH_BINDING_HEADER);
 	char fresh[AUTH_NONCE_LEN + 1];
 	if (rrc_addr) {
 		if (!rrc_pw) {
@@ -312,7 +309,7 @@ static int cmd_sign(int argc, char **argv)
 	char err[NCM_ERR_LEN];
 	int r = auth_load_secret(key, sk, err, sizeof(err));
 	if (r == 0)
-		r = auth_sign(m, sk, ts, nonce, err, sizeof(err));
+		r = auth_sign(m, sk, to, ts, nonce, err, sizeof(err));
 	sodium_memzero(sk, sizeof(sk));
 	if (r < 0) {
 		fprintf(stderr, "netserv: sign: %s\n", err);

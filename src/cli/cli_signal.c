@@ -129,20 +129,6 @@ static void print_text(const struct netserv_result *r)
 	}
 }
 
-/* Binds a request that is about to be signed ($NETSERV_KEY set, no signature
- * yet) to where it may act: signal-to the address signaled toward, unless it
- * names one already (docs/security.md). Returns 0 or -ENOMEM/-EINVAL. */
-static int bind_to(struct ncm_msg *m, const char *to)
-{
-	const char *key = getenv("NETSERV_KEY"), *sig = ncm_get(m, "signature");
-	if (!key || !*key || (sig && *sig) || ncm_get(m, AUTH_BINDING_HEADER))
-		return 0;
-	int r = ncm_add(m, AUTH_BINDING_HEADER, to);
-	if (r < 0)
-		fprintf(stderr, "netserv: cannot add %s: %s\n", AUTH_BINDING_HEADER, strerror(-r));
-	return r;
-}
-
 int cli_signal_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -343,11 +329,9 @@ int cli_signal_main(int argc, char **argv)
 			fprintf(stderr, "netserv: %s: %s\n", ncm_path, err);
 			return CLI_ERR_USAGE;
 		}
-		/* Not signed yet and a key in $NETSERV_KEY: bind it to --to and sign
-		 * it (cli_keys.c). */
-		int sr = bind_to(m, o.to);
-		if (sr == 0)
-			sr = cli_sign_request(m, getenv("NETSERV_KEY"));
+		/* Not signed yet and a key in $NETSERV_KEY: sign it, bound to --to
+		 * (cli_keys.c). */
+		int sr = cli_sign_request(m, getenv("NETSERV_KEY"), o.to);
 		if (sr < 0) {
 			ncm_free(m);
 			return CLI_ERR_USAGE;
@@ -390,8 +374,7 @@ int cli_signal_main(int argc, char **argv)
 			r = ncm_add(m, fields[i].name, fields[i].value);
 		if (r == 0 && props[0])
 			r = ncm_add(m, "properties", props);
-		if (r == 0 &&
-		    (bind_to(m, o.to) < 0 || cli_sign_request(m, getenv("NETSERV_KEY")) < 0)) {
+		if (r == 0 && cli_sign_request(m, getenv("NETSERV_KEY"), o.to) < 0) {
 			ncm_free(m);
 			return CLI_ERR_USAGE;
 		}

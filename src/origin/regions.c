@@ -203,11 +203,9 @@ static char *request(enum ncm_method method, const char *to, size_t *len)
 		uint8_t sk[AUTH_SECRET_LEN];
 		/* bound to the user it signals toward: nodes refuse a signature
 		 * without it, and a captured copy cannot be aimed at others */
-		r = ncm_add(m, AUTH_BINDING_HEADER, to);
+		r = auth_load_secret(cfg->key_path, sk, err, sizeof(err));
 		if (r == 0)
-			r = auth_load_secret(cfg->key_path, sk, err, sizeof(err));
-		if (r == 0)
-			r = auth_sign(m, sk, -1, NULL, err, sizeof(err));
+			r = auth_sign(m, sk, to, -1, NULL, err, sizeof(err));
 		memset(sk, 0, sizeof(sk));
 		if (r < 0)
 			origin_log("error: cannot sign the %s: %s", ncm_method_name(method), err);

@@ -195,13 +195,17 @@ void auth_nonce(char *buf)
 	buf[AUTH_NONCE_LEN] = '\0';
 }
 
-int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t timestamp,
-              const char *nonce, char *err, size_t errlen)
+int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], const char *to,
+              int64_t timestamp, const char *nonce, char *err, size_t errlen)
 {
 	if (auth_init() < 0)
 		return err_set(err, errlen, -EIO, "libsodium failed to initialize");
 	if (m->method == NCM_METHOD_NONE)
 		return err_set(err, errlen, -EINVAL, "a response cannot be signed");
+	struct ncm_prefix where;
+	if (to && (ncm_prefix_parse(to, &where) < 0 || where.family == 0))
+		return err_set(err, errlen, -EINVAL, "%s: '%.64s' is not an address or a prefix",
+		               AUTH_BINDING_HEADER, to);
 	char fresh[AUTH_NONCE_LEN + 1], ts[24];
 	if (!nonce) {
 		auth_nonce(fresh);
@@ -211,7 +215,11 @@ int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t time
 		timestamp = (int64_t)time(NULL);
 	snprintf(ts, sizeof(ts), "%" PRId64, timestamp);
 	ncm_del(m, "signature");
-	int r = ncm_set(m, "timestamp", ts);
+	int r = to && !ncm_get(m, AUTH_BINDING_HEADER) ? ncm_add(m, AUTH_BINDING_HEADER, to) : 0;
+	if (r < 0)
+		return err_set(err, errlen, r, "cannot add %s: %s", AUTH_BINDING_HEADER,
+		               strerror(-r));
+	r = ncm_set(m, "timestamp", ts);
 	if (r >= 0)
 		r = ncm_set(m, "nonce", nonce);
 	if (r < 0)

@@ -62,11 +62,14 @@ int auth_write_file(const char *path, const char *text, unsigned mode, char *err
  * and a NUL) into buf (at least AUTH_NONCE_LEN + 1 bytes). */
 void auth_nonce(char *buf);
 
-/* Signs a request in place: sets `timestamp` (now when timestamp < 0) and
- * `nonce` (a fresh one when nonce is NULL), drops any `signature`, and adds
- * the signature over the canonical form. Returns 0 or a negative errno. */
-int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], int64_t timestamp,
-              const char *nonce, char *err, size_t errlen);
+/* Signs a request in place: binds it to `to` (when not NULL: the address or
+ * prefix it signals toward becomes its signal-to header, unless it names one
+ * already), sets `timestamp` (now when timestamp < 0) and `nonce` (a fresh one
+ * when nonce is NULL), drops any `signature`, and adds the signature over the
+ * canonical form. Returns 0, -EINVAL if `to` is not an address or prefix, or
+ * another negative errno; the reason is in err. */
+int auth_sign(struct ncm_msg *m, const uint8_t sk[AUTH_SECRET_LEN], const char *to,
+              int64_t timestamp, const char *nonce, char *err, size_t errlen);
 
 /* Verifies a request's `signature` header against pk. Returns 0; -ENOKEY if
  * there is no signature; -EBADMSG if it is not base64 of 64 bytes; -EACCES if

@@ -106,7 +106,7 @@ static void test_sign_verify(void **state)
 	assert_int_equal(auth_keygen(opk, osk), 0);
 	struct ncm_msg *m = parse(setup_text);
 	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), -ENOKEY);
-	assert_int_equal(auth_sign(m, sk, 1700000000, "nonce-0001", err, sizeof(err)), 0);
+	assert_int_equal(auth_sign(m, sk, NULL, 1700000000, "nonce-0001", err, sizeof(err)), 0);
 	assert_string_equal(ncm_get(m, "timestamp"), "1700000000");
 	assert_string_equal(ncm_get(m, "nonce"), "nonce-0001");
 	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), 0);
@@ -155,7 +155,7 @@ static void test_sign_verify(void **state)
 	assert_int_equal(ncm_set(m, "signature", "AAAA"), 0);
 	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), -EBADMSG);
 	/* Signing again replaces timestamp, nonce and signature. */
-	assert_int_equal(auth_sign(m, sk, -1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(auth_sign(m, sk, NULL, -1, NULL, err, sizeof(err)), 0);
 	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), 0);
 	assert_int_equal(strlen(ncm_get(m, "nonce")), AUTH_NONCE_LEN);
 	size_t n_sig = 0;
@@ -590,7 +590,7 @@ static int auth_text(struct gfix *f, const char *text, const uint8_t *sk, int64_
 {
 	struct ncm_msg *m = parse(text);
 	if (sk)
-		assert_int_equal(auth_sign(m, sk, ts, nonce, err, errlen), 0);
+		assert_int_equal(auth_sign(m, sk, NULL, ts, nonce, err, errlen), 0);
 	struct ncm_request req;
 	int r = ncm_request_decode(m, &req, err, errlen);
 	if (r == 0) {
@@ -686,6 +686,32 @@ static void test_auth_binding(void **state)
 	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:192.0.2.7/33\n\n");
 	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), -EINVAL);
 	ncm_free(m);
+
+	/* auth_sign binds: `to` becomes signal-to, covered by the signature; a
+	 * request that names one keeps it; `to` must be an address or prefix. */
+	uint8_t pk[AUTH_PUBLIC_LEN], sk[AUTH_SECRET_LEN];
+	assert_int_equal(auth_keygen(pk, sk), 0);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\n\n");
+	assert_int_equal(auth_sign(m, sk, "192.0.2.7", -1, NULL, err, sizeof(err)), 0);
+	assert_string_equal(ncm_get(m, AUTH_BINDING_HEADER), "192.0.2.7");
+	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), 0);
+	assert_int_equal(auth_check_binding(m, &user, err, sizeof(err)), 0);
+	assert_int_equal(auth_check_binding(m, &other, err, sizeof(err)), -EPERM);
+	assert_int_equal(ncm_set(m, AUTH_BINDING_HEADER, "198.51.100.9"), 0);
+	assert_int_equal(auth_verify(m, pk, err, sizeof(err)), -EACCES);
+	ncm_free(m);
+	m = parse("SETUP m NETSERV/0.1\nuser:janedoe\nsignal-to:192.0.2.0/24\n\n");
+	assert_int_equal(auth_sign(m, sk, "198.51.100.9", -1, NULL, err, sizeof(err)), 0);
+	assert_string_equal(ncm_get(m, AUTH_BINDING_HEADER), "192.0.2.0/24");
+	ncm_free(m);
+	static const char *const bad_to[] = {"any", "", "192.0.2.7/33", "bogus", "192.0.2.1/24"};
+	for (size_t i = 0; i < sizeof(bad_to) / sizeof(bad_to[0]); i++) {
+		m = parse("SETUP m NETSERV/0.1\nuser:janedoe\n\n");
+		assert_int_equal(auth_sign(m, sk, bad_to[i], -1, NULL, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, AUTH_BINDING_HEADER));
+		assert_null(ncm_get(m, "signature"));
+		ncm_free(m);
+	}
 }
 
 /* The guard: a signed request that came by GIST acts only where it was
@@ -719,7 +745,7 @@ static void test_guard_binding(void **state)
 	assert_int_equal(auth_text(&f, setup_text, f.sk, now, NULL, err, sizeof(err)), 0);
 	/* signal-to is signed: changing it breaks the signature. */
 	struct ncm_msg *m = parse(bound);
-	assert_int_equal(auth_sign(m, f.sk, now, "nonce-b3", err, sizeof(err)), 0);
+	assert_int_equal(auth_sign(m, f.sk, NULL, now, "nonce-b3", err, sizeof(err)), 0);
 	assert_int_equal(ncm_set(m, "signal-to", "198.51.100.9"), 0);
 	uint8_t pk[AUTH_PUBLIC_LEN];
 	crypto_sign_ed25519_sk_to_pk(pk, f.sk);
