@@ -70,7 +70,7 @@ static bool get_str(struct rd *r, char *dst, size_t cap, bool name)
 {
 	size_t n = (size_t)get_be(r, 1);
 	const uint8_t *q = take(r, n);
-	if (!q || n >= cap)
+	if (!q || n >= cap || memchr(q, 0, n))
 		return false;
 	memcpy(dst, q, n);
 	dst[n] = '\0';
