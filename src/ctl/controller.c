@@ -844,9 +844,22 @@ static void tracked_reply(void *ctx, struct ncm_msg *response)
 static void submit(struct controller *c, const struct ncm_msg *msg,
                    const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
 
-/* Every request is answered through a req_track, to count its response. */
+void controller_set_group(struct controller *c, const struct ctl_group_hooks *h)
+{
+	c->group = h ? *h : (struct ctl_group_hooks){0};
+}
+
 void controller_submit(struct controller *c, const struct ncm_msg *req,
                        const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
+{
+	if (c->group.submit && c->group.submit(c->group.hctx, req, path_dst, reply, ctx))
+		return;
+	controller_submit_direct(c, req, path_dst, reply, ctx);
+}
+
+/* Every request is answered through a req_track, to count its response. */
+void controller_submit_direct(struct controller *c, const struct ncm_msg *req,
+                              const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
 {
 	struct req_track *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -988,6 +1001,8 @@ void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_re
 
 void controller_forget(struct controller *c, void *ctx)
 {
+	if (c->group.forget)
+		c->group.forget(c->group.hctx, ctx);
 	ctl_report_forget(c, ctx); /* metrics requests are not tracked */
 	for (struct req_track **pp = &c->tracks; *pp;) {
 		struct req_track *t = *pp;

@@ -127,8 +127,9 @@ struct controller {
 	size_t n_req_counts;
 	uint64_t req_counts_other; /* answered when the table was full */
 	struct prom_histogram fetch_seconds, compile_seconds;
-	struct ctl_events events;  /* recent events (STATUS "events") */
-	struct notifier *notifier; /* the publishers' notifications (ctl/notify.h) */
+	struct ctl_events events;     /* recent events (STATUS "events") */
+	struct notifier *notifier;    /* the publishers' notifications (ctl/notify.h) */
+	struct ctl_group_hooks group; /* zeroed: no group */
 };
 
 static inline int64_t now_unix_ms(void)
