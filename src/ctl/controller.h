@@ -112,6 +112,14 @@ void controller_set_group(struct controller *c, const struct ctl_group_hooks *h)
 void controller_submit_direct(struct controller *c, const struct ncm_msg *req,
                               const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
 
+/* controller_submit_direct() of a request a group member replays (state
+ * sync): authenticated by guard_authenticate_replayed(), and a SETUP's
+ * module expires at not_after_ms (unix ms) at the latest, whatever its ttl,
+ * so that a replay never extends what the publisher asked for. */
+void controller_submit_replayed(struct controller *c, const struct ncm_msg *req,
+                                const struct ncm_prefix *path_dst, int64_t not_after_ms,
+                                ctl_reply_fn *reply, void *ctx);
+
 /* Receives the metrics: status 0 and the text (the callee frees it), or a
  * negative errno and NULL. */
 typedef void ctl_metrics_fn(void *ctx, int status, char *text, size_t len);

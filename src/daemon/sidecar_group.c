@@ -637,7 +637,11 @@ static int on_request(struct sgroup *g, size_t from, const struct sg_msg *m, cha
 		dst.len = m->dst_len;
 		memcpy(dst.addr, m->dst_addr, 16);
 	}
-	g->ops.submit(g->ops.ctx, req, m->dst_family ? &dst : NULL, on_apply_reply, a);
+	if ((m->flags & SG_F_REPLAY) && g->ops.submit_replayed)
+		g->ops.submit_replayed(g->ops.ctx, req, m->dst_family ? &dst : NULL,
+		                       (int64_t)m->expires_ms, on_apply_reply, a);
+	else
+		g->ops.submit(g->ops.ctx, req, m->dst_family ? &dst : NULL, on_apply_reply, a);
 	ncm_free(req);
 	return 0;
 }
@@ -967,6 +971,13 @@ static void glue_submit(void *ctx, const struct ncm_msg *req, const struct ncm_p
 	controller_submit_direct(g->ctl, req, dst, reply, rctx);
 }
 
+static void glue_submit_replayed(void *ctx, const struct ncm_msg *req, const struct ncm_prefix *dst,
+                                 int64_t not_after_ms, ctl_reply_fn *reply, void *rctx)
+{
+	struct sgroup *g = ctx;
+	controller_submit_replayed(g->ctl, req, dst, not_after_ms, reply, rctx);
+}
+
 static void glue_forget(void *ctx, void *rctx)
 {
 	struct sgroup *g = ctx;
@@ -1073,6 +1084,7 @@ int sgroup_start(struct evloop *loop, const struct ns_config *cfg, struct contro
 	}
 	struct sgroup_ops ops = {.send = glue_send,
 	                         .submit = glue_submit,
+	                         .submit_replayed = glue_submit_replayed,
 	                         .forget = glue_forget,
 	                         .member = member,
 	                         .member_ctx = member_ctx};

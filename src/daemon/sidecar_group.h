@@ -78,6 +78,12 @@ struct sgroup_ops {
 	/* Applies a request on this node (controller_submit_direct()). */
 	void (*submit)(void *ctx, const struct ncm_msg *req, const struct ncm_prefix *path_dst,
 	               ctl_reply_fn *reply, void *rctx);
+	/* Applies a replayed request (state sync) on this node, its module
+	 * to expire at not_after_ms at the latest (controller_submit_replayed());
+	 * NULL: submit. */
+	void (*submit_replayed)(void *ctx, const struct ncm_msg *req,
+	                        const struct ncm_prefix *path_dst, int64_t not_after_ms,
+	                        ctl_reply_fn *reply, void *rctx);
 	/* Drops the pending reply of rctx (controller_forget()). */
 	void (*forget)(void *ctx, void *rctx);
 	sgroup_member_fn *member; /* NULL allowed */

@@ -4,7 +4,8 @@
 # n3, n2 routes), one [sidecar] group. A signed SETUP sent to one node is
 # installed on all three; a SIGKILLed node is marked down by the others
 # within 1 s (measured); while it is down a second SETUP goes to the other
-# two, and when it restarts it gets that one replayed (no new SETUP); a
+# two, and when it restarts (after the SETUP's timestamp left the nodes'
+# window) it gets that one replayed (no new SETUP), its TTL not extended; a
 # REMOVE sent to another node reaches all; a bad peer (wrong key, garbage,
 # oversized, replayed) is refused and logged, and the daemons keep running.
 # No OpenFlow switch: the membership callback's sequence is checked in the
@@ -71,6 +72,7 @@ runtime = none
 driver = none
 [security]
 keys_dir = $WORK/keys
+timestamp_window = 10
 [publisher janedoe]
 uid = 65534
 prefixes = any
@@ -103,7 +105,7 @@ s = json.load(sys.stdin)
 print(' '.join(sorted(m['user'] + '/' + m['module'] + '=' + m['state'] for m in s['modules'])))"
 }
 setup() { # NODE MODULE
-	printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:7000\n\n' \
+	printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:7000\nttl:600\n\n' \
 		"$2" "$WORK/m.wasm" "$HASH" | ctl "$1" send -
 }
 up_in() { grep -qE "group $GROUP: member $2 up" "$WORK/$1.log"; }
@@ -152,17 +154,29 @@ check "n1 and n2 mark n3 down within 1 s ($took ms)" test "$took" -le 1000
 out=$(printf 'PROBE * NETSERV/0.1\nprobe:node\n\n' | ctl n1 send -)
 check "PROBE of n1 lists n3 down" grep -q '^group-node:n3 down' <<<"$out"
 
-# --- while n3 is down, a SETUP to n2; n3 restarts and gets it replayed ---------
+# --- while n3 is down, a SETUP to n2; n3 restarts 12 s later (past the
+# timestamp window) and gets it replayed ----------------------------------------
 out=$(setup n2 NetServ.test.B_1)
 check "a SETUP to n2 while n3 is down answers 200, n3 reported down" \
 	bash -c 'grep -q "^NETSERV/0.1 200" <<<"$0" && grep -q "^group-node:n3 down" <<<"$0" && grep -q "^group-node:n1 200" <<<"$0"' "$out"
 check "n1 has B too" wait_until 3 has n1 NetServ.test.B_1
+# B's signature gets older than the nodes' timestamp window (10 s): a
+# publisher's replay would be refused now; the group's replay is not.
+now_ms
+t_b=$NOW_MS
+older() { now_ms; [ $((NOW_MS - t_b)) -ge 11500 ]; }
+wait_until 15 older
 l1=$(wc -l <"$WORK/n1.log")
 start n3 || not_ok "netservd n3 restarts"
 check "n3 is back up for n1" wait_line "$WORK/n1.log" "member n3 up" 3 "$((l1 + 1))"
 check "n3 got B replayed by the group, without a new SETUP" wait_until 5 has n3 NetServ.test.B_1
 check "n3 kept A (its own store)" has n3 NetServ.test.A_1
 check "n3's log shows the replay" grep -q "replayed request janedoe/NetServ.test.B_1 from n[12] applied here: 200" "$WORK/n3.log"
+ttl_of() { ctl "$1" status --json | python3 -c "import json,sys
+print([m['ttl_remaining'] for m in json.load(sys.stdin)['modules'] if m['module'] == '$2'][0])"; }
+t3=$(ttl_of n3 NetServ.test.B_1)
+t1=$(ttl_of n1 NetServ.test.B_1)
+check "the replay extends nothing: B's ttl on n3 ($t3 s) is not above n1's ($t1 s)" test "$t3" -le "$t1"
 
 # --- a REMOVE sent to n3 reaches all -------------------------------------------
 out=$(printf 'REMOVE NetServ.test.A_1 NETSERV/0.1\nuser:janedoe\n\n' | ctl n3 send -)
