@@ -935,6 +935,20 @@ json_t *sgroup_status(struct sgroup *g)
 	        "send_errors", (json_int_t)g->counters.send_errors);
 }
 
+size_t sgroup_members(const struct sgroup *g, struct sg_member_info *out, size_t max)
+{
+	for (size_t i = 0; i < g->n && i < max; i++) {
+		const struct sg_member *p = &g->m[i];
+		out[i] = (struct sg_member_info){.of_port = p->cfg.of_port,
+		                                 .has_mac = p->cfg.has_mac,
+		                                 .up = p->up,
+		                                 .self = p->self};
+		snprintf(out[i].name, sizeof(out[i].name), "%s", p->cfg.name);
+		memcpy(out[i].mac, p->cfg.mac, 6);
+	}
+	return g->n;
+}
+
 uint64_t sgroup_version(const struct sgroup *g)
 {
 	return g->version;

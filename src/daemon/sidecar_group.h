@@ -138,6 +138,21 @@ void sgroup_probe(struct sgroup *g, struct ncm_msg *response);
  * (name, up, of_port, mac, version, last_heard_ms, changes), refusals. */
 json_t *sgroup_status(struct sgroup *g);
 
+/* A member as the OpenFlow driver needs it (struct fwd_of_node's fields). */
+struct sg_member_info {
+	char name[SG_MAX_NAME + 1];
+	uint32_t of_port;
+	uint8_t mac[6];
+	bool has_mac;
+	bool up;
+	bool self;
+};
+
+/* Copies at most max members, this node included, in configuration order,
+ * into out; returns how many there are (more than max: the rest is cut).
+ * A membership callback calls it to rebuild the driver's whole node list. */
+size_t sgroup_members(const struct sgroup *g, struct sg_member_info *out, size_t max);
+
 /* The state version, and whether member name is up (false: unknown). */
 uint64_t sgroup_version(const struct sgroup *g);
 bool sgroup_member_up(const struct sgroup *g, const char *name);

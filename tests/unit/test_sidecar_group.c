@@ -351,6 +351,16 @@ static void test_membership(void **state)
 	assert_false(sgroup_member_up(nodes[1].g, "n2"));
 	assert_true(sgroup_member_up(nodes[0].g, "n1"));
 	assert_string_equal(nodes[0].flaps, "n0+ n1- n2- n1+ n2+ n2- ");
+	/* the whole list, as the OpenFlow driver takes it */
+	struct sg_member_info info[2];
+	assert_int_equal(sgroup_members(nodes[0].g, info, 2), 3);
+	assert_string_equal(info[0].name, "n0");
+	assert_true(info[0].self && info[0].up && info[0].has_mac);
+	assert_int_equal(info[0].of_port, 1);
+	assert_int_equal(info[0].mac[5], 1);
+	assert_string_equal(info[1].name, "n1");
+	assert_true(info[1].up && !info[1].self && !info[1].has_mac);
+	assert_int_equal(info[1].of_port, 2);
 	/* back with its next message */
 	nodes[2].down = false;
 	tick_all(100);
