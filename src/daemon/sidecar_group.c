@@ -598,6 +598,19 @@ static int on_request(struct sgroup *g, size_t from, const struct sg_msg *m, cha
 	char key[SG_KEY_MAX];
 	snprintf(key, sizeof(key), "%s/%s", user, req->target);
 	struct sg_entry *e = entry_find(g, key);
+	if (e && e->version < m->entry_version && e->ncm_len == m->ncm_len &&
+	    memcmp(e->ncm, m->ncm, m->ncm_len) == 0) {
+		/* The very request this node has (it came here by signaling too):
+		 * applying it again would be refused as a replayed nonce. */
+		e->version = m->entry_version;
+		if (e->version > g->version)
+			g->version = e->version;
+		state_save_logged(g);
+		if (m->id)
+			send_answer(g, from, m->id, 200, "the same request applied here already");
+		ncm_free(req);
+		return 0;
+	}
 	if (e && e->version >= m->entry_version) {
 		/* Known already (a replay crossing a live request, or two members
 		 * replaying): nothing to do. */

@@ -134,7 +134,11 @@ check "n1's membership callbacks: itself up, the others down, then up ($seq1)" \
 	"$seq1" = "member n1 up (of_port 1, mac 02:4e:53:00:01:01);member n2 down (of_port 2, mac -);member n3 down (of_port 3, mac -);member n3 up (of_port 3, mac -);"
 
 # --- a SETUP sent to n1 is installed on all three ------------------------------
+now_ms
+t0=$NOW_MS
 out=$(setup n1 NetServ.test.A_1)
+now_ms
+diag "SETUP to n1 answered with all three nodes' outcomes after $((NOW_MS - t0)) ms (netserv ctl send, module cached, runtime none)"
 check "the SETUP to n1 answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
 check "its answer has every node's outcome ($(grep '^group-node' <<<"$out" | tr '\n' ' '))" \
 	bash -c 'grep -q "^group-node:n1 200" <<<"$0" && grep -q "^group-node:n2 200" <<<"$0" && grep -q "^group-node:n3 200" <<<"$0"' "$out"

@@ -398,7 +398,19 @@ static void test_install_on_all(void **state)
 		assert_string_equal(nodes[i].last, "SETUP m.a");
 		assert_int_equal(sgroup_version(nodes[i].g), 1);
 	}
-	/* A replayed datagram is refused: the REQUEST again. */
+	/* The same request reaching n1 too (by signaling): n1 applies it and
+	 * sends it on with a newer version; n0 and n2 know those bytes and do
+	 * not apply them again (their controller would refuse the nonce). */
+	req = request("SETUP", "m.a", true);
+	assert_true(sgroup_submit(nodes[1].g, req, NULL, on_answer, &nodes[1]));
+	ncm_free(req);
+	deliver();
+	assert_int_equal(nodes[1].submitted, 2);
+	assert_int_equal(nodes[0].submitted, 1);
+	assert_int_equal(nodes[2].submitted, 1);
+	assert_int_equal(sgroup_version(nodes[0].g), 2);
+	assert_non_null(nodes[1].answer);
+	assert_int_equal(nodes[1].answer->code, 200);
 	tick_all(100);
 }
 
