@@ -26,6 +26,8 @@
 #define SG_KEY_MAX        (NCM_MAX_USER + NCM_MAX_TARGET + 2)
 /* A REMOVE's entry stays this long when the SETUP it removes is unknown. */
 #define SG_TOMBSTONE_MS (3600 * 1000)
+/* Versions above this are refused: room for 2^62 more requests. */
+#define SG_VERSION_MAX (UINT64_C(1) << 62)
 
 struct sg_member {
 	struct sg_peer_cfg cfg;
@@ -739,6 +741,12 @@ int sgroup_input(struct sgroup *g, const uint8_t *buf, size_t len, const struct 
 		return err_set(err, errlen, -ESTALE,
 		               "%s from %s: sequence %" PRIu64 " not above %" PRIu64 " (replayed)",
 		               sg_type_name(m.type), m.sender, m.seq, p->last_seq);
+	}
+	if (m.version > SG_VERSION_MAX || m.entry_version > SG_VERSION_MAX) {
+		/* A member cannot make this node's version wrap around. */
+		g->counters.malformed++;
+		return err_set(err, errlen, -ERANGE, "%s from %s: version out of range",
+		               sg_type_name(m.type), m.sender);
 	}
 	p->last_seq = m.seq;
 	p->last_heard = now_ms;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +178,8 @@ static int addr_index(const struct sockaddr *a)
 	return -1;
 }
 
+static const char *fake_ttl = "100"; /* what the fake controller answers */
+
 static int fake_send(void *ctx, const struct sockaddr *to, socklen_t tolen, const uint8_t *buf,
                      size_t len)
 {
@@ -203,7 +206,7 @@ static void fake_submit(void *ctx, const struct ncm_msg *req, const struct ncm_p
 	n->submitted++;
 	snprintf(n->last, sizeof(n->last), "%s %s", ncm_method_name(req->method), req->target);
 	struct ncm_msg *r = ncm_response_new(NCM_OK, NULL);
-	ncm_add(r, "ttl", "100");
+	ncm_add(r, "ttl", fake_ttl);
 	reply(rctx, r);
 }
 
@@ -461,6 +464,50 @@ static void test_sync_after_restart(void **state)
 	json_decref(st);
 }
 
+/* Expired requests are not replayed. */
+static void test_expired_not_replayed(void **state)
+{
+	(void)state;
+	tick_all(100);
+	nodes[2].down = true;
+	for (int k = 0; k < 6; k++)
+		tick_all(100);
+	fake_ttl = "1";
+	struct ncm_msg *req = request("SETUP", "m.short", true);
+	assert_true(sgroup_submit(nodes[0].g, req, NULL, on_answer, &nodes[0]));
+	ncm_free(req);
+	fake_ttl = "100";
+	deliver();
+	assert_int_equal(nodes[1].submitted, 1);
+	/* The entry ends 1 s (wall clock) later: wait for it, with a deadline. */
+	json_t *st = NULL;
+	for (int k = 0; k < 60; k++) {
+		json_decref(st);
+		tick_all(100);
+		st = sgroup_status(nodes[0].g);
+		if (json_array_size(json_object_get(st, "entries")) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(json_array_size(json_object_get(st, "entries")), 0);
+	json_decref(st);
+	nodes[2].down = false;
+	tick_all(100);
+	tick_all(100);
+	assert_int_equal(nodes[2].submitted, 0);
+	/* A version out of range is refused (no wrap-around). */
+	struct sg_msg m = {.type = SG_HEARTBEAT, .seq = UINT64_MAX - 1, .version = UINT64_MAX};
+	m.time_ms = (uint64_t)time(NULL) * 1000;
+	strcpy(m.group, "g1");
+	strcpy(m.sender, "n0");
+	uint8_t buf[512];
+	char err[256];
+	int n = sg_encode(&m, KEY, buf, sizeof(buf), err, sizeof(err));
+	assert_int_equal(sgroup_input(nodes[1].g, buf, (size_t)n, (struct sockaddr *)&peers[0].addr,
+	                              peers[0].addr_len, now, err, sizeof(err)),
+	                 -ERANGE);
+}
+
 static void test_replay_and_strangers(void **state)
 {
 	(void)state;
@@ -597,6 +644,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_install_on_all, setup_net, teardown_net),
 	        cmocka_unit_test_setup_teardown(test_sync_after_restart, setup_net, teardown_net),
 	        cmocka_unit_test_setup_teardown(test_replay_and_strangers, setup_net, teardown_net),
+	        cmocka_unit_test_setup_teardown(test_expired_not_replayed, setup_net, teardown_net),
 	        cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
