@@ -249,6 +249,17 @@ for n in n1 n2 n3; do
 done
 check "n2 still sees n1 and n3 up" bash -c '"$0" ctl --socket "$1" status --json | python3 -c "import json,sys; g=json.load(sys.stdin)[\"group\"]; m={x[\"name\"]: x[\"up\"] for x in g[\"members\"]}; sys.exit(0 if m[\"n1\"] and m[\"n3\"] else 1)"' "$B/netserv" "$WORK/n2/admin.sock"
 
+# --- a group key others can read: netservd refuses to start --------------------
+cp -p "$WORK/group.key" "$WORK/open.key"
+chmod 644 "$WORK/open.key"
+sed -e "s|^key_file = .*|key_file = $WORK/open.key|" -e "s|^listen = .*|listen = ${ADDR[n1]}:$((PORT + 2))|" \
+	-e "s|^admin_socket = .*|admin_socket = $WORK/n4.sock|" -e "s|^state_dir = .*|state_dir = $WORK/n4|" \
+	"$WORK/n1.conf" >"$WORK/n4.conf"
+rc=0
+topo_exec n1 timeout 10 "$B/netservd" -c "$WORK/n4.conf" >"$WORK/n4.log" 2>&1 || rc=$?
+check "netservd refuses a world-readable group key (status $rc)" \
+	bash -c '[ "$0" -ne 0 ] && grep -q "the group key must not be readable by others (mode 0644; chmod 600 it)" "$1"' "$rc" "$WORK/n4.log"
+
 # --- clean stop (a sanitizer build fails here on a leak) -----------------------
 for n in n1 n2 n3; do
 	kill -TERM "${PID[$n]}"
