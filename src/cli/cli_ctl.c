@@ -244,6 +244,20 @@ static void print_status_text(json_t *st)
 	       json_string_value(json_object_get(node, "version")),
 	       (long long)json_integer_value(json_object_get(node, "uptime_s")));
 	printf("capabilities: %s\n", json_string_value(json_object_get(node, "capabilities")));
+	/* The OpenFlow sidecar's node group ([sidecar]), one line. */
+	json_t *group = json_object_get(st, "group");
+	if (group) {
+		size_t k;
+		json_t *gm;
+		printf("group %s:", json_string_value(json_object_get(group, "name")));
+		json_array_foreach(json_object_get(group, "members"), k, gm) printf(
+		        "%s %s %s%s", k ? "," : "", json_string_value(json_object_get(gm, "name")),
+		        json_is_true(json_object_get(gm, "up")) ? "up" : "down",
+		        json_is_true(json_object_get(gm, "self")) ? " (self)" : "");
+		printf("; version %lld, %zu request(s)\n",
+		       (long long)json_integer_value(json_object_get(group, "version")),
+		       json_array_size(json_object_get(group, "entries")));
+	}
 	json_t *mods = json_object_get(st, "modules");
 	printf("%zu module(s)\n", json_array_size(mods));
 	if (json_array_size(mods) == 0)

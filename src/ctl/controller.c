@@ -513,6 +513,8 @@ static void handle_setup(struct controller *c, const struct ncm_msg *msg, struct
 	int r = ncm_dup(msg, &copy);
 	if (r == 0)
 		r = module_new(c, copy, req, &m, err, sizeof(err));
+	if (r == 0)
+		m->not_after = c->replay_not_after;
 	if (r == -ENOMEM) {
 		reply_error(reply, ctx, NCM_INTERNAL_ERROR, "out of memory");
 		return;
@@ -711,6 +713,8 @@ static void setup_accept(struct controller *c, struct module *m, ctl_reply_fn *r
 		ttl = c->s.max_ttl;
 	int64_t now = now_unix_ms();
 	m->expires_at = now + (int64_t)ttl * 1000;
+	if (m->not_after && m->expires_at > m->not_after)
+		m->expires_at = m->not_after; /* a group replay extends nothing */
 	m->created_at = now;
 
 	struct module *old = module_find(c, m->req.user, mod_name(m));
@@ -844,9 +848,31 @@ static void tracked_reply(void *ctx, struct ncm_msg *response)
 static void submit(struct controller *c, const struct ncm_msg *msg,
                    const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
 
-/* Every request is answered through a req_track, to count its response. */
+void controller_set_group(struct controller *c, const struct ctl_group_hooks *h)
+{
+	c->group = h ? *h : (struct ctl_group_hooks){0};
+}
+
 void controller_submit(struct controller *c, const struct ncm_msg *req,
                        const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
+{
+	if (c->group.submit && c->group.submit(c->group.hctx, req, path_dst, reply, ctx))
+		return;
+	controller_submit_direct(c, req, path_dst, reply, ctx);
+}
+
+void controller_submit_replayed(struct controller *c, const struct ncm_msg *req,
+                                const struct ncm_prefix *path_dst, int64_t not_after_ms,
+                                ctl_reply_fn *reply, void *ctx)
+{
+	c->replay_not_after = not_after_ms > 0 ? not_after_ms : 1;
+	controller_submit_direct(c, req, path_dst, reply, ctx);
+	c->replay_not_after = 0;
+}
+
+/* Every request is answered through a req_track, to count its response. */
+void controller_submit_direct(struct controller *c, const struct ncm_msg *req,
+                              const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx)
 {
 	struct req_track *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -879,7 +905,11 @@ static void submit(struct controller *c, const struct ncm_msg *msg,
 		}
 	}
 	if (c->s.guard) { /* SETUP, REMOVE, TRIGGER: whoever sent them, by any path */
-		int code = guard_authenticate(c->s.guard, msg, &req, path_dst, why, sizeof(why));
+		int code = c->replay_not_after
+		                   ? guard_authenticate_replayed(c->s.guard, msg, &req, path_dst,
+		                                                 why, sizeof(why))
+		                   : guard_authenticate(c->s.guard, msg, &req, path_dst, why,
+		                                        sizeof(why));
 		if (code) {
 			c->counters.errors++;
 			ctl_event(c, ncm_get(msg, "user"), msg->target, "refused", why);
@@ -988,6 +1018,8 @@ void controller_operator(struct controller *c, const struct ncm_msg *msg, ctl_re
 
 void controller_forget(struct controller *c, void *ctx)
 {
+	if (c->group.forget)
+		c->group.forget(c->group.hctx, ctx);
 	ctl_report_forget(c, ctx); /* metrics requests are not tracked */
 	for (struct req_track **pp = &c->tracks; *pp;) {
 		struct req_track *t = *pp;

@@ -89,6 +89,37 @@ void controller_submit(struct controller *c, const struct ncm_msg *req,
 /* Drops every pending reply addressed to ctx (its requester went away). */
 void controller_forget(struct controller *c, void *ctx);
 
+/* A node group (the OpenFlow sidecar's nodes, daemon/sidecar_group.h) that
+ * sees every request first. submit returns true when it took the request
+ * (it then answers through reply, and hands it on with
+ * controller_submit_direct()); forget is controller_forget()'s ctx; probe
+ * adds headers to a PROBE response; status returns a new JSON object, the
+ * STATUS JSON's "group" (NULL: none). Every pointer may be NULL. */
+struct ctl_group_hooks {
+	bool (*submit)(void *hctx, const struct ncm_msg *req, const struct ncm_prefix *path_dst,
+	               ctl_reply_fn *reply, void *ctx);
+	void (*forget)(void *hctx, void *ctx);
+	void (*probe)(void *hctx, struct ncm_msg *response);
+	json_t *(*status)(void *hctx);
+	void *hctx;
+};
+
+/* Installs the group's hooks (copied); NULL removes them. */
+void controller_set_group(struct controller *c, const struct ctl_group_hooks *h);
+
+/* controller_submit() without the group's submit hook: what the group
+ * calls to act on a request on this node. */
+void controller_submit_direct(struct controller *c, const struct ncm_msg *req,
+                              const struct ncm_prefix *path_dst, ctl_reply_fn *reply, void *ctx);
+
+/* controller_submit_direct() of a request a group member replays (state
+ * sync): authenticated by guard_authenticate_replayed(), and a SETUP's
+ * module expires at not_after_ms (unix ms) at the latest, whatever its ttl,
+ * so that a replay never extends what the publisher asked for. */
+void controller_submit_replayed(struct controller *c, const struct ncm_msg *req,
+                                const struct ncm_prefix *path_dst, int64_t not_after_ms,
+                                ctl_reply_fn *reply, void *ctx);
+
 /* Receives the metrics: status 0 and the text (the callee frees it), or a
  * negative errno and NULL. */
 typedef void ctl_metrics_fn(void *ctx, int status, char *text, size_t len);

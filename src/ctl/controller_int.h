@@ -51,6 +51,7 @@ struct module {
 	bool has_sha;
 	int64_t created_at; /* unix ms */
 	int64_t expires_at; /* unix ms */
+	int64_t not_after;  /* unix ms, 0: none (a group replay's, controller_submit_replayed) */
 	enum module_state state;
 	char *reason;
 	struct fetch_job *fetch;
@@ -127,8 +128,10 @@ struct controller {
 	size_t n_req_counts;
 	uint64_t req_counts_other; /* answered when the table was full */
 	struct prom_histogram fetch_seconds, compile_seconds;
-	struct ctl_events events;  /* recent events (STATUS "events") */
-	struct notifier *notifier; /* the publishers' notifications (ctl/notify.h) */
+	struct ctl_events events;     /* recent events (STATUS "events") */
+	struct notifier *notifier;    /* the publishers' notifications (ctl/notify.h) */
+	struct ctl_group_hooks group; /* zeroed: no group */
+	int64_t replay_not_after;     /* set during controller_submit_replayed() */
 };
 
 static inline int64_t now_unix_ms(void)

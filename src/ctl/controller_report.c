@@ -150,6 +150,8 @@ static void probe_answer(struct controller *c, const struct ncm_request *req, bo
 		}
 		ncm_addf(r, "modules", "%u", found);
 	}
+	if (c->group.probe)
+		c->group.probe(c->group.hctx, r);
 	reply(ctx, r);
 }
 
@@ -319,6 +321,9 @@ static json_t *status_json(struct controller *c, json_t *stats)
 	                           ctl_events_json(&c->events), "runtime_stats_up", stats != NULL);
 	if (status && c->s.guard)
 		json_object_set_new(status, "security", guard_status(c->s.guard));
+	json_t *group = status && c->group.status ? c->group.status(c->group.hctx) : NULL;
+	if (group)
+		json_object_set_new(status, "group", group);
 	return status;
 }
 

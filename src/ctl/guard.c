@@ -207,9 +207,27 @@ struct guard *guard_free(struct guard *g)
 
 /* ---- authentication ---------------------------------------------------------- */
 
+static int authenticate(struct guard *g, const struct ncm_msg *msg,
+                        const struct ncm_request *request, const struct ncm_prefix *path_dst,
+                        bool replayed, char *err, size_t errlen);
+
 int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
                        const struct ncm_request *request, const struct ncm_prefix *path_dst,
                        char *err, size_t errlen)
+{
+	return authenticate(g, msg, request, path_dst, false, err, errlen);
+}
+
+int guard_authenticate_replayed(struct guard *g, const struct ncm_msg *msg,
+                                const struct ncm_request *request,
+                                const struct ncm_prefix *path_dst, char *err, size_t errlen)
+{
+	return authenticate(g, msg, request, path_dst, true, err, errlen);
+}
+
+static int authenticate(struct guard *g, const struct ncm_msg *msg,
+                        const struct ncm_request *request, const struct ncm_prefix *path_dst,
+                        bool replayed, char *err, size_t errlen)
 {
 	if (msg->method != NCM_METHOD_SETUP && msg->method != NCM_METHOD_REMOVE &&
 	    msg->method != NCM_METHOD_TRIGGER && msg->method != NCM_METHOD_PROBE)
@@ -286,16 +304,25 @@ int guard_authenticate(struct guard *g, const struct ncm_msg *msg,
 	}
 	int64_t now = (int64_t)time(NULL);
 	int64_t age = now - req.timestamp;
-	if (age > (int64_t)g->window_s || -age > (int64_t)g->window_s) {
+	/* A group replay: the request's own life, not the window. */
+	int64_t life = !replayed                          ? (int64_t)g->window_s
+	               : msg->method == NCM_METHOD_REMOVE ? INT64_MAX / 2
+	               : req.has_ttl                      ? (int64_t)req.ttl
+	                                                  : (int64_t)g->window_s;
+	if (age > life || -age > (int64_t)g->window_s) {
 		code = refuse(g, &g->n.stale, NCM_UNAUTHORIZED, err, errlen,
-		              "%s of %s: stale timestamp %" PRId64 " (%" PRId64
-		              " s %s; the window is %u s)",
+		              "%s of %s: stale timestamp %" PRId64 " (%" PRId64 " s %s; %s %" PRId64
+		              " s)",
 		              method, req.user, req.timestamp, age >= 0 ? age : -age,
-		              age >= 0 ? "old" : "in the future", g->window_s);
+		              age >= 0 ? "old" : "in the future",
+		              replayed && age >= 0 ? "a group replay's limit is" : "the window is",
+		              age >= 0 ? life : (int64_t)g->window_s);
 		goto out;
 	}
 	r = store_nonce_use(g->store, req.user, req.nonce, req.timestamp + g->window_s + 1, now,
 	                    msg->method == NCM_METHOD_REMOVE, why, sizeof(why));
+	if (r == -EEXIST && replayed)
+		r = 0; /* applied here before (a restart): the group replays it */
 	if (r == -EEXIST) {
 		code = refuse(g, &g->n.replayed, NCM_UNAUTHORIZED, err, errlen,
 		              "%s of %s: replayed request (nonce %s already used)", method,

@@ -92,6 +92,16 @@ struct guard *guard_free(struct guard *g);
 int guard_authenticate(struct guard *g, const struct ncm_msg *msg, const struct ncm_request *req,
                        const struct ncm_prefix *path_dst, char *err, size_t errlen);
 
+/* guard_authenticate() for a request a member of this node's sidecar group
+ * replays (daemon/sidecar_group.h; the group's key authenticated it): the
+ * signature, key and binding are checked as above, but not the timestamp
+ * window: a SETUP is accepted while timestamp + its ttl (the window when it
+ * has none) is in the future, a REMOVE at any age; a nonce seen before is
+ * not a refusal (the node may have applied it before a restart). */
+int guard_authenticate_replayed(struct guard *g, const struct ncm_msg *msg,
+                                const struct ncm_request *req, const struct ncm_prefix *path_dst,
+                                char *err, size_t errlen);
+
 /* Authorizes an authenticated SETUP. Returns 0 (allowed), an NCM status with
  * the reason in err, or GUARD_PENDING: a reverse-routability check runs and
  * done(ctx, ...) is called later, unless guard_cancel(g, ctx) comes first. */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "daemon/sidecar_group.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"
 #include "paths.h"
@@ -93,6 +94,14 @@ static const struct directive directives[] = {
         OTHER("signaling", "router_alert6", DIR_BOOL, sig_router_alert6),
         U32("signaling", "response_timeout", sig_response_timeout_s, 1, 3600),
         OTHER("metrics", "listen", DIR_LISTEN, metrics_listen),
+        STR("sidecar", "group", sc_group),
+        STR("sidecar", "node", sc_node),
+        STR("sidecar", "key_file", sc_key_file),
+        STR("sidecar", "peers", sc_peers),
+        OTHER("sidecar", "listen", DIR_LISTEN, sc_listen),
+        U32("sidecar", "heartbeat_ms", sc_heartbeat_ms, 10, 10000),
+        U32("sidecar", "dead_after_ms", sc_dead_after_ms, 30, 60000),
+        U32("sidecar", "answer_wait_ms", sc_answer_wait_ms, 100, 60000),
 };
 
 /* Keys of a [publisher NAME] section, relative to struct sup_publisher. */
@@ -159,6 +168,9 @@ void config_defaults(struct ns_config *cfg)
 	cfg->sig_icmp = true;
 	cfg->sig_router_alert6 = true; /* NSIS-ka intercepts IPv6 Queries only with it */
 	cfg->sig_response_timeout_s = 60;
+	cfg->sc_heartbeat_ms = 100;
+	cfg->sc_dead_after_ms = 500;
+	cfg->sc_answer_wait_ms = 3000;
 }
 
 void config_free(struct ns_config *cfg)
@@ -521,6 +533,10 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			         name, pc->cfg->queue_base, pc->cfg->n_publishers,
 			         (unsigned long long)(last_queue - 1),
 			         (size_t)UINT16_MAX + 1 - pc->cfg->n_publishers);
+			return -EINVAL;
+		}
+		if (sgroup_config_check(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", name, pc->msg);
 			return -EINVAL;
 		}
 		if (config_security_finish(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {

@@ -71,6 +71,16 @@ struct ns_config {
 	bool sig_router_alert;           /* IPv4 Queries carry the Router Alert option */
 	bool sig_router_alert6;          /* IPv6 Queries carry the hop-by-hop Router Alert */
 	uint32_t sig_response_timeout_s; /* wait for the next node's response */
+	/* [sidecar] the OpenFlow sidecar's node group (daemon/sidecar_group.h,
+	 * docs/openflow.md "Group channel"); no group when sc_group is "" */
+	char sc_group[32];
+	char sc_node[32];           /* this node's name in the group */
+	char sc_key_file[PATH_MAX]; /* the group's shared secret, not world-readable */
+	char sc_peers[4096];        /* NAME@ADDR:PORT[:OFPORT[:MAC]], ... */
+	struct ns_listen sc_listen;
+	uint32_t sc_heartbeat_ms;
+	uint32_t sc_dead_after_ms;
+	uint32_t sc_answer_wait_ms; /* a SETUP waits this long for the members */
 	/* [metrics] Prometheus endpoint (docs/operations.md) */
 	struct ns_listen metrics_listen;
 	/* [security], [containers] seccomp/landlock (daemon/config_security.h) */

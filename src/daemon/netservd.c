@@ -22,6 +22,7 @@
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/metrics.h"
+#include "daemon/sidecar_group.h"
 #include "daemon/signaling.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -450,6 +451,7 @@ int main(int argc, char **argv)
 	size_t sandboxes = 0; /* publishers whose sandbox is prepared */
 	struct admin *admin = NULL;
 	struct signaling *sig = NULL;
+	struct sgroup *group = NULL;
 	struct metrics *metrics = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
@@ -557,6 +559,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("state: %d module(s) restored from %s", r, cfg.state_dir);
+	if (cfg.sc_group[0]) {
+		/* The membership callback is the OpenFlow driver's to take
+		 * (fwd_openflow_set_nodes()); until then the changes are logged. */
+		r = sgroup_start(loop, &cfg, ctl, NULL, NULL, &group, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot start the sidecar group: %s", err);
+			goto out;
+		}
+	}
 	if (cfg.sig_enable) {
 		r = signaling_start(loop, &cfg, ctl, fwd_ops, nf, &sig, err, sizeof(err));
 		if (r < 0) {
@@ -604,6 +615,7 @@ out:
 	metrics_free(metrics);
 	admin_free(admin);
 	signaling_stop(sig);
+	sgroup_stop(group);
 	controller_free(ctl);
 	guard_free(guard);
 	runtime_wasm_free(rt);

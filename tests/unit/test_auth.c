@@ -545,6 +545,7 @@ struct gfix {
 };
 
 static bool gfix_accept_unbound; /* [security] accept_unbound_signatures */
+static bool auth_replayed;       /* auth_text() with guard_authenticate_replayed() */
 
 static void gfix_open(struct gfix *f, bool require)
 {
@@ -594,7 +595,9 @@ static int auth_text(struct gfix *f, const char *text, const uint8_t *sk, int64_
 	struct ncm_request req;
 	int r = ncm_request_decode(m, &req, err, errlen);
 	if (r == 0) {
-		r = guard_authenticate(f->g, m, &req, f->path_dst, err, errlen);
+		r = auth_replayed
+		            ? guard_authenticate_replayed(f->g, m, &req, f->path_dst, err, errlen)
+		            : guard_authenticate(f->g, m, &req, f->path_dst, err, errlen);
 		ncm_request_done(&req);
 	} else {
 		r = NCM_BAD_REQUEST; /* what controller_submit() answers */
@@ -650,6 +653,49 @@ static void test_guard_authenticate(void **state)
 	assert_int_equal(auth_text(&f, setup_text, NULL, 0, NULL, err, sizeof(err)), 0);
 	assert_int_equal(auth_text(&f, setup_text, f.bob_sk, now, NULL, err, sizeof(err)), 401);
 	assert_int_equal(auth_text(&f, mallory, NULL, 0, NULL, err, sizeof(err)), 403);
+	gfix_close(&f);
+}
+
+/* A sidecar group member's replay (guard_authenticate_replayed()): the
+ * request's own life instead of the window, a seen nonce is no refusal, the
+ * signature as always. */
+static void test_guard_replayed(void **state)
+{
+	struct gfix f;
+	char err[NCM_ERR_LEN];
+	int64_t now = (int64_t)time(NULL);
+	static const char ttl_setup[] = "SETUP NetServ.apps.Counter_1.0 NETSERV/0.1\n"
+	                                "user:janedoe\n"
+	                                "url:http://192.0.2.1/counter.wasm\n"
+	                                "filter-proto:udp\n"
+	                                "filter-port:5060\n"
+	                                "ttl:3600\n\n";
+	static const char remove[] = "REMOVE m NETSERV/0.1\nuser:janedoe\n\n";
+	(void)state;
+	gfix_open(&f, true);
+	/* 20 minutes old, ttl 1 h: stale for a request, alive for a replay. */
+	assert_int_equal(auth_text(&f, ttl_setup, f.sk, now - 1200, "nonce-r1", err, sizeof(err)),
+	                 401);
+	auth_replayed = true;
+	assert_int_equal(auth_text(&f, ttl_setup, f.sk, now - 1200, "nonce-r1", err, sizeof(err)),
+	                 0);
+	/* the same nonce again (the node applied it before a restart) */
+	assert_int_equal(auth_text(&f, ttl_setup, f.sk, now - 1200, "nonce-r1", err, sizeof(err)),
+	                 0);
+	/* past its ttl; no ttl: the window; a REMOVE at any age */
+	assert_int_equal(auth_text(&f, ttl_setup, f.sk, now - 3700, "nonce-r2", err, sizeof(err)),
+	                 401);
+	assert_non_null(strstr(err, "stale"));
+	assert_int_equal(auth_text(&f, setup_text, f.sk, now - 120, "nonce-r3", err, sizeof(err)),
+	                 401);
+	assert_int_equal(auth_text(&f, remove, f.sk, now - 86400, "nonce-r4", err, sizeof(err)), 0);
+	/* still from the future, still the publisher's key */
+	assert_int_equal(auth_text(&f, ttl_setup, f.sk, now + 120, "nonce-r5", err, sizeof(err)),
+	                 401);
+	assert_int_equal(auth_text(&f, ttl_setup, f.bob_sk, now, "nonce-r6", err, sizeof(err)),
+	                 401);
+	assert_non_null(strstr(err, "does not verify"));
+	auth_replayed = false;
 	gfix_close(&f);
 }
 
@@ -1077,6 +1123,7 @@ int main(void)
 	        cmocka_unit_test(test_nonces),
 	        cmocka_unit_test(test_schema_migration),
 	        cmocka_unit_test(test_guard_authenticate),
+	        cmocka_unit_test(test_guard_replayed),
 	        cmocka_unit_test(test_auth_binding),
 	        cmocka_unit_test(test_guard_binding),
 	        cmocka_unit_test(test_guard_authorize),
