@@ -342,7 +342,10 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
                          size_t errlen)
 {
 	char so_dir[PATH_MAX + 8], program[PATH_MAX + 32];
-	snprintf(so_dir, sizeof(so_dir), "%s/so", cfg->state_dir);
+	if (cfg->compile_cache[0])
+		snprintf(so_dir, sizeof(so_dir), "%s", cfg->compile_cache);
+	else
+		snprintf(so_dir, sizeof(so_dir), "%s/so", cfg->state_dir);
 	if (cfg->container_program[0])
 		snprintf(program, sizeof(program), "%s", cfg->container_program);
 	else

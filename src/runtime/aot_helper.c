@@ -9,9 +9,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -465,13 +467,45 @@ static int helper_run(struct helper *h, const char *workdir_tmpl)
 	return r;
 }
 
+/* Waits for the module's lock in the cache (held until the helper exits).
+ * Returns the lock's fd (left open) or a negative errno. */
+static int module_lock(const struct aot *aot, const char *hex)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" AOT_LOCK_PREFIX "%s", aot->cache_dir, hex);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+/* Whether the module's .so is in the cache. */
+static bool so_present(const struct aot *aot, const char *hex)
+{
+	char so[PATH_MAX];
+	struct stat st;
+
+	snprintf(so, sizeof(so), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, hex);
+	return stat(so, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 _Noreturn void aot_helper_main(struct aot *aot, struct aot_job *job, pid_t parent, int wfd)
 {
 	static struct helper h; /* the log is large: not on the stack */
 	char workdir[PATH_MAX], head[64];
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t none;
-	int r, n;
+	int r, n, lock;
+	bool peer = false;
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -496,14 +530,23 @@ _Noreturn void aot_helper_main(struct aot *aot, struct aot_job *job, pid_t paren
 	h.job = job;
 	h.deadline = aot_now_ms() + aot->time_limit_ms;
 	snprintf(workdir, sizeof(workdir), "%s/.work-%.16s-XXXXXX", aot->work_dir, job->hex);
-	r = helper_run(&h, workdir);
+	/* Nodes sharing the cache compile a module once: the first holds the
+	 * lock while it compiles and installs; the others find the .so. */
+	lock = module_lock(aot, job->hex);
+	if (lock < 0)
+		r = hfail(&h, lock, "cannot lock the module in %s: %s", aot->cache_dir,
+		          strerror(-lock));
+	else if (so_present(aot, job->hex))
+		r = 0, peer = true;
+	else
+		r = helper_run(&h, workdir);
 	if (h.log_cut && h.log_len >= 6) {
 		memcpy(h.log + h.log_len - 6, "[...]\n", 6);
 	}
 	for (size_t i = 0; i < h.log_len; i++)
 		if (h.log[i] == '\0')
 			h.log[i] = '?';
-	n = snprintf(head, sizeof(head), "%d\n", r);
+	n = snprintf(head, sizeof(head), "%d%s\n", r, peer ? " peer" : "");
 	/* The report fits in the empty pipe: these writes do not block. */
 	write_all(wfd, head, (size_t)n);
 	write_all(wfd, h.reason, strlen(h.reason));
