@@ -121,7 +121,10 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 		return;
 	}
 	log_debug("module %s/%s compiled in %llu ms%s", job->user, job->module,
-	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
+	          (unsigned long long)res->elapsed_ms,
+	          res->cached ? " (cached)"
+	          : res->peer ? " (by a node sharing the cache)"
+	                      : "");
 	if (job->progress)
 		job->progress(job->ctx, RUNTIME_INSTALLING);
 	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
