@@ -434,6 +434,37 @@ static void setup_first_packet(struct supervisor *s, const char *user, struct ao
 	wait_reply(&rm, "REMOVE");
 }
 
+/* A quick first build serves the first packet; the -O2 build replaces it
+ * afterwards, with the instance's state (modhost_swap), in this process's
+ * module host (the node does not do this yet). */
+static void tiered(struct modhost *h, struct aot *quick, struct aot *full, struct module *m,
+                   struct row *first, struct row *swapped)
+{
+	char err[256];
+	struct compile c0, c2;
+	uint8_t pkt[NS_PACKET_MAX];
+	struct ns_pkt_meta meta = {.hook = 2};
+	aot_evict(quick, m->sha);
+	aot_evict(full, m->sha);
+	uint64_t t0 = now_ns();
+	module_check(m);
+	compile_start(quick, m, &c0);
+	compile_wait(&c0);
+	if (modhost_install(h, "tiered", c0.so, -1, NULL, NULL, 0, err, sizeof(err)) < 0)
+		die("modhost_install", err);
+	uint32_t len = udp4_packet(pkt);
+	modhost_packet(h, pkt, &len, sizeof(pkt), &meta);
+	sample(first, t0);
+	compile_start(full, m, &c2);
+	compile_wait(&c2);
+	if (modhost_swap(h, "tiered", c2.so, -1, err, sizeof(err)) < 0)
+		die("modhost_swap", err);
+	sample(swapped, t0);
+	len = udp4_packet(pkt);
+	modhost_packet(h, pkt, &len, sizeof(pkt), &meta);
+	modhost_remove(h, "tiered");
+}
+
 static void bench_modules(unsigned reps, unsigned slow_reps)
 {
 	char cache[PATH_MAX], cache_o0[PATH_MAX], cache_o1[PATH_MAX], err[256];
@@ -509,7 +540,6 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 			die("REMOVE", "refused");
 		wait_reply(&rm, "REMOVE");
 	}
-	modhost_free(h);
 	print_table("module instantiation, compiled module in the cache", inst, ARRAY_SIZE(inst),
 	            false);
 
@@ -520,6 +550,8 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 	        {.label = "uncached: check, AOT cc -O2, INSTALL, 1 packet"},
 	        {.label = "uncached, cc -O1 instead (not the node's)"},
 	        {.label = "uncached, cc -O0 instead (not the node's)"},
+	        {.label = "tiered, in process: cc -O0, install, 1 packet"},
+	        {.label = "tiered, in process: then cc -O2, hot swap done"},
 	};
 	for (unsigned k = 0; k < slow_reps; k++) {
 		struct native_mod *nm = NULL;
@@ -540,7 +572,9 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 		setup_first_packet(s, "stnode", aot_o1, &m, &first[3], false);
 		aot_evict(aot_o0, m.sha);
 		setup_first_packet(s, "stnode", aot_o0, &m, &first[4], false);
+		tiered(h, aot_o0, aot, &m, &first[5], &first[6]);
 	}
+	modhost_free(h);
 	supervisor_free(s);
 	aot_free(aot_o0);
 	aot_free(aot_o1);
