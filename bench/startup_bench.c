@@ -436,7 +436,8 @@ static void setup_first_packet(struct supervisor *s, const char *user, struct ao
 
 /* A quick first build serves the first packet; the -O2 build replaces it
  * afterwards, with the instance's state (modhost_swap), in this process's
- * module host (the node does not do this yet). */
+ * module host (what a node with [modules] quick_compile = yes does through
+ * its container). */
 static void tiered(struct modhost *h, struct aot *quick, struct aot *full, struct module *m,
                    struct row *first, struct row *swapped)
 {
