@@ -151,16 +151,18 @@ static double p90(struct row *r)
 	return r->us[i ? i - 1 : 0];
 }
 
-/* Prints a table: one line per row, "median p90 xRATIO" in the table's
- * unit, the ratio of medians to the baseline row. */
-static void print_table(const char *title, struct row *rows, size_t n, bool ms)
+/* Prints a table: one line per row, "median p90 xRATIO" in `unit`, the ratio
+ * of medians to the baseline row. The samples are in us ("ms": printed as
+ * ms), or in ns for unit "ns" (the per-packet table). */
+static void print_table(const char *title, struct row *rows, size_t n, const char *unit)
 {
+	bool ms = strcmp(unit, "ms") == 0;
 	double base = 0, div = ms ? 1000.0 : 1.0;
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].baseline)
 			base = median(&rows[i]);
-	printf("\n%s (%s, %u reps: median, p90, x median of the reference)\n", title,
-	       ms ? "ms" : "us", rows[0].n);
+	printf("\n%s (%s, %u reps: median, p90, x median of the reference)\n", title, unit,
+	       rows[0].n);
 	for (size_t i = 0; i < n; i++) {
 		double m = median(&rows[i]);
 		printf("  %-52s %10.*f %10.*f   x%.2f\n", rows[i].label, ms ? 2 : 1, m / div,
@@ -302,7 +304,7 @@ static void bench_containers(unsigned reps)
 	}
 	for (size_t v = 0; v < ARRAY_SIZE(sups); v++)
 		supervisor_free(sups[v]);
-	print_table("container start: until it answers", rows, ARRAY_SIZE(rows), true);
+	print_table("container start: until it answers", rows, ARRAY_SIZE(rows), "ms");
 }
 
 /* ---- compiling ----------------------------------------------------------------- */
@@ -466,6 +468,32 @@ static void tiered(struct modhost *h, struct aot *quick, struct aot *full, struc
 	modhost_remove(h, "tiered");
 }
 
+#define PER_PACKET_N 20000
+
+/* One sample of `row`: the mean time of PER_PACKET_N packets (64-byte UDP,
+ * one flow) through the module host with only `so` installed, in
+ * nanoseconds (the table prints "us" of the row: here ns). */
+static void per_packet(struct modhost *h, const char *so, struct row *row)
+{
+	char err[256];
+	uint8_t pkt[NS_PACKET_MAX];
+	struct ns_pkt_meta meta = {.hook = 2};
+	if (modhost_install(h, "perpkt", so, -1, NULL, NULL, 0, err, sizeof(err)) < 0)
+		die("modhost_install", err);
+	for (int i = 0; i < 1000; i++) { /* warm up */
+		uint32_t len = udp4_packet(pkt);
+		modhost_packet(h, pkt, &len, sizeof(pkt), &meta);
+	}
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < PER_PACKET_N; i++) {
+		uint32_t len = 64;
+		modhost_packet(h, pkt, &len, sizeof(pkt), &meta);
+	}
+	if (row->n < MAX_REPS)
+		row->us[row->n++] = (double)(now_ns() - t0) / PER_PACKET_N;
+	modhost_remove(h, "perpkt");
+}
+
 static void bench_modules(unsigned reps, unsigned slow_reps)
 {
 	char cache[PATH_MAX], cache_o0[PATH_MAX], cache_o1[PATH_MAX], err[256];
@@ -542,7 +570,7 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 		wait_reply(&rm, "REMOVE");
 	}
 	print_table("module instantiation, compiled module in the cache", inst, ARRAY_SIZE(inst),
-	            false);
+	            "us");
 
 	/* 3. SETUP -> first packet */
 	struct row first[] = {
@@ -575,13 +603,32 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 		setup_first_packet(s, "stnode", aot_o0, &m, &first[4], false);
 		tiered(h, aot_o0, aot, &m, &first[5], &first[6]);
 	}
+	print_table("SETUP -> first packet through the module, one node", first, ARRAY_SIZE(first),
+	            "ms");
+
+	/* What the quick build costs per packet until the swap. */
+	struct row per[] = {
+	        {.label = "per packet, the -O2 build [reference]", .baseline = true},
+	        {.label = "per packet, the -O0 build (until the swap)"},
+	};
+	char so2[PATH_MAX], so0[PATH_MAX];
+	struct compile c2, c0;
+	compile_start(aot, &m, &c2);
+	compile_wait(&c2);
+	compile_start(aot_o0, &m, &c0);
+	compile_wait(&c0);
+	snprintf(so2, sizeof(so2), "%s", c2.so);
+	snprintf(so0, sizeof(so0), "%s", c0.so);
+	for (unsigned k = 0; k < reps; k++)
+		for (int v = 0; v < 2; v++)
+			per_packet(h, v ? so0 : so2, &per[v]);
+	print_table("the counter's packet path in the module host, 20000 packets a rep", per,
+	            ARRAY_SIZE(per), "ns");
 	modhost_free(h);
 	supervisor_free(s);
 	aot_free(aot_o0);
 	aot_free(aot_o1);
 	aot_free(aot);
-	print_table("SETUP -> first packet through the module, one node", first, ARRAY_SIZE(first),
-	            true);
 }
 
 /* ---- 4. five nodes on one machine ------------------------------------------------ */
@@ -634,7 +681,7 @@ static void bench_path(unsigned slow_reps)
 		aot_free(shared[i]);
 	}
 	print_table("the module compiled for a path of 5 nodes on one machine, all asked at once",
-	            rows, ARRAY_SIZE(rows), true);
+	            rows, ARRAY_SIZE(rows), "ms");
 	printf("  shared cache: %u of %u requests found the .so compiled by another node\n", peers,
 	       slow_reps * NODES);
 	if (peers != slow_reps * (NODES - 1))
