@@ -42,7 +42,8 @@
  * does not tell settings apart): a helper holds an exclusive flock on
  * <cache_dir>/.lock-<hex> while it compiles and installs, and, once it has
  * the lock, compiles nothing if the .so is already there, so that the nodes
- * of a path on one machine compile a module once. Each aot holds a shared
+ * of a path on one machine compile a module once. The wait for the lock
+ * counts against the compile's wall-clock limit. Each aot holds a shared
  * flock on <cache_dir>/.lock for its lifetime and removes stale work files
  * only when no other process holds it.
  *
