@@ -803,14 +803,15 @@ int modhost_swap(struct modhost *h, const char *name, const char *so_path, int s
 	if (!inst)
 		r = -ENOMEM;
 	else if (instantiate_guarded(m, g, inst) < 0)
-		r = -EFAULT; /* nothing allocated survives a trap in instantiate */
+		r = -EFAULT;
 	else if (g->transfer(inst, m->inst) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
 		snprintf(err, err ? errlen : 0, "module %s: %s", name,
 		         r == -EFAULT ? "the new build trapped while instantiating"
 		                      : "no memory for the new build's instance");
-		if (inst && r == -ENOMEM && g->memory(inst)) {
+		/* as instance_discard(), also after a trap in instantiate */
+		if (inst && g->memory(inst)) {
 			wasm_rt_memory_t *mem = g->memory(inst);
 			void *data = mem->data;
 			g->free_instance(inst);

@@ -485,9 +485,15 @@ static int write_state_header(int dfd)
 	uint64_t hash = 1469598103934665603ull; /* FNV-1a */
 	int fd, r = 0;
 
-	fd = openat(dfd, "mod.h", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* written by the sandboxed tool: a regular file, or nothing read */
+	struct stat st;
+	fd = openat(dfd, "mod.h", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
 	text = malloc(STATE_SCAN_MAX + 1);
 	if (!text) {
 		close(fd);
