@@ -15,6 +15,7 @@
  * here: the container defines them and is linked with -rdynamic. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mod.h"
 
@@ -158,6 +159,46 @@ static void glue_http(void *inst, uint32_t req, uint32_t event)
 #define glue_http NULL
 #endif
 
+/* state.h: written by the AOT step from mod.h (the instance's fields as an
+ * X-macro); absent, or a field it cannot carry, and there is no transfer. */
+#if __has_include("state.h")
+#include "state.h"
+#endif
+#if defined(NS_STATE_LAYOUT) && !defined(NS_STATE_UNSUPPORTED)
+static int glue_state_memory(wasm_rt_memory_t *dst, const wasm_rt_memory_t *src)
+{
+	if (dst->pages < src->pages &&
+	    wasm_rt_grow_memory(dst, src->pages - dst->pages) == (uint32_t)-1)
+		return -1;
+	if (dst->pages != src->pages || dst->size < src->size)
+		return -1;
+	memcpy(dst->data, src->data, src->size);
+	return 0;
+}
+
+static int glue_transfer(void *dst_inst, const void *src_inst)
+{
+	Z_mod_instance_t *dst = dst_inst;
+	const Z_mod_instance_t *src = src_inst;
+#define NS_STATE_VALUE(n) dst->n = src->n;
+#define NS_STATE_MEMORY(n)                                                                         \
+	if (glue_state_memory(&dst->n, &src->n) < 0)                                               \
+		return -1;
+#define NS_STATE_TABLE(n)
+#define NS_STATE_IMPORT(n)
+	NS_STATE_FIELDS
+#undef NS_STATE_VALUE
+#undef NS_STATE_MEMORY
+#undef NS_STATE_TABLE
+#undef NS_STATE_IMPORT
+	return 0;
+}
+#define GLUE_STATE_LAYOUT NS_STATE_LAYOUT
+#else
+#define glue_transfer     NULL
+#define GLUE_STATE_LAYOUT 0
+#endif
+
 __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .abi = NS_GLUE_ABI,
         .instance_size = sizeof(Z_mod_instance_t),
@@ -173,4 +214,6 @@ __attribute__((visibility("default"))) const struct ns_glue ns_glue_v1 = {
         .timer = glue_timer,
         .socket = glue_socket,
         .http = glue_http,
+        .state_layout = GLUE_STATE_LAYOUT,
+        .transfer = glue_transfer,
 };

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_GLUE_ABI 2
+#define NS_GLUE_ABI 3
 
 struct Z_netserv_instance_t; /* the host's per-instance context (container) */
 
@@ -30,6 +30,17 @@ struct ns_glue {
 	void (*timer)(void *inst, uint32_t id);
 	void (*socket)(void *inst, uint32_t id, uint32_t events); /* since glue ABI 2 */
 	void (*http)(void *inst, uint32_t req, uint32_t event);   /* since glue ABI 2 */
+	/* Since glue ABI 3: a hash of the instance struct's layout (wasm2c's
+	 * text of it), and the state transfer for a hot swap between two builds
+	 * of the same module (say -O0, then -O2): copies into `dst`, a fresh
+	 * instance of this build, the state of `src`, an instance of a build
+	 * with the same state_layout: the globals and the linear memory's pages
+	 * and bytes (tables stay as `dst`'s element segments made them: a module
+	 * that changes its table at run time would lose that). Returns 0, or -1
+	 * if dst's memory cannot grow to src's size. NULL (state_layout 0) when
+	 * the instance holds something it cannot carry over. */
+	uint64_t state_layout;
+	int (*transfer)(void *dst, const void *src);
 };
 
 /* The symbol every compiled module exports. */
@@ -37,4 +48,4 @@ struct ns_glue {
 
 /* The node keeps compiled modules as <sha256>" NS_GLUE_SO_SUFFIX: a module
  * compiled with older glue is compiled again, never loaded. */
-#define NS_GLUE_SO_SUFFIX "-g2.so"
+#define NS_GLUE_SO_SUFFIX "-g3.so"

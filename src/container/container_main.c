@@ -384,6 +384,8 @@ static int install_module(struct container *c, const struct proto_install *m, in
 	_cleanup_close_ int mfd = sandbox_memfd_copy(so_fd, m->module);
 	if (mfd < 0)
 		return err_set(err, errlen, mfd, "copying %s: %s", m->so, strerror(-mfd));
+	if (m->swap) /* between two packets: the event loop runs one thing at a time */
+		return modhost_swap(c->host, m->module, m->so, mfd, err, errlen);
 	int r = modhost_install(c->host, m->module, m->so, mfd, m->properties, m->filters,
 	                        m->n_filters, err, errlen);
 	if (r < 0)

@@ -714,6 +714,143 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
 	return 0;
 }
 
+/* Instantiates g into inst for m with traps armed. Returns 0 or -EFAULT. */
+static int instantiate_guarded(struct mod *m, const struct ns_glue *g, void *inst)
+{
+	int trap = sigsetjmp(wasm_rt_jmp_buf, 0);
+	if (trap) {
+		g_in_wasm = 0;
+		g_in_import = 0;
+		busy_leave();
+		signals_unblock();
+		g_timed_out = 0;
+		return -EFAULT;
+	}
+	g_timed_out = 0;
+	busy_enter(m, CALL_INSTANTIATE);
+	g_call_seq++;
+	g_in_wasm = 1;
+	g->instantiate(inst, &m->ctx);
+	g_in_wasm = 0;
+	busy_leave();
+	return 0;
+}
+
+/* Whether two builds export the same entry points. */
+static bool same_exports(const struct ns_glue *a, const struct ns_glue *b)
+{
+	return !a->abi_version == !b->abi_version && !a->init == !b->init && !a->fini == !b->fini &&
+	       !a->packet_buffer == !b->packet_buffer && !a->packet == !b->packet &&
+	       !a->timer == !b->timer && !a->socket == !b->socket && !a->http == !b->http;
+}
+
+int modhost_swap(struct modhost *h, const char *name, const char *so_path, int so_fd, char *err,
+                 size_t errlen)
+{
+	struct mod *m = mod_find(h, name);
+	if (!m) {
+		snprintf(err, err ? errlen : 0, "no module %s", name);
+		return -ENOENT;
+	}
+	if (m->failed || !m->inst || !m->g->transfer) {
+		snprintf(err, err ? errlen : 0, "module %s: %s", name,
+		         m->failed || !m->inst ? "not running"
+		                               : "its state cannot be carried over");
+		return m->failed || !m->inst ? -ESTALE : -EOPNOTSUPP;
+	}
+	char *path = strdup(so_path);
+	if (!path)
+		return -ENOMEM;
+	char fd_path[64];
+	int nfd = -1;
+	if (so_fd >= 0) {
+		nfd = fcntl(so_fd, F_DUPFD_CLOEXEC, 3);
+		if (nfd < 0) {
+			int r = -errno;
+			snprintf(err, err ? errlen : 0, "dup: %s", strerror(-r));
+			free(path);
+			return r;
+		}
+		snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", nfd);
+	}
+	void *dl = dlopen(so_fd >= 0 ? fd_path : so_path, RTLD_NOW | RTLD_LOCAL);
+	const struct ns_glue *g = dl ? dlsym(dl, NS_GLUE_SYMBOL) : NULL;
+	int r = 0;
+	if (!dl) {
+		const char *e = dlerror();
+		snprintf(err, err ? errlen : 0, "cannot load %s: %s", so_path, e ? e : "?");
+		r = -ENOEXEC;
+	} else if (dl == m->dl) {
+		snprintf(err, err ? errlen : 0, "%s is the build already running", so_path);
+		r = -EALREADY;
+	} else if (!g || g->abi != NS_GLUE_ABI || !g->transfer ||
+	           g->state_layout != m->g->state_layout ||
+	           g->instance_size != m->g->instance_size || !same_exports(g, m->g)) {
+		snprintf(err, err ? errlen : 0, "%s is not another build of module %s", so_path,
+		         name);
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		if (dl)
+			dlclose(dl);
+		safe_close(nfd);
+		free(path);
+		return r;
+	}
+	if (dl_acquire(dl))
+		g->init_module();
+	void *inst = calloc(1, g->instance_size);
+	if (!inst)
+		r = -ENOMEM;
+	else if (instantiate_guarded(m, g, inst) < 0)
+		r = -EFAULT;
+	else if (g->transfer(inst, m->inst) < 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		snprintf(err, err ? errlen : 0, "module %s: %s", name,
+		         r == -EFAULT ? "the new build trapped while instantiating"
+		                      : "no memory for the new build's instance");
+		/* as instance_discard(), also after a trap in instantiate */
+		if (inst && g->memory(inst)) {
+			wasm_rt_memory_t *mem = g->memory(inst);
+			void *data = mem->data;
+			g->free_instance(inst);
+			if (data)
+				munmap(data, WASM_RESERVATION);
+		}
+		free(inst);
+		dl_release(dl);
+		safe_close(nfd);
+		free(path);
+		return r;
+	}
+	/* The old build's instance goes; everything the host keeps for the
+	 * module (timers, sockets, counters, logs) stays. */
+	wasm_rt_memory_t *old_mem = m->g->memory(m->inst);
+	void *old_data = old_mem ? old_mem->data : NULL;
+	m->g->free_instance(m->inst);
+	if (old_data)
+		munmap(old_data, WASM_RESERVATION);
+	free(m->inst);
+	if (m->dl_acquired)
+		dl_release(m->dl);
+	else
+		dlclose(m->dl);
+	safe_close(m->so_fd);
+	free(m->so_path);
+	m->dl = dl;
+	m->dl_acquired = true;
+	m->so_fd = nfd;
+	m->so_path = path;
+	m->g = g;
+	m->inst = inst;
+	m->mem = g->memory(inst);
+	if (m->mem->max_pages > h->lim.mem_max_pages)
+		m->mem->max_pages = h->lim.mem_max_pages;
+	m->swaps++;
+	return 0;
+}
+
 int modhost_remove(struct modhost *h, const char *name)
 {
 	for (struct mod **pp = &h->mods; *pp; pp = &(*pp)->next) {
@@ -849,6 +986,8 @@ json_t *modhost_stats(struct modhost *h)
 		        (json_int_t)(m->mem ? m->mem->pages : 0), "counters", counters);
 		json_object_set_new(j, "sends_limited", json_integer((json_int_t)m->sends_limited));
 		json_object_set_new(j, "policy_drops", json_integer((json_int_t)m->policy_drops));
+		if (m->swaps)
+			json_object_set_new(j, "swaps", json_integer((json_int_t)m->swaps));
 		if (m->last_trap[0])
 			json_object_set_new(j, "last_trap", json_string(m->last_trap));
 		if (m->failed)

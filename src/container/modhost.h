@@ -122,6 +122,20 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
                     json_t *properties, const struct ncm_filter *filters, size_t n_filters,
                     char *err, size_t errlen);
 
+/* Replaces the code of a running module with another build of it (open file
+ * so_fd, or so_path when so_fd < 0; say its -O2 build after a quick -O0
+ * one), between two calls: a new instance of the new build gets the running
+ * instance's state (glue's transfer: globals, linear memory) and takes its
+ * place; the host's side of the module (timers, sockets, counters, filters,
+ * load order) stays. Returns 0; or, with the module running on unchanged
+ * and the reason in err: -ENOENT, -ESTALE (failed or not instantiated),
+ * -EOPNOTSUPP (its state cannot be carried over), -ENOEXEC (cannot load),
+ * -EALREADY (the same object), -EINVAL (not a build of the same module:
+ * glue ABI, state layout, instance size or exports differ), -EFAULT (the new
+ * build trapped while instantiating), -ENOMEM. */
+int modhost_swap(struct modhost *h, const char *name, const char *so_path, int so_fd, char *err,
+                 size_t errlen);
+
 /* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
 int modhost_remove(struct modhost *h, const char *name);
 

@@ -95,6 +95,7 @@ struct mod {
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
 	uint64_t traps, timeouts, instantiations, timer_calls;
+	uint64_t swaps; /* hot swaps to another build (modhost_swap) */
 	uint64_t sends, sends_refused, log_lines, log_suppressed;
 	uint64_t sends_limited; /* refused by the publisher's send rate limit */
 	uint64_t policy_drops;  /* modified packets dropped: malformed or foreign source */

@@ -60,6 +60,8 @@ static const struct directive directives[] = {
         OTHER("modules", "max_memory", DIR_SIZE, module_max_memory),
         U32("modules", "compile_timeout", compile_timeout_s, 1, 3600),
         STR("modules", "compile_user", compile_user),
+        STR("modules", "compile_cache", compile_cache),
+        OTHER("modules", "quick_compile", DIR_BOOL, quick_compile),
         STR("containers", "program", container_program),
         U32("containers", "pool_size", pool_size, 0, 64),
         OTHER("containers", "zygote", DIR_BOOL, zygote),

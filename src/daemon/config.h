@@ -45,6 +45,12 @@ struct ns_config {
 	uint64_t module_max_memory; /* bytes of linear memory a module may use */
 	uint32_t compile_timeout_s;
 	char compile_user[33]; /* the AOT compiler runs as this user */
+	/* Compiled modules; "": <state_dir>/so. Nodes on one machine with the
+	 * same settings may share one (runtime/aot.h: a module compiles once). */
+	char compile_cache[PATH_MAX];
+	/* Tiered compile: a quick -O0 build first, the -O2 one swapped in with
+	 * the module's state when ready (runtime_wasm.h). */
+	bool quick_compile;
 	/* [containers] */
 	char container_program[PATH_MAX]; /* "" = netserv-container beside netservd */
 	uint32_t pool_size;               /* spare containers kept pre-forked */

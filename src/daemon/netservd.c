@@ -343,7 +343,10 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
                          size_t errlen)
 {
 	char so_dir[PATH_MAX + 8], program[PATH_MAX + 32];
-	snprintf(so_dir, sizeof(so_dir), "%s/so", cfg->state_dir);
+	if (cfg->compile_cache[0])
+		snprintf(so_dir, sizeof(so_dir), "%s", cfg->compile_cache);
+	else
+		snprintf(so_dir, sizeof(so_dir), "%s/so", cfg->state_dir);
 	if (cfg->container_program[0])
 		snprintf(program, sizeof(program), "%s", cfg->container_program);
 	else
@@ -385,6 +388,17 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
+	/* -O0 keeps wasm2c's unused math helpers, whose libm references a
+	 * container cannot resolve: the linker drops them. */
+	static const char *const quick_flags[] = {"-ffunction-sections", "-Wl,--gc-sections", NULL};
+	char quick_dir[sizeof(so_dir) + 8];
+	if (cfg->quick_compile) {
+		snprintf(quick_dir, sizeof(quick_dir), "%s-quick", so_dir);
+		rc.quick = rc.aot;
+		rc.quick.cache_dir = quick_dir;
+		rc.quick.optimize = "-O0";
+		rc.quick.cflags = quick_flags;
+	}
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);
 }
 

@@ -135,6 +135,10 @@ json_t *proto_install_to_json(const struct proto_install *m)
 		json_decref(j);
 		return NULL;
 	}
+	if (j && m->swap && json_object_set_new(j, "swap", json_true()) < 0) {
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }
 
@@ -162,6 +166,10 @@ int proto_install_from_json(json_t *j, struct proto_install *ret, char *err, siz
 		return err_set(err, errlen, -EINVAL,
 		               "INSTALL: malformed filters (want an array of at most %d filters)",
 		               NCM_MAX_FILTERS);
+	json_t *swap = json_object_get(j, "swap");
+	if (swap && !json_is_boolean(swap))
+		return err_set(err, errlen, -EINVAL, "INSTALL: \"swap\" is not a boolean");
+	m.swap = swap && json_is_true(swap);
 	m.properties = props ? json_incref(props) : json_object();
 	if (!m.properties)
 		return err_set(err, errlen, -ENOMEM, "out of memory");

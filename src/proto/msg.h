@@ -58,6 +58,10 @@ struct proto_install {
 	json_t *properties; /* an object; owned: proto_install_clear() */
 	size_t n_filters;   /* > 0: the module sees only packets that match one */
 	struct ncm_filter filters[NCM_MAX_FILTERS];
+	/* "swap": true: the module runs already; replace its code with this
+	 * build, keeping its state (modhost_swap); properties and filters are
+	 * ignored. */
+	bool swap;
 };
 
 /* Encodes (new reference; NULL when out of memory). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -59,7 +60,8 @@ static void hex32(const uint8_t sha[32], char out[65])
 	out[64] = '\0';
 }
 
-/* Removes what an earlier run left in dir: .work-* and .tmp-* entries. */
+/* Removes what an earlier run left in dir: .work-*, .tmp-* and .lock-<hex>
+ * entries. Only while no other process uses the cache (cache_lock()). */
 static void remove_stale(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -69,7 +71,8 @@ static void remove_stale(const char *dir)
 		return;
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name), sn = strlen(NS_GLUE_SO_SUFFIX);
-		if (strncmp(e->d_name, ".work-", 6) == 0 || strncmp(e->d_name, ".tmp-", 5) == 0)
+		if (strncmp(e->d_name, ".work-", 6) == 0 || strncmp(e->d_name, ".tmp-", 5) == 0 ||
+		    strncmp(e->d_name, AOT_LOCK_PREFIX, strlen(AOT_LOCK_PREFIX)) == 0)
 			aot_remove_tree_at(dirfd(d), e->d_name, 0);
 		/* compiled with other glue (an older node): never loaded again */
 		else if (n == 64 + 3 && strcmp(e->d_name + 64, ".so") == 0)
@@ -117,8 +120,8 @@ static void jobs_start_queued(struct aot *aot);
 
 /* Ends a job: takes it off the list, answers every waiter, frees it, and
  * starts what is queued. */
-static void job_finish(struct aot *aot, struct aot_job *job, int status, const char *reason,
-                       const char *log)
+static void job_finish(struct aot *aot, struct aot_job *job, int status, bool peer,
+                       const char *reason, const char *log)
 {
 	char so[PATH_MAX];
 	struct aot_req *req;
@@ -126,7 +129,9 @@ static void job_finish(struct aot *aot, struct aot_job *job, int status, const c
 	jobs_unlink(aot, job);
 	if (job->running) {
 		aot->st.running--;
-		if (status == 0)
+		if (peer)
+			aot->st.peer++;
+		else if (status == 0)
 			aot->st.compiled++;
 		else
 			aot->st.failed++;
@@ -142,6 +147,7 @@ static void job_finish(struct aot *aot, struct aot_job *job, int status, const c
 		        .so_path = status == 0 ? so : NULL,
 		        .reason = status == 0 ? "" : reason,
 		        .log = log ? log : "",
+		        .peer = peer,
 		};
 		job->waiters = req->next;
 		req_result(req, &res);
@@ -150,8 +156,10 @@ static void job_finish(struct aot *aot, struct aot_job *job, int status, const c
 	jobs_start_queued(aot);
 }
 
-/* Reads the helper's report: "STATUS\nREASON\nLOG". Returns false if none. */
-static bool read_report(int fd, char *buf, size_t cap, int *status, char **reason, char **log)
+/* Reads the helper's report: "STATUS[ peer]\nREASON\nLOG". Returns false if
+ * none. */
+static bool read_report(int fd, char *buf, size_t cap, int *status, bool *peer, char **reason,
+                        char **log)
 {
 	size_t len = 0;
 	char *nl, *end;
@@ -168,6 +176,9 @@ static bool read_report(int fd, char *buf, size_t cap, int *status, char **reaso
 	buf[len] = '\0';
 	errno = 0;
 	v = strtol(buf, &end, 10);
+	*peer = v == 0 && strncmp(end, " peer", 5) == 0;
+	if (*peer)
+		end += 5;
 	if (end == buf || *end != '\n' || errno || v > 0 || v < -4095)
 		return false;
 	*status = (int)v;
@@ -187,6 +198,7 @@ static void on_helper_exit(struct evloop *loop, int fd, uint32_t events, void *c
 	char *buf, *reason = NULL, *log = NULL;
 	char why[128];
 	int st = 0, status;
+	bool peer = false;
 	pid_t w;
 
 	evloop_del_fd(loop, job->pidfd);
@@ -196,7 +208,7 @@ static void on_helper_exit(struct evloop *loop, int fd, uint32_t events, void *c
 	job->backstop = evloop_timer_cancel(loop, job->backstop);
 
 	buf = malloc(REPORT_MAX);
-	if (buf && read_report(job->rfd, buf, REPORT_MAX, &status, &reason, &log)) {
+	if (buf && read_report(job->rfd, buf, REPORT_MAX, &status, &peer, &reason, &log)) {
 		/* the helper's own word */
 	} else if (job->killed) {
 		status = -ETIMEDOUT;
@@ -212,7 +224,7 @@ static void on_helper_exit(struct evloop *loop, int fd, uint32_t events, void *c
 		reason = why;
 	}
 	job->rfd = safe_close(job->rfd);
-	job_finish(aot, job, status, reason, log);
+	job_finish(aot, job, status, peer, reason, log);
 	free(buf);
 }
 
@@ -292,7 +304,7 @@ static void jobs_start_queued(struct aot *aot)
 				char why[128];
 				snprintf(why, sizeof(why), "cannot start the compile: %s",
 				         strerror(-r));
-				job_finish(aot, job, r, why, NULL);
+				job_finish(aot, job, r, false, why, NULL);
 				return; /* job_finish() started the rest */
 			}
 		}
@@ -575,6 +587,7 @@ struct aot *aot_free(struct aot *aot)
 		evloop_timer_cancel(aot->loop, req->timer);
 		free(req);
 	}
+	safe_close(aot->dir_lock_fd);
 	free(aot->cache_dir);
 	free(aot->work_dir);
 	free(aot->runtime_dir);
@@ -759,6 +772,37 @@ static int sources_load(struct aot *aot, const char *dir, const char *sub, bool 
 	return r;
 }
 
+/* Takes the shared lock on the cache for this aot's lifetime; first, if no
+ * other process shares the cache, removes what earlier runs left (a node
+ * sharing it may be compiling into it right now). Returns 0 or a negative
+ * errno with err set. */
+static int cache_lock(struct aot *aot, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/" AOT_DIR_LOCK, aot->cache_dir);
+	aot->dir_lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (aot->dir_lock_fd < 0) {
+		r = -errno;
+		err_set(err, errlen, 0, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (flock(aot->dir_lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		remove_stale(aot->cache_dir);
+		if (strcmp(aot->work_dir, aot->cache_dir) != 0)
+			remove_stale(aot->work_dir);
+	}
+	while (flock(aot->dir_lock_fd, LOCK_SH) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			err_set(err, errlen, 0, "%s: %s", path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 int aot_new(struct evloop *loop, const struct aot_config *cfg, struct aot **ret, char *err,
             size_t errlen)
 {
@@ -774,6 +818,7 @@ int aot_new(struct evloop *loop, const struct aot_config *cfg, struct aot **ret,
 	if (!aot)
 		goto nomem;
 	aot->loop = loop;
+	aot->dir_lock_fd = -1;
 	aot->bounds_checks = cfg->bounds_checks;
 	aot->time_limit_ms = cfg->time_limit_ms ? cfg->time_limit_ms : AOT_DEFAULT_TIME_LIMIT_MS;
 	aot->cpu_limit_s = cfg->cpu_limit_s ? cfg->cpu_limit_s : AOT_DEFAULT_CPU_LIMIT_S;
@@ -828,9 +873,8 @@ int aot_new(struct evloop *loop, const struct aot_config *cfg, struct aot **ret,
 		aot->gid = pw->pw_gid;
 	}
 
-	remove_stale(aot->cache_dir);
-	if (strcmp(aot->work_dir, aot->cache_dir) != 0)
-		remove_stale(aot->work_dir);
+	if ((r = cache_lock(aot, err, errlen)) < 0)
+		goto fail;
 	*ret = aot;
 	return 0;
 

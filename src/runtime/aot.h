@@ -38,6 +38,15 @@
  * (27 MB of C) took gcc -O2 284 s and 3.5 GB here: the address-space, CPU
  * and wall-clock limits are what stop such a module from hurting the node.
  *
+ * Nodes on one machine may share cache_dir (same compile settings: the cache
+ * does not tell settings apart): a helper holds an exclusive flock on
+ * <cache_dir>/.lock-<hex> while it compiles and installs, and, once it has
+ * the lock, compiles nothing if the .so is already there, so that the nodes
+ * of a path on one machine compile a module once. The wait for the lock
+ * counts against the compile's wall-clock limit. Each aot holds a shared
+ * flock on <cache_dir>/.lock for its lifetime and removes stale work files
+ * only when no other process holds it.
+ *
  * The daemon must not reap children it did not start (waitpid(-1), or
  * SIGCHLD set to SIG_IGN): the result would still arrive through the pipe,
  * but the parent could then kill a reused process group id. */
@@ -109,6 +118,10 @@ struct aot_result {
 	const char *log;     /* the tools' output (may be several lines; up to
 	                        AOT_LOG_MAX bytes, "[...]" when cut), or "" */
 	uint64_t elapsed_ms; /* from the request to the result */
+	/* Another process sharing cache_dir (a node on the same machine) had
+	 * compiled it while this one waited for the module's lock: nothing was
+	 * compiled here (status 0, cached false). */
+	bool peer;
 };
 /* status:
  *   -EINVAL     wasm2c or the C compiler refused the module (or died)
@@ -130,6 +143,7 @@ struct aot_stats {
 	uint64_t failed;     /* ... that did not */
 	uint64_t timeouts;   /* ... of which over a time limit */
 	uint64_t shared;     /* requests that joined a compile of the same hash */
+	uint64_t peer;       /* compiles answered by another process sharing cache_dir */
 	unsigned running;
 	unsigned queued;
 };

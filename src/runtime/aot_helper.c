@@ -9,9 +9,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -390,6 +392,164 @@ static int install(struct helper *h)
 	return 0;
 }
 
+/* ---- the instance's state (state.h, for glue.c's transfer) ---- */
+
+/* The most of mod.h read to find the instance struct. */
+#define STATE_SCAN_MAX (8u << 20)
+
+static bool is_ident(const char *p, size_t n)
+{
+	if (n == 0 || n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		      (i > 0 && c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
+/* Appends one field of Z_mod_instance_t ("TYPE NAME;", spaces trimmed) to
+ * out as an X-macro entry; an unknown kind of field sets *unsupported. */
+static void state_field(const char *line, size_t n, FILE *out, bool *unsupported)
+{
+	static const char *const values[] = {"u32", "u64", "f32", "f64", "v128"};
+	const char *sp;
+	size_t tn;
+
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+		n--;
+	if (n < 2 || line[n - 1] != ';') {
+		*unsupported = true;
+		return;
+	}
+	n--;
+	sp = memrchr(line, ' ', n);
+	if (!sp) {
+		*unsupported = true;
+		return;
+	}
+	tn = (size_t)(sp - line);
+	const char *name = sp + 1;
+	size_t nn = n - tn - 1;
+	bool ptr = nn && name[0] == '*';
+	if (ptr) {
+		name++;
+		nn--;
+	}
+	if (!is_ident(name, nn)) {
+		*unsupported = true;
+		return;
+	}
+	if (!ptr && tn && line[tn - 1] == '*') {
+		ptr = true;
+		tn--;
+	}
+	if (ptr && tn > 7 && strncmp(line, "struct ", 7) == 0) {
+		fprintf(out, " NS_STATE_IMPORT(%.*s)", (int)nn, name);
+		return;
+	}
+	if (ptr) {
+		*unsupported = true; /* an imported memory, table or global */
+		return;
+	}
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		if (tn == strlen(values[i]) && strncmp(line, values[i], tn) == 0) {
+			fprintf(out, " NS_STATE_VALUE(%.*s)", (int)nn, name);
+			return;
+		}
+	}
+	if (tn == 16 && strncmp(line, "wasm_rt_memory_t", 16) == 0)
+		fprintf(out, " NS_STATE_MEMORY(%.*s)", (int)nn, name);
+	else if ((tn == 23 && strncmp(line, "wasm_rt_funcref_table_t", 23) == 0) ||
+	         (tn == 25 && strncmp(line, "wasm_rt_externref_table_t", 25) == 0))
+		fprintf(out, " NS_STATE_TABLE(%.*s)", (int)nn, name);
+	else
+		*unsupported = true;
+}
+
+/* Writes state.h into the work directory dfd from the mod.h wasm2c wrote
+ * there: the fields of the instance struct as an X-macro (NS_STATE_FIELDS)
+ * and a hash of the struct's text (NS_STATE_LAYOUT), or
+ * NS_STATE_UNSUPPORTED when a field is of a kind glue.c cannot carry over.
+ * Only names that are C identifiers are copied. Returns 0 or a negative
+ * errno (then glue.c compiles without a transfer). */
+static int write_state_header(int dfd)
+{
+	static const char head[] = "typedef struct Z_mod_instance_t {\n";
+	static const char tail[] = "} Z_mod_instance_t;";
+	char *text = NULL, *buf = NULL;
+	size_t len = 0, blen = 0;
+	bool unsupported = false;
+	uint64_t hash = 1469598103934665603ull; /* FNV-1a */
+	int fd, r = 0;
+
+	/* written by the sandboxed tool: a regular file, or nothing read */
+	struct stat st;
+	fd = openat(dfd, "mod.h", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	text = malloc(STATE_SCAN_MAX + 1);
+	if (!text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len < STATE_SCAN_MAX) {
+		ssize_t n = read(fd, text + len, STATE_SCAN_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	char *start = strstr(text, head), *end = start ? strstr(start, tail) : NULL;
+	FILE *out = open_memstream(&buf, &blen);
+	if (!start || !end || !out) {
+		if (out)
+			fclose(out);
+		free(buf);
+		free(text);
+		return -EINVAL;
+	}
+	for (const char *c = start; c < end; c++)
+		hash = (hash ^ (uint8_t)*c) * 1099511628211ull;
+	fputs("/* Written by the node's AOT step from mod.h. */\n#define NS_STATE_FIELDS", out);
+	for (char *line = start + strlen(head); line < end;) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		while (n && (*line == ' ' || *line == '\t')) {
+			line++;
+			n--;
+		}
+		if (n)
+			state_field(line, n, out, &unsupported);
+		line += n + 1;
+	}
+	fprintf(out, "\n#define NS_STATE_LAYOUT 0x%016llxull\n", (unsigned long long)hash);
+	if (unsupported)
+		fputs("#define NS_STATE_UNSUPPORTED 1\n", out);
+	if (fclose(out) != 0)
+		r = -ENOMEM;
+	free(text);
+	if (r == 0) {
+		fd = openat(dfd, "state.h", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		            0644);
+		if (fd < 0 || write_all(fd, buf, blen) < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	free(buf);
+	return r;
+}
+
 /* Writes the source bundle into the work directory dfd: root-owned
  * subdirectories (0755) and files (0644) that the tools can read but not
  * change. Returns 0 or a negative errno. */
@@ -452,6 +612,9 @@ static int helper_run(struct helper *h, const char *workdir_tmpl)
 		hfail(h, r, "cannot prepare the work directory: %s", strerror(-r));
 	} else {
 		r = run_tool(h, "wasm2c", w2c_argv);
+		/* without state.h, glue.c has no transfer: only hot swaps fail */
+		if (r == 0)
+			(void)write_state_header(dfd);
 		if (r == 0)
 			r = run_tool(h, "C compiler", h->job->cc_argv);
 		if (r == 0)
@@ -465,13 +628,45 @@ static int helper_run(struct helper *h, const char *workdir_tmpl)
 	return r;
 }
 
+/* Waits for the module's lock in the cache (held until the helper exits).
+ * Returns the lock's fd (left open) or a negative errno. */
+static int module_lock(const struct aot *aot, const char *hex)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" AOT_LOCK_PREFIX "%s", aot->cache_dir, hex);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+/* Whether the module's .so is in the cache. */
+static bool so_present(const struct aot *aot, const char *hex)
+{
+	char so[PATH_MAX];
+	struct stat st;
+
+	snprintf(so, sizeof(so), "%s/%s" NS_GLUE_SO_SUFFIX, aot->cache_dir, hex);
+	return stat(so, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 _Noreturn void aot_helper_main(struct aot *aot, struct aot_job *job, pid_t parent, int wfd)
 {
 	static struct helper h; /* the log is large: not on the stack */
 	char workdir[PATH_MAX], head[64];
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t none;
-	int r, n;
+	int r, n, lock;
+	bool peer = false;
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -496,14 +691,23 @@ _Noreturn void aot_helper_main(struct aot *aot, struct aot_job *job, pid_t paren
 	h.job = job;
 	h.deadline = aot_now_ms() + aot->time_limit_ms;
 	snprintf(workdir, sizeof(workdir), "%s/.work-%.16s-XXXXXX", aot->work_dir, job->hex);
-	r = helper_run(&h, workdir);
+	/* Nodes sharing the cache compile a module once: the first holds the
+	 * lock while it compiles and installs; the others find the .so. */
+	lock = module_lock(aot, job->hex);
+	if (lock < 0)
+		r = hfail(&h, lock, "cannot lock the module in %s: %s", aot->cache_dir,
+		          strerror(-lock));
+	else if (so_present(aot, job->hex))
+		r = 0, peer = true;
+	else
+		r = helper_run(&h, workdir);
 	if (h.log_cut && h.log_len >= 6) {
 		memcpy(h.log + h.log_len - 6, "[...]\n", 6);
 	}
 	for (size_t i = 0; i < h.log_len; i++)
 		if (h.log[i] == '\0')
 			h.log[i] = '?';
-	n = snprintf(head, sizeof(head), "%d\n", r);
+	n = snprintf(head, sizeof(head), "%d%s\n", r, peer ? " peer" : "");
 	/* The report fits in the empty pipe: these writes do not block. */
 	write_all(wfd, head, (size_t)n);
 	write_all(wfd, h.reason, strlen(h.reason));

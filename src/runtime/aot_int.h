@@ -69,7 +69,8 @@ struct aot {
 	uint64_t mem_limit;
 	int nice;
 	unsigned max_jobs;
-	bool drop; /* switch the tools to uid/gid */
+	int dir_lock_fd; /* shared flock on <cache_dir>/.lock, or -1 */
+	bool drop;       /* switch the tools to uid/gid */
 	uid_t uid;
 	gid_t gid;
 	struct aot_job *jobs;
@@ -86,7 +87,13 @@ uint64_t aot_now_ms(void);
  * symlinks (depth: 0). Returns 0 or a negative errno. */
 int aot_remove_tree_at(int at, const char *name, int depth);
 
-/* The helper process for one job: compiles, installs into the cache and
- * writes its report ("STATUS\nREASON\nLOG") to wfd, then exits. Called in
- * the child of fork(); parent is the daemon's pid. */
+/* The cache's lock files: the directory's, and one per module hash. */
+#define AOT_DIR_LOCK    ".lock"
+#define AOT_LOCK_PREFIX ".lock-"
+
+/* The helper process for one job: takes the module's lock, compiles (unless
+ * a process sharing the cache did meanwhile: status line "0 peer"), installs
+ * into the cache and writes its report ("STATUS\nREASON\nLOG") to wfd, then
+ * exits. Called in the child of fork(); parent is the daemon's pid. */
+
 _Noreturn void aot_helper_main(struct aot *aot, struct aot_job *job, pid_t parent, int wfd);

@@ -22,6 +22,13 @@ struct rw_job {
 	size_t n_filters; /* 0: the module sees every packet of its container */
 	struct ncm_filter filters[NCM_MAX_FILTERS];
 	struct aot_req *req;
+	/* The tiered compile (quick != NULL): a quick build serves first, then
+	 * the full one is swapped in. */
+	bool quick_tier; /* the build being installed is the quick one */
+	bool upgrade;    /* done() was called: compiling the full build, or swapping */
+	char *wasm_path;
+	uint8_t sha256[32];
+	struct wasm_check_result chk;
 	runtime_done_fn *done;
 	runtime_progress_fn *progress;
 	void *ctx;
@@ -41,6 +48,7 @@ struct rw_stats {
 struct rw {
 	struct evloop *loop;
 	struct aot *aot;
+	struct aot *quick; /* the quick first compile, or NULL */
 	struct supervisor *sup;
 	uint64_t max_module_size;
 	struct sup_publisher *pubs;
@@ -75,8 +83,74 @@ static void job_free(struct rw_job *job)
 	}
 	free(job->user);
 	free(job->module);
+	free(job->wasm_path);
 	json_decref(job->props);
 	free(job);
+}
+
+static void on_compiled(void *ctx, const struct aot_result *res);
+static void on_full_compiled(void *ctx, const struct aot_result *res);
+
+/* Compiles the job's module with `aot`; `fn` gets the result. Returns 0, or
+ * a negative errno with the reason in err. */
+static int job_compile(struct rw_job *job, struct aot *aot, aot_done_fn *fn, char *err,
+                       size_t errlen)
+{
+	return aot_compile(aot, job->wasm_path, job->sha256, &job->chk, fn, job, &job->req, err,
+	                   errlen);
+}
+
+/* The quick build did not work out: the full one, as without tiers. */
+static void job_fall_back(struct rw_job *job, const char *why)
+{
+	char aerr[AOT_ERR_LEN];
+	log_info("module %s/%s: the quick build failed (%s): compiling the full one", job->user,
+	         job->module, why);
+	job->quick_tier = false;
+	if (job_compile(job, job->rw->aot, on_compiled, aerr, sizeof(aerr)) < 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "cannot compile: %s", aerr);
+		job->done(job->ctx, 503, msg, -ENOENT);
+		job_free(job);
+	}
+}
+
+static void on_swapped(void *ctx, int status, json_t *reply, const uint8_t *raw, size_t raw_len)
+{
+	struct rw_job *job = ctx;
+	(void)raw;
+	(void)raw_len;
+	if (!job->cancelled) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+		if (status < 0)
+			log_warn("module %s/%s: the full build was not swapped in, the quick one "
+			         "runs on: %s",
+			         job->user, job->module, e ? e : strerror(-status));
+		else
+			log_info("module %s/%s: full build swapped in, state kept", job->user,
+			         job->module);
+	}
+	job_free(job);
+}
+
+/* The full build of a module running its quick one. */
+static void on_full_compiled(void *ctx, const struct aot_result *res)
+{
+	struct rw_job *job = ctx;
+	job->req = NULL;
+	if (res->status < 0) {
+		log_warn("module %s/%s: the full build failed, the quick one runs on: %s",
+		         job->user, job->module, res->reason);
+		job_free(job);
+		return;
+	}
+	int r = supervisor_swap(job->rw->sup, job->user, job->module, res->so_path, on_swapped,
+	                        job);
+	if (r < 0) {
+		log_warn("module %s/%s: cannot swap in the full build, the quick one runs on: %s",
+		         job->user, job->module, strerror(-r));
+		job_free(job);
+	}
 }
 
 static void on_container_installed(void *ctx, int status, json_t *reply, const uint8_t *raw,
@@ -95,10 +169,26 @@ static void on_container_installed(void *ctx, int status, json_t *reply, const u
 		char why[512];
 		snprintf(why, sizeof(why), "container refused the module: %s",
 		         e ? e : strerror(-status));
+		if (job->quick_tier && status != -ECONNRESET && status != -ETIMEDOUT) {
+			job_fall_back(job, why);
+			return;
+		}
 		job->done(job->ctx, status == -ECONNRESET || status == -ETIMEDOUT ? 503 : 422, why,
 		          -ENOENT);
 	} else {
 		job->done(job->ctx, 0, NULL, rw_queues(job->rw, job->user));
+		if (job->quick_tier) {
+			/* Active on the quick build: now the full one, in the
+			 * background, swapped in when it is there. */
+			char aerr[AOT_ERR_LEN];
+			job->upgrade = true;
+			job->quick_tier = false;
+			if (job_compile(job, rw->aot, on_full_compiled, aerr, sizeof(aerr)) == 0)
+				return;
+			log_warn("module %s/%s: cannot compile the full build, the quick one runs "
+			         "on: %s",
+			         job->user, job->module, aerr);
+		}
 	}
 	job_free(job);
 }
@@ -108,6 +198,10 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	struct rw_job *job = ctx;
 	struct rw *rw = job->rw;
 	job->req = NULL;
+	if (res->status < 0 && job->quick_tier) {
+		job_fall_back(job, res->reason);
+		return;
+	}
 	if (res->status < 0) {
 		char why[512];
 		/* The node's disk, not the module: 507, as the node's error. */
@@ -121,7 +215,10 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 		return;
 	}
 	log_debug("module %s/%s compiled in %llu ms%s", job->user, job->module,
-	          (unsigned long long)res->elapsed_ms, res->cached ? " (cached)" : "");
+	          (unsigned long long)res->elapsed_ms,
+	          res->cached ? " (cached)"
+	          : res->peer ? " (by a node sharing the cache)"
+	                      : "");
 	if (job->progress)
 		job->progress(job->ctx, RUNTIME_INSTALLING);
 	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
@@ -214,8 +311,19 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 	 * these listening sockets for the module (container/sandbox.h). */
 	if (m->listen && *m->listen)
 		json_object_set_new(job->props, "netserv.listen", json_string(m->listen));
-	char aerr[AOT_ERR_LEN];
-	r = aot_compile(rw->aot, m->wasm_path, m->sha256, &chk, on_compiled, job, &job->req, aerr,
+	job->wasm_path = strdup(m->wasm_path);
+	memcpy(job->sha256, m->sha256, sizeof(job->sha256));
+	job->chk = chk;
+	if (!job->wasm_path) {
+		job_free(job);
+		return -ENOMEM;
+	}
+	/* Tiered: unless the full build is in the cache, a quick one first. */
+	char aerr[AOT_ERR_LEN], so[4096];
+	struct stat st;
+	job->quick_tier = rw->quick && aot_so_path(rw->aot, m->sha256, so, sizeof(so)) == 0 &&
+	                  stat(so, &st) < 0;
+	r = job_compile(job, job->quick_tier ? rw->quick : rw->aot, on_compiled, aerr,
 	                sizeof(aerr));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot compile: %s", aerr);
@@ -232,12 +340,15 @@ static int rw_remove(void *rtp, const char *user, const char *module_id)
 		if (strcmp(job->user, user) != 0 || strcmp(job->module, module_id) != 0 ||
 		    job->cancelled)
 			continue;
+		bool installed = job->upgrade; /* its quick build runs */
 		if (job->req) {
-			aot_cancel(rw->aot, job->req);
+			aot_cancel(job->quick_tier ? rw->quick : rw->aot, job->req);
 			job_free(job);
 		} else {
-			job->cancelled = true; /* the container is installing it */
+			job->cancelled = true; /* the container is installing or swapping it */
 		}
+		if (installed)
+			break;
 		return 0;
 	}
 	return supervisor_remove(rw->sup, user, module_id, NULL, NULL);
@@ -394,6 +505,8 @@ int runtime_wasm_new(struct evloop *loop, const struct runtime_wasm_config *cfg,
 	NS_BUILDING_BLOCKS(RW_BLOCK)
 #undef RW_BLOCK
 	int r = aot_new(loop, &cfg->aot, &rw->aot, err, errlen);
+	if (r == 0 && cfg->quick.cache_dir)
+		r = aot_new(loop, &cfg->quick, &rw->quick, err, errlen);
 	if (r < 0) {
 		runtime_wasm_free(rw);
 		return r;
@@ -432,7 +545,7 @@ void runtime_wasm_free(void *rtp)
 	for (struct rw_job *job = rw->jobs, *next; job; job = next) {
 		next = job->next;
 		if (job->req) {
-			aot_cancel(rw->aot, job->req);
+			aot_cancel(job->quick_tier ? rw->quick : rw->aot, job->req);
 			job_free(job);
 		} else {
 			job->cancelled = true;
@@ -446,6 +559,7 @@ void runtime_wasm_free(void *rtp)
 	while (rw->jobs)
 		job_free(rw->jobs);
 	aot_free(rw->aot);
+	aot_free(rw->quick);
 	free(rw->pubs);
 	free(rw);
 }

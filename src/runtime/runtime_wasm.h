@@ -15,6 +15,13 @@ struct evloop;
 
 struct runtime_wasm_config {
 	struct aot_config aot;
+	/* The tiered compile: with quick.cache_dir set (another directory than
+	 * aot's), a module whose full build is not cached is compiled with
+	 * `quick` first (say -O0) and installed; its full build follows in the
+	 * background and replaces it in the container with its state
+	 * (supervisor_swap). A quick build that fails to compile or load falls
+	 * back to the full one. */
+	struct aot_config quick;
 	struct sup_config sup;
 	uint64_t max_module_size; /* bytes of wasm read for validation */
 	const struct sup_publisher *publishers;

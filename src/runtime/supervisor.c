@@ -305,6 +305,9 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 			if (so_fd < 0)
 				log_warn("container %s: cannot open %s: %s", pub->cfg.ct.user,
 				         m->so_path, strerror(errno));
+			else
+				log_debug("container %s: reinstalling %s from %s", pub->cfg.ct.user,
+				          m->msg.module, m->so_path);
 			if (ct_request_json(ct, CMSG_INSTALL, j, so_fd, p) < 0)
 				free(name);
 			json_decref(j);
@@ -992,6 +995,94 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 	installed_free(ic->m);
 	free(ic->user);
 	free(ic);
+}
+
+struct swap_ctx {
+	struct supervisor *s;
+	char *user;
+	char *module;
+	char *so_path;
+	sup_reply_fn *fn;
+	void *ctx;
+};
+
+static void on_swapped(struct supervisor_container *ct, int status, json_t *reply, void *arg)
+{
+	struct swap_ctx *sc = arg;
+	struct publisher *pub = pub_find(sc->s, sc->user);
+	(void)ct;
+	/* A restart reinstalls the build that runs now. */
+	for (struct installed *m = pub && status == 0 ? pub->mods : NULL; m; m = m->next) {
+		if (strcmp(m->msg.module, sc->module) != 0)
+			continue;
+		free(m->so_path);
+		m->so_path = sc->so_path;
+		sc->so_path = NULL;
+		snprintf(m->msg.so, sizeof(m->msg.so), "%s", m->so_path);
+		break;
+	}
+	if (sc->fn)
+		sc->fn(sc->ctx, status, reply, NULL, 0);
+	free(sc->user);
+	free(sc->module);
+	free(sc->so_path);
+	free(sc);
+}
+
+int supervisor_swap(struct supervisor *s, const char *user, const char *module, const char *so_path,
+                    sup_reply_fn *reply, void *ctx)
+{
+	struct publisher *pub = pub_find(s, user);
+	struct installed *m = NULL;
+	if (!pub)
+		return -ENOENT;
+	for (m = pub->mods; m && strcmp(m->msg.module, module) != 0; m = m->next)
+		;
+	if (!m)
+		return -ENOENT;
+	if (!pub->ct || pub->ct->state != CT_READY)
+		return -EAGAIN;
+	struct proto_install msg = {.swap = true};
+	snprintf(msg.module, sizeof(msg.module), "%s", module);
+	snprintf(msg.so, sizeof(msg.so), "%s", so_path);
+	struct swap_ctx *sc = calloc(1, sizeof(*sc));
+	struct pending *p = pending_new(NULL, NULL);
+	json_t *j = proto_install_to_json(&msg);
+	int so_fd = -1, r = -ENOMEM;
+	if (!sc || !p || !j)
+		goto fail;
+	*sc = (struct swap_ctx){.s = s, .fn = reply, .ctx = ctx};
+	sc->user = strdup(user);
+	sc->module = strdup(module);
+	sc->so_path = strdup(so_path);
+	if (!sc->user || !sc->module || !sc->so_path)
+		goto fail;
+	so_fd = open(so_path, O_RDONLY | O_CLOEXEC);
+	if (so_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	p->internal = on_swapped;
+	p->arg = sc;
+	r = ct_request_json(pub->ct, CMSG_INSTALL, j, so_fd, p);
+	json_decref(j);
+	if (r < 0) { /* ct_request_json() freed p */
+		free(sc->user);
+		free(sc->module);
+		free(sc->so_path);
+		free(sc);
+	}
+	return r;
+fail:
+	if (sc) {
+		free(sc->user);
+		free(sc->module);
+		free(sc->so_path);
+		free(sc);
+	}
+	free(p);
+	json_decref(j);
+	return r;
 }
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,

@@ -86,6 +86,15 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
                        const char *so_path, json_t *properties, const struct ncm_filter *filters,
                        size_t n_filters, sup_reply_fn *reply, void *ctx);
 
+/* Replaces the code of an installed module in user's running container with
+ * another build of it (so_path), keeping the module's state (container:
+ * modhost_swap); on success a restart reinstalls that build. reply (may be
+ * NULL) is called once with the container's answer. Returns 0, -ENOENT (no
+ * such publisher or module), -EAGAIN (the container is not running: the
+ * module keeps its build), or another negative errno. */
+int supervisor_swap(struct supervisor *s, const char *user, const char *module, const char *so_path,
+                    sup_reply_fn *reply, void *ctx);
+
 /* Removes a module (and forgets it for restarts). reply may be NULL. */
 int supervisor_remove(struct supervisor *s, const char *user, const char *module,
                       sup_reply_fn *reply, void *ctx);

@@ -57,7 +57,7 @@ if start_daemon; then
 		sed 's/^/#   /' <<<"$out"
 	fi
 	check "the compiled module is in the private state directory" \
-		test -f "$STATE/so/${hash#sha256:}-g2.so"
+		test -f "$STATE/so/${hash#sha256:}-g3.so"
 	check "netservd stops cleanly" stop_daemon
 else
 	not_ok "the installed netservd starts"

@@ -210,7 +210,8 @@ static void compile(struct fx *fx, const char *path, const uint8_t sha[32],
 	fx->outstanding++;
 }
 
-/* Returns whether the cache directory holds anything but <hex>.so files. */
+/* Returns whether the cache directory holds anything but <hex>.so files and
+ * the lock files (.lock, .lock-<hex>). */
 static bool cache_has_leftovers(const struct fx *fx)
 {
 	DIR *d = opendir(fx->cache);
@@ -220,7 +221,7 @@ static bool cache_has_leftovers(const struct fx *fx)
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 &&
-		    strcmp(e->d_name, "..") != 0)
+		    strcmp(e->d_name, "..") != 0 && strncmp(e->d_name, ".lock", 5) != 0)
 			found = true;
 	closedir(d);
 	return found;
@@ -437,6 +438,130 @@ static void test_shared_queue_cancel(void **state)
 	assert_int_equal(st.compiles, 2);
 	assert_int_equal(st.compiled, 2);
 	assert_int_equal(st.running + st.queued, 0);
+}
+
+/* Two compilers sharing one cache (two nodes on one machine) compile a
+ * module once: the second helper waits for the module's lock and finds the
+ * .so. Stale work files are kept while another compiler uses the cache. */
+static void test_peer_cache(void **state)
+{
+	struct fx *fx = *state;
+	struct wasm_check_result chk;
+	struct rec r1 = {0}, r2 = {0};
+	struct aot_stats s1, s2;
+	struct aot_config cfg;
+	struct aot *other = NULL;
+	char path[512], p[256], err[AOT_ERR_LEN];
+	uint8_t sha[32];
+	FILE *f;
+
+	base_config(fx, &cfg);
+	assert_int_equal(aot_new(fx->loop, &cfg, &other, err, sizeof(err)), 0);
+	module("ok_min", path, sizeof(path), &chk, sha);
+	compile(fx, path, sha, &chk, &r1, NULL);
+	r2.fx = fx;
+	assert_int_equal(aot_compile(other, path, sha, &chk, on_done, &r2, NULL, err, sizeof(err)),
+	                 0);
+	fx->outstanding++;
+	run(fx);
+	assert_int_equal(r1.status, 0);
+	assert_int_equal(r2.status, 0);
+	assert_string_equal(r1.so, r2.so);
+	aot_get_stats(fx->aot, &s1);
+	aot_get_stats(other, &s2);
+	assert_int_equal(s1.compiles + s2.compiles, 2); /* two helpers ran */
+	assert_int_equal(s1.compiled + s2.compiled, 1); /* one compiled */
+	assert_int_equal(s1.peer + s2.peer, 1);         /* the other found it */
+	assert_int_equal(access(r1.so, R_OK), 0);
+
+	/* A new compiler sharing the cache leaves another's work files alone. */
+	snprintf(p, sizeof(p), "%s/.work-0123-abcdef", fx->cache);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/.tmp-0123-abcdef", fx->cache);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	fx_reconfigure(fx, &cfg);
+	assert_true(cache_has_leftovers(fx));
+	/* Alone, it removes them (and the modules' lock files). */
+	other = aot_free(other);
+	fx_reconfigure(fx, &cfg);
+	assert_false(cache_has_leftovers(fx));
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	snprintf(p, sizeof(p), "%s/.lock-%s", fx->cache, hex);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(access(r1.so, R_OK), 0);
+}
+
+/* Two builds of one module (-O0 and the default -O2) have the same state
+ * layout; the second takes over the first's running state (glue's
+ * transfer: globals, memory contents and size), as a hot swap does. */
+static void test_state_transfer(void **state)
+{
+	static const char *const o0_flags[] = {"-ffunction-sections", "-Wl,--gc-sections", NULL};
+	struct fx *fx = *state;
+	struct wasm_check_result chk;
+	struct rec quick = {0}, full = {0};
+	struct aot_config cfg;
+	struct aot *aot0 = NULL;
+	char path[512], cache0[256], err[AOT_ERR_LEN];
+	uint8_t sha[32];
+	void *h0, *h2;
+
+	base_config(fx, &cfg);
+	snprintf(cache0, sizeof(cache0), "%s/cache-O0", fx->dir);
+	cfg.cache_dir = cache0;
+	cfg.optimize = "-O0";
+	cfg.cflags = o0_flags;
+	assert_int_equal(aot_new(fx->loop, &cfg, &aot0, err, sizeof(err)), 0);
+	module("ok_state", path, sizeof(path), &chk, sha);
+	compile(fx, path, sha, &chk, &full, NULL);
+	quick.fx = fx;
+	assert_int_equal(
+	        aot_compile(aot0, path, sha, &chk, on_done, &quick, NULL, err, sizeof(err)), 0);
+	fx->outstanding++;
+	run(fx);
+	if (quick.status != 0 || full.status != 0)
+		fail_msg("compile failed: %s %s\n%s%s", quick.reason, full.reason, quick.log,
+		         full.log);
+	const struct ns_glue *g0 = load(quick.so, &h0), *g2 = load(full.so, &h2);
+	assert_ptr_not_equal(g0, g2);
+	assert_non_null(g0->transfer);
+	assert_non_null(g2->transfer);
+	assert_true(g0->state_layout != 0);
+	assert_true(g0->state_layout == g2->state_layout);
+	assert_int_equal(g0->instance_size, g2->instance_size);
+
+	g0->init_module();
+	g2->init_module();
+	void *a = calloc(1, g0->instance_size), *b = calloc(1, g2->instance_size);
+	void *c = calloc(1, g2->instance_size);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	if (wasm_rt_impl_try() != 0)
+		fail_msg("trap");
+	g0->instantiate(a, NULL);
+	assert_int_equal(g0->packet(a, 20), 1 + 2 + 2);
+	assert_int_equal(g0->packet(a, 20), 2 + 4 + 3); /* grew to 3 pages */
+	g2->instantiate(b, NULL);
+	assert_int_equal(g2->transfer(b, a), 0);
+	wasm_rt_memory_t *mb = g2->memory(b);
+	assert_int_equal(mb->pages, 3);
+	assert_int_equal(g2->packet(b, 20), 3 + 6 + 3); /* the state went on */
+	g2->instantiate(c, NULL);
+	assert_int_equal(g2->packet(c, 20), 1 + 2 + 2); /* a fresh one starts over */
+	g0->free_instance(a);
+	g2->free_instance(b);
+	g2->free_instance(c);
+	free(a);
+	free(b);
+	free(c);
+	dlclose(h0);
+	dlclose(h2);
+	aot_free(aot0);
 }
 
 /* glue.c's prototypes catch an import of the wrong signature at build time
@@ -768,6 +893,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_no_imports, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_hit, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_shared_queue_cancel, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_peer_cache, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_state_transfer, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_cc_error, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_wasm2c_error, fx_setup, fx_teardown),
 	        cmocka_unit_test_setup_teardown(test_timeout, fx_setup, fx_teardown),
