@@ -780,6 +780,10 @@ int main(int argc, char **argv)
 	if (c.nfq)
 		evloop_del_fd(c.loop, nfq_loop_fd(c.nfq));
 	nfq_loop_close(c.nfq);
+	for (size_t i = 0; i < c.n_xsk; i++) {
+		evloop_del_fd(c.loop, nsxsk_fd(c.xsk[i].x));
+		nsxsk_close(c.xsk[i].x);
+	}
 	while (c.socks)
 		module_sockets_close(&c, c.socks->module);
 	modhost_free(c.host);

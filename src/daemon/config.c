@@ -151,7 +151,7 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
-	cfg->xdp_stall_ms = 50;
+	cfg->xdp_stall_ms = 100;
 	config_security_defaults(cfg);
 	cfg->sig_enable = false;
 	cfg->sig_nslpid = 32767; /* NSLP_ID_NETSERV */

@@ -282,7 +282,7 @@ static void test_forwarding(void **state)
 	expect_error("[forwarding]\ndriver = xdp\ninterfaces = ../x\n", "without '/'");
 	expect_error("[forwarding]\nstall_ms = 5\n", "stall_ms");
 	config_defaults(&c);
-	assert_int_equal(c.xdp_stall_ms, 50);
+	assert_int_equal(c.xdp_stall_ms, 100);
 	assert_int_equal(config_load_string(&c, "t",
 	                                    "[forwarding]\ndriver = xdp\ninterfaces = eth0,  "
 	                                    "eth1\nstall_ms = 20\n",
