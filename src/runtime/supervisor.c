@@ -341,6 +341,7 @@ static void ct_assign(struct supervisor_container *ct)
 	int r = 0;
 	if (queue >= 0 && s->xdp.open) {
 		own_fds = false;
+		a.queue = -1; /* no NFQUEUE queue on this plane */
 		if (ct->xsk_open)
 			s->xdp.close(s->xdp.ctx, (unsigned)queue);
 		r = s->xdp.open(s->xdp.ctx, (unsigned)queue, fds, a.xsk_ifindex, PROTO_MAX_XSK, err,
@@ -355,7 +356,6 @@ static void ct_assign(struct supervisor_container *ct)
 			ct->xsk_open = true;
 			a.n_xsk = (uint32_t)r;
 			nfds = 2 * (size_t)r;
-			a.queue = -1;
 		}
 	} else if (queue >= 0 && !ct->relay) {
 		struct verdict_relay_sched sched = {

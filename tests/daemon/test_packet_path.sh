@@ -333,6 +333,24 @@ c=$(counter_of NetServ.apps.Counter_1.0 packets)
 check "traffic flows through the restored module ($got arrived, counter $c)" \
 	test "$got" = 1000 -a "$c" = 1000
 
+# --- a second publisher (AF_XDP: one per node for now) ---------------------------
+# Added by a reload, so that janedoe's container holds the device queue.
+if [ "$PLANE" = xdp ]; then
+	"$B/netserv" keygen -d "$WORK" bob >/dev/null && cp "$WORK/bob.pub" "$WORK/keys/"
+	printf '[publisher bob]\nuid = 65533\nprefixes = any\n' >>"$WORK/netservd.conf"
+	kill -HUP "$DPID"
+	bob_up() { grep -q "container bob: AF_XDP sockets" "$WORK/netservd.log"; }
+	check "bob's container gets no AF_XDP sockets (the device queue is janedoe's)" wait_until 10 bob_up
+	module_module NetServ.apps.Bob_1.0 counter
+	out=$(printf 'SETUP NetServ.apps.Bob_1.0 NETSERV/0.1\nuser:bob\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:5070\nttl:600\n\n' \
+		"$MOD_PATH" "$MOD_HASH" | NETSERV_KEY=$WORK/bob.key ctl send -)
+	check "bob's SETUP is refused, saying why" grep -q "one publisher per node" <<<"$out"
+	got=$(blast 5060 1000)
+	c=$(counter_of NetServ.apps.Counter_1.0 packets)
+	check "janedoe's module still sees her traffic ($got arrived, counter $c)" \
+		test "$got" = 1000 -a "$c" = 2000
+fi
+
 out=$(remove NetServ.apps.Counter_1.0)
 check "REMOVE of the counter answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
 check "no rule of ours is left ($PLANE)" test -z "$(rules)"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@ struct fwd_xdp {
 	struct xrule *rules;
 	size_t n_rules;
 	struct xslot *slots[NETSERV_XDP_MAX_XSKS];
+	bool busy[NETSERV_XDP_MAX_XSKS]; /* the kernel refused the slot's sockets (-EBUSY) */
+	uint64_t closed_at[NETSERV_XDP_MAX_XSKS]; /* when its sockets were last closed (ms) */
 	struct evloop *loop;
 	struct evloop_timer *timer;
 	uint32_t period_ms, stall_ms;
@@ -162,6 +165,26 @@ static void slot_free(struct fwd_xdp *x, uint32_t slot)
 	}
 	free(s);
 	x->slots[slot] = NULL;
+	x->closed_at[slot] = evloop_now_ms();
+}
+
+/* The kernel releases a closed socket's hold on its device queue a little
+ * later (deferred work): a socket made again for the same queue right after
+ * may see -EBUSY for some milliseconds. */
+#define REOPEN_WINDOW_MS 1000
+#define REOPEN_WAIT_MS   250
+
+static int open_socket(struct fwd_xdp *x, uint32_t slot, const char *ifname, struct nsxsk **ret,
+                       char *err, size_t errlen)
+{
+	uint64_t start = evloop_now_ms();
+	bool recent = x->closed_at[slot] && start - x->closed_at[slot] < REOPEN_WINDOW_MS;
+	for (;;) {
+		int r = nsxsk_open(ifname, 0, ret, err, errlen);
+		if (r != -EBUSY || !recent || evloop_now_ms() - start >= REOPEN_WAIT_MS)
+			return r;
+		poll(NULL, 0, 5);
+	}
 }
 
 struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x)
@@ -214,7 +237,7 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 	x->slots[slot] = s;
 	for (size_t i = 0; i < x->n_ifs; i++) {
 		char e[256];
-		if ((r = nsxsk_open(x->ifs[i].name, 0, &s->s[i].xsk, e, sizeof(e))) < 0) {
+		if ((r = open_socket(x, slot, x->ifs[i].name, &s->s[i].xsk, e, sizeof(e))) < 0) {
 			err_set(err, errlen, r, "%s", e);
 			goto fail;
 		}
@@ -228,9 +251,13 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		fds[2 * i + 1] = nsxsk_umem_fd(s->s[i].xsk);
 		ifindexes[i] = x->ifs[i].ifindex;
 	}
+	x->busy[slot] = false;
 	return (int)x->n_ifs;
-fail:
+fail:;
+	uint64_t closed = x->closed_at[slot];
 	slot_free(x, slot);
+	x->closed_at[slot] = closed; /* no socket of this try held the queue */
+	x->busy[slot] = r == -EBUSY;
 	return r;
 }
 
@@ -377,6 +404,11 @@ static int xdp_filter_add(void *fwd, const char *rule_id, const struct ncm_filte
 	if (slot_of(x, queue, &slot) < 0)
 		return err_set(err, errlen, -ERANGE, "queue %u has no XSKMAP slot",
 		               FWD_QUEUE_FIRST(queue));
+	if (x->busy[slot])
+		return err_set(err, errlen, -EBUSY,
+		               "the publisher's container has no AF_XDP sockets: the kernel binds "
+		               "one per device queue, and the AF_XDP plane serves one publisher "
+		               "per node for now");
 	snprintf(nr.id, sizeof(nr.id), "%s", rule_id);
 	memcpy(nr.filters, filters, n * sizeof(*filters));
 	nr.n = n;

@@ -44,7 +44,9 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
  * fds[2i + 1] the socket and UMEM descriptors of interface i (netservd keeps
  * them: the caller passes copies and must not close them) and in
  * ifindexes[i] its ifindex. max: room in ifindexes (fds has 2 * max).
- * Returns the number of sockets or a negative errno with the reason in err. */
+ * Returns the number of sockets or a negative errno with the reason in err;
+ * after -EBUSY (the kernel binds one socket per device queue: another
+ * publisher has it) filter_add refuses the slot's filters until it succeeds. */
 int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexes, size_t max,
                       char *err, size_t errlen);
 
