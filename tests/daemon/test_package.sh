@@ -133,6 +133,8 @@ fi
 ok "apt install ./$(basename "$deb")"
 check "netservd in /usr/sbin, the container in /usr/libexec/netserv" \
 	test -x /usr/sbin/netservd -a -x /usr/libexec/netserv/netserv-container -a -x /usr/bin/netserv
+check "the XDP program of the AF_XDP plane is installed beside the container" \
+	test -f /usr/libexec/netserv/netserv_xdp.bpf.o
 check "the SDK and the runtime sources are installed" \
 	test -f /usr/share/netserv/sdk/include/netserv.h -a -f /usr/share/netserv/runtime/glue.c
 check "man pages netservd(8), netserv(1), netservd.conf(5)" \
