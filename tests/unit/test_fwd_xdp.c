@@ -162,6 +162,32 @@ static void test_replace(void **state)
 	fwd_xdp_free(x4);
 }
 
+static void test_bad_interfaces(void **state)
+{
+	struct fwd_xdp *x = NULL;
+	char err[256] = "";
+	const char *const none[] = {"nosuchif0"}, *const twice[] = {"lo", "lo"};
+	const char *const five[] = {"lo", "lo", "lo", "lo", "lo"};
+
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, none, 1, BASE, &x, NULL, err, sizeof(err)),
+	                 -ENODEV);
+	assert_string_equal(err, "no interface nosuchif0");
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, twice, 2, BASE, &x, NULL, err, sizeof(err)),
+	                 -EINVAL);
+	assert_string_equal(err, "interface lo listed twice");
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, five, 5, BASE, &x, NULL, err, sizeof(err)),
+	                 -EINVAL);
+	assert_int_equal(fwd_xdp_new("/nonexistent.o", lo, 1, BASE, &x, NULL, err, sizeof(err)) < 0,
+	                 1);
+	assert_non_null(strstr(err, "/nonexistent.o"));
+	assert_null(x);
+	/* Nothing was left attached by the failures. */
+	unsigned replaced = 9;
+	x = new_driver(&replaced);
+	assert_int_equal(replaced, 0);
+	fwd_xdp_free(x);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -180,6 +206,7 @@ int main(void)
 	        cmocka_unit_test(test_rules),
 	        cmocka_unit_test(test_sockets),
 	        cmocka_unit_test(test_replace),
+	        cmocka_unit_test(test_bad_interfaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
