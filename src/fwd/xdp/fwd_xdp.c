@@ -238,7 +238,10 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 	for (size_t i = 0; i < x->n_ifs; i++) {
 		char e[256];
 		if ((r = open_socket(x, slot, x->ifs[i].name, &s->s[i].xsk, e, sizeof(e))) < 0) {
-			err_set(err, errlen, r, "%s", e);
+			err_set(err, errlen, r, "%s%s", e,
+			        r == -ENOBUFS ? " (a UMEM is pinned memory: netservd needs "
+			                        "CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)"
+			                      : "");
 			goto fail;
 		}
 		if ((r = nsxdp_set_xsk(x->ifs[i].prog, slot, nsxsk_fd(s->s[i].xsk))) < 0) {
