@@ -258,6 +258,13 @@ static void print_status_text(json_t *st)
 		       (long long)json_integer_value(json_object_get(group, "version")),
 		       json_array_size(json_object_get(group, "entries")));
 	}
+	json_t *fwd = json_object_get(node, "forwarding");
+	if (json_is_object(fwd)) {
+		const char *state = json_string_value(json_object_get(fwd, "state"));
+		bool has = state && *state;
+		printf("forwarding: %s%s%s%s\n", json_string_value(json_object_get(fwd, "driver")),
+		       has ? " (" : "", has ? state : "", has ? ")" : "");
+	}
 	json_t *mods = json_object_get(st, "modules");
 	printf("%zu module(s)\n", json_array_size(mods));
 	if (json_array_size(mods) == 0)

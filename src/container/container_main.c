@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/http_block.h"
@@ -30,6 +31,8 @@
 #include "container/store_objects.h"
 #include "container/zygote.h"
 #include "fwd/nfq.h"
+#include "fwd/xdp/xdp_fwd.h"
+#include "fwd/xdp/xsk.h"
 #include "proto/busy.h"
 #include "proto/cmsg.h"
 #include "proto/msg.h"
@@ -46,6 +49,17 @@ struct container {
 	struct modhost *host;
 	struct nfq_loop *nfq; /* the publisher's NFQUEUE queue(s), if any */
 	uint8_t *nfq_scratch;
+	/* The AF_XDP plane: one socket per router interface, made by netservd. */
+	struct xsk_port {
+		struct container *c;
+		struct nsxsk *x;
+		uint32_t ifindex;
+	} xsk[PROTO_MAX_XSK];
+	size_t n_xsk;
+	struct {
+		uint64_t packets, accepted, dropped, modified, not_forwarded, no_egress, tx_full,
+		        rounds;
+	} xst;
 	char user[64];
 	bool assigned;
 	uint8_t *buf;            /* CMSG_MAX bytes, for receiving */
@@ -201,6 +215,26 @@ static int sandbox_enter(const struct proto_assign *a, uint32_t keep, char *err,
 	return 0;
 }
 
+/* Runs the modules on one packet of either plane: the IP packet in
+ * data[0..*len), room for cap bytes. Returns the verdict (NS_ACCEPT,
+ * NS_DROP, NS_MODIFIED with the new packet in data and *len). */
+static uint32_t run_modules(struct container *c, uint8_t *data, uint32_t *len, uint32_t cap,
+                            const struct ns_pkt_meta *meta)
+{
+	if (cap > NS_PACKET_MAX)
+		cap = NS_PACKET_MAX;
+#ifdef NETSERV_CONTAINER_TESTING
+	uint32_t tlen = *len;
+	uint8_t *copy = malloc(*len);
+	if (copy) { /* the packet itself goes on unchanged */
+		memcpy(copy, data, *len);
+		container_testing_packet(copy, &tlen, *len);
+		free(copy);
+	}
+#endif
+	return modhost_packet(c->host, data, len, cap, meta);
+}
+
 static int on_nfq_packet(void *ctx, uint8_t *data, uint32_t *len, const struct nfq_pkt_meta *nm)
 {
 	struct container *c = ctx;
@@ -211,17 +245,7 @@ static int on_nfq_packet(void *ctx, uint8_t *data, uint32_t *len, const struct n
 	        .mark = nm->mark,
 	        .queue = nm->queue,
 	};
-	uint32_t cap = nm->cap < NS_PACKET_MAX ? nm->cap : NS_PACKET_MAX;
-#ifdef NETSERV_CONTAINER_TESTING
-	uint32_t tlen = *len;
-	uint8_t *copy = malloc(*len);
-	if (copy) { /* the packet itself goes on unchanged */
-		memcpy(copy, data, *len);
-		container_testing_packet(copy, &tlen, *len);
-		free(copy);
-	}
-#endif
-	switch (modhost_packet(c->host, data, len, cap, &meta)) {
+	switch (run_modules(c, data, len, nm->cap, &meta)) {
 	case NS_DROP:
 		return NFQ_DROP;
 	case NS_MODIFIED:
@@ -237,6 +261,127 @@ static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *
 	int r = nfq_loop_process(c->nfq, 256);
 	if (r < 0)
 		fprintf(stderr, "container %s: packet queue failed: %s\n", c->user, strerror(-r));
+}
+
+/* ---- the AF_XDP plane ---------------------------------------------------- */
+
+#define XSK_BATCH  32
+#define XSK_ROUNDS 8 /* batches per wake-up, then the loop serves the rest */
+#define ETH_HDR    14
+
+/* One batch from port `in`: each frame through the modules, then forwarded
+ * (xdp_fwd: the FIB's answer the program left before it) out of the socket
+ * on its egress interface. Returns how many frames it took. */
+static unsigned xsk_round(struct container *c, struct xsk_port *in)
+{
+	struct nsxsk_frame rx[XSK_BATCH], out[PROTO_MAX_XSK][XSK_BATCH];
+	unsigned n_out[PROTO_MAX_XSK] = {0};
+	unsigned n = nsxsk_rx(in->x, rx, XSK_BATCH);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (unsigned i = 0; i < n; i++) {
+		struct nsxsk_frame f = rx[i];
+		struct netserv_xdp_meta m;
+		size_t eg = 0;
+		c->xst.packets++;
+		if (nsxdp_meta_get(f.data, f.room, &m) < 0 || f.len <= ETH_HDR) {
+			c->xst.not_forwarded++;
+			continue;
+		}
+		while (eg < c->n_xsk && c->xsk[eg].ifindex != m.ifindex)
+			eg++;
+		if (eg == c->n_xsk) { /* routed out of an interface without XDP */
+			c->xst.no_egress++;
+			continue;
+		}
+		struct ns_pkt_meta pm = {
+		        .hook = 2, /* forward */
+		        .indev = in->ifindex,
+		        .outdev = m.ifindex,
+		        .rx_time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+		};
+		uint32_t len = f.len - ETH_HDR;
+		switch (run_modules(c, f.data + ETH_HDR, &len, NSXSK_FRAME_SIZE - f.room - ETH_HDR,
+		                    &pm)) {
+		case NS_DROP:
+			c->xst.dropped++;
+			continue;
+		case NS_MODIFIED:
+			c->xst.modified++;
+			f.len = len + ETH_HDR;
+			break;
+		default:
+			c->xst.accepted++;
+		}
+		if (nsxdp_forward_frame(f.data, f.len, &m) < 0) {
+			c->xst.not_forwarded++;
+			continue;
+		}
+		out[eg][n_out[eg]++] = f;
+	}
+	for (size_t k = 0; k < c->n_xsk; k++) {
+		if (!n_out[k])
+			continue;
+		unsigned sent = nsxsk_tx_copy(c->xsk[k].x, out[k], n_out[k]);
+		c->xst.tx_full += n_out[k] - sent;
+	}
+	nsxsk_rx_release(in->x, rx, n);
+	return n;
+}
+
+static void on_xsk_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct xsk_port *p = ctx;
+	struct container *c = p->c;
+	for (int k = 0; k < XSK_ROUNDS && xsk_round(c, p) == XSK_BATCH; k++)
+		;
+	c->xst.rounds++;
+	for (size_t k = 0; k < c->n_xsk; k++)
+		nsxsk_tx_kick(c->xsk[k].x);
+}
+
+/* Adopts the sockets netservd made (fds: socket and UMEM descriptor pairs,
+ * taken; a.xsk_ifindex their interfaces) and reads them from the loop. */
+static int xsk_open_all(struct container *c, const struct proto_assign *a, int *fds, char *err,
+                        size_t errlen)
+{
+	int r = 0;
+	for (size_t i = 0; i < a->n_xsk; i++) {
+		struct xsk_port *p = &c->xsk[i];
+		if (r == 0 &&
+		    (r = nsxsk_adopt(fds[2 * i], fds[2 * i + 1], &p->x, err, errlen)) == 0) {
+			fds[2 * i] = fds[2 * i + 1] = -1;
+			p->c = c;
+			p->ifindex = (uint32_t)a->xsk_ifindex[i];
+			c->n_xsk = i + 1;
+			r = evloop_add_fd(c->loop, nsxsk_fd(p->x), EPOLLIN, on_xsk_readable, p);
+			if (r < 0)
+				err_set(err, errlen, r, "watching the socket: %s", strerror(-r));
+		}
+		fds[2 * i] = safe_close(fds[2 * i]);
+		fds[2 * i + 1] = safe_close(fds[2 * i + 1]);
+	}
+	return r;
+}
+
+static json_t *xsk_stats_json(const struct container *c)
+{
+	if (!c->n_xsk)
+		return json_null();
+	uint64_t rx_ring_full = 0;
+	for (size_t i = 0; i < c->n_xsk; i++) {
+		struct nsxsk_stats st;
+		if (nsxsk_get_stats(c->xsk[i].x, &st) == 0)
+			rx_ring_full += st.rx_ring_full;
+	}
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packets",
+	        (json_int_t)c->xst.packets, "accepted", (json_int_t)c->xst.accepted, "dropped",
+	        (json_int_t)c->xst.dropped, "modified", (json_int_t)c->xst.modified,
+	        "not_forwarded", (json_int_t)c->xst.not_forwarded, "no_egress",
+	        (json_int_t)c->xst.no_egress, "tx_full", (json_int_t)c->xst.tx_full, "rounds",
+	        (json_int_t)c->xst.rounds, "rx_ring_full", (json_int_t)rx_ring_full);
 }
 
 /* Reads the publisher's queue on the socket netservd bound (qfd), and sends
@@ -313,11 +458,19 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j, int *fds)
 	modhost_set_busy_page(c->busy);
 	modhost_set_owner(c->host, c->user);
 	modhost_set_socket_policy(c->host, sock_policy);
-	r = queues_open(c, &a, fds[0], fds[1], err, sizeof(err));
-	fds[0] = fds[1] = -1;
-	if (r < 0) {
-		reply_err(c, seq, r, "packet queue: %s", err);
-		return;
+	if (a.n_xsk) {
+		r = xsk_open_all(c, &a, fds, err, sizeof(err));
+		if (r < 0) {
+			reply_err(c, seq, r, "AF_XDP sockets: %s", err);
+			return;
+		}
+	} else {
+		r = queues_open(c, &a, fds[0], fds[1], err, sizeof(err));
+		fds[0] = fds[1] = -1;
+		if (r < 0) {
+			reply_err(c, seq, r, "packet queue: %s", err);
+			return;
+		}
 	}
 	r = sandbox_init(&c->sb, &a.sandbox, err, sizeof(err));
 	if (r < 0) {
@@ -442,7 +595,8 @@ static void cmd_stats(struct container *c, uint32_t seq)
 	json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o, s:s}", "user", c->user, "pid",
 	                      (int)getpid(), "rss_kb", (json_int_t)rss_kb(), "modules",
 	                      c->host ? modhost_stats(c->host) : json_array(), "queue",
-	                      nfq_stats_json(c), "sandbox", c->sb.applied);
+	                      c->n_xsk ? xsk_stats_json(c) : nfq_stats_json(c), "sandbox",
+	                      c->sb.applied);
 	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
 	json_decref(j);
 }
@@ -479,9 +633,14 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	for (;;) {
 		struct cmsg_hdr h;
 		int err;
-		int fds[2];
-		const uint8_t *payload = cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, 2);
-		_cleanup_close_ int passed = fds[0], passed2 = fds[1];
+		int fds[2 * PROTO_MAX_XSK];
+		const uint8_t *payload =
+		        cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, 2 * PROTO_MAX_XSK);
+		_cleanup_close_ int passed = fds[0];
+		/* Only an ASSIGN takes more than one descriptor. */
+		if (!payload || h.type != CMSG_ASSIGN)
+			for (size_t k = 1; k < 2 * PROTO_MAX_XSK; k++)
+				fds[k] = safe_close(fds[k]);
 		if (!payload) {
 			if (err == -EAGAIN)
 				return;
@@ -516,9 +675,11 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 		}
 		switch (h.type) {
 		case CMSG_ASSIGN: {
-			int pass[2] = {passed, passed2}; /* taken */
-			passed = passed2 = -1;
-			cmd_assign(c, h.seq, j, pass);
+			fds[0] = passed; /* taken; what cmd_assign leaves is closed */
+			passed = -1;
+			cmd_assign(c, h.seq, j, fds);
+			for (size_t k = 0; k < 2 * PROTO_MAX_XSK; k++)
+				safe_close(fds[k]);
 			break;
 		}
 		case CMSG_INSTALL:
@@ -621,6 +782,10 @@ int main(int argc, char **argv)
 	if (c.nfq)
 		evloop_del_fd(c.loop, nfq_loop_fd(c.nfq));
 	nfq_loop_close(c.nfq);
+	for (size_t i = 0; i < c.n_xsk; i++) {
+		evloop_del_fd(c.loop, nsxsk_fd(c.xsk[i].x));
+		nsxsk_close(c.xsk[i].x);
+	}
 	while (c.socks)
 		module_sockets_close(&c, c.socks->module);
 	modhost_free(c.host);

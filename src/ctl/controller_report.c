@@ -295,6 +295,11 @@ static json_t *status_json(struct controller *c, json_t *stats)
 	        "uptime_s", (json_int_t)((now - c->started_at) / 1000), "time_ms", (json_int_t)now,
 	        "started_at_ms", (json_int_t)c->started_at, "capabilities", caps, "building_blocks",
 	        c->rt_ops->building_blocks(c->rt));
+	char plane[512] = "";
+	if (c->fwd_ops->describe)
+		c->fwd_ops->describe(c->fwd, plane, sizeof(plane));
+	json_object_set_new(node, "forwarding",
+	                    json_pack("{s:s, s:s}", "driver", c->fwd_ops->name, "state", plane));
 	json_t *mods = json_array();
 	for (struct module *m = c->modules; m; m = m->next)
 		json_array_append_new(mods, module_json(m, stats));

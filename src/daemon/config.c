@@ -76,6 +76,8 @@ static const struct directive directives[] = {
         STR("forwarding", "driver", fwd_driver),
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
+        STR("forwarding", "interfaces", fwd_interfaces),
+        U32("forwarding", "stall_ms", xdp_stall_ms, 10, 10000),
         OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
         OTHER("security", "accept_unbound_signatures", DIR_BOOL,
               security.accept_unbound_signatures),
@@ -160,6 +162,7 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
+	cfg->xdp_stall_ms = 100;
 	config_security_defaults(cfg);
 	cfg->sig_enable = false;
 	cfg->sig_nslpid = 32767; /* NSLP_ID_NETSERV */
@@ -494,6 +497,55 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	return 0;
 }
 
+int config_interfaces(const char *list, char names[][16], size_t max)
+{
+	char buf[sizeof(((struct ns_config *)0)->fwd_interfaces)];
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *w = strtok_r(buf, ", \t", &save); w;
+	     w = strtok_r(NULL, ", \t", &save)) {
+		size_t len = strlen(w);
+		if (len >= 16 || strpbrk(w, "/:"))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		memcpy(names[n++], w, len + 1);
+	}
+	return (int)n;
+}
+
+/* [forwarding]: a known driver; for xdp, 1..4 valid interface names. */
+static int check_forwarding(const struct ns_config *cfg, char *msg, size_t len)
+{
+	const char *d = cfg->fwd_driver;
+	char names[4][16];
+
+	if (strcmp(d, "netfilter") != 0 && strcmp(d, "xdp") != 0 && strcmp(d, "none") != 0) {
+		snprintf(msg, len, "[forwarding] driver '%s' is not netfilter, xdp or none", d);
+		return -EINVAL;
+	}
+	if (strcmp(d, "xdp") != 0)
+		return 0;
+	int n = config_interfaces(cfg->fwd_interfaces, names, 4);
+	if (n == 0) {
+		snprintf(msg, len,
+		         "[forwarding] driver = xdp needs interfaces = the router interfaces to "
+		         "attach to (e.g. interfaces = eth0, eth1)");
+		return -EINVAL;
+	}
+	if (n < 0) {
+		const char *why =
+		        n == -E2BIG ? "at most 4 interfaces"
+		                    : "an interface name is 1..15 characters without '/' or ':'";
+		if ((size_t)snprintf(msg, len, "[forwarding] interfaces '%.60s': %s",
+		                     cfg->fwd_interfaces, why) >= len)
+			msg[len - 1] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int finish(struct parse_ctx *pc, int line, const char *name, char *err, size_t errlen)
 {
 	if (line == 0 && !pc->msg[0]) {
@@ -519,6 +571,10 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			snprintf(err, err ? errlen : 0,
 			         "%s: [modules] runtime '%s' is not wasm or none", name,
 			         pc->cfg->runtime);
+			return -EINVAL;
+		}
+		if (check_forwarding(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", name, pc->msg);
 			return -EINVAL;
 		}
 		if (!pc->cfg->state_dir[0] || !pc->cfg->admin_socket[0]) {

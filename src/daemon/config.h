@@ -64,9 +64,11 @@ struct ns_config {
 	uint32_t queue_base;      /* NFQUEUE number of the first publisher */
 	uint32_t uid_base;        /* default uid of publisher i: uid_base + i */
 	/* [forwarding] */
-	char fwd_driver[16]; /* "netfilter" or "none" */
+	char fwd_driver[16]; /* "netfilter", "xdp" or "none" */
 	char fwd_chain_prefix[32];
-	char fwd_hooks[64]; /* comma list of forward, input, output */
+	char fwd_hooks[64];       /* comma list of forward, input, output */
+	char fwd_interfaces[128]; /* xdp: the router interfaces, comma/space list */
+	uint32_t xdp_stall_ms;    /* xdp: a ring not drained this long goes to the kernel */
 	/* [signaling] (GIST and the NetServ NSLP) */
 	bool sig_enable;
 	uint32_t sig_nslpid;             /* NSLPID of the NetServ NSLP */
@@ -142,3 +144,8 @@ int config_parse_listen(const char *s, struct ns_listen *ret);
 
 /* Parses yes/no/true/false/on/off/1/0. Returns 0 or -EINVAL. */
 int config_parse_bool(const char *s, bool *ret);
+
+/* Splits an [forwarding] interfaces list (commas or blanks) into names[0..max)
+ * (each < 16 bytes). Returns how many, -EINVAL for a bad name, -E2BIG for
+ * more than max. */
+int config_interfaces(const char *list, char names[][16], size_t max);

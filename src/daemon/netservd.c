@@ -16,6 +16,7 @@
 #include "ctl/guard.h"
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
+#include "fwd/xdp/fwd_xdp.h"
 #include "runtime/cgroup.h"
 #include "runtime/runtime_wasm.h"
 #include "runtime/sandbox_host.h"
@@ -339,8 +340,62 @@ static int raise_fd_limit(size_t n, size_t spares, char *err, size_t errlen)
 	return 0;
 }
 
-static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void **ret, char *err,
-                         size_t errlen)
+/* The XDP program's object: <bin>/../libexec/netserv/netserv_xdp.bpf.o (the
+ * installed layout), else the one next to netservd (a build tree). */
+static void find_xdp_object(char *buf, size_t len)
+{
+	beside_self("../libexec/netserv/netserv_xdp.bpf.o", buf, len);
+	if (access(buf, R_OK) == 0)
+		return;
+	beside_self("netserv_xdp.bpf.o", buf, len);
+}
+
+static int xdp_plane_open(void *ctx, unsigned queue, int *fds, int *ifindexes, size_t max,
+                          char *err, size_t errlen)
+{
+	return fwd_xdp_open_slot(ctx, queue, fds, ifindexes, max, err, errlen);
+}
+
+static void xdp_plane_close(void *ctx, unsigned queue)
+{
+	fwd_xdp_close_slot(ctx, queue);
+}
+
+/* The AF_XDP driver on the configured interfaces, its watchdog on loop. */
+static int xdp_start(struct evloop *loop, const struct ns_config *cfg, struct fwd_xdp **ret,
+                     char *err, size_t errlen)
+{
+	char names[FWD_XDP_MAX_IFS][16], obj[PATH_MAX];
+	const char *list[FWD_XDP_MAX_IFS];
+	int n = config_interfaces(cfg->fwd_interfaces, names, FWD_XDP_MAX_IFS);
+	if (n <= 0) {
+		snprintf(err, errlen, "bad [forwarding] interfaces");
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		list[i] = names[i];
+	find_xdp_object(obj, sizeof(obj));
+	unsigned replaced = 0;
+	int r = fwd_xdp_new(obj, list, (size_t)n, cfg->queue_base, ret, &replaced, err, errlen);
+	if (r < 0)
+		return r;
+	if (replaced)
+		log_notice("forwarding plane: replaced %u XDP program(s) of an earlier netservd",
+		           replaced);
+	r = fwd_xdp_watchdog_start(*ret, loop, 10, cfg->xdp_stall_ms);
+	if (r < 0) {
+		*ret = fwd_xdp_free(*ret);
+		snprintf(err, errlen, "the XDP watchdog: %s", strerror(-r));
+		return r;
+	}
+	char desc[256];
+	fwd_xdp_ops.describe(*ret, desc, sizeof(desc));
+	log_info("forwarding plane: xdp (%s; program %s)", desc, obj);
+	return 0;
+}
+
+static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struct fwd_xdp *xdp,
+                         void **ret, char *err, size_t errlen)
 {
 	char so_dir[PATH_MAX + 8], program[PATH_MAX + 32];
 	if (cfg->compile_cache[0])
@@ -369,12 +424,14 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	} else {
 		snprintf(prefix, sizeof(prefix), "%s", cfg->cgroup_prefix);
 	}
+	struct sup_xdp_plane plane = {.open = xdp_plane_open, .close = xdp_plane_close, .ctx = xdp};
 	struct runtime_wasm_config rc = {
 	        .aot = {.cache_dir = so_dir,
 	                .runtime_dir = runtime_dir,
 	                .user = cfg->compile_user,
 	                .time_limit_ms = cfg->compile_timeout_s * 1000},
 	        .sup = {.container_bin = program,
+	                .xdp = xdp ? &plane : NULL,
 	                .cgroup_prefix = prefix,
 	                .heartbeat_ms = cfg->heartbeat_ms,
 	                .pool_size = cfg->pool_size,
@@ -385,7 +442,7 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
-	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0,
+	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0 || xdp,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	/* -O0 keeps wasm2c's unused math helpers, whose libm references a
@@ -469,6 +526,8 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
+	struct fwd_xdp *xdp = NULL;
+	void *fwd = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
 	const struct runtime_ops *rt_ops = &runtime_none_ops;
 	_cleanup_close_ int sigfd = -1;
@@ -515,7 +574,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		fwd_ops = &fwd_netfilter_ops;
+		fwd = nf;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
+	} else if (strcmp(cfg.fwd_driver, "xdp") == 0) {
+		r = xdp_start(loop, &cfg, &xdp, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot set up the AF_XDP forwarding plane: %s", err);
+			goto out;
+		}
+		fwd_ops = &fwd_xdp_ops;
+		fwd = xdp;
 	}
 	struct guard_publisher *gpubs = calloc(cfg.n_publishers + 1, sizeof(*gpubs));
 	if (!gpubs) {
@@ -552,7 +620,7 @@ int main(int argc, char **argv)
 				goto out;
 			}
 		}
-		r = runtime_start(loop, &cfg, &rt, err, sizeof(err));
+		r = runtime_start(loop, &cfg, xdp, &rt, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start the module runtime: %s", err);
 			goto out;
@@ -561,7 +629,7 @@ int main(int argc, char **argv)
 		node.rt = rt;
 		node.sandboxes = sandboxes;
 	}
-	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, nf, &ctl, err, sizeof(err));
+	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, fwd, &ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the controller: %s", err);
 		goto out;
@@ -583,7 +651,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg.sig_enable) {
-		r = signaling_start(loop, &cfg, ctl, fwd_ops, nf, &sig, err, sizeof(err));
+		r = signaling_start(loop, &cfg, ctl, fwd_ops, fwd, &sig, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start signaling: %s", err);
 			goto out;
@@ -638,6 +706,7 @@ out:
 	for (size_t i = 0; i < sandboxes; i++)
 		sandbox_host_cleanup(&cfg.publishers[i]);
 	fwd_netfilter_free(nf);
+	fwd_xdp_free(xdp); /* after the containers: it detaches the program */
 	store_close(store);
 	if (loop && sigfd >= 0)
 		evloop_del_fd(loop, sigfd);

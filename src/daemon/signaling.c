@@ -49,7 +49,10 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 		return -ENOMEM;
 	s->fwd_ops = fwd_ops;
 	s->fwd = fwd;
-	bool intercept = fwd_ops != &fwd_none_ops;
+	/* Queries are intercepted through an NFQUEUE queue: the netfilter
+	 * driver's; on the AF_XDP plane (no NFQUEUE) the node answers only
+	 * Queries addressed to it, for now. */
+	bool intercept = strcmp(fwd_ops->name, "netfilter") == 0;
 	struct gist_config gc;
 	gist_config_defaults(&gc);
 	gc.node_id = cfg->node_id;

@@ -1,7 +1,7 @@
 /* The controller's interface toward the forwarding plane: steering the
  * traffic a module asked for (its SETUP filter) to its publisher's container,
- * and intercepting signaling. One driver is active per node; the first real
- * one is Linux netfilter (NFQUEUE). fwd_none stands in until it exists. */
+ * and intercepting signaling. One driver is active per node: Linux netfilter
+ * (NFQUEUE), AF_XDP (fwd/xdp/fwd_xdp.h), or fwd_none (no plane). */
 #pragma once
 
 #include <stddef.h>
@@ -32,6 +32,10 @@ struct fwd_ops {
 
 	/* Removes every rule of ours (at start and at exit). */
 	int (*flush)(void *fwd, char *err, size_t errlen);
+
+	/* Optional (NULL: none): one line on the plane's state for status, e.g.
+	 * the interfaces and their XDP mode. Returns 0 or a negative errno. */
+	int (*describe)(void *fwd, char *buf, size_t len);
 };
 
 /* The stand-in: no forwarding plane; adding a filter fails with -ENOTSUP. */

@@ -87,6 +87,15 @@ json_t *proto_assign_to_json(const struct proto_assign *a)
 		json_decref(j);
 		return NULL;
 	}
+	if (j && a->n_xsk) {
+		json_t *ifs = json_array();
+		for (uint32_t i = 0; i < a->n_xsk && i < PROTO_MAX_XSK; i++)
+			json_array_append_new(ifs, json_integer(a->xsk_ifindex[i]));
+		if (json_object_set_new(j, "xsk_ifindex", ifs) < 0) {
+			json_decref(j);
+			return NULL;
+		}
+	}
 	return j;
 }
 
@@ -118,6 +127,22 @@ int proto_assign_from_json(json_t *j, struct proto_assign *ret, char *err, size_
 		        "ASSIGN out of range (nice %d, queue %d, rt_priority %u, budget_ms %u)",
 		        (int)a.nice, (int)a.queue, a.rt_priority, a.budget_ms);
 	sandbox_config_from_json(json_object_get(j, "sandbox"), &a.sandbox);
+	json_t *ifs = json_object_get(j, "xsk_ifindex");
+	if (ifs) {
+		size_t i;
+		json_t *v;
+		if (!json_is_array(ifs) || json_array_size(ifs) > PROTO_MAX_XSK)
+			return err_set(err, errlen, -EINVAL, "xsk_ifindex: want 0..%d ifindexes",
+			               PROTO_MAX_XSK);
+		json_array_foreach(ifs, i, v)
+		{
+			if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+			    json_integer_value(v) > INT32_MAX)
+				return err_set(err, errlen, -EINVAL, "xsk_ifindex: bad ifindex");
+			a.xsk_ifindex[i] = (int32_t)json_integer_value(v);
+		}
+		a.n_xsk = (uint32_t)json_array_size(ifs);
+	}
 	*ret = a;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "proto/sandbox_config.h"
 
 #define PROTO_USER_MAX 32 /* a publisher's name */
+#define PROTO_MAX_XSK  4  /* AF_XDP sockets of an ASSIGN (2 descriptors each) */
 
 /* Defaults of an ASSIGN (and of a [publisher] section). */
 #define PROTO_DEFAULT_NICE          5
@@ -40,6 +41,11 @@ struct proto_assign {
 	uint32_t rt_priority;          /* SCHED_FIFO priority, 0: none */
 	int64_t cpu;                   /* CPU to pin the container to, -1: none */
 	struct sandbox_config sandbox; /* seccomp, landlock, netns, send/listen policy */
+	/* The AF_XDP plane (instead of the queue's two descriptors): n_xsk
+	 * sockets passed with the ASSIGN as (socket, UMEM) descriptor pairs, the
+	 * i-th bound to interface xsk_ifindex[i]. 0: none. */
+	uint32_t n_xsk;
+	int32_t xsk_ifindex[PROTO_MAX_XSK];
 };
 
 /* Fills *a with the defaults (no user, uid/gid -1, no queue, no CPU pin). */

@@ -54,7 +54,7 @@ struct rw {
 	struct sup_publisher *pubs;
 	size_t n_pubs;
 	uint16_t queue_base;
-	bool queues; /* publishers read NFQUEUE queues */
+	bool queues; /* publishers have queue numbers (NFQUEUE or AF_XDP slots) */
 	char building_blocks[1024];
 	runtime_event_fn *event;
 	void *event_ctx;

@@ -26,7 +26,9 @@ struct runtime_wasm_config {
 	uint64_t max_module_size; /* bytes of wasm read for validation */
 	const struct sup_publisher *publishers;
 	size_t n_publishers;
-	bool queues;         /* give each container an NFQUEUE queue ... */
+	/* give each container a queue number (an NFQUEUE queue, or on the
+	 * AF_XDP plane, sup.xdp, the XSKMAP slot number - queue_base) ... */
+	bool queues;
 	uint16_t queue_base; /* ... publisher i reads queue_base + i */
 };
 

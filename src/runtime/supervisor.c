@@ -77,6 +77,7 @@ struct supervisor_container {
 	bool hung;                   /* killed because it stopped answering */
 	struct proto_busy *busy;     /* which module runs (proto/busy.h), or NULL */
 	struct verdict_relay *relay; /* its packet queue, held here; or NULL */
+	bool xsk_open;               /* the AF_XDP plane made its sockets */
 	struct supervisor_container *next;
 };
 
@@ -97,6 +98,7 @@ struct publisher {
 
 struct supervisor {
 	struct evloop *loop;
+	struct sup_xdp_plane xdp; /* .open NULL: no AF_XDP plane */
 	char *container_bin;
 	char *cgroup_prefix;
 	uint32_t heartbeat_ms;
@@ -330,36 +332,65 @@ static void ct_assign(struct supervisor_container *ct)
 		if (cgroup_apply(group, cg, ct->pid, err, sizeof(err)) < 0)
 			log_warn("container %s: limits not applied: %s", pub->cfg.ct.user, err);
 	}
-	json_t *j = proto_assign_to_json(&pub->cfg.ct);
+	/* The publisher's queue is bound here, not in the container (which has
+	 * no capability): it gets a copy to read, and a channel for its
+	 * verdicts, which this process checks and sends (verdict_relay.h). On
+	 * the AF_XDP plane it gets the sockets this process made instead. */
+	struct proto_assign a = pub->cfg.ct;
+	int fds[2 * PROTO_MAX_XSK] = {-1, -1, -1, -1, -1, -1, -1, -1};
+	size_t nfds = 0;
+	bool own_fds = true; /* fds are ours to close (not the plane's) */
+	int32_t queue = a.queue;
+	int r = 0;
+	if (queue >= 0 && s->xdp.open) {
+		own_fds = false;
+		a.queue = -1; /* no NFQUEUE queue on this plane */
+		if (ct->xsk_open)
+			s->xdp.close(s->xdp.ctx, (unsigned)queue);
+		r = s->xdp.open(s->xdp.ctx, (unsigned)queue, fds, a.xsk_ifindex, PROTO_MAX_XSK, err,
+		                sizeof(err));
+		if (r < 0) {
+			/* It runs without: its rules find an empty slot (fail-open). */
+			log_err("container %s: AF_XDP sockets: %s (its traffic goes through the "
+			        "kernel without its modules)",
+			        a.user, err);
+			r = 0;
+		} else {
+			ct->xsk_open = true;
+			a.n_xsk = (uint32_t)r;
+			nfds = 2 * (size_t)r;
+		}
+	} else if (queue >= 0 && !ct->relay) {
+		struct verdict_relay_sched sched = {
+		        .batch = a.batch,
+		        .cpu = (int)a.cpu,
+		        .rt_priority = (int)a.rt_priority,
+		};
+		r = verdict_relay_open(s->loop, a.user, (uint16_t)queue, &sched, &ct->relay, fds,
+		                       err, sizeof(err));
+		if (r < 0)
+			log_err("container %s: packet queue %d: %s", a.user, (int)queue, err);
+		else
+			nfds = 2;
+	}
+	json_t *j = proto_assign_to_json(&a);
 	struct pending *p = pending_new(NULL, NULL);
 	if (!j || !p) {
 		json_decref(j);
 		free(p);
+		if (own_fds) {
+			safe_close(fds[0]);
+			safe_close(fds[1]);
+		}
 		kill(ct->pid, SIGKILL);
 		return;
 	}
 	p->internal = on_assigned;
 	ct->state = CT_ASSIGNING;
-	/* The publisher's queue is bound here, not in the container (which has
-	 * no capability): it gets a copy to read, and a channel for its
-	 * verdicts, which this process checks and sends (verdict_relay.h). */
-	int fds[2] = {-1, -1};
-	int32_t queue = pub->cfg.ct.queue;
-	int r = 0;
-	struct verdict_relay_sched sched = {
-	        .batch = pub->cfg.ct.batch,
-	        .cpu = (int)pub->cfg.ct.cpu,
-	        .rt_priority = (int)pub->cfg.ct.rt_priority,
-	};
-	if (queue >= 0 && !ct->relay &&
-	    (r = verdict_relay_open(s->loop, pub->cfg.ct.user, (uint16_t)queue, &sched, &ct->relay,
-	                            fds, err, sizeof(err))) < 0)
-		log_err("container %s: packet queue %d: %s", pub->cfg.ct.user, (int)queue, err);
 	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
 	if (text) {
 		p->seq = ++ct->next_seq;
-		r = cmsg_send_fds(ct->fd, CMSG_ASSIGN, p->seq, 0, text, strlen(text), fds,
-		                  fds[0] >= 0 ? 2 : 0);
+		r = cmsg_send_fds(ct->fd, CMSG_ASSIGN, p->seq, 0, text, strlen(text), fds, nfds);
 	}
 	if (text && r == 0) {
 		p->next = ct->pending;
@@ -369,8 +400,10 @@ static void ct_assign(struct supervisor_container *ct)
 		kill(ct->pid, SIGKILL);
 	}
 	free(text);
-	safe_close(fds[0]);
-	safe_close(fds[1]);
+	if (own_fds) {
+		safe_close(fds[0]);
+		safe_close(fds[1]);
+	}
 	json_decref(j);
 }
 
@@ -594,6 +627,11 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 		ct->pub->verdicts_refused += st.refused;
 	}
 	ct->relay = verdict_relay_close(ct->relay);
+	/* On the AF_XDP plane this process holds the sockets too, so they stay
+	 * in the XSKMAP: the plane empties the slot now (fail-open). */
+	if (ct->xsk_open && ct->pub && s->xdp.close)
+		s->xdp.close(s->xdp.ctx, (unsigned)ct->pub->cfg.ct.queue);
+	ct->xsk_open = false;
 	char how[64];
 	if (WIFSIGNALED(wstatus))
 		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(wstatus),
@@ -855,6 +893,8 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 		return -ENOMEM;
 	s->zygote.fd = -1;
 	s->loop = loop;
+	if (cfg->xdp)
+		s->xdp = *cfg->xdp;
 	s->container_bin = strdup(cfg->container_bin);
 	s->cgroup_prefix = strdup(cfg->cgroup_prefix ? cfg->cgroup_prefix : "netserv");
 	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;

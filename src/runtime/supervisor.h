@@ -25,8 +25,24 @@ struct sup_publisher {
 	struct cg_limits cgroup; /* container-wide limits */
 };
 
+/* The AF_XDP plane, when netservd drives one: the supervisor asks it for a
+ * publisher's sockets when its container starts (instead of binding an
+ * NFQUEUE queue) and tells it when the container is gone. */
+struct sup_xdp_plane {
+	/* Makes the sockets of `queue`: fds[2i], fds[2i + 1] (socket, UMEM;
+	 * kept by the plane, passed as copies) and ifindexes[i], i < max.
+	 * Returns how many or a negative errno with the reason in err. */
+	int (*open)(void *ctx, unsigned queue, int *fds, int *ifindexes, size_t max, char *err,
+	            size_t errlen);
+	/* The container of `queue` is gone: its frames must go to the kernel. */
+	void (*close)(void *ctx, unsigned queue);
+	void *ctx;
+};
+
 struct sup_config {
 	const char *container_bin; /* path of netserv-container */
+	/* The AF_XDP plane (NULL: publishers' queues are NFQUEUE queues). */
+	const struct sup_xdp_plane *xdp;
 	const char *cgroup_prefix; /* e.g. "netserv": groups are <prefix>/<user> */
 	uint32_t heartbeat_ms;     /* PING period; 3 missed answers kill the container */
 	uint32_t pool_size;        /* spare containers kept pre-forked */

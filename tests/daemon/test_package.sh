@@ -133,6 +133,8 @@ fi
 ok "apt install ./$(basename "$deb")"
 check "netservd in /usr/sbin, the container in /usr/libexec/netserv" \
 	test -x /usr/sbin/netservd -a -x /usr/libexec/netserv/netserv-container -a -x /usr/bin/netserv
+check "the XDP program of the AF_XDP plane is installed beside the container" \
+	test -f /usr/libexec/netserv/netserv_xdp.bpf.o
 check "the SDK and the runtime sources are installed" \
 	test -f /usr/share/netserv/sdk/include/netserv.h -a -f /usr/share/netserv/runtime/glue.c
 check "man pages netservd(8), netserv(1), netservd.conf(5)" \
@@ -225,9 +227,14 @@ fi
 hash=sha256:$(sha256sum "$TEST_DIR/passthrough.wasm" | cut -d' ' -f1)
 out=$(printf 'SETUP NetServ.apps.Pass_1.0 NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:5999\n\n' \
 	"$TEST_DIR/passthrough.wasm" "$hash" | /usr/bin/netserv ctl --socket "$SOCK" send -)
-check "a signed SETUP answers 200 active" \
-	bash -c 'grep -q "^NETSERV/0.1 200" <<<"$1" && grep -q "^state:active" <<<"$1"' _ "$out" ||
-	{ sed 's/^/#   /' <<<"$out"; tail -n 20 "$LOG" | sed 's/^/#   /'; }
+# (check always returns 0: the answer and the log are shown on failure here)
+if grep -q "^NETSERV/0.1 200" <<<"$out" && grep -q "^state:active" <<<"$out"; then
+	ok "a signed SETUP answers 200 active"
+else
+	not_ok "a signed SETUP answers 200 active"
+	sed 's/^/#   /' <<<"$out"
+	tail -n 20 "$LOG" | sed 's/^/#   /'
+fi
 check "the node's netfilter chains exist" bash -c "iptables-save | grep -q '$CHAINS'"
 if cg_usable; then
 	check "the publisher's cgroup exists" test -n "$(cg_dirs)"

@@ -267,6 +267,40 @@ static void test_sizes_and_bools(void **state)
 	assert_int_equal(config_parse_bool("nah", &b), -EINVAL);
 }
 
+/* [forwarding]: the driver's name and the AF_XDP plane's interfaces. */
+static void test_forwarding(void **state)
+{
+	struct ns_config c;
+	char err[256] = "", names[4][16];
+
+	expect_error("[forwarding]\ndriver = ebpf\n",
+	             "driver 'ebpf' is not netfilter, xdp or none");
+	expect_error("[forwarding]\ndriver = xdp\n", "driver = xdp needs interfaces");
+	expect_error("[forwarding]\ndriver = xdp\ninterfaces = a b c d e\n", "at most 4");
+	expect_error("[forwarding]\ndriver = xdp\ninterfaces = eth0, averyveryverylongname\n",
+	             "1..15 characters");
+	expect_error("[forwarding]\ndriver = xdp\ninterfaces = ../x\n", "without '/'");
+	expect_error("[forwarding]\nstall_ms = 5\n", "stall_ms");
+	config_defaults(&c);
+	assert_int_equal(c.xdp_stall_ms, 100);
+	assert_int_equal(config_load_string(&c, "t",
+	                                    "[forwarding]\ndriver = xdp\ninterfaces = eth0,  "
+	                                    "eth1\nstall_ms = 20\n",
+	                                    err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.fwd_driver, "xdp");
+	assert_int_equal(c.xdp_stall_ms, 20);
+	assert_int_equal(config_interfaces(c.fwd_interfaces, names, 4), 2);
+	assert_string_equal(names[0], "eth0");
+	assert_string_equal(names[1], "eth1");
+	config_free(&c);
+	/* The interfaces matter only to the xdp driver. */
+	config_defaults(&c);
+	assert_int_equal(
+	        config_load_string(&c, "t", "[forwarding]\ndriver = none\n", err, sizeof(err)), 0);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,7 +308,7 @@ int main(void)
 	        cmocka_unit_test(test_errors),          cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_metrics_listen),  cmocka_unit_test(test_sample_config_parses),
 	        cmocka_unit_test(test_sizes_and_bools), cmocka_unit_test(test_publishers),
-	        cmocka_unit_test(test_many_publishers),
+	        cmocka_unit_test(test_many_publishers), cmocka_unit_test(test_forwarding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,9 @@ static void test_assign_round_trip(void **state)
 	snprintf(a.sandbox.netns, sizeof(a.sandbox.netns), "nsX");
 	snprintf(a.sandbox.listen_ports, sizeof(a.sandbox.listen_ports), "tcp:80");
 	a.sandbox.no_seccomp = true;
+	a.n_xsk = 2;
+	a.xsk_ifindex[0] = 7;
+	a.xsk_ifindex[1] = 9;
 	json_t *j = proto_assign_to_json(&a);
 	assert_non_null(j);
 	assert_int_equal(proto_assign_from_json(j, &b, err, sizeof(err)), 0);
@@ -56,6 +59,9 @@ static void test_assign_round_trip(void **state)
 	assert_string_equal(b.sandbox.listen_ports, "tcp:80");
 	assert_true(b.sandbox.no_seccomp);
 	assert_false(b.sandbox.no_landlock);
+	assert_int_equal(b.n_xsk, 2);
+	assert_int_equal(b.xsk_ifindex[0], 7);
+	assert_int_equal(b.xsk_ifindex[1], 9);
 }
 
 /* Absent keys take the one set of defaults. */
@@ -93,6 +99,9 @@ static void test_assign_refusals(void **state)
 	        "{\"user\":\"a\",\"rt_priority\":100}",
 	        "{\"user\":\"a\",\"nice\":40}",
 	        "{\"user\":\"a\",\"batch\":1.5}",
+	        "{\"user\":\"a\",\"xsk_ifindex\":[1,2,3,4,5]}",
+	        "{\"user\":\"a\",\"xsk_ifindex\":[0]}",
+	        "{\"user\":\"a\",\"xsk_ifindex\":7}",
 	};
 	struct proto_assign a;
 	char err[128];

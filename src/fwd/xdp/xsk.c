@@ -190,6 +190,12 @@ void nsxsk_tx_kick(struct nsxsk *x)
 		(void)sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
+void nsxsk_rx_ring_state(const struct nsxsk *x, uint32_t *ret_prod, uint32_t *ret_cons)
+{
+	*ret_prod = __atomic_load_n(x->rx.producer, __ATOMIC_ACQUIRE);
+	*ret_cons = __atomic_load_n(x->rx.consumer, __ATOMIC_ACQUIRE);
+}
+
 int nsxsk_get_stats(struct nsxsk *x, struct nsxsk_stats *ret)
 {
 	struct xdp_statistics s;

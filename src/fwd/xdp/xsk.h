@@ -9,6 +9,10 @@
 
 struct nsxsk;
 
+/* The size of one UMEM frame: a received frame's data may grow to
+ * NSXSK_FRAME_SIZE - room bytes in place. */
+#define NSXSK_FRAME_SIZE 2048u
+
 /* A received frame: its bytes stay valid until nsxsk_rx_release(). */
 struct nsxsk_frame {
 	uint8_t *data;
@@ -58,6 +62,11 @@ unsigned nsxsk_tx_copy(struct nsxsk *x, const struct nsxsk_frame *f, unsigned n)
 /* Takes back completed transmissions and asks the kernel to send what is
  * still queued (copy mode sends only when asked). */
 void nsxsk_tx_kick(struct nsxsk *x);
+
+/* The rx ring's producer (the kernel's) and consumer (the reader's)
+ * indexes as last published: for a watcher in the process that made the
+ * socket while another process reads it (netservd's watchdog). */
+void nsxsk_rx_ring_state(const struct nsxsk *x, uint32_t *ret_prod, uint32_t *ret_cons);
 
 /* Reads the counters. Returns 0 or a negative errno. */
 int nsxsk_get_stats(struct nsxsk *x, struct nsxsk_stats *ret);

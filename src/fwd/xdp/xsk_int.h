@@ -8,7 +8,7 @@
 
 #include "fwd/xdp/xsk.h"
 
-#define FRAME_SIZE 2048u
+#define FRAME_SIZE NSXSK_FRAME_SIZE
 #define RX_FRAMES  2048u /* all in the fill ring at the start */
 #define TX_FRAMES  2048u
 #define N_FRAMES   (RX_FRAMES + TX_FRAMES)

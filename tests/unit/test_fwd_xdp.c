@@ -1,0 +1,212 @@
+/* The AF_XDP forwarding-plane driver (src/fwd/xdp/fwd_xdp.c) on the loopback
+ * interface of a network namespace of its own (generic XDP), with a bpffs of
+ * its own in a mount namespace of its own: rules through fwd_ops, the slot
+ * range, all-or-none replacement, a publisher's sockets, the kernel's one
+ * socket per device queue, and a restarted driver replacing its program
+ * instead of adding one. No traffic. Needs root. */
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fwd/xdp/fwd_xdp.h"
+
+#define BASE 1000u /* queue_base: slot = queue - BASE */
+
+static const char *const lo[] = {"lo"};
+
+static struct fwd_xdp *new_driver(unsigned *replaced)
+{
+	struct fwd_xdp *x = NULL;
+	char err[256] = "";
+	int r = fwd_xdp_new(NETSERV_XDP_OBJ, lo, 1, BASE, &x, replaced, err, sizeof(err));
+	if (r < 0)
+		fail_msg("fwd_xdp_new: %s", err);
+	return x;
+}
+
+static void describe(struct fwd_xdp *x, char *buf, size_t len)
+{
+	assert_int_equal(fwd_xdp_ops.describe(x, buf, len), 0);
+}
+
+static struct ncm_filter udp_port(uint16_t port)
+{
+	return (struct ncm_filter){.proto = NCM_PROTO_UDP, .port_lo = port, .port_hi = port};
+}
+
+static void test_rules(void **state)
+{
+	unsigned replaced = 9;
+	struct fwd_xdp *x = new_driver(&replaced);
+	char d[512], err[256];
+	struct ncm_filter f[2] = {udp_port(5060), udp_port(5061)};
+
+	assert_int_equal(replaced, 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules:; stalls 0");
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 2, BASE, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 1, BASE, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", f, 1, BASE + 1, err, sizeof(err)), 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/x, b/y; stalls 0");
+
+	/* Refusals change nothing. */
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 1, BASE - 1, err, sizeof(err)),
+	                 -ERANGE);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 1, BASE + 256, err, sizeof(err)),
+	                 -ERANGE);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 0, BASE, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "", f, 1, BASE, err, sizeof(err)), -EINVAL);
+	struct ncm_filter bad = {.dst = {.family = AF_INET, .len = 40}};
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", &bad, 1, BASE, err, sizeof(err)),
+	                 -EINVAL);
+	/* 64 filters per node: 2 in use, 62 more fit, 63 do not. */
+	struct ncm_filter many[NCM_MAX_FILTERS];
+	for (size_t i = 0; i < NCM_MAX_FILTERS; i++)
+		many[i] = udp_port((uint16_t)(7000 + i));
+	int r = 0;
+	unsigned added = 0;
+	char id[32];
+	while (r == 0 && added < 200) {
+		snprintf(id, sizeof(id), "m/%u", added);
+		r = fwd_xdp_ops.filter_add(x, id, many, 1, BASE, err, sizeof(err));
+		added += r == 0;
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_int_equal(added, 62);
+	assert_non_null(strstr(err, "at most 64 filters"));
+	describe(x, d, sizeof(d));
+	assert_null(strstr(d, "c/z"));
+
+	assert_int_equal(fwd_xdp_ops.filter_remove(x, "a/x"), 0);
+	assert_int_equal(fwd_xdp_ops.filter_remove(x, "a/x"), -ENOENT);
+	assert_int_equal(fwd_xdp_ops.flush(x, err, sizeof(err)), 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules:; stalls 0");
+	fwd_xdp_free(x);
+}
+
+/* Opens slot `queue`, retrying -EBUSY for up to a second (the kernel frees
+ * a closed socket's queue in deferred work). */
+static int open_slot_retry(struct fwd_xdp *x, unsigned queue, int *fds, int *ifs, char *err,
+                           size_t errlen)
+{
+	int r;
+	for (int i = 0; i < 200; i++) {
+		r = fwd_xdp_open_slot(x, queue, fds, ifs, 1, err, errlen);
+		if (r != -EBUSY)
+			return r;
+		poll(NULL, 0, 5);
+	}
+	return r;
+}
+
+static void test_sockets(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	char err[256] = "";
+	int fds[2] = {-1, -1}, ifs[1] = {0};
+	struct ncm_filter f = udp_port(5060);
+
+	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
+	assert_true(fds[0] >= 0 && fds[1] >= 0);
+	assert_int_equal(ifs[0], (int)if_nametoindex("lo"));
+	assert_int_equal(fwd_xdp_open_slot(x, BASE + 300, fds, ifs, 1, err, sizeof(err)), -ERANGE);
+	/* The device queue is slot 0's: a second publisher gets no socket,
+	 * and its filters are refused, saying why. */
+	assert_int_equal(fwd_xdp_open_slot(x, BASE + 1, fds, ifs, 1, err, sizeof(err)), -EBUSY);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &f, 1, BASE + 1, err, sizeof(err)),
+	                 -EBUSY);
+	assert_non_null(strstr(err, "one publisher per node"));
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", &f, 1, BASE, err, sizeof(err)), 0);
+	/* Slot 0 again (a restarted container): new sockets. */
+	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
+	/* Its container gone: the queue is free for the other slot. */
+	fwd_xdp_close_slot(x, BASE);
+	fwd_xdp_close_slot(x, BASE + 7); /* no sockets: a no-op */
+	assert_int_equal(open_slot_retry(x, BASE + 1, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &f, 1, BASE + 1, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_stalls(x), 0);
+	fwd_xdp_free(x);
+}
+
+/* A driver that did not detach (its netservd was killed) is replaced by the
+ * next one: never two programs. */
+static void test_replace(void **state)
+{
+	unsigned replaced = 9;
+	struct fwd_xdp *x1 = new_driver(&replaced);
+	assert_int_equal(replaced, 0);
+	struct fwd_xdp *x2 = new_driver(&replaced);
+	assert_int_equal(replaced, 1);
+	/* The stale one's exit must not take the new one's program away. */
+	fwd_xdp_free(x1);
+	struct fwd_xdp *x3 = new_driver(&replaced);
+	assert_int_equal(replaced, 1);
+	fwd_xdp_free(x2);
+	fwd_xdp_free(x3);
+	struct fwd_xdp *x4 = new_driver(&replaced);
+	assert_int_equal(replaced, 0);
+	fwd_xdp_free(x4);
+}
+
+static void test_bad_interfaces(void **state)
+{
+	struct fwd_xdp *x = NULL;
+	char err[256] = "";
+	const char *const none[] = {"nosuchif0"}, *const twice[] = {"lo", "lo"};
+	const char *const five[] = {"lo", "lo", "lo", "lo", "lo"};
+
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, none, 1, BASE, &x, NULL, err, sizeof(err)),
+	                 -ENODEV);
+	assert_string_equal(err, "no interface nosuchif0");
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, twice, 2, BASE, &x, NULL, err, sizeof(err)),
+	                 -EINVAL);
+	assert_string_equal(err, "interface lo listed twice");
+	assert_int_equal(fwd_xdp_new(NETSERV_XDP_OBJ, five, 5, BASE, &x, NULL, err, sizeof(err)),
+	                 -EINVAL);
+	assert_int_equal(fwd_xdp_new("/nonexistent.o", lo, 1, BASE, &x, NULL, err, sizeof(err)) < 0,
+	                 1);
+	assert_non_null(strstr(err, "/nonexistent.o"));
+	assert_null(x);
+	/* Nothing was left attached by the failures. */
+	unsigned replaced = 9;
+	x = new_driver(&replaced);
+	assert_int_equal(replaced, 0);
+	fwd_xdp_free(x);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root (namespaces, XDP)\n");
+		return 0;
+	}
+	/* A network namespace (its own lo) and a mount namespace with a bpffs
+	 * of its own for libxdp: nothing outlives the test. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) < 0) {
+		printf("1..1\nnot ok 1 - namespaces and a bpffs: %s\n", strerror(errno));
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_rules),
+	        cmocka_unit_test(test_sockets),
+	        cmocka_unit_test(test_replace),
+	        cmocka_unit_test(test_bad_interfaces),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
