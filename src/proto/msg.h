@@ -58,6 +58,8 @@ struct proto_install {
 	json_t *properties; /* an object; owned: proto_install_clear() */
 	size_t n_filters;   /* > 0: the module sees only packets that match one */
 	struct ncm_filter filters[NCM_MAX_FILTERS];
+	uint32_t sample_every; /* > 0: sampled (SETUP sample: 1/N); it sees no queued packet,
+	                          only the copies on the sample channel tagged with its name */
 };
 
 /* Encodes (new reference; NULL when out of memory). */

@@ -996,7 +996,7 @@ static void on_installed(struct supervisor_container *ct, int status, json_t *re
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
                        const char *so_path, json_t *properties, const struct ncm_filter *filters,
-                       size_t n_filters, sup_reply_fn *reply, void *ctx)
+                       size_t n_filters, uint32_t sample_every, sup_reply_fn *reply, void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);
@@ -1019,6 +1019,7 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 		goto fail;
 	}
 	m->msg.n_filters = n_filters;
+	m->msg.sample_every = sample_every;
 	if (n_filters)
 		memcpy(m->msg.filters, filters, n_filters * sizeof(*filters));
 	m->so_path = strdup(so_path);
