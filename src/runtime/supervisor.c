@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "runtime/sandbox_host.h"
 #include "runtime/verdict_relay.h"
+#include "fwd/nflog.h"
 #include "runtime/zygote_host.h"
 
 struct supervisor_container;
@@ -340,7 +341,7 @@ static void ct_assign(struct supervisor_container *ct)
 	/* The publisher's queue is bound here, not in the container (which has
 	 * no capability): it gets a copy to read, and a channel for its
 	 * verdicts, which this process checks and sends (verdict_relay.h). */
-	int fds[2] = {-1, -1};
+	int fds[3] = {-1, -1, -1};
 	int32_t queue = pub->cfg.ct.queue;
 	int r = 0;
 	struct verdict_relay_sched sched = {
@@ -352,11 +353,23 @@ static void ct_assign(struct supervisor_container *ct)
 	    (r = verdict_relay_open(s->loop, pub->cfg.ct.user, (uint16_t)queue, &sched, &ct->relay,
 	                            fds, err, sizeof(err))) < 0)
 		log_err("container %s: packet queue %d: %s", pub->cfg.ct.user, (int)queue, err);
+	/* Its sample channel (SETUP sample: 1/N): the NFLOG group of the same
+	 * number, bound here and handed over; the container only reads it
+	 * (docs/security.md, "Sample channels"). Ours is closed below: the group
+	 * unbinds when the container's copy goes with it. */
+	if (r == 0 && fds[0] >= 0) {
+		char why[160];
+		fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why, sizeof(why));
+		if (fds[2] < 0)
+			log_warn("container %s: no sample channel (sampled modules will not "
+			         "install): %s",
+			         pub->cfg.ct.user, why);
+	}
+	size_t nfds = fds[0] < 0 ? 0 : fds[2] < 0 ? 2 : 3;
 	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
 	if (text) {
 		p->seq = ++ct->next_seq;
-		r = cmsg_send_fds(ct->fd, CMSG_ASSIGN, p->seq, 0, text, strlen(text), fds,
-		                  fds[0] >= 0 ? 2 : 0);
+		r = cmsg_send_fds(ct->fd, CMSG_ASSIGN, p->seq, 0, text, strlen(text), fds, nfds);
 	}
 	if (text && r == 0) {
 		p->next = ct->pending;
@@ -368,6 +381,7 @@ static void ct_assign(struct supervisor_container *ct)
 	free(text);
 	safe_close(fds[0]);
 	safe_close(fds[1]);
+	safe_close(fds[2]);
 	json_decref(j);
 }
 

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -178,12 +181,76 @@ static void test_bind_bad(void **state)
 	close(fd);
 }
 
+/* What a container can do with the socket it is handed: as a process without
+ * CAP_NET_ADMIN (uid 65534, as containers run), any message it sends on it
+ * (unbinding the group, binding another) is refused by the kernel (EPERM),
+ * and it cannot join a multicast group (conntrack events). */
+static void test_holder_cannot_configure(void **state)
+{
+	char err[160];
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	int fd = nflog_group_bind(65002, 128, 0, err, sizeof(err));
+	if (fd < 0)
+		skip();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(10);
+		struct {
+			struct nlmsghdr h;
+			struct nfgenmsg g;
+			struct nlattr a;
+			struct nfulnl_msg_config_cmd cmd;
+			uint8_t pad[3];
+		} m = {
+		        .h = {.nlmsg_len = sizeof(m),
+		              .nlmsg_type = NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG,
+		              .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		              .nlmsg_seq = 1},
+		        .g = {.nfgen_family = AF_UNSPEC,
+		              .version = NFNETLINK_V0,
+		              .res_id = htons(65002)},
+		        .a = {.nla_len = NLA_HDRLEN + sizeof(struct nfulnl_msg_config_cmd),
+		              .nla_type = NFULA_CFG_CMD},
+		        .cmd = {.command = NFULNL_CFG_CMD_UNBIND},
+		};
+		struct sockaddr_nl k = {.nl_family = AF_NETLINK};
+		if (sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&k, sizeof(k)) < 0)
+			_exit(errno == EPERM ? 0 : 11);
+		/* Sent: the answer must be an error, EPERM. */
+		uint8_t buf[256];
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		if (n < (ssize_t)(sizeof(*h) + sizeof(int)) || h->nlmsg_type != NLMSG_ERROR)
+			_exit(12);
+		struct nlmsgerr *e = NLMSG_DATA(h);
+		if (e->error != -EPERM)
+			_exit(13);
+		int grp = 1; /* NFNLGRP_CONNTRACK_NEW */
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) == 0)
+			_exit(14);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The group is still ours: a second bind is still refused. */
+	assert_int_equal(nflog_group_bind(65002, 128, 0, err, sizeof(err)), -EPERM);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_malformed),
 	        cmocka_unit_test(test_bind_bad),
+	        cmocka_unit_test(test_holder_cannot_configure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
