@@ -271,9 +271,8 @@ static int queues_open(struct container *c, const struct proto_assign *a, int qf
 	return evloop_add_fd(c->loop, nfq_loop_fd(c->nfq), EPOLLIN, on_nfq_readable, c);
 }
 
-/* An NFLOG datagram holds one sample (the rules flush at once); room for the
- * largest copy with its headers. */
-#define SAMPLE_BUF   (NFQ_COPY_MAX + 4096)
+/* An NFLOG datagram holds a batch of samples (fwd/nflog.h), at most this. */
+#define SAMPLE_BUF   NFLOG_DGRAM_MAX
 #define SAMPLE_ROUND 64 /* datagrams read per wakeup */
 
 static void on_sample(void *ctx, const struct nflog_sample *s)
@@ -296,13 +295,17 @@ static void on_sample_readable(struct evloop *loop, int fd, uint32_t events, voi
 {
 	struct container *c = ctx;
 	for (int i = 0; i < SAMPLE_ROUND; i++) {
-		ssize_t n = recv(fd, c->sample_buf, SAMPLE_BUF, MSG_DONTWAIT);
+		ssize_t n = recv(fd, c->sample_buf, SAMPLE_BUF, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == ENOBUFS) { /* the kernel dropped copies: they are samples */
 			c->sample_errors++;
 			continue;
 		}
 		if (n <= 0)
 			return;
+		if ((size_t)n > SAMPLE_BUF) { /* cannot happen (nflog.h): counted, skipped */
+			c->sample_errors++;
+			continue;
+		}
 		if (nflog_parse(c->sample_buf, (size_t)n, on_sample, c) < 0)
 			c->sample_errors++;
 	}

@@ -484,9 +484,7 @@ static int rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned q
 		 * packet goes on as if the rule were not there. */
 		if (sample->every > 1)
 			sb_add(&b, "-m statistic --mode nth --every %u --packet 0 ", sample->every);
-		sb_add(&b,
-		       "-j NFLOG --nflog-prefix \"%s\" --nflog-group %u --nflog-size %u "
-		       "--nflog-threshold 1",
+		sb_add(&b, "-j NFLOG --nflog-prefix \"%s\" --nflog-group %u --nflog-size %u",
 		       sample->tag, sample->group, sample->bytes);
 	} else if (q_last > q_first)
 		sb_add(&b, "-j NFQUEUE --queue-balance %u:%u --queue-bypass", q_first, q_last);

@@ -22,9 +22,9 @@
  *     -A <prefix>-FWD -p udp --dport 5060 -m comment --comment "netserv:<rule_id>"
  *        -m statistic --mode nth --every N --packet 0
  *        -j NFLOG --nflog-prefix "<module id>" --nflog-group G --nflog-size B
- *        --nflog-threshold 1
  *
- * (the prefix tells the container whose sample it is). Each rule (each chain, family and filter)
+ * (the prefix tells the container whose sample it is; the group's binder
+ * sets how copies are batched, fwd/nflog.h). Each rule (each chain, family and filter)
  * counts its own packets, so one packet in N of every one of them is copied.
  *
  * Why mangle and not filter: a packet that a queue reader accepts re-enters
@@ -114,7 +114,7 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *filter
 
 /* Like fwd_netfilter_rule_spec() for a sampled filter: "... -m statistic
  * --mode nth --every N --packet 0 -j NFLOG --nflog-prefix "TAG" --nflog-group
- * G --nflog-size B --nflog-threshold 1" (no statistic match for 1/1). Returns the length, 0
+ * G --nflog-size B" (no statistic match for 1/1). Returns the length, 0
  * if the filter does not apply to that family, -EINVAL (bad filter, rule id
  * or sample) or -ENOSPC. Exposed for tests. */
 int fwd_netfilter_sample_spec(const char *rule_id, const struct ncm_filter *filter,

@@ -92,6 +92,11 @@ int nflog_group_bind(uint16_t group, uint32_t copy_max, uint32_t rcvbuf, char *e
 	struct nfulnl_msg_config_mode mode = {.copy_range = htonl(copy_max),
 	                                      .copy_mode = NFULNL_COPY_PACKET};
 	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+	/* Batches: up to NFLOG_BATCH copies (or NFLOG_BATCH_BYTES) per datagram,
+	 * none older than NFLOG_FLUSH_CS: one wake-up of the reader per batch. */
+	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFLOG_BATCH));
+	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFLOG_FLUSH_CS));
+	mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(NFLOG_BATCH_BYTES));
 	if ((r = config_send(nl, nlh, ++seq)) < 0) {
 		err_set(err, errlen, r, "configuring NFLOG group %u: %s", group, strerror(-r));
 		goto fail;

@@ -11,6 +11,16 @@
 
 #define NFLOG_PREFIX_MAX 64 /* xt_NFLOG's prefix, NUL included */
 
+/* How the kernel batches a group's copies (nflog_group_bind()): a datagram
+ * goes out when it holds NFLOG_BATCH copies, or would pass NFLOG_BATCH_BYTES,
+ * or its first copy is NFLOG_FLUSH_CS hundredths of a second old. A datagram
+ * is at most NFLOG_BATCH_BYTES, or one copy if that is larger (at most
+ * NFLOG_DGRAM_MAX). */
+#define NFLOG_BATCH       32
+#define NFLOG_FLUSH_CS    5 /* 50 ms */
+#define NFLOG_BATCH_BYTES 65536
+#define NFLOG_DGRAM_MAX   (0xffff + 4096)
+
 /* One sample, pointing into the buffer given to nflog_parse(). */
 struct nflog_sample {
 	const uint8_t *data; /* the packet's first bytes (the rule's --nflog-size) */
@@ -27,6 +37,7 @@ typedef void nflog_sample_fn(void *ctx, const struct nflog_sample *s);
 
 /* Binds NFLOG group `group` on a new netlink socket: packets copied (up to
  * copy_max bytes, 1..0xffff; the rule's --nflog-size cuts them shorter),
+ * batched as above (a rule without --nflog-threshold uses the batch),
  * a receive buffer of rcvbuf bytes (0: 4 MiB; forced when privileged).
  * Needs CAP_NET_ADMIN. Returns the socket (blocking, close-on-exec) or a
  * negative errno with the reason in err (-EPERM: another socket holds the

@@ -133,6 +133,8 @@ check "its rule samples one in $EVERY to NFLOG (statistic nth, the module's pref
 	grep -q -- "-m statistic --mode nth --every $EVERY --packet 0 -j NFLOG --nflog-prefix \"\?$NAME\"\? --nflog-group [0-9]* --nflog-size 128" <<<"$rules"
 check "and nothing queues its packets (no NFQUEUE rule)" \
 	bash -c "! grep -q NFQUEUE <<<\"\$1\"" _ "$rules"
+check "the node's status shows the module sampled (every $EVERY, 128 bytes)" \
+	test "$(sr_status "mods['$SR_USER/$NAME'].get('sample') == {'every': $EVERY, 'bytes': 128}")" = True
 
 receive || not_ok "the receiver starts"
 send

@@ -33,8 +33,7 @@ static void test_sample_rule(void **state)
 	assert_string_equal(buf, "-p udp --dport 7000 -m comment --comment "
 	                         "\"netserv:alice/NetMonitor_1.0\" -m statistic --mode nth "
 	                         "--every 10 --packet 0 -j NFLOG --nflog-prefix "
-	                         "\"NetMonitor_1.0\" --nflog-group 3 --nflog-size 128 "
-	                         "--nflog-threshold 1");
+	                         "\"NetMonitor_1.0\" --nflog-group 3 --nflog-size 128");
 	/* No NFQUEUE in a sampled rule: nothing holds the packet. */
 	assert_null(strstr(buf, "NFQUEUE"));
 
