@@ -10,6 +10,8 @@
 #     (nth sampling copies exactly one in 10: the tolerance is for copies the
 #     kernel could not queue on a busy machine), and its report says it is
 #     an estimate (sample=1/10 estimated=1);
+#   - its container killed, the replacement samples again (the NFLOG group
+#     is bound anew for it);
 #   - the same traffic with NetMonitor unsampled counts exactly 10,000;
 #   - bad sample headers are refused with a 400 that names the header.
 set -u
@@ -159,6 +161,31 @@ done
 check "its report says the counts are estimates (sample=1/$EVERY estimated=1)" \
 	grep -q "packets=$packets .*sample=1/$EVERY estimated=1" "$SR_WORK/report"
 diag "report: $(head -1 "$SR_WORK/report" 2>/dev/null)"
+
+# ---- the container crashes: its replacement samples again ---------------------
+pid_of() { sr_status "((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('container_pid', 0)"; }
+old_pid=$(pid_of)
+before=$(sr_counter "$NAME" samples)
+if [ "${old_pid:-0}" -gt 0 ] 2>/dev/null; then
+	kill -KILL "$old_pid"
+	wait_for "((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('container_pid', 0) not in (0, $old_pid) and mods['$SR_USER/$NAME']['state'] == 'active'" 15
+	new_pid=$(pid_of)
+	check "the container, killed, is back (pid $old_pid -> $new_pid)" \
+		test "${new_pid:-0}" -gt 0 -a "${new_pid:-0}" != "$old_pid"
+	fresh=$(sr_counter "$NAME" samples)
+	check "its NetMonitor starts afresh in the new container (samples: $fresh)" test "$fresh" -le 0
+	receive || not_ok "the receiver starts"
+	send
+	received
+	check "every datagram arrives meanwhile ($res)" test "$res" = "received=$N intact=$N"
+	wait_for "((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('counters', {}).get('samples', 0) >= $want * 98 // 100" 10
+	again=$(sr_counter "$NAME" samples)
+	diag "after the restart: $again samples (before the kill: $before)"
+	check "the restarted container's NetMonitor samples again (~$want: $again)" \
+		test "$again" -ge $((want * 98 / 100)) -a "$again" -le $((want * 102 / 100))
+else
+	not_ok "no container pid in the status"
+fi
 
 # ---- unsampled, the same traffic ----------------------------------------------
 out=$(sr_remove "$NAME")
