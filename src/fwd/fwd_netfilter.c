@@ -731,10 +731,12 @@ struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf)
 /* ---- the fwd_ops ---------------------------------------------------------- */
 
 /* For one family: deletes the rules called rule_id in our chains and appends
- * each of the n specs (none: a removal) to each of our hook chains, in one
- * batch. Stores in *found how many rules were deleted. */
+ * each of the n specs (none: a removal) to each of our hook chains, or with
+ * `head` inserts them at the top, in one batch. Stores in *found how many
+ * rules were deleted. */
 static int replace_family(struct fwd_netfilter *nf, int family, const char *rule_id,
-                          char *const *specs, size_t n, unsigned *found, char *err, size_t errlen)
+                          char *const *specs, size_t n, bool head, unsigned *found, char *err,
+                          size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
@@ -751,8 +753,12 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 	*found = w.found;
 	for (size_t k = 0; k < n; k++)
 		for (int c = CH_FWD; c <= CH_OUT; c++)
-			if (nf->hooks & (1u << c))
-				sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
+			if (nf->hooks & (1u << c)) {
+				if (head) /* k-th of them at k + 1: their own order kept */
+					sb_add(&b, "-I %s %zu %s\n", nf->chain[c], k + 1, specs[k]);
+				else
+					sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
+			}
 	if (n == 0 && w.found == 0) {
 		sb_done(&b);
 		return 0;
@@ -805,11 +811,17 @@ static int rules_add(void *fwd, const char *rule_id, const struct ncm_filter *fi
 	}
 	for (int i = 0; i < nfam; i++) {
 		int s = fams[i] == AF_INET ? 0 : 1;
-		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], &found, err, errlen);
+		/* Sampled rules go first: NFLOG ends nothing, so they hide no packet
+		 * from a queue rule after them, while a queue rule before them would
+		 * take the packets they should sample (the same publisher's
+		 * overlapping filters). */
+		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], sample != NULL,
+		                   &found, err, errlen);
 		if (r < 0) {
 			/* Undo the families done so far: no half-installed filter. */
 			for (int j = 0; j < i; j++)
-				replace_family(nf, fams[j], rule_id, NULL, 0, &found, NULL, 0);
+				replace_family(nf, fams[j], rule_id, NULL, 0, false, &found, NULL,
+				               0);
 			return r;
 		}
 	}
@@ -840,7 +852,7 @@ static int nf_filter_remove(void *fwd, const char *rule_id)
 		return -ENOENT;
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
-		r = replace_family(nf, fams[i], rule_id, NULL, 0, &found, NULL, 0);
+		r = replace_family(nf, fams[i], rule_id, NULL, 0, false, &found, NULL, 0);
 		if (r < 0 && !first_err)
 			first_err = r;
 		total += found;

@@ -24,7 +24,9 @@
  *        -j NFLOG --nflog-prefix "<module id>" --nflog-group G --nflog-size B
  *
  * (the prefix tells the container whose sample it is; the group's binder
- * sets how copies are batched, fwd/nflog.h). Each rule (each chain, family and filter)
+ * sets how copies are batched, fwd/nflog.h), inserted at the top of the
+ * chain: a queue rule ends the chain for its packets, so a sampling rule
+ * after an overlapping one would never see them. Each rule (each chain, family and filter)
  * counts its own packets, so one packet in N of every one of them is copied.
  *
  * Why mangle and not filter: a packet that a queue reader accepts re-enters

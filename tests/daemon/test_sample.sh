@@ -13,6 +13,8 @@
 #   - its container killed, the replacement samples again (the NFLOG group
 #     is bound anew for it);
 #   - the same traffic with NetMonitor unsampled counts exactly 10,000;
+#   - with a module of the same publisher on the path for the same filter,
+#     the sampling rule comes first: both see their packets;
 #   - bad sample headers are refused with a 400 that names the header.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -205,5 +207,27 @@ packets=$(sr_counter "$NAME" packets)
 check "the unsampled NetMonitor counts exactly $N ($packets), and no samples" \
 	test "$packets" -eq $N -a "$(sr_counter "$NAME" samples)" -eq 0
 sr_remove "$NAME" >/dev/null
+
+# ---- a queued module and a sampled one of the same publisher, one filter ------
+COUNTER=NetServ.apps.Counter_1.0
+out=$(sr_setup "$COUNTER" counter filter-proto:udp "filter-port:$PORT")
+check "SETUP of the counter (on the path, udp/$PORT) answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+out=$(sr_setup "$NAME" netmonitor filter-proto:udp "filter-port:$PORT" "sample:1/$EVERY" \
+	"properties:visualizer_ip=$SR_SERVER,visualizer_port=$VIZ_PORT,period_ms=200")
+check "then NetMonitor sampled 1/$EVERY on the same filter answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
+order=$(topo_exec router iptables-save -t mangle | grep -o -- '-j NFLOG\|-j NFQUEUE' | tr '\n' ' ')
+check "the sampling rule comes first, before the queue's, which would take its packets ($order)" \
+	test "$order" = "-j NFLOG -j NFQUEUE "
+receive || not_ok "the receiver starts"
+send
+received
+check "every datagram arrives through the counter ($res)" test "$res" = "received=$N intact=$N"
+wait_for "((mods.get('$SR_USER/$COUNTER') or {}).get('runtime') or {}).get('counters', {}).get('packets', 0) >= $N and ((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('counters', {}).get('samples', 0) >= $want * 98 // 100" 10
+counted=$(sr_counter "$COUNTER" packets)
+samples=$(sr_counter "$NAME" samples)
+check "the counter counts all $N ($counted) and NetMonitor samples ~$want ($samples)" \
+	test "$counted" -eq $N -a "$samples" -ge $((want * 98 / 100)) -a "$samples" -le $((want * 102 / 100))
+sr_remove "$NAME" >/dev/null
+sr_remove "$COUNTER" >/dev/null
 
 tap_done
