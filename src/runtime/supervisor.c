@@ -360,10 +360,12 @@ static void ct_assign(struct supervisor_container *ct)
 	if (r == 0 && fds[0] >= 0) {
 		char why[160];
 		fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why, sizeof(why));
-		if (fds[2] < 0)
+		if (fds[2] < 0) {
 			log_warn("container %s: no sample channel (sampled modules will not "
 			         "install): %s",
 			         pub->cfg.ct.user, why);
+			fds[2] = -1;
+		}
 	}
 	size_t nfds = fds[0] < 0 ? 0 : fds[2] < 0 ? 2 : 3;
 	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
