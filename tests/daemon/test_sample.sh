@@ -69,7 +69,9 @@ receive() {
 	topo_exec server python3 -c "
 import socket, struct, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+# SO_RCVBUFFORCE (root): past rmem_max, so that a busy machine that stalls
+# this reader drops nothing here (the test is about the router)
+s.setsockopt(socket.SOL_SOCKET, getattr(socket, 'SO_RCVBUFFORCE', 33), 32 << 20)
 s.bind(('$SR_SERVER', $PORT))
 s.settimeout(0.5)
 print('ready', flush=True)
