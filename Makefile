@@ -51,7 +51,7 @@ build-asan: deps
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
 		-DNETSERV_SANITIZE=ON -DNETSERV_FUZZ=ON -DNETSERV_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_nslp fuzz_sip fuzz_stun fuzz_pkt_filter fuzz_gist_node fuzz_origin_http fuzz_media fuzz_nfq_relay fuzz_openflow \
+	@cmake --build build-fuzz --target fuzz_ncm fuzz_gist fuzz_wasm fuzz_nslp fuzz_sip fuzz_stun fuzz_pkt_filter fuzz_gist_node fuzz_origin_http fuzz_media fuzz_nfq_relay fuzz_nflog fuzz_openflow \
 		fuzz_xdp_fwd fuzz_sidecar
 
 test: build build-asan build-fuzz

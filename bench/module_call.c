@@ -247,7 +247,7 @@ static void measure_rss(struct rss_row *rows, size_t n)
 			continue;
 		struct reply r = {0};
 		if (supervisor_install(s, rows[i].user, rows[i].module, rows[i].so, NULL, NULL, 0,
-		                       on_reply, &r) < 0 ||
+		                       0, on_reply, &r) < 0 ||
 		    !run_until(&r.done, 10000) || r.status < 0)
 			die(rows[i].module, r.error[0] ? r.error : "install failed");
 	}

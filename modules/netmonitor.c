@@ -19,7 +19,14 @@
  * (required), period_ms (10..3600000, default 500), label (default "netmonitor", at most
  * 32 characters of [A-Za-z0-9._-]), max_payload (400..8192, default 1400).
  * Counters: packets, bytes, non_ip, untracked (tuples beyond the table),
- * reports, datagrams, send_errors. */
+ * reports, datagrams, send_errors, samples.
+ *
+ * Sampled mode: deployed with `sample: 1/N` in its SETUP, it is not on the
+ * packet path; it sees a copy of one packet in N (its first bytes), and
+ * counts each as N packets of the length its IP header gives: every count
+ * (packets, bytes, the flow lines) is then an estimate, and the header line
+ * says so with two more fields, `sample=1/<N> estimated=1`. The counter
+ * `samples` holds the copies it was given (packets = samples x N). */
 #include <netserv.h>
 
 #define FLOW_SLOTS   4096 /* a power of two */
@@ -47,6 +54,8 @@ static uint64_t period_ns, next_due_ns;
 static char label[33];
 static char dgram[8192];
 static int32_t c_packets, c_bytes, c_non_ip, c_untracked, c_reports, c_datagrams, c_send_errors;
+static int32_t c_samples;
+static uint32_t sample_every; /* N of the last sample; 0: not sampled (yet) */
 
 static bool label_ok(const char *s)
 {
@@ -96,6 +105,8 @@ int32_t ns_init(void)
 	c_reports = ns_counter_id("reports");
 	c_datagrams = ns_counter_id("datagrams");
 	c_send_errors = ns_counter_id("send_errors");
+	c_samples = ns_counter_id("samples");
+	sample_every = 0;
 	uint32_t period = ns_prop_u32("period_ms", 500);
 	if (period < 10 || period > 3600000) {
 		ns_logs(NS_LOG_ERR, "netmonitor: period_ms must be 10..3600000");
@@ -146,36 +157,82 @@ static struct flow *lookup(const struct ns_ip *ip)
 	return f;
 }
 
+/* The IP header of a sampled copy, which may be cut short: what the flow
+ * table needs (version, TTL, addresses) and the datagram's length from the
+ * header. Returns 0 or -NS_EINVAL. */
+static int sample_head(const uint8_t *p, uint32_t len, struct ns_ip *ip)
+{
+	ns_memset(ip, 0, sizeof(*ip));
+	if (len >= 20 && p[0] >> 4 == 4 && (p[0] & 0x0f) >= 5) {
+		ip->version = 4;
+		ip->ttl = p[8];
+		ip->addr_len = 4;
+		ip->len = ns_get_be16(p + 2);
+		ip->src = p + 12;
+		ip->dst = p + 16;
+		return 0;
+	}
+	if (len >= 40 && p[0] >> 4 == 6) {
+		ip->version = 6;
+		ip->ttl = p[7];
+		ip->addr_len = 16;
+		ip->len = 40 + (uint32_t)ns_get_be16(p + 4);
+		ip->src = p + 8;
+		ip->dst = p + 24;
+		return 0;
+	}
+	return -NS_EINVAL;
+}
+
+/* Counts `n` packets of `bytes` bytes each for the packet's tuple. */
+static void count(const struct ns_ip *ip, bool ip_ok, uint64_t n, uint64_t bytes)
+{
+	total_pkts += n;
+	total_bytes += n * bytes;
+	ns_counter_add(c_packets, n);
+	ns_counter_add(c_bytes, n * bytes);
+	if (!ip_ok) {
+		ns_counter_add(c_non_ip, n);
+		return;
+	}
+	struct flow *f = lookup(ip);
+	if (!f) {
+		ns_counter_add(c_untracked, n);
+		return;
+	}
+	f->pkts += n;
+	f->bytes += n * bytes;
+}
+
 int32_t ns_packet(uint32_t len)
 {
-	total_pkts++;
-	total_bytes += len;
-	ns_counter_add(c_packets, 1);
-	ns_counter_add(c_bytes, len);
+	struct ns_pkt_meta meta;
 	struct ns_ip ip;
-	if (ns_ip_parse(ns_pkt_data(), len, &ip) < 0) {
-		ns_counter_add(c_non_ip, 1);
+	if (ns_pkt_meta(&meta) == 0 && meta.sample_every > 0) {
+		/* One copy in N: it stands for N packets (its verdict is ignored). */
+		sample_every = meta.sample_every;
+		ns_counter_add(c_samples, 1);
+		bool ok = sample_head(ns_pkt_data(), len, &ip) == 0;
+		count(&ip, ok, sample_every, ok ? ip.len : len);
 		return NS_ACCEPT;
 	}
-	struct flow *f = lookup(&ip);
-	if (!f) {
-		ns_counter_add(c_untracked, 1);
-		return NS_ACCEPT;
-	}
-	f->pkts++;
-	f->bytes += len;
+	bool ok = ns_ip_parse(ns_pkt_data(), len, &ip) == 0;
+	count(&ip, ok, 1, len);
 	return NS_ACCEPT;
 }
 
 /* Writes the header line of part `part` of `parts` into dgram; returns its length. */
 static uint32_t header(uint32_t part, uint32_t parts, int64_t now_ms)
 {
+	char est[48] = "";
+	if (sample_every)
+		ns_snprintf(est, sizeof(est), " sample=1/%u estimated=1", sample_every);
 	return (uint32_t)ns_snprintf(dgram, sizeof(dgram),
 	                             "NETMON 1 label=%s seq=%u part=%u/%u time=%lld packets=%llu "
-	                             "bytes=%llu flows=%u\n",
+	                             "bytes=%llu flows=%u%s\n",
 	                             label, seq, part, parts, (long long)now_ms,
 	                             (unsigned long long)total_pkts,
-	                             (unsigned long long)total_bytes, n_flows);
+	                             (unsigned long long)total_bytes, n_flows, est);
 }
 
 static void send_dgram(uint32_t len)
@@ -209,9 +266,9 @@ void ns_timer(uint32_t id)
 	seq++;
 	int64_t now = ns_time_ms();
 	/* How many parts: a first pass measures the lines (a header line is at
-	 * most ~190 bytes). */
+	 * most ~220 bytes, with the sampled fields). */
 	char line[160];
-	uint32_t hmax = 200, parts = 1, used = hmax;
+	uint32_t hmax = 240, parts = 1, used = hmax;
 	for (uint32_t i = 0; i < FLOW_SLOTS; i++) {
 		if (!flows[i].used)
 			continue;

@@ -68,13 +68,15 @@ enum ns_hook {
 
 /* Metadata of the current packet, filled by ns_pkt_meta(). */
 struct ns_pkt_meta {
-	uint32_t hook;       /* enum ns_hook */
-	uint32_t indev;      /* input ifindex, 0 if none */
-	uint32_t outdev;     /* output ifindex, 0 if none */
-	uint32_t mark;       /* netfilter mark */
-	uint32_t queue;      /* NFQUEUE number */
-	uint32_t reserved;   /* 0 */
-	uint64_t rx_time_ns; /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
+	uint32_t hook;         /* enum ns_hook */
+	uint32_t indev;        /* input ifindex, 0 if none */
+	uint32_t outdev;       /* output ifindex, 0 if none */
+	uint32_t mark;         /* netfilter mark */
+	uint32_t queue;        /* NFQUEUE number (a sample: its NFLOG group) */
+	uint32_t sample_every; /* N: a sample of one packet in N, its verdict ignored (the
+	                          packet went on at once; it may be cut short: see the IP
+	                          length); 0: a packet on the module's path */
+	uint64_t rx_time_ns;   /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
 };
 NS_STATIC_ASSERT(sizeof(struct ns_pkt_meta) == 32, "struct ns_pkt_meta is 32 bytes");
 NS_STATIC_ASSERT(offsetof(struct ns_pkt_meta, rx_time_ns) == 24, "rx_time_ns at offset 24");

@@ -43,8 +43,12 @@ struct ns_pkt_meta {
 	uint32_t indev;  /* ifindex, 0 if none */
 	uint32_t outdev; /* ifindex, 0 if none */
 	uint32_t mark;   /* netfilter mark */
-	uint32_t queue;  /* NFQUEUE number */
-	uint32_t reserved;
+	uint32_t queue;  /* NFQUEUE number (a sample: its NFLOG group) */
+	/* N when the packet is a sample of one in N (SETUP `sample: 1/N`): a
+	 * copy of the packet's first bytes, whose verdict is ignored (the packet
+	 * went on at once); 0 for a packet on the module's path (ABI 1 had this
+	 * field reserved, always 0). */
+	uint32_t sample_every;
 	uint64_t rx_time_ns; /* CLOCK_MONOTONIC when the node received it, 0 if unknown */
 };
 

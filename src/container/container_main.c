@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "container/sandbox.h"
 #include "container/store_objects.h"
 #include "container/zygote.h"
+#include "fwd/nflog.h"
 #include "fwd/nfq.h"
 #include "fwd/xdp/xdp_fwd.h"
 #include "fwd/xdp/xsk.h"
@@ -48,6 +50,9 @@ struct container {
 	int ctl_fd;
 	struct modhost *host;
 	struct nfq_loop *nfq; /* the publisher's NFQUEUE queue(s), if any */
+	int sample_fd;        /* its NFLOG sample channel (netservd bound it), or -1 */
+	uint8_t *sample_buf;  /* SAMPLE_BUF bytes */
+	uint64_t samples, samples_stale, sample_errors;
 	uint8_t *nfq_scratch;
 	/* The AF_XDP plane: one socket per router interface, made by netservd. */
 	struct xsk_port {
@@ -411,6 +416,72 @@ static int queues_open(struct container *c, const struct proto_assign *a, int qf
 	return evloop_add_fd(c->loop, nfq_loop_fd(c->nfq), EPOLLIN, on_nfq_readable, c);
 }
 
+/* An NFLOG datagram holds a batch of samples (fwd/nflog.h), at most this. */
+#define SAMPLE_BUF   NFLOG_DGRAM_MAX
+#define SAMPLE_ROUND 64 /* datagrams read per wakeup */
+
+static void on_sample(void *ctx, const struct nflog_sample *s)
+{
+	struct container *c = ctx;
+	struct ns_pkt_meta meta = {
+	        .hook = s->hook,
+	        .indev = s->indev,
+	        .outdev = s->outdev,
+	        .mark = s->mark,
+	        .queue = s->group,
+	};
+	if (modhost_sample(c->host, s->prefix, s->data, s->len, &meta))
+		c->samples++;
+	else
+		c->samples_stale++; /* its module is gone, failed, or not sampled */
+}
+
+static void on_sample_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct container *c = ctx;
+	for (int i = 0; i < SAMPLE_ROUND; i++) {
+		ssize_t n = recv(fd, c->sample_buf, SAMPLE_BUF, MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == ENOBUFS) { /* the kernel dropped copies: they are samples */
+			c->sample_errors++;
+			continue;
+		}
+		if (n <= 0)
+			return;
+		if ((size_t)n > SAMPLE_BUF) { /* cannot happen (nflog.h): counted, skipped */
+			c->sample_errors++;
+			continue;
+		}
+		if (nflog_parse(c->sample_buf, (size_t)n, on_sample, c) < 0)
+			c->sample_errors++;
+	}
+}
+
+/* Reads the publisher's sample channel: the NFLOG group netservd bound
+ * (fwd/nflog.h), which the container only reads. Takes fd (-1: none). */
+static int samples_open(struct container *c, int fd, char *err, size_t errlen)
+{
+	if (fd < 0)
+		return 0;
+	c->sample_buf = malloc(SAMPLE_BUF);
+	if (!c->sample_buf) {
+		close(fd);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	c->sample_fd = fd;
+	int r = evloop_add_fd(c->loop, fd, EPOLLIN, on_sample_readable, c);
+	if (r < 0)
+		return err_set(err, errlen, r, "sample channel: %s", strerror(-r));
+	return 0;
+}
+
+static json_t *samples_stats_json(const struct container *c)
+{
+	if (c->sample_fd < 0)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)c->samples, "stale",
+	                 (json_int_t)c->samples_stale, "errors", (json_int_t)c->sample_errors);
+}
+
 static json_t *nfq_stats_json(const struct container *c)
 {
 	if (!c->nfq)
@@ -469,6 +540,12 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j, int *fds)
 		fds[0] = fds[1] = -1;
 		if (r < 0) {
 			reply_err(c, seq, r, "packet queue: %s", err);
+			return;
+		}
+		r = samples_open(c, fds[2], err, sizeof(err));
+		fds[2] = -1;
+		if (r < 0) {
+			reply_err(c, seq, r, "sample channel: %s", err);
 			return;
 		}
 	}
@@ -543,6 +620,16 @@ static int install_module(struct container *c, const struct proto_install *m, in
 	                        m->n_filters, err, errlen);
 	if (r < 0)
 		return r;
+	if (m->sample_every) {
+		if (c->sample_fd < 0) {
+			modhost_remove(c->host, m->module);
+			return err_set(err, errlen, -ENOTSUP,
+			               "sample: 1/%u, but the publisher has no sample channel on "
+			               "this node (no packet queue, or its NFLOG group is taken)",
+			               m->sample_every);
+		}
+		modhost_set_sample(c->host, m->module, m->sample_every);
+	}
 	const char *listen = json_string_value(json_object_get(m->properties, "netserv.listen"));
 	/* A server module (http/1, socket/1) opens its ports itself, from ns_init
 	 * (they are checked against the same policy): no placeholder for it. */
@@ -597,6 +684,7 @@ static void cmd_stats(struct container *c, uint32_t seq)
 	                      c->host ? modhost_stats(c->host) : json_array(), "queue",
 	                      c->n_xsk ? xsk_stats_json(c) : nfq_stats_json(c), "sandbox",
 	                      c->sb.applied);
+	json_object_set_new(j, "sample_channel", samples_stats_json(c));
 	cmsg_send_json(c->ctl_fd, CMSG_REPLY, seq, 0, j);
 	json_decref(j);
 }
@@ -758,7 +846,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct container c = {.ctl_fd = ctl_fd};
+	struct container c = {.ctl_fd = ctl_fd, .sample_fd = -1};
 	if (busy_fd >= 0) {
 		/* The page where the supervisor reads which module runs
 		 * (proto/busy.h); mapped before the sandbox closes mmap of files. */
@@ -786,6 +874,11 @@ int main(int argc, char **argv)
 		evloop_del_fd(c.loop, nsxsk_fd(c.xsk[i].x));
 		nsxsk_close(c.xsk[i].x);
 	}
+	if (c.sample_fd >= 0) {
+		evloop_del_fd(c.loop, c.sample_fd);
+		close(c.sample_fd);
+	}
+	free(c.sample_buf);
 	while (c.socks)
 		module_sockets_close(&c, c.socks->module);
 	modhost_free(c.host);

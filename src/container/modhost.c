@@ -907,7 +907,7 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 	if (cur_len > NS_PACKET_MAX)
 		return NS_ACCEPT;
 	for (struct mod *m = h->mods; m; m = m->next) {
-		if (m->failed || !m->inst || !m->g->packet)
+		if (m->failed || !m->inst || !m->g->packet || m->sample_every)
 			continue;
 		if (m->n_filters && !pkt_filters_match(m->filters, m->n_filters, cur, cur_len))
 			continue;
@@ -958,6 +958,36 @@ uint32_t modhost_packet(struct modhost *h, uint8_t *data, uint32_t *len, uint32_
 	return NS_MODIFIED;
 }
 
+int modhost_set_sample(struct modhost *h, const char *name, uint32_t every)
+{
+	struct mod *m = mod_find(h, name);
+	if (!m)
+		return -ENOENT;
+	m->sample_every = every;
+	return 0;
+}
+
+int modhost_sample(struct modhost *h, const char *name, const uint8_t *data, uint32_t len,
+                   const struct ns_pkt_meta *meta)
+{
+	struct mod *m = mod_find(h, name);
+	if (!m || !m->sample_every || m->failed || !m->inst || !m->g->packet || len > NS_PACKET_MAX)
+		return 0;
+	struct ns_pkt_meta sm = *meta;
+	sm.sample_every = m->sample_every;
+	memcpy(m->mem->data + m->pkt_buf, data, len);
+	m->in_packet = true;
+	m->cur_len = len;
+	m->cur_meta = &sm;
+	m->packets++;
+	m->samples++;
+	uint32_t v;
+	(void)wasm_call(m, CALL_PACKET, len, &v); /* a trap is counted there */
+	m->in_packet = false;
+	m->cur_meta = NULL;
+	return 1;
+}
+
 size_t modhost_packet_modules(const struct modhost *h)
 {
 	size_t n = 0;
@@ -988,6 +1018,10 @@ json_t *modhost_stats(struct modhost *h)
 		json_object_set_new(j, "policy_drops", json_integer((json_int_t)m->policy_drops));
 		if (m->swaps)
 			json_object_set_new(j, "swaps", json_integer((json_int_t)m->swaps));
+		if (m->sample_every) {
+			json_object_set_new(j, "sample_every", json_integer(m->sample_every));
+			json_object_set_new(j, "samples", json_integer((json_int_t)m->samples));
+		}
 		if (m->last_trap[0])
 			json_object_set_new(j, "last_trap", json_string(m->last_trap));
 		if (m->failed)

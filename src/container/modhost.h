@@ -136,6 +136,19 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
 int modhost_swap(struct modhost *h, const char *name, const char *so_path, int so_fd, char *err,
                  size_t errlen);
 
+/* Makes the module `name` sampled (SETUP `sample: 1/N`, every = N > 0): it
+ * then sees no packet of modhost_packet(), only modhost_sample()'s copies;
+ * 0 puts it back on the path. Returns 0 or -ENOENT. */
+int modhost_set_sample(struct modhost *h, const char *name, uint32_t every);
+
+/* Gives a sampled copy (data[0..len), the packet's first bytes) to the
+ * sampled module `name` (the NFLOG prefix of the copy), with meta's
+ * sample_every set to its N. Its verdict is ignored: the packet went on.
+ * Returns 1 if the module took it, 0 if no active sampled module has that
+ * name (a stale copy: counted by the caller). */
+int modhost_sample(struct modhost *h, const char *name, const uint8_t *data, uint32_t len,
+                   const struct ns_pkt_meta *meta);
+
 /* Calls the module's ns_fini and unloads it. Returns 0 or -ENOENT. */
 int modhost_remove(struct modhost *h, const char *name);
 

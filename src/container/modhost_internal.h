@@ -73,7 +73,8 @@ struct mod {
 	wasm_rt_memory_t *mem;
 	uint32_t pkt_buf; /* address of the packet buffer in memory */
 	json_t *props;
-	size_t n_filters; /* > 0: sees only packets that match one of its filters */
+	size_t n_filters;      /* > 0: sees only packets that match one of its filters */
+	uint32_t sample_every; /* > 0: sampled (modhost_sample()): no queued packet */
 	struct ncm_filter filters[NCM_MAX_FILTERS];
 	bool failed;
 	char fail_reason[160];
@@ -94,6 +95,7 @@ struct mod {
 
 	/* statistics */
 	uint64_t packets, accepted, dropped, modified, bad_verdicts;
+	uint64_t samples; /* sampled copies it was given (counted in packets too) */
 	uint64_t traps, timeouts, instantiations, timer_calls;
 	uint64_t swaps; /* hot swaps to another build (modhost_swap) */
 	uint64_t sends, sends_refused, log_lines, log_suppressed;

@@ -343,9 +343,29 @@ static int module_steer(struct module *m, long queue, char *err, size_t errlen)
 	}
 	char rule[NCM_MAX_USER + NCM_MAX_TARGET + 2];
 	snprintf(rule, sizeof(rule), "%s/%s", m->req.user, mod_name(m));
-	int r = c->fwd_ops->filter_add(c->fwd, rule, m->req.filters, m->req.n_filters,
-	                               queue < 0 ? 0 : (unsigned)queue, err, errlen);
-	if (r == -ENOTSUP) {
+	int r;
+	if (m->req.sample_every) {
+		/* Sampled: copies to the container's sample channel, whose number
+		 * is its first queue's (the runtime binds both, runtime.h). */
+		struct fwd_sample smp = {
+		        .every = m->req.sample_every,
+		        .bytes = m->req.sample_bytes,
+		        .group = (uint16_t)FWD_QUEUE_FIRST(queue < 0 ? 0 : (unsigned)queue),
+		        .tag = mod_name(m),
+		};
+		if (!c->fwd_ops->sample_add) {
+			snprintf(err, errlen,
+			         "the %s forwarding plane cannot sample (sample: 1/%u)",
+			         c->fwd_ops->name, smp.every);
+			return -ENOTSUP;
+		}
+		r = c->fwd_ops->sample_add(c->fwd, rule, m->req.filters, m->req.n_filters, &smp,
+		                           err, errlen);
+	} else {
+		r = c->fwd_ops->filter_add(c->fwd, rule, m->req.filters, m->req.n_filters,
+		                           queue < 0 ? 0 : (unsigned)queue, err, errlen);
+	}
+	if (r == -ENOTSUP && strcmp(c->fwd_ops->name, "none") == 0) {
 		log_warn("module %s: filter not steered: %s", rule, err);
 		return 0;
 	}

@@ -267,6 +267,12 @@ static json_t *module_json(const struct module *m, json_t *stats)
 	for (size_t i = 0; i < m->req.n_filters; i++)
 		json_array_append_new(filters, filter_json(&m->req.filters[i]));
 	json_object_set_new(j, "filters", filters);
+	/* "sample": {"every": N, "bytes": B} for a sampled module, else null. */
+	json_object_set_new(j, "sample",
+	                    m->req.sample_every
+	                            ? json_pack("{s:i, s:i}", "every", (int)m->req.sample_every,
+	                                        "bytes", (int)m->req.sample_bytes)
+	                            : json_null());
 	json_t *props = json_object();
 	for (size_t i = 0; i < m->req.n_properties; i++)
 		json_object_set_new(props, m->req.properties[i].key,

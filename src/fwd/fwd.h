@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ncm/ncm.h"
 
@@ -14,6 +15,23 @@
 #define FWD_QUEUE_RANGE(first, last) ((unsigned)(first) | ((unsigned)(last) << 16))
 #define FWD_QUEUE_FIRST(q)           ((q)&0xffffu)
 #define FWD_QUEUE_LAST(q)            ((q) >> 16 ? (q) >> 16 : (q)&0xffffu)
+
+/* How a sampled filter copies packets (fwd_ops.sample_add): one packet in
+ * `every` (1..NCM_SAMPLE_EVERY_MAX), its first `bytes` bytes (1..
+ * NCM_SAMPLE_BYTES_MAX), to the owner's sample channel `group`, each copy
+ * marked with `tag` (1..FWD_SAMPLE_TAG_MAX of [A-Za-z0-9._+:*@=-], the
+ * module id: the container hands the copy to that module only). The packet
+ * itself is not held: it goes on unchanged at once. On netfilter the group
+ * is an NFLOG group (the node binds it and hands the socket to the
+ * container); on AF_XDP the XDP program's sampling rules (xdp_sample.h) do
+ * the counting and copy to the container's socket. */
+#define FWD_SAMPLE_TAG_MAX 63 /* NFLOG prefixes are 64 bytes with the NUL */
+struct fwd_sample {
+	uint32_t every;
+	uint32_t bytes;
+	uint16_t group;
+	const char *tag;
+};
 
 struct fwd_ops {
 	const char *name; /* reported as capability "fwd:<name>" */
@@ -26,6 +44,14 @@ struct fwd_ops {
 	 * Returns 0 or a negative errno with the reason in err. */
 	int (*filter_add)(void *fwd, const char *rule_id, const struct ncm_filter *filters,
 	                  size_t n, unsigned queue, char *err, size_t errlen);
+
+	/* Like filter_add, but the packets matching the filters are sampled as
+	 * `sample` says instead of taken into the container's path (rules
+	 * called rule_id; filter_remove removes them). NULL: the plane cannot
+	 * sample, and the controller refuses sampled SETUPs with a clear
+	 * reason. Returns 0 or a negative errno with the reason in err. */
+	int (*sample_add)(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+	                  size_t n, const struct fwd_sample *sample, char *err, size_t errlen);
 
 	/* Removes every rule called rule_id. Returns 0 or -ENOENT. */
 	int (*filter_remove)(void *fwd, const char *rule_id);

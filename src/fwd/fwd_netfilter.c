@@ -412,8 +412,11 @@ static int check_prefix(const struct ncm_prefix *p, const char *which, char *err
 	return 0;
 }
 
-int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned queues,
-                            int family, char *buf, size_t len, char *err, size_t errlen)
+/* The spec of one filter for one family: the NFQUEUE target toward `queues`,
+ * or, with a sample, a statistic match and the NFLOG target. */
+static int rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned queues,
+                     const struct fwd_sample *sample, int family, char *buf, size_t len, char *err,
+                     size_t errlen)
 {
 	unsigned q_first = FWD_QUEUE_FIRST(queues), q_last = FWD_QUEUE_LAST(queues);
 	char pbuf[8], a[INET6_ADDRSTRLEN + 8];
@@ -438,8 +441,19 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, uns
 			return err_set(err, errlen, -EINVAL, "bad port range %u-%u", f->port_lo,
 			               f->port_hi);
 	}
-	if (q_last < q_first)
+	if (!sample && q_last < q_first)
 		return err_set(err, errlen, -EINVAL, "bad queue range %u:%u", q_first, q_last);
+	if (sample && (sample->every == 0 || sample->every > NCM_SAMPLE_EVERY_MAX))
+		return err_set(err, errlen, -EINVAL, "bad sample 1/%u: want 1/1..1/%u",
+		               sample->every, NCM_SAMPLE_EVERY_MAX);
+	if (sample && (!sample->tag || strlen(sample->tag) > FWD_SAMPLE_TAG_MAX ||
+	               strchr(sample->tag, '/') || !valid_rule_id(sample->tag)))
+		return err_set(err, errlen, -EINVAL,
+		               "bad sample tag: want 1..%d of [A-Za-z0-9._+:*@=-] (the module id)",
+		               FWD_SAMPLE_TAG_MAX);
+	if (sample && (sample->bytes == 0 || sample->bytes > NCM_SAMPLE_BYTES_MAX))
+		return err_set(err, errlen, -EINVAL, "bad sample size %u: want 1..%u bytes",
+		               sample->bytes, NCM_SAMPLE_BYTES_MAX);
 
 	int fam = f->src.family ? f->src.family : f->dst.family;
 	if (f->proto == NCM_PROTO_ICMP && fam == AF_INET6)
@@ -463,11 +477,19 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, uns
 		sb_add(&b, "-s %s ", ncm_prefix_format(&f->src, a, sizeof(a)));
 	if (f->dst.family && f->dst.len)
 		sb_add(&b, "-d %s ", ncm_prefix_format(&f->dst, a, sizeof(a)));
-	sb_add(&b, "-m comment --comment \"" COMMENT_PREFIX "%s\" -j NFQUEUE ", rule_id);
-	if (q_last > q_first)
-		sb_add(&b, "--queue-balance %u:%u --queue-bypass", q_first, q_last);
+	sb_add(&b, "-m comment --comment \"" COMMENT_PREFIX "%s\" ", rule_id);
+	if (sample) {
+		/* Each rule counts for itself: one packet in `every` of those it
+		 * sees, the first one included. NFLOG does not end the chain: the
+		 * packet goes on as if the rule were not there. */
+		if (sample->every > 1)
+			sb_add(&b, "-m statistic --mode nth --every %u --packet 0 ", sample->every);
+		sb_add(&b, "-j NFLOG --nflog-prefix \"%s\" --nflog-group %u --nflog-size %u",
+		       sample->tag, sample->group, sample->bytes);
+	} else if (q_last > q_first)
+		sb_add(&b, "-j NFQUEUE --queue-balance %u:%u --queue-bypass", q_first, q_last);
 	else
-		sb_add(&b, "--queue-num %u --queue-bypass", q_first);
+		sb_add(&b, "-j NFQUEUE --queue-num %u --queue-bypass", q_first);
 	if (b.oom) {
 		sb_done(&b);
 		return err_set(err, errlen, -ENOMEM, "out of memory");
@@ -480,6 +502,21 @@ int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, uns
 	r = (int)b.len;
 	sb_done(&b);
 	return r;
+}
+
+int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned queues,
+                            int family, char *buf, size_t len, char *err, size_t errlen)
+{
+	return rule_spec(rule_id, f, queues, NULL, family, buf, len, err, errlen);
+}
+
+int fwd_netfilter_sample_spec(const char *rule_id, const struct ncm_filter *f,
+                              const struct fwd_sample *sample, int family, char *buf, size_t len,
+                              char *err, size_t errlen)
+{
+	if (!sample)
+		return err_set(err, errlen, -EINVAL, "no sample");
+	return rule_spec(rule_id, f, 0, sample, family, buf, len, err, errlen);
 }
 
 /* ---- set-up and teardown -------------------------------------------------- */
@@ -694,10 +731,12 @@ struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf)
 /* ---- the fwd_ops ---------------------------------------------------------- */
 
 /* For one family: deletes the rules called rule_id in our chains and appends
- * each of the n specs (none: a removal) to each of our hook chains, in one
- * batch. Stores in *found how many rules were deleted. */
+ * each of the n specs (none: a removal) to each of our hook chains, or with
+ * `head` inserts them at the top, in one batch. Stores in *found how many
+ * rules were deleted. */
 static int replace_family(struct fwd_netfilter *nf, int family, const char *rule_id,
-                          char *const *specs, size_t n, unsigned *found, char *err, size_t errlen)
+                          char *const *specs, size_t n, bool head, unsigned *found, char *err,
+                          size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
@@ -714,8 +753,12 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 	*found = w.found;
 	for (size_t k = 0; k < n; k++)
 		for (int c = CH_FWD; c <= CH_OUT; c++)
-			if (nf->hooks & (1u << c))
-				sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
+			if (nf->hooks & (1u << c)) {
+				if (head) /* k-th of them at k + 1: their own order kept */
+					sb_add(&b, "-I %s %zu %s\n", nf->chain[c], k + 1, specs[k]);
+				else
+					sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
+			}
 	if (n == 0 && w.found == 0) {
 		sb_done(&b);
 		return 0;
@@ -728,8 +771,8 @@ static int replace_family(struct fwd_netfilter *nf, int family, const char *rule
 
 #define SPEC_MAX 1024
 
-static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters, size_t n,
-                         unsigned queue, char *err, size_t errlen)
+static int rules_add(void *fwd, const char *rule_id, const struct ncm_filter *filters, size_t n,
+                     unsigned queue, const struct fwd_sample *sample, char *err, size_t errlen)
 {
 	struct fwd_netfilter *nf = fwd;
 	char spec[2][NCM_MAX_FILTERS][SPEC_MAX];
@@ -746,8 +789,8 @@ static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter
 		for (int i = 0; i < 2; i++) {
 			int fam = i == 0 ? AF_INET : AF_INET6;
 			char *buf = spec[i][n_specs[i]];
-			r = fwd_netfilter_rule_spec(rule_id, &filters[k], queue, fam, buf, SPEC_MAX,
-			                            err, errlen);
+			r = rule_spec(rule_id, &filters[k], queue, sample, fam, buf, SPEC_MAX, err,
+			              errlen);
 			if (r < 0)
 				return r;
 			if (r == 0)
@@ -768,15 +811,35 @@ static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter
 	}
 	for (int i = 0; i < nfam; i++) {
 		int s = fams[i] == AF_INET ? 0 : 1;
-		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], &found, err, errlen);
+		/* Sampled rules go first: NFLOG ends nothing, so they hide no packet
+		 * from a queue rule after them, while a queue rule before them would
+		 * take the packets they should sample (the same publisher's
+		 * overlapping filters). */
+		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], sample != NULL,
+		                   &found, err, errlen);
 		if (r < 0) {
 			/* Undo the families done so far: no half-installed filter. */
 			for (int j = 0; j < i; j++)
-				replace_family(nf, fams[j], rule_id, NULL, 0, &found, NULL, 0);
+				replace_family(nf, fams[j], rule_id, NULL, 0, false, &found, NULL,
+				               0);
 			return r;
 		}
 	}
 	return 0;
+}
+
+static int nf_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters, size_t n,
+                         unsigned queue, char *err, size_t errlen)
+{
+	return rules_add(fwd, rule_id, filters, n, queue, NULL, err, errlen);
+}
+
+static int nf_sample_add(void *fwd, const char *rule_id, const struct ncm_filter *filters, size_t n,
+                         const struct fwd_sample *sample, char *err, size_t errlen)
+{
+	if (!sample)
+		return err_set(err, errlen, -EINVAL, "no sample");
+	return rules_add(fwd, rule_id, filters, n, 0, sample, err, errlen);
 }
 
 static int nf_filter_remove(void *fwd, const char *rule_id)
@@ -789,7 +852,7 @@ static int nf_filter_remove(void *fwd, const char *rule_id)
 		return -ENOENT;
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
-		r = replace_family(nf, fams[i], rule_id, NULL, 0, &found, NULL, 0);
+		r = replace_family(nf, fams[i], rule_id, NULL, 0, false, &found, NULL, 0);
 		if (r < 0 && !first_err)
 			first_err = r;
 		total += found;
@@ -867,6 +930,7 @@ int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64
 const struct fwd_ops fwd_netfilter_ops = {
         .name = "netfilter",
         .filter_add = nf_filter_add,
+        .sample_add = nf_sample_add,
         .filter_remove = nf_filter_remove,
         .flush = nf_flush,
 };

@@ -15,6 +15,20 @@
  *        -m comment --comment "netserv:<rule_id>"
  *        -j NFQUEUE --queue-num N --queue-bypass          (or --queue-balance A:B)
  *
+ * and a sampled filter (sample_add) one rule that copies one packet in N to
+ * the owner's NFLOG group, the packet going on unchanged (NFLOG does not end
+ * the chain, and the rule holds nothing back):
+ *
+ *     -A <prefix>-FWD -p udp --dport 5060 -m comment --comment "netserv:<rule_id>"
+ *        -m statistic --mode nth --every N --packet 0
+ *        -j NFLOG --nflog-prefix "<module id>" --nflog-group G --nflog-size B
+ *
+ * (the prefix tells the container whose sample it is; the group's binder
+ * sets how copies are batched, fwd/nflog.h), inserted at the top of the
+ * chain: a queue rule ends the chain for its packets, so a sampling rule
+ * after an overlapping one would never see them. Each rule (each chain, family and filter)
+ * counts its own packets, so one packet in N of every one of them is copied.
+ *
  * Why mangle and not filter: a packet that a queue reader accepts re-enters
  * the stack at the *next hook*, skipping the rest of the table it was queued
  * from. Queueing from filter would let every accepted packet bypass the
@@ -99,6 +113,15 @@ struct fwd_netfilter *fwd_netfilter_detach(struct fwd_netfilter *nf);
  * rule id; reason in err) or -ENOSPC (buf too small). Exposed for tests. */
 int fwd_netfilter_rule_spec(const char *rule_id, const struct ncm_filter *filter, unsigned queues,
                             int family, char *buf, size_t len, char *err, size_t errlen);
+
+/* Like fwd_netfilter_rule_spec() for a sampled filter: "... -m statistic
+ * --mode nth --every N --packet 0 -j NFLOG --nflog-prefix "TAG" --nflog-group
+ * G --nflog-size B" (no statistic match for 1/1). Returns the length, 0
+ * if the filter does not apply to that family, -EINVAL (bad filter, rule id
+ * or sample) or -ENOSPC. Exposed for tests. */
+int fwd_netfilter_sample_spec(const char *rule_id, const struct ncm_filter *filter,
+                              const struct fwd_sample *sample, int family, char *buf, size_t len,
+                              char *err, size_t errlen);
 
 /* Sums the packet and byte counters of the rules called rule_id (all our
  * chains, both families): every packet the filter matched, including the

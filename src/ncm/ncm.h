@@ -206,7 +206,17 @@ struct ncm_request {
 	char *nonce;       /* 8..64 chars of [A-Za-z0-9+/=_-] */
 	char *signature;   /* base64, checked by the security layer */
 	char *probe;       /* what a PROBE asks for: comma-separated words */
+	/* sample: 1/N (SETUP, with a filter): the module sees a copy of one
+	 * packet in N of its filters, the first sample_bytes bytes of it
+	 * (sample-bytes, default NCM_SAMPLE_BYTES_DEFAULT), and every packet goes
+	 * on unchanged at once. 0 = not sampled: the module is on the path. */
+	uint32_t sample_every;
+	uint32_t sample_bytes; /* 0 when not sampled */
 };
+
+#define NCM_SAMPLE_EVERY_MAX     1000000u /* sample: 1/1 .. 1/1000000 */
+#define NCM_SAMPLE_BYTES_DEFAULT 128u
+#define NCM_SAMPLE_BYTES_MAX     65535u /* sample-bytes: 1 .. this (whole packets) */
 
 #define NCM_MAX_TTL (365u * 24 * 3600)
 
@@ -214,7 +224,9 @@ struct ncm_request {
  * ignored (forward compatibility); a known header with a bad value, a repeated
  * header, or a missing required one (SETUP: user, url; REMOVE: user) is an
  * error, and so is a filter-N-* header with a bad number (0, 1, a leading zero),
- * above NCM_MAX_FILTERS, or a filter N without filter N-1. Returns 0 and fills *ret, or -EBADMSG
+ * above NCM_MAX_FILTERS, or a filter N without filter N-1; `sample` must be
+ * 1/N (N = 1..NCM_SAMPLE_EVERY_MAX) and comes with a filter, `sample-bytes`
+ * (1..NCM_SAMPLE_BYTES_MAX) only with `sample`. Returns 0 and fills *ret, or -EBADMSG
  * with the reason in err (the reason names the header). On failure *ret is left zeroed. */
 int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *err, size_t errlen);
 

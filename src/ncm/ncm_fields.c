@@ -582,6 +582,33 @@ static int field_probe(struct ncm_request *r, const char *v, const char **why)
 	return dup_into(&r->probe, v);
 }
 
+/* sample: 1/N — "1/" then N in 1..NCM_SAMPLE_EVERY_MAX, no leading zeros. */
+static int field_sample(struct ncm_request *r, const char *v, const char **why)
+{
+	uint64_t n;
+	size_t len = strlen(v);
+
+	if (len < 3 || strncmp(v, "1/", 2) != 0 || v[2] == '0' ||
+	    !parse_uint(v + 2, len - 2, NCM_SAMPLE_EVERY_MAX, &n) || n == 0) {
+		*why = "want 1/N with N = 1..1000000 (one packet in N)";
+		return -EBADMSG;
+	}
+	r->sample_every = (uint32_t)n;
+	return 0;
+}
+
+static int field_sample_bytes(struct ncm_request *r, const char *v, const char **why)
+{
+	uint64_t n;
+
+	if (!parse_uint(v, strlen(v), NCM_SAMPLE_BYTES_MAX, &n) || n == 0) {
+		*why = "want bytes, 1..65535 (how much of each sampled packet)";
+		return -EBADMSG;
+	}
+	r->sample_bytes = (uint32_t)n;
+	return 0;
+}
+
 static const struct field {
 	const char *name;
 	field_fn *decode;
@@ -597,6 +624,8 @@ static const struct field {
         {"nonce", field_nonce},
         {"signature", field_signature},
         {"probe", field_probe},
+        {"sample", field_sample},
+        {"sample-bytes", field_sample_bytes},
 };
 
 static int field_index(const char *name)
@@ -736,6 +765,13 @@ int ncm_request_decode(const struct ncm_msg *m, struct ncm_request *ret, char *e
 		return err_set(err, errlen, -EBADMSG, "missing header 'user'");
 	if (r.method == NCM_METHOD_SETUP && !r.url)
 		return err_set(err, errlen, -EBADMSG, "missing header 'url'");
+	if (r.sample_bytes && !r.sample_every)
+		return err_set(err, errlen, -EBADMSG, "header 'sample-bytes' without 'sample'");
+	if (r.sample_every && !r.n_filters)
+		return err_set(err, errlen, -EBADMSG,
+		               "header 'sample': a sampled module needs a filter (filter-*)");
+	if (r.sample_every && !r.sample_bytes)
+		r.sample_bytes = NCM_SAMPLE_BYTES_DEFAULT;
 
 	*ret = r;
 	r = (struct ncm_request){0};

@@ -164,6 +164,11 @@ json_t *proto_install_to_json(const struct proto_install *m)
 		json_decref(j);
 		return NULL;
 	}
+	if (j && m->sample_every &&
+	    json_object_set_new(j, "sample_every", json_integer(m->sample_every)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }
 
@@ -195,6 +200,12 @@ int proto_install_from_json(json_t *j, struct proto_install *ret, char *err, siz
 	if (swap && !json_is_boolean(swap))
 		return err_set(err, errlen, -EINVAL, "INSTALL: \"swap\" is not a boolean");
 	m.swap = swap && json_is_true(swap);
+	json_t *se = json_object_get(j, "sample_every");
+	if (se && (!json_is_integer(se) || json_integer_value(se) < 1 ||
+	           json_integer_value(se) > NCM_SAMPLE_EVERY_MAX))
+		return err_set(err, errlen, -EINVAL, "INSTALL: bad \"sample_every\" (want 1..%u)",
+		               NCM_SAMPLE_EVERY_MAX);
+	m.sample_every = se ? (uint32_t)json_integer_value(se) : 0;
 	m.properties = props ? json_incref(props) : json_object();
 	if (!m.properties)
 		return err_set(err, errlen, -ENOMEM, "out of memory");

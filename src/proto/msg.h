@@ -68,6 +68,8 @@ struct proto_install {
 	 * build, keeping its state (modhost_swap); properties and filters are
 	 * ignored. */
 	bool swap;
+	uint32_t sample_every; /* > 0: sampled (SETUP sample: 1/N); it sees no queued packet,
+	                          only the copies on the sample channel tagged with its name */
 };
 
 /* Encodes (new reference; NULL when out of memory). */

@@ -19,7 +19,8 @@ struct rw_job {
 	char *user;
 	char *module;
 	json_t *props;
-	size_t n_filters; /* 0: the module sees every packet of its container */
+	size_t n_filters;      /* 0: the module sees every packet of its container */
+	uint32_t sample_every; /* > 0: sampled (SETUP sample: 1/N) */
 	struct ncm_filter filters[NCM_MAX_FILTERS];
 	struct aot_req *req;
 	/* The tiered compile (quick != NULL): a quick build serves first, then
@@ -222,7 +223,8 @@ static void on_compiled(void *ctx, const struct aot_result *res)
 	if (job->progress)
 		job->progress(job->ctx, RUNTIME_INSTALLING);
 	int r = supervisor_install(rw->sup, job->user, job->module, res->so_path, job->props,
-	                           job->filters, job->n_filters, on_container_installed, job);
+	                           job->filters, job->n_filters, job->sample_every,
+	                           on_container_installed, job);
 	if (r < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot reach the container of %s: %s", job->user,
@@ -303,6 +305,7 @@ static int rw_install(void *rtp, const struct runtime_module *m, runtime_done_fn
 		return -ENOMEM;
 	}
 	job->n_filters = m->request->n_filters;
+	job->sample_every = m->request->sample_every;
 	memcpy(job->filters, m->request->filters, sizeof(job->filters));
 	for (size_t i = 0; i < m->request->n_properties; i++)
 		json_object_set_new(job->props, m->request->properties[i].key,

@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "runtime/sandbox_host.h"
 #include "runtime/verdict_relay.h"
+#include "fwd/nflog.h"
 #include "runtime/zygote_host.h"
 
 struct supervisor_container;
@@ -372,6 +373,22 @@ static void ct_assign(struct supervisor_container *ct)
 			log_err("container %s: packet queue %d: %s", a.user, (int)queue, err);
 		else
 			nfds = 2;
+		/* Its sample channel (SETUP sample: 1/N): the NFLOG group of the
+		 * same number, bound here and handed over; the container only reads
+		 * it (docs/security.md, "Sample channels"). Ours is closed below:
+		 * the group unbinds when the container's copy goes with it. */
+		if (r == 0) {
+			char why[160];
+			fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why, sizeof(why));
+			if (fds[2] < 0) {
+				log_warn("container %s: no sample channel (sampled modules will not "
+				         "install): %s",
+				         a.user, why);
+				fds[2] = -1;
+			} else {
+				nfds = 3;
+			}
+		}
 	}
 	json_t *j = proto_assign_to_json(&a);
 	struct pending *p = pending_new(NULL, NULL);
@@ -381,6 +398,7 @@ static void ct_assign(struct supervisor_container *ct)
 		if (own_fds) {
 			safe_close(fds[0]);
 			safe_close(fds[1]);
+			safe_close(fds[2]);
 		}
 		kill(ct->pid, SIGKILL);
 		return;
@@ -403,6 +421,7 @@ static void ct_assign(struct supervisor_container *ct)
 	if (own_fds) {
 		safe_close(fds[0]);
 		safe_close(fds[1]);
+		safe_close(fds[2]);
 	}
 	json_decref(j);
 }
@@ -1127,7 +1146,7 @@ fail:
 
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
                        const char *so_path, json_t *properties, const struct ncm_filter *filters,
-                       size_t n_filters, sup_reply_fn *reply, void *ctx)
+                       size_t n_filters, uint32_t sample_every, sup_reply_fn *reply, void *ctx)
 {
 	int r;
 	struct publisher *pub = pub_find(s, user);
@@ -1150,6 +1169,7 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 		goto fail;
 	}
 	m->msg.n_filters = n_filters;
+	m->msg.sample_every = sample_every;
 	if (n_filters)
 		memcpy(m->msg.filters, filters, n_filters * sizeof(*filters));
 	m->so_path = strdup(so_path);

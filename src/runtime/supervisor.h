@@ -97,10 +97,12 @@ bool supervisor_has_publisher(const struct supervisor *s, const char *user);
  * install_wait_ms). The n filters (none: every packet of the container) select the packets the
  * module sees (a packet that matches any of them). On success it is remembered and reinstalled
  * after a restart. reply is called exactly once (unless supervisor_forget(ctx)). properties and
- * filter are borrowed. */
+ * filter are borrowed. sample_every > 0: the module is sampled (SETUP `sample: 1/N`): it sees
+ * only the copies on its container's sample channel tagged with its name, never a queued
+ * packet. */
 int supervisor_install(struct supervisor *s, const char *user, const char *module,
                        const char *so_path, json_t *properties, const struct ncm_filter *filters,
-                       size_t n_filters, sup_reply_fn *reply, void *ctx);
+                       size_t n_filters, uint32_t sample_every, sup_reply_fn *reply, void *ctx);
 
 /* Replaces the code of an installed module in user's running container with
  * another build of it (so_path), keeping the module's state (container:

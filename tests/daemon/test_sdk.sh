@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 		OFF(outdev);
 		OFF(mark);
 		OFF(queue);
-		OFF(reserved);
+		OFF(sample_every);
 		OFF(rx_time_ns);
 #define E(e) printf("-DH_" #e "=%d ", e)
 		E(EPERM);
@@ -155,7 +155,7 @@ EQ(offsetof(struct ns_pkt_meta, indev), H_META_indev)
 EQ(offsetof(struct ns_pkt_meta, outdev), H_META_outdev)
 EQ(offsetof(struct ns_pkt_meta, mark), H_META_mark)
 EQ(offsetof(struct ns_pkt_meta, queue), H_META_queue)
-EQ(offsetof(struct ns_pkt_meta, reserved), H_META_reserved)
+EQ(offsetof(struct ns_pkt_meta, sample_every), H_META_sample_every)
 EQ(offsetof(struct ns_pkt_meta, rx_time_ns), H_META_rx_time_ns)
 EQ(NS_EPERM, H_EPERM)
 EQ(NS_ENOENT, H_ENOENT)

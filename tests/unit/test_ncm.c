@@ -587,6 +587,55 @@ static void test_field_filter_prefixes(void **state)
 	decode_setup_fails("filter-src:10.0.0.0/8\nfilter-dst:2001:db8::/32", "'filter-dst'");
 }
 
+static void test_field_sample(void **state)
+{
+	struct ncm_request q;
+	(void)state;
+
+	/* Absent: not sampled. */
+	decode_setup("filter-proto:udp", &q);
+	assert_int_equal(q.sample_every, 0);
+	assert_int_equal(q.sample_bytes, 0);
+	ncm_request_done(&q);
+	/* 1/N with the default snapshot, or the one asked for. */
+	decode_setup("filter-proto:udp\nsample:1/100", &q);
+	assert_int_equal(q.sample_every, 100);
+	assert_int_equal(q.sample_bytes, NCM_SAMPLE_BYTES_DEFAULT);
+	ncm_request_done(&q);
+	decode_setup("filter-proto:udp\nSample:1/1\nsample-bytes:65535", &q);
+	assert_int_equal(q.sample_every, 1);
+	assert_int_equal(q.sample_bytes, NCM_SAMPLE_BYTES_MAX);
+	ncm_request_done(&q);
+	decode_setup("filter-proto:udp\nsample:1/1000000\nsample-bytes:1", &q);
+	assert_int_equal(q.sample_every, NCM_SAMPLE_EVERY_MAX);
+	assert_int_equal(q.sample_bytes, 1);
+	ncm_request_done(&q);
+
+	/* Bad values, each named. */
+	static const char *const bad[] = {
+	        "sample:0",     "sample:1/0",       "sample:1/",
+	        "sample:2/10",  "sample:1/1000001", "sample:1/99999999999999999999",
+	        "sample:1/010", "sample:10",        "sample:1/-5",
+	        "sample:1/ten", "sample:1/10x",     "sample:0.1",
+	        "sample:1//10",
+	};
+	char text[128];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "filter-proto:udp\n%s", bad[i]);
+		decode_setup_fails(text, "header 'sample': want 1/N");
+	}
+	decode_setup_fails("filter-proto:udp\nsample:1/10\nsample-bytes:0",
+	                   "header 'sample-bytes': want bytes");
+	decode_setup_fails("filter-proto:udp\nsample:1/10\nsample-bytes:65536",
+	                   "header 'sample-bytes'");
+	decode_setup_fails("filter-proto:udp\nsample:1/10\nsample-bytes:lots",
+	                   "header 'sample-bytes'");
+	decode_setup_fails("filter-proto:udp\nsample-bytes:64", "'sample-bytes' without 'sample'");
+	decode_setup_fails("sample:1/10", "a sampled module needs a filter");
+	decode_setup_fails("filter-proto:udp\nsample:1/10\nsample:1/20",
+	                   "repeated header 'sample'");
+}
+
 static void test_field_filter_list(void **state)
 {
 	struct ncm_request q;
@@ -1551,6 +1600,7 @@ int main(void)
 	        cmocka_unit_test(test_field_filter_port),
 	        cmocka_unit_test(test_field_filter_prefixes),
 	        cmocka_unit_test(test_field_filter_list),
+	        cmocka_unit_test(test_field_sample),
 	        cmocka_unit_test(test_prefix_api),
 	        cmocka_unit_test(test_field_notification),
 	        cmocka_unit_test(test_field_properties),
