@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fwd/fwd_openflow.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"
 #include "paths.h"
@@ -73,6 +74,12 @@ static const struct directive directives[] = {
         STR("forwarding", "driver", fwd_driver),
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
+        OTHER("openflow", "listen", DIR_LISTEN, of_listen),
+        U32("openflow", "signaling_port", of_signaling_port, 1, 0xffffff00u),
+        STR("openflow", "nodes", of_nodes),
+        STR("openflow", "local_node", of_local_node),
+        U32("openflow", "echo_interval_ms", of_echo_interval_ms, 100, 60000),
+        U32("openflow", "echo_timeout_ms", of_echo_timeout_ms, 200, 600000),
         OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
         OTHER("security", "accept_unbound_signatures", DIR_BOOL,
               security.accept_unbound_signatures),
@@ -149,6 +156,8 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
+	cfg->of_echo_interval_ms = 1000;
+	cfg->of_echo_timeout_ms = 3000;
 	config_security_defaults(cfg);
 	cfg->sig_enable = false;
 	cfg->sig_nslpid = 32767; /* NSLP_ID_NETSERV */
@@ -480,6 +489,47 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	return 0;
 }
 
+/* [forwarding] driver and, for openflow, the [openflow] section. */
+static int config_check_openflow(const struct ns_config *cfg, char *msg, size_t len)
+{
+	const char *d = cfg->fwd_driver;
+	if (strcmp(d, "netfilter") != 0 && strcmp(d, "openflow") != 0 && strcmp(d, "none") != 0) {
+		snprintf(msg, len, "[forwarding] driver '%s' is not netfilter, openflow or none",
+		         d);
+		return -EINVAL;
+	}
+	if (strcmp(d, "openflow") != 0)
+		return 0;
+	if (!cfg->of_listen.text[0] || !cfg->of_signaling_port) {
+		snprintf(msg, len,
+		         "driver = openflow needs [openflow] listen (ADDRESS:PORT the switch "
+		         "connects to) and signaling_port (the signaling node's switch port)");
+		return -EINVAL;
+	}
+	if (cfg->of_echo_timeout_ms <= cfg->of_echo_interval_ms) {
+		snprintf(msg, len,
+		         "[openflow] echo_timeout_ms %u must be above echo_interval_ms %u",
+		         cfg->of_echo_timeout_ms, cfg->of_echo_interval_ms);
+		return -EINVAL;
+	}
+	struct fwd_of_node nodes[FWD_OF_MAX_NODES];
+	size_t n = 0;
+	char why[160];
+	if (fwd_openflow_parse_nodes(cfg->of_nodes, nodes, FWD_OF_MAX_NODES, &n, why, sizeof(why)) <
+	    0) {
+		snprintf(msg, len, "[openflow] nodes: %s", why);
+		return -EINVAL;
+	}
+	if (!cfg->of_local_node[0])
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(nodes[i].name, cfg->of_local_node) == 0)
+			return 0;
+	snprintf(msg, len, "[openflow] local_node '%s' is not one of [openflow] nodes",
+	         cfg->of_local_node);
+	return -EINVAL;
+}
+
 static int finish(struct parse_ctx *pc, int line, const char *name, char *err, size_t errlen)
 {
 	if (line == 0 && !pc->msg[0]) {
@@ -498,6 +548,10 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			snprintf(err, err ? errlen : 0,
 			         "%s: [containers] cgroup_delegated '%s' is not auto, yes or no",
 			         name, pc->cfg->cgroup_delegated);
+			return -EINVAL;
+		}
+		if (config_check_openflow(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", name, pc->msg);
 			return -EINVAL;
 		}
 		if (strcmp(pc->cfg->runtime, "wasm") != 0 &&

@@ -16,12 +16,14 @@
 #include "ctl/guard.h"
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
+#include "fwd/fwd_openflow.h"
 #include "runtime/cgroup.h"
 #include "runtime/runtime_wasm.h"
 #include "runtime/sandbox_host.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/metrics.h"
+#include "daemon/sidecar.h"
 #include "daemon/signaling.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -381,10 +383,41 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
-	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0,
+	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0 ||
+	                  (strcmp(cfg->fwd_driver, "openflow") == 0 && cfg->of_local_node[0]),
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);
+}
+
+/* The OpenFlow driver of [openflow], composed with nf (this node's own
+ * netfilter plane) when [openflow] local_node names this node. */
+static int openflow_start(struct evloop *loop, const struct ns_config *cfg,
+                          struct fwd_netfilter *nf, struct fwd_openflow **ret, char *err,
+                          size_t errlen)
+{
+	struct fwd_of_node nodes[FWD_OF_MAX_NODES];
+	size_t n = 0;
+	int r = fwd_openflow_parse_nodes(cfg->of_nodes, nodes, FWD_OF_MAX_NODES, &n, err, errlen);
+	if (r < 0)
+		return r;
+	struct fwd_openflow_config oc = {
+	        .listen = cfg->of_listen.text,
+	        .signaling_port = cfg->of_signaling_port,
+	        .nodes = nodes,
+	        .n_nodes = n,
+	        .local_ops = nf ? &fwd_netfilter_ops : NULL,
+	        .local = nf,
+	        .echo_interval_ms = cfg->of_echo_interval_ms,
+	        .echo_timeout_ms = cfg->of_echo_timeout_ms,
+	};
+	r = fwd_openflow_new(loop, &oc, ret, err, errlen);
+	if (r == 0)
+		log_info("forwarding plane: openflow, the switch's controller on %s (%zu nodes, "
+		         "signaling to port %u%s%s)",
+		         cfg->of_listen.text, n, cfg->of_signaling_port,
+		         cfg->of_local_node[0] ? "; this node is " : "", cfg->of_local_node);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -453,6 +486,8 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
+	struct fwd_openflow *of = NULL;
+	void *fwd = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
 	const struct runtime_ops *rt_ops = &runtime_none_ops;
 	_cleanup_close_ int sigfd = -1;
@@ -491,7 +526,8 @@ int main(int argc, char **argv)
 		         "their SETUPs again)",
 		         cfg.state_dir);
 	struct ctl_settings s = ctl_settings_of(&cfg, NULL);
-	if (strcmp(cfg.fwd_driver, "netfilter") == 0) {
+	bool openflow = strcmp(cfg.fwd_driver, "openflow") == 0;
+	if (strcmp(cfg.fwd_driver, "netfilter") == 0 || (openflow && cfg.of_local_node[0])) {
 		r = fwd_netfilter_new(cfg.fwd_chain_prefix, fwd_hooks(cfg.fwd_hooks), &nf, err,
 		                      sizeof(err));
 		if (r < 0) {
@@ -499,7 +535,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		fwd_ops = &fwd_netfilter_ops;
+		fwd = nf;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
+	}
+	if (openflow) {
+		r = openflow_start(loop, &cfg, nf, &of, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot set up the OpenFlow forwarding plane: %s", err);
+			goto out;
+		}
+		fwd_ops = &fwd_openflow_ops;
+		fwd = of;
 	}
 	struct guard_publisher *gpubs = calloc(cfg.n_publishers + 1, sizeof(*gpubs));
 	if (!gpubs) {
@@ -545,7 +591,7 @@ int main(int argc, char **argv)
 		node.rt = rt;
 		node.sandboxes = sandboxes;
 	}
-	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, nf, &ctl, err, sizeof(err));
+	r = controller_new(loop, &s, store, rt_ops, rt, fwd_ops, fwd, &ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the controller: %s", err);
 		goto out;
@@ -558,7 +604,7 @@ int main(int argc, char **argv)
 	}
 	log_info("state: %d module(s) restored from %s", r, cfg.state_dir);
 	if (cfg.sig_enable) {
-		r = signaling_start(loop, &cfg, ctl, fwd_ops, nf, &sig, err, sizeof(err));
+		r = signaling_start(loop, &cfg, ctl, fwd_ops, fwd, &sig, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start signaling: %s", err);
 			goto out;
@@ -579,6 +625,8 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	if (of)
+		admin_set_handler(admin, "sidecar", sidecar_admin, of);
 	if (cfg.metrics_listen.text[0]) {
 		r = metrics_new(loop, ctl, &cfg.metrics_listen, &metrics, err, sizeof(err));
 		if (r < 0) {
@@ -587,6 +635,8 @@ int main(int argc, char **argv)
 		}
 		if (sig)
 			metrics_set_extra(metrics, signaling_metrics, sig);
+		if (of)
+			metrics_set_extra(metrics, fwd_openflow_metrics, of);
 		log_info("metrics: http://%s/metrics", cfg.metrics_listen.text);
 	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
@@ -611,6 +661,7 @@ out:
 		sandboxes = node.sandboxes;
 	for (size_t i = 0; i < sandboxes; i++)
 		sandbox_host_cleanup(&cfg.publishers[i]);
+	fwd_openflow_free(of);
 	fwd_netfilter_free(nf);
 	store_close(store);
 	if (loop && sigfd >= 0)
