@@ -14,8 +14,8 @@ MAC: straight through the switch).
       counts incoming frames of UDP to those ports on IF by (source MAC,
       destination port, source port) until no packet for MS after the first
       (or S seconds; with --expect N, 0.3 s once N arrived), writes JSON {"macs": {mac: {"DPORT/SPORT": packets}},
-      "total": n, "delays_ns": [...]} and prints "ready" once the socket is
-      bound.
+      "total": n, "delays_ns": [...], "first_ns": {mac: wall-clock ns of its
+      first frame}} and prints "ready" once the socket is bound.
 """
 import argparse
 import json
@@ -40,7 +40,8 @@ def tx(a):
     gap = 1.0 / a.rate if a.rate else 0.0
     sent = 0
     t0 = time.monotonic()
-    for _ in range(a.rounds):
+    rounds = range(a.rounds) if a.rounds else iter(int, 1)  # 0: until killed
+    for _ in rounds:
         for s in socks:
             payload = struct.pack("!Q", time.time_ns()) if a.stamp else b"x" * 8
             s.sendto(payload + b"\0" * 24, (a.dst, a.port))
@@ -60,6 +61,7 @@ def rx(a):
     s.settimeout(0.05)
     print("ready", flush=True)
     macs = {}
+    firsts = {}
     total = 0
     delays = []
     first = last = None
@@ -88,6 +90,8 @@ def rx(a):
         first = first or now
         last = now
         mac = ":".join(f"{b:02x}" for b in frame[6:12])
+        if mac not in macs:
+            firsts[mac] = time.time_ns()
         per = macs.setdefault(mac, {})
         key = f"{dport}/{sport}"
         per[key] = per.get(key, 0) + 1
@@ -95,7 +99,7 @@ def rx(a):
         if a.stamp and len(frame) >= udp + 16:
             (sent_ns,) = struct.unpack("!Q", frame[udp + 8:udp + 16])
             delays.append(time.time_ns() - sent_ns)
-    out = {"macs": macs, "total": total, "delays_ns": delays}
+    out = {"macs": macs, "total": total, "delays_ns": delays, "first_ns": firsts}
     with open(a.out, "w") if a.out != "-" else sys.stdout as f:
         json.dump(out, f)
 
