@@ -383,8 +383,10 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, void 
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
+	        /* openflow: queues also without a local node (the controller
+	         * steers nothing locally, but a module's filter needs one) */
 	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0 ||
-	                  (strcmp(cfg->fwd_driver, "openflow") == 0 && cfg->of_local_node[0]),
+	                  strcmp(cfg->fwd_driver, "openflow") == 0,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);

@@ -53,7 +53,8 @@ SND_MAC=$(sc_in snd cat /sys/class/net/eth0/address)
 METRICS_PORT=$((9100 + SC_TAG % 800))
 
 # Everything netservd sends to the switch, for tshark.
-sc_in sw dumpcap -q -i "m$SC_TAG" -f "tcp port 6653" -w "$SC_WORK/of.pcapng" \
+# (not through sc_in, a function: $! must be dumpcap itself)
+ip netns exec "$(sc_ns sw)" dumpcap -q -i "m$SC_TAG" -f "tcp port 6653" -w "$SC_WORK/of.pcapng" \
 	2>"$SC_WORK/dumpcap.err" &
 CAP_PID=$!
 wait_line "$SC_WORK/dumpcap.err" 'Capturing on' 5 || diag "dumpcap: $(cat "$SC_WORK/dumpcap.err")"
@@ -109,7 +110,7 @@ check "n1 steers them into the module locally too (its netfilter rule)" \
 
 # --- Traffic: the filter's packets, and others ----------------------------------------
 rx_start() { # OUT PORTS
-	sc_in rcv python3 "$FLOWS" rx --ifname eth0 --port "$2" --idle-ms 3000 --max-s 20 --expect 700 \
+	ip netns exec "$(sc_ns rcv)" python3 "$FLOWS" rx --ifname eth0 --port "$2" --idle-ms 3000 --max-s 20 --expect 700 \
 		--out "$1" >"$1.log" 2>&1 &
 	RX_PID=$!
 	wait_line "$1.log" '^ready' 5
@@ -171,6 +172,13 @@ check "REMOVE by signaling exits 0" test "$rc" = 0
 check "REMOVE: no flow of the module left, the fixed table remains" wait_until 5 fixed_table
 
 # --- tshark reads every message we sent ---------------------------------------------
+# netservd stops first: once its FIN is in the capture, so is every message
+# it sent before.
+check "netservd stops cleanly" sc_stop_node 1
+fin_captured() {
+	[ -n "$(tshark -n -r "$SC_WORK/of.pcapng" -Y 'tcp.flags.fin == 1 && ip.src == 192.168.77.2' 2>/dev/null)" ]
+}
+wait_until 5 fin_captured || diag "no FIN from netservd in the capture"
 kill "$CAP_PID" 2>/dev/null
 wait "$CAP_PID" 2>/dev/null
 CAP_PID=
@@ -183,10 +191,12 @@ tshark -n -r "$SC_WORK/of.pcapng" -Y 'openflow_v4 && ip.src == 192.168.77.2' -T 
 dec=$(cut -d'|' -f1 "$SC_WORK/of.txt" | tr ',' '\n' | sort -n | uniq -c | awk '{printf "%s:%s ", $2, $1}')
 bad=$(grep -cE '8388608|6291456|\|.*[^|]$' <(cut -d'|' -f2- "$SC_WORK/of.txt"))
 diag "OpenFlow messages netservd sent, type:count (tshark): $dec"
-check "tshark decodes netservd's messages (FLOW_MOD 14, GROUP_MOD 15, BARRIER 20 among them)" \
-	eval 'grep -q " 14:\| ^14:\|^14:" <<<" $dec" && grep -q " 15:" <<<" $dec" && grep -q " 20:" <<<" $dec"'
+# Two connections (start, restart): HELLO, FEATURES_REQUEST, SET_CONFIG, the
+# table (delete ours, delete groups, the group, the flows), BARRIER each;
+# FLOW_MODs: 1 + 4 fixed, 2 at SETUP, 1 + 6 after the restart, 1 at REMOVE.
+check "tshark decodes all of netservd's messages: HELLO 2, FEATURES 2, SET_CONFIG 2, FLOW_MOD 15, GROUP_MOD 4, BARRIER 2 (and ECHOs)" \
+	eval 'grep -Eq "^0:2 (2:[0-9]+ )?5:2 9:2 14:15 15:4 20:2 $" <<<"$dec"'
 check "none with a malformed mark or an expert error or warning ($bad of $(wc -l <"$SC_WORK/of.txt") frames)" \
 	test "$bad" = 0 -a -s "$SC_WORK/of.txt"
 
-check "netservd stops cleanly" sc_stop_node 1
 tap_done

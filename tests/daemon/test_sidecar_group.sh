@@ -80,7 +80,7 @@ burst() {
 	local ovs0 ctr0
 	ovs0=$(ovs_filter_pkts)
 	ctr0=$(counters)
-	sc_in rcv python3 "$FLOWS" rx --ifname eth0 --port 7000 --idle-ms 3000 --max-s 40 \
+	ip netns exec "$(sc_ns rcv)" python3 "$FLOWS" rx --ifname eth0 --port 7000 --idle-ms 3000 --max-s 40 \
 		--expect $((N_FLOWS * rounds)) --out "$SC_WORK/$name.json" >"$SC_WORK/$name.log" 2>&1 &
 	RX_PID=$!
 	wait_line "$SC_WORK/$name.log" '^ready' 5
@@ -179,6 +179,20 @@ burst back 2
 back_ok() { test "$(view back "'direct' not in pkts")" = True && conserved; }
 check "and the traffic goes through the nodes again ($(view back "sorted(pkts.items())"))" \
 	back_ok
+
+# --- A controller that is not one of the nodes ----------------------------------------
+check "netservd on n1 stops cleanly" sc_stop_node 1
+SC_LOCAL= SC_OF_NODES="n2:4:$(sc_mac 2), n3:5:$(sc_mac 3)" sc_start_node 1
+check "n1 restarts as a controller only (nodes n2, n3; no local node)" wait_until 15 connected
+check "its restored module's filter is steered to the group {n2, n3}, nothing to n1" \
+	eval 'group2() { sc_ofctl dump-groups br0 | grep -q "group_id=1,type=select,bucket=actions=set_field:$(sc_mac 2)->eth_dst,output:4,bucket=actions=set_field:$(sc_mac 3)->eth_dst,output:5$"; }; wait_until 5 group2 &&
+		[ "$(sc_flows | grep -c "priority=500,udp6\?,tp_dst=7000 actions=group:1")" -eq 2 ] &&
+		! sc_in n1 iptables-save -t mangle | grep -q netserv:'
+c1=$(sc_counter 1)
+burst ctlonly 2
+ctlonly_ok() { test "$(view ctlonly "set(pkts) == {'n2', 'n3'}")/$(sc_counter 1)" = "True/$c1" && conserved; }
+check "the flows go through n2 and n3 only ($(view ctlonly "sorted(pkts.items())")), n1's counter stays $c1" \
+	ctlonly_ok
 
 for k in 1 2 3; do
 	check "netservd on n$k stops cleanly" sc_stop_node "$k"

@@ -138,7 +138,9 @@ sc_node_list() {
 }
 
 # sc_start_node K [EXTRA]: writes node K's netservd.conf (EXTRA appended) and
-# starts it; waits until its admin socket answers.
+# starts it; waits until its admin socket answers. For n1: SC_OF_NODES (the
+# [openflow] nodes, default all) and SC_LOCAL (local_node, default n1; empty:
+# the controller is not a node).
 sc_start_node() {
 	local k=$1 extra=${2:-} d=$SC_WORK/n$1 driver=netfilter of=
 	mkdir -p "$d"
@@ -148,8 +150,8 @@ sc_start_node() {
 		of="[openflow]
 listen = 192.168.77.2:6653
 signaling_port = $SC_SIG_PORT
-nodes = $(sc_node_list)
-local_node = n1
+nodes = ${SC_OF_NODES:-$(sc_node_list)}
+local_node = ${SC_LOCAL-n1}
 echo_interval_ms = 500
 echo_timeout_ms = 2000
 [signaling]
