@@ -9,8 +9,8 @@
 # the counter counts every packet of its filter (udp/7000) and none of the
 # others, which go straight through (OVS flow counters and the receiver's
 # view of who routed each frame); sidecar status and metrics; REMOVE
-# leaves no flow of the module; a netservd restart leaves exactly one copy
-# of the table; tshark's openflow_v4 dissector reads every message netservd
+# leaves no flow of the module; a restart of netservd, and one of
+# ovs-vswitchd, leave exactly one copy of the table; tshark's openflow_v4 dissector reads every message netservd
 # sent without a malformed mark. Root and Open vSwitch; skips otherwise.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -164,6 +164,16 @@ else
 	diag "$(sc_flows | tr '\n' '|')"
 fi
 
+# --- Restart of the switch: the table again, once -----------------------------------
+check "ovs-vswitchd restarts (its flows gone with it)" sc_restart_switch
+reconnected() { sc_sidecar status 2>/dev/null | grep -q '^switch: connected dpid=00000000000051de connects=2'; }
+if wait_until 20 eval 'reconnected && restarted_table'; then
+	ok "the restarted switch reconnects (connects=2) and gets the same 6 flows, once"
+else
+	not_ok "the table after a switch restart"
+	diag "$(sc_sidecar status | tr '\n' '|') $(sc_flows | tr '\n' '|')"
+fi
+
 # --- REMOVE leaves no flow of the module ----------------------------------------------
 out=$(sc_in snd env NETSERV_KEY="$SC_WORK/keys/janedoe.key" "$SC_BUILD/netserv" remove \
 	--to "$(sc_addr rcv)" -m NetServ.apps.Counter_1.0 -u janedoe --json --timeout 20 2>&1)
@@ -191,11 +201,13 @@ tshark -n -r "$SC_WORK/of.pcapng" -Y 'openflow_v4 && ip.src == 192.168.77.2' -T 
 dec=$(cut -d'|' -f1 "$SC_WORK/of.txt" | tr ',' '\n' | sort -n | uniq -c | awk '{printf "%s:%s ", $2, $1}')
 bad=$(grep -cE '8388608|6291456|\|.*[^|]$' <(cut -d'|' -f2- "$SC_WORK/of.txt"))
 diag "OpenFlow messages netservd sent, type:count (tshark): $dec"
-# Two connections (start, restart): HELLO, FEATURES_REQUEST, SET_CONFIG, the
-# table (delete ours, delete groups, the group, the flows), BARRIER each;
-# FLOW_MODs: 1 + 4 fixed, 2 at SETUP, 1 + 6 after the restart, 1 at REMOVE.
-check "tshark decodes all of netservd's messages: HELLO 2, FEATURES 2, SET_CONFIG 2, FLOW_MOD 15, GROUP_MOD 4, BARRIER 2 (and ECHOs)" \
-	eval 'grep -Eq "^0:2 (2:[0-9]+ )?5:2 9:2 14:15 15:4 20:2 $" <<<"$dec"'
+# Three connections (start, netservd's restart, the switch's): HELLO,
+# FEATURES_REQUEST, SET_CONFIG, the table (delete ours, delete groups, the
+# group, the flows), BARRIER each;
+# FLOW_MODs: 1 + 4 fixed, 2 at SETUP, 1 + 6 after netservd's restart, 1 + 6
+# after the switch's, 1 at REMOVE.
+check "tshark decodes all of netservd's messages: HELLO 3, FEATURES 3, SET_CONFIG 3, FLOW_MOD 22, GROUP_MOD 6, BARRIER 3 (and ECHOs)" \
+	eval 'grep -Eq "^0:3 (2:[0-9]+ )?5:3 9:3 14:22 15:6 20:3 $" <<<"$dec"'
 check "none with a malformed mark or an expert error or warning ($bad of $(wc -l <"$SC_WORK/of.txt") frames)" \
 	test "$bad" = 0 -a -s "$SC_WORK/of.txt"
 

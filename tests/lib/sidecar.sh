@@ -128,6 +128,19 @@ sc_warm() {
 	return 0
 }
 
+# sc_restart_switch: ovs-vswitchd exits (its flows go with it) and starts
+# again from the database (bridge, ports, controller).
+sc_restart_switch() {
+	local p
+	p=$(sc__pid_of "$SC_WORK/vswitchd.pid")
+	timeout 10 ovs-appctl -t "$SC_WORK/vswitchd.ctl" exit >/dev/null 2>&1
+	sc__gone() { [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; }
+	wait_until 10 sc__gone || return 1
+	sc_in sw ovs-vswitchd "unix:$SC_WORK/db.sock" --pidfile="$SC_WORK/vswitchd.pid" \
+		--unixctl="$SC_WORK/vswitchd.ctl" --log-file="$SC_WORK/vswitchd.log" \
+		--detach --no-chdir 2>/dev/null
+}
+
 # The node list of [openflow] nodes for the first N nodes.
 sc_node_list() {
 	local k list=
