@@ -187,10 +187,16 @@ static int filter_matches(const struct ncm_filter *f, struct of_match *out, size
 		snprintf(err, errlen, "source and destination of different IP versions");
 		return -ENOTSUP;
 	}
-	if (f->proto == NCM_PROTO_ICMP)
-		fam = AF_INET;
-	if (f->proto == NCM_PROTO_ICMPV6)
-		fam = AF_INET6;
+	int proto_fam = f->proto == NCM_PROTO_ICMP     ? AF_INET
+	                : f->proto == NCM_PROTO_ICMPV6 ? AF_INET6
+	                                               : 0;
+	if (proto_fam && fam && fam != proto_fam) {
+		snprintf(err, errlen, "protocol %u with a prefix of the other IP version",
+		         f->proto);
+		return -EINVAL;
+	}
+	if (proto_fam)
+		fam = proto_fam;
 	bool ports = f->port_lo != 0;
 	if (ports && f->proto != NCM_PROTO_UDP && f->proto != NCM_PROTO_TCP) {
 		snprintf(err, errlen,
@@ -494,7 +500,8 @@ static int of_filter_add(void *fwd, const char *rule_id, const struct ncm_filter
 			tail = &(*tail)->next;
 		*tail = rule;
 	}
-	free(rule->matches);
+	struct of_match *old = rule->matches;
+	size_t n_old = rule->n_matches;
 	rule->matches = matches;
 	rule->n_matches = n_matches;
 	struct msgs delta = {0};
@@ -506,8 +513,24 @@ static int of_filter_add(void *fwd, const char *rule_id, const struct ncm_filter
 	if (r == 0)
 		r = commit(f, &delta);
 	free(delta.m);
-	if (r < 0)
-		snprintf(err, errlen, "OpenFlow table: %s", strerror(-r));
+	if (r == 0) {
+		free(old);
+		return 0;
+	}
+	/* Nothing changed in the switch: put the rule back as it was. */
+	snprintf(err, errlen, "OpenFlow table: %s", strerror(-r));
+	free(matches);
+	rule->matches = old;
+	rule->n_matches = n_old;
+	if (!replace) {
+		struct of_rule **pp = &f->rules;
+		while (*pp != rule)
+			pp = &(*pp)->next;
+		*pp = rule->next;
+		free(rule);
+		if (f->local_ops)
+			f->local_ops->filter_remove(f->local, rule_id);
+	}
 	return r;
 }
 
@@ -588,7 +611,8 @@ static int check_nodes(const struct fwd_of_node *nodes, size_t n)
 static int apply_nodes(struct fwd_openflow *f, const struct fwd_of_node *nodes, size_t n)
 {
 	bool was_open = n_up(f) == 0;
-	memmove(f->nodes, nodes, n * sizeof(*nodes));
+	if (n)
+		memmove(f->nodes, nodes, n * sizeof(*nodes));
 	f->n_nodes = n;
 	bool open = n_up(f) == 0;
 	struct msgs delta = {0};
@@ -616,7 +640,8 @@ int fwd_openflow_set_nodes(void *fwd, const struct fwd_of_node *nodes, size_t n)
 int fwd_openflow_set_node_up(struct fwd_openflow *f, const char *name, bool up)
 {
 	struct fwd_of_node copy[FWD_OF_MAX_NODES];
-	memcpy(copy, f->nodes, f->n_nodes * sizeof(copy[0]));
+	if (f->n_nodes)
+		memcpy(copy, f->nodes, f->n_nodes * sizeof(copy[0]));
 	for (size_t i = 0; i < f->n_nodes; i++) {
 		if (strcmp(copy[i].name, name) != 0)
 			continue;
@@ -678,7 +703,8 @@ int fwd_openflow_new(struct evloop *loop, const struct fwd_openflow_config *cfg,
 	if (!f)
 		return -ENOMEM;
 	f->sig_port = cfg->signaling_port;
-	memcpy(f->nodes, cfg->nodes, cfg->n_nodes * sizeof(f->nodes[0]));
+	if (cfg->n_nodes)
+		memcpy(f->nodes, cfg->nodes, cfg->n_nodes * sizeof(f->nodes[0]));
 	f->n_nodes = cfg->n_nodes;
 	f->local_ops = cfg->local_ops;
 	f->local = cfg->local;
