@@ -1,5 +1,5 @@
-# The sidecar's topology (docs/openflow.md), for tests/daemon/test_sidecar*.sh,
-# bench/sidecar and the demo: network namespaces
+# The sidecar's topology (docs/openflow.md), for tests/daemon/test_sidecar.sh,
+# test_sidecar_spread.sh, bench/sidecar and the demo: network namespaces
 #
 #   snd --- [ OVS br0, userspace datapath, in namespace sw ] --- rcv
 #             |port 3      |port 4      |port 5

@@ -2,7 +2,7 @@
  * filters become flows (families, port ranges, prefixes, ICMP, what is
  * refused), rule ids (replace, remove, local-only ones), the membership
  * (set_nodes, drain, fail-open) and the node-list parser. The flows on a
- * real switch: tests/daemon/test_sidecar*.sh. */
+ * real switch: tests/daemon/test_sidecar.sh, test_sidecar_spread.sh. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
