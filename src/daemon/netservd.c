@@ -627,8 +627,7 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (of)
-		admin_set_handler(admin, "sidecar", sidecar_admin, of);
+	admin_set_handler(admin, "sidecar", sidecar_admin, of); /* of NULL: 404 */
 	if (cfg.metrics_listen.text[0]) {
 		r = metrics_new(loop, ctl, &cfg.metrics_listen, &metrics, err, sizeof(err));
 		if (r < 0) {

@@ -20,6 +20,10 @@ static struct ncm_msg *error(int code, const char *reason)
 struct ncm_msg *sidecar_admin(void *fwd, const struct ncm_msg *req)
 {
 	struct fwd_openflow *f = fwd;
+	if (!f)
+		return error(NCM_NOT_FOUND,
+		             "no sidecar here: this node's [forwarding] driver is not "
+		             "openflow");
 	const char *action = ncm_get(req, "action"), *name = ncm_get(req, "node");
 	if (!action)
 		action = "status";

@@ -5,7 +5,8 @@
 
 struct ncm_msg;
 
-/* Answers one such request against fwd (a struct fwd_openflow *): 200 with
+/* Answers one such request against fwd (a struct fwd_openflow *, NULL when
+ * the driver is not openflow: 404 saying so): 200 with
  * the switch (`switch: connected|disconnected dpid=...`), one `node:` header
  * per node (`NAME port=N up|down [mac=...]`), one `module:` per rule id
  * (`ID flows=N`) and `flows:`; 404 for an unknown node, 400 for a bad

@@ -65,6 +65,10 @@ for k in 1 2 3; do
 	}
 done
 check "the signed SETUP of the counter (udp/7000) is active on each node" test "$installed" = yes
+out=$("$SC_BUILD/netserv" sidecar --socket "$SC_WORK/n2/admin.sock" status 2>&1)
+rc=$?
+check "netserv sidecar on a node whose driver is netfilter: exit 1, says why ($out)" \
+	eval '[ "$rc" -eq 1 ] && grep -q "driver is not openflow" <<<"$out"'
 group3() {
 	sc_ofctl dump-groups br0 2>/dev/null | grep -q "group_id=1,type=select,bucket=actions=set_field:$(sc_mac 1)->eth_dst,output:3,bucket=actions=set_field:$(sc_mac 2)->eth_dst,output:4,bucket=actions=set_field:$(sc_mac 3)->eth_dst,output:5"
 }
