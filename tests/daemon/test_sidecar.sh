@@ -146,6 +146,10 @@ check "metrics: switch connected, 6 flows, 1 node up" \
 	eval 'grep -qx "netserv_sidecar_switch_connected 1" <<<"$m" &&
 		grep -qx "netserv_sidecar_flows 6" <<<"$m" &&
 		grep -qx "netserv_sidecar_nodes{state=\"up\"} 1" <<<"$m"'
+if command -v promtool >/dev/null; then
+	check "promtool check metrics passes the scrape with the sidecar's families" \
+		eval 'promtool check metrics <<<"$m" >/dev/null 2>&1'
+fi
 
 # --- Restart of netservd: one copy of the table ------------------------------------
 sc_stop_node 1
