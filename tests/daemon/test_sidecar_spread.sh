@@ -162,6 +162,15 @@ diag "n3's flows seen on n1 or n2 during the drain burst: ${moved% *} of ${moved
 check "every one of n3's flows moved to n1 or n2 ($moved)" test "${moved% *}" = "${moved#* }"
 c3=$(sc_counter 3)
 burst after 2
+stayed=$(python3 -c "import json
+node = {'$(sc_mac 1)': 'n1', '$(sc_mac 2)': 'n2', '$(sc_mac 3)': 'n3'}
+def where(name):
+    m = json.load(open('$SC_WORK/' + name + '.json'))['macs']
+    return {f: node.get(mac, mac) for mac, v in m.items() for f in v}
+a, b = where('spread'), where('after')
+kept = [f for f, n in a.items() if n != 'n3']
+print(sum(1 for f in kept if b.get(f) == a[f]), len(kept))")
+diag "flows of n1 and n2 that stayed on their node after n3 left: ${stayed% *} of ${stayed#* }"
 after_ok() { test "$(sc_counter 3)/$(view after "set(pkts) <= {'n1', 'n2'}")" = "$c3/True" && conserved; }
 check "after the drain no packet reaches n3: its counter stays $c3, all arrive via n1 and n2 ($(view after "sorted(pkts.items())"))" \
 	after_ok
