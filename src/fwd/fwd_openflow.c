@@ -12,17 +12,18 @@
 #include "lib/prom.h"
 #include "ncm/ncm.h"
 
-#define COOKIE_BASE    0x4e53000000000000ull /* "NS": ours */
-#define COOKIE_MASK    0xffff000000000000ull
-#define COOKIE_RULE    0x00000000ffffffffull /* the rule's number */
-#define GROUP_ID       1u
-#define PRIO_FROM_NODE 1000
-#define PRIO_SIGNALING 900
-#define PRIO_FILTER    500
-#define PRIO_NORMAL    0
-#define MAX_PORTS      16 /* ports of one filter's range: one flow each */
-#define RULE_ID_MAX    (NCM_MAX_USER + NCM_MAX_TARGET + 2)
-#define GIST_PORT      270
+#define COOKIE_BASE      0x4e53000000000000ull /* "NS": ours */
+#define COOKIE_MASK      0xffff000000000000ull
+#define COOKIE_RULE      0x00000000ffffffffull /* the rule's number */
+#define GROUP_ID         1u
+#define PRIO_FROM_NODE   1000
+#define PRIO_SIGNALING   900
+#define PRIO_FILTER      500
+#define PRIO_NORMAL      0
+#define MAX_PORTS        16 /* ports of one filter's range: one flow each */
+#define RULE_ID_MAX      (NCM_MAX_USER + NCM_MAX_TARGET + 2)
+#define GIST_PORT        270
+#define BUCKETS_PER_NODE 8 /* at most; OF_MAX_BUCKETS in all */
 
 struct of_rule {
 	char id[RULE_ID_MAX];
@@ -310,6 +311,15 @@ static struct of_actions *flow_add(struct msgs *v, uint64_t cookie, uint16_t pri
 	return &fm->instrs.i[0].actions;
 }
 
+/* Buckets per configured node: the group keeps this layout whatever the
+ * membership, so that the switch's mapping of flows to buckets stays and a
+ * membership change moves only the flows of the buckets that change. */
+static size_t buckets_per_node(const struct fwd_openflow *f)
+{
+	size_t v = f->n_nodes ? OF_MAX_BUCKETS / f->n_nodes : 1;
+	return v > BUCKETS_PER_NODE ? BUCKETS_PER_NODE : v ? v : 1;
+}
+
 static int group_msg(const struct fwd_openflow *f, struct msgs *v, uint16_t command)
 {
 	struct of_msg *m = msgs_add(v, OFPT_GROUP_MOD);
@@ -319,16 +329,28 @@ static int group_msg(const struct fwd_openflow *f, struct msgs *v, uint16_t comm
 	g->command = command;
 	g->type = OFPGT_SELECT;
 	g->group_id = GROUP_ID;
-	for (size_t i = 0; i < f->n_nodes; i++) {
-		const struct fwd_of_node *nd = &f->nodes[i];
-		if (!nd->up)
-			continue;
-		struct of_bucket *b = &g->buckets[g->n_buckets++];
-		*b = (struct of_bucket){
-		        .weight = 1, .watch_port = OFPP_ANY, .watch_group = OFPG_ANY};
-		if (nd->has_mac)
-			act_eth_dst(&b->actions, nd->mac);
-		act_output(&b->actions, nd->of_port);
+	const struct fwd_of_node *up[FWD_OF_MAX_NODES];
+	size_t n = 0, turn = 0, per = buckets_per_node(f);
+	for (size_t i = 0; i < f->n_nodes; i++)
+		if (f->nodes[i].up)
+			up[n++] = &f->nodes[i];
+	if (!n)
+		return 0; /* no bucket: the filters' flows go NORMAL meanwhile */
+	/* Each node's buckets, interleaved (n1 n2 n3 n1 n2 n3 ...: Open vSwitch
+	 * gives the first buckets an extra hash slot when their number is not
+	 * a power of two); a node that is down has its buckets pointed at the
+	 * up nodes in turn (its flows spread over them). */
+	for (size_t k = 0; k < per; k++) {
+		for (size_t i = 0; i < f->n_nodes && g->n_buckets < OF_MAX_BUCKETS; i++) {
+			const struct fwd_of_node *nd =
+			        f->nodes[i].up ? &f->nodes[i] : up[turn++ % n];
+			struct of_bucket *b = &g->buckets[g->n_buckets++];
+			*b = (struct of_bucket){
+			        .weight = 1, .watch_port = OFPP_ANY, .watch_group = OFPG_ANY};
+			if (nd->has_mac)
+				act_eth_dst(&b->actions, nd->mac);
+			act_output(&b->actions, nd->of_port);
+		}
 	}
 	return 0;
 }

@@ -8,9 +8,10 @@
  *
  *   prio 1000  in_port = a node's port (or the signaling port)  -> NORMAL
  *   prio  900  udp dst 270, IPv4 and IPv6       -> [eth_dst] signaling port
- *   prio  500  a filter (cookie per rule id)    -> group 1 (SELECT over the
- *              up nodes: [set eth_dst = node MAC,] output node port), or
- *              NORMAL when no node is up (fail-open)
+ *   prio  500  a filter (cookie per rule id)    -> group 1 (SELECT: up to 8
+ *              buckets per configured node, [set eth_dst = node MAC,]
+ *              output node port; a down node's buckets point at the up
+ *              nodes in turn), or NORMAL when no node is up (fail-open)
  *   prio    0  everything else                  -> NORMAL (L2 learning)
  *
  * Cookies: 0x4e53 in the top 16 bits is ours (deleted at every connect);

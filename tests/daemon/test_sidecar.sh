@@ -76,9 +76,8 @@ fixed_table() {
 		grep -q "priority=900,udp6,tp_dst=270 actions=set_field:$N1_MAC->eth_dst,output:3" <<<"$f" &&
 		grep -q 'priority=0 actions=NORMAL' <<<"$f"
 }
-group_is() { sc_ofctl dump-groups br0 2>/dev/null | grep -q "group_id=1,type=select$1\$"; }
-if wait_until 5 fixed_table && group_is ",bucket=actions=set_field:$N1_MAC->eth_dst,output:3"; then
-	ok "the fixed table, once: from n1 NORMAL, udp/270 (v4, v6) to n1, NORMAL below; group 1 = {n1}"
+if wait_until 5 fixed_table && [ "$(sc_group_ports)" = "3:8" ]; then
+	ok "the fixed table, once: from n1 NORMAL, udp/270 (v4, v6) to n1, NORMAL below; group 1: 8 buckets to n1"
 else
 	not_ok "the fixed table"
 	diag "$(sc_ofctl dump-flows br0 | tr '\n' '|')"

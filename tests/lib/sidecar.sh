@@ -248,6 +248,26 @@ sc_revalidated() {
 	sc_in sw timeout 5 ovs-appctl -t "$SC_WORK/vswitchd.ctl" revalidator/wait >/dev/null 2>&1
 }
 
+# sc_group_ports: group 1's buckets counted by output port, "PORT:N ..." in
+# port order (each bucket sets eth_dst to that port's node MAC: checked).
+sc_group_ports() {
+	sc_ofctl dump-groups br0 2>/dev/null | grep -o 'group_id=1,type=select.*' | tr ',' '\n' |
+		python3 -c "import sys, re
+macs = {str(k + 2): '02:77:00:00:00:%02x' % (0x10 + k) for k in (1, 2, 3)}
+last, n, bad = None, {}, 0
+for l in sys.stdin:
+    m = re.search(r'set_field:([0-9a-f:]+)->eth_dst', l)
+    if m:
+        last = m.group(1)
+    m = re.search(r'output:([0-9]+)', l)
+    if m:
+        p = m.group(1)
+        bad += last != macs.get(p)
+        n[p] = n.get(p, 0) + 1
+        last = None
+print(' '.join('%s:%d' % (p, n[p]) for p in sorted(n)) + (' BAD-MAC' if bad else ''))"
+}
+
 # sc_flows: our flows in the switch (cookie 0x4e53...), one per line.
 sc_flows() { sc_ofctl dump-flows br0 2>/dev/null | grep 'cookie=0x4e53' || true; }
 
