@@ -8,10 +8,11 @@
 #                   run; ends with
 #                   "N passed, N failed, N skipped" (a skip is not a pass)
 #   make demo       the end-to-end demo (scripts/demo)
-#   make demo SCENARIO=keepalive|overload|netmonitor|media-relay|activecdn
+#   make demo SCENARIO=keepalive|overload|netmonitor|media-relay|activecdn|sidecar
 #                   a SIP application, or the Media Relay, in namespaces
 #                   (scripts/demo-SCENARIO, root; activecdn: netserv-origin
-#                   and a cached video, a frame saved as a PNG)
+#                   and a cached video, a frame saved as a PNG; sidecar: an
+#                   OpenFlow switch steering flows to three nodes)
 #   make bench      bench/module-call: module call cost and container memory;
 #                   bench/forwarding (root): the packet path on a router;
 #                   bench/signaling (root): netserv setup on 1, 3, 5 nodes

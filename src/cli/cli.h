@@ -13,6 +13,10 @@ enum cli_exit {
 /* Runs `netserv ctl ...` with argv[0] == "ctl"; returns an exit code. */
 int cli_ctl_main(int argc, char **argv);
 
+/* Runs `netserv sidecar [OPTIONS] status|drain NAME|undrain NAME` (the
+ * OpenFlow sidecar, over the admin socket) with argv[0] == "sidecar". */
+int cli_sidecar_main(int argc, char **argv);
+
 /* Runs `netserv setup|remove|probe ...` (signaling toward a user) with argv[0]
  * the command; returns an exit code. */
 int cli_signal_main(int argc, char **argv);

@@ -372,7 +372,74 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 	return CLI_OK;
 }
 
+static const char sidecar_usage[] =
+        "Usage: netserv sidecar [--socket PATH | --config FILE] status|drain NAME|undrain NAME\n"
+        "The OpenFlow sidecar of a node whose [forwarding] driver is openflow:\n"
+        "  status        the switch (connected, datapath id), the nodes (up or down),\n"
+        "                the flows per module\n"
+        "  drain NAME    take node NAME out of the group: its flows move to the others\n"
+        "                (none left: filtered traffic goes straight through)\n"
+        "  undrain NAME  put it back\n";
+
+/* `netserv sidecar ACTION [NAME]`: argv[0] is "sidecar". */
+static int cmd_sidecar(const struct ctl_opts *o, int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(sidecar_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_ERR_USAGE : CLI_OK;
+	}
+	const char *action = argv[1];
+	bool named = !strcmp(action, "drain") || !strcmp(action, "undrain");
+	if ((!named && strcmp(action, "status") != 0) || argc != (named ? 3 : 2)) {
+		fputs(sidecar_usage, stderr);
+		return CLI_ERR_USAGE;
+	}
+	struct ncm_msg *req = ncm_request_new(NCM_METHOD_STATUS, "sidecar");
+	char *text = NULL;
+	size_t len = 0;
+	if (!req || ncm_add(req, "action", action) < 0 ||
+	    (named && ncm_add(req, "node", argv[2]) < 0) || ncm_serialize(req, &text, &len) < 0) {
+		ncm_free(req);
+		fprintf(stderr, "netserv: out of memory\n");
+		return CLI_ERR_USAGE;
+	}
+	ncm_free(req);
+	_cleanup_free_ char *ans = NULL;
+	size_t ans_len = 0;
+	int rc = exchange(o, text, len, &ans, &ans_len);
+	free(text);
+	if (rc != CLI_OK)
+		return rc;
+	struct ncm_msg *m = NULL;
+	int code = parse_answer(ans, ans_len, &m);
+	if (code < 0)
+		return CLI_ERR_PROTOCOL;
+	if (code != 200) {
+		const char *reason = ncm_get(m, "reason");
+		fprintf(stderr, "netserv: sidecar %s: %d %s\n", action, code,
+		        reason ? reason : m->reason);
+		ncm_free(m);
+		return CLI_ERR_RESPONSE;
+	}
+	for (size_t i = 0; i < m->n_headers; i++)
+		printf("%s: %s\n", m->headers[i].name, m->headers[i].value);
+	ncm_free(m);
+	return CLI_OK;
+}
+
+static int ctl_run(int argc, char **argv, bool sidecar);
+
 int cli_ctl_main(int argc, char **argv)
+{
+	return ctl_run(argc, argv, false);
+}
+
+int cli_sidecar_main(int argc, char **argv)
+{
+	return ctl_run(argc, argv, true);
+}
+
+static int ctl_run(int argc, char **argv, bool sidecar)
 {
 	static const struct option opts[] = {
 	        {"key", required_argument, NULL, 'k'},    {"socket", required_argument, NULL, 's'},
@@ -410,15 +477,15 @@ int cli_ctl_main(int argc, char **argv)
 			break;
 		}
 		case 'h':
-			fputs(ctl_usage, stdout);
+			fputs(sidecar ? sidecar_usage : ctl_usage, stdout);
 			return CLI_OK;
 		default:
-			fputs(ctl_usage, stderr);
+			fputs(sidecar ? sidecar_usage : ctl_usage, stderr);
 			return CLI_ERR_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		fputs(ctl_usage, stderr);
+		fputs(sidecar ? sidecar_usage : ctl_usage, stderr);
 		return CLI_ERR_USAGE;
 	}
 	if (socket_opt && config) {
@@ -439,7 +506,11 @@ int cli_ctl_main(int argc, char **argv)
 		}
 		o.socket = cfg.admin_socket;
 	}
+	if (sidecar)
+		return cmd_sidecar(&o, argc - optind + 1, argv + optind - 1);
 	const char *sub = argv[optind];
+	if (!strcmp(sub, "sidecar"))
+		return cmd_sidecar(&o, argc - optind, argv + optind);
 	if (!strcmp(sub, "send"))
 		return cmd_send(&o, argc - optind, argv + optind);
 	if (!strcmp(sub, "status"))

@@ -11,6 +11,9 @@ static const char usage[] =
         "Commands:\n"
         "  ctl send FILE|-     send an NCM to the local node, print the response\n"
         "  ctl status          show the node's modules (--json for JSON)\n"
+        "  sidecar status|drain NAME|undrain NAME\n"
+        "                      the OpenFlow sidecar: switch, nodes, flows; take a\n"
+        "                      node out of the group and put it back\n"
         "  setup|remove|probe --to ADDRESS ...\n"
         "                      signal a request toward a user: every NetServ node on\n"
         "                      the path installs, removes or reports (--help: options)\n"
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "ctl"))
 		return cli_ctl_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sidecar"))
+		return cli_sidecar_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "setup") || !strcmp(cmd, "remove") || !strcmp(cmd, "probe"))
 		return cli_signal_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "module"))

@@ -42,7 +42,17 @@ struct admin {
 	bool bound; /* we created the socket file: unlink it at the end */
 	struct admin_conn *conns;
 	unsigned n_conns;
+	char handler_target[32]; /* STATUS <target> goes to handler */
+	admin_handler_fn *handler;
+	void *handler_ctx;
 };
+
+void admin_set_handler(struct admin *a, const char *target, admin_handler_fn *fn, void *ctx)
+{
+	snprintf(a->handler_target, sizeof(a->handler_target), "%s", target);
+	a->handler = fn;
+	a->handler_ctx = ctx;
+}
 
 static void conn_close(struct admin_conn *conn)
 {
@@ -124,6 +134,14 @@ static void conn_request(struct admin_conn *conn, size_t len)
 		return;
 	}
 	log_debug("admin: %s %s", ncm_method_name(req->method), req->target);
+	if (conn->a->handler && req->method == NCM_METHOD_STATUS && req->target &&
+	    strcmp(req->target, conn->a->handler_target) == 0) {
+		struct ncm_msg *resp = conn->a->handler(conn->a->handler_ctx, req);
+		ncm_free(req);
+		evloop_mod_fd(conn->a->loop, conn->fd, 0);
+		on_reply(conn, resp);
+		return;
+	}
 	conn->waiting = true;
 	conn->idle = evloop_timer_cancel(conn->a->loop, conn->idle);
 	evloop_mod_fd(conn->a->loop, conn->fd, 0);

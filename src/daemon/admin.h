@@ -14,5 +14,14 @@ struct admin;
 int admin_new(struct evloop *loop, struct controller *ctl, const char *path, struct admin **ret,
               char *err, size_t errlen);
 
+struct ncm_msg;
+/* Answers an admin request that is not the controller's: returns the
+ * response (the admin server frees it), NULL if out of memory. */
+typedef struct ncm_msg *admin_handler_fn(void *ctx, const struct ncm_msg *req);
+
+/* Routes STATUS requests whose target is `target` (e.g. "sidecar") to fn
+ * instead of the controller; one such route (a new one replaces it). */
+void admin_set_handler(struct admin *a, const char *target, admin_handler_fn *fn, void *ctx);
+
 /* Closes every connection and the socket, and unlinks it; NULL allowed. */
 struct admin *admin_free(struct admin *a);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/sidecar_group.h"
+#include "fwd/fwd_openflow.h"
 #include "lib/util.h"
 #include "ncm/ncm.h"
 #include "paths.h"
@@ -78,6 +79,12 @@ static const struct directive directives[] = {
         STR("forwarding", "hooks", fwd_hooks),
         STR("forwarding", "interfaces", fwd_interfaces),
         U32("forwarding", "stall_ms", xdp_stall_ms, 10, 10000),
+        OTHER("openflow", "listen", DIR_LISTEN, of_listen),
+        U32("openflow", "signaling_port", of_signaling_port, 1, 0xffffff00u),
+        STR("openflow", "nodes", of_nodes),
+        STR("openflow", "local_node", of_local_node),
+        U32("openflow", "echo_interval_ms", of_echo_interval_ms, 100, 60000),
+        U32("openflow", "echo_timeout_ms", of_echo_timeout_ms, 200, 600000),
         OTHER("security", "require_signatures", DIR_BOOL, security.require_signatures),
         OTHER("security", "accept_unbound_signatures", DIR_BOOL,
               security.accept_unbound_signatures),
@@ -163,6 +170,8 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
 	cfg->xdp_stall_ms = 100;
+	cfg->of_echo_interval_ms = 1000;
+	cfg->of_echo_timeout_ms = 3000;
 	config_security_defaults(cfg);
 	cfg->sig_enable = false;
 	cfg->sig_nslpid = 32767; /* NSLP_ID_NETSERV */
@@ -521,8 +530,10 @@ static int check_forwarding(const struct ns_config *cfg, char *msg, size_t len)
 	const char *d = cfg->fwd_driver;
 	char names[4][16];
 
-	if (strcmp(d, "netfilter") != 0 && strcmp(d, "xdp") != 0 && strcmp(d, "none") != 0) {
-		snprintf(msg, len, "[forwarding] driver '%s' is not netfilter, xdp or none", d);
+	if (strcmp(d, "netfilter") != 0 && strcmp(d, "xdp") != 0 && strcmp(d, "openflow") != 0 &&
+	    strcmp(d, "none") != 0) {
+		snprintf(msg, len, "[forwarding] driver '%s' is not netfilter, xdp, openflow or none",
+		         d);
 		return -EINVAL;
 	}
 	if (strcmp(d, "xdp") != 0)
@@ -546,6 +557,43 @@ static int check_forwarding(const struct ns_config *cfg, char *msg, size_t len)
 	return 0;
 }
 
+/* For driver = openflow, the [openflow] section (the driver's name:
+ * check_forwarding). */
+static int config_check_openflow(const struct ns_config *cfg, char *msg, size_t len)
+{
+	const char *d = cfg->fwd_driver;
+	if (strcmp(d, "openflow") != 0)
+		return 0;
+	if (!cfg->of_listen.text[0] || !cfg->of_signaling_port) {
+		snprintf(msg, len,
+		         "driver = openflow needs [openflow] listen (ADDRESS:PORT the switch "
+		         "connects to) and signaling_port (the signaling node's switch port)");
+		return -EINVAL;
+	}
+	if (cfg->of_echo_timeout_ms <= cfg->of_echo_interval_ms) {
+		snprintf(msg, len,
+		         "[openflow] echo_timeout_ms %u must be above echo_interval_ms %u",
+		         cfg->of_echo_timeout_ms, cfg->of_echo_interval_ms);
+		return -EINVAL;
+	}
+	struct fwd_of_node nodes[FWD_OF_MAX_NODES];
+	size_t n = 0;
+	char why[160];
+	if (fwd_openflow_parse_nodes(cfg->of_nodes, nodes, FWD_OF_MAX_NODES, &n, why, sizeof(why)) <
+	    0) {
+		snprintf(msg, len, "[openflow] nodes: %s", why);
+		return -EINVAL;
+	}
+	if (!cfg->of_local_node[0])
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(nodes[i].name, cfg->of_local_node) == 0)
+			return 0;
+	snprintf(msg, len, "[openflow] local_node '%s' is not one of [openflow] nodes",
+	         cfg->of_local_node);
+	return -EINVAL;
+}
+
 static int finish(struct parse_ctx *pc, int line, const char *name, char *err, size_t errlen)
 {
 	if (line == 0 && !pc->msg[0]) {
@@ -564,6 +612,10 @@ static int finish(struct parse_ctx *pc, int line, const char *name, char *err, s
 			snprintf(err, err ? errlen : 0,
 			         "%s: [containers] cgroup_delegated '%s' is not auto, yes or no",
 			         name, pc->cfg->cgroup_delegated);
+			return -EINVAL;
+		}
+		if (config_check_openflow(pc->cfg, pc->msg, sizeof(pc->msg)) < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", name, pc->msg);
 			return -EINVAL;
 		}
 		if (strcmp(pc->cfg->runtime, "wasm") != 0 &&

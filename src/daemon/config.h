@@ -64,11 +64,18 @@ struct ns_config {
 	uint32_t queue_base;      /* NFQUEUE number of the first publisher */
 	uint32_t uid_base;        /* default uid of publisher i: uid_base + i */
 	/* [forwarding] */
-	char fwd_driver[16]; /* "netfilter", "xdp" or "none" */
+	char fwd_driver[16]; /* "netfilter", "xdp", "openflow" or "none" */
 	char fwd_chain_prefix[32];
 	char fwd_hooks[64];       /* comma list of forward, input, output */
 	char fwd_interfaces[128]; /* xdp: the router interfaces, comma/space list */
 	uint32_t xdp_stall_ms;    /* xdp: a ring not drained this long goes to the kernel */
+	/* [openflow] the sidecar's switch (driver = openflow, fwd/fwd_openflow.h) */
+	struct ns_listen of_listen;   /* the switch connects here */
+	uint32_t of_signaling_port;   /* the signaling node's switch port */
+	char of_nodes[1024];          /* NAME:PORT[:MAC], ... (checked by config_load) */
+	char of_local_node[32];       /* this node is that one of them ("" = none) */
+	uint32_t of_echo_interval_ms; /* keep-alive toward the switch */
+	uint32_t of_echo_timeout_ms;
 	/* [signaling] (GIST and the NetServ NSLP) */
 	bool sig_enable;
 	uint32_t sig_nslpid;             /* NSLPID of the NetServ NSLP */

@@ -60,8 +60,9 @@ struct metrics {
 	int epfd;
 	struct evloop_timer *timer;
 	struct scrape *scrapes;
-	metrics_extra_fn *extra;
-	void *extra_ctx;
+	metrics_extra_fn *extra[METRICS_MAX_EXTRA];
+	void *extra_ctx[METRICS_MAX_EXTRA];
+	size_t n_extra;
 	char last_err[160]; /* libmicrohttpd's last message, for start-up errors */
 };
 
@@ -98,10 +99,14 @@ static void on_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	run(ctx);
 }
 
-void metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx)
+int metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx)
 {
-	m->extra = fn;
-	m->extra_ctx = ctx;
+	if (m->n_extra == METRICS_MAX_EXTRA)
+		return -ENOSPC;
+	m->extra[m->n_extra] = fn;
+	m->extra_ctx[m->n_extra] = ctx;
+	m->n_extra++;
+	return 0;
 }
 
 /* Appends the extra families to a scrape's text (taking it): -ENOMEM leaves
@@ -110,7 +115,8 @@ static int add_extra(struct metrics *m, char **text, size_t *len)
 {
 	struct prom_buf b = {0};
 	prom_printf(&b, "%.*s", (int)*len, *text);
-	m->extra(m->extra_ctx, &b);
+	for (size_t i = 0; i < m->n_extra; i++)
+		m->extra[i](m->extra_ctx[i], &b);
 	char *all = NULL;
 	size_t n = 0;
 	int r = prom_buf_finish(&b, &all, &n);
@@ -125,7 +131,7 @@ static int add_extra(struct metrics *m, char **text, size_t *len)
 static void on_metrics(void *ctx, int status, char *text, size_t len)
 {
 	struct scrape *s = ctx;
-	if (status == 0 && text && !s->status_json && s->m->extra)
+	if (status == 0 && text && !s->status_json && s->m->n_extra)
 		add_extra(s->m, &text, &len);
 	s->state = SCRAPE_DONE;
 	s->status = status;

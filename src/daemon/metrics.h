@@ -24,9 +24,11 @@ struct prom_buf;
 /* What metrics other than the controller's append to each scrape. */
 typedef void metrics_extra_fn(void *ctx, struct prom_buf *b);
 
+#define METRICS_MAX_EXTRA 4
 /* Adds fn(ctx, ...) to every GET /metrics answer, after the controller's
- * families (e.g. signaling_metrics()); one at most (a new one replaces it). */
-void metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx);
+ * families and the extras added before (e.g. signaling_metrics()). Returns 0
+ * or -ENOSPC (METRICS_MAX_EXTRA already). */
+int metrics_set_extra(struct metrics *m, metrics_extra_fn *fn, void *ctx);
 
 /* Answers pending scrapes with 503, closes every connection and the socket;
  * NULL allowed. Returns NULL. */

@@ -17,6 +17,7 @@
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
 #include "fwd/xdp/fwd_xdp.h"
+#include "fwd/fwd_openflow.h"
 #include "runtime/cgroup.h"
 #include "runtime/runtime_wasm.h"
 #include "runtime/sandbox_host.h"
@@ -24,6 +25,7 @@
 #include "daemon/config.h"
 #include "daemon/metrics.h"
 #include "daemon/sidecar_group.h"
+#include "daemon/sidecar.h"
 #include "daemon/signaling.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -442,7 +444,10 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
 	        .max_module_size = cfg->fetch_max_size,
 	        .publishers = cfg->publishers,
 	        .n_publishers = cfg->n_publishers,
-	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0 || xdp,
+	        /* openflow: queues also without a local node (the controller
+	         * steers nothing locally, but a module's filter needs one) */
+	        .queues = strcmp(cfg->fwd_driver, "netfilter") == 0 || xdp ||
+	                  strcmp(cfg->fwd_driver, "openflow") == 0,
 	        .queue_base = (uint16_t)cfg->queue_base,
 	};
 	/* -O0 keeps wasm2c's unused math helpers, whose libm references a
@@ -457,6 +462,53 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
 		rc.quick.cflags = quick_flags;
 	}
 	return runtime_wasm_new(loop, &rc, ret, err, errlen);
+}
+
+/* The OpenFlow driver of [openflow], composed with nf (this node's own
+ * netfilter plane) when [openflow] local_node names this node. */
+/* The sidecar group says a member went up or down: the OpenFlow driver's
+ * node of that name (the same names in [sidecar] peers and [openflow] nodes)
+ * joins or leaves the select group at once. */
+static void group_member_changed(void *ctx, const char *name, uint32_t of_port,
+                                 const uint8_t mac[6], bool has_mac, bool up)
+{
+	(void)of_port;
+	(void)mac;
+	(void)has_mac;
+	int r = fwd_openflow_set_node_up(ctx, name, up);
+	if (r == -ENOENT)
+		log_warn("group: member %s is not one of [openflow] nodes: not steered to", name);
+	else if (r < 0)
+		log_err("group: cannot take node %s %s the switch's group: %s", name,
+		        up ? "into" : "out of", strerror(-r));
+}
+
+static int openflow_start(struct evloop *loop, const struct ns_config *cfg,
+                          struct fwd_netfilter *nf, struct fwd_openflow **ret, char *err,
+                          size_t errlen)
+{
+	struct fwd_of_node nodes[FWD_OF_MAX_NODES];
+	size_t n = 0;
+	int r = fwd_openflow_parse_nodes(cfg->of_nodes, nodes, FWD_OF_MAX_NODES, &n, err, errlen);
+	if (r < 0)
+		return r;
+	struct fwd_openflow_config oc = {
+	        .listen = cfg->of_listen.text,
+	        .signaling_port = cfg->of_signaling_port,
+	        .nodes = nodes,
+	        .n_nodes = n,
+	        .local_ops = nf ? &fwd_netfilter_ops : NULL,
+	        .local = nf,
+	        .echo_interval_ms = cfg->of_echo_interval_ms,
+	        .echo_timeout_ms = cfg->of_echo_timeout_ms,
+	};
+	r = fwd_openflow_new(loop, &oc, ret, err, errlen);
+	if (r == 0)
+		log_info("forwarding plane: openflow, the switch's controller on %s (%zu nodes, "
+		         "signaling to port %u%s%s)",
+		         cfg->of_listen.text, n, cfg->of_signaling_port,
+		         cfg->of_local_node[0] ? "; this node is " : "", cfg->of_local_node);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -527,6 +579,7 @@ int main(int argc, char **argv)
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
 	struct fwd_xdp *xdp = NULL;
+	struct fwd_openflow *of = NULL;
 	void *fwd = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
 	const struct runtime_ops *rt_ops = &runtime_none_ops;
@@ -566,7 +619,8 @@ int main(int argc, char **argv)
 		         "their SETUPs again)",
 		         cfg.state_dir);
 	struct ctl_settings s = ctl_settings_of(&cfg, NULL);
-	if (strcmp(cfg.fwd_driver, "netfilter") == 0) {
+	bool openflow = strcmp(cfg.fwd_driver, "openflow") == 0;
+	if (strcmp(cfg.fwd_driver, "netfilter") == 0 || (openflow && cfg.of_local_node[0])) {
 		r = fwd_netfilter_new(cfg.fwd_chain_prefix, fwd_hooks(cfg.fwd_hooks), &nf, err,
 		                      sizeof(err));
 		if (r < 0) {
@@ -584,6 +638,15 @@ int main(int argc, char **argv)
 		}
 		fwd_ops = &fwd_xdp_ops;
 		fwd = xdp;
+	}
+	if (openflow) {
+		r = openflow_start(loop, &cfg, nf, &of, err, sizeof(err));
+		if (r < 0) {
+			log_err("cannot set up the OpenFlow forwarding plane: %s", err);
+			goto out;
+		}
+		fwd_ops = &fwd_openflow_ops;
+		fwd = of;
 	}
 	struct guard_publisher *gpubs = calloc(cfg.n_publishers + 1, sizeof(*gpubs));
 	if (!gpubs) {
@@ -642,9 +705,11 @@ int main(int argc, char **argv)
 	}
 	log_info("state: %d module(s) restored from %s", r, cfg.state_dir);
 	if (cfg.sc_group[0]) {
-		/* The membership callback is the OpenFlow driver's to take
-		 * (fwd_openflow_set_nodes()); until then the changes are logged. */
-		r = sgroup_start(loop, &cfg, ctl, NULL, NULL, &group, err, sizeof(err));
+		/* On the switch's controller, a member's health steers the select
+		 * group (docs/openflow.md "Group channel"); elsewhere the changes
+		 * are only logged. */
+		r = sgroup_start(loop, &cfg, ctl, of ? group_member_changed : NULL, of, &group, err,
+		                 sizeof(err));
 		if (r < 0) {
 			log_err("cannot start the sidecar group: %s", err);
 			goto out;
@@ -672,6 +737,7 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	admin_set_handler(admin, "sidecar", sidecar_admin, of); /* of NULL: 404 */
 	if (cfg.metrics_listen.text[0]) {
 		r = metrics_new(loop, ctl, &cfg.metrics_listen, &metrics, err, sizeof(err));
 		if (r < 0) {
@@ -680,6 +746,8 @@ int main(int argc, char **argv)
 		}
 		if (sig)
 			metrics_set_extra(metrics, signaling_metrics, sig);
+		if (of)
+			metrics_set_extra(metrics, fwd_openflow_metrics, of);
 		log_info("metrics: http://%s/metrics", cfg.metrics_listen.text);
 	}
 	log_notice("netservd %s node '%s' ready; admin socket %s", NETSERV_VERSION, cfg.node_id,
@@ -705,6 +773,7 @@ out:
 		sandboxes = node.sandboxes;
 	for (size_t i = 0; i < sandboxes; i++)
 		sandbox_host_cleanup(&cfg.publishers[i]);
+	fwd_openflow_free(of);
 	fwd_netfilter_free(nf);
 	fwd_xdp_free(xdp); /* after the containers: it detaches the program */
 	store_close(store);

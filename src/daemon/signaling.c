@@ -50,9 +50,10 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 	s->fwd_ops = fwd_ops;
 	s->fwd = fwd;
 	/* Queries are intercepted through an NFQUEUE queue: the netfilter
-	 * driver's; on the AF_XDP plane (no NFQUEUE) the node answers only
-	 * Queries addressed to it, for now. */
-	bool intercept = strcmp(fwd_ops->name, "netfilter") == 0;
+	 * driver's (also under openflow's, on a node that is one of the
+	 * switch's nodes); on the AF_XDP plane (no NFQUEUE) the node answers
+	 * only Queries addressed to it, for now. */
+	bool intercept = fwd_ops != &fwd_none_ops && strcmp(fwd_ops->name, "xdp") != 0;
 	struct gist_config gc;
 	gist_config_defaults(&gc);
 	gc.node_id = cfg->node_id;
@@ -81,14 +82,20 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 	if (intercept) {
 		struct ncm_filter f = {.proto = NCM_PROTO_UDP, .port_lo = 270, .port_hi = 270};
 		r = fwd_ops->filter_add(fwd, RULE_ID, &f, 1, cfg->sig_queue, why, sizeof(why));
+		if (r == -ENOTSUP) { /* driver openflow on a controller that is not a node */
+			log_info("signaling: %s", why);
+			intercept = false;
+			r = 0;
+		}
 		if (r < 0) {
 			snprintf(err, err ? errlen : 0,
 			         "cannot intercept GIST Queries (udp/270 to queue %u): %s",
 			         cfg->sig_queue, why);
 			goto fail;
 		}
-		s->rule = true;
-	} else {
+		s->rule = intercept;
+	}
+	if (!intercept) {
 		log_warn("signaling: forwarding driver %s cannot intercept GIST Queries; this "
 		         "node answers only Queries addressed to it",
 		         fwd_ops->name);

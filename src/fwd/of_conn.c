@@ -183,7 +183,8 @@ static void install_table(struct of_conn *c)
 	flush_out(c);
 }
 
-int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n)
+/* Checks and copies a table into c->table. */
+static int store_table(struct of_conn *c, const struct of_msg *msgs, size_t n)
 {
 	struct of_msg *t;
 
@@ -201,15 +202,51 @@ int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n)
 	t = calloc(n ? n : 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	memcpy(t, msgs, n * sizeof(*t));
+	if (n)
+		memcpy(t, msgs, n * sizeof(*t));
 	for (size_t i = 0; i < n; i++)
 		t[i].hdr.xid = 0;
 	free(c->table);
 	c->table = t;
 	c->n_table = n;
-	if (c->st == ST_SYNCING || c->st == ST_READY)
-		install_table(c);
 	return 0;
+}
+
+int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n)
+{
+	int r = store_table(c, msgs, n);
+
+	if (r == 0 && (c->st == ST_SYNCING || c->st == ST_READY))
+		install_table(c);
+	return r;
+}
+
+int of_conn_update_table(struct of_conn *c, const struct of_msg *msgs, size_t n,
+                         const struct of_msg *delta, size_t n_delta)
+{
+	int r = store_table(c, msgs, n);
+
+	if (r < 0)
+		return r;
+	if (c->st == ST_SYNCING) {
+		install_table(c); /* the batch in flight may predate the change */
+		return 0;
+	}
+	if (c->st != ST_READY)
+		return 0;
+	for (size_t i = 0; i < n_delta && r == 0; i++)
+		r = queue_msg(c, &delta[i]);
+	if (r < 0) {
+		close_conn(c, "cannot send a table change: %s", strerror(-r));
+		return 0; /* the stored table goes whole at the next connection */
+	}
+	flush_out(c);
+	return 0;
+}
+
+uint64_t of_conn_dpid(const struct of_conn *c)
+{
+	return c->dpid;
 }
 
 /* ---- Receiving ------------------------------------------------------------------ */

@@ -64,6 +64,18 @@ uint16_t of_conn_port(const struct of_conn *c);
  * message (of_encode()), or -ENOMEM. */
 int of_conn_set_table(struct of_conn *c, const struct of_msg *msgs, size_t n);
 
+/* Sets the table as of_conn_set_table() does, but a switch that is ready
+ * gets only `delta` (the change from the previous table: FLOW_MODs and
+ * GROUP_MODs, in order) instead of the whole table; a switch still syncing
+ * gets the whole table again; without a switch it waits for the next
+ * connection. Returns as of_conn_set_table() (a send failure resets the
+ * connection and still returns 0: the next connection gets the table). */
+int of_conn_update_table(struct of_conn *c, const struct of_msg *msgs, size_t n,
+                         const struct of_msg *delta, size_t n_delta);
+
+/* Returns the datapath id of the last switch that answered FEATURES (0 if none). */
+uint64_t of_conn_dpid(const struct of_conn *c);
+
 /* Sends one message to the connected switch (xid 0 gets one assigned).
  * Returns 0, -ENOTCONN, -ENOBUFS (the send queue is full: the connection is
  * reset) or an encoding error. */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "daemon/config.h"
+#include "fwd/fwd_openflow.h"
 
 static char *many_publishers(const char *head, int n);
 
@@ -169,6 +170,61 @@ static void test_errors(void **state)
 	expect_error(longval, "value longer than 63 bytes");
 }
 
+/* [forwarding] driver = openflow and its [openflow] section. */
+static void test_openflow(void **state)
+{
+#define OF_BASE "[forwarding]\ndriver = openflow\n[openflow]\nlisten = 127.0.0.1:6653\n"
+	expect_error("[forwarding]\ndriver = ovs\n",
+	             "[forwarding] driver 'ovs' is not netfilter, xdp, openflow or none");
+	expect_error("[forwarding]\ndriver = openflow\n", "needs [openflow] listen");
+	expect_error(OF_BASE, "and signaling_port");
+	expect_error(OF_BASE "signaling_port = 0\n",
+	             "[openflow] signaling_port: '0' is not a number");
+	expect_error(OF_BASE "signaling_port = 4294967041\n", "is not a number in 1..4294967040");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1\n",
+	             "[openflow] nodes: 'n1' is not NAME:PORT[:MAC]");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1:0\n",
+	             "node n1: port '0' is not an OpenFlow port number");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1:3:02:00:00:00:00\n",
+	             "node n1: '02:00:00:00:00' is not a MAC address");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1:3, n1:4\n",
+	             "node n1: its name is also node n1's");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1:3, n2:3\n",
+	             "node n2: its port is also node n1's");
+	expect_error(OF_BASE "signaling_port = 3\nnodes = n1:3\nlocal_node = n2\n",
+	             "[openflow] local_node 'n2' is not one of [openflow] nodes");
+	expect_error(OF_BASE "signaling_port = 3\necho_interval_ms = 3000\n",
+	             "echo_timeout_ms 3000 must be above echo_interval_ms 3000");
+
+	struct ns_config cfg;
+	char err[256] = "";
+	config_defaults(&cfg);
+	assert_int_equal(config_load_string(&cfg, "of.conf",
+	                                    OF_BASE "signaling_port = 3\n"
+	                                            "nodes = n1:3:02:77:00:00:00:11, n2:4 ,n3:5\n"
+	                                            "local_node = n1\n",
+	                                    err, sizeof(err)),
+	                 0);
+	assert_string_equal(cfg.fwd_driver, "openflow");
+	assert_int_equal(cfg.of_signaling_port, 3);
+	struct fwd_of_node nodes[4];
+	size_t n = 0;
+	assert_int_equal(fwd_openflow_parse_nodes(cfg.of_nodes, nodes, 4, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(nodes[0].name, "n1");
+	assert_int_equal(nodes[0].of_port, 3);
+	assert_true(nodes[0].has_mac && nodes[0].up);
+	assert_int_equal(nodes[0].mac[5], 0x11);
+	assert_string_equal(nodes[1].name, "n2");
+	assert_false(nodes[1].has_mac);
+	assert_int_equal(nodes[2].of_port, 5);
+	assert_int_equal(fwd_openflow_parse_nodes("a:1,b:2,c:3", nodes, 2, &n, err, sizeof(err)),
+	                 -EINVAL);
+	assert_string_equal(err, "more than 2 nodes");
+	config_free(&cfg);
+#undef OF_BASE
+}
+
 static void test_metrics_listen(void **state)
 {
 	struct ns_config c;
@@ -274,7 +330,7 @@ static void test_forwarding(void **state)
 	char err[256] = "", names[4][16];
 
 	expect_error("[forwarding]\ndriver = ebpf\n",
-	             "driver 'ebpf' is not netfilter, xdp or none");
+	             "driver 'ebpf' is not netfilter, xdp, openflow or none");
 	expect_error("[forwarding]\ndriver = xdp\n", "driver = xdp needs interfaces");
 	expect_error("[forwarding]\ndriver = xdp\ninterfaces = a b c d e\n", "at most 4");
 	expect_error("[forwarding]\ndriver = xdp\ninterfaces = eth0, averyveryverylongname\n",
@@ -309,6 +365,7 @@ int main(void)
 	        cmocka_unit_test(test_metrics_listen),  cmocka_unit_test(test_sample_config_parses),
 	        cmocka_unit_test(test_sizes_and_bools), cmocka_unit_test(test_publishers),
 	        cmocka_unit_test(test_many_publishers), cmocka_unit_test(test_forwarding),
+	        cmocka_unit_test(test_openflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

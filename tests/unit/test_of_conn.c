@@ -210,6 +210,13 @@ static int sw_wait(uint8_t type)
 	return -1;
 }
 
+/* The switch got more than *arg messages. */
+static bool sw_more_than(void *arg)
+{
+	sw_poll();
+	return S.n > *(int *)arg;
+}
+
 static bool sw_eof_pred(void *arg)
 {
 	sw_poll();
@@ -326,6 +333,62 @@ static void test_handshake_table_order(void **state)
 	}
 	assert_int_equal(C.down, 0);
 	sw_close();
+	ctl_stop();
+}
+
+/* of_conn_update_table: a ready switch gets only the delta; the next
+ * connection gets the new table whole; without a switch nothing is sent. */
+static void test_update_table(void **state)
+{
+	struct of_msg t[3], delta;
+	int i;
+
+	ctl_start(60000, 120000, 0); /* no ECHO in the way */
+	handshake();
+	table(t);
+	t[0].group_mod.n_buckets = 0; /* the new table: the group emptied ... */
+	delta = t[0];
+	delta.group_mod.command = OFPGC_MODIFY; /* ... by a GROUP_MOD modify */
+	S.n = 0;
+	assert_int_equal(of_conn_update_table(C.c, t, 2, &delta, 1), 0);
+	i = sw_wait(OFPT_GROUP_MOD);
+	assert_int_equal(i, 0);
+	assert_int_equal(S.msg[0].group_mod.command, OFPGC_MODIFY);
+	assert_int_equal(S.msg[0].group_mod.n_buckets, 0);
+	/* Nothing else: a BARRIER or the whole table would follow at once. */
+	assert_false(loop_wait_until(C.loop, sw_more_than, &(int){1}, 200));
+	assert_int_equal(S.n, 1);
+	assert_true(of_conn_ready(C.c));
+	assert_true(of_conn_dpid(C.c) == DPID);
+	/* The switch reconnects: the stored table (group + 1 flow), whole. */
+	sw_close();
+	assert_true(wait_count(&C.down, 1, 2000));
+	S.n = 0;
+	sw_connect();
+	sw_wait(OFPT_HELLO);
+	{
+		struct of_msg m;
+
+		of_msg_init(&m, OFPT_HELLO, 1);
+		sw_send(&m);
+		i = sw_wait(OFPT_FEATURES_REQUEST);
+		of_msg_init(&m, OFPT_FEATURES_REPLY, S.xid[i]);
+		m.features.datapath_id = DPID;
+		sw_send(&m);
+	}
+	i = sw_wait(OFPT_BARRIER_REQUEST);
+	/* HELLO, FEATURES_REQUEST, SET_CONFIG, delete flows, delete groups,
+	 * the group (no bucket), one flow, BARRIER. */
+	assert_int_equal(S.n, 8);
+	assert_int_equal(S.type[5], OFPT_GROUP_MOD);
+	assert_int_equal(S.msg[5].group_mod.command, OFPGC_ADD);
+	assert_int_equal(S.msg[5].group_mod.n_buckets, 0);
+	assert_int_equal(S.type[6], OFPT_FLOW_MOD);
+	assert_int_equal(S.msg[6].flow_mod.priority, 100);
+	sw_close();
+	assert_true(wait_count(&C.down, 2, 2000));
+	/* Without a switch: stored, nothing to send, no error. */
+	assert_int_equal(of_conn_update_table(C.c, t, 1, &delta, 1), 0);
 	ctl_stop();
 }
 
@@ -565,6 +628,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_handshake_table_order),
+	        cmocka_unit_test(test_update_table),
 	        cmocka_unit_test(test_echo),
 	        cmocka_unit_test(test_bad_input),
 	        cmocka_unit_test(test_replaced),
