@@ -3,9 +3,12 @@
  * container, which reads packets on it with no capability; the container
  * sends its verdicts over a SOCK_SEQPACKET channel, and the relay checks each
  * datagram (fwd/nfq_relay.h: verdicts for this queue only) and sends it on
- * netservd's copy of the socket. Each relay is a thread of its own, placed
- * like the container (it is on the packet path); what it refuses is logged
- * from netservd's event loop. */
+ * netservd's copy of the socket. The relaying is done by worker threads
+ * placed like the containers (they are on the packet path): one per CPU and
+ * priority serves, with one epoll set, every channel placed there (unpinned
+ * ones share up to one worker per online CPU); a worker starts with its first
+ * relay and ends with its last. What a relay refuses is logged from
+ * netservd's event loop. */
 #pragma once
 
 #include <stddef.h>
@@ -21,15 +24,16 @@ struct verdict_relay_stats {
 	uint64_t errors;    /* datagrams the kernel socket did not take */
 };
 
-/* Where the relay thread runs: with the container. */
+/* Where the relay's worker thread runs: with the container. */
 struct verdict_relay_sched {
 	uint32_t batch;  /* the container's packets per round (0: default) */
 	int cpu;         /* pinned to this CPU, -1: not pinned */
 	int rt_priority; /* SCHED_FIFO priority, 0: normal */
 };
 
-/* Binds `queue` for `user`'s container, makes the verdict channel and starts
- * the relay thread (placed as sched says); refusals are logged on loop.
+/* Binds `queue` for `user`'s container, makes the verdict channel and hands
+ * it to the worker thread placed as sched says (started if there is none);
+ * refusals are logged on loop.
  * Stores in fds[0] a copy of the queue socket and in fds[1] the container's
  * end of the channel: the caller passes both to the container and closes
  * them. Needs CAP_NET_ADMIN. Returns 0 or a negative errno (-EBUSY: another
@@ -38,7 +42,9 @@ int verdict_relay_open(struct evloop *loop, const char *user, uint16_t queue,
                        const struct verdict_relay_sched *sched, struct verdict_relay **ret,
                        int fds[2], char *err, size_t errlen);
 
-/* Stops the thread (waits for it) and closes netservd's copies: the queue unbinds as soon as
+/* Takes the channel out of its worker (waits until the worker cannot be
+ * using it; the last relay of a worker stops and joins it) and closes
+ * netservd's copies: the queue unbinds as soon as
  * the container's copy is closed too (its process gone), and the rule's
  * --queue-bypass lets the traffic through. NULL allowed. Returns NULL. */
 struct verdict_relay *verdict_relay_close(struct verdict_relay *r);
