@@ -63,7 +63,7 @@ fi
 check "the group key is mode 0600" eval '[ "$(sc_group 1 >/dev/null; stat -c %a "$SC_WORK/group.key")" = 600 ]'
 SND_MAC=$(sc_in snd cat /sys/class/net/eth0/address)
 nodes="n2:4:$(sc_mac 2), n3:5:$(sc_mac 3), n4:6:$(sc_mac 4)"
-if SC_SIG_PORT=4 SC_LOCAL= SC_OF_NODES=$nodes sc_start_node 1 "$(sc_group 1)"; then
+if SC_SIG_PORT=4 SC_LOCAL='' SC_OF_NODES=$nodes sc_start_node 1 "$(sc_group 1)"; then
 	ok "netservd on n1: the controller, not a node, in the group"
 else
 	not_ok "netservd on n1"
