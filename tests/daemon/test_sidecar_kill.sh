@@ -2,23 +2,24 @@
 # The OpenFlow sidecar's health path (issue #16: "Killing one node under
 # traffic: its flows reach the remaining nodes within a second; losses only
 # in that window; killing all nodes: traffic flows straight through";
-# docs/openflow.md "Group channel"). The topology of tests/lib/sidecar.sh
+# docs/openflow.md "How it is tested"). The topology of tests/lib/sidecar.sh
 # with four namespaces: n1 is the switch's controller but not a node
 # ([openflow] nodes = n2, n3, n4 on ports 4, 5, 6), n2 the signaling node
 # (signaling_port 4); all four are one [sidecar] group (heartbeat 100 ms,
 # dead after 500 ms). Checks: at start the controller steers to no node
 # until it hears them; ONE signed SETUP by signaling (snd -> switch -> n2)
-# installs the counter on every node and the filter's flows on the switch; under 1500 packets/s over 300 flows, SIGKILL n3's netservd: the
-# controller marks it down and n3's flows arrive through n2 and n4 within
-# 1 s of the kill (measured from the receiver's frames), the packets lost
-# were sent in that second and only on n3's flows (quoted; meanwhile n3's
-# kernel routes most of them unprocessed, NFQUEUE --queue-bypass, also
-# quoted, and none after that second), outside the seconds of the kills at
-# most 2% (this loaded machine's background loss); SIGKILL n2 and
-# n4: every flow goes straight through to the receiver within 1 s
-# (fail-open); PROBE on the controller lists the group's members up/down;
-# a drained node that dies and comes back stays drained, a restarted node
-# rejoins at its first heartbeat. Root and Open vSwitch; skips otherwise.
+# installs the counter on every node and the filter's flows on the switch;
+# under 1500 packets/s over 300 flows, SIGKILL n3's netservd: the controller
+# marks it down and n3's flows arrive through n2 and n4 within 1 s of the
+# kill (measured from the receiver's frames); the packets lost in that
+# second are n3's flows' (quoted; meanwhile n3's kernel routes most of them
+# unprocessed, NFQUEUE --queue-bypass, also quoted, and none after that
+# second); outside the seconds of the kills at most 2% lost (this loaded
+# machine's background loss); SIGKILL n2 and n4: every flow goes straight
+# through to the receiver within 1 s (fail-open); PROBE on the controller
+# lists the group's members up/down; a drained node that dies and comes back
+# stays drained, a restarted node rejoins at its first heartbeat. Root and
+# Open vSwitch; skips otherwise.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
