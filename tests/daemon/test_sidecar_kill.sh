@@ -18,8 +18,9 @@
 # machine's background loss); SIGKILL n2 and n4: every flow goes straight
 # through to the receiver within 1 s (fail-open); PROBE on the controller
 # lists the group's members up/down; a drained node that dies and comes back
-# stays drained, a restarted node rejoins at its first heartbeat. Root and
-# Open vSwitch; skips otherwise.
+# stays drained, a restarted node rejoins at its first heartbeat; a
+# restarted controller steers to the nodes again once it hears them. Root
+# and Open vSwitch; skips otherwise.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -248,6 +249,15 @@ check "the select group: n3's buckets and n4's, all to n3 ($(sc_group_ports))" \
 sc_sidecar undrain n4 >/dev/null
 check "undrained, n4 is back; n2's buckets to n3 and n4 in turn ($(sc_group_ports))" \
 	eval '[ "$(sc_group_ports)" = "5:12 6:12" ]'
+
+# --- The controller restarts: the nodes are steered to once heard again -------
+check "netservd on n1 stops cleanly" sc_stop_node 1
+SC_SIG_PORT=4 SC_LOCAL='' SC_OF_NODES=$nodes sc_start_node 1 "$(sc_group 1)"
+two_up() { sc_sidecar status 2>/dev/null | grep -q '^nodes: 2 up of 3'; }
+check "n1 restarted: the switch reconnects, n3 and n4 up again at their heartbeats (drain is not kept)" \
+	eval 'wait_until 15 connected && wait_until 5 two_up'
+check "its restored filter's flows point at the group of n3 and n4 ($(sc_group_ports))" \
+	eval '[ "$(sc_group_ports)" = "5:12 6:12" ] && [ "$(sc_flows | grep -c "priority=500,udp6\?,tp_dst=7000 actions=group:1")" -eq 2 ]'
 
 for k in 1 3 4; do
 	check "netservd on n$k stops cleanly" sc_stop_node "$k"
