@@ -1,16 +1,18 @@
 # The sidecar's topology (docs/openflow.md), for tests/daemon/test_sidecar.sh,
-# test_sidecar_spread.sh, bench/sidecar and the demo: network namespaces
+# test_sidecar_spread.sh, test_sidecar_kill.sh, bench/sidecar and the demo:
+# network namespaces
 #
 #   snd --- [ OVS br0, userspace datapath, in namespace sw ] --- rcv
 #             |port 3      |port 4      |port 5
-#             n1           n2           n3        (NetServ nodes)
+#             n1           n2           n3        (NetServ nodes; n4 on port 6
+#                                                   with sc_create 4)
 #
 # one L2 segment 10.77.0.0/16 (snd .0.1 and, for flows of many sources,
 # 10.77.1-2.1-250 (sc_sources), rcv .0.2, node k .0.1k, MAC
 # 02:77:00:00:00:1k); n1 also has an out-of-band management link to sw
 # (192.168.77.2 <-> .1) on which its netservd, driver = openflow, is the
-# switch's controller, and it is one of the nodes (local_node = n1) and the
-# signaling node. Every node is a netservd with the netfilter plane (hooks
+# switch's controller, and by default one of the nodes (local_node = n1) and
+# the signaling node (SC_LOCAL, SC_OF_NODES, SC_SIG_PORT change that). Every node is a netservd with the netfilter plane (hooks
 # forward) that routes the steered packets back out of the same interface
 # (ip_forward on, send_redirects off). ovsdb-server and ovs-vswitchd run with
 # their own db, run dir and logs in $SC_WORK (no systemd).
