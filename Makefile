@@ -12,7 +12,8 @@
 #                   a SIP application, or the Media Relay, in namespaces
 #                   (scripts/demo-SCENARIO, root; activecdn: netserv-origin
 #                   and a cached video, a frame saved as a PNG; sidecar: an
-#                   OpenFlow switch steering flows to three nodes)
+#                   OpenFlow switch steering flows to three nodes, one
+#                   killed: its flows move to the others)
 #   make bench      bench/module-call: module call cost and container memory;
 #                   bench/forwarding (root): the packet path on a router;
 #                   bench/signaling (root): netserv setup on 1, 3, 5 nodes

@@ -468,17 +468,28 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
  * netfilter plane) when [openflow] local_node names this node. */
 /* The sidecar group says a member went up or down: the OpenFlow driver's
  * node of that name (the same names in [sidecar] peers and [openflow] nodes)
- * joins or leaves the select group at once. */
+ * joins or leaves the select group at once (unless the operator drained it).
+ * The controller itself (up from the start) need not be one of the nodes; a
+ * peer that is not one is said once, at start (reported down there). */
+struct group_glue {
+	struct fwd_openflow *of;
+	const char *self;
+	bool starting; /* sgroup_start() reports every member's initial state */
+};
+
 static void group_member_changed(void *ctx, const char *name, uint32_t of_port,
                                  const uint8_t mac[6], bool has_mac, bool up)
 {
+	struct group_glue *gl = ctx;
 	(void)of_port;
 	(void)mac;
 	(void)has_mac;
-	int r = fwd_openflow_set_node_up(ctx, name, up);
-	if (r == -ENOENT)
+	int r = fwd_openflow_set_node_alive(gl->of, name, up);
+	if (r == -ENOENT && strcmp(name, gl->self) == 0)
+		log_debug("group: this node (%s) is not one of [openflow] nodes", name);
+	else if (r == -ENOENT && gl->starting)
 		log_warn("group: member %s is not one of [openflow] nodes: not steered to", name);
-	else if (r < 0)
+	else if (r < 0 && r != -ENOENT)
 		log_err("group: cannot take node %s %s the switch's group: %s", name,
 		        up ? "into" : "out of", strerror(-r));
 }
@@ -575,6 +586,7 @@ int main(int argc, char **argv)
 	struct admin *admin = NULL;
 	struct signaling *sig = NULL;
 	struct sgroup *group = NULL;
+	struct group_glue glue = {0};
 	struct metrics *metrics = NULL;
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
@@ -708,8 +720,10 @@ int main(int argc, char **argv)
 		/* On the switch's controller, a member's health steers the select
 		 * group (docs/openflow.md "Group channel"); elsewhere the changes
 		 * are only logged. */
-		r = sgroup_start(loop, &cfg, ctl, of ? group_member_changed : NULL, of, &group, err,
-		                 sizeof(err));
+		glue = (struct group_glue){.of = of, .self = cfg.sc_node, .starting = true};
+		r = sgroup_start(loop, &cfg, ctl, of ? group_member_changed : NULL, &glue, &group,
+		                 err, sizeof(err));
+		glue.starting = false;
 		if (r < 0) {
 			log_err("cannot start the sidecar group: %s", err);
 			goto out;

@@ -60,8 +60,9 @@ struct ncm_msg *sidecar_admin(void *fwd, const struct ncm_msg *req)
 		if (n->has_mac)
 			snprintf(mac, sizeof(mac), " mac=%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
 			         n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-		ncm_addf(resp, "node", "%s port=%u %s%s", n->name, n->of_port,
-		         n->up ? "up" : "down", mac);
+		ncm_addf(resp, "node", "%s port=%u %s%s%s%s", n->name, n->of_port,
+		         n->up ? "up" : "down", mac, n->drained ? " drained" : "",
+		         n->dead ? " dead" : "");
 	}
 	size_t flows;
 	const char *id;

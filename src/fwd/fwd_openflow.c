@@ -659,7 +659,7 @@ int fwd_openflow_set_nodes(void *fwd, const struct fwd_of_node *nodes, size_t n)
 	return apply_nodes(f, nodes, n);
 }
 
-int fwd_openflow_set_node_up(struct fwd_openflow *f, const char *name, bool up)
+static int set_node_flag(struct fwd_openflow *f, const char *name, bool drained_flag, bool on)
 {
 	struct fwd_of_node copy[FWD_OF_MAX_NODES];
 	if (f->n_nodes)
@@ -667,10 +667,24 @@ int fwd_openflow_set_node_up(struct fwd_openflow *f, const char *name, bool up)
 	for (size_t i = 0; i < f->n_nodes; i++) {
 		if (strcmp(copy[i].name, name) != 0)
 			continue;
-		copy[i].up = up;
+		if (drained_flag)
+			copy[i].drained = on;
+		else
+			copy[i].dead = on;
+		copy[i].up = !copy[i].drained && !copy[i].dead;
 		return apply_nodes(f, copy, f->n_nodes);
 	}
 	return -ENOENT;
+}
+
+int fwd_openflow_set_node_up(struct fwd_openflow *f, const char *name, bool up)
+{
+	return set_node_flag(f, name, true, !up);
+}
+
+int fwd_openflow_set_node_alive(struct fwd_openflow *f, const char *name, bool alive)
+{
+	return set_node_flag(f, name, false, !alive);
 }
 
 /* ---- The connection ----------------------------------------------------------- */

@@ -40,7 +40,9 @@ struct fwd_of_node {
 	uint32_t of_port;           /* the switch's OpenFlow port it sits on */
 	uint8_t mac[6];             /* rewrite eth_dst to this (a node that routes) */
 	bool has_mac;
-	bool up; /* in the group */
+	bool up;      /* in the group: neither drained nor dead */
+	bool drained; /* taken out by the operator (fwd_openflow_set_node_up) */
+	bool dead;    /* its health says down (fwd_openflow_set_node_alive) */
 };
 
 struct evloop;
@@ -85,6 +87,13 @@ int fwd_openflow_set_nodes(void *fwd, const struct fwd_of_node *nodes, size_t n)
 /* Sets one node up or down by name (the operator's drain/undrain). Returns
  * 0, -ENOENT (no such node) or as fwd_openflow_set_nodes(). */
 int fwd_openflow_set_node_up(struct fwd_openflow *f, const char *name, bool up);
+
+/* Sets one node's health by name (the sidecar group's heartbeats). A node is
+ * in the group when it is alive and not drained: a drained node that dies
+ * and comes back stays drained until the operator undrains it, and a dead
+ * node undrained joins at its first heartbeat. Returns as
+ * fwd_openflow_set_node_up(). */
+int fwd_openflow_set_node_alive(struct fwd_openflow *f, const char *name, bool alive);
 
 /* What the driver knows now, for status and metrics. */
 struct fwd_openflow_state {

@@ -1,24 +1,28 @@
 # The sidecar's topology (docs/openflow.md), for tests/daemon/test_sidecar.sh,
-# test_sidecar_spread.sh, bench/sidecar and the demo: network namespaces
+# test_sidecar_spread.sh, test_sidecar_kill.sh, bench/sidecar and the demo:
+# network namespaces
 #
 #   snd --- [ OVS br0, userspace datapath, in namespace sw ] --- rcv
 #             |port 3      |port 4      |port 5
-#             n1           n2           n3        (NetServ nodes)
+#             n1           n2           n3        (NetServ nodes; n4 on port 6
+#                                                   with sc_create 4)
 #
 # one L2 segment 10.77.0.0/16 (snd .0.1 and, for flows of many sources,
 # 10.77.1-2.1-250 (sc_sources), rcv .0.2, node k .0.1k, MAC
 # 02:77:00:00:00:1k); n1 also has an out-of-band management link to sw
 # (192.168.77.2 <-> .1) on which its netservd, driver = openflow, is the
-# switch's controller, and it is one of the nodes (local_node = n1) and the
-# signaling node. Every node is a netservd with the netfilter plane (hooks
+# switch's controller, and by default one of the nodes (local_node = n1) and
+# the signaling node (SC_LOCAL, SC_OF_NODES, SC_SIG_PORT change that). Every node is a netservd with the netfilter plane (hooks
 # forward) that routes the steered packets back out of the same interface
 # (ip_forward on, send_redirects off). ovsdb-server and ovs-vswitchd run with
 # their own db, run dir and logs in $SC_WORK (no systemd).
 #
 #   SC_BUILD=build SC_WORK=$(mktemp -d)
-#   sc_create N            namespaces, switch, N nodes' links (1..3)
+#   sc_create N            namespaces, switch, N nodes' links (1..4)
 #   sc_start_node K [EXTRA] netservd on node K (n1: the controller)
 #   sc_stop_node K         SIGTERM and wait
+#   sc_kill_node K...      SIGKILL and reap
+#   sc_group K             node K's [sidecar] section (all nodes one group)
 #   sc_destroy             everything (safe to call twice, from a trap)
 #   sc_in NS CMD...        run in namespace NS (snd, rcv, sw, n1, ...)
 #   sc_ctl K ARGS...       netserv ctl on node K's admin socket
@@ -209,6 +213,39 @@ EOC
 	return 1
 }
 
+# sc_group K: a [sidecar] section for node K (sc_start_node's EXTRA): group
+# sc$SC_TAG of n1..n$SC_NODES over their eth0 addresses, udp/7400, key
+# $SC_WORK/group.key (mode 0600, made on first use), heartbeat 100 ms, dead
+# after 500 ms, answers awaited 15 s (modules compiled on every node at once
+# on a shared machine).
+sc_group() {
+	local k peers=
+	if [ ! -s "$SC_WORK/group.key" ]; then
+		(umask 077 && head -c 32 /dev/urandom >"$SC_WORK/group.key")
+	fi
+	for k in $(seq 1 "$SC_NODES"); do
+		peers+="${peers:+, }n$k@$(sc_addr "n$k"):7400"
+	done
+	printf '[sidecar]\ngroup = sc%s\nnode = n%s\nkey_file = %s\nlisten = %s:7400\npeers = %s\nheartbeat_ms = 100\ndead_after_ms = 500\nanswer_wait_ms = 15000\n' \
+		"$SC_TAG" "$1" "$SC_WORK/group.key" "$(sc_addr "n$1")" "$peers"
+}
+
+# sc_kill_node K...: SIGKILL those nodes' netservd (no clean stop), all
+# first, then reap them.
+sc_kill_node() {
+	local k pids=()
+	for k in "$@"; do
+		[ -n "${SC_PID[$k]:-}" ] || return 1
+		pids+=("${SC_PID[$k]}")
+	done
+	kill -KILL "${pids[@]}"
+	for k in "$@"; do
+		wait "${SC_PID[$k]}" 2>/dev/null
+		unset "SC_PID[$k]"
+	done
+	return 0
+}
+
 sc_stop_node() {
 	local pid=${SC_PID[$1]:-} rc=0
 	[ -n "$pid" ] || return 0
@@ -233,10 +270,10 @@ sc_destroy() {
 		done
 		SC_OVS_UP=no
 	fi
-	for ns in sw snd rcv n1 n2 n3; do
+	for ns in sw snd rcv n1 n2 n3 n4; do
 		ip netns del "$(sc_ns "$ns")" 2>/dev/null
 	done
-	for k in 1 2 3; do
+	for k in 1 2 3 4; do
 		rmdir "/sys/fs/cgroup/"*/"netserv-sc-$SC_TAG-n$k" 2>/dev/null
 	done
 	return 0
@@ -253,7 +290,7 @@ sc_revalidated() {
 sc_group_ports() {
 	sc_ofctl dump-groups br0 2>/dev/null | grep -o 'group_id=1,type=select.*' | tr ',' '\n' |
 		python3 -c "import sys, re
-macs = {str(k + 2): '02:77:00:00:00:%02x' % (0x10 + k) for k in (1, 2, 3)}
+macs = {str(k + 2): '02:77:00:00:00:%02x' % (0x10 + k) for k in (1, 2, 3, 4)}
 last, n, bad = None, {}, 0
 for l in sys.stdin:
     m = re.search(r'set_field:([0-9a-f:]+)->eth_dst', l)

@@ -9,13 +9,17 @@ MAC: straight through the switch).
       sends K rounds of one datagram per flow (flow i from source port S+i,
       and with --src-net from address A.B.(1 + i / 250).(1 + i % 250)),
       paced at PPS; prints "sent=N". --stamp puts CLOCK_REALTIME ns in the
-      payload (for one-way delays in one machine's namespaces).
+      payload (for one-way delays in one machine's namespaces). --seq-log
+      FILE: the payload also has the packet's number (k = round * N + flow,
+      after the stamp) and FILE gets the send times, a JSON list by k.
   rx --ifname IF --port P[,P...] [--idle-ms MS] [--max-s S] [--out FILE]
       counts incoming frames of UDP to those ports on IF by (source MAC,
       destination port, source port) until no packet for MS after the first
       (or S seconds; with --expect N, 0.3 s once N arrived), writes JSON {"macs": {mac: {"DPORT/SPORT": packets}},
       "total": n, "delays_ns": [...], "first_ns": {mac: wall-clock ns of its
-      first frame}} and prints "ready" once the socket is bound.
+      first frame}} and prints "ready" once the socket is bound. --seq-log
+      FILE: FILE gets every frame as [k, source MAC, wall-clock ns] (the
+      sender's --seq-log numbers).
 """
 import argparse
 import json
@@ -41,15 +45,23 @@ def tx(a):
     sent = 0
     t0 = time.monotonic()
     rounds = range(a.rounds) if a.rounds else iter(int, 1)  # 0: until killed
+    log = [] if a.seq_log else None
     for _ in rounds:
         for s in socks:
-            payload = struct.pack("!Q", time.time_ns()) if a.stamp else b"x" * 8
-            s.sendto(payload + b"\0" * 24, (a.dst, a.port))
+            now = time.time_ns()
+            payload = struct.pack("!Q", now) if a.stamp or a.seq_log else b"x" * 8
+            if log is not None:
+                payload += struct.pack("!I", sent)
+                log.append(now)
+            s.sendto(payload + b"\0" * (32 - len(payload)), (a.dst, a.port))
             sent += 1
             if gap:
                 delay = t0 + sent * gap - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+    if log is not None:
+        with open(a.seq_log, "w") as f:
+            json.dump(log, f)
     print(f"sent={sent}", flush=True)
 
 
@@ -64,6 +76,7 @@ def rx(a):
     firsts = {}
     total = 0
     delays = []
+    pkts = []
     first = last = None
     start = time.monotonic()
     while True:
@@ -96,10 +109,16 @@ def rx(a):
         key = f"{dport}/{sport}"
         per[key] = per.get(key, 0) + 1
         total += 1
+        if a.seq_log and len(frame) >= udp + 20:
+            (k,) = struct.unpack("!I", frame[udp + 16:udp + 20])
+            pkts.append([k, mac, time.time_ns()])
         if a.stamp and len(frame) >= udp + 16:
             (sent_ns,) = struct.unpack("!Q", frame[udp + 8:udp + 16])
             delays.append(time.time_ns() - sent_ns)
     out = {"macs": macs, "total": total, "delays_ns": delays, "first_ns": firsts}
+    if a.seq_log:
+        with open(a.seq_log, "w") as f:
+            json.dump(pkts, f)
     with open(a.out, "w") if a.out != "-" else sys.stdout as f:
         json.dump(out, f)
 
@@ -116,6 +135,7 @@ def main():
     t.add_argument("--base-sport", type=int, default=20000)
     t.add_argument("--stamp", action="store_true")
     t.add_argument("--src-net", default="")
+    t.add_argument("--seq-log", default="")
     r = sub.add_parser("rx")
     r.add_argument("--ifname", required=True)
     r.add_argument("--port", required=True)
@@ -124,6 +144,7 @@ def main():
     r.add_argument("--out", default="-")
     r.add_argument("--expect", type=int, default=0)
     r.add_argument("--stamp", action="store_true")
+    r.add_argument("--seq-log", default="")
     a = p.parse_args()
     tx(a) if a.cmd == "tx" else rx(a)
 

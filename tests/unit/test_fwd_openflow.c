@@ -202,6 +202,21 @@ static void test_membership(void **state)
 	assert_false(fwd_openflow_node(f, 1)->up);
 	assert_true(fwd_openflow_node(f, 0)->up);
 	assert_null(fwd_openflow_node(f, 3));
+	/* Drained, then dead and alive again (the group's health): it stays out
+	 * until the operator undrains it; undrained while dead, it stays out
+	 * until it is alive. */
+	assert_int_equal(fwd_openflow_set_node_alive(f, "n9", false), -ENOENT);
+	assert_int_equal(fwd_openflow_set_node_alive(f, "n2", false), 0);
+	assert_int_equal(fwd_openflow_set_node_alive(f, "n2", true), 0);
+	assert_false(fwd_openflow_node(f, 1)->up);
+	assert_true(fwd_openflow_node(f, 1)->drained);
+	assert_int_equal(fwd_openflow_set_node_alive(f, "n2", false), 0);
+	assert_int_equal(fwd_openflow_set_node_up(f, "n2", true), 0);
+	assert_false(fwd_openflow_node(f, 1)->up);
+	assert_true(fwd_openflow_node(f, 1)->dead);
+	assert_int_equal(fwd_openflow_set_node_alive(f, "n2", true), 0);
+	assert_true(fwd_openflow_node(f, 1)->up);
+	assert_int_equal(fwd_openflow_set_node_up(f, "n2", false), 0);
 	/* Every node down: fail-open keeps the same flows (pointing NORMAL). */
 	assert_int_equal(fwd_openflow_set_node_up(f, "n1", false), 0);
 	assert_int_equal(fwd_openflow_set_node_up(f, "n3", false), 0);
