@@ -274,9 +274,10 @@ static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *
 #define XSK_ROUNDS 8 /* batches per wake-up, then the loop serves the rest */
 #define ETH_HDR    14
 
-/* One batch from port `in`: each frame through the modules, then forwarded
- * (xdp_fwd: the FIB's answer the program left before it) out of the socket
- * on its egress interface. Returns how many frames it took. */
+/* One batch from port `in`: each frame forwarded (xdp_fwd: the FIB's answer
+ * the program left before it: MACs, TTL/hop limit - 1), through the modules,
+ * then out of the socket on its egress interface. Returns how many frames it
+ * took. */
 static unsigned xsk_round(struct container *c, struct xsk_port *in)
 {
 	struct nsxsk_frame rx[XSK_BATCH], out[PROTO_MAX_XSK][XSK_BATCH];
@@ -300,6 +301,14 @@ static unsigned xsk_round(struct container *c, struct xsk_port *in)
 			c->xst.no_egress++;
 			continue;
 		}
+		/* Forwarded first, as the kernel does before its forward hook:
+		 * the modules see the TTL/hop limit already decremented, as on the
+		 * netfilter plane; a frame the kernel would not forward (TTL <= 1)
+		 * never reaches them there either. */
+		if (nsxdp_forward_frame(f.data, f.len, &m) < 0) {
+			c->xst.not_forwarded++;
+			continue;
+		}
 		struct ns_pkt_meta pm = {
 		        .hook = 2, /* forward */
 		        .indev = in->ifindex,
@@ -318,10 +327,6 @@ static unsigned xsk_round(struct container *c, struct xsk_port *in)
 			break;
 		default:
 			c->xst.accepted++;
-		}
-		if (nsxdp_forward_frame(f.data, f.len, &m) < 0) {
-			c->xst.not_forwarded++;
-			continue;
 		}
 		out[eg][n_out[eg]++] = f;
 	}

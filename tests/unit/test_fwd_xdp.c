@@ -57,6 +57,8 @@ static void test_rules(void **state)
 	describe(x, d, sizeof(d));
 	assert_string_equal(d, "lo generic; rules:; stalls 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 2, BASE, err, sizeof(err)), 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/x (2 filters); stalls 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 1, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", f, 1, BASE + 1, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));

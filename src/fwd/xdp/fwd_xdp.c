@@ -477,6 +477,10 @@ static int xdp_describe(void *fwd, char *buf, size_t len)
 	for (size_t j = 0; j < x->n_rules && off < len; j++) {
 		int k = snprintf(buf + off, len - off, "%s %s", j ? "," : "", x->rules[j].id);
 		off += k > 0 ? (size_t)k : 0;
+		if (x->rules[j].n > 1 && off < len) {
+			k = snprintf(buf + off, len - off, " (%zu filters)", x->rules[j].n);
+			off += k > 0 ? (size_t)k : 0;
+		}
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, "; stalls %llu", (unsigned long long)x->stalls);
