@@ -540,6 +540,14 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j, int *fds)
 			reply_err(c, seq, r, "AF_XDP sockets: %s", err);
 			return;
 		}
+		/* Its sample channel: netservd writes the samples of the XDP
+		 * program's sampling rules to it as NFLOG messages. */
+		r = samples_open(c, fds[2 * a.n_xsk], err, sizeof(err));
+		fds[2 * a.n_xsk] = -1;
+		if (r < 0) {
+			reply_err(c, seq, r, "sample channel: %s", err);
+			return;
+		}
 	} else {
 		r = queues_open(c, &a, fds[0], fds[1], err, sizeof(err));
 		fds[0] = fds[1] = -1;
@@ -726,13 +734,13 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	for (;;) {
 		struct cmsg_hdr h;
 		int err;
-		int fds[2 * PROTO_MAX_XSK];
+		int fds[PROTO_ASSIGN_FDS];
 		const uint8_t *payload =
-		        cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, 2 * PROTO_MAX_XSK);
+		        cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, PROTO_ASSIGN_FDS);
 		_cleanup_close_ int passed = fds[0];
 		/* Only an ASSIGN takes more than one descriptor. */
 		if (!payload || h.type != CMSG_ASSIGN)
-			for (size_t k = 1; k < 2 * PROTO_MAX_XSK; k++)
+			for (size_t k = 1; k < PROTO_ASSIGN_FDS; k++)
 				fds[k] = safe_close(fds[k]);
 		if (!payload) {
 			if (err == -EAGAIN)
@@ -771,7 +779,7 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 			fds[0] = passed; /* taken; what cmd_assign leaves is closed */
 			passed = -1;
 			cmd_assign(c, h.seq, j, fds);
-			for (size_t k = 0; k < 2 * PROTO_MAX_XSK; k++)
+			for (size_t k = 0; k < PROTO_ASSIGN_FDS; k++)
 				safe_close(fds[k]);
 			break;
 		}
