@@ -237,6 +237,9 @@ static void test_samples(void **state)
 	assert_non_null(strstr(err, "no sample channel"));
 	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
 	assert_true(fds[2] >= 0);
+	/* The container's end only reads. */
+	assert_int_equal(send(fds[2], "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EPIPE);
 	struct fwd_sample bad = smp;
 	bad.every = 0;
 	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &bad, err, sizeof(err)),

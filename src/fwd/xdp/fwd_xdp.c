@@ -309,6 +309,7 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		int sz = CHAN_SNDBUF;
 		setsockopt(s->chan[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
 		setsockopt(s->chan[1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+		shutdown(s->chan[1], SHUT_WR); /* the container only reads it */
 		fds[2 * x->n_ifs] = s->chan[1];
 	}
 	x->busy[slot] = false;
