@@ -274,9 +274,10 @@ static void on_nfq_readable(struct evloop *loop, int fd, uint32_t events, void *
 #define XSK_ROUNDS 8 /* batches per wake-up, then the loop serves the rest */
 #define ETH_HDR    14
 
-/* One batch from port `in`: each frame through the modules, then forwarded
- * (xdp_fwd: the FIB's answer the program left before it) out of the socket
- * on its egress interface. Returns how many frames it took. */
+/* One batch from port `in`: each frame forwarded (xdp_fwd: the FIB's answer
+ * the program left before it: MACs, TTL/hop limit - 1), through the modules,
+ * then out of the socket on its egress interface. Returns how many frames it
+ * took. */
 static unsigned xsk_round(struct container *c, struct xsk_port *in)
 {
 	struct nsxsk_frame rx[XSK_BATCH], out[PROTO_MAX_XSK][XSK_BATCH];
@@ -300,6 +301,14 @@ static unsigned xsk_round(struct container *c, struct xsk_port *in)
 			c->xst.no_egress++;
 			continue;
 		}
+		/* Forwarded first, as the kernel does before its forward hook:
+		 * the modules see the TTL/hop limit already decremented, as on the
+		 * netfilter plane; a frame the kernel would not forward (TTL <= 1)
+		 * never reaches them there either. */
+		if (nsxdp_forward_frame(f.data, f.len, &m) < 0) {
+			c->xst.not_forwarded++;
+			continue;
+		}
 		struct ns_pkt_meta pm = {
 		        .hook = 2, /* forward */
 		        .indev = in->ifindex,
@@ -318,10 +327,6 @@ static unsigned xsk_round(struct container *c, struct xsk_port *in)
 			break;
 		default:
 			c->xst.accepted++;
-		}
-		if (nsxdp_forward_frame(f.data, f.len, &m) < 0) {
-			c->xst.not_forwarded++;
-			continue;
 		}
 		out[eg][n_out[eg]++] = f;
 	}
@@ -535,6 +540,14 @@ static void cmd_assign(struct container *c, uint32_t seq, json_t *j, int *fds)
 			reply_err(c, seq, r, "AF_XDP sockets: %s", err);
 			return;
 		}
+		/* Its sample channel: netservd writes the samples of the XDP
+		 * program's sampling rules to it as NFLOG messages. */
+		r = samples_open(c, fds[2 * a.n_xsk], err, sizeof(err));
+		fds[2 * a.n_xsk] = -1;
+		if (r < 0) {
+			reply_err(c, seq, r, "sample channel: %s", err);
+			return;
+		}
 	} else {
 		r = queues_open(c, &a, fds[0], fds[1], err, sizeof(err));
 		fds[0] = fds[1] = -1;
@@ -721,13 +734,13 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 	for (;;) {
 		struct cmsg_hdr h;
 		int err;
-		int fds[2 * PROTO_MAX_XSK];
+		int fds[PROTO_ASSIGN_FDS];
 		const uint8_t *payload =
-		        cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, 2 * PROTO_MAX_XSK);
+		        cmsg_recv_fds(fd, c->buf, CMSG_MAX, &h, &err, fds, PROTO_ASSIGN_FDS);
 		_cleanup_close_ int passed = fds[0];
 		/* Only an ASSIGN takes more than one descriptor. */
 		if (!payload || h.type != CMSG_ASSIGN)
-			for (size_t k = 1; k < 2 * PROTO_MAX_XSK; k++)
+			for (size_t k = 1; k < PROTO_ASSIGN_FDS; k++)
 				fds[k] = safe_close(fds[k]);
 		if (!payload) {
 			if (err == -EAGAIN)
@@ -766,7 +779,7 @@ static void on_control(struct evloop *loop, int fd, uint32_t events, void *ctx)
 			fds[0] = passed; /* taken; what cmd_assign leaves is closed */
 			passed = -1;
 			cmd_assign(c, h.seq, j, fds);
-			for (size_t k = 0; k < 2 * PROTO_MAX_XSK; k++)
+			for (size_t k = 0; k < PROTO_ASSIGN_FDS; k++)
 				safe_close(fds[k]);
 			break;
 		}

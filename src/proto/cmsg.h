@@ -48,7 +48,7 @@ int cmsg_send_fd(int fd, uint32_t type, uint32_t seq, int32_t status, const void
                  size_t len, int pass_fd);
 
 /* File descriptors one message may carry, at most. */
-#define CMSG_MAX_FDS 8
+#define CMSG_MAX_FDS 9 /* PROTO_ASSIGN_FDS (msg.h) */
 
 /* Like cmsg_send(), passing the nfds (<= CMSG_MAX_FDS) file descriptors fds
  * along in one SCM_RIGHTS message. */

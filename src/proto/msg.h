@@ -17,6 +17,9 @@
 
 #define PROTO_USER_MAX 32 /* a publisher's name */
 #define PROTO_MAX_XSK  4  /* AF_XDP sockets of an ASSIGN (2 descriptors each) */
+/* Descriptors an ASSIGN carries at most: 2 per AF_XDP socket and the sample
+ * channel (NFQUEUE: the queue's 2 and the sample channel). */
+#define PROTO_ASSIGN_FDS (2 * PROTO_MAX_XSK + 1)
 
 /* Defaults of an ASSIGN (and of a [publisher] section). */
 #define PROTO_DEFAULT_NICE          5

@@ -338,7 +338,7 @@ static void ct_assign(struct supervisor_container *ct)
 	 * verdicts, which this process checks and sends (verdict_relay.h). On
 	 * the AF_XDP plane it gets the sockets this process made instead. */
 	struct proto_assign a = pub->cfg.ct;
-	int fds[2 * PROTO_MAX_XSK] = {-1, -1, -1, -1, -1, -1, -1, -1};
+	int fds[PROTO_ASSIGN_FDS] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
 	size_t nfds = 0;
 	bool own_fds = true; /* fds are ours to close (not the plane's) */
 	int32_t queue = a.queue;
@@ -360,6 +360,8 @@ static void ct_assign(struct supervisor_container *ct)
 			ct->xsk_open = true;
 			a.n_xsk = (uint32_t)r;
 			nfds = 2 * (size_t)r;
+			if (fds[nfds] >= 0) /* the sample channel */
+				nfds++;
 		}
 	} else if (queue >= 0 && !ct->relay) {
 		struct verdict_relay_sched sched = {

@@ -30,7 +30,9 @@ struct sup_publisher {
  * NFQUEUE queue) and tells it when the container is gone. */
 struct sup_xdp_plane {
 	/* Makes the sockets of `queue`: fds[2i], fds[2i + 1] (socket, UMEM;
-	 * kept by the plane, passed as copies) and ifindexes[i], i < max.
+	 * kept by the plane, passed as copies) and ifindexes[i], i < max, and
+	 * after the n sockets fds[2n], the container's end of its sample
+	 * channel (kept by the plane too), or -1 (fds has 2 * max + 1).
 	 * Returns how many or a negative errno with the reason in err. */
 	int (*open)(void *ctx, unsigned queue, int *fds, int *ifindexes, size_t max, char *err,
 	            size_t errlen);

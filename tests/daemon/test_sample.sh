@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sampled modules (SETUP `sample: 1/N`, docs/module-api.md "Sampled modules")
-# on the netfilter plane, end to end: netservd in a router between a client
-# and a server (network namespaces of this run), NetMonitor deployed with
-# sample:1/10, 10,000 UDP datagrams through the router:
-#   - the filter is a statistic+NFLOG rule, no NFQUEUE rule: nothing holds
-#     the packets;
+# on the netfilter plane (or NETSERV_PLANE=xdp: the AF_XDP plane, docs/xdp.md),
+# end to end: netservd in a router between a client and a server (network
+# namespaces of this run), NetMonitor deployed with sample:1/10, 10,000 UDP
+# datagrams through the router:
+#   - netfilter: the filter is a statistic+NFLOG rule, no NFQUEUE rule:
+#     nothing holds the packets; xdp: a sampling rule of the XDP program,
+#     whose samples netservd hands to the container;
 #   - every datagram arrives at the server, unchanged;
 #   - NetMonitor's estimate (samples x 10) is within 2% of the 10,000 sent
 #     (nth sampling copies exactly one in 10: the tolerance is for copies the
@@ -133,12 +135,17 @@ received() {
 out=$(sr_setup "$NAME" netmonitor filter-proto:udp "filter-port:$PORT" "sample:1/$EVERY" \
 	"properties:visualizer_ip=$SR_SERVER,visualizer_port=$VIZ_PORT,period_ms=200,label=sampled")
 check "SETUP of NetMonitor with sample:1/$EVERY answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
-rules=$(topo_exec router iptables-save -t mangle | grep "netserv:$SR_USER/$NAME")
-diag "rule: $rules"
-check "its rule samples one in $EVERY to NFLOG (statistic nth, the module's prefix)" \
-	grep -q -- "-m statistic --mode nth --every $EVERY --packet 0 -j NFLOG --nflog-prefix \"\?$NAME\"\? --nflog-group [0-9]* --nflog-size 128" <<<"$rules"
-check "and nothing queues its packets (no NFQUEUE rule)" \
-	bash -c "! grep -q NFQUEUE <<<\"\$1\"" _ "$rules"
+if [ "$SR_PLANE" = netfilter ]; then
+	rules=$(topo_exec router iptables-save -t mangle | grep "netserv:$SR_USER/$NAME")
+	diag "rule: $rules"
+	check "its rule samples one in $EVERY to NFLOG (statistic nth, the module's prefix)" \
+		grep -q -- "-m statistic --mode nth --every $EVERY --packet 0 -j NFLOG --nflog-prefix \"\?$NAME\"\? --nflog-group [0-9]* --nflog-size 128" <<<"$rules"
+	check "and nothing queues its packets (no NFQUEUE rule)" \
+		bash -c "! grep -q NFQUEUE <<<\"\$1\"" _ "$rules"
+else
+	check "its filter is one rule of the XDP programs ($(sr_rules "$NAME"))" \
+		test "$(sr_rules "$NAME")" = 1
+fi
 check "the node's status shows the module sampled (every $EVERY, 128 bytes)" \
 	test "$(sr_status "mods['$SR_USER/$NAME'].get('sample') == {'every': $EVERY, 'bytes': 128}")" = True
 
@@ -153,6 +160,7 @@ wait_for "((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('counter
 samples=$(sr_counter "$NAME" samples)
 packets=$(sr_counter "$NAME" packets)
 diag "sampled: $samples samples, estimate $packets packets (truth $N)"
+[ "$SR_PLANE" = xdp ] && diag "plane: $(sr_status "s['node']['forwarding']['state']")"
 check "NetMonitor got about one sample in $EVERY ($samples, want $want +-2%)" \
 	test "$samples" -ge $((want * 98 / 100)) -a "$samples" -le $((want * 102 / 100))
 check "its estimate is samples x $EVERY and within 2% of the truth ($packets, $lo..$hi)" \
@@ -194,8 +202,12 @@ fi
 # ---- unsampled, the same traffic ----------------------------------------------
 out=$(sr_remove "$NAME")
 check "REMOVE answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
-check "the sampled rule is gone" \
-	bash -c "! ip netns exec $(topo_ns router) iptables-save -t mangle | grep -q NFLOG"
+if [ "$SR_PLANE" = netfilter ]; then
+	check "the sampled rule is gone" \
+		bash -c "! ip netns exec $(topo_ns router) iptables-save -t mangle | grep -q NFLOG"
+else
+	check "the sampled rule is gone" test "$(sr_rules "$NAME")" = 0
+fi
 out=$(sr_setup "$NAME" netmonitor filter-proto:udp "filter-port:$PORT" \
 	"properties:visualizer_ip=$SR_SERVER,visualizer_port=$VIZ_PORT,period_ms=200,label=plain")
 check "SETUP of NetMonitor unsampled answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
@@ -224,9 +236,14 @@ check "SETUP of the counter (on the path, udp/$PORT) answers 200" grep -q '^NETS
 out=$(sr_setup "$NAME" netmonitor filter-proto:udp "filter-port:$PORT" "sample:1/$EVERY" \
 	"properties:visualizer_ip=$SR_SERVER,visualizer_port=$VIZ_PORT,period_ms=200")
 check "then NetMonitor sampled 1/$EVERY on the same filter answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
-order=$(topo_exec router iptables-save -t mangle | grep -o -- '-j NFLOG\|-j NFQUEUE' | tr '\n' ' ')
-check "the sampling rule comes first, before the queue's, which would take its packets ($order)" \
-	test "$order" = "-j NFLOG -j NFQUEUE "
+if [ "$SR_PLANE" = netfilter ]; then
+	order=$(topo_exec router iptables-save -t mangle | grep -o -- '-j NFLOG\|-j NFQUEUE' | tr '\n' ' ')
+	check "the sampling rule comes first, before the queue's, which would take its packets ($order)" \
+		test "$order" = "-j NFLOG -j NFQUEUE "
+else # the XDP program's sampling rules do not end its scan (docs/xdp.md)
+	check "both are rules of the XDP programs" \
+		test "$(sr_rules "$COUNTER")$(sr_rules "$NAME")" = 11
+fi
 receive || not_ok "the receiver starts"
 send
 received

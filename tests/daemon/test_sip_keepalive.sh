@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # KeepAlive Responder (modules/keepalive.c), end to end: a SIPp client behind
 # a NetServ router sends NAT keep-alives to a SIPp server (client -- router
-# -- server in network namespaces, netservd with the netfilter plane).
+# -- server in network namespaces, netservd with the netfilter plane, or the
+# AF_XDP plane with NETSERV_PLANE=xdp).
 #   - without the module the server answers every keep-alive;
 #   - with it, the router answers every NOTIFY keep-alive and OPTIONS ping
 #     on the server's behalf (the 200's To tag is the module's) and the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # NetMonitor (modules/netmonitor.c) and its visualizer (`netserv viz`), end
 # to end: the module runs in a NetServ router (client -- router -- server in
-# network namespaces) and reports to `netserv viz` on the server host.
+# network namespaces; NETSERV_PLANE=xdp: on the AF_XDP plane) and reports
+# to `netserv viz` on the server host.
 #   - the counts by (source, destination, TTL) match the traffic sent (IPv4
 #     with two TTLs, IPv6, both directions), packets and bytes;
 #   - reports come twice a second;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Overload Control (modules/overload.c), end to end: SIPp callers behind a
 # NetServ router call a SIPp server at 3x what it accepts (client -- router
-# -- server in network namespaces, netservd with the netfilter plane). The
-# server is an RFC 7339 receiving entity with fixed feedback: the Via of
-# each of its responses says oc=<the share to shed>, oc-algo="loss",
-# oc-validity, oc-seq (tests/sip/oc_uas.xml).
+# -- server in network namespaces, netservd with the netfilter plane, or
+# the AF_XDP plane with NETSERV_PLANE=xdp). The server is an RFC 7339
+# receiving entity with fixed feedback: the Via of each of its responses
+# says oc=<the share to shed>, oc-algo="loss", oc-validity, oc-seq
+# (tests/sip/oc_uas.xml).
 #   - without the module the server sees every call (3x its capacity);
 #   - with it, the server sees no more than its capacity (in total and in
 #     every second), every shed call gets 503 + Retry-After at the caller
@@ -105,10 +106,8 @@ out=$(sr_setup $m overload filter-proto:udp filter-port:5060 "filter-dst:$SR_SER
 	filter-2-proto:udp "filter-2-src:$SR_SERVER" "$props")
 check "SETUP of Overload Control with both directions' filters answers 200" \
 	grep -q '^NETSERV/0.1 200' <<<"$out"
-rules() {
-	topo_exec router iptables-save -t mangle | grep -c "netserv:$SR_USER/$m\""
-}
-check "one netfilter rule per filter (2)" test "$(rules)" = 2
+rules() { sr_rules $m; }
+check "one rule per filter in the $SR_PLANE plane (2)" test "$(rules)" = 2
 filters="[(f['proto'], f['port_lo'], f['src'], f['dst']) for f in mods['$SR_USER/$m']['filters']]"
 want="[('udp', 5060, 'any', '$SR_SERVER/32'), ('udp', 0, '$SR_SERVER/32', 'any')]"
 check "status shows both filters" test "$(sr_status "$filters")" = "$want"

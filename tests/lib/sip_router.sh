@@ -1,8 +1,10 @@
 # A NetServ router between a client and a server, for the tests and demos
 # of the SIP applications (tests/daemon/test_sip_*.sh, scripts/demo-*):
 #   client -- router -- server   (tests/lib/topo.sh namespaces)
-# netservd runs in the router with the netfilter forwarding plane; modules
-# come from the build's modules/ and are deployed with `netserv ctl send`.
+# netservd runs in the router with the netfilter forwarding plane, or with
+# NETSERV_PLANE=xdp the AF_XDP plane (docs/xdp.md) on the router's two
+# interfaces; modules come from the build's modules/ and are deployed with
+# `netserv ctl send`.
 # shellcheck shell=bash
 #
 #   source tests/lib/sip_router.sh     # needs NETSERV_BUILD
@@ -11,6 +13,7 @@
 #   sr_counter NAME COUNTER            # a module counter from the node's status
 #   sr_restart                         # netservd stopped (SIGTERM) and started again
 #   sr_remove NAME
+#   sr_rules NAME                      # filters of NAME the plane holds
 #   sr_stop                            # also at exit (topo_destroy)
 #
 # Everything lives in SR_WORK (a temporary directory) and the run's
@@ -26,6 +29,7 @@ SR_SOCK=$SR_WORK/admin.sock
 SR_DPID=
 SR_PIDS=()
 SR_USER=${SR_USER:-janedoe}
+SR_PLANE=${NETSERV_PLANE:-netfilter}
 
 sr_cleanup() {
 	local p
@@ -70,7 +74,26 @@ sr_start() {
 	SR_CLIENT6=$(topo_addr -6 client)
 	SR_SERVER6=$(topo_addr -6 server)
 	SR_ROUTER_S=$(topo_addr router toward server)
-	local qbase=$((2000 + RANDOM % 20000))
+	local qbase=$((2000 + RANDOM % 20000)) forwarding
+	case $SR_PLANE in
+	netfilter)
+		forwarding="driver = netfilter
+chain_prefix = NS${TOPO_TAG}
+hooks = forward"
+		;;
+	xdp)
+		forwarding="driver = xdp
+interfaces = $(topo_if router toward client), $(topo_if router toward server)"
+		# Real NICs put whole frames on the wire: a veth would hand over UDP
+		# checksums not yet computed, which user-space forwarding passes on.
+		topo_exec client ethtool -K "$(topo_if client)" tx off >/dev/null || return 1
+		topo_exec server ethtool -K "$(topo_if server)" tx off >/dev/null || return 1
+		;;
+	*)
+		echo "sip_router: NETSERV_PLANE=$SR_PLANE: want netfilter or xdp" >&2
+		return 1
+		;;
+	esac
 	# Requests are signed (docs/security.md): the publisher's key pair, its
 	# public key in the node's keys_dir; `netserv ctl send` signs with
 	# $NETSERV_KEY what is not signed yet.
@@ -89,9 +112,7 @@ level = ${SR_LOG_LEVEL:-info}
 [fetch]
 protocols = file
 [forwarding]
-driver = netfilter
-chain_prefix = NS${TOPO_TAG}
-hooks = forward
+$forwarding
 [containers]
 cgroup = netserv-sip-$TOPO_TAG
 queue_base = $qbase
@@ -115,10 +136,19 @@ EOC
 }
 
 # sr_daemon: starts netservd in the router (sr_start wrote its configuration)
-# and waits for its admin socket, 5 s at most.
+# and waits for its admin socket, 5 s at most. On the AF_XDP plane in a mount
+# namespace of its own with a bpffs of its own (libxdp needs one; nothing it
+# pins outlives it).
 sr_daemon() {
-	nsenter --net="/var/run/netns/$(topo_ns router)" "$NETSERV_BUILD/netservd" \
-		-c "$SR_WORK/netservd.conf" >>"$SR_WORK/netservd.log" 2>&1 &
+	if [ "$SR_PLANE" = xdp ]; then
+		nsenter --net="/var/run/netns/$(topo_ns router)" \
+			unshare -m --propagation private sh -c \
+			'mount -t bpf bpf /sys/fs/bpf && exec "$@"' _ "$NETSERV_BUILD/netservd" \
+			-c "$SR_WORK/netservd.conf" >>"$SR_WORK/netservd.log" 2>&1 &
+	else
+		nsenter --net="/var/run/netns/$(topo_ns router)" "$NETSERV_BUILD/netservd" \
+			-c "$SR_WORK/netservd.conf" >>"$SR_WORK/netservd.log" 2>&1 &
+	fi
 	SR_DPID=$!
 	for _ in $(seq 1 100); do
 		sr_ctl status >/dev/null 2>&1 && return 0
@@ -173,6 +203,26 @@ sr_setup() {
 
 sr_remove() {
 	printf 'REMOVE %s NETSERV/0.1\nuser:%s\n\n' "$1" "$SR_USER" | sr_ctl send -
+}
+
+# sr_rules NAME: how many filters of NAME the plane holds: its rules in the
+# router's mangle table (iptables), or in the XDP programs (the status's
+# forwarding state: "rules: USER/NAME (N filters), ...").
+sr_rules() {
+	if [ "$SR_PLANE" = xdp ]; then
+		sr_status "s['node']['forwarding']['state']" | python3 -c '
+import re, sys
+m = re.search(r"rules:([^;]*)", sys.stdin.read())
+n = 0
+for r in (m.group(1).split(",") if m else []):
+    r = r.strip()
+    k = re.fullmatch(re.escape(sys.argv[1]) + r"(?: \((\d+) filters\))?", r)
+    if k:
+        n += int(k.group(1) or 1)
+print(n)' "$SR_USER/$1"
+		return
+	fi
+	topo_exec router iptables-save -t mangle | grep -c "netserv:$SR_USER/$1\""
 }
 
 # sr_status PYTHON-EXPR: evaluates EXPR with s (the status JSON) and mods

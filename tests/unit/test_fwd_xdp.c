@@ -3,9 +3,14 @@
  * its own in a mount namespace of its own: rules through fwd_ops, the slot
  * range, all-or-none replacement, a publisher's sockets, the kernel's one
  * socket per device queue, and a restarted driver replacing its program
- * instead of adding one. No traffic. Needs root. */
+ * instead of adding one; sampling rules, their samples read from the
+ * program's ring and handed to the slot's sample channel as NFLOG messages
+ * (UDP datagrams over lo). Needs root. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -20,7 +25,9 @@
 
 #include <cmocka.h>
 
+#include "fwd/nflog.h"
 #include "fwd/xdp/fwd_xdp.h"
+#include "lib/evloop.h"
 
 #define BASE 1000u /* queue_base: slot = queue - BASE */
 
@@ -55,12 +62,14 @@ static void test_rules(void **state)
 
 	assert_int_equal(replaced, 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules:; stalls 0");
+	assert_string_equal(d, "lo generic; rules:; stalls 0; samples 0, lost 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 2, BASE, err, sizeof(err)), 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/x (2 filters); stalls 0; samples 0, lost 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 1, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", f, 1, BASE + 1, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules: a/x, b/y; stalls 0");
+	assert_string_equal(d, "lo generic; rules: a/x, b/y; stalls 0; samples 0, lost 0");
 
 	/* Refusals change nothing. */
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 1, BASE - 1, err, sizeof(err)),
@@ -94,7 +103,7 @@ static void test_rules(void **state)
 	assert_int_equal(fwd_xdp_ops.filter_remove(x, "a/x"), -ENOENT);
 	assert_int_equal(fwd_xdp_ops.flush(x, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules:; stalls 0");
+	assert_string_equal(d, "lo generic; rules:; stalls 0; samples 0, lost 0");
 	fwd_xdp_free(x);
 }
 
@@ -117,11 +126,12 @@ static void test_sockets(void **state)
 {
 	struct fwd_xdp *x = new_driver(NULL);
 	char err[256] = "";
-	int fds[2] = {-1, -1}, ifs[1] = {0};
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
 	struct ncm_filter f = udp_port(5060);
 
 	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
 	assert_true(fds[0] >= 0 && fds[1] >= 0);
+	assert_true(fds[2] >= 0); /* the sample channel */
 	assert_int_equal(ifs[0], (int)if_nametoindex("lo"));
 	assert_int_equal(fwd_xdp_open_slot(x, BASE + 300, fds, ifs, 1, err, sizeof(err)), -ERANGE);
 	/* The device queue is slot 0's: a second publisher gets no socket,
@@ -188,6 +198,106 @@ static void test_bad_interfaces(void **state)
 	fwd_xdp_free(x);
 }
 
+static void stop_loop(struct evloop *loop, void *ctx)
+{
+	(void)ctx;
+	evloop_stop(loop);
+}
+
+struct got {
+	unsigned n, bad;
+};
+
+static void on_nflog(void *ctx, const struct nflog_sample *s)
+{
+	struct got *g = ctx;
+	g->n++;
+	/* The IP packet's first 32 bytes (IPv4, UDP to 7000), the module's tag,
+	 * the publisher's group, the ingress interface. */
+	if (strcmp(s->prefix, "Mon") != 0 || s->len != 32 || s->data[0] != 0x45 ||
+	    s->data[9] != IPPROTO_UDP || s->data[22] != 7000 >> 8 || s->data[23] != (7000 & 0xff) ||
+	    s->group != BASE || s->hw_proto != 0x0800 || s->indev != if_nametoindex("lo"))
+		g->bad++;
+}
+
+static void test_samples(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	struct evloop *loop = NULL;
+	char err[256] = "", d[512];
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
+	struct ncm_filter f = udp_port(7000);
+	struct fwd_sample smp = {.every = 1, .bytes = 32, .group = BASE, .tag = "Mon"};
+
+	assert_int_equal(evloop_new(&loop), 0);
+	assert_int_equal(fwd_xdp_watchdog_start(x, loop, 10, 1000), 0);
+	/* No sockets, no channel: refused. */
+	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &smp, err, sizeof(err)),
+	                 -ENOENT);
+	assert_non_null(strstr(err, "no sample channel"));
+	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
+	assert_true(fds[2] >= 0);
+	/* The container's end only reads. */
+	assert_int_equal(send(fds[2], "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EPIPE);
+	struct fwd_sample bad = smp;
+	bad.every = 0;
+	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &bad, err, sizeof(err)),
+	                 -EINVAL);
+	/* A module on the path with the same filter, deployed first: the
+	 * sampling rule still sees the frames (it goes first in the program). */
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/Q", &f, 1, BASE, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &smp, err, sizeof(err)), 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; stalls 0; samples 0, lost 0");
+
+	/* 10 datagrams over lo to a listener on 7000: all arrive (a sampling
+	 * rule passes every frame on), all are sampled (1/1). */
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons(7000),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof(a)), 0);
+	char payload[100] = {0};
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+		        sendto(tx, payload, sizeof(payload), 0, (struct sockaddr *)&a, sizeof(a)),
+		        (ssize_t)sizeof(payload));
+	unsigned arrived = 0;
+	while (recv(rx, payload, sizeof(payload), MSG_DONTWAIT) == (ssize_t)sizeof(payload))
+		arrived++;
+	assert_int_equal(arrived, 10);
+	assert_non_null(evloop_timer_add(loop, 100, stop_loop, NULL));
+	assert_int_equal(evloop_run(loop), 0);
+
+	struct got g = {0};
+	static uint8_t buf[NFLOG_DGRAM_MAX];
+	ssize_t n;
+	while ((n = recv(fds[2], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		assert_true(nflog_parse(buf, (size_t)n, on_nflog, &g) >= 0);
+	assert_int_equal(g.n, 10);
+	assert_int_equal(g.bad, 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; stalls 0; samples 10, lost 0");
+	close(rx);
+	close(tx);
+	fwd_xdp_free(x);
+	evloop_free(loop);
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = {0};
+	int s = socket(AF_INET, SOCK_DGRAM, 0), r;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	if (r == 0)
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	close(s);
+	return r;
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -198,15 +308,14 @@ int main(void)
 	 * of its own for libxdp: nothing outlives the test. */
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) < 0) {
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) < 0 || lo_up() < 0) {
 		printf("1..1\nnot ok 1 - namespaces and a bpffs: %s\n", strerror(errno));
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_rules),
-	        cmocka_unit_test(test_sockets),
-	        cmocka_unit_test(test_replace),
-	        cmocka_unit_test(test_bad_interfaces),
+	        cmocka_unit_test(test_rules),   cmocka_unit_test(test_sockets),
+	        cmocka_unit_test(test_replace), cmocka_unit_test(test_bad_interfaces),
+	        cmocka_unit_test(test_samples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -361,6 +361,30 @@ static void test_sampling(void **state)
 	assert_int_equal(got.s[2].len, small.len);
 	assert_int_equal(got.s[2].caplen, small.len);
 	assert_memory_equal(got.s[2].data, small.b, small.len);
+
+	/* A sampling rule does not end the scan: with a redirecting rule on the
+	 * same filter after it, each frame is sampled (1 in 2) and then matches
+	 * the redirecting rule too (in a test run the FIB has no ingress
+	 * device: not_forwarded stands for the redirect). */
+	struct netserv_xdp_rule both[2];
+	assert_int_equal(nsxdp_rule_sampling(&fl[1], 2, 64, &both[0]), 0);
+	assert_int_equal(nsxdp_rule_from_filter(&fl[1], 0, 1, &both[1]), 0);
+	assert_int_equal(nsxdp_set_rules(prog, both, 2), 0);
+	assert_int_equal(nsxdp_counters_reset(prog), 0);
+	got.n = 0;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(nsxdp_test_run(prog, f.b, f.len, 0, 0), XDP_PASS);
+	assert_int_equal(nsxdp_counters(prog, c), 0);
+	assert_int_equal(c[NETSERV_XDP_SAMPLED], 2);
+	assert_int_equal(c[NETSERV_XDP_UNSAMPLED], 2);
+	assert_int_equal(c[NETSERV_XDP_MATCHED], 8); /* each rule's match */
+	assert_int_equal(c[NETSERV_XDP_NOT_FWD], 4);
+	assert_int_equal(c[NETSERV_XDP_PASSED], 0);
+	assert_int_equal(nsxdp_rule_hits(prog, 1, &hits), 0);
+	assert_int_equal(hits, 4);
+	assert_int_equal(nsxdp_sampler_poll(sm, 0), 2);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.s[0].rule, 0);
 	nsxdp_sampler_close(sm);
 	sched_setaffinity(0, sizeof(old), &old);
 }

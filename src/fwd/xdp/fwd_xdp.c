@@ -1,9 +1,16 @@
 /* The AF_XDP forwarding-plane driver (see fwd_xdp.h). */
 #include "fwd/xdp/fwd_xdp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +19,7 @@
 
 #include "fwd/xdp/xdp_prog.h"
 #include "fwd/xdp/xdp_rule.h"
+#include "fwd/xdp/xdp_sample.h"
 #include "fwd/xdp/xsk.h"
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
@@ -19,12 +27,28 @@
 
 #define RULE_ID_MAX 200
 #define PROG_NAME   "netserv_xdp" /* the program's function name */
+/* A sample channel's datagram: NFLOG messages, as the netfilter plane's
+ * (fwd/nflog.h), at most this long. */
+#define CHAN_DGRAM_MAX 65536
+#define CHAN_SNDBUF    (4 << 20)
+#define ETH_HLEN_XDP   14 /* the samples are frames; modules get IP packets */
 
 struct xrule {
 	char id[RULE_ID_MAX + 1];
 	struct ncm_filter filters[NCM_MAX_FILTERS];
 	size_t n;
 	uint32_t slot;
+	uint32_t sample_every, sample_bytes; /* > 0: a sampling rule */
+	uint16_t group;
+	char tag[FWD_SAMPLE_TAG_MAX + 1];
+};
+
+/* What a program rule (by its index in the set written last) belongs to,
+ * for the samples it copies. */
+struct xrule_at {
+	uint32_t slot;
+	uint16_t group;
+	char tag[FWD_SAMPLE_TAG_MAX + 1];
 };
 
 /* One interface's socket of a slot, and what the watchdog knows of it. */
@@ -38,6 +62,13 @@ struct xsock {
 
 struct xslot {
 	struct xsock s[FWD_XDP_MAX_IFS];
+	/* The sample channel: a datagram socket pair; chan[1] goes to the
+	 * container, which reads NFLOG messages from it as on the netfilter
+	 * plane; netservd writes the samples of the slot's sampling rules to
+	 * chan[0], batched in buf. */
+	int chan[2];
+	uint8_t *buf;
+	size_t len;
 };
 
 struct xif {
@@ -48,6 +79,10 @@ struct xif {
 
 struct fwd_xdp {
 	struct xif ifs[FWD_XDP_MAX_IFS];
+	struct nsxdp_sampler *samplers[FWD_XDP_MAX_IFS];
+	struct xrule_at at[NETSERV_XDP_MAX_RULES];
+	size_t n_at;
+	uint64_t samples, samples_lost; /* handed to a channel; no channel or full */
 	size_t n_ifs;
 	uint32_t slot_base;
 	struct xrule *rules;
@@ -163,6 +198,11 @@ static void slot_free(struct fwd_xdp *x, uint32_t slot)
 			nsxdp_clear_xsk(x->ifs[i].prog, slot);
 		nsxsk_close(s->s[i].xsk);
 	}
+	if (s->chan[0] >= 0)
+		close(s->chan[0]);
+	if (s->chan[1] >= 0)
+		close(s->chan[1]);
+	free(s->buf);
 	free(s);
 	x->slots[slot] = NULL;
 	x->closed_at[slot] = evloop_now_ms();
@@ -192,6 +232,11 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x)
 	if (!x)
 		return NULL;
 	evloop_timer_cancel(x->loop, x->timer);
+	for (size_t i = 0; i < FWD_XDP_MAX_IFS; i++) {
+		if (x->samplers[i] && x->loop)
+			evloop_del_fd(x->loop, nsxdp_sampler_fd(x->samplers[i]));
+		nsxdp_sampler_close(x->samplers[i]);
+	}
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++)
 		slot_free(x, k);
 	for (size_t i = 0; i < FWD_XDP_MAX_IFS; i++) {
@@ -234,6 +279,7 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 	struct xslot *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
+	s->chan[0] = s->chan[1] = -1;
 	x->slots[slot] = s;
 	for (size_t i = 0; i < x->n_ifs; i++) {
 		char e[256];
@@ -253,6 +299,18 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		fds[2 * i] = nsxsk_fd(s->s[i].xsk);
 		fds[2 * i + 1] = nsxsk_umem_fd(s->s[i].xsk);
 		ifindexes[i] = x->ifs[i].ifindex;
+	}
+	fds[2 * x->n_ifs] = -1;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, s->chan) < 0 ||
+	    !(s->buf = malloc(CHAN_DGRAM_MAX))) {
+		log_warn("xdp: slot %u: no sample channel (sampled modules will not install): %s",
+		         slot, strerror(errno));
+	} else {
+		int sz = CHAN_SNDBUF;
+		setsockopt(s->chan[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+		setsockopt(s->chan[1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+		shutdown(s->chan[1], SHUT_WR); /* the container only reads it */
+		fds[2 * x->n_ifs] = s->chan[1];
 	}
 	x->busy[slot] = false;
 	return (int)x->n_ifs;
@@ -280,6 +338,91 @@ void fwd_xdp_close_slot(struct fwd_xdp *x, unsigned queue)
 	log_notice("xdp: slot %u emptied (its container is gone): its traffic goes to the kernel; "
 	           "%u frames were waiting in its receive rings (lost)",
 	           slot, waiting);
+}
+
+/* ---- samples --------------------------------------------------------------- */
+
+static void nl_attr(uint8_t *buf, size_t *off, uint16_t type, const void *v, size_t n)
+{
+	struct nlattr a = {.nla_len = (uint16_t)(NLA_HDRLEN + n), .nla_type = type};
+	memcpy(buf + *off, &a, sizeof(a));
+	memcpy(buf + *off + NLA_HDRLEN, v, n);
+	memset(buf + *off + NLA_HDRLEN + n, 0, NLA_ALIGN(NLA_HDRLEN + n) - (NLA_HDRLEN + n));
+	*off += NLA_ALIGN(NLA_HDRLEN + n);
+}
+
+static void chan_flush(struct fwd_xdp *x, struct xslot *s)
+{
+	if (!s->len)
+		return;
+	if (send(s->chan[0], s->buf, s->len, MSG_DONTWAIT) < 0)
+		x->samples_lost++; /* the container does not keep up: a batch lost */
+	s->len = 0;
+}
+
+/* One sample from a program's ring: an NFULNL_MSG_PACKET message (what
+ * nflog_parse() reads) in its owner's channel, tagged with the module id. */
+static void on_xdp_sample(void *ctx, const struct netserv_xdp_sample *smp)
+{
+	struct fwd_xdp *x = ctx;
+	struct xslot *s;
+	if (smp->rule >= x->n_at || !(s = x->slots[x->at[smp->rule].slot]) || s->chan[0] < 0) {
+		x->samples_lost++;
+		return;
+	}
+	const struct xrule_at *at = &x->at[smp->rule];
+	uint32_t caplen = smp->caplen < NETSERV_XDP_SNAP_MAX ? smp->caplen : NETSERV_XDP_SNAP_MAX;
+	if (caplen < ETH_HLEN_XDP) {
+		x->samples_lost++;
+		return;
+	}
+	const uint8_t *eth = smp->data;
+	uint16_t proto = (uint16_t)(eth[12] << 8 | eth[13]);
+	size_t plen = strlen(at->tag) + 1;
+	size_t need = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)) +
+	              NLA_ALIGN(NLA_HDRLEN + sizeof(struct nfulnl_msg_packet_hdr)) +
+	              NLA_ALIGN(NLA_HDRLEN + 4) + NLA_ALIGN(NLA_HDRLEN + plen) +
+	              NLA_ALIGN(NLA_HDRLEN + caplen);
+	if (s->len + need > CHAN_DGRAM_MAX)
+		chan_flush(x, s);
+	uint8_t *buf = s->buf;
+	size_t off = s->len + NLMSG_HDRLEN;
+	struct nfgenmsg g = {.nfgen_family = proto == 0x86dd ? AF_INET6 : AF_INET,
+	                     .version = NFNETLINK_V0,
+	                     .res_id = htons(at->group)};
+	memcpy(buf + off, &g, sizeof(g));
+	off += NLMSG_ALIGN(sizeof(g));
+	struct nfulnl_msg_packet_hdr ph = {.hw_protocol = htons(proto), .hook = 0};
+	nl_attr(buf, &off, NFULA_PACKET_HDR, &ph, sizeof(ph));
+	uint32_t in = htonl(smp->ifindex);
+	nl_attr(buf, &off, NFULA_IFINDEX_INDEV, &in, 4);
+	nl_attr(buf, &off, NFULA_PREFIX, at->tag, plen);
+	/* The IP packet: the frame after its Ethernet header (the program
+	 * samples only IPv4 and IPv6 frames without a VLAN tag). */
+	nl_attr(buf, &off, NFULA_PAYLOAD, eth + ETH_HLEN_XDP, caplen - ETH_HLEN_XDP);
+	struct nlmsghdr h = {.nlmsg_len = (uint32_t)(off - s->len),
+	                     .nlmsg_type = NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET};
+	memcpy(buf + s->len, &h, sizeof(h));
+	s->len = NLMSG_ALIGN(off);
+	x->samples++;
+}
+
+static void read_samples(struct fwd_xdp *x)
+{
+	for (size_t i = 0; i < x->n_ifs; i++)
+		if (x->samplers[i])
+			nsxdp_sampler_poll(x->samplers[i], 0);
+	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++)
+		if (x->slots[k] && x->slots[k]->chan[0] >= 0)
+			chan_flush(x, x->slots[k]);
+}
+
+static void on_samples_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	read_samples(ctx);
 }
 
 /* ---- the watchdog --------------------------------------------------------- */
@@ -323,6 +466,7 @@ static void on_watchdog(struct evloop *loop, void *ctx)
 	uint64_t now = evloop_now_ms();
 
 	x->timer = NULL;
+	read_samples(x); /* the last few, which do not wake the reader */
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++) {
 		if (!x->slots[k])
 			continue;
@@ -339,6 +483,19 @@ int fwd_xdp_watchdog_start(struct fwd_xdp *x, struct evloop *loop, uint32_t peri
 	x->loop = loop;
 	x->period_ms = period_ms ? period_ms : 10;
 	x->stall_ms = stall_ms;
+	for (size_t i = 0; i < x->n_ifs; i++) {
+		int r = nsxdp_sampler_open(x->ifs[i].prog, on_xdp_sample, x, &x->samplers[i]);
+		if (r < 0) {
+			log_warn("xdp: %s: no samples reader (sampled modules get nothing): %s",
+			         x->ifs[i].name, strerror(-r));
+			continue;
+		}
+		r = evloop_add_fd(loop, nsxdp_sampler_fd(x->samplers[i]), EPOLLIN,
+		                  on_samples_readable, x);
+		if (r < 0)
+			log_warn("xdp: %s: watching the samples ring: %s (read on the timer)",
+			         x->ifs[i].name, strerror(-r));
+	}
 	x->timer = evloop_timer_add(loop, x->period_ms, on_watchdog, x);
 	return x->timer ? 0 : -ENOMEM;
 }
@@ -361,26 +518,44 @@ static int push_rules(struct fwd_xdp *x, const struct xrule *rules, size_t n_rul
                       size_t errlen)
 {
 	struct netserv_xdp_rule out[NETSERV_XDP_MAX_RULES];
+	struct xrule_at at[NETSERV_XDP_MAX_RULES];
 	size_t n = 0;
 	int r;
 
-	for (size_t k = 0; k < n_rules; k++)
-		for (size_t j = 0; j < rules[k].n; j++) {
-			if (n == NETSERV_XDP_MAX_RULES)
-				return err_set(err, errlen, -ENOSPC,
-				               "the XDP program holds at most %d filters",
-				               NETSERV_XDP_MAX_RULES);
-			r = nsxdp_rule_from_filter(&rules[k].filters[j], rules[k].slot, 1, &out[n]);
-			if (r < 0)
-				return err_set(err, errlen, r,
-				               "filter %zu of %s: not a valid filter", j + 1,
-				               rules[k].id);
-			n++;
+	/* Sampling rules first: they do not end the program's scan, so a
+	 * redirecting rule after them still takes the frames they sample. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < n_rules; k++) {
+			if ((rules[k].sample_every == 0) != (pass == 1))
+				continue;
+			for (size_t j = 0; j < rules[k].n; j++) {
+				if (n == NETSERV_XDP_MAX_RULES)
+					return err_set(err, errlen, -ENOSPC,
+					               "the XDP program holds at most %d filters",
+					               NETSERV_XDP_MAX_RULES);
+				if (rules[k].sample_every)
+					r = nsxdp_rule_sampling(&rules[k].filters[j],
+					                        rules[k].sample_every,
+					                        rules[k].sample_bytes, &out[n]);
+				else
+					r = nsxdp_rule_from_filter(&rules[k].filters[j],
+					                           rules[k].slot, 1, &out[n]);
+				at[n].slot = rules[k].slot;
+				at[n].group = rules[k].group;
+				snprintf(at[n].tag, sizeof(at[n].tag), "%s", rules[k].tag);
+				if (r < 0)
+					return err_set(err, errlen, r,
+					               "filter %zu of %s: not a valid filter",
+					               j + 1, rules[k].id);
+				n++;
+			}
 		}
 	for (size_t i = 0; i < x->n_ifs; i++)
 		if ((r = nsxdp_set_rules(x->ifs[i].prog, out, n)) < 0)
 			return err_set(err, errlen, r, "%s: writing the rules: %s", x->ifs[i].name,
 			               strerror(-r));
+	memcpy(x->at, at, n * sizeof(*at));
+	x->n_at = n;
 	return 0;
 }
 
@@ -392,10 +567,10 @@ static ssize_t find_rule(const struct fwd_xdp *x, const char *id)
 	return -1;
 }
 
-static int xdp_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
-                          size_t n, unsigned queue, char *err, size_t errlen)
+static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_filter *filters,
+                     size_t n, unsigned queue, const struct fwd_sample *smp, char *err,
+                     size_t errlen)
 {
-	struct fwd_xdp *x = fwd;
 	struct xrule nr = {0};
 	uint32_t slot;
 	int r;
@@ -416,6 +591,23 @@ static int xdp_filter_add(void *fwd, const char *rule_id, const struct ncm_filte
 	memcpy(nr.filters, filters, n * sizeof(*filters));
 	nr.n = n;
 	nr.slot = slot;
+	if (smp) {
+		if (smp->every == 0 || smp->bytes == 0 || !smp->tag || !*smp->tag ||
+		    strlen(smp->tag) > FWD_SAMPLE_TAG_MAX)
+			return err_set(err, errlen, -EINVAL, "bad sample (1/%u, %u bytes)",
+			               smp->every, smp->bytes);
+		if (!x->slots[slot] || x->slots[slot]->chan[0] < 0)
+			return err_set(err, errlen, -ENOENT,
+			               "the publisher's container has no sample channel");
+		nr.sample_every = smp->every;
+		/* The program copies frames: the Ethernet header and then the
+		 * module's bytes, at most NETSERV_XDP_SNAP_MAX in all. */
+		nr.sample_bytes = smp->bytes > NETSERV_XDP_SNAP_MAX - ETH_HLEN_XDP
+		                          ? NETSERV_XDP_SNAP_MAX
+		                          : smp->bytes + ETH_HLEN_XDP;
+		nr.group = smp->group;
+		snprintf(nr.tag, sizeof(nr.tag), "%s", smp->tag);
+	}
 
 	/* The new list: the old one with this id replaced or appended. */
 	ssize_t at = find_rule(x, rule_id);
@@ -435,6 +627,23 @@ static int xdp_filter_add(void *fwd, const char *rule_id, const struct ncm_filte
 	x->rules = list;
 	x->n_rules = cnt;
 	return 0;
+}
+
+static int xdp_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+                          size_t n, unsigned queue, char *err, size_t errlen)
+{
+	return rules_add(fwd, rule_id, filters, n, queue, NULL, err, errlen);
+}
+
+/* Sampling rules: the program copies one frame in `every` to its samples
+ * ring and passes them all on; netservd reads the rings (on_xdp_sample) and
+ * hands the copies to the owner's container on its sample channel. */
+static int xdp_sample_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+                          size_t n, const struct fwd_sample *sample, char *err, size_t errlen)
+{
+	if (!sample)
+		return err_set(err, errlen, -EINVAL, "no sample");
+	return rules_add(fwd, rule_id, filters, n, sample->group, sample, err, errlen);
 }
 
 static int xdp_filter_remove(void *fwd, const char *rule_id)
@@ -477,15 +686,22 @@ static int xdp_describe(void *fwd, char *buf, size_t len)
 	for (size_t j = 0; j < x->n_rules && off < len; j++) {
 		int k = snprintf(buf + off, len - off, "%s %s", j ? "," : "", x->rules[j].id);
 		off += k > 0 ? (size_t)k : 0;
+		if (x->rules[j].n > 1 && off < len) {
+			k = snprintf(buf + off, len - off, " (%zu filters)", x->rules[j].n);
+			off += k > 0 ? (size_t)k : 0;
+		}
 	}
 	if (off < len)
-		snprintf(buf + off, len - off, "; stalls %llu", (unsigned long long)x->stalls);
+		snprintf(buf + off, len - off, "; stalls %llu; samples %llu, lost %llu",
+		         (unsigned long long)x->stalls, (unsigned long long)x->samples,
+		         (unsigned long long)x->samples_lost);
 	return 0;
 }
 
 const struct fwd_ops fwd_xdp_ops = {
         .name = "xdp",
         .filter_add = xdp_filter_add,
+        .sample_add = xdp_sample_add,
         .filter_remove = xdp_filter_remove,
         .flush = xdp_flush,
         .describe = xdp_describe,

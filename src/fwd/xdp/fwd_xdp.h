@@ -43,7 +43,10 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
  * interface, each put in that interface's XSKMAP slot. Stores in fds[2i],
  * fds[2i + 1] the socket and UMEM descriptors of interface i (netservd keeps
  * them: the caller passes copies and must not close them) and in
- * ifindexes[i] its ifindex. max: room in ifindexes (fds has 2 * max).
+ * ifindexes[i] its ifindex, and after the n sockets, in fds[2n], the
+ * container's end of the slot's sample channel (-1 if none; netservd keeps
+ * it too), on which the samples of the slot's sampling rules come as NFLOG
+ * messages (fwd/nflog.h). max: room in ifindexes (fds has 2 * max + 1).
  * Returns the number of sockets or a negative errno with the reason in err;
  * after -EBUSY (the kernel binds one socket per device queue: another
  * publisher has it) filter_add refuses the slot's filters until it succeeds. */

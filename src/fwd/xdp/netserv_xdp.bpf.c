@@ -216,22 +216,30 @@ static __always_inline int fib(struct xdp_md *ctx, const struct pkt *p, struct n
 	return 0;
 }
 
-/* A sampling rule's frame: the nth it matched on this CPU. One in
- * sample_n goes to the samples ring (its first snap bytes); all go on. */
-static __always_inline int sample(struct xdp_md *ctx, const struct netserv_xdp_rule *r, __u32 rule,
-                                  __u64 nth)
+/* A frame that matched sampling rule `rule` (at `key` in the rules map):
+ * counted as matched, and one in sample_n of the frames it matched on this
+ * CPU goes to the samples ring (its first snap bytes); all go on. A global
+ * function: the verifier checks it once, not on every path of the rules'
+ * scan that calls it. Returns 1. */
+__attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u32 rule,
+                                             __u32 sample_n, __u32 snap)
 {
-	if (nth % r->sample_n != 0) {
+	if (!ctx)
+		return 1;
+	count(NETSERV_XDP_MATCHED);
+	__u64 *hits = bpf_map_lookup_elem(&netserv_rule_hits, &key);
+	__u64 nth = hits ? ++*hits : 0;
+	if (!sample_n || nth % sample_n != 0) {
 		count(NETSERV_XDP_UNSAMPLED);
-		return XDP_PASS;
+		return 1;
 	}
 	struct netserv_xdp_sample *s = bpf_ringbuf_reserve(&netserv_samples, sizeof(*s), 0);
 	if (!s) {
 		count(NETSERV_XDP_SAMPLE_LOST);
-		return XDP_PASS;
+		return 1;
 	}
 	__u32 len = (__u32)(ctx->data_end - ctx->data);
-	__u32 cap = r->snap < len ? r->snap : len;
+	__u32 cap = snap < len ? snap : len;
 	if (cap > NETSERV_XDP_SNAP_MAX)
 		cap = NETSERV_XDP_SNAP_MAX;
 	s->rule = rule;
@@ -253,7 +261,7 @@ static __always_inline int sample(struct xdp_md *ctx, const struct netserv_xdp_r
 	bpf_ringbuf_submit(s, avail >= NETSERV_XDP_SAMPLE_BATCH * sizeof(*s) ? BPF_RB_FORCE_WAKEUP
 	                                                                     : BPF_RB_NO_WAKEUP);
 	count(NETSERV_XDP_SAMPLED);
-	return XDP_PASS;
+	return 1;
 }
 
 SEC("xdp")
@@ -271,8 +279,13 @@ int netserv_xdp(struct xdp_md *ctx)
 	struct netserv_xdp_config *cfg = bpf_map_lookup_elem(&netserv_config, &zero);
 	__u32 set = cfg && cfg->active ? 1 : 0;
 	__u32 n = cfg ? cfg->n_rules[set] : 0;
+	/* The first redirecting rule that matches wins. Sampling rules do not
+	 * end the scan: each one that matches on the way samples the frame, so
+	 * that a sampled module and a module on the path with the same filter
+	 * (or two sampled modules) all get their frames, as NFLOG rules are
+	 * not final on the netfilter plane. */
 	const struct netserv_xdp_rule *hit = 0;
-	__u32 i;
+	__u32 i, sampled = 0;
 	for (i = 0; i < NETSERV_XDP_MAX_RULES; i++) {
 		if (i >= n)
 			break;
@@ -281,22 +294,24 @@ int netserv_xdp(struct xdp_md *ctx)
 		if (!r)
 			break;
 		if (rule_match(r, &p)) {
+			if (r->sample_n) {
+				sampled |= netserv_sample(ctx, key, i, r->sample_n, r->snap);
+				continue;
+			}
 			hit = r;
 			break;
 		}
 	}
 	if (!hit) {
-		count(NETSERV_XDP_PASSED);
+		if (!sampled)
+			count(NETSERV_XDP_PASSED);
 		return XDP_PASS;
 	}
 	count(NETSERV_XDP_MATCHED);
 	__u32 hkey = set * NETSERV_XDP_MAX_RULES + i;
 	__u64 *hits = bpf_map_lookup_elem(&netserv_rule_hits, &hkey);
-	__u64 nth = 0;
 	if (hits)
-		nth = ++*hits;
-	if (hit->sample_n)
-		return sample(ctx, hit, i, nth);
+		++*hits;
 
 	/* The TTL / hop limit: at 1 the kernel answers with ICMP. */
 	void *data = (void *)(long)ctx->data;
