@@ -64,7 +64,7 @@ static const char *const tool_names[T_COUNT] = {
 
 /* Our chains, by hook; CH_PROBE only exists for a moment at start. */
 enum chain { CH_FWD, CH_IN, CH_OUT, CH_PROBE, CH_COUNT };
-static const char *const chain_suffix[CH_COUNT] = {"-FWD", "-IN", "-OUT", "-PROBE"};
+static const char *const chain_suffix[CH_COUNT] = {"-FWD", "-IN", "-OUT", "-PRB"};
 static const char *const chain_hook[CH_COUNT] = {"FORWARD", "INPUT", "OUTPUT", NULL};
 
 struct fwd_netfilter {

@@ -230,9 +230,9 @@ fwdctl -p "$Q" -H forward fini
 
 # a prefix too long for the sub-chains' names (28 characters) keeps one chain
 L=${P}-long-prefix-xx
-L=${L:0:20}
+L=${L:0:24}
 fwdctl -p "$L" -H forward init && fwdctl -p "$L" -H forward add z/long proto=udp port=1 queue=1
-same "a 20-character prefix: the rule in the hook chain itself" \
+same "a 24-character prefix (FWD_NF_PREFIX_MAX): the rule in the hook chain itself" \
 	"-A $L-FWD -p udp -m udp --dport 1 -m comment --comment \"netserv:z/long\" -j NFQUEUE --queue-num 1 --queue-bypass" \
 	"$(save4 | grep -- "^-A $L-")"
 fwdctl -p "$L" -H forward fini
