@@ -1,6 +1,20 @@
 /* The netfilter forwarding-plane driver (see fwd_netfilter.h): iptables rules
  * that queue a module's packets to its container, changed in batches through
- * iptables-restore --noflush and read back through iptables-save. */
+ * iptables-restore --noflush and read back through iptables-save.
+ *
+ * Dispatch. A filter on one protocol with ports (tcp, udp, sctp, dccp) whose
+ * destination port range lies within one bucket of BUCKET_PORTS ports is
+ * "bucketed": its rule goes into a sub-chain of that (protocol, bucket), and
+ * the hook chain holds one jump per sub-chain ("-p udp --dport
+ * 5056:5087 -j PREFIX-Fu09e.0"), so that a packet walks the jumps and one
+ * bucket instead of every rule. Other filters, and sampled ones, stay
+ * "plain" rules in the hook chain. Order is kept exactly: sub-chains belong
+ * to a "run" (the hex number after the dot), a run's jumps are consecutive in
+ * the hook chain, and a plain rule appended after them ends the run (the next
+ * bucketed rule starts a new one). Within a run the buckets are disjoint (one
+ * protocol, disjoint ports), so a packet meets the rules that can match it in
+ * the order they were added, as in one flat chain. Prefixes too long for the
+ * sub-chains' names (iptables: 28 characters) get the flat chain. */
 #include "fwd/fwd_netfilter.h"
 
 #include <arpa/inet.h>
@@ -28,6 +42,10 @@
 #define TOOL_TIMEOUT_MS 15000
 #define TOOL_OUT_MAX    (64u << 20) /* iptables-save output we accept */
 #define STDERR_KEEP     400
+#define BUCKET_PORTS    32     /* ports per dispatch bucket */
+#define CHAIN_NAME_MAX  28     /* iptables' limit */
+#define SUB_SUFFIX_MAX  11     /* "-Fu7ff.ffff" */
+#define RUN_MAX         0xffff /* then: plain rules */
 
 enum tool {
 	T_IPT,      /* iptables */
@@ -46,7 +64,7 @@ static const char *const tool_names[T_COUNT] = {
 
 /* Our chains, by hook; CH_PROBE only exists for a moment at start. */
 enum chain { CH_FWD, CH_IN, CH_OUT, CH_PROBE, CH_COUNT };
-static const char *const chain_suffix[CH_COUNT] = {"-FWD", "-IN", "-OUT", "-PROBE"};
+static const char *const chain_suffix[CH_COUNT] = {"-FWD", "-IN", "-OUT", "-PRB"};
 static const char *const chain_hook[CH_COUNT] = {"FORWARD", "INPUT", "OUTPUT", NULL};
 
 struct fwd_netfilter {
@@ -54,8 +72,17 @@ struct fwd_netfilter {
 	char chain[CH_COUNT][FWD_NF_PREFIX_MAX + 8];
 	unsigned hooks; /* FWD_NF_HOOK_* */
 	bool ipv6;
+	bool buckets; /* the prefix leaves room for the sub-chains' names */
 	char tool[T_COUNT][PATH_MAX];
 };
+
+/* Where a filter's rule goes: proto 0 = a plain rule in the hook chain. */
+struct bucket {
+	char proto; /* 't', 'u', 's', 'd' */
+	unsigned index;
+};
+
+static const char hook_letter[CH_COUNT] = {'F', 'I', 'O', 'P'};
 
 /* ---- a growing string ----------------------------------------------------- */
 
@@ -270,10 +297,58 @@ static int our_chain(const struct fwd_netfilter *nf, const char *name)
 	return -1;
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* A dispatch sub-chain of ours, "PREFIX-<hook><proto><bucket>.<run>": returns
+ * its hook chain (CH_*) and stores its run, or -1. */
+static int our_sub(const struct fwd_netfilter *nf, const char *name, unsigned *ret_run)
+{
+	size_t pl = strlen(nf->prefix);
+	const char *s = name + pl;
+	int c = -1;
+
+	if (strncmp(name, nf->prefix, pl) != 0 || s[0] != '-')
+		return -1;
+	for (int k = CH_FWD; k <= CH_OUT; k++)
+		if (s[1] == hook_letter[k])
+			c = k;
+	if (c < 0 || !strchr("tusd", s[2]) || !s[2] || !is_hex(s[3]) || !is_hex(s[4]) ||
+	    !is_hex(s[5]) || s[6] != '.' || !s[7])
+		return -1;
+	unsigned run = 0;
+	for (const char *r = s + 7; *r; r++) {
+		if (!is_hex(*r) || r - (s + 7) >= 4)
+			return -1;
+		run = run * 16 + (unsigned)(*r <= '9' ? *r - '0' : *r - 'a' + 10);
+	}
+	if (ret_run)
+		*ret_run = run;
+	return c;
+}
+
+static void sub_name(const struct fwd_netfilter *nf, int c, const struct bucket *bk, unsigned run,
+                     char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%c%c%03x.%x", nf->prefix, hook_letter[c], bk->proto, bk->index, run);
+}
+
+/* Ours at all: a hook chain or a sub-chain (its hook chain), or -1. */
+static int our_any(const struct fwd_netfilter *nf, const char *name)
+{
+	int c = our_chain(nf, name);
+	return c >= 0 ? c : our_sub(nf, name, NULL);
+}
+
 /* What a dump holds of ours. */
 struct ours {
 	bool chain[CH_COUNT];     /* our chain exists */
 	unsigned jumps[CH_COUNT]; /* jump rules to it */
+	struct sbuf subs;         /* our sub-chains' names, each ending in '\n' */
+	bool has_run[CH_COUNT];   /* some sub-chain of the hook exists */
+	unsigned max_run[CH_COUNT];
 };
 
 typedef void rule_fn(void *ctx, const char *line, uint64_t packets, uint64_t bytes);
@@ -304,11 +379,25 @@ static void for_each_rule(const char *text, rule_fn *fn, void *ctx)
 	}
 }
 
+static bool sub_exists(const struct ours *o, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *s = o->subs.p; s && *s;) {
+		const char *e = strchr(s, '\n');
+		if ((size_t)(e - s) == n && strncmp(s, name, n) == 0)
+			return true;
+		s = e + 1;
+	}
+	return false;
+}
+
 static void scan_chains(const struct fwd_netfilter *nf, const char *text, struct ours *o)
 {
 	const char *s = text;
 	char name[128];
 
+	sb_done(&o->subs);
 	*o = (struct ours){0};
 	while (s && *s) {
 		const char *e = strchr(s, '\n');
@@ -321,8 +410,15 @@ static void scan_chains(const struct fwd_netfilter *nf, const char *text, struct
 			}
 			name[k] = '\0';
 			int c = our_chain(nf, name);
-			if (c >= 0)
+			unsigned run;
+			if (c >= 0) {
 				o->chain[c] = true;
+			} else if ((c = our_sub(nf, name, &run)) >= 0) {
+				sb_add(&o->subs, "%s\n", name);
+				if (!o->has_run[c] || run > o->max_run[c])
+					o->max_run[c] = run;
+				o->has_run[c] = true;
+			}
 		}
 		s = e ? e + 1 : NULL;
 	}
@@ -336,6 +432,10 @@ struct walk {
 	const char *comment; /* delete rules in our chains with this comment */
 	bool jumps;          /* delete jump rules to our chains */
 	unsigned found;
+	/* The last rule of each hook chain that stays: a jump to a sub-chain
+	 * (its run in last_run) or not. */
+	bool last_is_jump[CH_COUNT];
+	unsigned last_run[CH_COUNT];
 };
 
 static void walk_rule(void *ctx, const char *line, uint64_t packets, uint64_t bytes)
@@ -344,10 +444,10 @@ static void walk_rule(void *ctx, const char *line, uint64_t packets, uint64_t by
 	struct rule_info ri;
 
 	parse_rule(line, &ri);
-	int in_ours = our_chain(w->nf, ri.chain);
-	int to_ours = our_chain(w->nf, ri.target);
+	int in_ours = our_any(w->nf, ri.chain);
+	int to_ours = our_any(w->nf, ri.target);
 	if (in_ours < 0 && to_ours >= 0) {
-		if (w->ours)
+		if (w->ours && our_chain(w->nf, ri.target) >= 0)
 			w->ours->jumps[to_ours]++;
 		if (w->jumps) {
 			sb_add(w->batch, "-D %s\n", line + 3);
@@ -356,6 +456,10 @@ static void walk_rule(void *ctx, const char *line, uint64_t packets, uint64_t by
 	} else if (in_ours >= 0 && w->comment && strcmp(ri.comment, w->comment) == 0) {
 		sb_add(w->batch, "-D %s\n", line + 3);
 		w->found++;
+	} else if (in_ours >= 0 && our_chain(w->nf, ri.chain) == in_ours) {
+		unsigned run = 0;
+		w->last_is_jump[in_ours] = our_sub(w->nf, ri.target, &run) == in_ours;
+		w->last_run[in_ours] = run;
 	}
 }
 
@@ -586,10 +690,27 @@ static void remove_ours(struct fwd_netfilter *nf, const char *text, bool all, st
 	scan_chains(nf, text, o);
 	struct walk w = {.nf = nf, .batch = b, .ours = o, .jumps = all};
 	for_each_rule(text, walk_rule, &w);
+	/* Every chain flushed before any is deleted: the hook chains jump to
+	 * the sub-chains. */
+	for (int c = 0; c < CH_COUNT; c++)
+		if (o->chain[c] && (all || c == CH_PROBE))
+			sb_add(b, "-F %s\n", nf->chain[c]);
+	if (all && o->subs.len) {
+		for (const char *s = o->subs.p; *s;) {
+			const char *e = strchr(s, '\n');
+			sb_add(b, "-F %.*s\n", (int)(e - s), s);
+			s = e + 1;
+		}
+		for (const char *s = o->subs.p; *s;) {
+			const char *e = strchr(s, '\n');
+			sb_add(b, "-X %.*s\n", (int)(e - s), s);
+			s = e + 1;
+		}
+	}
 	for (int c = 0; c < CH_COUNT; c++) {
 		if (!o->chain[c] || (!all && c != CH_PROBE))
 			continue;
-		sb_add(b, "-F %s\n-X %s\n", nf->chain[c], nf->chain[c]);
+		sb_add(b, "-X %s\n", nf->chain[c]);
 		o->chain[c] = false;
 	}
 	if (all)
@@ -601,7 +722,7 @@ static int setup_family(struct fwd_netfilter *nf, int family, bool adopt, char *
 {
 	_cleanup_free_ char *text = NULL;
 	struct sbuf b = {0};
-	struct ours o;
+	struct ours o = {0};
 	int r;
 
 	if ((r = probe(nf, family, err, errlen)) < 0)
@@ -621,6 +742,7 @@ static int setup_family(struct fwd_netfilter *nf, int family, bool adopt, char *
 	sb_add(&b, "COMMIT\n");
 	r = apply(nf, family, &b, err, errlen);
 	sb_done(&b);
+	sb_done(&o.subs);
 	return r;
 }
 
@@ -628,7 +750,7 @@ static int teardown_family(struct fwd_netfilter *nf, int family, char *err, size
 {
 	_cleanup_free_ char *text = NULL;
 	struct sbuf b = {0};
-	struct ours o;
+	struct ours o = {0};
 	int r;
 
 	if ((r = dump(nf, family, false, &text, err, errlen)) < 0)
@@ -636,6 +758,7 @@ static int teardown_family(struct fwd_netfilter *nf, int family, char *err, size
 	sb_add(&b, "*mangle\n");
 	size_t empty = b.len;
 	remove_ours(nf, text, true, &b, &o);
+	sb_done(&o.subs);
 	if (b.len == empty) {
 		sb_done(&b);
 		return 0;
@@ -683,6 +806,7 @@ int fwd_netfilter_new(const char *chain_prefix, unsigned flags, struct fwd_netfi
 	if (!nf->hooks)
 		nf->hooks = FWD_NF_HOOKS_DEFAULT;
 	nf->ipv6 = !(flags & FWD_NF_NO_IPV6);
+	nf->buckets = strlen(prefix) + SUB_SUFFIX_MAX <= CHAIN_NAME_MAX;
 
 	for (int t = 0; t < T_COUNT; t++) {
 		bool v6tool = t == T_IP6T || t == T_RESTORE6 || t == T_SAVE6;
@@ -734,38 +858,90 @@ struct fwd_netfilter *fwd_netfilter_free(struct fwd_netfilter *nf)
  * each of the n specs (none: a removal) to each of our hook chains, or with
  * `head` inserts them at the top, in one batch. Stores in *found how many
  * rules were deleted. */
+static const char *bucket_proto(char p)
+{
+	return p == 't' ? "tcp" : p == 'u' ? "udp" : p == 's' ? "sctp" : "dccp";
+}
+
+/* Appends spec to hook chain c, into its bucket's sub-chain of the current
+ * run if it has one (see the top of this file); *run_open says whether the
+ * hook chain ends with the current run's jumps, *run is that run. */
+static void append_rule(struct fwd_netfilter *nf, int c, const char *spec, const struct bucket *bk,
+                        struct ours *o, bool *run_open, unsigned *run, struct sbuf *decl,
+                        struct sbuf *b)
+{
+	char sub[CHAIN_NAME_MAX + 8];
+
+	if (!bk->proto || !nf->buckets ||
+	    (!*run_open && o->has_run[c] && o->max_run[c] >= RUN_MAX)) {
+		sb_add(b, "-A %s %s\n", nf->chain[c], spec);
+		*run_open = false;
+		return;
+	}
+	if (!*run_open) {
+		*run = o->has_run[c] ? o->max_run[c] + 1 : 0;
+		o->has_run[c] = true;
+		o->max_run[c] = *run;
+		*run_open = true;
+	}
+	sub_name(nf, c, bk, *run, sub, sizeof(sub));
+	if (!sub_exists(o, sub)) {
+		sb_add(decl, ":%s - [0:0]\n", sub);
+		sb_add(b, "-A %s -p %s --dport %u:%u -j %s\n", nf->chain[c],
+		       bucket_proto(bk->proto), bk->index * BUCKET_PORTS,
+		       bk->index * BUCKET_PORTS + BUCKET_PORTS - 1, sub);
+		sb_add(&o->subs, "%s\n", sub);
+	}
+	sb_add(b, "-A %s %s\n", sub, spec);
+}
+
 static int replace_family(struct fwd_netfilter *nf, int family, const char *rule_id,
-                          char *const *specs, size_t n, bool head, unsigned *found, char *err,
-                          size_t errlen)
+                          char *const *specs, const struct bucket *bks, size_t n, bool head,
+                          unsigned *found, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
-	struct sbuf b = {0};
+	struct sbuf b = {0}, decl = {0};
+	struct ours o = {0};
 	int r;
 
 	*found = 0;
 	if ((r = dump(nf, family, false, &text, err, errlen)) < 0)
 		return r;
 	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
-	sb_add(&b, "*mangle\n");
+	/* New chains are declared first, the rules follow. */
+	sb_add(&decl, "*mangle\n");
+	scan_chains(nf, text, &o);
 	struct walk w = {.nf = nf, .batch = &b, .comment = comment};
 	for_each_rule(text, walk_rule, &w);
 	*found = w.found;
-	for (size_t k = 0; k < n; k++)
-		for (int c = CH_FWD; c <= CH_OUT; c++)
-			if (nf->hooks & (1u << c)) {
-				if (head) /* k-th of them at k + 1: their own order kept */
-					sb_add(&b, "-I %s %zu %s\n", nf->chain[c], k + 1, specs[k]);
-				else
-					sb_add(&b, "-A %s %s\n", nf->chain[c], specs[k]);
-			}
+	for (int c = CH_FWD; c <= CH_OUT; c++) {
+		if (!(nf->hooks & (1u << c)))
+			continue;
+		bool run_open = w.last_is_jump[c];
+		unsigned run = w.last_run[c];
+		for (size_t k = 0; k < n; k++) {
+			if (head) /* k-th of them at k + 1: their own order kept */
+				sb_add(&b, "-I %s %zu %s\n", nf->chain[c], k + 1, specs[k]);
+			else
+				append_rule(nf, c, specs[k], &bks[k], &o, &run_open, &run, &decl,
+				            &b);
+		}
+	}
+	sb_done(&o.subs);
 	if (n == 0 && w.found == 0) {
 		sb_done(&b);
+		sb_done(&decl);
 		return 0;
 	}
-	sb_add(&b, "COMMIT\n");
-	r = apply(nf, family, &b, err, errlen);
+	if (b.oom)
+		decl.oom = true;
+	else
+		sb_add(&decl, "%.*s", (int)b.len, b.p ? b.p : "");
+	sb_add(&decl, "COMMIT\n");
+	r = apply(nf, family, &decl, err, errlen);
 	sb_done(&b);
+	sb_done(&decl);
 	return r;
 }
 
@@ -777,6 +953,7 @@ static int rules_add(void *fwd, const char *rule_id, const struct ncm_filter *fi
 	struct fwd_netfilter *nf = fwd;
 	char spec[2][NCM_MAX_FILTERS][SPEC_MAX];
 	char *specs[2][NCM_MAX_FILTERS];
+	struct bucket bks[2][NCM_MAX_FILTERS];
 	size_t n_specs[2] = {0, 0};
 	int fams[2], nfam, r;
 	unsigned found;
@@ -799,6 +976,17 @@ static int rules_add(void *fwd, const char *rule_id, const struct ncm_filter *fi
 				return err_set(
 				        err, errlen, -EAFNOSUPPORT,
 				        "IPv6 filter, but the driver runs without ip6tables");
+			const struct ncm_filter *f = &filters[k];
+			struct bucket bk = {0};
+			if (!sample && proto_has_ports(f->proto) && f->port_lo &&
+			    f->port_lo / BUCKET_PORTS == f->port_hi / BUCKET_PORTS) {
+				bk.proto = f->proto == NCM_PROTO_TCP    ? 't'
+				           : f->proto == NCM_PROTO_UDP  ? 'u'
+				           : f->proto == NCM_PROTO_SCTP ? 's'
+				                                        : 'd';
+				bk.index = f->port_lo / BUCKET_PORTS;
+			}
+			bks[i][n_specs[i]] = bk;
 			specs[i][n_specs[i]++] = buf;
 			any++;
 		}
@@ -815,13 +1003,13 @@ static int rules_add(void *fwd, const char *rule_id, const struct ncm_filter *fi
 		 * from a queue rule after them, while a queue rule before them would
 		 * take the packets they should sample (the same publisher's
 		 * overlapping filters). */
-		r = replace_family(nf, fams[i], rule_id, specs[s], n_specs[s], sample != NULL,
-		                   &found, err, errlen);
+		r = replace_family(nf, fams[i], rule_id, specs[s], bks[s], n_specs[s],
+		                   sample != NULL, &found, err, errlen);
 		if (r < 0) {
 			/* Undo the families done so far: no half-installed filter. */
 			for (int j = 0; j < i; j++)
-				replace_family(nf, fams[j], rule_id, NULL, 0, false, &found, NULL,
-				               0);
+				replace_family(nf, fams[j], rule_id, NULL, NULL, 0, false, &found,
+				               NULL, 0);
 			return r;
 		}
 	}
@@ -852,7 +1040,7 @@ static int nf_filter_remove(void *fwd, const char *rule_id)
 		return -ENOENT;
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
-		r = replace_family(nf, fams[i], rule_id, NULL, 0, false, &found, NULL, 0);
+		r = replace_family(nf, fams[i], rule_id, NULL, NULL, 0, false, &found, NULL, 0);
 		if (r < 0 && !first_err)
 			first_err = r;
 		total += found;
@@ -869,11 +1057,27 @@ static int nf_flush(void *fwd, char *err, size_t errlen)
 
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *text = NULL;
 		struct sbuf b = {0};
+		struct ours o = {0};
+		if ((r = dump(nf, fams[i], false, &text, err, errlen)) < 0)
+			return r;
+		scan_chains(nf, text, &o);
 		sb_add(&b, "*mangle\n");
 		for (int c = CH_FWD; c <= CH_OUT; c++)
 			if (nf->hooks & (1u << c))
 				sb_add(&b, "-F %s\n", nf->chain[c]);
+		/* The sub-chains go: nothing jumps to them any more. */
+		for (const char *s = o.subs.p; s && *s;) {
+			const char *e = strchr(s, '\n');
+			char name[CHAIN_NAME_MAX + 8];
+			snprintf(name, sizeof(name), "%.*s", (int)(e - s), s);
+			int c = our_sub(nf, name, NULL);
+			if (c >= 0 && (nf->hooks & (1u << c)))
+				sb_add(&b, "-F %s\n-X %s\n", name, name);
+			s = e + 1;
+		}
+		sb_done(&o.subs);
 		sb_add(&b, "COMMIT\n");
 		r = apply(nf, fams[i], &b, err, errlen);
 		sb_done(&b);
@@ -896,7 +1100,7 @@ static void count_rule(void *ctx, const char *line, uint64_t packets, uint64_t b
 	struct rule_info ri;
 
 	parse_rule(line, &ri);
-	if (our_chain(w->nf, ri.chain) >= 0 && strcmp(ri.comment, w->comment) == 0) {
+	if (our_any(w->nf, ri.chain) >= 0 && strcmp(ri.comment, w->comment) == 0) {
 		w->packets += packets;
 		w->bytes += bytes;
 		w->found++;

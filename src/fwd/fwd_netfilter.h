@@ -88,7 +88,11 @@ enum {
  *
  * chain_prefix: [A-Za-z0-9_-], 1..FWD_NF_PREFIX_MAX characters, NULL for
  * FWD_NF_PREFIX_DEFAULT. Tests use a unique prefix per run so parallel runs
- * never share a chain.
+ * never share a chain. Filters on one port protocol within one 32-port bucket
+ * go into sub-chains "PREFIX-<hook><proto><bucket>.<run>" behind one jump
+ * each (fwd_netfilter.c); a prefix longer than 17 characters leaves no room
+ * for those names and gets one flat chain per hook (same order, slower with
+ * many filters).
  *
  * Returns 0 and stores the driver in *ret (free with fwd_netfilter_free()),
  * or a negative errno with the reason in err (which names what is missing):

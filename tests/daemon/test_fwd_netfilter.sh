@@ -85,7 +85,9 @@ same "init again: still one jump each" "$expect_chains4" "$(ours4)"
 # another driver instance with its own prefix, in the same tables
 fwdctl -p "$Q" -H forward init && fwdctl -p "$Q" -H forward add bob/x proto=udp port=7000 queue=11
 before_q4=$(save4 | grep -E -- "(^|[ :])$Q-")
-check "a second prefix has its own chain and rule" test "$(grep -c -- "$Q" <<<"$before_q4")" -eq 3
+# its chain, its bucket's sub-chain (udp 7000 is in 6976..7007), the hook's
+# jump, the bucket's jump and the rule
+check "a second prefix has its own chains and rule" test "$(grep -c -- "$Q" <<<"$before_q4")" -eq 5
 
 # ---- filters ------------------------------------------------------------------
 ok_add() {
@@ -108,12 +110,38 @@ rules() { # rules CHAIN-SUFFIX RULE...: the expected -A lines
 	shift
 	for r in "$@"; do echo "-A $P-$c $r"; done
 }
-expect4="$expect_chains4
-$(rules FWD "$r_sip" "$r_web" "$r_v4" "$r_any")
-$(rules IN "$r_sip" "$r_web" "$r_v4" "$r_any")"
-expect6="$expect_chains4
-$(rules FWD "$r_sip" "$r_web" "$r_v6")
-$(rules IN "$r_sip" "$r_web" "$r_v6")"
+# The dispatch (src/fwd/fwd_netfilter.c): a filter on one port protocol
+# whose ports lie in one bucket of 32 (alice: udp 5056..5087 = bucket 0x09e,
+# carol: 8992..9023 = 0x119) goes to the bucket's sub-chain, "-Fu09e.0" for
+# FORWARD, udp, run 0, behind a jump; the others stay in the hook chain and
+# end a run (bob's ports span buckets, so carol's bucket is in run 1). A
+# packet meets the rules in the order they were added, as in one chain.
+j_sip() { echo "-p udp -m udp --dport 5056:5087 -j $P-${1}u09e.0"; }
+j_v4() { echo "-p udp -m udp --dport 8992:9023 -j $P-${1}u119.1"; }
+expect4=":$P-FWD -
+:$P-Fu09e.0 -
+:$P-Fu119.1 -
+:$P-IN -
+:$P-Iu09e.0 -
+:$P-Iu119.1 -
+-A INPUT -j $P-IN
+-A FORWARD -j $P-FWD
+$(rules FWD "$(j_sip F)" "$r_web" "$(j_v4 F)" "$r_any")
+$(rules Fu09e.0 "$r_sip")
+$(rules Fu119.1 "$r_v4")
+$(rules IN "$(j_sip I)" "$r_web" "$(j_v4 I)" "$r_any")
+$(rules Iu09e.0 "$r_sip")
+$(rules Iu119.1 "$r_v4")"
+expect6=":$P-FWD -
+:$P-Fu09e.0 -
+:$P-IN -
+:$P-Iu09e.0 -
+-A INPUT -j $P-IN
+-A FORWARD -j $P-FWD
+$(rules FWD "$(j_sip F)" "$r_web" "$r_v6")
+$(rules Fu09e.0 "$r_sip")
+$(rules IN "$(j_sip I)" "$r_web" "$r_v6")
+$(rules Iu09e.0 "$r_sip")"
 same "iptables-save shows exactly the expected IPv4 rules" "$expect4" "$(ours4)"
 same "ip6tables-save shows exactly the expected IPv6 rules" "$expect6" "$(ours6)"
 same "foreign IPv4 rules untouched after adds" "$before4" "$(foreign4 | grep -v -- "$Q")"
@@ -125,6 +153,8 @@ check "re-adding an id replaces its rule (v4: one per chain)" \
 	test "$(ours4 | grep -c 'netserv:alice/sip')" -eq 2
 check "the replacement has the new port range and queue" \
 	grep -q -- '--dport 5060:5061 .*--queue-num 9 ' <<<"$(ours4)"
+check "the replacement comes after erin's rule: a new run's sub-chain" \
+	grep -q -- "^-A $P-Fu09e.2 .*netserv:alice/sip" <<<"$(ours4)"
 check "re-adding an id replaces its rule (v6)" test "$(ours6 | grep -c 'netserv:alice/sip')" -eq 2
 ok_add alice/sip proto=udp port=5060 dst=10.1.0.0/16 queue=3
 check "an id changed to IPv4 only leaves no IPv6 rule" \
@@ -197,6 +227,15 @@ check "with the output hook: three jumps" test "$(ours4 | grep -c '^-A \(INPUT\|
 check "with the output hook: the rule is in all three chains" test "$(ours4 | grep -c netserv:z/out)" -eq 3
 fwdctl -p "$P" fini
 fwdctl -p "$Q" -H forward fini
+
+# a prefix too long for the sub-chains' names (28 characters) keeps one chain
+L=${P}-long-prefix-xx
+L=${L:0:24}
+fwdctl -p "$L" -H forward init && fwdctl -p "$L" -H forward add z/long proto=udp port=1 queue=1
+same "a 24-character prefix (FWD_NF_PREFIX_MAX): the rule in the hook chain itself" \
+	"-A $L-FWD -p udp -m udp --dport 1 -m comment --comment \"netserv:z/long\" -j NFQUEUE --queue-num 1 --queue-bypass" \
+	"$(save4 | grep -- "^-A $L-")"
+fwdctl -p "$L" -H forward fini
 same "all prefixes gone: only the foreign rules remain" "$before4" "$(foreign4 | grep -v -- "$P")"
 
 tap_done
