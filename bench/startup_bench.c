@@ -419,7 +419,7 @@ static void setup_first_packet(struct supervisor *s, const char *user, struct ao
 	if (c.cached != want_cached)
 		die("AOT compile", want_cached ? "not in the cache" : "unexpectedly cached");
 	struct reply r = {0};
-	if (supervisor_install(s, user, "counter", c.so, NULL, NULL, 0, on_reply, &r) < 0)
+	if (supervisor_install(s, user, "counter", c.so, NULL, NULL, 0, 0, on_reply, &r) < 0)
 		die("INSTALL", "refused");
 	wait_reply(&r, "INSTALL");
 	uint8_t pkt[128];
@@ -560,7 +560,7 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 
 		struct reply r = {0};
 		t0 = now_ns();
-		if (supervisor_install(s, "stnode", "counter", so, NULL, NULL, 0, on_reply, &r) < 0)
+		if (supervisor_install(s, "stnode", "counter", so, NULL, NULL, 0, 0, on_reply, &r) < 0)
 			die("INSTALL", "refused");
 		wait_reply(&r, "INSTALL");
 		sample(&inst[3], t0);

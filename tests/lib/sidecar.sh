@@ -273,8 +273,23 @@ sc_destroy() {
 	for ns in sw snd rcv n1 n2 n3 n4; do
 		ip netns del "$(sc_ns "$ns")" 2>/dev/null
 	done
+	# A SIGKILLed node leaves its containers' cgroups (netserv-sc-TAG-nK/USER
+	# in every hierarchy): their processes end when their supervisor socket
+	# closes; wait for that (with a deadline), then remove the groups
+	# depth-first.
+	local g groups=() deadline=$((SECONDS + 5))
 	for k in 1 2 3 4; do
-		rmdir "/sys/fs/cgroup/"*/"netserv-sc-$SC_TAG-n$k" 2>/dev/null
+		for g in /sys/fs/cgroup/netserv-sc-"$SC_TAG"-n$k /sys/fs/cgroup/*/netserv-sc-"$SC_TAG"-n$k; do
+			[ -d "$g" ] && groups+=("$g")
+		done
+	done
+	for g in "${groups[@]}"; do
+		while [ -n "$(find "$g" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] &&
+			[ $SECONDS -lt $deadline ]; do
+			find "$g" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+			sleep 0.05
+		done
+		find "$g" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	return 0
 }
