@@ -5,9 +5,9 @@
 #   1. an installed node (cmake --install into a prefix under a 0700
 #      directory): the installed SDK builds a module, the node finds its own
 #      runtime sources, compiles the module as the sandbox user, runs it;
-#   2. (normal build's pass only: it builds the project once more) a copy of
-#      the checkout inside a 0700 directory: its build, its test_aot and its
-#      `make demo` script pass.
+#   2. (normal build's pass only: it builds the project once more, the
+#      targets the checks use) a copy of the checkout inside a 0700
+#      directory: its build, its test_aot and its `make demo` script pass.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -76,7 +76,8 @@ tar -C "$top" --exclude='./build' --exclude='./build-*' --exclude='./.git' -cf -
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 if cmake -S "$CO" -B "$CO/build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	>"$TEST_DIR/build.log" 2>&1 && cmake --build "$CO/build" >>"$TEST_DIR/build.log" 2>&1; then
+	>"$TEST_DIR/build.log" 2>&1 && cmake --build "$CO/build" --target netservd netserv \
+	netserv-container modules udpblast udpcount test_aot >>"$TEST_DIR/build.log" 2>&1; then
 	ok "a checkout inside a 0700 directory builds"
 else
 	not_ok "a checkout inside a 0700 directory builds"
