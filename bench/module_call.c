@@ -42,6 +42,7 @@
 #include "runtime/wasm_check.h"
 #include "wasm-rt-impl.h"
 
+#include "bench_tmpdir.h"
 #include "native_host.h"
 
 #ifndef BUILD_DIR
@@ -71,7 +72,6 @@ struct options {
 
 static struct evloop *g_loop;
 static char g_tmpdir[] = "/tmp/netserv-bench.XXXXXX"; /* the AOT cache */
-static bool g_tmpdir_made;
 
 static __attribute__((noreturn)) void die(const char *what, const char *why)
 {
@@ -132,22 +132,6 @@ static void aot_build(struct aot *aot, const char *wasm_path, struct aot_job *jo
 		die(wasm_path, err);
 	if (aot_compile(aot, wasm_path, sha, &chk, on_aot_done, job, NULL, err, sizeof(err)) < 0)
 		die(wasm_path, err);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* atexit: removes the AOT cache, also when the benchmark dies. */
-static void tmpdir_remove(void)
-{
-	if (g_tmpdir_made)
-		nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- 2. a container's memory ---------------------------------------------------- */
@@ -737,11 +721,9 @@ int main(int argc, char **argv)
 		die("evloop_new", strerror(errno));
 
 	/* 1. Compile both modules with the node's AOT pipeline, in a fresh cache. */
-	if (!mkdtemp(g_tmpdir))
-		die("mkdtemp", strerror(errno));
-	g_tmpdir_made = true;
-	atexit(tmpdir_remove);
-	chmod(g_tmpdir, 0711); /* the compile runs as the sandbox user when we are root */
+	int tr = bench_tmpdir_make(g_tmpdir);
+	if (tr < 0)
+		die("mkdtemp", strerror(-tr));
 	char cache[PATH_MAX];
 	snprintf(cache, sizeof(cache), "%s/so", g_tmpdir);
 	struct aot_config acfg = {.cache_dir = cache, .runtime_dir = SOURCE_DIR "/src/abi"};

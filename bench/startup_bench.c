@@ -50,6 +50,7 @@
 #include "runtime/wasm_check.h"
 #include "wasm-rt-impl.h"
 
+#include "bench_tmpdir.h"
 #include "native_host.h"
 
 #ifndef BUILD_DIR
@@ -66,7 +67,6 @@
 
 static struct evloop *g_loop;
 static char g_tmpdir[] = "/tmp/netserv-startup.XXXXXX";
-static bool g_tmpdir_made;
 
 static __attribute__((noreturn)) void die(const char *what, const char *why)
 {
@@ -100,21 +100,6 @@ static bool run_until(const bool *flag, unsigned ms)
 	if (!expired)
 		evloop_timer_cancel(g_loop, t);
 	return *flag;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void tmpdir_remove(void)
-{
-	if (g_tmpdir_made)
-		nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- samples ----------------------------------------------------------------- */
@@ -560,7 +545,8 @@ static void bench_modules(unsigned reps, unsigned slow_reps)
 
 		struct reply r = {0};
 		t0 = now_ns();
-		if (supervisor_install(s, "stnode", "counter", so, NULL, NULL, 0, 0, on_reply, &r) < 0)
+		if (supervisor_install(s, "stnode", "counter", so, NULL, NULL, 0, 0, on_reply, &r) <
+		    0)
 			die("INSTALL", "refused");
 		wait_reply(&r, "INSTALL");
 		sample(&inst[3], t0);
@@ -732,11 +718,9 @@ int main(int argc, char **argv)
 		die("sodium_init", "failed");
 	if (evloop_new(&g_loop) < 0)
 		die("evloop_new", strerror(errno));
-	if (!mkdtemp(g_tmpdir))
-		die("mkdtemp", strerror(errno));
-	g_tmpdir_made = true;
-	atexit(tmpdir_remove);
-	chmod(g_tmpdir, 0711); /* the compile runs as the sandbox user when we are root */
+	int tr = bench_tmpdir_make(g_tmpdir);
+	if (tr < 0)
+		die("mkdtemp", strerror(-tr));
 
 	printf("netserv bench/startup (%s; module: counter.wasm; load average at start: ",
 	       geteuid() == 0 ? "root" : "not root");
