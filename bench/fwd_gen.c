@@ -4,10 +4,12 @@
  * SECONDS, so that the sender's own IP stack does not limit the load.
  *
  *   fwd_gen -i IF -m DSTMAC -s SRCIP -d DSTIP -p PORT [-l BYTES] [-r RATE]
- *           [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS]
+ *           [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS] [-k TRAIN]
  *
  * -n spreads the frames evenly, in turn, over FLOWS destination ports PORT ..
- * PORT + FLOWS - 1 (default 1; bench/containers: one per publisher).
+ * PORT + FLOWS - 1 (default 1; bench/containers: one per publisher); -k sends
+ * TRAIN frames in a row to one port before the next port's turn (default 1:
+ * round robin, frame by frame).
  * -l is the UDP payload length (default 64); -r 0 (the default) sends as fast
  * as the socket takes frames. Frames leave in bursts of at most BURST
  * (default 32) and at most 50 us worth of the rate. When the sender falls
@@ -54,6 +56,7 @@ struct gen_opts {
 	unsigned burst;   /* frames per sendmmsg, at most */
 	int cpu;          /* CPU to run on, -1: any */
 	unsigned flows;   /* destination ports port .. port + flows - 1 */
+	unsigned train;   /* frames in a row to one port */
 };
 
 static uint64_t now_ns(void)
@@ -66,7 +69,7 @@ static uint64_t now_ns(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fwd_gen -i IF -m DSTMAC -s SRCIP -d DSTIP -p PORT [-l BYTES] "
-	                "[-r RATE] [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS]\n");
+	                "[-r RATE] [-t SECONDS] [-b BURST] [-c CPU] [-n FLOWS] [-k TRAIN]\n");
 	exit(2);
 }
 
@@ -90,8 +93,9 @@ static void parse_args(int argc, char **argv, struct gen_opts *o)
 	int c;
 	bool have_mac = false, have_src = false, have_dst = false;
 
-	*o = (struct gen_opts){.payload = 64, .seconds = 1.0, .burst = 32, .cpu = -1, .flows = 1};
-	while ((c = getopt(argc, argv, "i:m:s:d:p:l:r:t:b:c:n:")) != -1) {
+	*o = (struct gen_opts){
+	        .payload = 64, .seconds = 1.0, .burst = 32, .cpu = -1, .flows = 1, .train = 1};
+	while ((c = getopt(argc, argv, "i:m:s:d:p:l:r:t:b:c:n:k:")) != -1) {
 		switch (c) {
 		case 'i':
 			o->ifname = optarg;
@@ -126,14 +130,18 @@ static void parse_args(int argc, char **argv, struct gen_opts *o)
 		case 'n':
 			o->flows = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'k':
+			o->train = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (!o->ifname || !have_mac || !have_src || !have_dst || o->port == 0 || o->port == 65535 ||
 	    o->payload < 1 || o->payload > MAX_PAYLOAD || o->seconds <= 0 || o->burst < 1 ||
-	    o->burst > MAX_BURST || o->flows < 1 || o->flows > MAX_FLOWS ||
-	    (uint32_t)o->port + o->flows > 65535 || (o->flows > 1 && o->port < 2))
+	    o->burst > MAX_BURST || o->flows < 1 || o->flows > MAX_FLOWS || o->train < 1 ||
+	    o->train > 1000000 || (uint32_t)o->port + o->flows > 65535 ||
+	    (o->flows > 1 && o->port < 2))
 		usage();
 }
 
@@ -259,7 +267,7 @@ int main(int argc, char **argv)
 		iovs[f] = (struct iovec){.iov_base = frame,
 		                         .iov_len = build_frame(&o, src_mac, f, frame)};
 	}
-	unsigned next_flow = 0; /* the flows take turns, frame by frame */
+	unsigned next_flow = 0, in_train = 0; /* the flows take turns, train by train */
 	struct mmsghdr msgs[MAX_BURST];
 	for (unsigned i = 0; i < MAX_BURST; i++)
 		msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iovs[0], .msg_iovlen = 1}};
@@ -298,6 +306,9 @@ int main(int argc, char **argv)
 		if (o.flows > 1) {
 			for (unsigned i = 0; i < n; i++) {
 				msgs[i].msg_hdr.msg_iov = &iovs[next_flow];
+				if (++in_train < o.train)
+					continue;
+				in_train = 0;
 				next_flow = next_flow + 1 == o.flows ? 0 : next_flow + 1;
 			}
 		}
