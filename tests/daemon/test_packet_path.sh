@@ -390,6 +390,32 @@ if [ "$PLANE" = xdp ]; then
 	x1=$(status "[c['queue'] for c in s['containers'] if 'rx_ring_full' in (c.get('queue') or {})][0]['packets']")
 	check "janedoe's traffic is unaffected ($got arrived, counter $c, AF_XDP rx $x0 -> $x1)" \
 		test "$got" = 1000 -a "$c" = 2000 -a "$x1" -eq $((x0 + 1000))
+
+	# netservd dies and restarts with both publishers: the restored rules go
+	# first to the program, then the publisher whose container finds the
+	# device queue taken (whichever comes up second) has its rules moved to
+	# netfilter: each rule once, in one place; both count again.
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null
+	DPID=
+	start_daemon || not_ok "netservd restarts with two publishers"
+	paths() { status "s['node']['forwarding']['state']" | sed -n 's/.*paths: \([^;]*\);.*/\1/p'; }
+	two_paths() {
+		[ "$(status "sorted(m['state'] for m in s['modules'])")" = "['active', 'active']" ] &&
+			paths | grep -Eq '(janedoe|bob) af_xdp' && paths | grep -Eq '(janedoe|bob) nfqueue'
+	}
+	check "after a restart one publisher is on af_xdp, the other on nfqueue ($(paths))" wait_until 10 two_paths
+	nq=$(paths | grep -Eo '(janedoe|bob) nfqueue' | cut -d' ' -f1)
+	n4=$(topo_exec router iptables-save -t mangle | grep -c -e 'netserv:janedoe/' -e 'netserv:bob/')
+	n6=$(topo_exec router ip6tables-save -t mangle | grep -c "netserv:$nq/")
+	check "... the NFQUEUE one's rule is in netfilter once per family, the other's not at all ($nq: $n4, $n6)" \
+		test "$n4/$n6/$(topo_exec router iptables-save -t mangle | grep -c "netserv:$nq/")" = 1/1/1
+	got=$(blast 5060 500)
+	c=$(counter_of NetServ.apps.Counter_1.0 packets)
+	got2=$(blast 5070 500)
+	c2=$(status "((mods.get('bob/NetServ.apps.Bob_1.0') or {}).get('runtime') or {}).get('counters', {}).get('packets', -1)")
+	check "... both count again (janedoe $got arrived, counted $c; bob $got2, $c2)" \
+		test "$got/$c/$got2/$c2" = 500/500/500/500
 	out=$(printf 'REMOVE NetServ.apps.Bob_1.0 NETSERV/0.1\nuser:bob\n\n' | NETSERV_KEY=$WORK/bob.key ctl send -)
 	check "REMOVE of bob's counter answers 200, and its netfilter rule goes" \
 		test "$(grep -c '^NETSERV/0.1 200' <<<"$out")/$(topo_exec router iptables-save -t mangle | grep -c netserv:bob)" = 1/0
