@@ -111,15 +111,15 @@ static void test_rules(void **state)
 	fwd_xdp_free(x);
 }
 
-/* Opens slot `queue`, retrying -EBUSY for up to a second (the kernel frees
- * a closed socket's queue in deferred work). */
+/* Opens slot `queue`, retrying -EBUSY/-EAGAIN for up to a second (the
+ * kernel frees a closed socket's queue in deferred work). */
 static int open_slot_retry(struct fwd_xdp *x, unsigned queue, int *fds, int *ifs, char *err,
                            size_t errlen)
 {
 	int r;
 	for (int i = 0; i < 200; i++) {
 		r = fwd_xdp_open_slot(x, queue, fds, ifs, 1, err, errlen);
-		if (r != -EBUSY)
+		if (r != -EBUSY && r != -EAGAIN)
 			return r;
 		poll(NULL, 0, 5);
 	}

@@ -392,6 +392,14 @@ fail:;
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS && !other; k++)
 		other = k != slot && x->slots[k];
 	set_busy(x, slot, r == -EBUSY && other);
+	if (r == -EBUSY && !other) {
+		r = -EAGAIN;
+		size_t l = err ? strlen(err) : 0;
+		if (err && l + 1 < errlen)
+			snprintf(err + l, errlen - l,
+			         " (no other publisher's: the kernel may still be releasing this "
+			         "slot's old sockets)");
+	}
 	return r;
 }
 
