@@ -650,6 +650,20 @@ int main(int argc, char **argv)
 		}
 		fwd_ops = &fwd_xdp_ops;
 		fwd = xdp;
+		/* The netfilter driver beside it (docs/xdp.md, "Two paths"): the
+		 * GIST interception rule, and the publishers whose containers get
+		 * no AF_XDP sockets (one device queue, one publisher), whose
+		 * traffic takes the NFQUEUE path instead. */
+		r = fwd_netfilter_new(cfg.fwd_chain_prefix, fwd_hooks(cfg.fwd_hooks), &nf, err,
+		                      sizeof(err));
+		if (r < 0) {
+			log_err("cannot set up the netfilter driver beside the AF_XDP plane: %s",
+			        err);
+			goto out;
+		}
+		fwd_xdp_set_local(xdp, &fwd_netfilter_ops, nf);
+		log_info("forwarding plane: netfilter beside it (chains %s-*)",
+		         cfg.fwd_chain_prefix);
 	}
 	if (openflow) {
 		r = openflow_start(loop, &cfg, nf, &of, err, sizeof(err));
@@ -788,6 +802,8 @@ out:
 	for (size_t i = 0; i < sandboxes; i++)
 		sandbox_host_cleanup(&cfg.publishers[i]);
 	fwd_openflow_free(of);
+	if (xdp)
+		fwd_xdp_set_local(xdp, NULL, NULL);
 	fwd_netfilter_free(nf);
 	fwd_xdp_free(xdp); /* after the containers: it detaches the program */
 	store_close(store);

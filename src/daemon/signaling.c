@@ -49,11 +49,11 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 		return -ENOMEM;
 	s->fwd_ops = fwd_ops;
 	s->fwd = fwd;
-	/* Queries are intercepted through an NFQUEUE queue: the netfilter
-	 * driver's (also under openflow's, on a node that is one of the
-	 * switch's nodes); on the AF_XDP plane (no NFQUEUE) the node answers
-	 * only Queries addressed to it, for now. */
-	bool intercept = fwd_ops != &fwd_none_ops && strcmp(fwd_ops->name, "xdp") != 0;
+	/* Queries are intercepted through an NFQUEUE queue: the driver decides
+	 * whether it can steer udp/270 there (netfilter; openflow and xdp
+	 * through the netfilter driver beside them) or says -ENOTSUP (then
+	 * the node answers only Queries addressed to it). */
+	bool intercept = fwd_ops != &fwd_none_ops;
 	struct gist_config gc;
 	gist_config_defaults(&gc);
 	gc.node_id = cfg->node_id;
@@ -82,7 +82,7 @@ int signaling_start(struct evloop *loop, const struct ns_config *cfg, struct con
 	if (intercept) {
 		struct ncm_filter f = {.proto = NCM_PROTO_UDP, .port_lo = 270, .port_hi = 270};
 		r = fwd_ops->filter_add(fwd, RULE_ID, &f, 1, cfg->sig_queue, why, sizeof(why));
-		if (r == -ENOTSUP) { /* driver openflow on a controller that is not a node */
+		if (r == -ENOTSUP) { /* e.g. openflow on a controller that is not a node */
 			log_info("signaling: %s", why);
 			intercept = false;
 			r = 0;

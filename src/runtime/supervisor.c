@@ -343,6 +343,7 @@ static void ct_assign(struct supervisor_container *ct)
 	bool own_fds = true; /* fds are ours to close (not the plane's) */
 	int32_t queue = a.queue;
 	int r = 0;
+	bool nfq = queue >= 0 && !s->xdp.open;
 	if (queue >= 0 && s->xdp.open) {
 		own_fds = false;
 		a.queue = -1; /* no NFQUEUE queue on this plane */
@@ -350,7 +351,21 @@ static void ct_assign(struct supervisor_container *ct)
 			s->xdp.close(s->xdp.ctx, (unsigned)queue);
 		r = s->xdp.open(s->xdp.ctx, (unsigned)queue, fds, a.xsk_ifindex, PROTO_MAX_XSK, err,
 		                sizeof(err));
-		if (r < 0) {
+		if (r == -EBUSY) {
+			/* Another publisher holds the device queue: this one's
+			 * rules go to netfilter (the plane's delegate), its
+			 * packets to its NFQUEUE queue, as on driver netfilter. */
+			log_notice(
+			        "container %s: AF_XDP sockets: %s; its traffic takes the NFQUEUE "
+			        "path (queue %d)",
+			        a.user, err, (int)queue);
+			for (size_t i = 0; i < PROTO_ASSIGN_FDS; i++)
+				fds[i] = -1;
+			own_fds = true;
+			a.queue = queue;
+			nfq = true;
+			r = 0;
+		} else if (r < 0) {
 			/* It runs without: its rules find an empty slot (fail-open). */
 			log_err("container %s: AF_XDP sockets: %s (its traffic goes through the "
 			        "kernel without its modules)",
@@ -363,7 +378,8 @@ static void ct_assign(struct supervisor_container *ct)
 			if (fds[nfds] >= 0) /* the sample channel */
 				nfds++;
 		}
-	} else if (queue >= 0 && !ct->relay) {
+	}
+	if (nfq && !ct->relay) {
 		struct verdict_relay_sched sched = {
 		        .batch = a.batch,
 		        .cpu = (int)a.cpu,
@@ -381,11 +397,13 @@ static void ct_assign(struct supervisor_container *ct)
 		 * the group unbinds when the container's copy goes with it. */
 		if (r == 0) {
 			char why[160];
-			fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why, sizeof(why));
+			fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why,
+			                          sizeof(why));
 			if (fds[2] < 0) {
-				log_warn("container %s: no sample channel (sampled modules will not "
-				         "install): %s",
-				         a.user, why);
+				log_warn(
+				        "container %s: no sample channel (sampled modules will not "
+				        "install): %s",
+				        a.user, why);
 				fds[2] = -1;
 			} else {
 				nfds = 3;

@@ -33,7 +33,10 @@ struct sup_xdp_plane {
 	 * kept by the plane, passed as copies) and ifindexes[i], i < max, and
 	 * after the n sockets fds[2n], the container's end of its sample
 	 * channel (kept by the plane too), or -1 (fds has 2 * max + 1).
-	 * Returns how many or a negative errno with the reason in err. */
+	 * Returns how many or a negative errno with the reason in err:
+	 * -EBUSY when another publisher holds the device queue (the plane
+	 * then steers this one's filters to its NFQUEUE queue, which the
+	 * supervisor binds and hands over as on the netfilter plane). */
 	int (*open)(void *ctx, unsigned queue, int *fds, int *ifindexes, size_t max, char *err,
 	            size_t errlen);
 	/* The container of `queue` is gone: its frames must go to the kernel. */

@@ -6,6 +6,7 @@
 # through the publisher's container, forwarded with TTL/hop limit - 1.
 set -u
 PLANE=${NETSERV_PLANE:-netfilter}
+SIGNALING=
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/topo.sh"
@@ -45,9 +46,17 @@ hooks = forward"
 	PER=2 # rules per filter: iptables and ip6tables
 	;;
 xdp)
+	# chain_prefix, hooks: the netfilter driver beside the plane (GIST
+	# interception, a publisher without AF_XDP sockets)
 	FORWARDING="driver = xdp
 interfaces = $IN, $OUT
-stall_ms = 150"
+stall_ms = 150
+chain_prefix = $PREFIX
+hooks = forward"
+	SIGNALING="[signaling]
+enable = yes
+t1_ms = 100
+t2_ms = 800"
 	PER=1 # one rule in the program of each interface
 	export NODE_BPFFS=1
 	;;
@@ -100,6 +109,7 @@ uid = 65534
 nice = 0
 ; its filters name no address: authorized for every prefix
 prefixes = any
+$SIGNALING
 EOC
 
 # status EXPR: python expression over s (status JSON) and mods.
@@ -159,6 +169,9 @@ if [ "$PLANE" = xdp ]; then
 		grep -q "^forwarding: xdp ($IN native, $OUT native;" <<<"$text"
 	check "one XDP program on each router interface" \
 		test "$(xdp_progs "$IN")$(xdp_progs "$OUT")" = 11
+	gist_rule() { topo_exec router iptables-save -t mangle | grep 'netserv:gist' | grep -q -- '--queue-num 270'; }
+	check "GIST Queries are intercepted by the netfilter driver beside the plane (udp/270 to queue 270)" \
+		gist_rule
 fi
 
 out=$(setup NetServ.apps.Counter_1.0 counter 5060)
@@ -324,6 +337,8 @@ if [ "$PLANE" = xdp ]; then
 		grep -q "replaced 2 XDP program(s) of an earlier netservd" "$WORK/netservd.log"
 	check "after a restart there is one XDP program on each interface, not two" \
 		test "$(xdp_progs "$IN")$(xdp_progs "$OUT")" = 11
+	check "after a restart the GIST rule is in netfilter once per family, one jump into its chain" \
+		test "$(topo_exec router iptables-save -t mangle | grep -c -e 'netserv:gist' -e "-A FORWARD -j $PREFIX-FWD")/$(topo_exec router ip6tables-save -t mangle | grep -c 'netserv:gist')" = 2/1
 else
 	check "after a restart there is one jump into our chain" \
 		test "$(topo_exec router iptables-save -t mangle | grep -c -- "-A FORWARD -j $PREFIX-FWD")" -eq 1
@@ -333,27 +348,82 @@ c=$(counter_of NetServ.apps.Counter_1.0 packets)
 check "traffic flows through the restored module ($got arrived, counter $c)" \
 	test "$got" = 1000 -a "$c" = 1000
 
-# --- a second publisher (AF_XDP: one per node for now) ---------------------------
-# Added by a reload, so that janedoe's container holds the device queue.
+# --- on the AF_XDP plane: on-path signaling and a second publisher ---------------
 if [ "$PLANE" = xdp ]; then
+	# A SETUP the sender signals toward the receiver, not addressed to the
+	# router: its netservd intercepts the Query (the netfilter rule sees
+	# what the XDP program passed) and installs the module.
+	module_module NetServ.apps.OnPath_1.0 passthrough
+	out=$(topo_exec sender env "NETSERV_KEY=$NETSERV_KEY" "$B/netserv" setup --to "$RCV" \
+		--module NetServ.apps.OnPath_1.0 --user janedoe --url "file://$MOD_PATH" \
+		--hash "$MOD_HASH" --filter-proto udp --filter-port 5066 --timeout 20 2>&1)
+	check "a SETUP signaled toward the receiver is intercepted by the router and answers 200" \
+		grep -q '^  1\. pp-router .*SETUP 200' <<<"$out"
+	check "... and the module is active there" \
+		test "$(status "(mods.get('janedoe/NetServ.apps.OnPath_1.0') or {}).get('state')")" = active
+	remove NetServ.apps.OnPath_1.0 >/dev/null
+
+	# bob, added by a reload: janedoe's container holds the device queue,
+	# so bob's gets no AF_XDP sockets and his traffic takes the NFQUEUE
+	# path through netfilter beside the plane.
 	"$B/netserv" keygen -d "$WORK" bob >/dev/null && cp "$WORK/bob.pub" "$WORK/keys/"
-	printf '[publisher bob]\nuid = 65533\nprefixes = any\n' >>"$WORK/netservd.conf"
+	printf '[publisher bob]\nuid = 65533\nnice = 0\nprefixes = any\n' >>"$WORK/netservd.conf"
 	kill -HUP "$DPID"
-	bob_up() { grep -q "container bob: AF_XDP sockets" "$WORK/netservd.log"; }
-	check "bob's container gets no AF_XDP sockets (the device queue is janedoe's)" wait_until 10 bob_up
+	bob_up() { grep -q "container bob: AF_XDP sockets: .*NFQUEUE path" "$WORK/netservd.log"; }
+	check "bob's container gets no AF_XDP sockets and takes the NFQUEUE path" wait_until 10 bob_up
 	module_module NetServ.apps.Bob_1.0 counter
 	out=$(printf 'SETUP NetServ.apps.Bob_1.0 NETSERV/0.1\nuser:bob\nurl:file://%s\nmodule-hash:%s\nfilter-proto:udp\nfilter-port:5070\nttl:600\n\n' \
 		"$MOD_PATH" "$MOD_HASH" | NETSERV_KEY=$WORK/bob.key ctl send -)
-	check "bob's SETUP is refused, saying why" grep -q "one publisher per node" <<<"$out"
+	check "bob's SETUP of a counter for udp/5070 answers 200 active" grep -q '^state:active' <<<"$out"
+	check "bob's filter is a netfilter NFQUEUE rule" \
+		test "$(topo_exec router iptables-save -t mangle | grep -c -- 'netserv:bob/NetServ.apps.Bob_1.0.*NFQUEUE')" -ge 1
+	got=$(blast 5070 2000)
+	c=$(status "((mods.get('bob/NetServ.apps.Bob_1.0') or {}).get('runtime') or {}).get('counters', {}).get('packets', -1)")
+	check "bob's 2 000 datagrams all arrive, counted by his module ($got arrived, counter $c)" \
+		test "$got" = 2000 -a "$c" = 2000
+	st=$(status "s['node']['forwarding']['state']")
+	check "the status shows janedoe on af_xdp, bob on nfqueue ($st)" \
+		grep -q "paths: .*janedoe af_xdp, bob nfqueue" <<<"$st"
+	x0=$(status "[c['queue'] for c in s['containers'] if 'rx_ring_full' in (c.get('queue') or {})][0]['packets']")
 	got=$(blast 5060 1000)
 	c=$(counter_of NetServ.apps.Counter_1.0 packets)
-	check "janedoe's module still sees her traffic ($got arrived, counter $c)" \
-		test "$got" = 1000 -a "$c" = 2000
+	x1=$(status "[c['queue'] for c in s['containers'] if 'rx_ring_full' in (c.get('queue') or {})][0]['packets']")
+	check "janedoe's traffic is unaffected ($got arrived, counter $c, AF_XDP rx $x0 -> $x1)" \
+		test "$got" = 1000 -a "$c" = 2000 -a "$x1" -eq $((x0 + 1000))
+
+	# netservd dies and restarts with both publishers: the restored rules go
+	# first to the program, then the publisher whose container finds the
+	# device queue taken (whichever comes up second) has its rules moved to
+	# netfilter: each rule once, in one place; both count again.
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null
+	DPID=
+	start_daemon || not_ok "netservd restarts with two publishers"
+	paths() { status "s['node']['forwarding']['state']" | sed -n 's/.*paths: \([^;]*\);.*/\1/p'; }
+	two_paths() {
+		[ "$(status "sorted(m['state'] for m in s['modules'])")" = "['active', 'active']" ] &&
+			paths | grep -Eq '(janedoe|bob) af_xdp' && paths | grep -Eq '(janedoe|bob) nfqueue'
+	}
+	check "after a restart one publisher is on af_xdp, the other on nfqueue ($(paths))" wait_until 10 two_paths
+	nq=$(paths | grep -Eo '(janedoe|bob) nfqueue' | cut -d' ' -f1)
+	n4=$(topo_exec router iptables-save -t mangle | grep -c -e 'netserv:janedoe/' -e 'netserv:bob/')
+	n6=$(topo_exec router ip6tables-save -t mangle | grep -c "netserv:$nq/")
+	check "... the NFQUEUE one's rule is in netfilter once per family, the other's not at all ($nq: $n4, $n6)" \
+		test "$n4/$n6/$(topo_exec router iptables-save -t mangle | grep -c "netserv:$nq/")" = 1/1/1
+	got=$(blast 5060 500)
+	c=$(counter_of NetServ.apps.Counter_1.0 packets)
+	got2=$(blast 5070 500)
+	c2=$(status "((mods.get('bob/NetServ.apps.Bob_1.0') or {}).get('runtime') or {}).get('counters', {}).get('packets', -1)")
+	check "... both count again (janedoe $got arrived, counted $c; bob $got2, $c2)" \
+		test "$got/$c/$got2/$c2" = 500/500/500/500
+	out=$(printf 'REMOVE NetServ.apps.Bob_1.0 NETSERV/0.1\nuser:bob\n\n' | NETSERV_KEY=$WORK/bob.key ctl send -)
+	check "REMOVE of bob's counter answers 200, and its netfilter rule goes" \
+		test "$(grep -c '^NETSERV/0.1 200' <<<"$out")/$(topo_exec router iptables-save -t mangle | grep -c netserv:bob)" = 1/0
 fi
 
 out=$(remove NetServ.apps.Counter_1.0)
 check "REMOVE of the counter answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
-check "no rule of ours is left ($PLANE)" test -z "$(rules)"
+check "no rule of ours is left but GIST's ($PLANE)" test -z "$(rules | grep -v netserv:gist)"
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?

@@ -5,7 +5,8 @@
  * socket per device queue, and a restarted driver replacing its program
  * instead of adding one; sampling rules, their samples read from the
  * program's ring and handed to the slot's sample channel as NFLOG messages
- * (UDP datagrams over lo). Needs root. */
+ * (UDP datagrams over lo); the netfilter driver beside the plane (a
+ * recording stand-in) getting the rules AF_XDP cannot serve. Needs root. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -65,17 +66,20 @@ static void test_rules(void **state)
 	assert_string_equal(d, "lo generic; rules:; stalls 0; samples 0, lost 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 2, BASE, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules: a/x (2 filters); stalls 0; samples 0, lost 0");
+	assert_string_equal(d, "lo generic; rules: a/x (2 filters); paths: a no socket; stalls 0; "
+	                       "samples 0, lost 0");
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", f, 1, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", f, 1, BASE + 1, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules: a/x, b/y; stalls 0; samples 0, lost 0");
+	assert_string_equal(d, "lo generic; rules: a/x, b/y; paths: a no socket, b no socket; "
+	                       "stalls 0; samples 0, lost 0");
 
-	/* Refusals change nothing. */
+	/* Refusals change nothing. Without a netfilter driver beside it, a
+	 * queue without a slot is not the plane's to serve. */
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 1, BASE - 1, err, sizeof(err)),
-	                 -ERANGE);
+	                 -ENOTSUP);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 1, BASE + 256, err, sizeof(err)),
-	                 -ERANGE);
+	                 -ENOTSUP);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "c/z", f, 0, BASE, err, sizeof(err)), -EINVAL);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "", f, 1, BASE, err, sizeof(err)), -EINVAL);
 	struct ncm_filter bad = {.dst = {.family = AF_INET, .len = 40}};
@@ -107,15 +111,15 @@ static void test_rules(void **state)
 	fwd_xdp_free(x);
 }
 
-/* Opens slot `queue`, retrying -EBUSY for up to a second (the kernel frees
- * a closed socket's queue in deferred work). */
+/* Opens slot `queue`, retrying -EBUSY/-EAGAIN for up to a second (the
+ * kernel frees a closed socket's queue in deferred work). */
 static int open_slot_retry(struct fwd_xdp *x, unsigned queue, int *fds, int *ifs, char *err,
                            size_t errlen)
 {
 	int r;
 	for (int i = 0; i < 200; i++) {
 		r = fwd_xdp_open_slot(x, queue, fds, ifs, 1, err, errlen);
-		if (r != -EBUSY)
+		if (r != -EBUSY && r != -EAGAIN)
 			return r;
 		poll(NULL, 0, 5);
 	}
@@ -135,11 +139,12 @@ static void test_sockets(void **state)
 	assert_int_equal(ifs[0], (int)if_nametoindex("lo"));
 	assert_int_equal(fwd_xdp_open_slot(x, BASE + 300, fds, ifs, 1, err, sizeof(err)), -ERANGE);
 	/* The device queue is slot 0's: a second publisher gets no socket,
-	 * and its filters are refused, saying why. */
+	 * and without a netfilter driver beside the plane its filters are
+	 * refused, saying why. */
 	assert_int_equal(fwd_xdp_open_slot(x, BASE + 1, fds, ifs, 1, err, sizeof(err)), -EBUSY);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &f, 1, BASE + 1, err, sizeof(err)),
 	                 -EBUSY);
-	assert_non_null(strstr(err, "one publisher per node"));
+	assert_non_null(strstr(err, "no netfilter driver"));
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", &f, 1, BASE, err, sizeof(err)), 0);
 	/* Slot 0 again (a restarted container): new sockets. */
 	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
@@ -149,6 +154,159 @@ static void test_sockets(void **state)
 	assert_int_equal(open_slot_retry(x, BASE + 1, fds, ifs, err, sizeof(err)), 1);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &f, 1, BASE + 1, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_stalls(x), 0);
+	fwd_xdp_free(x);
+}
+
+/* ---- the netfilter driver beside the plane: a recording stand-in ---------- */
+
+struct fake_rule {
+	char id[64];
+	unsigned queue;
+	uint32_t every, bytes; /* > 0: sample_add's */
+	uint16_t group;
+};
+
+static struct fake {
+	struct fake_rule r[16];
+	size_t n;
+	unsigned flushes;
+} fake;
+
+static struct fake_rule *fake_find(const char *id)
+{
+	for (size_t i = 0; i < fake.n; i++)
+		if (strcmp(fake.r[i].id, id) == 0)
+			return &fake.r[i];
+	return NULL;
+}
+
+static struct fake_rule *fake_put(const char *id)
+{
+	struct fake_rule *r = fake_find(id);
+	if (!r) {
+		assert_true(fake.n < 16);
+		r = &fake.r[fake.n++];
+	}
+	*r = (struct fake_rule){0};
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	return r;
+}
+
+static int fake_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+                           size_t n, unsigned queue, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	assert_ptr_equal(fwd, &fake);
+	assert_true(filters && n > 0);
+	fake_put(rule_id)->queue = queue;
+	return 0;
+}
+
+static int fake_sample_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
+                           size_t n, const struct fwd_sample *sample, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	assert_ptr_equal(fwd, &fake);
+	assert_true(filters && n > 0);
+	struct fake_rule *r = fake_put(rule_id);
+	r->every = sample->every;
+	r->bytes = sample->bytes;
+	r->group = sample->group;
+	return 0;
+}
+
+static int fake_filter_remove(void *fwd, const char *rule_id)
+{
+	struct fake_rule *r = fake_find(rule_id);
+	assert_ptr_equal(fwd, &fake);
+	if (!r)
+		return -ENOENT;
+	*r = fake.r[--fake.n];
+	return 0;
+}
+
+static int fake_flush(void *fwd, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	assert_ptr_equal(fwd, &fake);
+	fake.n = 0;
+	fake.flushes++;
+	return 0;
+}
+
+static const struct fwd_ops fake_ops = {
+        .name = "fake",
+        .filter_add = fake_filter_add,
+        .sample_add = fake_sample_add,
+        .filter_remove = fake_filter_remove,
+        .flush = fake_flush,
+};
+
+/* The delegate gets what AF_XDP cannot serve: a queue without a slot (the
+ * GIST rule) and the rules of a slot whose sockets the kernel refused; they
+ * come back to the program when the slot gets sockets; remove and flush reach
+ * it. */
+static void test_delegate(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	char err[256] = "", d[512];
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
+	struct ncm_filter gist = udp_port(270), f = udp_port(5060), g = udp_port(5070),
+	                  h = udp_port(5080);
+
+	memset(&fake, 0, sizeof(fake));
+	fwd_xdp_set_local(x, &fake_ops, &fake);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "gist", &gist, 1, 270, err, sizeof(err)), 0);
+	assert_non_null(fake_find("gist"));
+	assert_int_equal(fake_find("gist")->queue, 270);
+
+	/* Slot 0 gets the sockets: its rules are the program's. */
+	assert_int_equal(open_slot_retry(x, BASE, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", &f, 1, BASE, err, sizeof(err)), 0);
+	/* b's rule comes before its container (a restart's restore): the
+	 * program's, until the kernel refuses b's sockets. */
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &g, 1, BASE + 1, err, sizeof(err)), 0);
+	assert_int_equal(fake.n, 1);
+	assert_int_equal(fwd_xdp_open_slot(x, BASE + 1, fds, ifs, 1, err, sizeof(err)), -EBUSY);
+	assert_int_equal(fake.n, 2);
+	assert_int_equal(fake_find("b/y")->queue, BASE + 1);
+	assert_null(fake_find("a/x"));
+	/* Rules added while the slot is busy go to the delegate at once,
+	 * sampled ones as NFLOG with the bytes asked. */
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/z", &h, 1, BASE + 1, err, sizeof(err)), 0);
+	struct fwd_sample smp = {.every = 4, .bytes = 40, .group = BASE + 1, .tag = "b/Mon"};
+	assert_int_equal(fwd_xdp_ops.sample_add(x, "b/Mon", &g, 1, &smp, err, sizeof(err)), 0);
+	assert_int_equal(fake.n, 4);
+	assert_int_equal(fake_find("b/Mon")->every, 4);
+	assert_int_equal(fake_find("b/Mon")->bytes, 40);
+	assert_int_equal(fake_find("b/Mon")->group, BASE + 1);
+	describe(x, d, sizeof(d));
+	assert_non_null(strstr(d, "paths: gist nfqueue, a af_xdp, b nfqueue;"));
+
+	/* Remove reaches the delegate; a's rule never went there. */
+	assert_int_equal(fwd_xdp_ops.filter_remove(x, "b/z"), 0);
+	assert_null(fake_find("b/z"));
+	assert_int_equal(fwd_xdp_ops.filter_remove(x, "a/x"), 0);
+	assert_int_equal(fake.n, 3);
+
+	/* a's container gone, b's restarted: b gets the sockets and its rules
+	 * leave the delegate for the program. */
+	fwd_xdp_close_slot(x, BASE);
+	assert_int_equal(open_slot_retry(x, BASE + 1, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fake.n, 1);
+	assert_non_null(fake_find("gist"));
+	describe(x, d, sizeof(d));
+	assert_non_null(strstr(d, "paths: gist nfqueue, b af_xdp;"));
+
+	/* Flush reaches both. */
+	assert_int_equal(fwd_xdp_ops.flush(x, err, sizeof(err)), 0);
+	assert_int_equal(fake.flushes, 1);
+	assert_int_equal(fake.n, 0);
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules:; stalls 0; samples 0, lost 0");
 	fwd_xdp_free(x);
 }
 
@@ -249,7 +407,8 @@ static void test_samples(void **state)
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/Q", &f, 1, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &smp, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; stalls 0; samples 0, lost 0");
+	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; paths: a af_xdp; stalls 0; samples "
+	                       "0, lost 0");
 
 	/* 10 datagrams over lo to a listener on 7000: all arrive (a sampling
 	 * rule passes every frame on), all are sampled (1/1). */
@@ -278,7 +437,8 @@ static void test_samples(void **state)
 	assert_int_equal(g.n, 10);
 	assert_int_equal(g.bad, 0);
 	describe(x, d, sizeof(d));
-	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; stalls 0; samples 10, lost 0");
+	assert_string_equal(
+	        d, "lo generic; rules: a/Q, a/Mon; paths: a af_xdp; stalls 0; samples 10, lost 0");
 	close(rx);
 	close(tx);
 	fwd_xdp_free(x);
@@ -315,7 +475,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_rules),   cmocka_unit_test(test_sockets),
 	        cmocka_unit_test(test_replace), cmocka_unit_test(test_bad_interfaces),
-	        cmocka_unit_test(test_samples),
+	        cmocka_unit_test(test_samples), cmocka_unit_test(test_delegate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

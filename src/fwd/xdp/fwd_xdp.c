@@ -38,7 +38,10 @@ struct xrule {
 	struct ncm_filter filters[NCM_MAX_FILTERS];
 	size_t n;
 	uint32_t slot;
+	bool noslot;    /* its queue has no XSKMAP slot (the GIST rule): the delegate's */
+	unsigned queue; /* filter_add's queue (the delegate's rule) */
 	uint32_t sample_every, sample_bytes; /* > 0: a sampling rule */
+	uint32_t sample_asked;               /* sample_add's bytes (the delegate's rule) */
 	uint16_t group;
 	char tag[FWD_SAMPLE_TAG_MAX + 1];
 };
@@ -94,7 +97,31 @@ struct fwd_xdp {
 	struct evloop_timer *timer;
 	uint32_t period_ms, stall_ms;
 	uint64_t stalls;
+	/* The netfilter driver beside the plane (fwd_xdp_set_local), or NULL:
+	 * it serves the rules of queues without a slot and of busy slots. */
+	const struct fwd_ops *local_ops;
+	void *local;
 };
+
+static bool on_local(const struct fwd_xdp *x, const struct xrule *r)
+{
+	return x->local_ops && (r->noslot || x->busy[r->slot]);
+}
+
+/* Installs rule r in the delegate. Returns 0 or a negative errno. */
+static int local_add(struct fwd_xdp *x, const struct xrule *r, char *err, size_t errlen)
+{
+	if (!r->sample_every)
+		return x->local_ops->filter_add(x->local, r->id, r->filters, r->n, r->queue, err,
+		                                errlen);
+	if (!x->local_ops->sample_add)
+		return err_set(err, errlen, -ENOTSUP, "the netfilter driver cannot sample");
+	struct fwd_sample smp = {.every = r->sample_every,
+	                         .bytes = r->sample_asked,
+	                         .group = r->group,
+	                         .tag = r->tag};
+	return x->local_ops->sample_add(x->local, r->id, r->filters, r->n, &smp, err, errlen);
+}
 
 /* ---- attaching ------------------------------------------------------------ */
 
@@ -227,6 +254,12 @@ static int open_socket(struct fwd_xdp *x, uint32_t slot, const char *ifname, str
 	}
 }
 
+void fwd_xdp_set_local(struct fwd_xdp *x, const struct fwd_ops *ops, void *local)
+{
+	x->local_ops = ops;
+	x->local = ops ? local : NULL;
+}
+
 struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x)
 {
 	if (!x)
@@ -252,6 +285,39 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x)
 }
 
 /* ---- sockets -------------------------------------------------------------- */
+
+static int push_rules(struct fwd_xdp *x, const struct xrule *rules, size_t n_rules, char *err,
+                      size_t errlen);
+
+/* The slot's sockets were refused because another publisher holds the device
+ * queue (busy), or were made: with a delegate, a slot's rules move to it
+ * while the slot is busy, and back to the program when it gets sockets. */
+static void set_busy(struct fwd_xdp *x, uint32_t slot, bool busy)
+{
+	char e[256];
+	int r;
+
+	if (x->busy[slot] == busy)
+		return;
+	x->busy[slot] = busy;
+	if (!x->local_ops)
+		return;
+	if (busy) /* the delegate first: the program keeps the frames meanwhile */
+		for (size_t k = 0; k < x->n_rules; k++)
+			if (!x->rules[k].noslot && x->rules[k].slot == slot &&
+			    (r = local_add(x, &x->rules[k], e, sizeof(e))) < 0)
+				log_warn("xdp: slot %u: rule %s to netfilter: %s", slot,
+				         x->rules[k].id, e);
+	if ((r = push_rules(x, x->rules, x->n_rules, e, sizeof(e))) < 0)
+		log_warn("xdp: slot %u: writing the rules: %s", slot, e);
+	if (!busy)
+		for (size_t k = 0; k < x->n_rules; k++)
+			if (!x->rules[k].noslot && x->rules[k].slot == slot)
+				x->local_ops->filter_remove(x->local, x->rules[k].id);
+	log_notice("xdp: slot %u: its rules go to %s", slot,
+	           busy ? "netfilter (NFQUEUE: another publisher holds the device queue)"
+	                : "the XDP program (AF_XDP)");
+}
 
 static int slot_of(const struct fwd_xdp *x, unsigned queue, uint32_t *ret)
 {
@@ -312,13 +378,28 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		shutdown(s->chan[1], SHUT_WR); /* the container only reads it */
 		fds[2 * x->n_ifs] = s->chan[1];
 	}
-	x->busy[slot] = false;
+	set_busy(x, slot, false);
 	return (int)x->n_ifs;
 fail:;
 	uint64_t closed = x->closed_at[slot];
 	slot_free(x, slot);
 	x->closed_at[slot] = closed; /* no socket of this try held the queue */
-	x->busy[slot] = r == -EBUSY;
+	/* Busy: another publisher's sockets hold the device queue. An -EBUSY
+	 * with no other slot open is the kernel still releasing this slot's
+	 * old sockets (or a process outside netservd): the rules stay with the
+	 * program, fail-open, as for any other failure. */
+	bool other = false;
+	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS && !other; k++)
+		other = k != slot && x->slots[k];
+	set_busy(x, slot, r == -EBUSY && other);
+	if (r == -EBUSY && !other) {
+		r = -EAGAIN;
+		size_t l = err ? strlen(err) : 0;
+		if (err && l + 1 < errlen)
+			snprintf(err + l, errlen - l,
+			         " (no other publisher's: the kernel may still be releasing this "
+			         "slot's old sockets)");
+	}
 	return r;
 }
 
@@ -526,7 +607,7 @@ static int push_rules(struct fwd_xdp *x, const struct xrule *rules, size_t n_rul
 	 * redirecting rule after them still takes the frames they sample. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t k = 0; k < n_rules; k++) {
-			if ((rules[k].sample_every == 0) != (pass == 1))
+			if ((rules[k].sample_every == 0) != (pass == 1) || on_local(x, &rules[k]))
 				continue;
 			for (size_t j = 0; j < rules[k].n; j++) {
 				if (n == NETSERV_XDP_MAX_RULES)
@@ -579,27 +660,32 @@ static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_fi
 		return err_set(err, errlen, -EINVAL, "bad rule id");
 	if (!filters || n == 0 || n > NCM_MAX_FILTERS)
 		return err_set(err, errlen, -EINVAL, "want 1..%d filters", NCM_MAX_FILTERS);
-	if (slot_of(x, queue, &slot) < 0)
-		return err_set(err, errlen, -ERANGE, "queue %u has no XSKMAP slot",
-		               FWD_QUEUE_FIRST(queue));
-	if (x->busy[slot])
+	if (slot_of(x, queue, &slot) < 0) {
+		if (!x->local_ops)
+			return err_set(err, errlen, -ENOTSUP,
+			               "queue %u has no XSKMAP slot, and no netfilter driver "
+			               "beside the AF_XDP plane serves it",
+			               FWD_QUEUE_FIRST(queue));
+		nr.noslot = true;
+		slot = 0;
+	} else if (x->busy[slot] && !x->local_ops) {
 		return err_set(err, errlen, -EBUSY,
-		               "the publisher's container has no AF_XDP sockets: the kernel binds "
-		               "one per device queue, and the AF_XDP plane serves one publisher "
-		               "per node for now");
+		               "the publisher's container has no AF_XDP sockets (the kernel binds "
+		               "one per device queue) and no netfilter driver is beside the "
+		               "AF_XDP plane");
+	}
 	snprintf(nr.id, sizeof(nr.id), "%s", rule_id);
 	memcpy(nr.filters, filters, n * sizeof(*filters));
 	nr.n = n;
 	nr.slot = slot;
+	nr.queue = queue;
 	if (smp) {
 		if (smp->every == 0 || smp->bytes == 0 || !smp->tag || !*smp->tag ||
 		    strlen(smp->tag) > FWD_SAMPLE_TAG_MAX)
 			return err_set(err, errlen, -EINVAL, "bad sample (1/%u, %u bytes)",
 			               smp->every, smp->bytes);
-		if (!x->slots[slot] || x->slots[slot]->chan[0] < 0)
-			return err_set(err, errlen, -ENOENT,
-			               "the publisher's container has no sample channel");
 		nr.sample_every = smp->every;
+		nr.sample_asked = smp->bytes;
 		/* The program copies frames: the Ethernet header and then the
 		 * module's bytes, at most NETSERV_XDP_SNAP_MAX in all. */
 		nr.sample_bytes = smp->bytes > NETSERV_XDP_SNAP_MAX - ETH_HLEN_XDP
@@ -607,6 +693,9 @@ static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_fi
 		                          : smp->bytes + ETH_HLEN_XDP;
 		nr.group = smp->group;
 		snprintf(nr.tag, sizeof(nr.tag), "%s", smp->tag);
+		if (!on_local(x, &nr) && (!x->slots[slot] || x->slots[slot]->chan[0] < 0))
+			return err_set(err, errlen, -ENOENT,
+			               "the publisher's container has no sample channel");
 	}
 
 	/* The new list: the old one with this id replaced or appended. */
@@ -618,11 +707,24 @@ static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_fi
 	if (x->n_rules)
 		memcpy(list, x->rules, x->n_rules * sizeof(*list));
 	list[at < 0 ? (ssize_t)x->n_rules : at] = nr;
+	bool was_local = at >= 0 && on_local(x, &x->rules[at]), local = on_local(x, &nr);
+	if (local && (r = local_add(x, &nr, err, errlen)) < 0) {
+		free(list);
+		return r;
+	}
 	if ((r = push_rules(x, list, cnt, err, errlen)) < 0) {
 		free(list);
 		push_rules(x, x->rules, x->n_rules, NULL, 0); /* all or none */
+		if (local && !was_local)
+			x->local_ops->filter_remove(x->local, rule_id);
+		else if (local) { /* the delegate's old rule back */
+			char e[256];
+			local_add(x, &x->rules[at], e, sizeof(e));
+		}
 		return r;
 	}
+	if (was_local && !local)
+		x->local_ops->filter_remove(x->local, rule_id);
 	free(x->rules);
 	x->rules = list;
 	x->n_rules = cnt;
@@ -653,6 +755,8 @@ static int xdp_filter_remove(void *fwd, const char *rule_id)
 
 	if (at < 0)
 		return -ENOENT;
+	if (on_local(x, &x->rules[at]))
+		x->local_ops->filter_remove(x->local, rule_id);
 	memmove(&x->rules[at], &x->rules[at + 1],
 	        (x->n_rules - (size_t)at - 1) * sizeof(*x->rules));
 	x->n_rules--;
@@ -662,8 +766,12 @@ static int xdp_filter_remove(void *fwd, const char *rule_id)
 static int xdp_flush(void *fwd, char *err, size_t errlen)
 {
 	struct fwd_xdp *x = fwd;
+	int r = 0;
 	x->n_rules = 0;
-	return push_rules(x, NULL, 0, err, errlen);
+	if (x->local_ops)
+		r = x->local_ops->flush(x->local, err, errlen);
+	int p = push_rules(x, NULL, 0, err, errlen);
+	return r < 0 ? r : p;
 }
 
 static int xdp_describe(void *fwd, char *buf, size_t len)
@@ -690,6 +798,24 @@ static int xdp_describe(void *fwd, char *buf, size_t len)
 			k = snprintf(buf + off, len - off, " (%zu filters)", x->rules[j].n);
 			off += k > 0 ? (size_t)k : 0;
 		}
+	}
+	/* Which path each publisher's traffic takes (by its slot: the user of
+	 * its first rule), and the rules of queues without a slot. */
+	for (size_t j = 0; j < x->n_rules && off < len; j++) {
+		const struct xrule *r = &x->rules[j];
+		bool seen = false;
+		for (size_t i = 0; i < j && !seen; i++)
+			seen = !r->noslot && !x->rules[i].noslot && x->rules[i].slot == r->slot;
+		if (seen)
+			continue;
+		const char *path = on_local(x, r)      ? "nfqueue"
+		                   : x->slots[r->slot] ? "af_xdp"
+		                                       : "no socket";
+		const char *slash = strchr(r->id, '/');
+		int idlen = r->noslot || !slash ? (int)strlen(r->id) : (int)(slash - r->id);
+		int k = snprintf(buf + off, len - off, "%s%.*s %s", j ? ", " : "; paths: ", idlen,
+		                 r->id, path);
+		off += k > 0 ? (size_t)k : 0;
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, "; stalls %llu; samples %llu, lost %llu",

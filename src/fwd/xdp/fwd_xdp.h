@@ -12,7 +12,15 @@
  * redirects rx queue 0 to the slot and passes the other queues' frames.
  *
  * The driver's own state is the rules (filter_add's arguments): they are
- * written to every interface's program as one set. */
+ * written to every interface's program as one set.
+ *
+ * The netfilter driver beside it (fwd_xdp_set_local; netservd's plane has
+ * one): what AF_XDP cannot serve goes to it, as NFQUEUE/NFLOG rules that see
+ * only the frames the program passed to the kernel: the rules of a queue
+ * without a slot (the GIST interception rule), and those of a busy slot (its
+ * sockets were refused: another publisher holds the device queue; the
+ * publisher's container reads its NFQUEUE queue instead). A slot's rules
+ * move to the delegate when it turns busy and back when it gets sockets. */
 #pragma once
 
 #include <stddef.h>
@@ -35,6 +43,13 @@ struct fwd_xdp;
 int fwd_xdp_new(const char *obj_path, const char *const *ifnames, size_t n, uint32_t slot_base,
                 struct fwd_xdp **ret, unsigned *ret_replaced, char *err, size_t errlen);
 
+/* Makes ops/local (a netfilter driver; NULL ops: none) serve the rules the
+ * program cannot: x then calls its filter_add, sample_add, filter_remove and
+ * flush, never frees it, and must be freed first or told NULL before local
+ * goes. Without one, filter_add refuses a queue without a slot (-ENOTSUP)
+ * and a busy slot's filters (-EBUSY). */
+void fwd_xdp_set_local(struct fwd_xdp *x, const struct fwd_ops *ops, void *local);
+
 /* Detaches the programs, closes every socket and frees; NULL allowed.
  * Returns NULL. */
 struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
@@ -49,7 +64,11 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
  * messages (fwd/nflog.h). max: room in ifindexes (fds has 2 * max + 1).
  * Returns the number of sockets or a negative errno with the reason in err;
  * after -EBUSY (the kernel binds one socket per device queue: another
- * publisher has it) filter_add refuses the slot's filters until it succeeds. */
+ * publisher's slot has it) the slot's filters go to the netfilter driver
+ * beside the plane (without one, filter_add refuses them) until it succeeds.
+ * -EAGAIN: the queue is held, but not by another slot (the kernel still
+ * releasing this slot's old sockets, or a process outside): the filters stay
+ * with the program, whose frames then go to the kernel (fail-open). */
 int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexes, size_t max,
                       char *err, size_t errlen);
 
