@@ -152,10 +152,11 @@ rules() { # our rules: in the router's tables (iptables and ip6tables), or the X
 blast() {
 	local port=$1 n=$2 rate=${3:-5000} dst=${4:-$RCV} out=$WORK/count.$RANDOM
 	: >"$out"
-	ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p "$port" -t 30 -i 700 >"$out" 2>&1 &
+	ip netns exec "$(topo_ns receiver)" "$B/udpcount" -p "$port" -t 30 -i 700 -u >"$out" 2>&1 &
 	local cpid=$!
 	for _ in $(seq 1 100); do grep -q ready "$out" && break; sleep 0.02; done
 	topo_exec sender "$B/udpblast" -d "$dst" -p "$port" -n "$n" -s 64 -r "$rate" >/dev/null
+	kill -USR1 "$cpid" # the sender is done: from now on 700 ms without one ends the count
 	wait "$cpid"
 	grep -o 'bytes=[0-9]*' "$out" | cut -d= -f2 >"$WORK/bytes"
 	grep -o 'received=[0-9]*' "$out" | cut -d= -f2

@@ -1,10 +1,14 @@
 /* udpcount: counts the UDP datagrams that arrive on a port (IPv4 and IPv6,
  * one dual-stack socket).
  *
- *   udpcount -p PORT [-t SECONDS] [-i IDLE_MS] [-c CPU]
+ *   udpcount -p PORT [-t SECONDS] [-i IDLE_MS] [-u] [-c CPU]
  *
  * Prints "ready" once bound. Ends after SECONDS (default 10), or IDLE_MS
- * (default 500) without a datagram once one has come, or on SIGTERM/SIGINT,
+ * (default 500) without a datagram once one has come, or on SIGTERM/SIGINT.
+ * With -u the idle end waits for SIGUSR1 (the sender is done): a sender
+ * that stalls for longer than IDLE_MS on a busy machine does not end the
+ * count early; after SIGUSR1 it ends IDLE_MS after the signal or the last
+ * datagram, whichever is later, also when none came. Then it
  * and prints "received=N bytes=B marked=M" (marked: payloads whose first byte
  * is 'Z', as nfq_echo -m rewrite makes them). */
 #include <arpa/inet.h>
@@ -14,6 +18,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +30,14 @@
 #define BATCH 64
 #define BUFSZ 2048
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, armed = 1;
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		armed = 1;
+	else
+		stop = 1;
 }
 
 static int64_t now_ms(void)
@@ -43,7 +51,7 @@ int main(int argc, char **argv)
 {
 	int port = 0, seconds = 10, idle_ms = 500, cpu = -1, c;
 
-	while ((c = getopt(argc, argv, "p:t:i:c:")) != -1) {
+	while ((c = getopt(argc, argv, "p:t:i:uc:")) != -1) {
 		switch (c) {
 		case 'p':
 			port = atoi(optarg);
@@ -54,12 +62,15 @@ int main(int argc, char **argv)
 		case 'i':
 			idle_ms = atoi(optarg);
 			break;
+		case 'u':
+			armed = 0;
+			break;
 		case 'c':
 			cpu = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr,
-			        "usage: udpcount -p PORT [-t SECONDS] [-i IDLE_MS] [-c CPU]\n");
+			fprintf(stderr, "usage: udpcount -p PORT [-t SECONDS] [-i IDLE_MS] [-u] "
+			                "[-c CPU]\n");
 			return 2;
 		}
 	}
@@ -76,6 +87,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int off = 0, rcvbuf = 8 << 20;
@@ -97,13 +109,20 @@ int main(int argc, char **argv)
 	struct mmsghdr msgs[BATCH];
 	uint64_t received = 0, bytes = 0, marked = 0;
 	int64_t end = now_ms() + (int64_t)seconds * 1000, last = 0;
+	bool waited_for_arm = !armed, arm_seen = false;
 
 	while (!stop) {
 		int64_t t = now_ms();
-		if (t >= end || (received && t - last >= idle_ms))
+		if (waited_for_arm && armed && !arm_seen) {
+			arm_seen = true; /* the idle time runs from the signal at the earliest */
+			if (last < t)
+				last = t;
+		}
+		bool idle_ends = armed && (received || arm_seen);
+		if (t >= end || (idle_ends && t - last >= idle_ms))
 			break;
 		int wait = (int)(end - t);
-		if (received && idle_ms - (t - last) < wait)
+		if (idle_ends && idle_ms - (t - last) < wait)
 			wait = (int)(idle_ms - (t - last));
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (poll(&pfd, 1, wait) <= 0)
