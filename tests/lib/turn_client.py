@@ -123,6 +123,20 @@ class Client:
         except (socket.timeout, ConnectionError, OSError):
             return None
 
+    def answer(self, tid, timeout=3):
+        """The answer to transaction tid (None if none came in timeout s), and
+        how many other messages came before it."""
+        deadline, others = time.time() + timeout, 0
+        while time.time() < deadline:
+            d = self.recv(deadline - time.time())
+            if d is None:
+                break
+            r = parse(d)
+            if r and r["tid"] == tid:
+                return r, others
+            others += 1
+        return None, others
+
     def transact(self, method, attrs, auth=True):
         for _ in range(3):
             a = list(attrs)
@@ -132,16 +146,7 @@ class Client:
                 key = self.key
             msg, tid = build(method, 0, a, key)
             self.send(msg)
-            deadline = time.time() + 3
-            r = None
-            while time.time() < deadline:
-                d = self.recv(deadline - time.time())
-                if d is None:
-                    break
-                r = parse(d)
-                if r and r["tid"] == tid:
-                    break
-                r = None
+            r, _ = self.answer(tid)
             if r is None:
                 return None
             if auth and r["code"] in (401, 438) and A_NONCE in r["attrs"] and \
@@ -278,15 +283,7 @@ def main():
                 c.send(j)
             msg, tid = build(BINDING, 0, [])
             c.send(msg)
-            deadline = time.time() + 3
-            while time.time() < deadline:
-                d = c.recv(deadline - time.time())
-                if d is None:
-                    break
-                r = parse(d)
-                if r and r["tid"] == tid:
-                    break
-                answers += 1
+            answers += c.answer(tid)[1]
         b = Client(server, port, tcp)
         r = b.transact(BINDING, [], auth=False)
         print("malformed answers=%d binding=%s" % (answers, code(r)))
