@@ -43,6 +43,8 @@
 #include "wasm-rt-impl.h"
 
 #include "bench_tmpdir.h"
+#define BENCH_NAME "bench_module_call"
+#include "bench_util.h"
 #include "native_host.h"
 
 #ifndef BUILD_DIR
@@ -72,19 +74,6 @@ struct options {
 
 static struct evloop *g_loop;
 static char g_tmpdir[] = "/tmp/netserv-bench.XXXXXX"; /* the AOT cache */
-
-static __attribute__((noreturn)) void die(const char *what, const char *why)
-{
-	fprintf(stderr, "bench_module_call: %s: %s\n", what, why);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- running the event loop until something happened ------------------------ */
 

@@ -51,6 +51,8 @@
 #include "wasm-rt-impl.h"
 
 #include "bench_tmpdir.h"
+#define BENCH_NAME "bench_startup"
+#include "bench_util.h"
 #include "native_host.h"
 
 #ifndef BUILD_DIR
@@ -67,19 +69,6 @@
 
 static struct evloop *g_loop;
 static char g_tmpdir[] = "/tmp/netserv-startup.XXXXXX";
-
-static __attribute__((noreturn)) void die(const char *what, const char *why)
-{
-	fprintf(stderr, "bench_startup: %s: %s\n", what, why);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void on_deadline(struct evloop *loop, void *ctx)
 {

@@ -410,9 +410,12 @@ u32 Z_netservZ_ns_http_fetch(struct Z_netserv_instance_t *ctx, u32 method, u32 u
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	/* a stalled origin: under 1 byte/s for 30 s (a paused transfer is exempt) */
+	/* a stalled origin: under 1 byte/s for the publisher's fetch_stall (30 s)
+	 * (a paused transfer is exempt) */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+	uint32_t stall = g_sb ? g_sb->cfg.fetch_stall_s : 0;
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+	                 (long)(stall ? stall : POLICY_DEFAULT_FETCH_STALL_S));
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);

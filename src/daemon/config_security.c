@@ -123,6 +123,7 @@ int config_security_finish(struct ns_config *cfg, char *msg, size_t msglen)
 		sb->max_sockets = pol->max_sockets;
 		sb->socket_bytes_per_s = pol->socket_bytes_per_s;
 		sb->http_connections = pol->http_connections;
+		sb->fetch_stall_s = pol->fetch_stall_s;
 		sb->storage_quota = pol->storage_quota;
 		sb->media = pol->media;
 		sb->no_seccomp = !cfg->security.seccomp;

@@ -19,6 +19,7 @@ void policy_defaults(struct ns_policy *p)
 	p->require_hash = -1;
 	p->send_pps = POLICY_DEFAULT_SEND_PPS;
 	p->http_connections = POLICY_DEFAULT_HTTP_CONNECTIONS;
+	p->fetch_stall_s = POLICY_DEFAULT_FETCH_STALL_S;
 	p->send_bytes_per_s = POLICY_DEFAULT_SEND_BYTES;
 	p->max_modules = POLICY_DEFAULT_MAX_MODULES;
 	p->max_sockets = POLICY_DEFAULT_MAX_SOCKETS;
@@ -489,6 +490,7 @@ enum num_key_id {
 	NK_SOCKET_BYTES,
 	NK_STORAGE_QUOTA,
 	NK_HTTP_CONNECTIONS, /* below the container's open-file limit (256) */
+	NK_FETCH_STALL,
 };
 
 struct num_key {
@@ -506,6 +508,7 @@ static const struct num_key num_keys[] = {
         {"socket_bytes", NK_SOCKET_BYTES, 0, 1ull << 40, true},
         {"storage_quota", NK_STORAGE_QUOTA, 0, 1ull << 50, true},
         {"http_connections", NK_HTTP_CONNECTIONS, 1, 200, false},
+        {"fetch_stall", NK_FETCH_STALL, 1, 3600, false},
 };
 
 static const struct num_key *num_key_find(const char *key)
@@ -563,6 +566,9 @@ static void num_key_store(struct ns_policy *p, enum num_key_id id, uint64_t v)
 		break;
 	case NK_HTTP_CONNECTIONS:
 		p->http_connections = (uint32_t)v;
+		break;
+	case NK_FETCH_STALL:
+		p->fetch_stall_s = (uint32_t)v;
 		break;
 	}
 }

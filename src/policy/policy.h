@@ -36,6 +36,9 @@
 #define POLICY_DEFAULT_MAX_SOCKETS 1024u
 /* Connections one http/1 server of a publisher's module may hold. */
 #define POLICY_DEFAULT_HTTP_CONNECTIONS 128u
+/* Seconds an origin may send nothing before a module's ns_http_fetch fails
+ * (libcurl's low-speed limit: under 1 byte/s for that long). */
+#define POLICY_DEFAULT_FETCH_STALL_S 30u
 
 /* Default max_modules of a publisher: one publisher alone cannot fill the
  * node's [modules] max_modules (256 by default). */
@@ -91,6 +94,7 @@ struct ns_policy {
 	uint32_t max_sockets;           /* sockets and connections, all modules together */
 	uint64_t socket_bytes_per_s;    /* socket_bytes: bytes/s sent, 0 = no limit */
 	uint32_t http_connections;      /* per http/1 server (1..200) */
+	uint32_t fetch_stall_s;         /* ns_http_fetch: a stalled origin fails after (1..3600) */
 	uint64_t storage_quota;         /* storage/1 bytes, 0 = no storage */
 	bool media; /* media/1: FFmpeg loaded into its container (policy media, default no) */
 };
@@ -99,14 +103,14 @@ struct ns_policy {
  * max_modules POLICY_DEFAULT_MAX_MODULES, require_hash -1, rrc off, sends to
  * any destination at
  * POLICY_DEFAULT_SEND_PPS and POLICY_DEFAULT_SEND_BYTES, storage_quota
- * POLICY_DEFAULT_STORAGE_QUOTA. */
+ * POLICY_DEFAULT_STORAGE_QUOTA, fetch_stall POLICY_DEFAULT_FETCH_STALL_S. */
 void policy_defaults(struct ns_policy *p);
 
 /* Applies one key of a [publisher NAME] section if it is a policy key:
  * prefixes, source_prefixes, filter_protocols, filter_ports, listen_ports,
  * max_modules, require_hash, rrc, send_destinations, send_rate, send_bytes,
  * connect_destinations, max_sockets, socket_bytes, http_connections,
- * storage_quota. Returns 1 when applied,
+ * fetch_stall, storage_quota. Returns 1 when applied,
  * 0 when `key` is not a policy key, or -EINVAL with the reason in err. */
 int policy_set(struct ns_policy *p, const char *key, const char *value, char *err, size_t errlen);
 

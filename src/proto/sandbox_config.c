@@ -7,15 +7,15 @@
 json_t *sandbox_config_to_json(const struct sandbox_config *c)
 {
 	return json_pack(
-	        "{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b}",
+	        "{s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b}",
 	        "seccomp", !c->no_seccomp, "landlock", !c->no_landlock, "dir", c->dir, "netns",
 	        c->netns, "source_prefixes", c->source_prefixes, "listen_ports", c->listen_ports,
 	        "send_destinations", c->send_destinations, "send_pps", (json_int_t)c->send_pps,
 	        "send_bytes_per_s", (json_int_t)c->send_bytes_per_s, "connect_destinations",
 	        c->connect_destinations, "max_sockets", (json_int_t)c->max_sockets,
 	        "socket_bytes_per_s", (json_int_t)c->socket_bytes_per_s, "http_connections",
-	        (json_int_t)c->http_connections, "storage_quota", (json_int_t)c->storage_quota,
-	        "media", c->media);
+	        (json_int_t)c->http_connections, "fetch_stall_s", (json_int_t)c->fetch_stall_s,
+	        "storage_quota", (json_int_t)c->storage_quota, "media", c->media);
 }
 
 static void copy_str(json_t *j, const char *key, char *buf, size_t len)
@@ -64,6 +64,11 @@ void sandbox_config_from_json(json_t *j, struct sandbox_config *ret)
 	        json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 200
 	                ? (uint32_t)json_integer_value(v)
 	                : POLICY_DEFAULT_HTTP_CONNECTIONS;
+	v = json_object_get(j, "fetch_stall_s");
+	ret->fetch_stall_s =
+	        json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 3600
+	                ? (uint32_t)json_integer_value(v)
+	                : POLICY_DEFAULT_FETCH_STALL_S;
 	v = json_object_get(j, "storage_quota");
 	ret->storage_quota = json_is_integer(v) && json_integer_value(v) >= 0
 	                             ? (uint64_t)json_integer_value(v)

@@ -31,6 +31,7 @@ struct sandbox_config {
 	uint32_t max_sockets;
 	uint64_t socket_bytes_per_s;
 	uint32_t http_connections; /* per http/1 server (policy http_connections) */
+	uint32_t fetch_stall_s;    /* ns_http_fetch's stall limit, s (policy fetch_stall) */
 	uint64_t storage_quota;    /* storage/1 bytes (policy storage_quota), 0: no storage */
 	bool media;                /* media/1: load FFmpeg (policy media) */
 };

@@ -3,7 +3,8 @@
 # router -- origin in namespaces, netservd in the router, a misbehaving
 # origin (tests/lib/bad_origin.py) in the origin. The origin stalls, resets
 # mid-body, says less or more than it sends (Content-Length), sends 5 GiB
-# (with a length and chunked, generated); the client asks for absurd ranges
+# (with a length and chunked, generated); the stalled fetch fails after the
+# publisher's fetch_stall (6 s here, not 30); the client asks for absurd ranges
 # and thousands of distinct objects; an object larger than the quota. Each
 # gets a clear error (502, 416, a cut body) or eviction, never a wrong body
 # in the cache; the module keeps serving, has no trap, and another
@@ -77,6 +78,7 @@ uid = 65534
 prefixes = $ORIGIN/32
 listen_ports = tcp:8080
 storage_quota = 4M
+fetch_stall = 6
 [publisher bob]
 uid = 65533
 prefixes = $ORIGIN/32
@@ -193,7 +195,7 @@ check "... the first is cached (a hit: $r)" \
 	bash -c '[ "$1" = "200 3000000" ] && grep -qi "^X-Cache: HIT" "$2"' _ "$r" "$WORK/hf"
 
 # --- after all that -------------------------------------------------------------------------
-check "the stalled fetch ends as an origin error (libcurl's 30 s low-speed limit)" \
+check "the stalled fetch ends as an origin error (janedoe's fetch_stall: 6 s)" \
 	wait_line "$WORK/netservd.log" "activecdn: fetching /stall failed: error" 40
 r=$(get -o "$WORK/after" -w '%{http_code}' "$U/ok/after")
 check "activecdn still serves (200: $r), no trap ($(rt janedoe/$MOD traps)), state $(rt janedoe/$MOD state)" \

@@ -109,9 +109,9 @@ setup() {
 
 # send_bg PORT COUNT RATE: sender -> receiver:PORT in the background.
 send_bg() {
-	topo_exec sender "$B/udpblast" -d "$RCV" -p "$1" -n "$2" -s 64 -r "$3" >/dev/null &
-	BG+=($!)
-	LAST_BG=$!
+	topo_spawn sender "$B/udpblast" -d "$RCV" -p "$1" -n "$2" -s 64 -r "$3" >/dev/null
+	BG+=("$TOPO_LAST_PID")
+	LAST_BG=$TOPO_LAST_PID
 }
 
 start_daemon || { not_ok "netservd starts in the router"; tap_done; exit 1; }
@@ -128,13 +128,20 @@ d0=$(deaths janedoe)
 b0=$(counter_of bob/NetServ.apps.BobCounter_1 packets)
 h0=$(counter_of janedoe/NetServ.attack.HogTimer_1 packets)
 t0=$(counter_of janedoe/NetServ.attack.HogTimer_1 ticks)
-send_bg 7100 1000 200
+# 2.5 s of traffic: 250 timer periods of 10 ms, each callback 12 ms long, and
+# janedoe's packets one every 5 ms (a packet waits at most one callback).
+send_bg 7100 1000 400
 bob_pid=$LAST_BG
-send_bg 7001 500 100
+send_bg 7001 500 200
 jane_pid=$LAST_BG
 wait "$bob_pid" "$jane_pid"
 BG=()
-sleep 0.5
+# what was sent is counted (or is lost: then the checks below say so)
+all_counted() {
+	[ "$(counter_of bob/NetServ.apps.BobCounter_1 packets)" -ge $((b0 + 1000)) ] &&
+		[ "$(counter_of janedoe/NetServ.attack.HogTimer_1 packets)" -ge $((h0 + 500)) ]
+}
+wait_until 2 all_counted
 b1=$(counter_of bob/NetServ.apps.BobCounter_1 packets)
 h1=$(counter_of janedoe/NetServ.attack.HogTimer_1 packets)
 t1=$(counter_of janedoe/NetServ.attack.HogTimer_1 ticks)
@@ -154,7 +161,10 @@ check "janedoe's hog_packet (90 ms per packet) for udp/7002 answers 200" \
 	grep -q '^NETSERV/0.1 200' <<<"$out"
 d0=$(deaths janedoe)
 b0=$(counter_of bob/NetServ.apps.BobCounter_1 packets)
-send_bg 7100 3000 200
+# bob's 3000 packets take 7.5 s, about twice the attack (3 restarts take 3
+# to 4 s); janedoe's (up to 30 s, past the 20 s deadline below) are stopped
+# once the hog failed and bob's have all been sent.
+send_bg 7100 3000 400
 bob_pid=$LAST_BG
 send_bg 7002 900 30
 jane_pid=$LAST_BG
@@ -177,9 +187,11 @@ check "PROBE shows the reason" \
 	grep -q '^module-reason:NetServ.attack.HogPacket_1 hogged its container: .*restarted 3 times' <<<"$out"
 check "its forwarding rule is removed" test "$(rules | grep -c HogPacket)" -eq 0
 wait "$bob_pid"
+kill -TERM "$jane_pid" 2>/dev/null
 wait "$jane_pid"
 BG=()
-sleep 0.5
+bob_counted() { [ "$(counter_of bob/NetServ.apps.BobCounter_1 packets)" -ge $((b0 + 3000)) ]; }
+wait_until 2 bob_counted
 b1=$(counter_of bob/NetServ.apps.BobCounter_1 packets)
 diag "bob's module processed $((b1 - b0)) of 3000 packets during the attack"
 check "bob's module processes >= 95% of his 3000 packets under the attack ($((b1 - b0)))" \

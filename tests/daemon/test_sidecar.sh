@@ -17,27 +17,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/sidecar.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root"
+if ! command -v tshark >/dev/null; then
+	echo "1..0 # SKIP tshark is not installed (scripts/install-deps)"
 	exit 0
 fi
-if ! command -v ovs-vswitchd >/dev/null || ! command -v tshark >/dev/null; then
-	echo "1..0 # SKIP Open vSwitch or tshark is not installed (scripts/install-deps)"
-	exit 0
-fi
-SC_BUILD=${NETSERV_BUILD:?}
-SC_WORK=$(mktemp -d /tmp/netserv-sc.XXXXXX)
 CAP_PID=
-cleanup() {
-	if [ -n "$CAP_PID" ]; then
-		kill "$CAP_PID" 2>/dev/null
-		wait "$CAP_PID" 2>/dev/null
-	fi
-	sc_destroy
-	[ -n "${KEEP_LOGS:-}" ] && cat "$SC_WORK"/n*/log >"$KEEP_LOGS" 2>/dev/null
-	rm -rf "$SC_WORK"
-}
-trap cleanup EXIT
+sc_test_setup sc CAP_PID
 FLOWS=$here/../lib/sidecar_flows.py
 SND_MAC=
 N1_MAC=$(sc_mac 1)

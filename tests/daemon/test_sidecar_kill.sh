@@ -26,31 +26,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/sidecar.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 0
-fi
-if ! command -v ovs-vswitchd >/dev/null; then
-	echo "1..0 # SKIP Open vSwitch is not installed (scripts/install-deps)"
-	exit 0
-fi
-SC_BUILD=${NETSERV_BUILD:?}
-SC_WORK=$(mktemp -d /tmp/netserv-sck.XXXXXX)
 RX_PID=
 TX_PID=
-cleanup() {
-	local p
-	for p in "$TX_PID" "$RX_PID"; do
-		if [ -n "$p" ]; then
-			kill "$p" 2>/dev/null
-			wait "$p" 2>/dev/null
-		fi
-	done
-	sc_destroy
-	[ -n "${KEEP_LOGS:-}" ] && cp -r "$SC_WORK" "$KEEP_LOGS"
-	rm -rf "$SC_WORK"
-}
-trap cleanup EXIT
+sc_test_setup sck TX_PID RX_PID
 FLOWS=$here/../lib/sidecar_flows.py
 N_FLOWS=300 ROUNDS=30 RATE=1500
 N1LOG=$SC_WORK/n1/log

@@ -17,27 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 source "$here/../lib/sidecar.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 0
-fi
-if ! command -v ovs-vswitchd >/dev/null; then
-	echo "1..0 # SKIP Open vSwitch is not installed (scripts/install-deps)"
-	exit 0
-fi
-SC_BUILD=${NETSERV_BUILD:?}
-SC_WORK=$(mktemp -d /tmp/netserv-scg.XXXXXX)
 RX_PID=
-cleanup() {
-	if [ -n "$RX_PID" ]; then
-		kill "$RX_PID" 2>/dev/null
-		wait "$RX_PID" 2>/dev/null
-	fi
-	sc_destroy
-	[ -n "${KEEP_LOGS:-}" ] && cat "$SC_WORK"/n*/log >"$KEEP_LOGS" 2>/dev/null
-	rm -rf "$SC_WORK"
-}
-trap cleanup EXIT
+sc_test_setup scg RX_PID
 FLOWS=$here/../lib/sidecar_flows.py
 N_FLOWS=300
 

@@ -32,10 +32,13 @@ for t in turnutils_uclient turnutils_peer turnutils_stunclient; do
 done
 
 WORK=$(mktemp -d /tmp/netserv-turn.XXXXXX)
+declare -A UC_PID=() # the turnutils_uclient runs in the background
 chmod 0711 "$WORK"
 SOCK=$WORK/admin.sock
 DPID=
 cleanup_turn() {
+	local p
+	for p in "${UC_PID[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
 	topo_destroy
 	cgroups_remove "$CG"
@@ -120,15 +123,22 @@ stun_answers() {
 check "turnutils_stunclient gets its reflexive address" wait_until 5 stun_answers ||
 	sed 's/^/#   /' "$WORK/stun.out"
 
-# uclient LABEL ARGS...: runs turnutils_uclient from the client namespace
-# (2 clients, 172-byte messages, 100 each 10 ms apart, no RTCP) and checks
-# that every message came back through the relay from turnutils_peer.
-uclient() {
-	local label=$1 o
+# uclient_start LABEL ARGS...: starts turnutils_uclient from the client
+# namespace in the background (2 clients, 172-byte messages, 100 each 10 ms
+# apart, no RTCP); uclient_check LABEL waits for it and checks that every
+# message came back through the relay from turnutils_peer. uclient waits
+# 1 to 6 s (at random, hard-wired) before its clients send: the runs overlap.
+uclient_start() {
+	local label=$1
 	shift
-	o=$WORK/uclient-${label//[^A-Za-z0-9]/_}.out
-	topo_exec client timeout 60 turnutils_uclient -c -m 2 -n 100 -l 172 -z 10 "$@" >"$o" 2>&1
-	local rc=$? sent recv lost
+	topo_spawn client timeout 60 turnutils_uclient -c -m 2 -n 100 -l 172 -z 10 "$@" \
+		>"$WORK/uclient-${label//[^A-Za-z0-9]/_}.out" 2>&1
+	UC_PID[$label]=$TOPO_LAST_PID
+}
+uclient_check() {
+	local label=$1 o=$WORK/uclient-${1//[^A-Za-z0-9]/_}.out rc=0 sent recv lost
+	wait "${UC_PID[$label]}" || rc=$?
+	unset "UC_PID[$label]"
 	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\).*/\1/p' "$o" | tail -1)
 	recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "$o" | tail -1)
 	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$o" | tail -1)
@@ -140,14 +150,23 @@ uclient() {
 		grep -iE "error|fail|lost|tot_" "$o" | tail -8 | sed 's/^/#   /'
 	fi
 }
-uclient "UDP, channels, long-term" -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
-uclient "UDP, Send/Data indications" -s -u bob -w builder -e "$SRV" -r 3480 "$R4"
-uclient "TCP, channels" -t -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
-uclient "TCP, Send/Data indications" -t -s -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
-uclient "UDP, REST credentials (-W secret)" -W "$SECRET" -u carol -e "$SRV" -r 3480 "$R4"
-uclient "TCP, REST credentials, Send/Data" -t -s -W "$SECRET" -u dave -e "$SRV" -r 3480 "$R4"
-uclient "IPv6 client, IPv6 relay (-x)" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R6"
-uclient "IPv4 client, IPv6 relay (-x)" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R4"
+uclient() { # LABEL ARGS...: one run, alone
+	uclient_start "$@"
+	uclient_check "$1"
+}
+# the eight at once (each has its own allocations: 16 clients)
+UC_RUNS=("UDP, channels, long-term" "UDP, Send/Data indications" "TCP, channels"
+	"TCP, Send/Data indications" "UDP, REST credentials (-W secret)"
+	"TCP, REST credentials, Send/Data" "IPv6 client, IPv6 relay (-x)" "IPv4 client, IPv6 relay (-x)")
+uclient_start "${UC_RUNS[0]}" -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[1]}" -s -u bob -w builder -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[2]}" -t -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[3]}" -t -s -u alice -w wonderland -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[4]}" -W "$SECRET" -u carol -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[5]}" -t -s -W "$SECRET" -u dave -e "$SRV" -r 3480 "$R4"
+uclient_start "${UC_RUNS[6]}" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R6"
+uclient_start "${UC_RUNS[7]}" -x -u alice -w wonderland -e "$SRV6" -r 3480 "$R4"
+for l in "${UC_RUNS[@]}"; do uclient_check "$l"; done
 a=$(ctr allocations)
 check "the module counted the allocations ($a >= 16)" test "$a" -ge 16
 p=$(ctr to_peer_packets)

@@ -24,6 +24,10 @@
 #   sc_kill_node K...      SIGKILL and reap
 #   sc_group K             node K's [sidecar] section (all nodes one group)
 #   sc_destroy             everything (safe to call twice, from a trap)
+#   sc_test_setup TAG [PIDVAR...]  a test's head: skips unless root with Open
+#                          vSwitch, SC_WORK=/tmp/netserv-TAG.XXXXXX, and an EXIT
+#                          trap that stops the processes whose pids are in the
+#                          variables PIDVAR, then sc_destroy
 #   sc_in NS CMD...        run in namespace NS (snd, rcv, sw, n1, ...)
 #   sc_ctl K ARGS...       netserv ctl on node K's admin socket
 #   sc_ofctl ARGS...       ovs-ofctl -O OpenFlow13 in sw
@@ -292,6 +296,42 @@ sc_destroy() {
 		find "$g" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	return 0
+}
+
+# sc_test_setup TAG [PIDVAR...]: the head of tests/daemon/test_sidecar*.sh.
+# Skips the whole test (exit 0) unless root with Open vSwitch; sets SC_BUILD
+# from NETSERV_BUILD and SC_WORK to a new /tmp/netserv-TAG.XXXXXX; traps EXIT
+# to stop (SIGTERM, then reap) each background process whose pid is in a
+# variable PIDVAR (empty: none), then sc_destroy, keep the nodes' logs in
+# $KEEP_LOGS if set, and remove SC_WORK.
+sc_test_setup() {
+	local tag=$1
+	shift
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "1..0 # SKIP needs root"
+		exit 0
+	fi
+	if ! command -v ovs-vswitchd >/dev/null; then
+		echo "1..0 # SKIP Open vSwitch is not installed (scripts/install-deps)"
+		exit 0
+	fi
+	SC_BUILD=${NETSERV_BUILD:?}
+	SC_WORK=$(mktemp -d "/tmp/netserv-$tag.XXXXXX")
+	SC__BG_VARS=("$@")
+	trap sc__test_cleanup EXIT
+}
+sc__test_cleanup() {
+	local v p
+	for v in "${SC__BG_VARS[@]}"; do
+		p=${!v:-}
+		if [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 1 ]; then
+			kill "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		fi
+	done
+	sc_destroy
+	[ -n "${KEEP_LOGS:-}" ] && cat "$SC_WORK"/n*/log >"$KEEP_LOGS" 2>/dev/null
+	rm -rf "$SC_WORK"
 }
 
 # sc_revalidated: waits until ovs-vswitchd's flow statistics are up to date

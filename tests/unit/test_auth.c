@@ -22,6 +22,7 @@
 #include "policy/auth.h"
 #include "ctl/guard.h"
 #include "policy/policy.h"
+#include "proto/sandbox_config.h"
 #include "ctl/store.h"
 #include "daemon/config.h"
 #include "lib/evloop.h"
@@ -282,6 +283,20 @@ static void test_policy_socket_keys(void **state)
 	assert_int_equal(p.socket_bytes_per_s, 10u * 1024 * 1024);
 	assert_int_equal(p.send_bytes_per_s, POLICY_DEFAULT_SEND_BYTES);
 	assert_int_equal(policy_set(&p, "socket_bytes", "fast", err, sizeof(err)), -EINVAL);
+	/* fetch_stall: 1..3600 s, 30 by default, on to the container's sandbox */
+	assert_int_equal(p.fetch_stall_s, POLICY_DEFAULT_FETCH_STALL_S);
+	assert_int_equal(policy_set(&p, "fetch_stall", "5", err, sizeof(err)), 1);
+	assert_int_equal(p.fetch_stall_s, 5);
+	assert_int_equal(policy_set(&p, "fetch_stall", "0", err, sizeof(err)), -EINVAL);
+	assert_int_equal(policy_set(&p, "fetch_stall", "3601", err, sizeof(err)), -EINVAL);
+	struct sandbox_config sc = {.fetch_stall_s = 5}, back;
+	json_t *j = sandbox_config_to_json(&sc);
+	sandbox_config_from_json(j, &back);
+	assert_int_equal(back.fetch_stall_s, 5);
+	json_object_del(j, "fetch_stall_s"); /* an older node: the default */
+	sandbox_config_from_json(j, &back);
+	assert_int_equal(back.fetch_stall_s, POLICY_DEFAULT_FETCH_STALL_S);
+	json_decref(j);
 }
 
 static void test_policy_check(void **state)

@@ -352,6 +352,30 @@ static void test_store_leftovers(void **state)
 	objstore_close(s);
 }
 
+/* objstore_open_read, which ns_http_respond_stored sends from: an fd and the
+ * size for a stored object; -ENOENT for a missing key, and for a key whose
+ * file is not a regular file (a directory, a symbolic link) planted in the
+ * module's directory, never an fd of it. */
+static void test_store_open_read(void **state)
+{
+	(void)state;
+	struct objstore *s;
+	uint64_t size = 99;
+	assert_int_equal(objstore_open(dir_fd, 1 << 20, &s), 0);
+	assert_int_equal(objstore_open_read(s, "m", K("obj"), &size), -ENOENT);
+	assert_int_equal(objstore_put(s, "m", K("obj"), "hello", 5), 0);
+	int fd = objstore_open_read(s, "m", K("obj"), &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, 5);
+	close(fd);
+	assert_int_equal(mkdirat(dir_fd, "store/m.m/adir", 0700), 0);
+	assert_int_equal(objstore_open_read(s, "m", K("adir"), &size), -ENOENT);
+	assert_int_equal(symlinkat("obj", dir_fd, "store/m.m/alink"), 0);
+	assert_int_equal(objstore_open_read(s, "m", K("alink"), &size), -ENOENT);
+	assert_int_equal(size, 5); /* not set by a refusal */
+	objstore_close(s);
+}
+
 /* The storage imports: module namespaces by name, memory checks, -EPERM
  * without a store. */
 static void test_store_imports(void **state)
@@ -396,6 +420,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_store_bad_keys, store_setup, store_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_quota, store_setup, store_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_leftovers, store_setup, store_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_open_read, store_setup, store_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_imports, store_setup, store_teardown),
 	};
 	mod.ctx.m = &mod;

@@ -1,6 +1,7 @@
 /* The http/1 building block's response-header marshalling
  * (http_headers_parse): what a module writes as header text, and what is
- * refused (no response splitting). The server itself is tested end to end by
+ * refused (no response splitting); ns_http_fetch_cancel of an id that names
+ * no fetch. The server itself is tested end to end by
  * tests/daemon/test_http_module.sh. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +13,10 @@
 #include <cmocka.h>
 
 #include "container/http_block.h"
+#include "container/modhost_internal.h"
+
+/* The import (declared by the generated glue, abi/glue.c). */
+uint32_t Z_netservZ_ns_http_fetch_cancel(struct Z_netserv_instance_t *ctx, uint32_t id);
 
 struct seen {
 	int n;
@@ -85,12 +90,25 @@ static void test_callback_error(void **state)
 	assert_string_equal(s.text, "[A=1]");
 }
 
+/* ns_http_fetch_cancel: -ENOENT for an id that is no fetch of the module's,
+ * before it made any (no fetch state) and for any id. */
+static void test_fetch_cancel_unknown(void **state)
+{
+	(void)state;
+	struct mod m = {0};
+	struct Z_netserv_instance_t inst = {.m = &m};
+	assert_int_equal((int32_t)Z_netservZ_ns_http_fetch_cancel(&inst, 0), -ENOENT);
+	assert_int_equal((int32_t)Z_netservZ_ns_http_fetch_cancel(&inst, 0x7fffffff), -ENOENT);
+	assert_null(m.fetch); /* cancelling made no fetch state */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_lines),
 	        cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_callback_error),
+	        cmocka_unit_test(test_fetch_cancel_unknown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
