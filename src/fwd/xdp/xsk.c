@@ -75,7 +75,7 @@ int nsxsk_open(const char *ifname, uint32_t queue, struct nsxsk **ret, char *err
 		goto fail;
 	}
 	x->fd = xsk_socket__fd(x->xsk);
-	uint32_t idx;
+	uint32_t idx = 0; /* libxdp sets it only when it returns a count */
 	if (xsk_ring_prod__reserve(&x->fill, RX_FRAMES, &idx) != RX_FRAMES) {
 		r = -ENOSPC;
 		seterr(err, errlen, "filling the fill ring");
@@ -105,7 +105,7 @@ int nsxsk_umem_fd(const struct nsxsk *x)
 
 unsigned nsxsk_rx(struct nsxsk *x, struct nsxsk_frame *out, unsigned n)
 {
-	uint32_t idx;
+	uint32_t idx = 0; /* libxdp sets it only when it returns a count */
 	unsigned got = xsk_ring_cons__peek(&x->rx, n, &idx);
 
 	for (unsigned i = 0; i < got; i++) {
@@ -124,7 +124,7 @@ unsigned nsxsk_rx(struct nsxsk *x, struct nsxsk_frame *out, unsigned n)
 
 void nsxsk_rx_release(struct nsxsk *x, const struct nsxsk_frame *f, unsigned n)
 {
-	uint32_t idx;
+	uint32_t idx = 0; /* libxdp sets it only when it returns a count */
 
 	/* The fill ring holds every rx frame, so there is always room. */
 	if (xsk_ring_prod__reserve(&x->fill, n, &idx) != n)
@@ -137,7 +137,7 @@ void nsxsk_rx_release(struct nsxsk *x, const struct nsxsk_frame *f, unsigned n)
 /* Takes completed transmissions back into the free stack. */
 static void reclaim(struct nsxsk *x)
 {
-	uint32_t idx;
+	uint32_t idx = 0; /* libxdp sets it only when it returns a count */
 	unsigned done = xsk_ring_cons__peek(&x->comp, RING, &idx);
 
 	for (unsigned i = 0; i < done; i++)
@@ -149,7 +149,7 @@ static void reclaim(struct nsxsk *x)
 
 unsigned nsxsk_tx_copy(struct nsxsk *x, const struct nsxsk_frame *f, unsigned n)
 {
-	uint32_t idx;
+	uint32_t idx = 0; /* libxdp sets it only when it returns a count */
 	unsigned want = n;
 
 	reclaim(x);
