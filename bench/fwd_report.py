@@ -255,16 +255,20 @@ def main():
     if busy:
         notes.append("* : the machine was busy (another build, or others' CPU use) before or "
                      "after these measurements: treat them with suspicion")
+    def cname(c):
+        return c[1:] + " af_xdp" if c.startswith("x") else c
+
     fo = {k: v for k, v in bypass.items() if v > 0.001}
     if fo:
         notes.append("fail-open (delivered without the container; not counted above): " +
-                     ", ".join("config %s %d B up to %.1f%%" % (c, s, v * 100)
+                     ", ".join("config %s %d B up to %.1f%%" % (cname(c), s, v * 100)
                                for (c, s), v in sorted(fo.items())))
     if tries:
         lim = int(info.get("disturb_ms", "30"))
         notes.append("loss-free tries in which others took more than %d ms of the router's CPU "
                      "(tried again): " % lim +
-                     ", ".join("config %s %d of %d" % (c, sum(1 for x in v if x > lim), len(v))
+                     ", ".join("config %s %d of %d" % (cname(c), sum(1 for x in v if x > lim),
+                                                       len(v))
                                for c, v in sorted(tries.items())))
     for n in notes:
         print("note: " + n)
