@@ -81,26 +81,17 @@ static inline bool sip_is_alnum(char c)
 	return sip_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* token characters (RFC 3261 §25.1) */
+/* token characters (RFC 3261 §25.1): alphanumerics and -.!%*_+`'~, as a
+ * bitmap of the ASCII range (small enough to inline: the parser asks for
+ * every byte of every header name) */
 static inline bool sip_is_token(char c)
 {
-	if (sip_is_alnum(c))
-		return true;
-	switch (c) {
-	case '-':
-	case '.':
-	case '!':
-	case '%':
-	case '*':
-	case '_':
-	case '+':
-	case '`':
-	case '\'':
-	case '~':
-		return true;
-	default:
-		return false;
-	}
+	static const uint64_t map[2] = {
+	        0x03ff6ca200000000ull, /* ! % ' * + - . 0-9 */
+	        0x47ffffff87fffffeull, /* A-Z _ ` a-z ~ */
+	};
+	uint8_t u = (uint8_t)c;
+	return u < 128 && (map[u >> 6] >> (u & 63)) & 1;
 }
 
 static inline uint32_t sip_cstrlen(const char *s)
@@ -111,7 +102,13 @@ static inline uint32_t sip_cstrlen(const char *s)
 /* True if s equals the C string lit, ignoring ASCII case. */
 static inline bool sip_ieq(struct sip_str s, const char *lit)
 {
-	return ns_str_ieq(s, lit);
+	/* inline, not ns_str_ieq: the parser calls it for every header name of
+	 * a known length, and a call costs more than the compare in wasm */
+	uint32_t i = 0;
+	for (; i < s.len; i++)
+		if (!lit[i] || sip_lower(s.p[i]) != sip_lower(lit[i]))
+			return false;
+	return lit[i] == '\0';
 }
 
 /* True if s equals the C string lit exactly. */
@@ -132,7 +129,14 @@ static inline bool sip_str_eq(struct sip_str a, struct sip_str b)
 /* Trims blanks (SP, HT, CR, LF: folded values) at both ends. */
 static inline struct sip_str sip_trim(struct sip_str s)
 {
-	return ns_str_trim(s);
+	/* inline, not ns_str_trim (a struct returned through wasm memory) */
+	while (s.len && ns_is_space(s.p[0])) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len && ns_is_space(s.p[s.len - 1]))
+		s.len--;
+	return s;
 }
 
 /* Parses a decimal number of 1..10 digits that fits in 32 bits. Returns
@@ -217,7 +221,21 @@ static inline enum sip_hdr sip_header_kind(struct sip_str name)
 static inline uint32_t sip__line(const char *b, uint32_t len, uint32_t off, uint32_t *eol,
                                  bool *bad)
 {
-	for (uint32_t i = off; i < len; i++) {
+	uint32_t i = off;
+	/* Eight bytes at a time while none is a control byte (< 0x20) or DEL:
+	 * most of a line (the byte loop below then finds its end). The word
+	 * tests are exact as a whole: a byte below 0x20, or a zero after the
+	 * XOR with DEL, sets some top bit (Mycroft's haszero). */
+	while (i < len && len - i >= 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, b + i, 8);
+		const uint64_t ones = 0x0101010101010101ull, tops = 0x8080808080808080ull;
+		uint64_t d = w ^ (0x7f * ones);
+		if (((w - 0x20 * ones) & ~w & tops) | ((d - ones) & ~d & tops))
+			break;
+		i += 8;
+	}
+	for (; i < len; i++) {
 		uint8_t c = (uint8_t)b[i];
 		if (c >= 0x20 && c != 0x7f)
 			continue;

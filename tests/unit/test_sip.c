@@ -541,6 +541,60 @@ static void test_fuzzlike(void **state)
 	print_message("# %lu inputs\n", runs);
 }
 
+/* The fast paths against their definitions: sip_is_token's bitmap for
+ * every byte, and sip__line's eight-byte scan with each byte value at each
+ * offset of a line (the word tests must stop at every control byte and DEL,
+ * and at none of the others, bytes >= 0x80 included). */
+static bool ref_token(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("-.!%*_+`'~", c));
+}
+
+static uint32_t ref_line(const char *b, uint32_t len, uint32_t off, uint32_t *eol, bool *bad)
+{
+	for (uint32_t i = off; i < len; i++) {
+		uint8_t c = (uint8_t)b[i];
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		if (c == '\n') {
+			*eol = (i > off && b[i - 1] == '\r') ? i - 1 : i;
+			return i + 1;
+		}
+		if (c == '\r') {
+			if (i + 1 >= len || b[i + 1] != '\n')
+				return 0;
+		} else if (c != '\t' && bad) {
+			*bad = true;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static void test_fast_paths(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 256; c++)
+		assert_int_equal(sip_is_token((char)c), ref_token(c));
+	char line[40];
+	for (int c = 0; c < 256; c++)
+		for (uint32_t at = 0; at < 24; at++)
+			for (uint32_t off = 0; off < 3; off++) {
+				memset(line, 'a', sizeof(line));
+				line[at] = (char)c;
+				memcpy(line + 30, "\r\n", 2);
+				uint32_t e1 = 99, e2 = 99;
+				bool b1 = false, b2 = false;
+				uint32_t r1 = sip__line(line, 32, off, &e1, &b1);
+				uint32_t r2 = ref_line(line, 32, off, &e2, &b2);
+				assert_int_equal(r1, r2);
+				assert_int_equal(b1, b2);
+				if (r1)
+					assert_int_equal(e1, e2);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +604,7 @@ int main(void)
 	        cmocka_unit_test(test_answer_compact),  cmocka_unit_test(test_answer_received),
 	        cmocka_unit_test(test_via_insert),      cmocka_unit_test(test_ip),
 	        cmocka_unit_test(test_keepalives),      cmocka_unit_test(test_fuzzlike),
+	        cmocka_unit_test(test_fast_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
