@@ -358,6 +358,11 @@ static int xdp_plane_open(void *ctx, unsigned queue, int *fds, int *ifindexes, s
 	return fwd_xdp_open_slot(ctx, queue, fds, ifindexes, max, err, errlen);
 }
 
+static int xdp_plane_arm(void *ctx, unsigned queue, char *err, size_t errlen)
+{
+	return fwd_xdp_arm_slot(ctx, queue, err, errlen);
+}
+
 static void xdp_plane_close(void *ctx, unsigned queue)
 {
 	fwd_xdp_close_slot(ctx, queue);
@@ -426,7 +431,8 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
 	} else {
 		snprintf(prefix, sizeof(prefix), "%s", cfg->cgroup_prefix);
 	}
-	struct sup_xdp_plane plane = {.open = xdp_plane_open, .close = xdp_plane_close, .ctx = xdp};
+	struct sup_xdp_plane plane = {
+	        .open = xdp_plane_open, .arm = xdp_plane_arm, .close = xdp_plane_close, .ctx = xdp};
 	struct runtime_wasm_config rc = {
 	        .aot = {.cache_dir = so_dir,
 	                .runtime_dir = runtime_dir,

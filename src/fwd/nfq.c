@@ -20,10 +20,11 @@
 #include "lib/errbuf.h"
 #include "lib/util.h"
 
-#define RCVBUF_DEFAULT (8u << 20)
-#define SNDBUF         (1u << 20)
-#define SEND_BUF       NFQ_VERDICT_DGRAM_MAX /* verdict messages per send, at most */
-#define SLOT_EXTRA     2048                  /* netlink and attribute headers around a packet */
+#define RCVBUF_DEFAULT           (8u << 20)
+#define SNDBUF                   (1u << 20)
+#define SEND_BUF                 NFQ_VERDICT_DGRAM_MAX /* verdict messages per send, at most */
+#define SLOT_EXTRA               2048 /* netlink and attribute headers around a packet */
+#define NFQ_QUEUE_MAXLEN_DEFAULT 1024 /* the kernel's NFQNL_QMAX_DEFAULT */
 
 /* One packet of the current round, waiting for its verdict. */
 struct pending {
@@ -108,7 +109,9 @@ static int queue_setup(struct mnl_socket *nl, uint16_t num, const struct nfq_con
 	uint32_t flags = cfg->no_fail_open ? 0 : NFQA_CFG_F_FAIL_OPEN;
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
-	if (cfg->queue_maxlen)
+	if (cfg->parked)
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, 0); /* full: every packet fails open */
+	else if (cfg->queue_maxlen)
 		nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen);
 	if ((r = config_send(nl, nlh, ++*seq)) < 0)
 		return err_set(err, errlen, r, "configuring queue %u: %s", num, strerror(-r));
@@ -225,6 +228,8 @@ int nfq_queue_bind(const struct nfq_config *cfg, char *err, size_t errlen)
 {
 	struct mnl_socket *nl;
 	int r = config_check(cfg, NULL, false, err, errlen);
+	if (r == 0 && cfg->parked && cfg->no_fail_open)
+		r = err_set(err, errlen, -EINVAL, "a parked queue needs fail-open");
 	if (r < 0 || (r = socket_open(cfg, &nl, err, errlen)) < 0)
 		return r;
 	/* libmnl's handle owns its fd: keep a duplicate, close the handle. */
@@ -234,6 +239,25 @@ int nfq_queue_bind(const struct nfq_config *cfg, char *err, size_t errlen)
 	if (fd < 0)
 		return err_set(err, errlen, r, "fcntl: %s", strerror(-r));
 	return fd;
+}
+
+int nfq_queue_unpark(int fd, const struct nfq_config *cfg, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = config_check(cfg, NULL, false, err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, cfg->queues[i]);
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen
+		                                                 : NFQ_QUEUE_MAXLEN_DEFAULT);
+		nlh->nlmsg_seq = (uint32_t)time(NULL);
+		struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+		if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			return err_set(err, errlen, -errno, "queue %u: setting its length: %s",
+			               cfg->queues[i], strerror(errno));
+	}
+	return 0;
 }
 
 int nfq_loop_adopt(const struct nfq_config *cfg, int nl_fd, int verdict_fd, nfq_packet_fn *fn,

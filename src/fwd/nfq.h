@@ -75,6 +75,10 @@ struct nfq_config {
 	uint32_t queue_maxlen; /* the kernel's queue length; 0 = its default (1024) */
 	uint32_t copy_range;   /* bytes of each packet copied; 0 = NFQ_COPY_MAX */
 	bool no_fail_open;     /* drop, not accept, when the queue or socket is full */
+	/* nfq_queue_bind(): bind each queue parked, with a length of 0, so that
+	 * the kernel accepts every packet at once (fail-open: none is queued)
+	 * until nfq_queue_unpark() gives it queue_maxlen. Needs fail-open. */
+	bool parked;
 	enum nfq_send_mode send_mode;
 };
 
@@ -113,6 +117,14 @@ int nfq_loop_open(const struct nfq_config *cfg, nfq_packet_fn *fn, void *ctx, st
  * caller relays its verdicts. Needs CAP_NET_ADMIN. Returns the socket (close
  * every copy to unbind) or a negative errno with the reason in err. */
 int nfq_queue_bind(const struct nfq_config *cfg, char *err, size_t errlen);
+
+/* Gives the queues of cfg, bound parked by nfq_queue_bind() on fd (a copy of
+ * that socket), their length (cfg->queue_maxlen, 0: the kernel's default):
+ * packets are queued to the socket from now on. Sends without asking for an
+ * acknowledgement (another process reads the socket): a refusal reaches
+ * the reader as an error message (nfq_stats.verdict_errors). Needs
+ * CAP_NET_ADMIN. Returns 0 or a negative errno with the reason in err. */
+int nfq_queue_unpark(int fd, const struct nfq_config *cfg, char *err, size_t errlen);
 
 /* Like nfq_loop_open() on a socket nfq_queue_bind() made for cfg->queues:
  * receives on nl_fd, and sends each round's verdict messages as one datagram

@@ -79,6 +79,11 @@ struct supervisor_container {
 	struct proto_busy *busy;     /* which module runs (proto/busy.h), or NULL */
 	struct verdict_relay *relay; /* its packet queue, held here; or NULL */
 	bool xsk_open;               /* the AF_XDP plane made its sockets */
+	/* Its traffic goes to it (ct_arm): it is assigned and has answered
+	 * every reinstall of a restart, so its loop drains its queue. */
+	bool armed;
+	unsigned reinstalling; /* reinstalls not answered yet */
+	uint64_t assigned_ms;  /* when its ASSIGN was sent */
 	struct supervisor_container *next;
 };
 
@@ -241,9 +246,44 @@ static void ct_flush_queue(struct supervisor_container *ct)
 
 /* ---- assignment and restarts ---------------------------------------------- */
 
+/* The container is ready to drain (assigned, its modules reinstalled, its
+ * loop running): its queue or slot, made parked at the ASSIGN so that the
+ * traffic took the kernel's path meanwhile, now sends it the packets. */
+static void ct_arm(struct supervisor_container *ct)
+{
+	struct supervisor *s = ct->s;
+	struct publisher *pub = ct->pub;
+	char err[256] = "";
+	int r = 0;
+	if (ct->armed || ct->state != CT_READY || !pub)
+		return;
+	ct->armed = true;
+	const char *path = "no packet queue";
+	if (ct->xsk_open && s->xdp.arm) {
+		path = "AF_XDP";
+		r = s->xdp.arm(s->xdp.ctx, (unsigned)pub->cfg.ct.queue, err, sizeof(err));
+	} else if (ct->relay) {
+		path = "NFQUEUE";
+		r = verdict_relay_arm(ct->relay, err, sizeof(err));
+	}
+	if (r < 0) {
+		/* Its traffic keeps the kernel's path (fail-open) until it restarts. */
+		log_err("container %s: its packet queue stays parked (the traffic goes through the "
+		        "kernel without its modules): %s",
+		        pub->cfg.ct.user, err);
+		return;
+	}
+	log_info("container %s takes its traffic (%s, queue %d): ready %llu ms after its "
+	         "assignment",
+	         pub->cfg.ct.user, path, (int)pub->cfg.ct.queue,
+	         (unsigned long long)(evloop_now_ms() - ct->assigned_ms));
+}
+
 static void on_reinstalled(struct supervisor_container *ct, int status, json_t *reply, void *arg)
 {
 	char *module = arg;
+	if (ct->reinstalling > 0 && --ct->reinstalling == 0)
+		ct_arm(ct); /* the last one answered (installed or failed) */
 	if (status < 0 && ct->pub) {
 		const char *e = json_string_value(json_object_get(reply, "error"));
 		log_warn("container %s: reinstalling %s failed: %s", ct->pub->cfg.ct.user, module,
@@ -313,12 +353,18 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 				          m->msg.module, m->so_path);
 			if (ct_request_json(ct, CMSG_INSTALL, j, so_fd, p) < 0)
 				free(name);
+			else
+				ct->reinstalling++;
 			json_decref(j);
 		}
 		if (ct->s->event)
 			ct->s->event(ct->s->ctx, pub->cfg.ct.user, NULL, RUNTIME_EVENT_RESTARTED,
 			             pub->last_exit[0] ? pub->last_exit : NULL);
 	}
+	/* A new container, or one with nothing to reinstall, drains from now
+	 * on; a restarted one once its last reinstall is answered. */
+	if (!ct->reinstalling)
+		ct_arm(ct);
 	ct_flush_queue(ct);
 }
 
@@ -425,6 +471,7 @@ static void ct_assign(struct supervisor_container *ct)
 	}
 	p->internal = on_assigned;
 	ct->state = CT_ASSIGNING;
+	ct->assigned_ms = evloop_now_ms();
 	char *text = r < 0 ? NULL : json_dumps(j, JSON_COMPACT);
 	if (text) {
 		p->seq = ++ct->next_seq;

@@ -27,7 +27,8 @@ struct sup_publisher {
 
 /* The AF_XDP plane, when netservd drives one: the supervisor asks it for a
  * publisher's sockets when its container starts (instead of binding an
- * NFQUEUE queue) and tells it when the container is gone. */
+ * NFQUEUE queue), tells it when the container is ready to drain them, and
+ * when the container is gone. */
 struct sup_xdp_plane {
 	/* Makes the sockets of `queue`: fds[2i], fds[2i + 1] (socket, UMEM;
 	 * kept by the plane, passed as copies) and ifindexes[i], i < max, and
@@ -39,6 +40,11 @@ struct sup_xdp_plane {
 	 * supervisor binds and hands over as on the netfilter plane). */
 	int (*open)(void *ctx, unsigned queue, int *fds, int *ifindexes, size_t max, char *err,
 	            size_t errlen);
+	/* The container of `queue` is ready to drain its sockets (assigned,
+	 * its modules reinstalled): its frames go to them from now on, not
+	 * before (until then they go to the kernel). Returns 0 or a negative
+	 * errno with the reason in err. */
+	int (*arm)(void *ctx, unsigned queue, char *err, size_t errlen);
 	/* The container of `queue` is gone: its frames must go to the kernel. */
 	void (*close)(void *ctx, unsigned queue);
 	void *ctx;

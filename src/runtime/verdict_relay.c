@@ -317,7 +317,10 @@ int verdict_relay_open(struct evloop *loop, const char *user, uint16_t queue,
                        const struct verdict_relay_sched *sched, struct verdict_relay **ret,
                        int fds[2], char *err, size_t errlen)
 {
-	struct nfq_config cfg = {.queues = &queue, .n_queues = 1, .batch = sched->batch};
+	/* Parked: the kernel accepts the queue's packets (fail-open) until the
+	 * container is ready to drain it (verdict_relay_arm). */
+	struct nfq_config cfg = {
+	        .queues = &queue, .n_queues = 1, .batch = sched->batch, .parked = true};
 	int sv[2] = {-1, -1}, r;
 	fds[0] = fds[1] = -1;
 	struct verdict_relay *vr = calloc(1, sizeof(*vr));
@@ -382,6 +385,12 @@ fail:
 	fds_close(vr);
 	free(vr);
 	return r;
+}
+
+int verdict_relay_arm(struct verdict_relay *r, char *err, size_t errlen)
+{
+	struct nfq_config cfg = {.queues = &r->queue, .n_queues = 1};
+	return nfq_queue_unpark(r->qfd, &cfg, err, errlen);
 }
 
 struct verdict_relay *verdict_relay_close(struct verdict_relay *r)

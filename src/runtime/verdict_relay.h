@@ -31,9 +31,10 @@ struct verdict_relay_sched {
 	int rt_priority; /* SCHED_FIFO priority, 0: normal */
 };
 
-/* Binds `queue` for `user`'s container, makes the verdict channel and hands
- * it to the worker thread placed as sched says (started if there is none);
- * refusals are logged on loop.
+/* Binds `queue` for `user`'s container, parked (the kernel accepts its
+ * packets at once, fail-open, until verdict_relay_arm()), makes the verdict
+ * channel and hands it to the worker thread placed as sched says (started if
+ * there is none); refusals are logged on loop.
  * Stores in fds[0] a copy of the queue socket and in fds[1] the container's
  * end of the channel: the caller passes both to the container and closes
  * them. Needs CAP_NET_ADMIN. Returns 0 or a negative errno (-EBUSY: another
@@ -41,6 +42,11 @@ struct verdict_relay_sched {
 int verdict_relay_open(struct evloop *loop, const char *user, uint16_t queue,
                        const struct verdict_relay_sched *sched, struct verdict_relay **ret,
                        int fds[2], char *err, size_t errlen);
+
+/* The container reads its queue now (assigned, modules installed): the
+ * queue takes packets from here on. Returns 0 or a negative errno with the
+ * reason in err. */
+int verdict_relay_arm(struct verdict_relay *r, char *err, size_t errlen);
 
 /* Takes the channel out of its worker (waits until the worker cannot be
  * using it; the last relay of a worker stops and joins it) and closes

@@ -281,6 +281,16 @@ if [ "$PLANE" = xdp ]; then
 else
 	check "packets kept flowing while it was down (>= 98% arrived: $got)" test "${got:-0}" -ge 19600
 fi
+# The restarted container takes its traffic only once its modules are back
+# (its queue parked, its slot empty until then: the kernel forwards): every
+# packet it received went through the Counter, reinstalled with a count of 0.
+qp=$(status "next(c for c in s['containers'] if c.get('publisher') == 'janedoe').get('queue', {}).get('packets', -1)")
+cp=$(counter_of NetServ.apps.Counter_1.0 packets)
+diag "restarted container: $qp packets received, $cp counted by its module"
+check "the restarted container got its traffic only once its module was back ($qp received, $cp counted)" \
+	test "${qp:--1}" -gt 0 -a "${qp:--1}" = "${cp:--2}"
+check "netservd logs when the container takes its traffic (at its start and its restart)" \
+	test "$(grep -c "container janedoe takes its traffic" "$WORK/netservd.log")" -ge 2
 c0=$(counter_of NetServ.apps.Counter_1.0 packets)
 blast 5060 1000 >/dev/null
 c1=$(counter_of NetServ.apps.Counter_1.0 packets)

@@ -133,9 +133,13 @@ static void test_sockets(void **state)
 	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
 	struct ncm_filter f = udp_port(5060);
 
+	/* Armed only with sockets; twice is once. */
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE, err, sizeof(err)), -ENOENT);
 	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), 1);
 	assert_true(fds[0] >= 0 && fds[1] >= 0);
 	assert_true(fds[2] >= 0); /* the sample channel */
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE, err, sizeof(err)), 0);
 	assert_int_equal(ifs[0], (int)if_nametoindex("lo"));
 	assert_int_equal(fwd_xdp_open_slot(x, BASE + 300, fds, ifs, 1, err, sizeof(err)), -ERANGE);
 	/* The device queue is slot 0's: a second publisher gets no socket,
@@ -265,6 +269,7 @@ static void test_delegate(void **state)
 
 	/* Slot 0 gets the sockets: its rules are the program's. */
 	assert_int_equal(open_slot_retry(x, BASE, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", &f, 1, BASE, err, sizeof(err)), 0);
 	/* b's rule comes before its container (a restart's restore): the
 	 * program's, until the kernel refuses b's sockets. */
@@ -296,6 +301,7 @@ static void test_delegate(void **state)
 	 * leave the delegate for the program. */
 	fwd_xdp_close_slot(x, BASE);
 	assert_int_equal(open_slot_retry(x, BASE + 1, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE + 1, err, sizeof(err)), 0);
 	assert_int_equal(fake.n, 1);
 	assert_non_null(fake_find("gist"));
 	describe(x, d, sizeof(d));
@@ -406,6 +412,11 @@ static void test_samples(void **state)
 	 * sampling rule still sees the frames (it goes first in the program). */
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/Q", &f, 1, BASE, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_ops.sample_add(x, "a/Mon", &f, 1, &smp, err, sizeof(err)), 0);
+	/* Its sockets are not in the slot until its container is ready. */
+	describe(x, d, sizeof(d));
+	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; paths: a starting; stalls 0; "
+	                       "samples 0, lost 0");
+	assert_int_equal(fwd_xdp_arm_slot(x, BASE, err, sizeof(err)), 0);
 	describe(x, d, sizeof(d));
 	assert_string_equal(d, "lo generic; rules: a/Q, a/Mon; paths: a af_xdp; stalls 0; samples "
 	                       "0, lost 0");

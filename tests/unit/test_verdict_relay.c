@@ -2,18 +2,22 @@
  * the same CPU share one worker thread (nsrelay-c<cpu>), which goes with the
  * last of them; each channel's verdicts are relayed when they are for its own
  * queue and refused otherwise, also while other channels share the worker;
- * a relay closed while its container floods it is freed safely (ASan).
+ * a relay closed while its container floods it is freed safely (ASan); a
+ * queue is parked (its packets accepted by the kernel) until armed.
  * Needs root (it binds NFQUEUE queues, in a network namespace of its own);
  * skipped otherwise. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -191,11 +195,81 @@ static void test_close_while_flooded(void **state)
 	assert_int_equal(threads_named("nsrelay-any"), 0);
 }
 
+/* Waits (at most 2 s) until fd is readable. */
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 2000) == 1;
+}
+
+/* A queue is bound parked: the kernel accepts its packets at once (they go
+ * on, none reaches the socket) until verdict_relay_arm(); from then on they
+ * wait in the queue for the container's verdict, which the relay sends. */
+static void test_parked_until_armed(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	const uint16_t q = QBASE + 20;
+	char cmd[200];
+	assert_int_equal(system("ip link set lo up"), 0);
+	snprintf(cmd, sizeof(cmd),
+	         "iptables -A OUTPUT -o lo -p udp --dport 7411 -j NFQUEUE --queue-num %u", q);
+	assert_int_equal(system(cmd), 0); /* in this test's own network namespace */
+	struct verdict_relay *r;
+	int fds[2];
+	struct verdict_relay_sched any = {.cpu = -1};
+	assert_int_equal(verdict_relay_open(loop, "p", q, &any, &r, fds, err, sizeof(err)), 0);
+	int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons(7411),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof(a)), 0);
+	char got[8];
+
+	/* Parked: through at once, nothing queued. */
+	assert_int_equal(sendto(tx, "a", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+	assert_true(readable(rx));
+	assert_int_equal(recv(rx, got, sizeof(got), 0), 1);
+	assert_int_equal(got[0], 'a');
+	assert_int_equal(recv(fds[0], got, sizeof(got), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+
+	/* Armed: the packet waits in the queue for its verdict. */
+	assert_int_equal(verdict_relay_arm(r, err, sizeof(err)), 0);
+	assert_int_equal(sendto(tx, "b", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+	assert_true(readable(fds[0]));
+	static uint8_t buf[65536];
+	ssize_t n = recv(fds[0], buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	assert_int_equal(NFNL_MSG_TYPE(h->nlmsg_type), NFQNL_MSG_PACKET);
+	struct nlattr *attr[NFQA_MAX + 1] = {0};
+	assert_true(nfq_nlmsg_parse(h, attr) >= 0);
+	assert_non_null(attr[NFQA_PACKET_HDR]);
+	struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	assert_int_equal(recv(rx, got, sizeof(got), MSG_DONTWAIT), -1); /* held */
+	size_t vn = verdict(buf, q, ntohl(ph->packet_id));
+	assert_int_equal(send(fds[1], buf, vn, 0), (ssize_t)vn);
+	assert_true(readable(rx));
+	assert_int_equal(recv(rx, got, sizeof(got), 0), 1);
+	assert_int_equal(got[0], 'b');
+	assert_true(counted(r, 1, 0));
+
+	verdict_relay_close(r);
+	close(fds[0]);
+	close(fds[1]);
+	close(rx);
+	close(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_one_worker_per_cpu),
 	        cmocka_unit_test(test_close_while_flooded),
+	        cmocka_unit_test(test_parked_until_armed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -65,6 +65,10 @@ struct xsock {
 
 struct xslot {
 	struct xsock s[FWD_XDP_MAX_IFS];
+	/* Its sockets are in the XSKMAP (fwd_xdp_arm_slot: the container is
+	 * ready to drain them); until then its frames go to the kernel and the
+	 * watchdog leaves the slot alone. */
+	bool armed;
 	/* The sample channel: a datagram socket pair; chan[1] goes to the
 	 * container, which reads NFLOG messages from it as on the netfilter
 	 * plane; netservd writes the samples of the slot's sampling rules to
@@ -356,12 +360,6 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 			                      : "");
 			goto fail;
 		}
-		if ((r = nsxdp_set_xsk(x->ifs[i].prog, slot, nsxsk_fd(s->s[i].xsk))) < 0) {
-			err_set(err, errlen, r, "%s: XSKMAP slot %u: %s", x->ifs[i].name, slot,
-			        strerror(-r));
-			goto fail;
-		}
-		s->s[i].in_map = true;
 		fds[2 * i] = nsxsk_fd(s->s[i].xsk);
 		fds[2 * i + 1] = nsxsk_umem_fd(s->s[i].xsk);
 		ifindexes[i] = x->ifs[i].ifindex;
@@ -401,6 +399,34 @@ fail:;
 			         "slot's old sockets)");
 	}
 	return r;
+}
+
+int fwd_xdp_arm_slot(struct fwd_xdp *x, unsigned queue, char *err, size_t errlen)
+{
+	uint32_t slot;
+	if (slot_of(x, queue, &slot) < 0 || !x->slots[slot])
+		return err_set(err, errlen, -ENOENT, "queue %u has no sockets", queue);
+	struct xslot *s = x->slots[slot];
+	if (s->armed)
+		return 0;
+	for (size_t i = 0; i < x->n_ifs; i++) {
+		int r = nsxdp_set_xsk(x->ifs[i].prog, slot, nsxsk_fd(s->s[i].xsk));
+		if (r < 0) {
+			/* All or none: what went in comes out (fail-open). */
+			for (size_t k = 0; k < i; k++) {
+				nsxdp_clear_xsk(x->ifs[k].prog, slot);
+				s->s[k].in_map = false;
+			}
+			return err_set(err, errlen, r, "%s: XSKMAP slot %u: %s", x->ifs[i].name,
+			               slot, strerror(-r));
+		}
+		uint32_t prod;
+		s->s[i].in_map = true;
+		s->s[i].stalled_at = 0;
+		nsxsk_rx_ring_state(s->s[i].xsk, &prod, &s->s[i].last_cons);
+	}
+	s->armed = true;
+	return 0;
 }
 
 void fwd_xdp_close_slot(struct fwd_xdp *x, unsigned queue)
@@ -549,7 +575,7 @@ static void on_watchdog(struct evloop *loop, void *ctx)
 	x->timer = NULL;
 	read_samples(x); /* the last few, which do not wake the reader */
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++) {
-		if (!x->slots[k])
+		if (!x->slots[k] || !x->slots[k]->armed)
 			continue;
 		for (size_t i = 0; i < x->n_ifs; i++)
 			if (x->slots[k]->s[i].xsk)
@@ -808,9 +834,10 @@ static int xdp_describe(void *fwd, char *buf, size_t len)
 			seen = !r->noslot && !x->rules[i].noslot && x->rules[i].slot == r->slot;
 		if (seen)
 			continue;
-		const char *path = on_local(x, r)      ? "nfqueue"
-		                   : x->slots[r->slot] ? "af_xdp"
-		                                       : "no socket";
+		const char *path = on_local(x, r)             ? "nfqueue"
+		                   : !x->slots[r->slot]       ? "no socket"
+		                   : x->slots[r->slot]->armed ? "af_xdp"
+		                                              : "starting";
 		const char *slash = strchr(r->id, '/');
 		int idlen = r->noslot || !slash ? (int)strlen(r->id) : (int)(slash - r->id);
 		int k = snprintf(buf + off, len - off, "%s%.*s %s", j ? ", " : "; paths: ", idlen,

@@ -1,8 +1,9 @@
 /* The AF_XDP forwarding-plane driver (docs/xdp.md): netservd's side of the
  * plane. It attaches the XDP program (netserv_xdp.bpf.o) to every router
  * interface it is given, turns SETUP filters into the program's rules,
- * makes each publisher's AF_XDP sockets (one per interface, in the
- * publisher's XSKMAP slot) for its container to adopt, empties the slot
+ * makes each publisher's AF_XDP sockets (one per interface) for its
+ * container to adopt, puts them in the publisher's XSKMAP slot once the
+ * container is ready to drain them (fwd_xdp_arm_slot), empties the slot
  * when the container dies, and a watchdog empties it while the container
  * stops draining its receive ring (fail-open: the frames go to the kernel).
  *
@@ -55,7 +56,8 @@ void fwd_xdp_set_local(struct fwd_xdp *x, const struct fwd_ops *ops, void *local
 struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
 
 /* Makes the sockets of queue's slot (closing earlier ones): one per
- * interface, each put in that interface's XSKMAP slot. Stores in fds[2i],
+ * interface, not yet in the interface's XSKMAP slot (the slot's frames go
+ * to the kernel until fwd_xdp_arm_slot()). Stores in fds[2i],
  * fds[2i + 1] the socket and UMEM descriptors of interface i (netservd keeps
  * them: the caller passes copies and must not close them) and in
  * ifindexes[i] its ifindex, and after the n sockets, in fds[2n], the
@@ -71,6 +73,13 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
  * with the program, whose frames then go to the kernel (fail-open). */
 int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexes, size_t max,
                       char *err, size_t errlen);
+
+/* The slot's container is ready to drain its sockets (modules installed,
+ * loop running): puts each in its interface's XSKMAP slot, all or none, so
+ * that the slot's frames go to it from now on, and lets the watchdog watch
+ * them. Returns 0 (also when armed already) or a negative errno with the
+ * reason in err (-ENOENT: the slot has no sockets). */
+int fwd_xdp_arm_slot(struct fwd_xdp *x, unsigned queue, char *err, size_t errlen);
 
 /* The slot's container is gone: empties the slot on every interface at once
  * (its frames go to the kernel) and closes the sockets. No-op for a slot
