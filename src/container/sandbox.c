@@ -415,39 +415,3 @@ bool sandbox_connect_allowed(const struct sandbox *sb, int family, const uint8_t
 {
 	return policy_addr_allowed(&sb->connect, family, addr);
 }
-
-int sandbox_memfd_copy(int fd, const char *name)
-{
-	int mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0)
-		return -errno;
-	char buf[65536];
-	off_t off = 0;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			close(mfd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		for (ssize_t w = 0; w < n;) {
-			ssize_t k = write(mfd, buf + w, (size_t)(n - w));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				int r = -errno;
-				close(mfd);
-				return r;
-			}
-			w += k;
-		}
-		off += n;
-	}
-	/* Nobody changes the module's code under dlopen() any more. */
-	fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-	return mfd;
-}

@@ -72,9 +72,3 @@ bool sandbox_listen_allowed(const struct sandbox *sb, uint8_t proto, uint16_t po
 /* Whether a socket may connect or send unasked to addr (4 or 16 bytes by
  * family AF_INET/AF_INET6): inside connect_destinations. */
 bool sandbox_connect_allowed(const struct sandbox *sb, int family, const uint8_t *addr);
-
-/* Copies the file open at fd into a sealed memfd and returns it (landlock lets
- * the container open no file of the node, and dlopen() needs a path: a
- * memfd's /proc/self/fd/N is not a file of the node). Negative errno on
- * failure. */
-int sandbox_memfd_copy(int fd, const char *name);

@@ -20,6 +20,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime/module_image.h"
 #include "runtime/sandbox_host.h"
 #include "runtime/verdict_relay.h"
 #include "fwd/nflog.h"
@@ -50,6 +51,8 @@ struct queued {
 };
 
 #define SUP_BLAME_MAX 32
+/* The modules' shared images netservd keeps (module_image.h). */
+#define SUP_IMAGE_BYTES (64u << 20)
 
 struct installed {
 	struct proto_install msg;         /* what INSTALL carries, again at a restart */
@@ -118,7 +121,8 @@ struct supervisor {
 	struct supervisor_container *cts; /* every live container */
 	struct evloop_timer *heartbeat;
 	uint8_t *rxbuf;
-	struct zygote_host zygote; /* forks the containers; fd -1: we do */
+	struct module_images *images; /* the modules' code, one copy for all */
+	struct zygote_host zygote;    /* forks the containers; fd -1: we do */
 };
 
 static void ct_dead(struct supervisor_container *ct, const char *why);
@@ -344,10 +348,10 @@ static void on_assigned(struct supervisor_container *ct, int status, json_t *rep
 			}
 			p->internal = on_reinstalled;
 			p->arg = name;
-			int so_fd = open(m->so_path, O_RDONLY | O_CLOEXEC);
+			int so_fd = module_images_open(ct->s->images, m->so_path);
 			if (so_fd < 0)
 				log_warn("container %s: cannot open %s: %s", pub->cfg.ct.user,
-				         m->so_path, strerror(errno));
+				         m->so_path, strerror(-so_fd));
 			else
 				log_debug("container %s: reinstalling %s from %s", pub->cfg.ct.user,
 				          m->msg.module, m->so_path);
@@ -993,7 +997,8 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 	s->event = event;
 	s->ctx = ctx;
 	s->rxbuf = malloc(CMSG_MAX);
-	if (!s->container_bin || !s->cgroup_prefix || !s->rxbuf) {
+	s->images = module_images_new(SUP_IMAGE_BYTES);
+	if (!s->container_bin || !s->cgroup_prefix || !s->rxbuf || !s->images) {
 		supervisor_free(s);
 		return -ENOMEM;
 	}
@@ -1035,6 +1040,7 @@ struct supervisor *supervisor_free(struct supervisor *s)
 	free(s->container_bin);
 	free(s->cgroup_prefix);
 	free(s->rxbuf);
+	module_images_free(s->images);
 	free(s);
 	return NULL;
 }
@@ -1183,9 +1189,9 @@ int supervisor_swap(struct supervisor *s, const char *user, const char *module, 
 	sc->so_path = strdup(so_path);
 	if (!sc->user || !sc->module || !sc->so_path)
 		goto fail;
-	so_fd = open(so_path, O_RDONLY | O_CLOEXEC);
+	so_fd = module_images_open(s->images, so_path);
 	if (so_fd < 0) {
-		r = -errno;
+		r = so_fd;
 		goto fail;
 	}
 	p->internal = on_swapped;
@@ -1252,11 +1258,12 @@ int supervisor_install(struct supervisor *s, const char *user, const char *modul
 	json_t *j = proto_install_to_json(&m->msg);
 	if (!j)
 		goto oom;
-	/* The container gets the compiled module as an open file: it needs no
+	/* The container gets the compiled module as an open file, the image
+	 * every container of this module shares (module_image.h): it needs no
 	 * access to the node's cache directory. */
-	int so_fd = open(so_path, O_RDONLY | O_CLOEXEC);
+	int so_fd = module_images_open(s->images, so_path);
 	if (so_fd < 0) {
-		r = -errno;
+		r = so_fd;
 		json_decref(j);
 		goto fail;
 	}

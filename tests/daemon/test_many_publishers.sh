@@ -125,6 +125,20 @@ check "status lists the three modules active ($active)" \
 check "their NFQUEUE rules are in the node's namespace" \
 	test "$(ip netns exec "$NS" iptables -t mangle -S 2>/dev/null | grep -c 'NFQUEUE')" -ge 3
 
+# One copy of the module's code for all three: their containers map the same
+# sealed image (runtime/module_image.h), not a copy each. Prints "COUNT INODE"
+# per executable memfd mapping's inode over the three containers.
+image_inodes() {
+	local p pid
+	for p in $DEPLOY; do
+		pid=$(pgrep -u $((UID_BASE + ${p#p})) | head -1)
+		[ -n "$pid" ] && awk '$2 ~ /x/ && $6 ~ /^\/memfd:/ {print $5}' "/proc/$pid/maps" | sort -u
+	done | sort | uniq -c | awk '{print $1, $2}'
+}
+images=$(image_inodes)
+check "the three containers run the module from one shared image (count inode: $images)" \
+	test "$(wc -l <<<"$images") ${images%% *}" = "1 3"
+
 # Stop: every container goes, quickly.
 pids=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
 now_ms
