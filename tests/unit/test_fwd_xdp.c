@@ -28,6 +28,7 @@
 
 #include "fwd/nflog.h"
 #include "fwd/xdp/fwd_xdp.h"
+#include "fwd/xdp/xsk.h"
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 
@@ -159,6 +160,30 @@ static void test_sockets(void **state)
 	assert_int_equal(open_slot_retry(x, BASE + 1, fds, ifs, err, sizeof(err)), 1);
 	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &f, 1, BASE + 1, err, sizeof(err)), 0);
 	assert_int_equal(fwd_xdp_stalls(x), 0);
+	fwd_xdp_free(x);
+}
+
+/* The device queue held while no other slot has sockets (here by a socket
+ * made outside the driver, as a closed slot's old socket the kernel has not
+ * released yet): -EAGAIN, saying so once, not the kernel's "busy". */
+static void test_queue_held_outside(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	struct nsxsk *held = NULL;
+	char err[256] = "";
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
+
+	int r = -EBUSY; /* an earlier test's sockets may still hold it a moment */
+	for (int i = 0; i < 200 && r == -EBUSY; i++)
+		if ((r = nsxsk_open("lo", 0, &held, err, sizeof(err))) == -EBUSY)
+			poll(NULL, 0, 5);
+	assert_int_equal(r, 0);
+	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), -EAGAIN);
+	assert_string_equal(err, "lo: its device queue is held, but by no other publisher's "
+	                         "sockets (the kernel may still be releasing this slot's old "
+	                         "ones)");
+	nsxsk_close(held);
+	assert_int_equal(open_slot_retry(x, BASE, fds, ifs, err, sizeof(err)), 1);
 	fwd_xdp_free(x);
 }
 
@@ -530,6 +555,7 @@ int main(void)
 	        cmocka_unit_test(test_samples),
 	        cmocka_unit_test(test_delegate),
 	        cmocka_unit_test(test_delegate_refuses),
+	        cmocka_unit_test(test_queue_held_outside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,9 +366,11 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	s->chan[0] = s->chan[1] = -1;
 	x->slots[slot] = s;
+	const char *failed = ""; /* the interface whose socket failed */
 	for (size_t i = 0; i < x->n_ifs; i++) {
 		char e[256];
 		if ((r = open_socket(x, slot, x->ifs[i].name, &s->s[i].xsk, e, sizeof(e))) < 0) {
+			failed = x->ifs[i].name;
 			err_set(err, errlen, r, "%s%s", e,
 			        r == -ENOBUFS ? " (a UMEM is pinned memory: netservd needs "
 			                        "CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)"
@@ -411,14 +413,11 @@ fail:;
 	} else {
 		set_busy(x, slot, false, NULL, 0);
 	}
-	if (r == -EBUSY && !other) {
-		r = -EAGAIN;
-		size_t l = err ? strlen(err) : 0;
-		if (err && l + 1 < errlen)
-			snprintf(err + l, errlen - l,
-			         " (no other publisher's: the kernel may still be releasing this "
-			         "slot's old sockets)");
-	}
+	if (r == -EBUSY && !other) /* the kernel's "busy" would say another publisher */
+		r = err_set(err, errlen, -EAGAIN,
+		            "%s: its device queue is held, but by no other publisher's sockets "
+		            "(the kernel may still be releasing this slot's old ones)",
+		            failed);
 	return r;
 }
 
