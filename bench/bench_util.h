@@ -1,5 +1,6 @@
-/* What the in-process benchmarks (bench_module_call, bench_startup) share:
- * dying with a message, and the monotonic clock in ns. Define BENCH_NAME
+/* What the benchmarks' programs (bench_module_call, bench_startup, and the
+ * traffic tools: fwd_gen, fwd_ping, fwd_timeline, udp_echo_load, turn_load)
+ * share: dying with a message, and the monotonic clock in ns. Define BENCH_NAME
  * (the program's name, for the messages) before including. */
 #pragma once
 

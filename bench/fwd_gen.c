@@ -39,6 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "fwd_gen"
+#include "bench_util.h"
+
 #define MAX_BURST   64
 #define MAX_FLOWS   4096
 #define LAG_NS      200000 /* behind schedule by more than this: move it on */
@@ -58,13 +61,6 @@ struct gen_opts {
 	unsigned flows;   /* destination ports port .. port + flows - 1 */
 	unsigned train;   /* frames in a row to one port */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void usage(void)
 {

@@ -35,6 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "fwd_ping"
+#include "bench_util.h"
+
 #define MAX_BYTES  1472
 #define TIMEOUT_MS 100
 
@@ -43,13 +46,6 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
 	stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void usage(void)

@@ -22,19 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "fwd_timeline"
+#include "bench_util.h"
+
 static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	g_stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void usage(void)

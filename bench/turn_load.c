@@ -23,12 +23,8 @@
 
 #include "stun.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#define BENCH_NAME "turn_load"
+#include "bench_util.h"
 
 static int cmp_u32(const void *a, const void *b)
 {

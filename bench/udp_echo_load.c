@@ -16,12 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#define BENCH_NAME "udp_echo_load"
+#include "bench_util.h"
 
 static int cmp_u32(const void *a, const void *b)
 {

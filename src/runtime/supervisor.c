@@ -85,6 +85,7 @@ struct supervisor_container {
 	/* Its traffic goes to it (ct_arm): it is assigned and has answered
 	 * every reinstall of a restart, so its loop drains its queue. */
 	bool armed;
+	bool arm_failed;       /* arming failed and was reported: retried quietly */
 	unsigned reinstalling; /* reinstalls not answered yet */
 	uint64_t assigned_ms;  /* when its ASSIGN was sent */
 	struct supervisor_container *next;
@@ -252,16 +253,18 @@ static void ct_flush_queue(struct supervisor_container *ct)
 
 /* The container is ready to drain (assigned, its modules reinstalled, its
  * loop running): its queue or slot, made parked at the ASSIGN so that the
- * traffic took the kernel's path meanwhile, now sends it the packets. */
+ * traffic took the kernel's path meanwhile, now sends it the packets. Armed
+ * only once that succeeded; a failure is reported once, the traffic keeps
+ * the kernel's path (fail-open), and each later answer to a ping tries
+ * again. */
 static void ct_arm(struct supervisor_container *ct)
 {
 	struct supervisor *s = ct->s;
 	struct publisher *pub = ct->pub;
 	char err[256] = "";
 	int r = 0;
-	if (ct->armed || ct->state != CT_READY || !pub)
+	if (ct->armed || ct->state != CT_READY || !pub || ct->reinstalling)
 		return;
-	ct->armed = true;
 	const char *path = "no packet queue";
 	if (ct->xsk_open && s->xdp.arm) {
 		path = "AF_XDP";
@@ -271,16 +274,20 @@ static void ct_arm(struct supervisor_container *ct)
 		r = verdict_relay_arm(ct->relay, err, sizeof(err));
 	}
 	if (r < 0) {
-		/* Its traffic keeps the kernel's path (fail-open) until it restarts. */
-		log_err("container %s: its packet queue stays parked (the traffic goes through the "
-		        "kernel without its modules): %s",
-		        pub->cfg.ct.user, err);
+		if (!ct->arm_failed)
+			log_err("container %s: its packet queue stays parked (the traffic goes "
+			        "through the kernel without its modules; tried again at each "
+			        "heartbeat): %s",
+			        pub->cfg.ct.user, err);
+		ct->arm_failed = true;
 		return;
 	}
+	ct->armed = true;
 	log_info("container %s takes its traffic (%s, queue %d): ready %llu ms after its "
-	         "assignment",
+	         "assignment%s",
 	         pub->cfg.ct.user, path, (int)pub->cfg.ct.queue,
-	         (unsigned long long)(evloop_now_ms() - ct->assigned_ms));
+	         (unsigned long long)(evloop_now_ms() - ct->assigned_ms),
+	         ct->arm_failed ? " (after failed tries)" : "");
 }
 
 static void on_reinstalled(struct supervisor_container *ct, int status, json_t *reply, void *arg)
@@ -885,6 +892,7 @@ static struct supervisor_container *ct_spawn(struct supervisor *s, struct publis
 static void on_pong(struct supervisor_container *ct, int status, json_t *reply, void *arg)
 {
 	ct->ping_outstanding = false;
+	ct_arm(ct); /* its loop runs: if arming failed before, try again */
 }
 
 /* Fails the waiting INSTALLs whose container did not come in time. */

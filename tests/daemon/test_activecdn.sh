@@ -9,7 +9,9 @@
 # concurrent clients of one object sharing one origin fetch, max-age expiry
 # then a revalidation answered 304 then a hit, no-store not kept, the
 # publisher's quota with LRU eviction, an origin outside connect_destinations
-# refused, and the origin down: 502, the node and the module unaffected.
+# refused, a slowly read fetch paused (backpressure), a fetch cancelled while
+# under way (no event for it afterwards, nothing left running), and the
+# origin down: 502, the node and the module unaffected.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -285,6 +287,27 @@ check "a slowly read 2 MiB fetch completes: status 200, result 0, $(fc bytes) by
 pauses=$(status "((mods.get('janedoe/$MOD3') or {}).get('runtime') or {}).get('fetches', {}).get('pauses', -1)")
 check "... and the node paused the transfer while the module did not read ($pauses pauses)" \
 	test "$pauses" -gt 0
+
+# --- a fetch cancelled while under way --------------------------------------------------------
+# The fetcher again, on /slow/big (3 MiB at 1 MB/s): it cancels once it has
+# read 64 KiB. The origin logs the request when the connection ends (short
+# of 3 MiB): by then any event for the dead id would have come.
+MOD4=NetServ.test.Fetcher_2
+hits=$(origin_hits /slow/big)
+out=$(printf 'SETUP %s NETSERV/0.1\nuser:janedoe\nurl:file://%s\nmodule-hash:sha256:%s\ndependencies:http/1\nproperties:url=http://%s:8000/slow/big,chunk=16384,every_ms=2,cancel_after=65536\n\n' \
+	$MOD4 "$WORK/fetcher.wasm" "$(sha256sum "$WORK/fetcher.wasm" | cut -d' ' -f1)" "$ORIGIN" |
+	NETSERV_KEY=$WORK/janedoe.key ctl send -)
+check "a fetcher that cancels its fetch installs ($(code "$out"))" test "$(code "$out")" = 200
+fc4() { status "((mods.get('janedoe/$MOD4') or {}).get('runtime') or {}).get('counters', {}).get('$1', -1)"; }
+ended() { [ "$(origin_hits /slow/big)" -gt "$hits" ]; }
+wait_until 20 ended
+sent=$(grep -E '"GET /slow/big HTTP/1.1"' "$WORK/nginx/access.log" | tail -1 | awk '{print $10}')
+check "the fetch was cancelled under way: cancel said 0 ($(fc4 cancelled)), the origin's connection ended after ${sent:-?} of 3145728 bytes" \
+	test "$(fc4 cancelled)" = 1 -a "${sent:-0}" -gt 0 -a "${sent:-3145728}" -lt 3145728
+check "... its id died at once (a read: -ENOENT, $(fc4 read_after)), no event came for it afterwards (late $(fc4 late), done $(fc4 done))" \
+	test "$(fc4 read_after)" = 2 -a "$(fc4 late)" = 0 -a "$(fc4 done)" = 0
+running=$(status "((mods.get('janedoe/$MOD4') or {}).get('runtime') or {}).get('fetches', {}).get('running', -1)")
+check "... and nothing of it is left: no fetch running ($running)" test "$running" = 0
 
 # --- the origin down ------------------------------------------------------------------------
 topo_exec origin nginx -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" -s stop >/dev/null 2>&1

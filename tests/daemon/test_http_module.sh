@@ -8,7 +8,8 @@
 # POST with a body (echoed, streamed), a streamed 4 MiB body, wrk -c 100 with
 # no errors and the container's RSS bounded, a slow-loris client cut off
 # while others are served, a listen port outside the policy (-EPERM in the
-# module, 403 for a SETUP), and a SIGKILLed container serving again.
+# module, 403 for a SETUP), responses from stored objects (and -EPERM for
+# bob, a publisher without storage), and a SIGKILLed container serving again.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
@@ -53,7 +54,8 @@ PORT=8080
 URL=http://$RTR:$PORT
 
 "$B/netserv" keygen -d "$WORK" janedoe >/dev/null
-mkdir -p "$WORK/keys" && cp "$WORK/janedoe.pub" "$WORK/keys/"
+"$B/netserv" keygen -d "$WORK" bob >/dev/null
+mkdir -p "$WORK/keys" && cp "$WORK/janedoe.pub" "$WORK/bob.pub" "$WORK/keys/"
 cat >"$WORK/netservd.conf" <<EOC
 [node]
 id = http-router
@@ -80,6 +82,11 @@ uid = 65534
 prefixes = $RCV/32
 listen_ports = tcp:$PORT,tcp:$((PORT + 1))
 http_connections = 150
+[publisher bob]
+uid = 65533
+prefixes = $RCV/32
+listen_ports = tcp:$((PORT + 2))
+storage_quota = 0
 EOC
 
 ctl() { "$B/netserv" ctl --socket "$SOCK" "$@"; }
@@ -270,6 +277,15 @@ check "an object that does not exist: -ENOENT" test "$(get "$S/missing")" = "err
 check "replaced right after the call: the response keeps the bytes it started with" \
 	test "$(get "$S/replaced")" = 0123456789
 check "... and the next one has the new bytes" test "$(get "$S/now")" = ABCDEFGHIJ
+# bob has no storage (storage_quota = 0): his stored_http stores nothing, and
+# serving a stored object is refused with -EPERM.
+out=$(printf 'SETUP NetServ.apps.Stored_2 NETSERV/0.1\nuser:bob\nurl:file://%s\nmodule-hash:sha256:%s\nlisten:tcp:%s\ndependencies:http/1,storage/1\nproperties:port=%s\n\n' \
+	"$path" "$(sha256sum "$path" | cut -d' ' -f1)" $((PORT + 2)) $((PORT + 2)) |
+	NETSERV_KEY=$WORK/bob.key ctl send -)
+check "stored_http deploys for bob, who has no storage, on tcp:$((PORT + 2)) ($(code "$out"))" \
+	test "$(code "$out")" = 200
+a=$(get "http://$RTR:$((PORT + 2))/whole")
+check "... and ns_http_respond_stored is refused with -EPERM ($a)" test "$a" = "error 1"
 
 # --- a killed container serves again ------------------------------------------------------
 cpid=$(rt $MOD container_pid)

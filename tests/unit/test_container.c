@@ -3,6 +3,7 @@
  * without netfilter. Needs root (containers drop to the publisher's uid and
  * join cgroups). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -422,8 +423,7 @@ static void test_send_destinations(void **state)
 {
 	char why[512];
 	assert_int_equal(install("bob", "flood", "hijack",
-	                         "mode=flood,dst=127.0.0.9,burst=8,period_ms=5", why,
-	                         sizeof(why)),
+	                         "mode=flood,dst=127.0.0.9,burst=8,period_ms=5", why, sizeof(why)),
 	                 0);
 	for (int i = 0; i < 200 && counter("bob", "flood", "refused") < 40; i++)
 		sleep_loop(10);
@@ -684,6 +684,71 @@ static void test_container_restart(void **state)
 	remove_module("alice", "d");
 }
 
+/* Counts the compiled modules (*.so) in dir; -1 if it cannot be read. */
+static int count_so(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t l = strlen(e->d_name);
+		n += l > 3 && strcmp(e->d_name + l - 3, ".so") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The tiered compile with a quick build that fails (its compiler refuses an
+ * unknown flag): the module is compiled with the full build instead and
+ * installed (docs/performance.md, "Start-up times"); only the full cache
+ * has it. A runtime of its own, publisher carol. */
+static void test_quick_build_falls_back(void **state)
+{
+	static const char *const bad_flags[] = {"-fnetserv-no-such-flag", NULL};
+	char so_dir[128], quick_dir[128], cgroup[80], why[512], err[256] = "";
+	snprintf(so_dir, sizeof(so_dir), "%s/qso", H.dir);
+	snprintf(quick_dir, sizeof(quick_dir), "%s/qso-quick", H.dir);
+	snprintf(cgroup, sizeof(cgroup), "%s-q", H.cgroup);
+	struct sup_publisher carol = publisher("carol", NOBODY - 2);
+	struct runtime_wasm_config cfg = {
+	        .aot = {.cache_dir = so_dir, .runtime_dir = SOURCE_DIR "/src/abi"},
+	        .quick = {.cache_dir = quick_dir,
+	                  .runtime_dir = SOURCE_DIR "/src/abi",
+	                  .optimize = "-O0",
+	                  .cflags = bad_flags},
+	        .sup = {.container_bin = BUILD_DIR "/netserv-container",
+	                .cgroup_prefix = cgroup,
+	                .heartbeat_ms = 200},
+	        .publishers = &carol,
+	        .n_publishers = 1,
+	};
+	void *rt = NULL;
+	if (runtime_wasm_new(H.loop, &cfg, &rt, err, sizeof(err)) < 0)
+		fail_msg("runtime_wasm_new: %s", err);
+	struct supervisor *s = runtime_wasm_supervisor(rt);
+	for (int i = 0; i < 500 && !supervisor_pid(s, "carol"); i++)
+		sleep_loop(10);
+	assert_true(supervisor_pid(s, "carol") > 0);
+
+	void *main_rt = H.rt; /* install() and send_packet() use H.rt */
+	H.rt = rt;
+	int status = install("carol", "c", "counter", NULL, why, sizeof(why));
+	uint8_t pkt[256];
+	uint32_t len = udp_packet(pkt, "tiers", 64);
+	struct packet_result pr = {0};
+	if (status == 0)
+		pr = send_packet("carol", pkt, len);
+	H.rt = main_rt;
+	int full = count_so(so_dir), quick = count_so(quick_dir);
+	runtime_wasm_free(rt);
+	if (status != 0)
+		fail_msg("install with a failing quick build: %d %s", status, why);
+	assert_int_equal(pr.verdict, NS_ACCEPT);
+	assert_int_equal(full, 1);
+	assert_int_equal(quick, 0);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -708,6 +773,7 @@ int main(void)
 	        cmocka_unit_test(test_unknown_publisher_refused),
 	        cmocka_unit_test(test_container_sandbox),
 	        cmocka_unit_test(test_container_restart),
+	        cmocka_unit_test(test_quick_build_falls_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -28,6 +28,8 @@
 
 #include "fwd/nflog.h"
 #include "fwd/xdp/fwd_xdp.h"
+#include "fwd/xdp/xsk.h"
+#include "lib/errbuf.h"
 #include "lib/evloop.h"
 
 #define BASE 1000u /* queue_base: slot = queue - BASE */
@@ -161,6 +163,30 @@ static void test_sockets(void **state)
 	fwd_xdp_free(x);
 }
 
+/* The device queue held while no other slot has sockets (here by a socket
+ * made outside the driver, as a closed slot's old socket the kernel has not
+ * released yet): -EAGAIN, saying so once, not the kernel's "busy". */
+static void test_queue_held_outside(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	struct nsxsk *held = NULL;
+	char err[256] = "";
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
+
+	int r = -EBUSY; /* an earlier test's sockets may still hold it a moment */
+	for (int i = 0; i < 200 && r == -EBUSY; i++)
+		if ((r = nsxsk_open("lo", 0, &held, err, sizeof(err))) == -EBUSY)
+			poll(NULL, 0, 5);
+	assert_int_equal(r, 0);
+	assert_int_equal(fwd_xdp_open_slot(x, BASE, fds, ifs, 1, err, sizeof(err)), -EAGAIN);
+	assert_string_equal(err, "lo: its device queue is held, but by no other publisher's "
+	                         "sockets (the kernel may still be releasing this slot's old "
+	                         "ones)");
+	nsxsk_close(held);
+	assert_int_equal(open_slot_retry(x, BASE, fds, ifs, err, sizeof(err)), 1);
+	fwd_xdp_free(x);
+}
+
 /* ---- the netfilter driver beside the plane: a recording stand-in ---------- */
 
 struct fake_rule {
@@ -174,6 +200,7 @@ static struct fake {
 	struct fake_rule r[16];
 	size_t n;
 	unsigned flushes;
+	char refuse[64]; /* filter_add and sample_add refuse this rule (-EIO) */
 } fake;
 
 static struct fake_rule *fake_find(const char *id)
@@ -199,10 +226,10 @@ static struct fake_rule *fake_put(const char *id)
 static int fake_filter_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
                            size_t n, unsigned queue, char *err, size_t errlen)
 {
-	(void)err;
-	(void)errlen;
 	assert_ptr_equal(fwd, &fake);
 	assert_true(filters && n > 0);
+	if (strcmp(rule_id, fake.refuse) == 0)
+		return err_set(err, errlen, -EIO, "iptables-restore failed (status 4)");
 	fake_put(rule_id)->queue = queue;
 	return 0;
 }
@@ -210,10 +237,10 @@ static int fake_filter_add(void *fwd, const char *rule_id, const struct ncm_filt
 static int fake_sample_add(void *fwd, const char *rule_id, const struct ncm_filter *filters,
                            size_t n, const struct fwd_sample *sample, char *err, size_t errlen)
 {
-	(void)err;
-	(void)errlen;
 	assert_ptr_equal(fwd, &fake);
 	assert_true(filters && n > 0);
+	if (strcmp(rule_id, fake.refuse) == 0)
+		return err_set(err, errlen, -EIO, "iptables-restore failed (status 4)");
 	struct fake_rule *r = fake_put(rule_id);
 	r->every = sample->every;
 	r->bytes = sample->bytes;
@@ -313,6 +340,43 @@ static void test_delegate(void **state)
 	assert_int_equal(fake.n, 0);
 	describe(x, d, sizeof(d));
 	assert_string_equal(d, "lo generic; rules:; stalls 0; samples 0, lost 0");
+	fwd_xdp_free(x);
+}
+
+/* The delegate refuses one of a busy slot's rules: none of them stays there,
+ * the slot is not busy (its rules stay with the program: fail-open) and
+ * open_slot says why instead of -EBUSY; the next try, the delegate willing,
+ * moves them. */
+static void test_delegate_refuses(void **state)
+{
+	struct fwd_xdp *x = new_driver(NULL);
+	char err[256] = "", d[512];
+	int fds[3] = {-1, -1, -1}, ifs[1] = {0};
+	struct ncm_filter f = udp_port(5060), g = udp_port(5070), h = udp_port(5080);
+
+	memset(&fake, 0, sizeof(fake));
+	fwd_xdp_set_local(x, &fake_ops, &fake);
+	assert_int_equal(open_slot_retry(x, BASE, fds, ifs, err, sizeof(err)), 1);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "a/x", &f, 1, BASE, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/y", &g, 1, BASE + 1, err, sizeof(err)), 0);
+	assert_int_equal(fwd_xdp_ops.filter_add(x, "b/z", &h, 1, BASE + 1, err, sizeof(err)), 0);
+	assert_int_equal(fake.n, 0);
+
+	snprintf(fake.refuse, sizeof(fake.refuse), "b/z");
+	assert_int_equal(fwd_xdp_open_slot(x, BASE + 1, fds, ifs, 1, err, sizeof(err)), -EIO);
+	assert_string_equal(err, "another publisher holds the device queue, and the netfilter "
+	                         "driver refused rule b/z: iptables-restore failed (status 4)");
+	assert_int_equal(fake.n, 0); /* b/y, which went first, taken back */
+	describe(x, d, sizeof(d));
+	assert_non_null(strstr(d, "rules: a/x, b/y, b/z; paths: a starting, b no socket;"));
+
+	fake.refuse[0] = '\0';
+	assert_int_equal(fwd_xdp_open_slot(x, BASE + 1, fds, ifs, 1, err, sizeof(err)), -EBUSY);
+	assert_int_equal(fake.n, 2);
+	assert_non_null(fake_find("b/y"));
+	assert_non_null(fake_find("b/z"));
+	describe(x, d, sizeof(d));
+	assert_non_null(strstr(d, "paths: a starting, b nfqueue;"));
 	fwd_xdp_free(x);
 }
 
@@ -484,9 +548,14 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_rules),   cmocka_unit_test(test_sockets),
-	        cmocka_unit_test(test_replace), cmocka_unit_test(test_bad_interfaces),
-	        cmocka_unit_test(test_samples), cmocka_unit_test(test_delegate),
+	        cmocka_unit_test(test_rules),
+	        cmocka_unit_test(test_sockets),
+	        cmocka_unit_test(test_replace),
+	        cmocka_unit_test(test_bad_interfaces),
+	        cmocka_unit_test(test_samples),
+	        cmocka_unit_test(test_delegate),
+	        cmocka_unit_test(test_delegate_refuses),
+	        cmocka_unit_test(test_queue_held_outside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

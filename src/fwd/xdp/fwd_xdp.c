@@ -295,23 +295,37 @@ static int push_rules(struct fwd_xdp *x, const struct xrule *rules, size_t n_rul
 
 /* The slot's sockets were refused because another publisher holds the device
  * queue (busy), or were made: with a delegate, a slot's rules move to it
- * while the slot is busy, and back to the program when it gets sockets. */
-static void set_busy(struct fwd_xdp *x, uint32_t slot, bool busy)
+ * while the slot is busy, and back to the program when it gets sockets.
+ * Returns 0, or a negative errno with the reason in err when the delegate
+ * refused one of the rules: then none of them went there (those that did
+ * are taken back) and the slot is not busy, its rules still the program's. */
+static int set_busy(struct fwd_xdp *x, uint32_t slot, bool busy, char *err, size_t errlen)
 {
 	char e[256];
 	int r;
 
 	if (x->busy[slot] == busy)
-		return;
-	x->busy[slot] = busy;
-	if (!x->local_ops)
-		return;
+		return 0;
+	if (!x->local_ops) {
+		x->busy[slot] = busy;
+		return 0;
+	}
 	if (busy) /* the delegate first: the program keeps the frames meanwhile */
-		for (size_t k = 0; k < x->n_rules; k++)
-			if (!x->rules[k].noslot && x->rules[k].slot == slot &&
-			    (r = local_add(x, &x->rules[k], e, sizeof(e))) < 0)
-				log_warn("xdp: slot %u: rule %s to netfilter: %s", slot,
-				         x->rules[k].id, e);
+		for (size_t k = 0; k < x->n_rules; k++) {
+			if (x->rules[k].noslot || x->rules[k].slot != slot)
+				continue;
+			if ((r = local_add(x, &x->rules[k], e, sizeof(e))) < 0) {
+				for (size_t j = 0; j < k; j++)
+					if (!x->rules[j].noslot && x->rules[j].slot == slot)
+						x->local_ops->filter_remove(x->local,
+						                            x->rules[j].id);
+				return err_set(err, errlen, r,
+				               "another publisher holds the device queue, and the "
+				               "netfilter driver refused rule %s: %s",
+				               x->rules[k].id, e);
+			}
+		}
+	x->busy[slot] = busy;
 	if ((r = push_rules(x, x->rules, x->n_rules, e, sizeof(e))) < 0)
 		log_warn("xdp: slot %u: writing the rules: %s", slot, e);
 	if (!busy)
@@ -321,6 +335,7 @@ static void set_busy(struct fwd_xdp *x, uint32_t slot, bool busy)
 	log_notice("xdp: slot %u: its rules go to %s", slot,
 	           busy ? "netfilter (NFQUEUE: another publisher holds the device queue)"
 	                : "the XDP program (AF_XDP)");
+	return 0;
 }
 
 static int slot_of(const struct fwd_xdp *x, unsigned queue, uint32_t *ret)
@@ -351,9 +366,11 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	s->chan[0] = s->chan[1] = -1;
 	x->slots[slot] = s;
+	const char *failed = ""; /* the interface whose socket failed */
 	for (size_t i = 0; i < x->n_ifs; i++) {
 		char e[256];
 		if ((r = open_socket(x, slot, x->ifs[i].name, &s->s[i].xsk, e, sizeof(e))) < 0) {
+			failed = x->ifs[i].name;
 			err_set(err, errlen, r, "%s%s", e,
 			        r == -ENOBUFS ? " (a UMEM is pinned memory: netservd needs "
 			                        "CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)"
@@ -376,7 +393,7 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		shutdown(s->chan[1], SHUT_WR); /* the container only reads it */
 		fds[2 * x->n_ifs] = s->chan[1];
 	}
-	set_busy(x, slot, false);
+	set_busy(x, slot, false, NULL, 0); /* to the program: nothing to refuse */
 	return (int)x->n_ifs;
 fail:;
 	uint64_t closed = x->closed_at[slot];
@@ -389,15 +406,18 @@ fail:;
 	bool other = false;
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS && !other; k++)
 		other = k != slot && x->slots[k];
-	set_busy(x, slot, r == -EBUSY && other);
-	if (r == -EBUSY && !other) {
-		r = -EAGAIN;
-		size_t l = err ? strlen(err) : 0;
-		if (err && l + 1 < errlen)
-			snprintf(err + l, errlen - l,
-			         " (no other publisher's: the kernel may still be releasing this "
-			         "slot's old sockets)");
+	if (r == -EBUSY && other) {
+		int b = set_busy(x, slot, true, err, errlen);
+		if (b < 0)
+			return b; /* its rules stay with the program (fail-open) */
+	} else {
+		set_busy(x, slot, false, NULL, 0);
 	}
+	if (r == -EBUSY && !other) /* the kernel's "busy" would say another publisher */
+		r = err_set(err, errlen, -EAGAIN,
+		            "%s: its device queue is held, but by no other publisher's sockets "
+		            "(the kernel may still be releasing this slot's old ones)",
+		            failed);
 	return r;
 }
 

@@ -67,8 +67,10 @@ struct fwd_xdp *fwd_xdp_free(struct fwd_xdp *x);
  * Returns the number of sockets or a negative errno with the reason in err;
  * after -EBUSY (the kernel binds one socket per device queue: another
  * publisher's slot has it) the slot's filters go to the netfilter driver
- * beside the plane (without one, filter_add refuses them) until it succeeds.
- * -EAGAIN: the queue is held, but not by another slot (the kernel still
+ * beside the plane (without one, filter_add refuses them) until it succeeds;
+ * if that driver refuses one of them, none goes there, the slot is not busy
+ * (its filters stay with the program: fail-open) and the driver's error is
+ * returned instead of -EBUSY. -EAGAIN: the queue is held, but not by another slot (the kernel still
  * releasing this slot's old sockets, or a process outside): the filters stay
  * with the program, whose frames then go to the kernel (fail-open). */
 int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexes, size_t max,
