@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "container/modhost_internal.h"
 #include "container/pkt_filter.h"
 #include "lib/evloop.h"
+#include "lib/memfd_image.h"
 #include "lib/util.h"
 #include "abi/glue.h"
 #include "proto/busy.h"
@@ -631,6 +633,36 @@ static void dl_release(void *dl)
 	dlclose(dl);
 }
 
+/* A descriptor of so_fd's file for one more dlopen(), as a new fd (>= 3,
+ * O_CLOEXEC) or a negative errno. glibc hands back the object already
+ * loaded when a file of the same device and inode is opened again, whatever
+ * its name, and netservd sends one image for every load of a compiled module
+ * (runtime/module_image.h): a module of this host whose image another
+ * loaded module already uses gets a private copy, or it would share that
+ * module's code and globals (and its ns_init would never run). */
+static int load_fd(const struct modhost *h, int so_fd, const char *name)
+{
+	struct stat st, o;
+	int fd = so_fd;
+	int copy = -1;
+	if (fstat(so_fd, &st) == 0) {
+		for (const struct mod *m = h->mods; m; m = m->next) {
+			if (m->so_fd >= 0 && fstat(m->so_fd, &o) == 0 && o.st_dev == st.st_dev &&
+			    o.st_ino == st.st_ino) {
+				copy = memfd_image_copy(so_fd, name);
+				if (copy < 0)
+					return copy;
+				fd = copy;
+				break;
+			}
+		}
+	}
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int r = d < 0 ? -errno : d;
+	safe_close(copy);
+	return r;
+}
+
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,
                     json_t *properties, const struct ncm_filter *filters, size_t n_filters,
                     char *err, size_t errlen)
@@ -670,12 +702,13 @@ int modhost_install(struct modhost *h, const char *name, const char *so_path, in
 	 * loaded, so "/proc/self/fd/N" names no other module meanwhile. */
 	char fd_path[64];
 	if (so_fd >= 0) {
-		m->so_fd = fcntl(so_fd, F_DUPFD_CLOEXEC, 3);
-		if (m->so_fd < 0) {
-			snprintf(err, err ? errlen : 0, "dup: %s", strerror(errno));
+		int r = load_fd(h, so_fd, name);
+		if (r < 0) {
+			snprintf(err, err ? errlen : 0, "%s: %s", so_path, strerror(-r));
 			mod_free(m);
-			return -errno;
+			return r;
 		}
+		m->so_fd = r;
 		snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", m->so_fd);
 	}
 	m->dl = dlopen(so_fd >= 0 ? fd_path : so_path, RTLD_NOW | RTLD_LOCAL);
@@ -764,10 +797,10 @@ int modhost_swap(struct modhost *h, const char *name, const char *so_path, int s
 	char fd_path[64];
 	int nfd = -1;
 	if (so_fd >= 0) {
-		nfd = fcntl(so_fd, F_DUPFD_CLOEXEC, 3);
+		nfd = load_fd(h, so_fd, name);
 		if (nfd < 0) {
-			int r = -errno;
-			snprintf(err, err ? errlen : 0, "dup: %s", strerror(-r));
+			int r = nfd;
+			snprintf(err, err ? errlen : 0, "%s: %s", so_path, strerror(-r));
 			free(path);
 			return r;
 		}

@@ -4,6 +4,7 @@
  * refused and the module runs on. Compiles with the real wasm2c and cc (as
  * `nobody` when run as root). */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <sodium.h>
@@ -20,6 +21,7 @@
 #include "abi/glue.h"
 #include "container/modhost_internal.h"
 #include "lib/evloop.h"
+#include "lib/memfd_image.h"
 #include "../lib/loop_wait.h"
 #include "runtime/aot.h"
 #include "runtime/wasm_check.h"
@@ -136,6 +138,51 @@ static void test_swap_keeps_state(void **state)
 	modhost_free(h);
 }
 
+/* One sealed image (what netservd sends: runtime/module_image.h) for two
+ * modules of one host: each gets a load of its own (glibc would hand the
+ * second dlopen() the first one's object: same device and inode), its own
+ * instance and state; a swap of one of them to that same image too. */
+static void test_one_image_two_modules(void **state)
+{
+	struct build b;
+	struct modhost_limits lim = {.budget_ms = 100,
+	                             .mem_max_pages = 8,
+	                             .trap_limit = 3,
+	                             .trap_window_s = 60,
+	                             .log_per_s = 10};
+	struct modhost *h = NULL;
+	char err[256];
+	(void)state;
+
+	build("ok_state", "-O2", &b);
+	int so = open(b.so, O_RDONLY | O_CLOEXEC);
+	assert_true(so >= 0);
+	int img = memfd_image_copy(so, "ok_state");
+	close(so);
+	assert_true(img >= 0 && memfd_image_is_sealed(img));
+	assert_int_equal(modhost_new(g_loop, &lim, NULL, NULL, NULL, &h, err, sizeof(err)), 0);
+	assert_int_equal(modhost_install(h, "a", b.so, img, NULL, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(modhost_install(h, "b", b.so, img, NULL, NULL, 0, err, sizeof(err)), 0);
+	struct mod *ma = h->mods, *mb = ma ? ma->next : NULL;
+	assert_non_null(mb);
+	assert_ptr_not_equal(ma->g, mb->g); /* two objects */
+	packet(h);
+	packet(h); /* each module sees both packets, in its own memory */
+	assert_int_equal(word8(ma), 4);
+	assert_int_equal(word8(mb), 4);
+
+	/* b swapped to the image a runs: a load of its own again, state kept */
+	assert_int_equal(modhost_swap(h, "b", b.so, img, err, sizeof(err)), 0);
+	assert_ptr_not_equal(ma->g, mb->g);
+	packet(h);
+	assert_int_equal(word8(ma), 6);
+	assert_int_equal(word8(mb), 6);
+	assert_int_equal(modhost_remove(h, "a"), 0);
+	assert_int_equal(modhost_remove(h, "b"), 0);
+	close(img);
+	modhost_free(h);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -148,6 +195,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_swap_keeps_state),
+	        cmocka_unit_test(test_one_image_two_modules),
 	};
 	if (sodium_init() < 0 || evloop_new(&g_loop) < 0 || !mkdtemp(g_dir) ||
 	    chmod(g_dir, 0755) < 0)
