@@ -43,7 +43,6 @@
 #endif
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
-#include "lib/memfd_image.h"
 #include "lib/util.h"
 
 struct container {
@@ -624,25 +623,11 @@ static int install_module(struct container *c, const struct proto_install *m, in
 {
 	if (so_fd < 0)
 		return err_set(err, errlen, -EINVAL, "INSTALL came without the module's file");
-	/* Landlock lets the container open no file of the node, and dlopen()
-	 * needs a path: the module comes as a sealed memfd, whose
-	 * /proc/self/fd/N is no file of the node. netservd sends one image per
-	 * compiled module, shared by every container that loads it
-	 * (runtime/module_image.h); anything else is copied into one. */
-	_cleanup_close_ int mfd = -1;
-	if (memfd_image_is_sealed(so_fd)) {
-		mfd = fcntl(so_fd, F_DUPFD_CLOEXEC, 0);
-		int e = errno;
-		if (mfd < 0)
-			return err_set(err, errlen, -e, "%s: %s", m->so, strerror(e));
-	} else {
-		mfd = memfd_image_copy(so_fd, m->module);
-		if (mfd < 0)
-			return err_set(err, errlen, mfd, "copying %s: %s", m->so, strerror(-mfd));
-	}
+	/* The module host loads it from a sealed memfd (modhost.h): landlock
+	 * lets the container open no file of the node. */
 	if (m->swap) /* between two packets: the event loop runs one thing at a time */
-		return modhost_swap(c->host, m->module, m->so, mfd, err, errlen);
-	int r = modhost_install(c->host, m->module, m->so, mfd, m->properties, m->filters,
+		return modhost_swap(c->host, m->module, m->so, so_fd, err, errlen);
+	int r = modhost_install(c->host, m->module, m->so, so_fd, m->properties, m->filters,
 	                        m->n_filters, err, errlen);
 	if (r < 0)
 		return r;

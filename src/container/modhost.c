@@ -633,34 +633,28 @@ static void dl_release(void *dl)
 	dlclose(dl);
 }
 
-/* A descriptor of so_fd's file for one more dlopen(), as a new fd (>= 3,
- * O_CLOEXEC) or a negative errno. glibc hands back the object already
- * loaded when a file of the same device and inode is opened again, whatever
- * its name, and netservd sends one image for every load of a compiled module
- * (runtime/module_image.h): a module of this host whose image another
- * loaded module already uses gets a private copy, or it would share that
- * module's code and globals (and its ns_init would never run). */
+/* The file dlopen() gets for so_fd, as a new fd (>= 3, O_CLOEXEC) or a
+ * negative errno: so_fd itself when it is a sealed image (memfd_image.h)
+ * no other loaded module of h maps, else a private sealed copy of it.
+ * - A copy of anything else: landlock lets a container open no file of the
+ *   node, and dlopen() needs a path; a memfd's /proc/self/fd/N is none.
+ * - A copy of an image another module maps: netservd sends one image for
+ *   every load of a compiled module (runtime/module_image.h), and glibc
+ *   hands back the object already loaded when a file of the same device
+ *   and inode is opened again, whatever its name: the second module would
+ *   share the first one's code and globals (its ns_init would never run). */
 static int load_fd(const struct modhost *h, int so_fd, const char *name)
 {
 	struct stat st, o;
-	int fd = so_fd;
-	int copy = -1;
-	if (fstat(so_fd, &st) == 0) {
-		for (const struct mod *m = h->mods; m; m = m->next) {
-			if (m->so_fd >= 0 && fstat(m->so_fd, &o) == 0 && o.st_dev == st.st_dev &&
-			    o.st_ino == st.st_ino) {
-				copy = memfd_image_copy(so_fd, name);
-				if (copy < 0)
-					return copy;
-				fd = copy;
-				break;
-			}
-		}
-	}
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	int r = d < 0 ? -errno : d;
-	safe_close(copy);
-	return r;
+	bool own = memfd_image_is_sealed(so_fd) && fstat(so_fd, &st) == 0;
+	for (const struct mod *m = h->mods; m && own; m = m->next)
+		own = !(m->so_fd >= 0 && fstat(m->so_fd, &o) == 0 && o.st_dev == st.st_dev &&
+		        o.st_ino == st.st_ino);
+	_cleanup_close_ int copy = own ? -1 : memfd_image_copy(so_fd, name);
+	if (!own && copy < 0)
+		return copy;
+	int d = fcntl(own ? so_fd : copy, F_DUPFD_CLOEXEC, 3);
+	return d < 0 ? -errno : d;
 }
 
 int modhost_install(struct modhost *h, const char *name, const char *so_path, int so_fd,

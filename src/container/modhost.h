@@ -112,7 +112,9 @@ int modhost_new(struct evloop *loop, const struct modhost_limits *lim, modhost_e
 struct modhost *modhost_free(struct modhost *h);
 
 /* Loads the compiled module (open file so_fd, or so_path when so_fd < 0; the
- * path is used in messages) under `name`, instantiates it, calls its ns_init,
+ * path is used in messages) under `name`: so_fd itself when it is a sealed
+ * memfd image no other loaded module maps, else a private sealed copy of
+ * it (borrowed: the caller still closes so_fd). Instantiates it, calls its ns_init,
  * and appends it to the load order. `properties` is a JSON object of strings
  * (borrowed). Returns 0, -EEXIST, or a negative errno with the reason (a
  * dlopen error names a missing import) in err. The module sees only the packets

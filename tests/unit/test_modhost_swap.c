@@ -141,7 +141,8 @@ static void test_swap_keeps_state(void **state)
 /* One sealed image (what netservd sends: runtime/module_image.h) for two
  * modules of one host: each gets a load of its own (glibc would hand the
  * second dlopen() the first one's object: same device and inode), its own
- * instance and state; a swap of one of them to that same image too. */
+ * instance and state; a swap of one of them to that same image too. Any
+ * other file is loaded from a sealed copy. */
 static void test_one_image_two_modules(void **state)
 {
 	struct build b;
@@ -177,8 +178,25 @@ static void test_one_image_two_modules(void **state)
 	packet(h);
 	assert_int_equal(word8(ma), 6);
 	assert_int_equal(word8(mb), 6);
+
+	/* Not an image (a file of the node): loaded from a sealed copy; a
+	 * descriptor that cannot be copied is refused, nothing installed. */
+	so = open(b.so, O_RDONLY | O_CLOEXEC);
+	assert_true(so >= 0);
+	assert_int_equal(modhost_install(h, "c", b.so, so, NULL, NULL, 0, err, sizeof(err)), 0);
+	close(so);
+	struct mod *mc = mb->next;
+	assert_non_null(mc);
+	assert_true(memfd_image_is_sealed(mc->so_fd));
+	int dir = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dir >= 0);
+	assert_int_equal(modhost_install(h, "d", b.so, dir, NULL, NULL, 0, err, sizeof(err)),
+	                 -EISDIR);
+	close(dir);
+	assert_null(mc->next);
 	assert_int_equal(modhost_remove(h, "a"), 0);
 	assert_int_equal(modhost_remove(h, "b"), 0);
+	assert_int_equal(modhost_remove(h, "c"), 0);
 	close(img);
 	modhost_free(h);
 }
