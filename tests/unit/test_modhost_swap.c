@@ -77,6 +77,12 @@ static void build(const char *name, const char *optimize, struct build *b)
 	aot_free(aot);
 }
 
+static const struct modhost_limits lim = {.budget_ms = 100,
+                                          .mem_max_pages = 8,
+                                          .trap_limit = 3,
+                                          .trap_window_s = 60,
+                                          .log_per_s = 10};
+
 static uint32_t word8(const struct mod *m)
 {
 	uint32_t v;
@@ -95,11 +101,6 @@ static void packet(struct modhost *h)
 static void test_swap_keeps_state(void **state)
 {
 	struct build quick, full, other;
-	struct modhost_limits lim = {.budget_ms = 100,
-	                             .mem_max_pages = 8,
-	                             .trap_limit = 3,
-	                             .trap_window_s = 60,
-	                             .log_per_s = 10};
 	struct modhost *h = NULL;
 	char err[256];
 	(void)state;
@@ -146,11 +147,6 @@ static void test_swap_keeps_state(void **state)
 static void test_one_image_two_modules(void **state)
 {
 	struct build b;
-	struct modhost_limits lim = {.budget_ms = 100,
-	                             .mem_max_pages = 8,
-	                             .trap_limit = 3,
-	                             .trap_window_s = 60,
-	                             .log_per_s = 10};
 	struct modhost *h = NULL;
 	char err[256];
 	(void)state;
