@@ -1,6 +1,8 @@
 /* The XDP program (src/fwd/xdp/netserv_xdp.bpf.c) on crafted frames, with
  * BPF_PROG_TEST_RUN: no device, no traffic. Each case checks the action and
- * which counter the frame landed in. Needs root (loading BPF). */
+ * which counter the frame landed in. Then its tc twin, netserv_tc: on crafted
+ * skbs, and attached to loopback in a network namespace of its own with real
+ * datagrams. Needs root (loading BPF). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -15,6 +18,9 @@
 
 #include <cmocka.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <netinet/in.h>
 
 #include "fwd/xdp/xdp_prog.h"
 #include "fwd/xdp/xdp_rule.h"
@@ -389,6 +395,163 @@ static void test_sampling(void **state)
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
+/* The tc program: sampling rules only (a redirecting rule is off), every
+ * frame passed on (TC_ACT_OK), the same parse as the XDP program's. */
+static void test_tc_program(void **state)
+{
+	char err[256] = "";
+	struct nsxdp_prog *tc;
+	struct ncm_filter fl = filter(17, 5060, 5060, NULL, NULL);
+	struct netserv_xdp_rule r[2];
+	struct got_samples got = {0};
+	struct nsxdp_sampler *sm;
+	uint64_t c[NETSERV_XDP_N_COUNTERS];
+	struct frame f;
+
+	cpu_set_t old, one;
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(nsxdp_open_tc(NETSERV_XDP_OBJ, &tc, err, sizeof(err)), 0);
+	assert_int_equal(nsxdp_load(tc, err, sizeof(err)), 0);
+	assert_string_equal(nsxdp_mode(tc), "none");
+	assert_int_equal(nsxdp_rule_from_filter(&fl, 0, 1, &r[0]), 0);
+	assert_int_equal(nsxdp_rule_sampling(&fl, 2, 64, &r[1]), 0);
+	assert_int_equal(nsxdp_set_rules(tc, r, 2), 0);
+	assert_int_equal(nsxdp_sampler_open(tc, on_sample, &got, &sm), 0);
+	assert_int_equal(nsxdp_counters_reset(tc), 0);
+	/* Matching: IPv4, IPv6, then 3 IPv4: the 2nd and the 4th sampled. */
+	for (int i = 0; i < 5; i++) {
+		if (i == 1)
+			ip6(&f, 17, "fd00:1::1", "fd00:2::2", 5060, 10);
+		else
+			ip4(&f, 17, "10.1.0.1", "10.2.0.2", 5060, 100);
+		assert_int_equal(nsxdp_test_run(tc, f.b, f.len, 1, 0), TC_ACT_OK);
+	}
+	ip4(&f, 17, "10.1.0.1", "10.2.0.2", 5061, 100); /* not the filter's */
+	assert_int_equal(nsxdp_test_run(tc, f.b, f.len, 1, 0), TC_ACT_OK);
+	ip4(&f, 17, "10.1.0.1", "10.2.0.2", 5060, 100);
+	f.len -= 1; /* total length past the frame */
+	assert_int_equal(nsxdp_test_run(tc, f.b, f.len, 1, 0), TC_ACT_OK);
+	assert_int_equal(nsxdp_counters(tc, c), 0);
+	assert_int_equal(c[NETSERV_XDP_RX], 7);
+	assert_int_equal(c[NETSERV_XDP_MATCHED], 5); /* the sampling rule's, not the other's */
+	assert_int_equal(c[NETSERV_XDP_SAMPLED], 2);
+	assert_int_equal(c[NETSERV_XDP_UNSAMPLED], 3);
+	assert_int_equal(c[NETSERV_XDP_PASSED], 1);
+	assert_int_equal(c[NETSERV_XDP_MALFORMED], 1);
+	assert_int_equal(c[NETSERV_XDP_REDIRECTED] + c[NETSERV_XDP_NOT_FWD], 0);
+	assert_int_equal(nsxdp_sampler_poll(sm, 0), 2);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.s[0].rule, 1);
+	assert_int_equal(got.s[0].len, 14 + 40 + 8 + 10); /* the IPv6 one */
+	assert_int_equal(got.s[0].caplen, 64);
+	ip4(&f, 17, "10.1.0.1", "10.2.0.2", 5060, 100);
+	assert_int_equal(got.s[1].len, f.len);
+	assert_int_equal(got.s[1].caplen, 64);
+	assert_int_equal(got.s[1].ifindex, 1);
+	assert_memory_equal(got.s[1].data, f.b, 64);
+	nsxdp_sampler_close(sm);
+	assert_int_equal(nsxdp_close(tc), 0);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* How many tc filters loopback's ingress has (via tc(8)), or -1. */
+static int lo_filters(void)
+{
+	FILE *p =
+	        popen("tc filter show dev lo ingress 2>/dev/null | grep -c 'name netserv_tc'", "r");
+	int n = -1;
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+static int lo_has_clsact(void)
+{
+	FILE *p = popen("tc qdisc show dev lo | grep -c clsact", "r");
+	int n = -1;
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+/* Attached for real, in a network namespace of this process's own (the last
+ * test: the process stays in it): datagrams to 127.0.0.1:5060 on loopback
+ * are sampled 1 in 2; a second instance replaces the first instead of
+ * doubling it; closing takes the filter and the clsact qdisc made here. */
+static void test_tc_attached(void **state)
+{
+	char err[256] = "";
+	struct nsxdp_prog *a, *b;
+	struct ncm_filter fl = filter(17, 5060, 5060, NULL, NULL);
+	struct netserv_xdp_rule r;
+	struct got_samples got = {0};
+	struct nsxdp_sampler *sm;
+
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(system("ip link set lo up"), 0);
+	int lo = (int)if_nametoindex("lo");
+	assert_true(lo > 0);
+	assert_int_equal(lo_has_clsact(), 0);
+	assert_int_equal(nsxdp_open_tc(NETSERV_XDP_OBJ, &a, err, sizeof(err)), 0);
+	if (nsxdp_attach(a, lo, 0, err, sizeof(err)) != 0)
+		fail_msg("attach: %s", err);
+	assert_string_equal(nsxdp_mode(a), "tc");
+	assert_int_equal(lo_has_clsact(), 1);
+	assert_int_equal(lo_filters(), 1);
+	assert_int_equal(nsxdp_open_tc(NETSERV_XDP_OBJ, &b, err, sizeof(err)), 0);
+	if (nsxdp_attach(b, lo, 0, err, sizeof(err)) != 0)
+		fail_msg("attach again: %s", err);
+	assert_int_equal(lo_filters(), 1); /* replaced, not doubled */
+	assert_int_equal(nsxdp_rule_sampling(&fl, 2, 64, &r), 0);
+	assert_int_equal(nsxdp_set_rules(b, &r, 1), 0);
+	assert_int_equal(nsxdp_sampler_open(b, on_sample, &got, &sm), 0);
+
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(5060)};
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(sendto(fd, "INVITE", 6, 0, (struct sockaddr *)&to, sizeof(to)), 6);
+	to.sin_port = htons(5061);
+	assert_int_equal(sendto(fd, "OTHER!", 6, 0, (struct sockaddr *)&to, sizeof(to)), 6);
+	close(fd);
+	/* Fewer than a batch do not wake the reader: read until all 3 came,
+	 * with a deadline. */
+	for (int i = 0; i < 50 && got.n < 3; i++)
+		if (nsxdp_sampler_poll(sm, 0) == 0)
+			usleep(20000);
+	assert_int_equal(got.n, 3);
+	assert_int_equal(got.s[0].len, 14 + 20 + 8 + 6);
+	assert_int_equal(got.s[0].ifindex, lo);
+	assert_memory_equal(got.s[0].data + 14 + 28, "INVITE", 6);
+	nsxdp_sampler_close(sm);
+	/* a's filter was replaced by b's: closing a (which made the qdisc)
+	 * leaves b's filter and the qdisc in place; closing b takes its
+	 * filter, and leaves the qdisc it did not make. */
+	assert_int_equal(nsxdp_close(a), 0);
+	assert_int_equal(lo_filters(), 1);
+	assert_int_equal(lo_has_clsact(), 1);
+	assert_int_equal(nsxdp_close(b), 0);
+	assert_int_equal(lo_filters(), 0);
+	assert_int_equal(lo_has_clsact(), 1);
+	/* One instance alone takes the qdisc it made with it. */
+	assert_int_equal(system("tc qdisc del dev lo clsact"), 0);
+	assert_int_equal(nsxdp_open_tc(NETSERV_XDP_OBJ, &a, err, sizeof(err)), 0);
+	assert_int_equal(nsxdp_attach(a, lo, 0, err, sizeof(err)), 0);
+	assert_int_equal(lo_has_clsact(), 1);
+	assert_int_equal(nsxdp_close(a), 0);
+	assert_int_equal(lo_has_clsact(), 0);
+}
+
 static void test_rule_from_filter(void **state)
 {
 	struct netserv_xdp_rule r;
@@ -433,6 +596,8 @@ int main(void)
 	        cmocka_unit_test(test_replace_rules),
 	        cmocka_unit_test(test_sampling),
 	        cmocka_unit_test(test_rule_from_filter),
+	        cmocka_unit_test(test_tc_program),
+	        cmocka_unit_test(test_tc_attached), /* last: it leaves the namespace */
 	};
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	nsxdp_close(prog);

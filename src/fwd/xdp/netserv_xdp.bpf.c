@@ -1,4 +1,5 @@
-/* netserv_xdp: the XDP program of the AF_XDP forwarding plane (docs/xdp.md).
+/* netserv_xdp: the XDP program of the AF_XDP forwarding plane (docs/xdp.md),
+ * and its tc twin netserv_tc, the netfilter plane's sampler (below).
  * On an interface of the router it matches each frame against the modules'
  * filters (the rules map, struct netserv_xdp_rule) and redirects a matching
  * frame that the kernel would forward to the AF_XDP socket of the filter's
@@ -13,6 +14,7 @@
  * clang -O2 -target bpf. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -98,12 +100,12 @@ static __always_inline int ipv6_exthdr(__u8 nh)
 	       nh == 139 || nh == 140 || nh == 253 || nh == 254;
 }
 
-/* Parses the frame into *p. Returns 0, or the counter that says why the frame
- * goes to the kernel. */
-static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+/* Parses the frame at data into *p: its headers lie in [data, end), and it is
+ * pkt_len bytes long in all (XDP: end - data; tc: the skb's length, of which
+ * the headers are in its linear part). Returns 0, or the counter that says
+ * why the frame goes to the kernel. */
+static __always_inline int parse(void *data, void *end, __u32 pkt_len, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	void *l4;
 
@@ -115,7 +117,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 			return NETSERV_XDP_MALFORMED;
 		__u32 ihl = ip->ihl;
 		__u32 tot = bpf_ntohs(ip->tot_len);
-		if (ip->version != 4 || ihl < 5 || tot < ihl * 4 || (void *)ip + tot > end)
+		if (ip->version != 4 || ihl < 5 || tot < ihl * 4 || sizeof(*eth) + tot > pkt_len)
 			return NETSERV_XDP_MALFORMED;
 		if (ip->frag_off & bpf_htons(0x3fff)) /* MF or an offset */
 			return NETSERV_XDP_FRAGMENT;
@@ -131,7 +133,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		if ((void *)(ip6 + 1) > end)
 			return NETSERV_XDP_MALFORMED;
 		__u32 plen = bpf_ntohs(ip6->payload_len);
-		if (ip6->version != 6 || (void *)(ip6 + 1) + plen > end)
+		if (ip6->version != 6 || sizeof(*eth) + sizeof(*ip6) + plen > pkt_len)
 			return NETSERV_XDP_MALFORMED;
 		if (ipv6_exthdr(ip6->nexthdr))
 			return ip6->nexthdr == 44 ? NETSERV_XDP_FRAGMENT : NETSERV_XDP_EXTHDR;
@@ -218,14 +220,11 @@ static __always_inline int fib(struct xdp_md *ctx, const struct pkt *p, struct n
 
 /* A frame that matched sampling rule `rule` (at `key` in the rules map):
  * counted as matched, and one in sample_n of the frames it matched on this
- * CPU goes to the samples ring (its first snap bytes); all go on. A global
- * function: the verifier checks it once, not on every path of the rules'
- * scan that calls it. Returns 1. */
-__attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u32 rule,
-                                             __u32 sample_n, __u32 snap)
+ * CPU goes to the samples ring (its first snap bytes, of len in all, loaded
+ * from ctx by the XDP or the skb helper); all go on. Returns 1. */
+static __always_inline int sample(void *ctx, int is_skb, __u32 key, __u32 rule, __u32 sample_n,
+                                  __u32 snap, __u32 len, __u32 ifindex)
 {
-	if (!ctx)
-		return 1;
 	count(NETSERV_XDP_MATCHED);
 	__u64 *hits = bpf_map_lookup_elem(&netserv_rule_hits, &key);
 	__u64 nth = hits ? ++*hits : 0;
@@ -238,13 +237,12 @@ __attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u3
 		count(NETSERV_XDP_SAMPLE_LOST);
 		return 1;
 	}
-	__u32 len = (__u32)(ctx->data_end - ctx->data);
 	__u32 cap = snap < len ? snap : len;
 	if (cap > NETSERV_XDP_SNAP_MAX)
 		cap = NETSERV_XDP_SNAP_MAX;
 	s->rule = rule;
 	s->len = len;
-	s->ifindex = ctx->ingress_ifindex;
+	s->ifindex = ifindex;
 	s->caplen = 0;
 	if (cap > 0) {
 		/* 1..NETSERV_XDP_SNAP_MAX (256), in a way the verifier sees: the
@@ -252,7 +250,9 @@ __attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u3
 		__u64 c = cap - 1;
 		asm volatile("%[c] &= 255" : [c] "+r"(c));
 		c += 1;
-		if (bpf_xdp_load_bytes(ctx, 0, s->data, (__u32)c) == 0)
+		long r = is_skb ? bpf_skb_load_bytes(ctx, 0, s->data, (__u32)c)
+		                : bpf_xdp_load_bytes(ctx, 0, s->data, (__u32)c);
+		if (r == 0)
 			s->caplen = (__u32)c;
 	}
 	/* Wake the reader once a batch waits, not for every sample: it also
@@ -264,6 +264,26 @@ __attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u3
 	return 1;
 }
 
+/* sample() for the XDP program. A global function: the verifier checks it
+ * once, not on every path of the rules' scan that calls it. */
+__attribute__((noinline)) int netserv_sample(struct xdp_md *ctx, __u32 key, __u32 rule,
+                                             __u32 sample_n, __u32 snap)
+{
+	if (!ctx)
+		return 1;
+	return sample(ctx, 0, key, rule, sample_n, snap, (__u32)(ctx->data_end - ctx->data),
+	              ctx->ingress_ifindex);
+}
+
+/* sample() for the tc program, as netserv_sample. */
+__attribute__((noinline)) int netserv_sample_skb(struct __sk_buff *skb, __u32 key, __u32 rule,
+                                                 __u32 sample_n, __u32 snap)
+{
+	if (!skb)
+		return 1;
+	return sample(skb, 1, key, rule, sample_n, snap, skb->len, skb->ingress_ifindex);
+}
+
 SEC("xdp")
 int netserv_xdp(struct xdp_md *ctx)
 {
@@ -271,7 +291,9 @@ int netserv_xdp(struct xdp_md *ctx)
 	__u32 zero = 0;
 
 	count(NETSERV_XDP_RX);
-	int why = parse(ctx, &p);
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	int why = parse(data, end, (__u32)(end - data), &p);
 	if (why) {
 		count(why);
 		return XDP_PASS;
@@ -314,8 +336,8 @@ int netserv_xdp(struct xdp_md *ctx)
 		++*hits;
 
 	/* The TTL / hop limit: at 1 the kernel answers with ICMP. */
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
 	__u8 *ttl = data + sizeof(struct ethhdr) + (p.family == 4 ? 8 : 7);
 	if ((void *)(ttl + 1) > end || *ttl <= 1) {
 		count(NETSERV_XDP_NOT_FWD);
@@ -350,6 +372,52 @@ int netserv_xdp(struct xdp_md *ctx)
 	long act = bpf_redirect_map(&netserv_xsks, slot, XDP_PASS);
 	count(act == XDP_REDIRECT ? NETSERV_XDP_REDIRECTED : NETSERV_XDP_NO_SOCKET);
 	return (int)act;
+}
+
+/* Frames' headers the tc program wants in the skb's linear part: Ethernet,
+ * the longest IPv4 header, the ports. */
+#define TC_HEADERS (14 + 60 + 4)
+
+/* netserv_tc: the netfilter plane's sampler (docs/xdp.md, "Sampling on the
+ * netfilter plane"), on tc's clsact ingress of the router's interfaces. The
+ * same parse, rules map, samples ring and counters as netserv_xdp, on the
+ * skb: no copy of the frame, no netfilter rule per packet. Its rules are
+ * sampling rules only (one that would redirect is off here); every frame
+ * goes on unchanged (TC_ACT_OK), sampled or not. */
+SEC("tc")
+int netserv_tc(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	__u32 zero = 0;
+
+	count(NETSERV_XDP_RX);
+	__u32 linear = (__u32)(skb->data_end - skb->data);
+	if (linear < skb->len && linear < TC_HEADERS)
+		bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS);
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	int why = parse(data, end, skb->len, &p);
+	if (why) {
+		count(why);
+		return TC_ACT_OK;
+	}
+	struct netserv_xdp_config *cfg = bpf_map_lookup_elem(&netserv_config, &zero);
+	__u32 set = cfg && cfg->active ? 1 : 0;
+	__u32 n = cfg ? cfg->n_rules[set] : 0;
+	__u32 sampled = 0;
+	for (__u32 i = 0; i < NETSERV_XDP_MAX_RULES; i++) {
+		if (i >= n)
+			break;
+		__u32 key = set * NETSERV_XDP_MAX_RULES + i;
+		const struct netserv_xdp_rule *r = bpf_map_lookup_elem(&netserv_rules, &key);
+		if (!r)
+			break;
+		if (r->sample_n && rule_match(r, &p))
+			sampled |= netserv_sample_skb(skb, key, i, r->sample_n, r->snap);
+	}
+	if (!sampled)
+		count(NETSERV_XDP_PASSED);
+	return TC_ACT_OK;
 }
 
 char _license[] SEC("license") = "GPL";

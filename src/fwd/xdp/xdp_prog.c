@@ -1,19 +1,29 @@
-/* The XDP program on one interface, through libxdp and libbpf. */
+/* The XDP program on one interface, through libxdp and libbpf; or its tc
+ * twin (netserv_tc) on the interface's clsact ingress, through libbpf. */
 #include "fwd/xdp/xdp_prog.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+/* Our tc filter's handle and priority on clsact ingress: one of ours left by
+ * an earlier netservd is replaced, never doubled. */
+#define TC_HANDLE 0x4e53 /* "NS" */
+#define TC_PRIO   0x4e53
+
 struct nsxdp_prog {
-	struct xdp_program *prog;
-	int ifindex; /* 0: not attached */
+	struct xdp_program *prog;  /* the XDP program; NULL: the tc one */
+	struct bpf_object *tc_obj; /* the tc program's object (nsxdp_open_tc) */
+	bool tc_made_qdisc;        /* the clsact qdisc was made here */
+	int ifindex;               /* 0: not attached */
 	enum xdp_attach_mode mode;
 	int rules_fd, config_fd, xsks_fd, counters_fd, hits_fd, samples_fd;
 	int loaded_here; /* loaded by nsxdp_load (not by libxdp's attach) */
@@ -84,9 +94,48 @@ int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t 
 	return 0;
 }
 
+int nsxdp_open_tc(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen)
+{
+	if (!getenv("NETSERV_XDP_DEBUG"))
+		libbpf_set_print(quiet_bpf);
+	struct nsxdp_prog *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->rules_fd = p->config_fd = p->xsks_fd = p->counters_fd = p->hits_fd = p->samples_fd = -1;
+	p->tc_obj = bpf_object__open_file(obj_path, NULL);
+	long e = libbpf_get_error(p->tc_obj);
+	if (e) {
+		seterr(err, errlen, "opening %s: %s", obj_path, strerror((int)-e));
+		free(p);
+		return e < 0 ? (int)e : -EINVAL;
+	}
+	/* Only the tc program is loaded from this object. */
+	struct bpf_program *bp;
+	bool found = false;
+	bpf_object__for_each_program(bp, p->tc_obj)
+	{
+		bool tc = strcmp(bpf_program__name(bp), "netserv_tc") == 0;
+		bpf_program__set_autoload(bp, tc);
+		found |= tc;
+	}
+	if (!found) {
+		seterr(err, errlen, "%s has no program netserv_tc", obj_path);
+		bpf_object__close(p->tc_obj);
+		free(p);
+		return -ENOENT;
+	}
+	*ret = p;
+	return 0;
+}
+
+static struct bpf_object *prog_obj(const struct nsxdp_prog *p)
+{
+	return p->tc_obj ? p->tc_obj : xdp_program__bpf_obj(p->prog);
+}
+
 static int find_maps(struct nsxdp_prog *p, char *err, size_t errlen)
 {
-	struct bpf_object *obj = xdp_program__bpf_obj(p->prog);
+	struct bpf_object *obj = prog_obj(p);
 	const char *names[] = {"netserv_rules",    "netserv_config",    "netserv_xsks",
 	                       "netserv_counters", "netserv_rule_hits", "netserv_samples"};
 	int *fds[] = {&p->rules_fd,    &p->config_fd, &p->xsks_fd,
@@ -104,22 +153,90 @@ static int find_maps(struct nsxdp_prog *p, char *err, size_t errlen)
 
 int nsxdp_load(struct nsxdp_prog *p, char *err, size_t errlen)
 {
-	struct bpf_object *obj = xdp_program__bpf_obj(p->prog);
+	struct bpf_object *obj = prog_obj(p);
 	if (!obj)
 		return -EINVAL;
 	int r = bpf_object__load(obj);
 	if (r < 0) {
-		seterr(err, errlen, "loading the XDP program: %s", strerror(-r));
+		seterr(err, errlen, "loading the %s program: %s", p->tc_obj ? "tc" : "XDP",
+		       strerror(-r));
 		return r;
 	}
 	p->loaded_here = 1;
 	return find_maps(p, err, errlen);
 }
 
+static int tc_prog_fd(const struct nsxdp_prog *p)
+{
+	struct bpf_program *bp = bpf_object__find_program_by_name(p->tc_obj, "netserv_tc");
+	return bp ? bpf_program__fd(bp) : -ENOENT;
+}
+
+/* Attaches the tc program (loaded by nsxdp_load) to ifindex's clsact ingress. */
+static int attach_tc(struct nsxdp_prog *p, int ifindex, char *err, size_t errlen)
+{
+	char name[IF_NAMESIZE] = "?";
+	if_indextoname((unsigned)ifindex, name);
+	int r = p->rules_fd < 0 ? nsxdp_load(p, err, errlen) : 0;
+	if (r < 0)
+		return r;
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST) {
+		seterr(err, errlen, "%s: making its clsact qdisc: %s", name, strerror(-r));
+		return r;
+	}
+	p->tc_made_qdisc = r == 0;
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = TC_HANDLE, .priority = TC_PRIO,
+	                    .prog_fd = tc_prog_fd(p), .flags = BPF_TC_F_REPLACE);
+	r = bpf_tc_attach(&hook, &o);
+	if (r < 0) {
+		seterr(err, errlen, "%s: attaching the tc program: %s", name, strerror(-r));
+		if (p->tc_made_qdisc)
+			bpf_tc_hook_destroy(&hook);
+		p->tc_made_qdisc = false;
+		return r;
+	}
+	p->ifindex = ifindex;
+	return 0;
+}
+
+/* Takes the tc program off its interface: its filter, and the clsact qdisc if
+ * it was made here; nothing if another instance has replaced the filter since
+ * (a new netservd's). Returns 0 or a negative errno. */
+static int detach_tc(struct nsxdp_prog *p)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
+	                    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = TC_HANDLE, .priority = TC_PRIO);
+	struct bpf_prog_info info = {0};
+	__u32 info_len = sizeof(info);
+	int r = bpf_tc_query(&hook, &o);
+	if (r == 0 && bpf_obj_get_info_by_fd(tc_prog_fd(p), &info, &info_len) == 0 &&
+	    o.prog_id != info.id) {
+		p->ifindex = 0;
+		return 0; /* not ours any more */
+	}
+	o.prog_id = 0;
+	o.prog_fd = 0;
+	o.flags = 0;
+	r = bpf_tc_detach(&hook, &o);
+	if (p->tc_made_qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the whole clsact */
+		int q = bpf_tc_hook_destroy(&hook);
+		if (r == 0)
+			r = q;
+	}
+	p->ifindex = 0;
+	return r;
+}
+
 int nsxdp_attach(struct nsxdp_prog *p, int ifindex, int allow_generic, char *err, size_t errlen)
 {
 	if (p->ifindex)
 		return -EBUSY;
+	if (p->tc_obj)
+		return attach_tc(p, ifindex, err, errlen);
 	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
 	int r = xdp_program__attach(p->prog, ifindex, mode, 0);
 	if (r < 0 && allow_generic) {
@@ -146,6 +263,8 @@ const char *nsxdp_mode(const struct nsxdp_prog *p)
 {
 	if (!p->ifindex)
 		return "none";
+	if (p->tc_obj)
+		return "tc";
 	return p->mode == XDP_MODE_NATIVE ? "native" : "generic";
 }
 
@@ -155,6 +274,13 @@ int nsxdp_close(struct nsxdp_prog *p)
 
 	if (!p)
 		return 0;
+	if (p->tc_obj) {
+		if (p->ifindex)
+			r = detach_tc(p);
+		bpf_object__close(p->tc_obj);
+		free(p);
+		return r;
+	}
 	if (p->ifindex)
 		r = xdp_program__detach(p->prog, p->ifindex, p->mode, 0);
 	xdp_program__close(p->prog);
@@ -289,9 +415,27 @@ int nsxdp_counters_reset(struct nsxdp_prog *p)
 	return r;
 }
 
+/* nsxdp_test_run for the tc program: an skb of the frame. */
+static int test_run_tc(struct nsxdp_prog *p, const void *frame, uint32_t len, int ingress_ifindex)
+{
+	struct __sk_buff ctx = {.ingress_ifindex = (__u32)ingress_ifindex};
+	unsigned char out[4096];
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+	                    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+	                    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int fd = tc_prog_fd(p);
+	if (fd < 0)
+		return -EBADF;
+	if (bpf_prog_test_run_opts(fd, &o) < 0)
+		return -errno;
+	return (int)o.retval;
+}
+
 int nsxdp_test_run(struct nsxdp_prog *p, const void *frame, uint32_t len, int ingress_ifindex,
                    uint32_t rxq)
 {
+	if (p->tc_obj)
+		return test_run_tc(p, frame, len, ingress_ifindex);
 	struct xdp_md ctx = {.data = 0,
 	                     .data_meta = 0,
 	                     .data_end = len,

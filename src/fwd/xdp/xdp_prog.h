@@ -15,6 +15,16 @@ struct nsxdp_prog;
  * Returns 0 and *ret, or a negative errno with the reason in err. */
 int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen);
 
+/* Opens the object's tc program instead (netserv_tc, the netfilter plane's
+ * sampler: sampling rules only, every frame passed on); the calls below then
+ * act on it: nsxdp_attach puts it on the interface's clsact ingress (making
+ * the qdisc if there is none, replacing a filter of ours left there; ignores
+ * allow_generic), nsxdp_mode says "tc", nsxdp_close takes it off (and the
+ * qdisc if made here; neither if another instance has replaced it since), nsxdp_test_run runs it on
+ * an skb (a TC_ACT_*), and the XSKMAP calls are for the XDP program only. Returns 0 and *ret, or a
+ * negative errno with the reason in err. */
+int nsxdp_open_tc(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen);
+
 /* Loads the program into the kernel without attaching it (for test runs).
  * Returns 0 or a negative errno with the reason in err. */
 int nsxdp_load(struct nsxdp_prog *p, char *err, size_t errlen);
