@@ -5,10 +5,14 @@
  * AF_XDP socket on OUT_IF's queue 0; everything else the kernel forwards.
  *
  *   xsk_fwd [-a] [-c CPU] [-s N:SPORT] OBJ IN_IF OUT_IF PORT
+ *   xsk_fwd -t -s N:SPORT OBJ IN_IF OUT_IF PORT
  *
  * -s: also a sampling rule: one in N UDP datagrams to SPORT has its first 64
  * bytes copied to the samples ring (read here and counted: "samples=N" at
  * the end), all of them forwarded by the kernel. Not with -a.
+ * -t: the netfilter plane's sampler instead: netserv_tc on IN_IF's clsact
+ * ingress with -s's sampling rule alone, no socket, nothing redirected
+ * (OUT_IF and PORT unused); prints "ready mode=tc".
  * -a: as netservd and a container will split the work: this process attaches
  * the program and makes the sockets, then starts itself again as a child
  * under uid/gid 65534 with no capabilities, which adopts the sockets from the
@@ -201,6 +205,53 @@ static pid_t start_child(struct nsxsk *in, struct nsxsk *out, int out_if)
 	_exit(1);
 }
 
+static void print_counters(struct nsxdp_prog *prog)
+{
+	uint64_t c[NETSERV_XDP_N_COUNTERS] = {0};
+	nsxdp_counters(prog, c);
+	for (unsigned i = 0; i < NETSERV_XDP_N_COUNTERS; i++)
+		printf("xdp_%s=%llu\n", nsxdp_counter_name(i), (unsigned long long)c[i]);
+}
+
+/* -t: the tc sampler on in_if, its samples counted until SIGTERM. */
+static int tc_main(const char *obj, int in_if, unsigned sample_n, unsigned sample_port)
+{
+	char err[256] = "";
+	struct nsxdp_prog *prog = NULL;
+	struct nsxdp_sampler *sm = NULL;
+	struct ncm_filter f = {
+	        .proto = 17, .port_lo = (uint16_t)sample_port, .port_hi = (uint16_t)sample_port};
+	struct netserv_xdp_rule rule;
+
+	if (!sample_n) {
+		fprintf(stderr, "xsk_fwd: -t wants -s N:SPORT\n");
+		return 2;
+	}
+	int r = nsxdp_open_tc(obj, &prog, err, sizeof(err));
+	if (r == 0)
+		r = nsxdp_attach(prog, in_if, 0, err, sizeof(err));
+	if (r == 0 && ((r = nsxdp_rule_sampling(&f, sample_n, 64, &rule)) < 0 ||
+	               (r = nsxdp_set_rules(prog, &rule, 1)) < 0 ||
+	               (r = nsxdp_sampler_open(prog, on_sample, NULL, &sm)) < 0))
+		snprintf(err, sizeof(err), "rules or sampler: %s", strerror(-r));
+	if (r < 0) {
+		fprintf(stderr, "xsk_fwd: %s\n", err);
+		nsxdp_close(prog);
+		return 1;
+	}
+	printf("ready mode=%s\n", nsxdp_mode(prog));
+	fflush(stdout);
+	while (!stop)
+		nsxdp_sampler_poll(sm, 100);
+	nsxdp_sampler_poll(sm, 0);
+	printf("samples=%llu\n", (unsigned long long)n_samples);
+	nsxdp_sampler_close(sm);
+	print_counters(prog);
+	r = nsxdp_close(prog);
+	printf("detach=%d\n", r);
+	return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256] = "";
@@ -214,9 +265,12 @@ int main(int argc, char **argv)
 		return child_main(argv + 2);
 	}
 	unsigned sample_n = 0, sample_port = 0;
-	while ((o = getopt(argc, argv, "+ac:s:")) != -1) {
+	int tc = 0;
+	while ((o = getopt(argc, argv, "+ac:s:t")) != -1) {
 		if (o == 'a')
 			split = 1;
+		else if (o == 't')
+			tc = 1;
 		else if (o == 's' && sscanf(optarg, "%u:%u", &sample_n, &sample_port) == 2 &&
 		         sample_port > 0 && sample_port < 65536)
 			;
@@ -245,6 +299,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 
+	if (tc)
+		return tc_main(argv[1], in_if, sample_n, sample_port);
 	r = nsxdp_open(argv[1], &prog, err, sizeof(err));
 	if (r == 0)
 		r = nsxdp_attach(prog, in_if, 1, err, sizeof(err));
@@ -320,13 +376,10 @@ int main(int argc, char **argv)
 		if (pfd >= 0)
 			close(pfd);
 	}
-	uint64_t c[NETSERV_XDP_N_COUNTERS] = {0};
-	nsxdp_counters(prog, c);
+	print_counters(prog);
 	r = nsxdp_close(prog);
 	nsxsk_close(in);
 	nsxsk_close(out);
-	for (unsigned i = 0; i < NETSERV_XDP_N_COUNTERS; i++)
-		printf("xdp_%s=%llu\n", nsxdp_counter_name(i), (unsigned long long)c[i]);
 	printf("detach=%d pins=%d\n", r, count_pins());
 	return r < 0 ? 1 : 0;
 }
