@@ -19,19 +19,16 @@
 
 #include "fwd/xdp/xdp_prog.h"
 #include "fwd/xdp/xdp_rule.h"
+#include "fwd/xdp/sample_chan.h"
 #include "fwd/xdp/xdp_sample.h"
 #include "fwd/xdp/xsk.h"
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 
-#define RULE_ID_MAX 200
-#define PROG_NAME   "netserv_xdp" /* the program's function name */
-/* A sample channel's datagram: NFLOG messages, as the netfilter plane's
- * (fwd/nflog.h), at most this long. */
-#define CHAN_DGRAM_MAX 65536
-#define CHAN_SNDBUF    (4 << 20)
-#define ETH_HLEN_XDP   14 /* the samples are frames; modules get IP packets */
+#define RULE_ID_MAX  200
+#define PROG_NAME    "netserv_xdp" /* the program's function name */
+#define ETH_HLEN_XDP 14            /* the samples are frames; modules get IP packets */
 
 struct xrule {
 	char id[RULE_ID_MAX + 1];
@@ -69,13 +66,10 @@ struct xslot {
 	 * ready to drain them); until then its frames go to the kernel and the
 	 * watchdog leaves the slot alone. */
 	bool armed;
-	/* The sample channel: a datagram socket pair; chan[1] goes to the
-	 * container, which reads NFLOG messages from it as on the netfilter
-	 * plane; netservd writes the samples of the slot's sampling rules to
-	 * chan[0], batched in buf. */
-	int chan[2];
-	uint8_t *buf;
-	size_t len;
+	/* The sample channel (sample_chan.h): the container reads the
+	 * samples of the slot's sampling rules on it as NFLOG messages, as on
+	 * the netfilter plane; NULL: none. */
+	struct sample_chan *chan;
 };
 
 struct xif {
@@ -229,11 +223,7 @@ static void slot_free(struct fwd_xdp *x, uint32_t slot)
 			nsxdp_clear_xsk(x->ifs[i].prog, slot);
 		nsxsk_close(s->s[i].xsk);
 	}
-	if (s->chan[0] >= 0)
-		close(s->chan[0]);
-	if (s->chan[1] >= 0)
-		close(s->chan[1]);
-	free(s->buf);
+	sample_chan_close(s->chan);
 	free(s);
 	x->slots[slot] = NULL;
 	x->closed_at[slot] = evloop_now_ms();
@@ -364,7 +354,6 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 	struct xslot *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	s->chan[0] = s->chan[1] = -1;
 	x->slots[slot] = s;
 	const char *failed = ""; /* the interface whose socket failed */
 	for (size_t i = 0; i < x->n_ifs; i++) {
@@ -382,17 +371,11 @@ int fwd_xdp_open_slot(struct fwd_xdp *x, unsigned queue, int *fds, int *ifindexe
 		ifindexes[i] = x->ifs[i].ifindex;
 	}
 	fds[2 * x->n_ifs] = -1;
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, s->chan) < 0 ||
-	    !(s->buf = malloc(CHAN_DGRAM_MAX))) {
+	if ((r = sample_chan_open(&s->chan)) < 0)
 		log_warn("xdp: slot %u: no sample channel (sampled modules will not install): %s",
-		         slot, strerror(errno));
-	} else {
-		int sz = CHAN_SNDBUF;
-		setsockopt(s->chan[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
-		setsockopt(s->chan[1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
-		shutdown(s->chan[1], SHUT_WR); /* the container only reads it */
-		fds[2 * x->n_ifs] = s->chan[1];
-	}
+		         slot, strerror(-r));
+	else
+		fds[2 * x->n_ifs] = sample_chan_fd(s->chan);
 	set_busy(x, slot, false, NULL, 0); /* to the program: nothing to refuse */
 	return (int)x->n_ifs;
 fail:;
@@ -469,69 +452,23 @@ void fwd_xdp_close_slot(struct fwd_xdp *x, unsigned queue)
 
 /* ---- samples --------------------------------------------------------------- */
 
-static void nl_attr(uint8_t *buf, size_t *off, uint16_t type, const void *v, size_t n)
-{
-	struct nlattr a = {.nla_len = (uint16_t)(NLA_HDRLEN + n), .nla_type = type};
-	memcpy(buf + *off, &a, sizeof(a));
-	memcpy(buf + *off + NLA_HDRLEN, v, n);
-	memset(buf + *off + NLA_HDRLEN + n, 0, NLA_ALIGN(NLA_HDRLEN + n) - (NLA_HDRLEN + n));
-	*off += NLA_ALIGN(NLA_HDRLEN + n);
-}
-
-static void chan_flush(struct fwd_xdp *x, struct xslot *s)
-{
-	if (!s->len)
-		return;
-	if (send(s->chan[0], s->buf, s->len, MSG_DONTWAIT) < 0)
-		x->samples_lost++; /* the container does not keep up: a batch lost */
-	s->len = 0;
-}
-
-/* One sample from a program's ring: an NFULNL_MSG_PACKET message (what
- * nflog_parse() reads) in its owner's channel, tagged with the module id. */
+/* One sample from a program's ring, to its owner's channel, tagged with the
+ * module id. */
 static void on_xdp_sample(void *ctx, const struct netserv_xdp_sample *smp)
 {
 	struct fwd_xdp *x = ctx;
 	struct xslot *s;
-	if (smp->rule >= x->n_at || !(s = x->slots[x->at[smp->rule].slot]) || s->chan[0] < 0) {
+	if (smp->rule >= x->n_at || !(s = x->slots[x->at[smp->rule].slot]) || !s->chan) {
 		x->samples_lost++;
 		return;
 	}
-	const struct xrule_at *at = &x->at[smp->rule];
-	uint32_t caplen = smp->caplen < NETSERV_XDP_SNAP_MAX ? smp->caplen : NETSERV_XDP_SNAP_MAX;
-	if (caplen < ETH_HLEN_XDP) {
+	int r = sample_chan_put(s->chan, smp, x->at[smp->rule].group, x->at[smp->rule].tag);
+	if (r == -EINVAL)
 		x->samples_lost++;
-		return;
-	}
-	const uint8_t *eth = smp->data;
-	uint16_t proto = (uint16_t)(eth[12] << 8 | eth[13]);
-	size_t plen = strlen(at->tag) + 1;
-	size_t need = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)) +
-	              NLA_ALIGN(NLA_HDRLEN + sizeof(struct nfulnl_msg_packet_hdr)) +
-	              NLA_ALIGN(NLA_HDRLEN + 4) + NLA_ALIGN(NLA_HDRLEN + plen) +
-	              NLA_ALIGN(NLA_HDRLEN + caplen);
-	if (s->len + need > CHAN_DGRAM_MAX)
-		chan_flush(x, s);
-	uint8_t *buf = s->buf;
-	size_t off = s->len + NLMSG_HDRLEN;
-	struct nfgenmsg g = {.nfgen_family = proto == 0x86dd ? AF_INET6 : AF_INET,
-	                     .version = NFNETLINK_V0,
-	                     .res_id = htons(at->group)};
-	memcpy(buf + off, &g, sizeof(g));
-	off += NLMSG_ALIGN(sizeof(g));
-	struct nfulnl_msg_packet_hdr ph = {.hw_protocol = htons(proto), .hook = 0};
-	nl_attr(buf, &off, NFULA_PACKET_HDR, &ph, sizeof(ph));
-	uint32_t in = htonl(smp->ifindex);
-	nl_attr(buf, &off, NFULA_IFINDEX_INDEV, &in, 4);
-	nl_attr(buf, &off, NFULA_PREFIX, at->tag, plen);
-	/* The IP packet: the frame after its Ethernet header (the program
-	 * samples only IPv4 and IPv6 frames without a VLAN tag). */
-	nl_attr(buf, &off, NFULA_PAYLOAD, eth + ETH_HLEN_XDP, caplen - ETH_HLEN_XDP);
-	struct nlmsghdr h = {.nlmsg_len = (uint32_t)(off - s->len),
-	                     .nlmsg_type = NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET};
-	memcpy(buf + s->len, &h, sizeof(h));
-	s->len = NLMSG_ALIGN(off);
-	x->samples++;
+	else
+		x->samples++;
+	if (r == -EAGAIN)
+		x->samples_lost++; /* the container does not keep up: a batch lost */
 }
 
 static void read_samples(struct fwd_xdp *x)
@@ -540,8 +477,9 @@ static void read_samples(struct fwd_xdp *x)
 		if (x->samplers[i])
 			nsxdp_sampler_poll(x->samplers[i], 0);
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++)
-		if (x->slots[k] && x->slots[k]->chan[0] >= 0)
-			chan_flush(x, x->slots[k]);
+		if (x->slots[k] && x->slots[k]->chan &&
+		    sample_chan_flush(x->slots[k]->chan) == -EAGAIN)
+			x->samples_lost++; /* the container does not keep up: a batch lost */
 }
 
 static void on_samples_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -739,7 +677,7 @@ static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_fi
 		                          : smp->bytes + ETH_HLEN_XDP;
 		nr.group = smp->group;
 		snprintf(nr.tag, sizeof(nr.tag), "%s", smp->tag);
-		if (!on_local(x, &nr) && (!x->slots[slot] || x->slots[slot]->chan[0] < 0))
+		if (!on_local(x, &nr) && (!x->slots[slot] || !x->slots[slot]->chan))
 			return err_set(err, errlen, -ENOENT,
 			               "the publisher's container has no sample channel");
 	}
