@@ -78,6 +78,7 @@ static const struct directive directives[] = {
         STR("forwarding", "chain_prefix", fwd_chain_prefix),
         STR("forwarding", "hooks", fwd_hooks),
         STR("forwarding", "interfaces", fwd_interfaces),
+        STR("forwarding", "sampler", fwd_sampler),
         U32("forwarding", "stall_ms", xdp_stall_ms, 10, 10000),
         OTHER("openflow", "listen", DIR_LISTEN, of_listen),
         U32("openflow", "signaling_port", of_signaling_port, 1, 0xffffff00u),
@@ -169,6 +170,7 @@ void config_defaults(struct ns_config *cfg)
 	snprintf(cfg->fwd_driver, sizeof(cfg->fwd_driver), "netfilter");
 	snprintf(cfg->fwd_chain_prefix, sizeof(cfg->fwd_chain_prefix), "NETSERV");
 	snprintf(cfg->fwd_hooks, sizeof(cfg->fwd_hooks), "forward,input");
+	snprintf(cfg->fwd_sampler, sizeof(cfg->fwd_sampler), "nflog");
 	cfg->xdp_stall_ms = 100;
 	cfg->of_echo_interval_ms = 1000;
 	cfg->of_echo_timeout_ms = 3000;
@@ -524,7 +526,8 @@ int config_interfaces(const char *list, char names[][16], size_t max)
 	return (int)n;
 }
 
-/* [forwarding]: a known driver; for xdp, 1..4 valid interface names. */
+/* [forwarding]: a known driver and sampler; for xdp, and for sampler = tc,
+ * 1..4 valid interface names. */
 static int check_forwarding(const struct ns_config *cfg, char *msg, size_t len)
 {
 	const char *d = cfg->fwd_driver;
@@ -532,17 +535,30 @@ static int check_forwarding(const struct ns_config *cfg, char *msg, size_t len)
 
 	if (strcmp(d, "netfilter") != 0 && strcmp(d, "xdp") != 0 && strcmp(d, "openflow") != 0 &&
 	    strcmp(d, "none") != 0) {
-		snprintf(msg, len, "[forwarding] driver '%s' is not netfilter, xdp, openflow or none",
-		         d);
+		snprintf(msg, len,
+		         "[forwarding] driver '%s' is not netfilter, xdp, openflow or none", d);
 		return -EINVAL;
 	}
-	if (strcmp(d, "xdp") != 0)
+	bool tc = strcmp(cfg->fwd_sampler, "tc") == 0;
+	if (!tc && strcmp(cfg->fwd_sampler, "nflog") != 0) {
+		snprintf(msg, len, "[forwarding] sampler '%s' is not nflog or tc",
+		         cfg->fwd_sampler);
+		return -EINVAL;
+	}
+	if (tc && strcmp(d, "netfilter") != 0) {
+		snprintf(msg, len,
+		         "[forwarding] sampler = tc is for driver = netfilter (the xdp plane "
+		         "samples in its XDP program)");
+		return -EINVAL;
+	}
+	if (strcmp(d, "xdp") != 0 && !tc)
 		return 0;
 	int n = config_interfaces(cfg->fwd_interfaces, names, 4);
 	if (n == 0) {
 		snprintf(msg, len,
-		         "[forwarding] driver = xdp needs interfaces = the router interfaces to "
-		         "attach to (e.g. interfaces = eth0, eth1)");
+		         "[forwarding] %s needs interfaces = the router interfaces to "
+		         "attach to (e.g. interfaces = eth0, eth1)",
+		         tc ? "sampler = tc" : "driver = xdp");
 		return -EINVAL;
 	}
 	if (n < 0) {

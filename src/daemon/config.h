@@ -67,7 +67,8 @@ struct ns_config {
 	char fwd_driver[16]; /* "netfilter", "xdp", "openflow" or "none" */
 	char fwd_chain_prefix[32];
 	char fwd_hooks[64];       /* comma list of forward, input, output */
-	char fwd_interfaces[128]; /* xdp: the router interfaces, comma/space list */
+	char fwd_interfaces[128]; /* xdp, sampler tc: the router interfaces, comma/space list */
+	char fwd_sampler[8];      /* netfilter: "nflog" (rules) or "tc" (fwd_tcsample.h) */
 	uint32_t xdp_stall_ms;    /* xdp: a ring not drained this long goes to the kernel */
 	/* [openflow] the sidecar's switch (driver = openflow, fwd/fwd_openflow.h) */
 	struct ns_listen of_listen;   /* the switch connects here */

@@ -16,6 +16,7 @@
 #include "ctl/guard.h"
 #include "ctl/store.h"
 #include "fwd/fwd_netfilter.h"
+#include "fwd/xdp/fwd_tcsample.h"
 #include "fwd/xdp/fwd_xdp.h"
 #include "fwd/fwd_openflow.h"
 #include "runtime/cgroup.h"
@@ -312,8 +313,9 @@ static unsigned fwd_hooks(const char *list)
 }
 
 /* File descriptors netservd holds per container (its control socket, its
- * pidfd, its NFQUEUE socket) and beside them (database, sockets, fetches). */
-#define FDS_PER_CONTAINER 4
+ * pidfd, its NFQUEUE socket, with the tc sampler its sample channel's two
+ * ends) and beside them (database, sockets, fetches). */
+#define FDS_PER_CONTAINER 6
 #define FDS_BASE          1024
 
 /* Raises RLIMIT_NOFILE to what the containers of n publishers and spares
@@ -368,6 +370,40 @@ static void xdp_plane_close(void *ctx, unsigned queue)
 	fwd_xdp_close_slot(ctx, queue);
 }
 
+static int tcs_channel_open(void *ctx, unsigned queue, char *err, size_t errlen)
+{
+	return fwd_tcs_channel_open(ctx, (uint16_t)queue, err, errlen);
+}
+
+static void tcs_channel_close(void *ctx, unsigned queue)
+{
+	fwd_tcs_channel_close(ctx, (uint16_t)queue);
+}
+
+/* The netfilter plane's tc sampler on the configured interfaces, in front of
+ * the netfilter driver nf. */
+static int tcs_start(struct evloop *loop, const struct ns_config *cfg, struct fwd_netfilter *nf,
+                     struct fwd_tcs **ret, char *err, size_t errlen)
+{
+	char names[FWD_TCS_MAX_IFS][16], obj[PATH_MAX];
+	const char *list[FWD_TCS_MAX_IFS];
+	int n = config_interfaces(cfg->fwd_interfaces, names, FWD_TCS_MAX_IFS);
+	if (n <= 0) {
+		snprintf(err, errlen, "bad [forwarding] interfaces");
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		list[i] = names[i];
+	find_xdp_object(obj, sizeof(obj));
+	int r = fwd_tcs_new(loop, obj, list, (size_t)n, &fwd_netfilter_ops, nf, ret, err, errlen);
+	if (r < 0)
+		return r;
+	char desc[256];
+	fwd_tcs_ops.describe(*ret, desc, sizeof(desc));
+	log_info("forwarding plane: netfilter, sampled modules by the %s (program %s)", desc, obj);
+	return 0;
+}
+
 /* The AF_XDP driver on the configured interfaces, its watchdog on loop. */
 static int xdp_start(struct evloop *loop, const struct ns_config *cfg, struct fwd_xdp **ret,
                      char *err, size_t errlen)
@@ -402,7 +438,7 @@ static int xdp_start(struct evloop *loop, const struct ns_config *cfg, struct fw
 }
 
 static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struct fwd_xdp *xdp,
-                         void **ret, char *err, size_t errlen)
+                         struct fwd_tcs *tcs, void **ret, char *err, size_t errlen)
 {
 	char so_dir[PATH_MAX + 8], program[PATH_MAX + 32];
 	if (cfg->compile_cache[0])
@@ -433,6 +469,8 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
 	}
 	struct sup_xdp_plane plane = {
 	        .open = xdp_plane_open, .arm = xdp_plane_arm, .close = xdp_plane_close, .ctx = xdp};
+	struct sup_sample_plane samples = {
+	        .open = tcs_channel_open, .close = tcs_channel_close, .ctx = tcs};
 	struct runtime_wasm_config rc = {
 	        .aot = {.cache_dir = so_dir,
 	                .runtime_dir = runtime_dir,
@@ -440,6 +478,7 @@ static int runtime_start(struct evloop *loop, const struct ns_config *cfg, struc
 	                .time_limit_ms = cfg->compile_timeout_s * 1000},
 	        .sup = {.container_bin = program,
 	                .xdp = xdp ? &plane : NULL,
+	                .samples = tcs ? &samples : NULL,
 	                .cgroup_prefix = prefix,
 	                .heartbeat_ms = cfg->heartbeat_ms,
 	                .pool_size = cfg->pool_size,
@@ -597,6 +636,7 @@ int main(int argc, char **argv)
 	void *rt = NULL;
 	struct fwd_netfilter *nf = NULL;
 	struct fwd_xdp *xdp = NULL;
+	struct fwd_tcs *tcs = NULL;
 	struct fwd_openflow *of = NULL;
 	void *fwd = NULL;
 	const struct fwd_ops *fwd_ops = &fwd_none_ops;
@@ -648,6 +688,17 @@ int main(int argc, char **argv)
 		fwd_ops = &fwd_netfilter_ops;
 		fwd = nf;
 		log_info("forwarding plane: netfilter (chains %s-*)", cfg.fwd_chain_prefix);
+		if (!openflow && strcmp(cfg.fwd_sampler, "tc") == 0) {
+			r = tcs_start(loop, &cfg, nf, &tcs, err, sizeof(err));
+			if (r < 0) {
+				log_err("cannot set up the tc sampler ([forwarding] sampler = tc): "
+				        "%s",
+				        err);
+				goto out;
+			}
+			fwd_ops = &fwd_tcs_ops;
+			fwd = tcs;
+		}
 	} else if (strcmp(cfg.fwd_driver, "xdp") == 0) {
 		r = xdp_start(loop, &cfg, &xdp, err, sizeof(err));
 		if (r < 0) {
@@ -715,7 +766,7 @@ int main(int argc, char **argv)
 				goto out;
 			}
 		}
-		r = runtime_start(loop, &cfg, xdp, &rt, err, sizeof(err));
+		r = runtime_start(loop, &cfg, xdp, tcs, &rt, err, sizeof(err));
 		if (r < 0) {
 			log_err("cannot start the module runtime: %s", err);
 			goto out;
@@ -810,6 +861,7 @@ out:
 	fwd_openflow_free(of);
 	if (xdp)
 		fwd_xdp_set_local(xdp, NULL, NULL);
+	fwd_tcs_free(tcs); /* before nf: it calls it */
 	fwd_netfilter_free(nf);
 	fwd_xdp_free(xdp); /* after the containers: it detaches the program */
 	store_close(store);

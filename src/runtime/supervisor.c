@@ -82,6 +82,7 @@ struct supervisor_container {
 	struct proto_busy *busy;     /* which module runs (proto/busy.h), or NULL */
 	struct verdict_relay *relay; /* its packet queue, held here; or NULL */
 	bool xsk_open;               /* the AF_XDP plane made its sockets */
+	bool chan_open;              /* the sample plane made its channel */
 	/* Its traffic goes to it (ct_arm): it is assigned and has answered
 	 * every reinstall of a restart, so its loop drains its queue. */
 	bool armed;
@@ -108,7 +109,8 @@ struct publisher {
 
 struct supervisor {
 	struct evloop *loop;
-	struct sup_xdp_plane xdp; /* .open NULL: no AF_XDP plane */
+	struct sup_xdp_plane xdp;        /* .open NULL: no AF_XDP plane */
+	struct sup_sample_plane samples; /* .open NULL: NFLOG groups */
 	char *container_bin;
 	char *cgroup_prefix;
 	uint32_t heartbeat_ms;
@@ -451,11 +453,23 @@ static void ct_assign(struct supervisor_container *ct)
 		/* Its sample channel (SETUP sample: 1/N): the NFLOG group of the
 		 * same number, bound here and handed over; the container only reads
 		 * it (docs/security.md, "Sample channels"). Ours is closed below:
-		 * the group unbinds when the container's copy goes with it. */
+		 * the group unbinds when the container's copy goes with it. With a
+		 * sample plane, the channel the plane makes (a copy of its end). */
 		if (r == 0) {
 			char why[160];
-			fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why,
-			                          sizeof(why));
+			if (s->samples.open) {
+				if (ct->chan_open)
+					s->samples.close(s->samples.ctx, (unsigned)queue);
+				int c = s->samples.open(s->samples.ctx, (unsigned)queue, why,
+				                        sizeof(why));
+				ct->chan_open = c >= 0;
+				fds[2] = c < 0 ? c : fcntl(c, F_DUPFD_CLOEXEC, 3);
+				if (c >= 0 && fds[2] < 0)
+					snprintf(why, sizeof(why), "%s", strerror(errno));
+			} else {
+				fds[2] = nflog_group_bind((uint16_t)queue, NS_PACKET_MAX, 0, why,
+				                          sizeof(why));
+			}
 			if (fds[2] < 0) {
 				log_warn(
 				        "container %s: no sample channel (sampled modules will not "
@@ -729,6 +743,9 @@ static void ct_dead(struct supervisor_container *ct, const char *why)
 	if (ct->xsk_open && ct->pub && s->xdp.close)
 		s->xdp.close(s->xdp.ctx, (unsigned)ct->pub->cfg.ct.queue);
 	ct->xsk_open = false;
+	if (ct->chan_open && ct->pub && s->samples.close)
+		s->samples.close(s->samples.ctx, (unsigned)ct->pub->cfg.ct.queue);
+	ct->chan_open = false;
 	char how[64];
 	if (WIFSIGNALED(wstatus))
 		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(wstatus),
@@ -993,6 +1010,8 @@ int supervisor_new(struct evloop *loop, const struct sup_config *cfg, sup_event_
 	s->loop = loop;
 	if (cfg->xdp)
 		s->xdp = *cfg->xdp;
+	if (cfg->samples)
+		s->samples = *cfg->samples;
 	s->container_bin = strdup(cfg->container_bin);
 	s->cgroup_prefix = strdup(cfg->cgroup_prefix ? cfg->cgroup_prefix : "netserv");
 	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;

@@ -50,10 +50,25 @@ struct sup_xdp_plane {
 	void *ctx;
 };
 
+/* Sample channels made by the plane (the netfilter plane's tc sampler,
+ * fwd/xdp/fwd_tcsample.h): a container on the NFQUEUE path gets its channel
+ * from here instead of the NFLOG group of its queue number. */
+struct sup_sample_plane {
+	/* The container end of queue's channel (kept by the plane: the
+	 * supervisor passes a copy), or a negative errno with the reason in
+	 * err. */
+	int (*open)(void *ctx, unsigned queue, char *err, size_t errlen);
+	/* The container of `queue` is gone. */
+	void (*close)(void *ctx, unsigned queue);
+	void *ctx;
+};
+
 struct sup_config {
 	const char *container_bin; /* path of netserv-container */
 	/* The AF_XDP plane (NULL: publishers' queues are NFQUEUE queues). */
 	const struct sup_xdp_plane *xdp;
+	/* NULL: the NFLOG group of the container's queue is its channel. */
+	const struct sup_sample_plane *samples;
 	const char *cgroup_prefix; /* e.g. "netserv": groups are <prefix>/<user> */
 	uint32_t heartbeat_ms;     /* PING period; 3 missed answers kill the container */
 	uint32_t pool_size;        /* spare containers kept pre-forked */

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Sampled modules (SETUP `sample: 1/N`, docs/module-api.md "Sampled modules")
-# on the netfilter plane (or NETSERV_PLANE=xdp: the AF_XDP plane, docs/xdp.md),
+# on the netfilter plane (or NETSERV_PLANE=xdp: the AF_XDP plane, docs/xdp.md;
+# NETSERV_PLANE=tc: the netfilter plane with its tc sampler),
 # end to end: netservd in a router between a client and a server (network
 # namespaces of this run), NetMonitor deployed with sample:1/10, 10,000 UDP
 # datagrams through the router:
 #   - netfilter: the filter is a statistic+NFLOG rule, no NFQUEUE rule:
 #     nothing holds the packets; xdp: a sampling rule of the XDP program,
-#     whose samples netservd hands to the container;
+#     whose samples netservd hands to the container; tc: no netfilter rule
+#     at all, the tc program on the router's interfaces (only while a
+#     sampled module is there), its samples handed over as on xdp;
 #   - every datagram arrives at the server, unchanged;
 #   - NetMonitor's estimate (samples x 10) is within 2% of the 10,000 sent
 #     (nth sampling copies exactly one in 10: the tolerance is for copies the
@@ -132,6 +135,18 @@ received() {
 }
 
 # ---- sampled ----------------------------------------------------------------
+# tc_progs: how many of the router's two interfaces have the tc sampler.
+tc_progs() {
+	local i n=0
+	for i in "$(topo_if router toward client)" "$(topo_if router toward server)"; do
+		topo_exec router tc filter show dev "$i" ingress | grep -q 'name netserv_tc' && n=$((n + 1))
+	done
+	echo $n
+}
+if [ "$SR_PLANE" = tc ]; then
+	check "no tc sampler on the interfaces before a sampled module ($(tc_progs))" \
+		test "$(tc_progs)" = 0
+fi
 out=$(sr_setup "$NAME" netmonitor filter-proto:udp "filter-port:$PORT" "sample:1/$EVERY" \
 	"properties:visualizer_ip=$SR_SERVER,visualizer_port=$VIZ_PORT,period_ms=200,label=sampled")
 check "SETUP of NetMonitor with sample:1/$EVERY answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
@@ -142,6 +157,11 @@ if [ "$SR_PLANE" = netfilter ]; then
 		grep -q -- "-m statistic --mode nth --every $EVERY --packet 0 -j NFLOG --nflog-prefix \"\?$NAME\"\? --nflog-group [0-9]* --nflog-size 128" <<<"$rules"
 	check "and nothing queues its packets (no NFQUEUE rule)" \
 		bash -c "! grep -q NFQUEUE <<<\"\$1\"" _ "$rules"
+elif [ "$SR_PLANE" = tc ]; then
+	check "it has no netfilter rule ($(sr_rules "$NAME"))" test "$(sr_rules "$NAME")" = 0
+	check "the tc sampler is on both router interfaces ($(tc_progs))" test "$(tc_progs)" = 2
+	state=$(sr_status "s['node']['forwarding']['state']")
+	check "the status says so ($state)" grep -q 'tc sampler on .* (attached)' <<<"$state"
 else
 	check "its filter is one rule of the XDP programs ($(sr_rules "$NAME"))" \
 		test "$(sr_rules "$NAME")" = 1
@@ -160,7 +180,7 @@ wait_for "((mods.get('$SR_USER/$NAME') or {}).get('runtime') or {}).get('counter
 samples=$(sr_counter "$NAME" samples)
 packets=$(sr_counter "$NAME" packets)
 diag "sampled: $samples samples, estimate $packets packets (truth $N)"
-[ "$SR_PLANE" = xdp ] && diag "plane: $(sr_status "s['node']['forwarding']['state']")"
+[ "$SR_PLANE" != netfilter ] && diag "plane: $(sr_status "s['node']['forwarding']['state']")"
 check "NetMonitor got about one sample in $EVERY ($samples, want $want +-2%)" \
 	test "$samples" -ge $((want * 98 / 100)) -a "$samples" -le $((want * 102 / 100))
 check "its estimate is samples x $EVERY and within 2% of the truth ($packets, $lo..$hi)" \
@@ -205,6 +225,9 @@ check "REMOVE answers 200" grep -q '^NETSERV/0.1 200' <<<"$out"
 if [ "$SR_PLANE" = netfilter ]; then
 	check "the sampled rule is gone" \
 		bash -c "! ip netns exec $(topo_ns router) iptables-save -t mangle | grep -q NFLOG"
+elif [ "$SR_PLANE" = tc ]; then
+	check "the tc sampler is gone from the interfaces with the last sampled module ($(tc_progs))" \
+		test "$(tc_progs)" = 0
 else
 	check "the sampled rule is gone" test "$(sr_rules "$NAME")" = 0
 fi
@@ -240,6 +263,9 @@ if [ "$SR_PLANE" = netfilter ]; then
 	order=$(topo_exec router iptables-save -t mangle | grep -o -- '-j NFLOG\|-j NFQUEUE' | tr '\n' ' ')
 	check "the sampling rule comes first, before the queue's, which would take its packets ($order)" \
 		test "$order" = "-j NFLOG -j NFQUEUE "
+elif [ "$SR_PLANE" = tc ]; then # tc ingress runs before netfilter's hooks
+	check "the counter's is a netfilter rule, NetMonitor's the tc sampler's ($(sr_rules "$COUNTER") $(tc_progs))" \
+		test "$(sr_rules "$COUNTER") $(sr_rules "$NAME") $(tc_progs)" = "1 0 2"
 else # the XDP program's sampling rules do not end its scan (docs/xdp.md)
 	check "both are rules of the XDP programs" \
 		test "$(sr_rules "$COUNTER")$(sr_rules "$NAME")" = 11

@@ -81,6 +81,13 @@ sr_start() {
 chain_prefix = NS${TOPO_TAG}
 hooks = forward"
 		;;
+	tc) # the netfilter plane with its tc sampler (sampled modules only)
+		forwarding="driver = netfilter
+chain_prefix = NS${TOPO_TAG}
+hooks = forward
+sampler = tc
+interfaces = $(topo_if router toward client), $(topo_if router toward server)"
+		;;
 	xdp)
 		forwarding="driver = xdp
 interfaces = $(topo_if router toward client), $(topo_if router toward server)"
@@ -90,7 +97,7 @@ interfaces = $(topo_if router toward client), $(topo_if router toward server)"
 		topo_exec server ethtool -K "$(topo_if server)" tx off >/dev/null || return 1
 		;;
 	*)
-		echo "sip_router: NETSERV_PLANE=$SR_PLANE: want netfilter or xdp" >&2
+		echo "sip_router: NETSERV_PLANE=$SR_PLANE: want netfilter, tc or xdp" >&2
 		return 1
 		;;
 	esac

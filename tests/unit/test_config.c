@@ -323,7 +323,8 @@ static void test_sizes_and_bools(void **state)
 	assert_int_equal(config_parse_bool("nah", &b), -EINVAL);
 }
 
-/* [forwarding]: the driver's name and the AF_XDP plane's interfaces. */
+/* [forwarding]: the driver's name, the sampler, and the interfaces of the
+ * AF_XDP plane and of the tc sampler. */
 static void test_forwarding(void **state)
 {
 	struct ns_config c;
@@ -350,10 +351,25 @@ static void test_forwarding(void **state)
 	assert_string_equal(names[0], "eth0");
 	assert_string_equal(names[1], "eth1");
 	config_free(&c);
-	/* The interfaces matter only to the xdp driver. */
+	/* The interfaces matter only to the xdp driver and the tc sampler. */
 	config_defaults(&c);
+	assert_string_equal(c.fwd_sampler, "nflog");
 	assert_int_equal(
 	        config_load_string(&c, "t", "[forwarding]\ndriver = none\n", err, sizeof(err)), 0);
+	config_free(&c);
+	/* The netfilter plane's sampler: nflog (rules) or tc (its interfaces). */
+	expect_error("[forwarding]\nsampler = bpf\n", "sampler 'bpf' is not nflog or tc");
+	expect_error("[forwarding]\nsampler = tc\n", "sampler = tc needs interfaces");
+	expect_error("[forwarding]\ndriver = xdp\nsampler = tc\ninterfaces = eth0\n",
+	             "sampler = tc is for driver = netfilter");
+	expect_error("[forwarding]\nsampler = tc\ninterfaces = a/b\n", "without '/'");
+	config_defaults(&c);
+	assert_int_equal(config_load_string(&c, "t",
+	                                    "[forwarding]\nsampler = tc\ninterfaces = eth0 eth1\n",
+	                                    err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.fwd_sampler, "tc");
+	assert_string_equal(c.fwd_driver, "netfilter");
 	config_free(&c);
 }
 
