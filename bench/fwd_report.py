@@ -118,7 +118,10 @@ def main():
           % (info.get("rounds"), info.get("seconds"), info.get("kernel")))
     if info.get("smoke", "0") != "0":
         print("SMOKE RUN (--smoke): tiny counts, the figures below mean nothing")
-    print("planes: %s (configurations 3-7 on each; 1 and 2 once)" % info.get("planes", "netfilter"))
+    print("planes: %s (configurations 3-7 on each; 1 and 2 once); configuration 7 on netfilter "
+          "sampled by %s" % (info.get("planes", "netfilter"),
+                             {"tc": "the tc sampler", "nflog": "NFLOG rules"}.get(
+                                 info.get("nf_sampler", "nflog"), "?")))
     print("generator: CPU %s (AF_PACKET); router: CPU %s, veth NAPI threads SCHED_FIFO %s, "
           "container SCHED_FIFO %s; receiver: %s"
           % (info.get("gen_cpu"), info.get("router_cpu"), info.get("napi_prio"),
