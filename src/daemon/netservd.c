@@ -370,6 +370,21 @@ static void xdp_plane_close(void *ctx, unsigned queue)
 	fwd_xdp_close_slot(ctx, queue);
 }
 
+/* [forwarding] interfaces: up to max names into names, list[i] pointing at
+ * each. Returns how many (>= 1) or -EINVAL with the reason in err. */
+static int interface_list(const struct ns_config *cfg, char (*names)[16], const char **list,
+                          int max, char *err, size_t errlen)
+{
+	int n = config_interfaces(cfg->fwd_interfaces, names, (size_t)max);
+	if (n <= 0) {
+		snprintf(err, errlen, "bad [forwarding] interfaces");
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		list[i] = names[i];
+	return n;
+}
+
 static int tcs_channel_open(void *ctx, unsigned queue, char *err, size_t errlen)
 {
 	return fwd_tcs_channel_open(ctx, (uint16_t)queue, err, errlen);
@@ -387,13 +402,9 @@ static int tcs_start(struct evloop *loop, const struct ns_config *cfg, struct fw
 {
 	char names[FWD_TCS_MAX_IFS][16], obj[PATH_MAX];
 	const char *list[FWD_TCS_MAX_IFS];
-	int n = config_interfaces(cfg->fwd_interfaces, names, FWD_TCS_MAX_IFS);
-	if (n <= 0) {
-		snprintf(err, errlen, "bad [forwarding] interfaces");
-		return -EINVAL;
-	}
-	for (int i = 0; i < n; i++)
-		list[i] = names[i];
+	int n = interface_list(cfg, names, list, FWD_TCS_MAX_IFS, err, errlen);
+	if (n < 0)
+		return n;
 	find_xdp_object(obj, sizeof(obj));
 	int r = fwd_tcs_new(loop, obj, list, (size_t)n, &fwd_netfilter_ops, nf, ret, err, errlen);
 	if (r < 0)
@@ -410,13 +421,9 @@ static int xdp_start(struct evloop *loop, const struct ns_config *cfg, struct fw
 {
 	char names[FWD_XDP_MAX_IFS][16], obj[PATH_MAX];
 	const char *list[FWD_XDP_MAX_IFS];
-	int n = config_interfaces(cfg->fwd_interfaces, names, FWD_XDP_MAX_IFS);
-	if (n <= 0) {
-		snprintf(err, errlen, "bad [forwarding] interfaces");
-		return -EINVAL;
-	}
-	for (int i = 0; i < n; i++)
-		list[i] = names[i];
+	int n = interface_list(cfg, names, list, FWD_XDP_MAX_IFS, err, errlen);
+	if (n < 0)
+		return n;
 	find_xdp_object(obj, sizeof(obj));
 	unsigned replaced = 0;
 	int r = fwd_xdp_new(obj, list, (size_t)n, cfg->queue_base, ret, &replaced, err, errlen);

@@ -4,10 +4,30 @@
  * (NFQUEUE), AF_XDP (fwd/xdp/fwd_xdp.h), or fwd_none (no plane). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ncm/ncm.h"
+
+/* A rule id (fwd_ops' rule_id, "user/module"): 1..FWD_RULE_ID_MAX letters,
+ * digits and the characters . _ + : * / @ = -. Returns whether id is one. */
+#define FWD_RULE_ID_MAX 200
+static inline bool fwd_rule_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > FWD_RULE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._+:*/@=-", c)))
+			return false;
+	}
+	return true;
+}
 
 /* Queue numbers are 16 bits; filter_add's `queue` carries a range of them:
  * the low 16 bits are the first queue, the high 16 bits the last (0 = the same

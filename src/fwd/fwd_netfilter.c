@@ -38,7 +38,7 @@
 #include "lib/util.h"
 
 #define COMMENT_PREFIX  "netserv:"
-#define RULE_ID_MAX     200
+#define RULE_ID_MAX     FWD_RULE_ID_MAX
 #define TOOL_TIMEOUT_MS 15000
 #define TOOL_OUT_MAX    (64u << 20) /* iptables-save output we accept */
 #define STDERR_KEEP     400
@@ -465,21 +465,6 @@ static void walk_rule(void *ctx, const char *line, uint64_t packets, uint64_t by
 
 /* ---- rule specifications -------------------------------------------------- */
 
-static bool valid_rule_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > RULE_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("._+:*/@=-", c)))
-			return false;
-	}
-	return true;
-}
-
 static bool proto_has_ports(uint8_t p)
 {
 	return p == NCM_PROTO_TCP || p == NCM_PROTO_UDP || p == NCM_PROTO_SCTP ||
@@ -526,7 +511,7 @@ static int rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned q
 	char pbuf[8], a[INET6_ADDRSTRLEN + 8];
 	int r;
 
-	if (!valid_rule_id(rule_id))
+	if (!fwd_rule_id_valid(rule_id))
 		return err_set(err, errlen, -EINVAL,
 		               "bad rule id: want 1..%d of [A-Za-z0-9._+:*/@=-]", RULE_ID_MAX);
 	if (!f)
@@ -551,7 +536,7 @@ static int rule_spec(const char *rule_id, const struct ncm_filter *f, unsigned q
 		return err_set(err, errlen, -EINVAL, "bad sample 1/%u: want 1/1..1/%u",
 		               sample->every, NCM_SAMPLE_EVERY_MAX);
 	if (sample && (!sample->tag || strlen(sample->tag) > FWD_SAMPLE_TAG_MAX ||
-	               strchr(sample->tag, '/') || !valid_rule_id(sample->tag)))
+	               strchr(sample->tag, '/') || !fwd_rule_id_valid(sample->tag)))
 		return err_set(err, errlen, -EINVAL,
 		               "bad sample tag: want 1..%d of [A-Za-z0-9._+:*@=-] (the module id)",
 		               FWD_SAMPLE_TAG_MAX);
@@ -1036,7 +1021,7 @@ static int nf_filter_remove(void *fwd, const char *rule_id)
 	int fams[2], n, r, first_err = 0;
 	unsigned found, total = 0;
 
-	if (!valid_rule_id(rule_id))
+	if (!fwd_rule_id_valid(rule_id))
 		return -ENOENT;
 	n = families(nf, fams);
 	for (int i = 0; i < n; i++) {
@@ -1113,7 +1098,7 @@ int fwd_netfilter_counters(struct fwd_netfilter *nf, const char *rule_id, uint64
 	char comment[sizeof(COMMENT_PREFIX) + RULE_ID_MAX + 1];
 	int fams[2], n, r;
 
-	if (!valid_rule_id(rule_id))
+	if (!fwd_rule_id_valid(rule_id))
 		return err_set(err, errlen, -EINVAL, "bad rule id");
 	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%s", rule_id);
 	struct count_walk w = {.nf = nf, .comment = comment};

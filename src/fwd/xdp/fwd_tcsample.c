@@ -18,7 +18,7 @@
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 
-#define RULE_ID_MAX    200
+#define RULE_ID_MAX    FWD_RULE_ID_MAX
 #define GROUPS         65536 /* NFLOG groups and queues are 16 bits */
 #define READ_PERIOD_MS 10    /* the rings are read at least this often */
 #define ETH_HLEN_TC    14    /* the program copies frames; modules get IP packets */
@@ -63,21 +63,6 @@ struct fwd_tcs {
 	void *local;
 	uint64_t samples, lost;
 };
-
-static bool valid_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > RULE_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("._+:*/@=-", c)))
-			return false;
-	}
-	return true;
-}
 
 /* ---- samples --------------------------------------------------------------- */
 
@@ -233,7 +218,7 @@ static ssize_t find_rule(const struct fwd_tcs *t, const char *id)
  * writing the programs' rules (the set then stays). */
 static int tc_remove(struct fwd_tcs *t, const char *id)
 {
-	ssize_t at = valid_id(id) ? find_rule(t, id) : -1;
+	ssize_t at = fwd_rule_id_valid(id) ? find_rule(t, id) : -1;
 	if (at < 0)
 		return -ENOENT;
 	struct trule *list = t->rules, gone = list[at];
@@ -258,7 +243,7 @@ static int tcs_sample_add(void *fwd, const char *rule_id, const struct ncm_filte
 	struct trule nr = {0};
 	int r;
 
-	if (!valid_id(rule_id))
+	if (!fwd_rule_id_valid(rule_id))
 		return err_set(err, errlen, -EINVAL,
 		               "bad rule id: want 1..%d of [A-Za-z0-9._+:*/@=-]", RULE_ID_MAX);
 	if (!filters || n == 0 || n > NCM_MAX_FILTERS)
@@ -272,7 +257,7 @@ static int tcs_sample_add(void *fwd, const char *rule_id, const struct ncm_filte
 		return err_set(err, errlen, -EINVAL, "bad sample size %u: want 1..%u bytes",
 		               smp->bytes, NCM_SAMPLE_BYTES_MAX);
 	if (!smp->tag || strlen(smp->tag) > FWD_SAMPLE_TAG_MAX || strchr(smp->tag, '/') ||
-	    !valid_id(smp->tag))
+	    !fwd_rule_id_valid(smp->tag))
 		return err_set(err, errlen, -EINVAL,
 		               "bad sample tag: want 1..%d of [A-Za-z0-9._+:*@=-] (the module id)",
 		               FWD_SAMPLE_TAG_MAX);
@@ -319,7 +304,7 @@ static int tcs_filter_add(void *fwd, const char *rule_id, const struct ncm_filte
 {
 	struct fwd_tcs *t = fwd;
 	int r = t->local_ops->filter_add(t->local, rule_id, filters, n, queue, err, errlen);
-	if (r == 0 && valid_id(rule_id) && find_rule(t, rule_id) >= 0 &&
+	if (r == 0 && fwd_rule_id_valid(rule_id) && find_rule(t, rule_id) >= 0 &&
 	    (r = tc_remove(t, rule_id)) < 0) { /* it was sampled before */
 		t->local_ops->filter_remove(t->local, rule_id);
 		return err_set(err, errlen, r, "removing its sampling rules: %s", strerror(-r));

@@ -26,7 +26,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 
-#define RULE_ID_MAX  200
+#define RULE_ID_MAX  FWD_RULE_ID_MAX
 #define PROG_NAME    "netserv_xdp" /* the program's function name */
 #define ETH_HLEN_XDP 14            /* the samples are frames; modules get IP packets */
 
@@ -572,12 +572,6 @@ uint64_t fwd_xdp_stalls(const struct fwd_xdp *x)
 
 /* ---- the fwd_ops ---------------------------------------------------------- */
 
-static bool valid_rule_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-	return n > 0 && n <= RULE_ID_MAX;
-}
-
 /* Writes every rule to every interface's program. */
 static int push_rules(struct fwd_xdp *x, const struct xrule *rules, size_t n_rules, char *err,
                       size_t errlen)
@@ -640,7 +634,7 @@ static int rules_add(struct fwd_xdp *x, const char *rule_id, const struct ncm_fi
 	uint32_t slot;
 	int r;
 
-	if (!valid_rule_id(rule_id))
+	if (!fwd_rule_id_valid(rule_id))
 		return err_set(err, errlen, -EINVAL, "bad rule id");
 	if (!filters || n == 0 || n > NCM_MAX_FILTERS)
 		return err_set(err, errlen, -EINVAL, "want 1..%d filters", NCM_MAX_FILTERS);
@@ -735,7 +729,7 @@ static int xdp_sample_add(void *fwd, const char *rule_id, const struct ncm_filte
 static int xdp_filter_remove(void *fwd, const char *rule_id)
 {
 	struct fwd_xdp *x = fwd;
-	ssize_t at = valid_rule_id(rule_id) ? find_rule(x, rule_id) : -1;
+	ssize_t at = fwd_rule_id_valid(rule_id) ? find_rule(x, rule_id) : -1;
 
 	if (at < 0)
 		return -ENOENT;
