@@ -3,9 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_log.h>
-#include <linux/netlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sys/epoll.h>
