@@ -176,7 +176,7 @@ if command -v setpriv >/dev/null && command -v prlimit >/dev/null; then
 		--inh-caps=-sys_resource "$NETSERVD" -c "$CONF" 2>&1)
 	rc=$?
 	check "without the open files $N containers need, netservd refuses to start, saying why" \
-		test "$rc" = 1 -a "$(grep -c "$N publishers (and 1 spare containers) need $((N * 4 + 4 + 1024)) open files, and RLIMIT_NOFILE cannot be raised" <<<"$out")" = 1
+		test "$rc" = 1 -a "$(grep -c "$N publishers (and 1 spare containers) need $((N * 6 + 6 + 1024)) open files, and RLIMIT_NOFILE cannot be raised" <<<"$out")" = 1
 else
 	ok "# SKIP no setpriv or prlimit"
 fi
