@@ -409,6 +409,9 @@ static int tcs_start(struct evloop *loop, const struct ns_config *cfg, struct fw
 	int r = fwd_tcs_new(loop, obj, list, (size_t)n, &fwd_netfilter_ops, nf, ret, err, errlen);
 	if (r < 0)
 		return r;
+	if (fwd_tcs_replaced(*ret))
+		log_notice("forwarding plane: took off %u tc sampler(s) of an earlier netservd",
+		           fwd_tcs_replaced(*ret));
 	char desc[256];
 	fwd_tcs_ops.describe(*ret, desc, sizeof(desc));
 	log_info("forwarding plane: netfilter, sampled modules by the %s (program %s)", desc, obj);

@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fwd/nflog.h"
 #include "fwd/xdp/fwd_tcsample.h"
+#include "fwd/xdp/xdp_prog.h"
 #include "lib/errbuf.h"
 #include "lib/evloop.h"
 
@@ -254,6 +256,42 @@ static void test_sampling(void **state)
 	evloop_free(loop);
 }
 
+/* What a netservd that died leaves (its program on the interface, attached
+ * by a process that is gone: here one that never detaches) goes when the
+ * next one starts, before any sampled module. */
+static void test_replaces_leftover(void **state)
+{
+	struct evloop *loop = NULL;
+	struct fwd_tcs *t = NULL;
+	char err[256] = "";
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nsxdp_prog *p;
+		_exit(nsxdp_open_tc(NETSERV_XDP_OBJ, &p, err, sizeof(err)) == 0 &&
+		                      nsxdp_attach(p, (int)if_nametoindex("lo"), 0, err,
+		                                   sizeof(err)) == 0
+		              ? 0
+		              : 1);
+	}
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(st, 0);
+	assert_int_equal(lo_filters(), 1); /* left behind */
+	assert_int_equal(evloop_new(&loop), 0);
+	if (fwd_tcs_new(loop, NETSERV_XDP_OBJ, lo, 1, &nf_ops, &nf, &t, err, sizeof(err)) < 0)
+		fail_msg("fwd_tcs_new: %s", err);
+	assert_int_equal(fwd_tcs_replaced(t), 1);
+	assert_int_equal(lo_filters(), 0);
+	assert_null(fwd_tcs_free(t));
+	/* Nothing left: nothing to replace. */
+	assert_int_equal(
+	        fwd_tcs_new(loop, NETSERV_XDP_OBJ, lo, 1, &nf_ops, &nf, &t, err, sizeof(err)), 0);
+	assert_int_equal(fwd_tcs_replaced(t), 0);
+	assert_null(fwd_tcs_free(t));
+	evloop_free(loop);
+}
+
 static void test_bad_setup(void **state)
 {
 	struct evloop *loop = NULL;
@@ -287,6 +325,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_sampling),
+	        cmocka_unit_test(test_replaces_leftover),
 	        cmocka_unit_test(test_bad_setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

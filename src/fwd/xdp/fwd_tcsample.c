@@ -62,6 +62,7 @@ struct fwd_tcs {
 	const struct fwd_ops *local_ops;
 	void *local;
 	uint64_t samples, lost;
+	unsigned replaced; /* earlier netservds' programs taken off at start */
 };
 
 /* ---- samples --------------------------------------------------------------- */
@@ -391,6 +392,11 @@ int fwd_tcs_new(struct evloop *loop, const char *obj_path, const char *const *if
 		snprintf(t->ifs[i].name, sizeof(t->ifs[i].name), "%s", ifnames[i]);
 		t->ifs[i].ifindex = (int)idx;
 	}
+	/* An earlier netservd's program goes now, not at the first sampled
+	 * module: its ring has no reader, and it costs every packet. */
+	for (size_t i = 0; i < n; i++)
+		if (nsxdp_tc_clear(t->ifs[i].ifindex) > 0)
+			t->replaced++;
 	t->n_ifs = n;
 	t->loop = loop;
 	snprintf(t->obj, sizeof(t->obj), "%s", obj_path);
@@ -428,6 +434,11 @@ void fwd_tcs_channel_close(struct fwd_tcs *t, uint16_t group)
 {
 	sample_chan_close(t->chans[group]);
 	t->chans[group] = NULL;
+}
+
+unsigned fwd_tcs_replaced(const struct fwd_tcs *t)
+{
+	return t->replaced;
 }
 
 void fwd_tcs_stats(const struct fwd_tcs *t, uint64_t *samples, uint64_t *lost)

@@ -28,7 +28,8 @@ struct fwd_tcs;
 #define FWD_TCS_MAX_IFS 4
 
 /* Checks that the object at obj_path has the tc program and the n (1..
- * FWD_TCS_MAX_IFS) interfaces exist; attaches nothing yet. ops/local: the
+ * FWD_TCS_MAX_IFS) interfaces exist; attaches nothing yet, and takes off
+ * a program an earlier netservd left on them (fwd_tcs_replaced). ops/local: the
  * netfilter driver, which gets every call but sampling (never freed here; it
  * must outlive t). Reads the samples rings on loop. Returns 0 and *ret, or a
  * negative errno with the reason in err. */
@@ -48,6 +49,9 @@ int fwd_tcs_channel_open(struct fwd_tcs *t, uint16_t group, char *err, size_t er
 /* The container of `group` is gone: closes its channel (its sampling rules
  * stay; their copies are dropped until a new channel). No-op without one. */
 void fwd_tcs_channel_close(struct fwd_tcs *t, uint16_t group);
+
+/* How many programs of an earlier netservd fwd_tcs_new took off. */
+unsigned fwd_tcs_replaced(const struct fwd_tcs *t);
 
 /* Samples handed to channels, and lost (no channel, or a container that
  * does not read), since the start. */

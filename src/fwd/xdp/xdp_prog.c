@@ -231,6 +231,24 @@ static int detach_tc(struct nsxdp_prog *p)
 	return r;
 }
 
+int nsxdp_tc_clear(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = TC_HANDLE, .priority = TC_PRIO);
+	if (!getenv("NETSERV_XDP_DEBUG"))
+		libbpf_set_print(quiet_bpf);
+	int r = bpf_tc_query(&hook, &o);
+	if (r == -ENOENT || r == -EINVAL) /* no filter there, or no clsact qdisc */
+		return 0;
+	if (r < 0)
+		return r;
+	o.prog_id = 0;
+	o.prog_fd = 0;
+	o.flags = 0;
+	r = bpf_tc_detach(&hook, &o);
+	return r < 0 ? r : 1;
+}
+
 int nsxdp_attach(struct nsxdp_prog *p, int ifindex, int allow_generic, char *err, size_t errlen)
 {
 	if (p->ifindex)

@@ -25,6 +25,11 @@ int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t 
  * negative errno with the reason in err. */
 int nsxdp_open_tc(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen);
 
+/* Takes a tc program of ours (an earlier netservd's, at our handle and
+ * priority) off the interface's clsact ingress. Returns 1 if there was one,
+ * 0 if not, or a negative errno. */
+int nsxdp_tc_clear(int ifindex);
+
 /* Loads the program into the kernel without attaching it (for test runs).
  * Returns 0 or a negative errno with the reason in err. */
 int nsxdp_load(struct nsxdp_prog *p, char *err, size_t errlen);
