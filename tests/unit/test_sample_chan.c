@@ -140,12 +140,43 @@ static void test_full_batches(void **state)
 	sample_chan_close(c);
 }
 
+/* What a driver counts: handed, or lost (no channel, a sample that cannot be
+ * encoded, a batch the container's buffer refused). */
+static void test_counts(void **state)
+{
+	struct sample_chan *c;
+	struct netserv_xdp_sample s;
+	struct sample_counts n = {0};
+	assert_int_equal(sample_chan_open(&c), 0);
+	frame(&s, 0x0800, 28, 0x45);
+	sample_chan_deliver(c, &s, 1, "t", &n);
+	sample_chan_deliver(NULL, &s, 1, "t", &n); /* the owner has no channel */
+	s.caplen = 13;
+	sample_chan_deliver(c, &s, 1, "t", &n);
+	assert_int_equal(n.handed, 1);
+	assert_int_equal(n.lost, 2);
+	sample_chan_send(NULL, &n);
+	sample_chan_send(c, &n);
+	assert_int_equal(n.lost, 2);
+	struct got g = {0};
+	assert_int_equal(read_back(c, &g), 1);
+	/* A container that does not read: batches refused, each counted. */
+	frame(&s, 0x0800, NETSERV_XDP_SNAP_MAX - 14, 0x45);
+	for (int i = 0; i < 100000 && n.lost == 2; i++)
+		sample_chan_deliver(c, &s, 1, "t", &n);
+	assert_int_equal(n.lost, 3);
+	sample_chan_send(c, &n); /* the batch that holds the last sample */
+	assert_int_equal(n.lost, 4);
+	sample_chan_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_batch_and_fields),
 	        cmocka_unit_test(test_bad_samples),
 	        cmocka_unit_test(test_full_batches),
+	        cmocka_unit_test(test_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

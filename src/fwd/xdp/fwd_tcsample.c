@@ -61,7 +61,7 @@ struct fwd_tcs {
 	struct sample_chan **chans; /* by group */
 	const struct fwd_ops *local_ops;
 	void *local;
-	uint64_t samples, lost;
+	struct sample_counts samples;
 	unsigned replaced; /* earlier netservds' programs taken off at start */
 };
 
@@ -70,18 +70,11 @@ struct fwd_tcs {
 static void on_sample(void *ctx, const struct netserv_xdp_sample *smp)
 {
 	struct fwd_tcs *t = ctx;
-	struct sample_chan *c;
-	if (smp->rule >= t->n_at || !(c = t->chans[t->at[smp->rule].group])) {
-		t->lost++;
-		return;
-	}
-	int r = sample_chan_put(c, smp, t->at[smp->rule].group, t->at[smp->rule].tag);
-	if (r == -EINVAL)
-		t->lost++;
+	const struct trule_at *at = smp->rule < t->n_at ? &t->at[smp->rule] : NULL;
+	if (!at)
+		t->samples.lost++;
 	else
-		t->samples++;
-	if (r == -EAGAIN)
-		t->lost++; /* the container does not keep up: a batch lost */
+		sample_chan_deliver(t->chans[at->group], smp, at->group, at->tag, &t->samples);
 }
 
 /* Reads every ring and sends the channels' batches. */
@@ -90,11 +83,8 @@ static void read_samples(struct fwd_tcs *t)
 	for (size_t i = 0; i < t->n_ifs; i++)
 		if (t->ifs[i].sampler)
 			nsxdp_sampler_poll(t->ifs[i].sampler, 0);
-	for (size_t k = 0; k < t->n_at; k++) {
-		struct sample_chan *c = t->chans[t->at[k].group];
-		if (c && sample_chan_flush(c) == -EAGAIN)
-			t->lost++;
-	}
+	for (size_t k = 0; k < t->n_at; k++)
+		sample_chan_send(t->chans[t->at[k].group], &t->samples);
 }
 
 static void on_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -343,7 +333,7 @@ static int tcs_describe(void *fwd, char *buf, size_t len)
 	}
 	snprintf(buf, len, "tc sampler on %s (%s); samples %llu, lost %llu", ifs,
 	         t->attached ? "attached" : "idle: no sampled module",
-	         (unsigned long long)t->samples, (unsigned long long)t->lost);
+	         (unsigned long long)t->samples.handed, (unsigned long long)t->samples.lost);
 	return 0;
 }
 
@@ -443,6 +433,6 @@ unsigned fwd_tcs_replaced(const struct fwd_tcs *t)
 
 void fwd_tcs_stats(const struct fwd_tcs *t, uint64_t *samples, uint64_t *lost)
 {
-	*samples = t->samples;
-	*lost = t->lost;
+	*samples = t->samples.handed;
+	*lost = t->samples.lost;
 }

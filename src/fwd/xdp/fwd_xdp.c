@@ -80,7 +80,7 @@ struct fwd_xdp {
 	struct nsxdp_sampler *samplers[FWD_XDP_MAX_IFS];
 	struct xrule_at at[NETSERV_XDP_MAX_RULES];
 	size_t n_at;
-	uint64_t samples, samples_lost; /* handed to a channel; no channel or full */
+	struct sample_counts samples;
 	size_t n_ifs;
 	uint32_t slot_base;
 	struct xrule *rules;
@@ -454,18 +454,12 @@ void fwd_xdp_close_slot(struct fwd_xdp *x, unsigned queue)
 static void on_xdp_sample(void *ctx, const struct netserv_xdp_sample *smp)
 {
 	struct fwd_xdp *x = ctx;
-	struct xslot *s;
-	if (smp->rule >= x->n_at || !(s = x->slots[x->at[smp->rule].slot]) || !s->chan) {
-		x->samples_lost++;
-		return;
-	}
-	int r = sample_chan_put(s->chan, smp, x->at[smp->rule].group, x->at[smp->rule].tag);
-	if (r == -EINVAL)
-		x->samples_lost++;
+	const struct xrule_at *at = smp->rule < x->n_at ? &x->at[smp->rule] : NULL;
+	struct xslot *s = at ? x->slots[at->slot] : NULL;
+	if (!at)
+		x->samples.lost++;
 	else
-		x->samples++;
-	if (r == -EAGAIN)
-		x->samples_lost++; /* the container does not keep up: a batch lost */
+		sample_chan_deliver(s ? s->chan : NULL, smp, at->group, at->tag, &x->samples);
 }
 
 static void read_samples(struct fwd_xdp *x)
@@ -474,9 +468,8 @@ static void read_samples(struct fwd_xdp *x)
 		if (x->samplers[i])
 			nsxdp_sampler_poll(x->samplers[i], 0);
 	for (uint32_t k = 0; k < NETSERV_XDP_MAX_XSKS; k++)
-		if (x->slots[k] && x->slots[k]->chan &&
-		    sample_chan_flush(x->slots[k]->chan) == -EAGAIN)
-			x->samples_lost++; /* the container does not keep up: a batch lost */
+		if (x->slots[k])
+			sample_chan_send(x->slots[k]->chan, &x->samples);
 }
 
 static void on_samples_readable(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -795,8 +788,8 @@ static int xdp_describe(void *fwd, char *buf, size_t len)
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, "; stalls %llu; samples %llu, lost %llu",
-		         (unsigned long long)x->stalls, (unsigned long long)x->samples,
-		         (unsigned long long)x->samples_lost);
+		         (unsigned long long)x->stalls, (unsigned long long)x->samples.handed,
+		         (unsigned long long)x->samples.lost);
 	return 0;
 }
 

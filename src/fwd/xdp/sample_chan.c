@@ -102,6 +102,24 @@ int sample_chan_put(struct sample_chan *c, const struct netserv_xdp_sample *smp,
 	return r;
 }
 
+void sample_chan_deliver(struct sample_chan *c, const struct netserv_xdp_sample *s, uint16_t group,
+                         const char *tag, struct sample_counts *n)
+{
+	int r = c ? sample_chan_put(c, s, group, tag) : -ENOENT;
+	if (r == 0 || r == -EAGAIN)
+		n->handed++;
+	else
+		n->lost++;
+	if (r == -EAGAIN)
+		n->lost++; /* the container does not keep up: a batch lost */
+}
+
+void sample_chan_send(struct sample_chan *c, struct sample_counts *n)
+{
+	if (c && sample_chan_flush(c) == -EAGAIN)
+		n->lost++; /* the container does not keep up: a batch lost */
+}
+
 void sample_chan_close(struct sample_chan *c)
 {
 	if (!c)

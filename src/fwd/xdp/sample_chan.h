@@ -37,5 +37,21 @@ int sample_chan_put(struct sample_chan *c, const struct netserv_xdp_sample *s, u
  * is full (the batch is lost). */
 int sample_chan_flush(struct sample_chan *c);
 
+/* What a driver counts of the samples from its programs' rings: handed to
+ * a channel, and lost (the owner has no channel, a sample that cannot be
+ * encoded, or a batch the container's buffer refused: one each). */
+struct sample_counts {
+	uint64_t handed, lost;
+};
+
+/* sample_chan_put() with the outcome counted in *n; c NULL (the owner has
+ * no channel): the sample is lost. */
+void sample_chan_deliver(struct sample_chan *c, const struct netserv_xdp_sample *s, uint16_t group,
+                         const char *tag, struct sample_counts *n);
+
+/* sample_chan_flush() with a refused batch counted lost in *n; c NULL: a
+ * no-op. */
+void sample_chan_send(struct sample_chan *c, struct sample_counts *n);
+
 /* Closes both ends (the container keeps its copy). NULL is a no-op. */
 void sample_chan_close(struct sample_chan *c);
