@@ -73,12 +73,18 @@ static int quiet_bpf(enum libbpf_print_level l, const char *f, va_list ap)
 	return 0;
 }
 
-int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen)
+/* Keeps libxdp and libbpf quiet unless NETSERV_XDP_DEBUG is set. */
+static void quiet_libs(void)
 {
 	if (!getenv("NETSERV_XDP_DEBUG")) {
 		libxdp_set_print(quiet_xdp);
 		libbpf_set_print(quiet_bpf);
 	}
+}
+
+int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen)
+{
+	quiet_libs();
 	struct nsxdp_prog *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -96,8 +102,7 @@ int nsxdp_open(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t 
 
 int nsxdp_open_tc(const char *obj_path, struct nsxdp_prog **ret, char *err, size_t errlen)
 {
-	if (!getenv("NETSERV_XDP_DEBUG"))
-		libbpf_set_print(quiet_bpf);
+	quiet_libs();
 	struct nsxdp_prog *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -201,6 +206,15 @@ static int attach_tc(struct nsxdp_prog *p, int ifindex, char *err, size_t errlen
 	return 0;
 }
 
+/* Takes whatever program is at our handle and priority off ifindex's clsact
+ * ingress. Returns 0 or a negative errno. */
+static int tc_detach_ours(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = TC_HANDLE, .priority = TC_PRIO);
+	return bpf_tc_detach(&hook, &o);
+}
+
 /* Takes the tc program off its interface: its filter, and the clsact qdisc if
  * it was made here; nothing if another instance has replaced the filter since
  * (a new netservd's). Returns 0 or a negative errno. */
@@ -217,10 +231,7 @@ static int detach_tc(struct nsxdp_prog *p)
 		p->ifindex = 0;
 		return 0; /* not ours any more */
 	}
-	o.prog_id = 0;
-	o.prog_fd = 0;
-	o.flags = 0;
-	r = bpf_tc_detach(&hook, &o);
+	r = tc_detach_ours(p->ifindex);
 	if (p->tc_made_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the whole clsact */
 		int q = bpf_tc_hook_destroy(&hook);
@@ -235,17 +246,13 @@ int nsxdp_tc_clear(int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = TC_HANDLE, .priority = TC_PRIO);
-	if (!getenv("NETSERV_XDP_DEBUG"))
-		libbpf_set_print(quiet_bpf);
+	quiet_libs();
 	int r = bpf_tc_query(&hook, &o);
 	if (r == -ENOENT || r == -EINVAL) /* no filter there, or no clsact qdisc */
 		return 0;
 	if (r < 0)
 		return r;
-	o.prog_id = 0;
-	o.prog_fd = 0;
-	o.flags = 0;
-	r = bpf_tc_detach(&hook, &o);
+	r = tc_detach_ours(ifindex);
 	return r < 0 ? r : 1;
 }
 
