@@ -3,6 +3,9 @@
  * container is armed only once arming succeeded; after a failure its traffic
  * keeps the kernel's path and the supervisor tries again at the next
  * heartbeats, then stops once armed; a restarted container is armed again.
+ * And a stand-in sample plane (the tc sampler's channels): a container on
+ * the NFQUEUE path gets its channel from it, started without one when it
+ * refuses, and the channel is closed when the container dies.
  * A real netserv-container (no modules). Needs root. */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,6 +69,35 @@ static void plane_close(void *ctx, unsigned queue)
 	(void)ctx;
 	P.closes++;
 	P.bad_queue += queue != QUEUE;
+}
+
+/* The stand-in sample plane: open() refuses while `refuse` > 0, else hands
+ * out one end of a socket pair it keeps. */
+static struct splane {
+	unsigned opens, closes, refuse, bad_queue;
+	unsigned queue;
+	int pair[2];
+} SP = {.pair = {-1, -1}};
+
+static int splane_open(void *ctx, unsigned queue, char *err, size_t errlen)
+{
+	(void)ctx;
+	SP.opens++;
+	SP.bad_queue += queue != SP.queue;
+	if (SP.refuse > 0) {
+		SP.refuse--;
+		return err_set(err, errlen, -EMFILE, "stand-in refuses");
+	}
+	if (SP.pair[0] < 0 && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, SP.pair) < 0)
+		return err_set(err, errlen, -errno, "socketpair");
+	return SP.pair[1];
+}
+
+static void splane_close(void *ctx, unsigned queue)
+{
+	(void)ctx;
+	SP.closes++;
+	SP.bad_queue += queue != SP.queue;
 }
 
 struct harness {
@@ -163,6 +196,65 @@ static void test_arm_retried(void **state)
 	assert_int_equal(P.bad_queue, 0);
 }
 
+static bool opens_n(void *ctx)
+{
+	return SP.opens >= *(unsigned *)ctx;
+}
+
+/* A container on the NFQUEUE path with a sample plane: refused once, it
+ * starts without a channel (and nothing is closed for it); its replacement
+ * gets one; that one's death closes it. */
+static void test_sample_plane(void **state)
+{
+	(void)state;
+	char err[256] = "";
+	struct evloop *loop;
+	struct supervisor *s;
+	char cgroup[64];
+	unsigned one = 1, two = 2;
+
+	memset(&SP, 0, sizeof(SP));
+	SP.pair[0] = SP.pair[1] = -1;
+	SP.queue = 40000 + (unsigned)getpid() % 20000; /* a queue of this run */
+	SP.refuse = 1;
+	snprintf(cgroup, sizeof(cgroup), "netserv-test-sup-s%d", (int)getpid());
+	assert_int_equal(evloop_new(&loop), 0);
+	static const struct sup_sample_plane plane = {.open = splane_open, .close = splane_close};
+	struct sup_config cfg = {.container_bin = BUILD_DIR "/netserv-container",
+	                         .samples = &plane,
+	                         .cgroup_prefix = cgroup,
+	                         .heartbeat_ms = 50};
+	if (supervisor_new(loop, &cfg, NULL, NULL, &s, err, sizeof(err)) < 0)
+		fail_msg("supervisor_new: %s", err);
+	struct sup_publisher p = publisher("bob");
+	p.ct.queue = (int32_t)SP.queue;
+	assert_int_equal(supervisor_add_publisher(s, &p, err, sizeof(err)), 0);
+	if (!loop_wait_until(loop, opens_n, &one, 5000))
+		fail_msg("no channel asked for within 5 s");
+	pid_t old = 0;
+	for (int i = 0; i < 100 && (old = supervisor_pid(s, "bob")) <= 0; i++)
+		loop_wait_until(loop, never, NULL, 50);
+	assert_true(old > 0); /* it runs without a channel */
+	assert_int_equal(SP.closes, 0);
+	assert_int_equal(kill(old, SIGKILL), 0);
+	if (!loop_wait_until(loop, opens_n, &two, 5000))
+		fail_msg("the restarted container asked for no channel within 5 s");
+	assert_int_equal(SP.closes, 0); /* the refused one had nothing to close */
+	pid_t now = 0;
+	for (int i = 0; i < 100 && ((now = supervisor_pid(s, "bob")) <= 0 || now == old); i++)
+		loop_wait_until(loop, never, NULL, 50);
+	assert_true(now > 0 && now != old);
+	assert_int_equal(kill(now, SIGKILL), 0);
+	for (int i = 0; i < 100 && SP.closes == 0; i++)
+		loop_wait_until(loop, never, NULL, 50);
+	assert_int_equal(SP.closes, 1);
+	assert_int_equal(SP.bad_queue, 0);
+	supervisor_free(s);
+	evloop_free(loop);
+	close(SP.pair[0]);
+	close(SP.pair[1]);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -172,6 +264,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_arm_retried, setup, teardown),
+	        cmocka_unit_test(test_sample_plane),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
