@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/popen_count.h"
+
 #include "fwd/nflog.h"
 #include "fwd/xdp/fwd_tcsample.h"
 #include "fwd/xdp/xdp_prog.h"
@@ -99,15 +101,7 @@ static const struct fwd_ops nf_ops = {.name = "netfilter",
 /* How many of our tc filters lo's ingress has (tc(8)), or -1. */
 static int lo_filters(void)
 {
-	FILE *p =
-	        popen("tc filter show dev lo ingress 2>/dev/null | grep -c 'name netserv_tc'", "r");
-	int n = -1;
-	if (!p)
-		return -1;
-	if (fscanf(p, "%d", &n) != 1)
-		n = -1;
-	pclose(p);
-	return n;
+	return popen_count("tc filter show dev lo ingress 2>/dev/null | grep -c 'name netserv_tc'");
 }
 
 static struct ncm_filter udp_port(uint16_t port)

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../lib/popen_count.h"
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
@@ -460,27 +462,12 @@ static void test_tc_program(void **state)
 /* How many tc filters loopback's ingress has (via tc(8)), or -1. */
 static int lo_filters(void)
 {
-	FILE *p =
-	        popen("tc filter show dev lo ingress 2>/dev/null | grep -c 'name netserv_tc'", "r");
-	int n = -1;
-	if (!p)
-		return -1;
-	if (fscanf(p, "%d", &n) != 1)
-		n = -1;
-	pclose(p);
-	return n;
+	return popen_count("tc filter show dev lo ingress 2>/dev/null | grep -c 'name netserv_tc'");
 }
 
 static int lo_has_clsact(void)
 {
-	FILE *p = popen("tc qdisc show dev lo | grep -c clsact", "r");
-	int n = -1;
-	if (!p)
-		return -1;
-	if (fscanf(p, "%d", &n) != 1)
-		n = -1;
-	pclose(p);
-	return n;
+	return popen_count("tc qdisc show dev lo | grep -c clsact");
 }
 
 /* Attached for real, in a network namespace of this process's own (the last
