@@ -77,6 +77,8 @@ struct supervisor_container {
 	bool ping_outstanding;
 	uint64_t ping_sent_ms;
 	bool ping_media;             /* the container was seen in a media/1 call meanwhile */
+	int64_t ping_cpu_ns;         /* its CPU time when the ping went out; < 0: unknown */
+	bool ping_starved;           /* its wait for CPU was reported for this ping */
 	bool restart;                /* a restart: reinstall the publisher's modules */
 	bool hung;                   /* killed because it stopped answering */
 	struct proto_busy *busy;     /* which module runs (proto/busy.h), or NULL */
@@ -929,6 +931,56 @@ static void waiting_expire(struct queued **pp, struct supervisor_container *ct, 
 	}
 }
 
+/* The time the process has run on a CPU, in ns (/proc/PID/schedstat, first
+ * field); -errno when it cannot be read. */
+static int64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[96];
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ENODATA;
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long ns = strtoull(buf, &end, 10);
+	if (errno || end == buf || ns > INT64_MAX)
+		return -EBADMSG;
+	return (int64_t)ns;
+}
+
+/* A container that has not answered its ping for `waited` ms (past the
+ * limit): whether it is starved rather than hung. Starved: it ran less
+ * than one heartbeat of CPU time since the ping (it was not given the CPU:
+ * the node is overloaded, or it is stopped), and the wait is under
+ * SUP_STARVED_LIMIT limits. A hung module spins on the CPU whenever it
+ * gets one; it is killed as before. */
+static bool ct_starved(struct supervisor_container *ct, uint64_t waited, uint64_t limit)
+{
+	if (ct->ping_cpu_ns < 0 || waited > SUP_STARVED_LIMIT * limit)
+		return false;
+	int64_t now = proc_cpu_ns(ct->pid);
+	if (now < 0)
+		return false;
+	uint64_t ran_ms = (uint64_t)(now - ct->ping_cpu_ns) / 1000000u;
+	if (ran_ms >= ct->s->heartbeat_ms)
+		return false;
+	if (!ct->ping_starved)
+		log_notice("container %s (pid %d) has not answered for %llu ms but ran only "
+		           "%llu ms on a CPU meanwhile: not given the CPU, not hung; waiting "
+		           "(up to %llu ms)",
+		           ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid,
+		           (unsigned long long)waited, (unsigned long long)ran_ms,
+		           (unsigned long long)(SUP_STARVED_LIMIT * limit));
+	ct->ping_starved = true;
+	return true;
+}
+
 static void on_heartbeat(struct evloop *loop, void *arg)
 {
 	struct supervisor *s = arg;
@@ -949,9 +1001,13 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 			if (ct->busy && ct->busy->media)
 				ct->ping_media = true;
 			uint64_t grace = ct->ping_media ? NS_MEDIA_TIME_MS : 0;
-			if (now - ct->ping_sent_ms > 3ull * s->heartbeat_ms + grace) {
-				log_warn("container %s (pid %d) stopped answering: killing it",
-				         ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid);
+			uint64_t limit = 3ull * s->heartbeat_ms + grace,
+			         waited = now - ct->ping_sent_ms;
+			if (waited > limit && !ct_starved(ct, waited, limit)) {
+				log_warn("container %s (pid %d) stopped answering (%llu ms): "
+				         "killing it",
+				         ct->pub ? ct->pub->cfg.ct.user : "(spare)", (int)ct->pid,
+				         (unsigned long long)waited);
 				ct->hung = true;
 				kill(ct->pid, SIGKILL); /* on_ct_exit restarts it */
 			}
@@ -964,6 +1020,8 @@ static void on_heartbeat(struct evloop *loop, void *arg)
 		ct->ping_outstanding = true;
 		ct->ping_media = false;
 		ct->ping_sent_ms = now;
+		ct->ping_cpu_ns = proc_cpu_ns(ct->pid);
+		ct->ping_starved = false;
 		if (ct_request(ct, CMSG_PING, NULL, 0, -1, p) < 0)
 			ct->ping_outstanding = false;
 	}

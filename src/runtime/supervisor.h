@@ -63,6 +63,10 @@ struct sup_sample_plane {
 	void *ctx;
 };
 
+/* How many times the usual wait (3 heartbeats) a container that was not
+ * given the CPU gets before it is killed all the same. */
+#define SUP_STARVED_LIMIT 10u
+
 struct sup_config {
 	const char *container_bin; /* path of netserv-container */
 	/* The AF_XDP plane (NULL: publishers' queues are NFQUEUE queues). */
@@ -70,8 +74,11 @@ struct sup_config {
 	/* NULL: the NFLOG group of the container's queue is its channel. */
 	const struct sup_sample_plane *samples;
 	const char *cgroup_prefix; /* e.g. "netserv": groups are <prefix>/<user> */
-	uint32_t heartbeat_ms;     /* PING period; 3 missed answers kill the container */
-	uint32_t pool_size;        /* spare containers kept pre-forked */
+	/* PING period. 3 missed answers kill the container, unless it ran less
+	 * than one period on a CPU meanwhile: it was not given the CPU (an
+	 * overloaded node) and is left SUP_STARVED_LIMIT times as long. */
+	uint32_t heartbeat_ms;
+	uint32_t pool_size; /* spare containers kept pre-forked */
 	/* A module that was running when its container stopped answering or
 	 * crashed, restart_limit times within restart_window_s, fails (it is not
 	 * reinstalled; the event says why). 0: 3 restarts, 60 s. */

@@ -6,6 +6,8 @@
  * And a stand-in sample plane (the tc sampler's channels): a container on
  * the NFQUEUE path gets its channel from it, started without one when it
  * refuses, and the channel is closed when the container dies.
+ * And the heartbeat: a container that is not given the CPU is not killed
+ * as hung until SUP_STARVED_LIMIT times the usual wait.
  * A real netserv-container (no modules). Needs root. */
 #include <errno.h>
 #include <setjmp.h>
@@ -196,6 +198,49 @@ static void test_arm_retried(void **state)
 	assert_int_equal(P.bad_queue, 0);
 }
 
+static bool pid_changed(void *ctx)
+{
+	pid_t now = supervisor_pid(H.s, "carol");
+	return now > 0 && now != *(pid_t *)ctx;
+}
+
+/* A container that does not answer because it is not given the CPU (here:
+ * stopped, SIGSTOP) is not taken for hung: it stays past three heartbeats
+ * (150 ms), runs on when it gets the CPU back, and is killed only when
+ * SUP_STARVED_LIMIT times the wait has passed. */
+static void test_starved_not_killed(void **state)
+{
+	(void)state;
+	char err[256] = "";
+	struct sup_publisher p = publisher("carol");
+	assert_int_equal(supervisor_add_publisher(H.s, &p, err, sizeof(err)), 0);
+	pid_t old = 0;
+	for (int i = 0; i < 100 && (old = supervisor_pid(H.s, "carol")) <= 0; i++)
+		loop_wait_until(H.loop, never, NULL, 50);
+	assert_true(old > 0);
+
+	assert_int_equal(kill(old, SIGSTOP), 0);
+	loop_wait_until(H.loop, never, NULL, 600); /* 12 heartbeats */
+	if (supervisor_pid(H.s, "carol") != old)
+		fail_msg("a container stopped for 600 ms (heartbeat 50 ms) was killed: "
+		         "taken for hung");
+	assert_int_equal(kill(old, SIGCONT), 0);
+	loop_wait_until(H.loop, never, NULL, 400);
+	assert_int_equal(supervisor_pid(H.s, "carol"), old); /* it answered */
+
+	/* Stopped for good: killed after 10 x 150 ms, and restarted. */
+	assert_int_equal(kill(old, SIGSTOP), 0);
+	uint64_t t0 = evloop_now_ms();
+	if (!loop_wait_until(H.loop, pid_changed, &old, 5000))
+		fail_msg("a container stopped for 5 s was not killed");
+	uint64_t took = evloop_now_ms() - t0;
+	/* (the ping it missed may have gone out one heartbeat before it stopped) */
+	if (took + 100 < SUP_STARVED_LIMIT * 150 || took > SUP_STARVED_LIMIT * 150 + 2000)
+		fail_msg("killed %llu ms after it stopped (expected %u-%u)",
+		         (unsigned long long)took, SUP_STARVED_LIMIT * 150 - 100,
+		         SUP_STARVED_LIMIT * 150 + 2000);
+}
+
 static bool opens_n(void *ctx)
 {
 	return SP.opens >= *(unsigned *)ctx;
@@ -265,6 +310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_arm_retried, setup, teardown),
 	        cmocka_unit_test(test_sample_plane),
+	        cmocka_unit_test_setup_teardown(test_starved_not_killed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
