@@ -356,22 +356,32 @@ int netserv_xdp(struct xdp_md *ctx)
 	}
 	__u32 slot = hit->xsk_base + q;
 
-	/* Without its metadata user space could not forward the frame. */
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(m)) != 0) {
+	/* Without its metadata user space could not forward the frame. It goes
+	 * in front of the frame, in the packet's own headroom (bpf_xdp_adjust_head):
+	 * some kernels refuse bpf_xdp_adjust_meta to XDP programs ("program of
+	 * this type cannot use helper bpf_xdp_adjust_meta#54", 6.18.44-fc-v1294).
+	 * nsxsk_rx steps over it. */
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(m)) != 0) {
 		count(NETSERV_XDP_NOT_FWD);
 		return XDP_PASS;
 	}
-	void *meta = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if (meta + sizeof(m) > data) {
+	void *meta = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (meta + sizeof(m) > end) {
+		bpf_xdp_adjust_head(ctx, (int)sizeof(m));
 		count(NETSERV_XDP_NOT_FWD);
 		return XDP_PASS;
 	}
 	__builtin_memcpy(meta, &m, sizeof(m));
 	/* The low bits of the flags are the action when the slot is empty. */
 	long act = bpf_redirect_map(&netserv_xsks, slot, XDP_PASS);
-	count(act == XDP_REDIRECT ? NETSERV_XDP_REDIRECTED : NETSERV_XDP_NO_SOCKET);
-	return (int)act;
+	if (act != XDP_REDIRECT) { /* to the kernel: the frame as it came */
+		bpf_xdp_adjust_head(ctx, (int)sizeof(m));
+		count(NETSERV_XDP_NO_SOCKET);
+		return XDP_PASS;
+	}
+	count(NETSERV_XDP_REDIRECTED);
+	return XDP_REDIRECT;
 }
 
 /* Frames' headers the tc program wants in the skb's linear part: Ethernet,

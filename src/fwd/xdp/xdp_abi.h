@@ -57,10 +57,10 @@ struct netserv_xdp_config {
 	__u32 flags;      /* reserved, 0 */
 };
 
-/* Put before a redirected frame (bpf_xdp_adjust_meta): the kernel FIB's
- * answer for it, so that user space forwards without a route lookup. The
- * AF_XDP descriptor's address points at the frame; this is the 32 bytes
- * before it. */
+/* Put before a redirected frame (bpf_xdp_adjust_head, in the frame's
+ * headroom): the kernel FIB's answer for it, so that user space forwards
+ * without a route lookup. The AF_XDP descriptor's address points at these
+ * 32 bytes, the frame follows; nsxsk_rx steps over them. */
 #define NETSERV_XDP_META_MAGIC 0x4e535846u /* "NSXF" */
 struct netserv_xdp_meta {
 	__u32 magic;   /* NETSERV_XDP_META_MAGIC */

@@ -1,6 +1,7 @@
 /* AF_XDP sockets with libxdp's xsk API. */
 #include "fwd/xdp/xsk.h"
 #include "fwd/xdp/xsk_int.h"
+#include "fwd/xdp/xdp_abi.h"
 
 #include <errno.h>
 #include <linux/if_xdp.h>
@@ -115,6 +116,14 @@ unsigned nsxsk_rx(struct nsxsk *x, struct nsxsk_frame *out, unsigned n)
 		out[i].len = d->len;
 		out[i].room = (uint32_t)(addr % FRAME_SIZE);
 		out[i].addr = addr;
+		/* The program's metadata comes first (netserv_xdp, xdp_abi.h):
+		 * the frame starts after it, the metadata is the last bytes of
+		 * its room. */
+		if (out[i].len >= sizeof(struct netserv_xdp_meta)) {
+			out[i].data += sizeof(struct netserv_xdp_meta);
+			out[i].len -= (uint32_t)sizeof(struct netserv_xdp_meta);
+			out[i].room += (uint32_t)sizeof(struct netserv_xdp_meta);
+		}
 	}
 	if (got)
 		xsk_ring_cons__release(&x->rx, got);
