@@ -113,12 +113,15 @@ check "... with the reason" grep -q "^reason:header 'notification': 127.0.0.2 is
 out=$(setup NetServ.test.Url_1.0 "notification:https://publisher.example/notes")
 check "an https notification is refused 400 (not supported)" grep -q '^NETSERV/0.1 400' <<<"$out"
 
-"$NETSERV" notifications --listen "127.0.0.1:$NPORT" --count 1 >"$NOTES" 2>"$TEST_DIR/notes.err" &
+# A file of its own: the first receiver's "listening" line in notes.err
+# let the datagram go before this one was bound, and it waited forever.
+"$NETSERV" notifications --listen "127.0.0.1:$NPORT" --count 1 >"$NOTES" 2>"$TEST_DIR/notes1.err" &
 RCV=$!
 HELPER_PIDS+=("$RCV")
-wait_line "$TEST_DIR/notes.err" "listening" >/dev/null
+wait_line "$TEST_DIR/notes1.err" "listening" >/dev/null
 printf '{"event":"x"}' >/dev/udp/127.0.0.1/$NPORT
 check "netserv notifications --count 1 exits 0 after one" wait_until 5 bash -c "! kill -0 $RCV 2>/dev/null"
+kill "$RCV" 2>/dev/null # still there: the check failed; never wait on it unbounded
 wait "$RCV"
 check "... having printed it" grep -qx '{"event":"x"}' "$NOTES"
 
